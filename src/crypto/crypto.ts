@@ -1,0 +1,62 @@
+/**
+ * Fast crypto for ethereumjs, plugged in through `Common`'s `customCrypto`
+ * (see MISSION.md: native secp256k1 recovery ~0.08 ms vs ~2.9 ms pure JS; hash-wasm keccak
+ * ~1.4 µs vs ~11 µs pure JS). Both agree byte for byte with the pure-JS implementations; the
+ * differential test is `crypto.test.ts`.
+ */
+import type { CustomCrypto } from '@ethereumjs/common'
+import { createKeccak } from 'hash-wasm'
+import secp256k1 from 'secp256k1'
+
+// hash-wasm hashers are created asynchronously once (WASM instantiation), then used
+// synchronously: init/update/digest run without awaiting anything.
+const hasher = await createKeccak(256)
+
+/** keccak-256 (the Ethereum variant, not NIST SHA3) of `data`. */
+export function keccak256(data: Uint8Array): Uint8Array {
+  hasher.init()
+  hasher.update(data)
+  return hasher.digest('binary')
+}
+
+const BIGINT_27 = 27n
+const BIGINT_35 = 35n
+
+/** EIP-155 / typed-tx recovery id from `v` (the same rule as `@ethereumjs/util`'s `ecrecover`). */
+function recoveryId(v: bigint, chainId: bigint | undefined): number {
+  let recovery: bigint
+  if (v === 0n || v === 1n) recovery = v
+  else if (chainId === undefined) recovery = v - BIGINT_27
+  else recovery = v - (chainId * 2n + BIGINT_35)
+  if (recovery !== 0n && recovery !== 1n) throw new Error('Invalid signature v value')
+  return Number(recovery)
+}
+
+function leftPad32(bytes: Uint8Array): Uint8Array {
+  if (bytes.length === 32) return bytes
+  if (bytes.length > 32) throw new Error('Invalid signature: r or s longer than 32 bytes')
+  const out = new Uint8Array(32)
+  out.set(bytes, 32 - bytes.length)
+  return out
+}
+
+/**
+ * Recover the 64-byte uncompressed public key (without the 0x04 prefix) from a signature,
+ * as `@ethereumjs/util`'s `ecrecover` does, with libsecp256k1. Throws on an invalid signature.
+ */
+export function ecrecover(
+  msgHash: Uint8Array,
+  v: bigint,
+  r: Uint8Array,
+  s: Uint8Array,
+  chainId?: bigint,
+): Uint8Array {
+  const signature = new Uint8Array(64)
+  signature.set(leftPad32(r), 0)
+  signature.set(leftPad32(s), 32)
+  const publicKey = secp256k1.ecdsaRecover(signature, recoveryId(v, chainId), msgHash, false)
+  return publicKey.subarray(1)
+}
+
+/** The `customCrypto` every `Common` in mosaic is created with. */
+export const customCrypto: CustomCrypto = { keccak256, ecrecover }
