@@ -1,0 +1,129 @@
+/**
+ * Genesis from a geth-style genesis JSON (`config.chainId`, `alloc`, `gasLimit`,
+ * `baseFeePerGas`, `timestamp`, `extraData`, `coinbase`), or the built-in devnet genesis.
+ */
+import { readFileSync } from 'node:fs'
+import { bytesToUnprefixedHex, hexToBytes, isHexString, KECCAK256_NULL, setLengthLeft, unpadBytes } from '@ethereumjs/util'
+import { keccak256 } from '../crypto/crypto.ts'
+import { MosaicError } from '../errors.ts'
+import { createStateDelta, type StateDelta } from '../state/types.ts'
+import { DEV_ACCOUNT_BALANCE, type DevAccount } from './dev-accounts.ts'
+
+export type GenesisAlloc = Record<
+  string,
+  { balance?: string; nonce?: string | number; code?: string; storage?: Record<string, string> }
+>
+
+export type GethGenesisJSON = {
+  config?: { chainId?: number }
+  alloc?: GenesisAlloc
+  gasLimit?: string
+  baseFeePerGas?: string
+  timestamp?: string
+  extraData?: string
+  coinbase?: string
+}
+
+/** A validated genesis: the header fields of block 0 and the initial state. */
+export type Genesis = {
+  readonly chainId: number
+  readonly gasLimit: bigint
+  readonly baseFeePerGas: bigint
+  readonly timestamp: bigint
+  readonly extraData: Uint8Array
+  readonly state: StateDelta
+}
+
+function fail(source: string, message: string): never {
+  throw new MosaicError('GENESIS_INVALID', `Invalid genesis (${source}): ${message}`)
+}
+
+function parseQuantity(value: unknown, field: string, source: string): bigint {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value)
+  if (typeof value === 'string' && /^(0x[0-9a-fA-F]+|[0-9]+)$/.test(value)) return BigInt(value)
+  return fail(source, `${field} must be a non-negative integer (decimal or 0x-hex), got ${JSON.stringify(value)}`)
+}
+
+function parseBytes(value: unknown, field: string, source: string, length?: number): Uint8Array {
+  if (typeof value !== 'string' || !isHexString(value) || value.length % 2 !== 0) {
+    return fail(source, `${field} must be 0x-prefixed hex bytes, got ${JSON.stringify(value)}`)
+  }
+  const bytes = hexToBytes(value)
+  if (length !== undefined && bytes.length > length) fail(source, `${field} is longer than ${length} bytes`)
+  return bytes
+}
+
+export type ParseGenesisOptions = {
+  /** Used when the JSON has no `config.chainId`. */
+  defaultChainId: number
+  defaultGasLimit: bigint
+  defaultBaseFee: bigint
+  source: string
+}
+
+export function parseGenesis(json: unknown, options: ParseGenesisOptions): Genesis {
+  const { source } = options
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) fail(source, 'not a JSON object')
+  const g = json as GethGenesisJSON
+  const chainId = g.config?.chainId ?? options.defaultChainId
+  if (!Number.isSafeInteger(chainId) || chainId <= 0) fail(source, `config.chainId must be a positive integer`)
+  const state = createStateDelta()
+  for (const [addressHex, entry] of Object.entries(g.alloc ?? {})) {
+    const prefixed = addressHex.startsWith('0x') ? addressHex : `0x${addressHex}`
+    const address = parseBytes(prefixed, `alloc key ${addressHex}`, source)
+    if (address.length !== 20) fail(source, `alloc key ${addressHex} is not a 20-byte address`)
+    if (typeof entry !== 'object' || entry === null) fail(source, `alloc[${addressHex}] must be an object`)
+    const key = bytesToUnprefixedHex(address)
+    let codeHash = KECCAK256_NULL
+    if (entry.code !== undefined && entry.code !== '0x' && entry.code !== '') {
+      const code = parseBytes(entry.code, `alloc[${addressHex}].code`, source)
+      codeHash = keccak256(code)
+      state.code.set(bytesToUnprefixedHex(codeHash), code)
+    }
+    state.accounts.set(key, {
+      nonce: parseQuantity(entry.nonce ?? 0, `alloc[${addressHex}].nonce`, source),
+      balance: parseQuantity(entry.balance ?? 0, `alloc[${addressHex}].balance`, source),
+      codeHash,
+    })
+    const slots = new Map<string, Uint8Array>()
+    for (const [slot, value] of Object.entries(entry.storage ?? {})) {
+      const slotBytes = setLengthLeft(parseBytes(slot, `alloc[${addressHex}].storage key`, source, 32), 32)
+      const valueBytes = unpadBytes(parseBytes(value, `alloc[${addressHex}].storage[${slot}]`, source, 32))
+      if (valueBytes.length > 0) slots.set(bytesToUnprefixedHex(slotBytes), valueBytes)
+    }
+    if (slots.size > 0) state.storage.set(key, slots)
+  }
+  return {
+    chainId,
+    gasLimit: g.gasLimit === undefined ? options.defaultGasLimit : parseQuantity(g.gasLimit, 'gasLimit', source),
+    baseFeePerGas:
+      g.baseFeePerGas === undefined ? options.defaultBaseFee : parseQuantity(g.baseFeePerGas, 'baseFeePerGas', source),
+    timestamp: g.timestamp === undefined ? 0n : parseQuantity(g.timestamp, 'timestamp', source),
+    extraData: g.extraData === undefined ? new Uint8Array() : parseBytes(g.extraData, 'extraData', source, 32),
+    state,
+  }
+}
+
+export function loadGenesisFile(path: string, options: Omit<ParseGenesisOptions, 'source'>): Genesis {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (cause) {
+    throw new MosaicError('GENESIS_INVALID', `Cannot read genesis file ${path}`, { cause })
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (cause) {
+    throw new MosaicError('GENESIS_INVALID', `Genesis file ${path} is not valid JSON`, { cause })
+  }
+  return parseGenesis(json, { ...options, source: path })
+}
+
+/** The devnet genesis: the dev accounts funded with 10,000 ETH each. */
+export function devGenesisJSON(chainId: number, accounts: readonly DevAccount[]): GethGenesisJSON {
+  return {
+    config: { chainId },
+    alloc: Object.fromEntries(accounts.map((a) => [a.address, { balance: `0x${DEV_ACCOUNT_BALANCE.toString(16)}` }])),
+  }
+}

@@ -1,0 +1,437 @@
+/**
+ * mosaic's configuration: the one place that reads settings. Sources, in increasing priority:
+ * `defaults` below, a `.env` file (`./.env`, or the file named by `--env-file`), the process
+ * environment, and CLI flags. Every option is one row of `configOptions` (env name, flag,
+ * value type, description), so parsing, `--help`, `.env.example` and the README table all come
+ * from the same table. Nothing else in mosaic reads `process.env`: the CLI passes it in.
+ *
+ * Rules worth knowing:
+ * - An empty value in the environment or the `.env` file counts as unset (`FOO=` is what
+ *   compose files produce for a variable the host does not define).
+ * - The `.env` file is ours, so an unknown key in it is an error; the process environment is
+ *   shared with other programs, so it is not checked.
+ * - A boolean flag given without a value (`--empty-blocks`) means `true`.
+ * - In sequencer mode the options marked `requiredIn: ['sequencer']` have no default:
+ *   production states those settings explicitly.
+ */
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { keccak256 } from '../crypto/crypto.ts'
+import { MosaicError } from '../errors.ts'
+
+export type Mode = 'devnet' | 'sequencer'
+
+export const hardforks = [
+  'chainstart',
+  'homestead',
+  'dao',
+  'tangerineWhistle',
+  'spuriousDragon',
+  'byzantium',
+  'constantinople',
+  'petersburg',
+  'istanbul',
+  'muirGlacier',
+  'berlin',
+  'london',
+  'arrowGlacier',
+  'grayGlacier',
+  'paris',
+  'shanghai',
+  'cancun',
+  'prague',
+  'osaka',
+] as const
+export type Hardfork = (typeof hardforks)[number]
+
+export const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const
+export type LogLevel = (typeof logLevels)[number]
+
+/** Transaction executors; add a name here and `--executor` accepts it. */
+export const executors = ['sequential'] as const
+export type Executor = (typeof executors)[number]
+
+// ---------------------------------------------------------------------------------------------
+// Value types: one parser per type. A parser returns `invalid` for text it rejects; the loader
+// turns that into an error naming the option, the source and the value.
+
+const invalid: unique symbol = Symbol('invalid')
+
+export type ValueType<T> = {
+  /** Completes "… is not <expected>" in errors; also shown in help. */
+  readonly expected: string
+  /** Parses non-empty text. `cwd` resolves relative paths. */
+  readonly parse: (raw: string, cwd: string) => T | typeof invalid
+  /** `true` for booleans: the flag alone (`--empty-blocks`) means `true`. */
+  readonly isBoolean?: true
+}
+
+const DECIMAL = /^[0-9]+$/
+
+function integerType(min: number, max: number, expected: string): ValueType<number> {
+  return {
+    expected,
+    parse: (raw) => {
+      if (!DECIMAL.test(raw)) return invalid
+      const value = Number(raw)
+      return Number.isSafeInteger(value) && value >= min && value <= max ? value : invalid
+    },
+  }
+}
+
+function bigintType(min: bigint): ValueType<bigint> {
+  const expected =
+    min === 0n ? 'a non-negative integer' : min === 1n ? 'a positive integer' : `an integer of at least ${min}`
+  return {
+    expected,
+    parse: (raw) => {
+      if (!DECIMAL.test(raw)) return invalid
+      const value = BigInt(raw)
+      return value >= min ? value : invalid
+    },
+  }
+}
+
+function enumType<const T extends string>(values: readonly T[]): ValueType<T> {
+  return {
+    expected: `one of: ${values.join(', ')}`,
+    parse: (raw) => (values as readonly string[]).includes(raw) ? (raw as T) : invalid,
+  }
+}
+
+/** Widens a type to allow "not set"; such options default to `undefined`. */
+function optional<T>(type: ValueType<T>): ValueType<T | undefined> {
+  return type
+}
+
+const positiveInteger = integerType(1, Number.MAX_SAFE_INTEGER, 'a positive integer')
+
+const port = integerType(0, 65535, 'an integer between 0 and 65535')
+
+const string: ValueType<string> = { expected: 'a non-empty string', parse: (raw) => raw }
+
+const path: ValueType<string> = { expected: 'a path', parse: (raw, cwd) => resolve(cwd, raw) }
+
+const booleanWords: Record<string, boolean> = { true: true, false: false, 1: true, 0: false, yes: true, no: false }
+
+const boolean: ValueType<boolean> = {
+  expected: 'one of: true, false, 1, 0, yes, no',
+  parse: (raw) => booleanWords[raw.toLowerCase()] ?? invalid,
+  isBoolean: true,
+}
+
+/**
+ * A 20-byte address, returned lowercase. Mixed case must carry a valid EIP-55 checksum, which
+ * catches a mistyped fee recipient before it silently collects fees for nobody.
+ */
+const address: ValueType<`0x${string}`> = {
+  expected: 'a 20-byte hex address (0x and 40 hex digits; mixed case must be a valid EIP-55 checksum)',
+  parse: (raw) => {
+    if (!/^0x[0-9a-fA-F]{40}$/.test(raw)) return invalid
+    const lower = raw.toLowerCase() as `0x${string}`
+    const body = raw.slice(2)
+    if (body === body.toLowerCase() || body === body.toUpperCase()) return lower
+    return toChecksumBody(lower.slice(2)) === body ? lower : invalid
+  },
+}
+
+/** EIP-55: a hex letter is upper case when the matching nibble of keccak(lowercase hex) is ≥ 8. */
+function toChecksumBody(lowerHex: string): string {
+  const hash = keccak256(new TextEncoder().encode(lowerHex))
+  let out = ''
+  for (let i = 0; i < lowerHex.length; i++) {
+    const byte = hash[i >> 1] ?? 0
+    const nibble = i % 2 === 0 ? byte >> 4 : byte & 0x0f
+    const char = lowerHex[i] ?? ''
+    out += nibble >= 8 ? char.toUpperCase() : char
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// The option table.
+
+export type ConfigOption<T> = {
+  /** Environment variable (and `.env` key), e.g. `RPC_PORT`. */
+  readonly env: string
+  /** CLI flag, the env name in kebab case, e.g. `--rpc-port`. */
+  readonly flag: string
+  readonly type: ValueType<T>
+  readonly description: string
+  /** Modes in which the option has no default and must be given. */
+  readonly requiredIn: readonly Mode[]
+}
+
+function option<T>(
+  env: string,
+  type: ValueType<T>,
+  description: string,
+  requiredIn: readonly Mode[] = [],
+): ConfigOption<T> {
+  return { env, flag: `--${env.toLowerCase().replaceAll('_', '-')}`, type, description, requiredIn }
+}
+
+/** Every option, keyed by its `Config` field. Order is the order of `--help` and `.env.example`. */
+export const configOptions = {
+  chainId: option('CHAIN_ID', positiveInteger, 'Chain id of the rollup (EIP-155 replay protection; eth_chainId).'),
+  rpcHost: option('RPC_HOST', string, 'Interface the JSON-RPC server listens on.'),
+  rpcPort: option('RPC_PORT', port, 'Port of the JSON-RPC server; 0 picks a free port.'),
+  dataDir: option('DATA_DIR', path, 'Directory of the chain database, resolved against the working directory.'),
+  blockTimeMs: option('BLOCK_TIME_MS', positiveInteger, 'Interval between blocks, in milliseconds.'),
+  emptyBlocks: option('EMPTY_BLOCKS', boolean, 'Seal a block every interval even when it has no transactions.'),
+  blockGasLimit: option('BLOCK_GAS_LIMIT', bigintType(21000n), 'Gas limit of every block (at least one transfer).'),
+  feeRecipient: option(
+    'FEE_RECIPIENT',
+    address,
+    'Address credited with priority fees (the block coinbase); required in sequencer mode.',
+    ['sequencer'],
+  ),
+  genesisFile: option(
+    'GENESIS_FILE',
+    optional(path),
+    'Geth-style genesis JSON; devnet uses the built-in dev genesis when unset; required in sequencer mode.',
+    ['sequencer'],
+  ),
+  hardfork: option('HARDFORK', enumType(hardforks), 'Hardfork whose rules blocks execute under.'),
+  baseFeeFloor: option(
+    'BASE_FEE_FLOOR',
+    bigintType(0n),
+    'Lowest base fee in wei (EIP-1559); the base fee never drops below it and txs whose max fee is below it are refused.',
+  ),
+  mempoolMaxTxs: option('MEMPOOL_MAX_TXS', positiveInteger, 'Most transactions the mempool holds.'),
+  mempoolMaxPerSender: option('MEMPOOL_MAX_PER_SENDER', positiveInteger, 'Most mempool transactions per sender.'),
+  txMaxBytes: option('TX_MAX_BYTES', positiveInteger, 'Largest accepted raw transaction, in bytes.'),
+  rpcMaxBodyBytes: option('RPC_MAX_BODY_BYTES', positiveInteger, 'Largest accepted JSON-RPC request body, in bytes.'),
+  rpcMaxBatch: option('RPC_MAX_BATCH', positiveInteger, 'Most requests in one JSON-RPC batch.'),
+  rpcGetLogsMaxRange: option('RPC_GETLOGS_MAX_RANGE', positiveInteger, 'Widest block range of one eth_getLogs call.'),
+  rpcGetLogsMaxResults: option('RPC_GETLOGS_MAX_RESULTS', positiveInteger, 'Most logs one eth_getLogs call returns.'),
+  rpcGasCap: option('RPC_GAS_CAP', bigintType(1n), 'Most gas eth_call and eth_estimateGas may use.'),
+  rpcSyncTimeoutMs: option(
+    'RPC_SYNC_TIMEOUT_MS',
+    positiveInteger,
+    'Default and maximum timeout of eth_sendRawTransactionSync (EIP-7966), in milliseconds.',
+  ),
+  adminToken: option(
+    'ADMIN_TOKEN',
+    optional(string),
+    'Bearer token for the admin_* RPC methods; they are disabled when unset.',
+  ),
+  logLevel: option('LOG_LEVEL', enumType(logLevels), 'Least severe log level printed.'),
+  executor: option('EXECUTOR', enumType(executors), 'Transaction executor.'),
+} as const
+
+type ConfigOptions = typeof configOptions
+type ConfigKey = keyof ConfigOptions
+type ConfigValues = { readonly [K in ConfigKey]: ConfigOptions[K] extends ConfigOption<infer T> ? T : never }
+
+export type Config = ConfigValues & { readonly mode: Mode }
+
+/**
+ * Built-in defaults, the lowest-priority source. A default is treated exactly like the same
+ * text given by the user (so `dataDir` is resolved against the working directory).
+ */
+export const defaults: ConfigValues = {
+  chainId: 901,
+  rpcHost: '127.0.0.1',
+  rpcPort: 8545,
+  dataDir: './data',
+  blockTimeMs: 250,
+  emptyBlocks: false,
+  blockGasLimit: 30_000_000n,
+  feeRecipient: '0x4200000000000000000000000000000000000011',
+  genesisFile: undefined,
+  hardfork: 'prague',
+  baseFeeFloor: 1_000_000n, // 0.001 gwei
+  mempoolMaxTxs: 10_000,
+  mempoolMaxPerSender: 256,
+  txMaxBytes: 131_072,
+  rpcMaxBodyBytes: 5_242_880,
+  rpcMaxBatch: 1000,
+  rpcGetLogsMaxRange: 10_000,
+  rpcGetLogsMaxResults: 10_000,
+  rpcGasCap: 50_000_000n,
+  rpcSyncTimeoutMs: 10_000,
+  adminToken: undefined,
+  logLevel: 'info',
+  executor: 'sequential',
+}
+
+const configKeys = Object.keys(configOptions) as ConfigKey[]
+
+const ENV_FILE_FLAG = '--env-file'
+
+// ---------------------------------------------------------------------------------------------
+// Loading.
+
+export type LoadConfigParameters = {
+  /** CLI arguments after the subcommand. */
+  argv: readonly string[]
+  /** The process environment (tests pass a plain object). */
+  env: Readonly<Record<string, string | undefined>>
+  /** Working directory: where `.env` is looked for and relative paths are resolved. */
+  cwd: string
+  mode: Mode
+}
+
+/** A raw value and where it came from, for error details. */
+type Given = { raw: string; source: string }
+
+/** Parses and validates the configuration. Throws `MosaicError('CONFIG_INVALID')`. */
+export function loadConfig({ argv, env, cwd, mode }: LoadConfigParameters): Config {
+  const cli = parseArgv(argv)
+  const envFilePath = resolve(cwd, cli.envFile ?? '.env')
+  const envFile = readEnvFile(envFilePath, cli.envFile !== undefined)
+
+  const values: Record<string, unknown> = { mode }
+  for (const key of configKeys) {
+    const opt: ConfigOption<unknown> = configOptions[key]
+    const envValue = env[opt.env]
+    const given: Given | undefined =
+      cli.flags.get(key) ??
+      (envValue ? { raw: envValue, source: `environment variable ${opt.env}` } : undefined) ??
+      envFile.get(opt.env)
+    if (given === undefined && opt.requiredIn.includes(mode)) {
+      throw configError(`Missing ${name(opt)}: required in ${mode} mode, which takes no default for it`)
+    }
+    const fallback = defaults[key]
+    const { raw, source } = given ?? { raw: fallback === undefined ? undefined : String(fallback), source: 'default' }
+    values[key] = raw === undefined ? undefined : parseValue(opt, raw, source, cwd)
+  }
+  return Object.freeze(values as Config)
+}
+
+function parseValue(opt: ConfigOption<unknown>, raw: string, source: string, cwd: string): unknown {
+  const value = opt.type.parse(raw, cwd)
+  if (value === invalid) {
+    throw configError(`Invalid ${name(opt)}: ${JSON.stringify(raw)} is not ${opt.type.expected}`, `from ${source}`)
+  }
+  return value
+}
+
+const name = (opt: ConfigOption<unknown>): string => `${opt.env} (${opt.flag})`
+
+function configError(message: string, details?: string): MosaicError {
+  return new MosaicError('CONFIG_INVALID', message, details === undefined ? {} : { details })
+}
+
+const keyByFlag = new Map<string, ConfigKey>(configKeys.map((key) => [configOptions[key].flag, key]))
+
+/** `--flag value` and `--flag=value`; the last occurrence of a flag wins. */
+function parseArgv(argv: readonly string[]): { flags: Map<ConfigKey, Given>; envFile: string | undefined } {
+  const flags = new Map<ConfigKey, Given>()
+  let envFile: string | undefined
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? ''
+    if (!arg.startsWith('-')) {
+      throw configError(`Unexpected argument ${JSON.stringify(arg)}: options are given as --name value (see mosaic --help)`)
+    }
+    const eq = arg.indexOf('=')
+    const flag = eq === -1 ? arg : arg.slice(0, eq)
+    const key = keyByFlag.get(flag)
+    if (key === undefined && flag !== ENV_FILE_FLAG) throw configError(`Unknown option ${flag} (see mosaic --help)`)
+
+    let raw = eq === -1 ? undefined : arg.slice(eq + 1)
+    const next = argv[i + 1]
+    if (raw === undefined && next !== undefined && !next.startsWith('--')) {
+      raw = next
+      i++
+    }
+    if (raw === undefined && key !== undefined && configOptions[key].type.isBoolean) raw = 'true'
+    if (!raw) {
+      const label = key === undefined ? flag : `${flag} (${configOptions[key].env})`
+      throw configError(`Option ${label} is missing its value`)
+    }
+
+    if (key === undefined) envFile = raw
+    else flags.set(key, { raw, source: `flag ${flag}` })
+  }
+  return { flags, envFile }
+}
+
+const envNames = new Set(configKeys.map((key) => configOptions[key].env))
+
+/**
+ * Reads a `.env` file: `KEY=VALUE` lines, `#` comments (whole lines, or after whitespace in an
+ * unquoted value), an optional `export ` prefix, and values optionally in single quotes
+ * (literal) or double quotes (`\n`, `\t`, `\"`, `\\` escapes). A missing file is fine unless it
+ * was named with `--env-file`. Returns the non-empty values by key.
+ */
+function readEnvFile(file: string, explicit: boolean): Map<string, Given> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    if (!explicit && (error as NodeJS.ErrnoException).code === 'ENOENT') return new Map()
+    throw new MosaicError('CONFIG_INVALID', `Cannot read env file ${file} (${ENV_FILE_FLAG})`, { cause: error })
+  }
+
+  const values = new Map<string, Given>()
+  const lines = text.split(/\r?\n/)
+  for (const [index, line] of lines.entries()) {
+    const where = `${file}:${index + 1}`
+    const trimmed = line.trim()
+    if (trimmed === '' || trimmed.startsWith('#')) continue
+    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(trimmed)
+    if (!match) throw configError(`Malformed line in env file ${where}: expected KEY=VALUE`)
+    const [, key = '', rest = ''] = match
+    if (!envNames.has(key)) throw configError(`Unknown key ${key} in env file ${where} (see mosaic --help)`)
+    const raw = parseEnvValue(rest)
+    if (raw === undefined) throw configError(`Malformed value of ${key} in env file ${where}: unterminated quote`)
+    if (raw !== '') values.set(key, { raw, source: `env file ${where}` })
+  }
+  return values
+}
+
+const DOUBLE_QUOTE_ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', '"': '"', '\\': '\\' }
+
+/** The value part of a `.env` line; `undefined` when a quote is unterminated or followed by junk. */
+function parseEnvValue(rest: string): string | undefined {
+  const quote = rest[0]
+  if (quote !== '"' && quote !== "'") return rest.replace(/\s+#.*$/, '').trim()
+  const pattern = quote === '"' ? /^"((?:[^"\\]|\\.)*)"\s*(?:#.*)?$/ : /^'([^']*)'\s*(?:#.*)?$/
+  const body = pattern.exec(rest)?.[1]
+  if (body === undefined || quote === "'") return body
+  return body.replace(/\\(.)/g, (escape, char: string) => DOUBLE_QUOTE_ESCAPES[char] ?? escape)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering the table.
+
+const defaultText = (key: ConfigKey): string | undefined => {
+  const value = defaults[key]
+  return value === undefined ? undefined : String(value)
+}
+
+/** The options section of `mosaic --help`. */
+export function formatConfigHelp(): string {
+  const lines = [
+    'Options (each also settable as an environment variable or in .env;',
+    'flags override the environment, which overrides .env, which overrides the defaults):',
+    '',
+    `  ${ENV_FILE_FLAG} <path>`,
+    '      Read settings from this file instead of ./.env.',
+  ]
+  for (const key of configKeys) {
+    const opt: ConfigOption<unknown> = configOptions[key]
+    const fallback = defaultText(key)
+    lines.push(
+      `  ${opt.flag} <value>, ${opt.env}`,
+      `      ${opt.description}`,
+      `      Value: ${opt.type.expected}. ${fallback === undefined ? 'Default: none.' : `Default: ${fallback}.`}`,
+    )
+  }
+  return lines.join('\n')
+}
+
+/** The contents of `.env.example`: every option, commented out at its default. */
+export function formatEnvExample(): string {
+  const lines = [
+    '# mosaic configuration. Copy to .env and uncomment what you change.',
+    '# CLI flags override the environment, which overrides this file. Generated from src/config/config.ts.',
+  ]
+  for (const key of configKeys) {
+    const opt: ConfigOption<unknown> = configOptions[key]
+    lines.push('', `# ${opt.description} Value: ${opt.type.expected}.`, `# ${opt.env}=${defaultText(key) ?? ''}`)
+  }
+  return `${lines.join('\n')}\n`
+}

@@ -1,0 +1,74 @@
+/**
+ * The reference executor: a block's transactions one after the other on one thread, through
+ * ethereumjs' `runTx` over the journaled flat state. It is the baseline the parallel executor
+ * must match exactly, and its fallback for tiny or fully contended blocks.
+ */
+import { createBlock } from '@ethereumjs/block'
+import type { Common } from '@ethereumjs/common'
+import { runTx } from '@ethereumjs/vm'
+import { JournaledStateManager } from '../state/journaled-state-manager.ts'
+import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx, RejectedTx } from './types.ts'
+import { applyBlockPrelude, createExecutionVM, type ExecutionVM } from './vm.ts'
+
+export type CreateSequentialExecutorParameters = { common: Common }
+
+export async function createSequentialExecutor({ common }: CreateSequentialExecutorParameters): Promise<BlockExecutor> {
+  const stateManager = new JournaledStateManager({
+    getAccount: () => undefined,
+    getStorage: () => new Uint8Array(),
+    getCode: () => undefined,
+  })
+  const execution = await createExecutionVM(common, stateManager)
+  return new SequentialExecutor(stateManager, execution)
+}
+
+class SequentialExecutor implements BlockExecutor {
+  readonly mode = 'sequential' as const
+  private running = false
+
+  constructor(
+    private readonly stateManager: JournaledStateManager,
+    private readonly execution: ExecutionVM,
+  ) {}
+
+  async executeBlock({ header, transactions, state, blockHash }: ExecuteBlockParameters): Promise<BlockExecution> {
+    if (this.running) throw new Error('SequentialExecutor.executeBlock is not re-entrant')
+    this.running = true
+    try {
+      const { vm, hashes } = this.execution
+      this.stateManager.reset(state)
+      hashes.lookup = blockHash
+      const block = createBlock({ header }, { common: vm.common })
+      await applyBlockPrelude(vm, header)
+      const executed: ExecutedTx[] = []
+      const rejected: RejectedTx[] = []
+      let gasUsed = 0n
+      for (const tx of transactions) {
+        if (gasUsed + tx.gasLimit > header.gasLimit) {
+          rejected.push({ tx, reason: `block gas limit reached: ${gasUsed} used, tx gas limit ${tx.gasLimit}` })
+          continue
+        }
+        try {
+          const result = await runTx(vm, { tx, block, blockGasUsed: gasUsed })
+          gasUsed += result.totalGasSpent
+          executed.push({
+            tx,
+            sender: tx.getSenderAddress(),
+            receipt: result.receipt,
+            gasUsed: result.totalGasSpent,
+            createdAddress: result.createdAddress,
+          })
+        } catch (error) {
+          // runTx reverted its own checkpoint: state is as before this tx.
+          rejected.push({ tx, reason: error instanceof Error ? error.message : String(error) })
+        }
+      }
+      const delta = this.stateManager.delta()
+      return { executed, rejected, gasUsed, delta }
+    } finally {
+      this.running = false
+    }
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,50 @@
+/**
+ * The execution interface: one block's ordered transactions in, receipts and the state delta
+ * out. The sequential executor implements it now; the parallel executor (optimistic, on worker
+ * threads) implements the same interface and must give an identical result.
+ */
+import type { BlockHeader } from '@ethereumjs/block'
+import type { TypedTransaction } from '@ethereumjs/tx'
+import type { Address } from '@ethereumjs/util'
+import type { TxReceipt } from '@ethereumjs/vm'
+import type { StateDelta, StateReader } from '../state/types.ts'
+
+/** Hash of an ancestor block, for BLOCKHASH; undefined when unknown. */
+export type BlockHashLookup = (number: bigint) => Uint8Array | undefined
+
+export type ExecuteBlockParameters = {
+  /** Header template: number, parentHash, timestamp, coinbase, gasLimit, baseFeePerGas, mixHash. */
+  readonly header: BlockHeader
+  /** Ordered candidates; senders are already recovered (and cached on each tx). */
+  readonly transactions: readonly TypedTransaction[]
+  /** Committed state of the parent block. */
+  readonly state: StateReader
+  readonly blockHash: BlockHashLookup
+}
+
+export type ExecutedTx = {
+  readonly tx: TypedTransaction
+  readonly sender: Address
+  readonly receipt: TxReceipt
+  /** Gas this transaction used (after refunds). */
+  readonly gasUsed: bigint
+  readonly createdAddress: Address | undefined
+}
+
+/** A candidate left out of the block: it would be invalid at its position (e.g. nonce, funds). */
+export type RejectedTx = { readonly tx: TypedTransaction; readonly reason: string }
+
+export type BlockExecution = {
+  readonly executed: readonly ExecutedTx[]
+  readonly rejected: readonly RejectedTx[]
+  readonly gasUsed: bigint
+  readonly delta: StateDelta
+}
+
+export type ExecutorMode = 'sequential'
+
+export interface BlockExecutor {
+  readonly mode: ExecutorMode
+  executeBlock(parameters: ExecuteBlockParameters): Promise<BlockExecution>
+  close(): Promise<void>
+}

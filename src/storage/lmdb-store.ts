@@ -1,0 +1,174 @@
+/**
+ * The LMDB store: the only module that imports `lmdb`. Layout: `schema.ts`.
+ *
+ * Reads are synchronous (LMDB reads are memory-mapped; ~1 µs) so execution can read flat state
+ * without awaiting. A block is written in one asynchronous LMDB transaction, which resolves
+ * once committed and flushed: only then may its receipts be served.
+ */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { RLP } from '@ethereumjs/rlp'
+import { bigIntToUnpaddedBytes, bytesToBigInt, unprefixedHexToBytes } from '@ethereumjs/util'
+import { type Database, open, type RootDatabase } from 'lmdb'
+import { MosaicError } from '../errors.ts'
+import type { AccountRecord, StateDelta } from '../state/types.ts'
+import { metaKeys, numberKey, readNumberKey, SCHEMA_VERSION, storageKey, tables } from './schema.ts'
+
+type Table = Database<Uint8Array, Uint8Array>
+
+/** A block as it is stored: everything needed to serve it, its receipts and its indexes. */
+export type StoredBlock = {
+  readonly number: bigint
+  readonly hash: Uint8Array
+  /** `block.serialize()` of the ethereumjs block. */
+  readonly serialized: Uint8Array
+  /** Sender address (20 bytes) of each transaction, in block order. */
+  readonly senders: readonly Uint8Array[]
+  readonly txHashes: readonly Uint8Array[]
+  /** Per tx: RLP([status, cumulativeGasUsed, logs]). */
+  readonly receipts: readonly Uint8Array[]
+}
+
+export function encodeAccountRecord(record: AccountRecord): Uint8Array {
+  return RLP.encode([bigIntToUnpaddedBytes(record.nonce), bigIntToUnpaddedBytes(record.balance), record.codeHash])
+}
+
+export function decodeAccountRecord(bytes: Uint8Array): AccountRecord {
+  const [nonce, balance, codeHash] = RLP.decode(bytes) as Uint8Array[]
+  if (nonce === undefined || balance === undefined || codeHash === undefined) {
+    throw new MosaicError('STORE_CORRUPT', 'Malformed account record in LMDB')
+  }
+  return { nonce: bytesToBigInt(nonce), balance: bytesToBigInt(balance), codeHash }
+}
+
+export class LmdbStore {
+  private readonly env: RootDatabase
+  private readonly t: Record<keyof typeof tables, Table>
+
+  private constructor(path: string) {
+    mkdirSync(path, { recursive: true })
+    this.env = open({ path: join(path, 'chain.mdb'), maxDbs: 16, compression: false })
+    const table = (name: string): Table =>
+      this.env.openDB<Uint8Array, Uint8Array>({ name, keyEncoding: 'binary', encoding: 'binary' })
+    this.t = {
+      accounts: table(tables.accounts),
+      storage: table(tables.storage),
+      code: table(tables.code),
+      blocks: table(tables.blocks),
+      blockHashes: table(tables.blockHashes),
+      receipts: table(tables.receipts),
+      txIndex: table(tables.txIndex),
+      meta: table(tables.meta),
+    }
+  }
+
+  static open(dataDir: string): LmdbStore {
+    const store = new LmdbStore(dataDir)
+    const version = store.getMeta(metaKeys.schemaVersion)
+    if (version !== undefined && readNumberKey(version) !== BigInt(SCHEMA_VERSION)) {
+      throw new MosaicError('STORE_CORRUPT', `Data dir ${dataDir} has schema version ${readNumberKey(version)}, expected ${SCHEMA_VERSION}`)
+    }
+    return store
+  }
+
+  async close(): Promise<void> {
+    await this.env.close()
+  }
+
+  // ---- meta ----
+
+  getMeta(key: string): Uint8Array | undefined {
+    return this.t.meta.getBinary(new TextEncoder().encode(key))
+  }
+
+  /** Number of the last durable block, or undefined for an empty store. */
+  getHead(): bigint | undefined {
+    const head = this.getMeta(metaKeys.head)
+    return head === undefined ? undefined : readNumberKey(head)
+  }
+
+  // ---- flat state ----
+
+  readAccount(address: string): AccountRecord | undefined {
+    const bytes = this.t.accounts.getBinary(unprefixedHexToBytes(address))
+    return bytes === undefined ? undefined : decodeAccountRecord(bytes)
+  }
+
+  readStorage(address: string, slot: string): Uint8Array | undefined {
+    return this.t.storage.getBinary(storageKey(unprefixedHexToBytes(address), unprefixedHexToBytes(slot)))
+  }
+
+  readCode(codeHash: string): Uint8Array | undefined {
+    return this.t.code.getBinary(unprefixedHexToBytes(codeHash))
+  }
+
+  // ---- chain ----
+
+  getBlock(number: bigint): StoredBlock | undefined {
+    const bytes = this.t.blocks.getBinary(numberKey(number))
+    if (bytes === undefined) return undefined
+    const [serialized, senders, txHashes, hash] = RLP.decode(bytes) as [Uint8Array, Uint8Array[], Uint8Array[], Uint8Array]
+    const receiptsBytes = this.t.receipts.getBinary(numberKey(number))
+    const receipts = receiptsBytes === undefined ? [] : (RLP.decode(receiptsBytes) as Uint8Array[])
+    return { number, hash, serialized, senders, txHashes, receipts }
+  }
+
+  getBlockNumber(hash: Uint8Array): bigint | undefined {
+    const bytes = this.t.blockHashes.getBinary(hash)
+    return bytes === undefined ? undefined : readNumberKey(bytes)
+  }
+
+  getTxLocation(txHash: Uint8Array): { blockNumber: bigint; index: number } | undefined {
+    const bytes = this.t.txIndex.getBinary(txHash)
+    if (bytes === undefined) return undefined
+    const [number, index] = RLP.decode(bytes) as Uint8Array[]
+    return { blockNumber: bytesToBigInt(number!), index: Number(bytesToBigInt(index!)) }
+  }
+
+  /**
+   * Write a block, its receipts and indexes, the state changes it made, and move the head to it,
+   * in one LMDB transaction. Resolves once the transaction is committed to disk.
+   */
+  async writeBlock(block: StoredBlock, delta: StateDelta, extraMeta: Record<string, Uint8Array> = {}): Promise<void> {
+    const num = numberKey(block.number)
+    await this.env.transaction(() => {
+      this.t.blocks.putSync(num, RLP.encode([block.serialized, [...block.senders], [...block.txHashes], block.hash]))
+      this.t.receipts.putSync(num, RLP.encode([...block.receipts]))
+      this.t.blockHashes.putSync(block.hash, num)
+      block.txHashes.forEach((hash, index) => {
+        this.t.txIndex.putSync(hash, RLP.encode([bigIntToUnpaddedBytes(block.number), bigIntToUnpaddedBytes(BigInt(index))]))
+      })
+      this.writeStateDelta(delta)
+      const encoder = new TextEncoder()
+      this.t.meta.putSync(encoder.encode(metaKeys.head), num)
+      this.t.meta.putSync(encoder.encode(metaKeys.schemaVersion), numberKey(SCHEMA_VERSION))
+      for (const [key, value] of Object.entries(extraMeta)) this.t.meta.putSync(encoder.encode(key), value)
+    })
+  }
+
+  /** Apply a delta inside the current write transaction. */
+  private writeStateDelta(delta: StateDelta): void {
+    for (const address of delta.storageCleared) {
+      const prefix = unprefixedHexToBytes(address)
+      const end = new Uint8Array(21)
+      end.set(prefix)
+      end[20] = 0xff
+      for (const key of this.t.storage.getKeys({ start: prefix, end })) this.t.storage.removeSync(key)
+    }
+    for (const [address, record] of delta.accounts) {
+      const key = unprefixedHexToBytes(address)
+      if (record === null) this.t.accounts.removeSync(key)
+      else this.t.accounts.putSync(key, encodeAccountRecord(record))
+    }
+    for (const [address, slots] of delta.storage) {
+      const addressBytes = unprefixedHexToBytes(address)
+      for (const [slot, value] of slots) {
+        const key = storageKey(addressBytes, unprefixedHexToBytes(slot))
+        if (value.length === 0) this.t.storage.removeSync(key)
+        else this.t.storage.putSync(key, value)
+      }
+    }
+    for (const [hash, code] of delta.code) this.t.code.putSync(unprefixedHexToBytes(hash), code)
+  }
+}
+

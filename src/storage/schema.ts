@@ -1,0 +1,58 @@
+/**
+ * The whole LMDB layout of mosaic, in one place (reth's `tables/mod.rs` habit).
+ *
+ * One LMDB environment in `DATA_DIR/chain.mdb`, one named sub-database per table, binary keys
+ * and binary values. Numbers in keys are 8-byte big-endian so that LMDB's byte order is
+ * numeric order. Every write of a block — its header and body, receipts, indexes, the flat-state
+ * changes it made and the new head pointer — goes into ONE LMDB transaction, so after a crash the
+ * store holds either all of a block or none of it (kill -9 safe: LMDB commits are atomic).
+ */
+
+export const SCHEMA_VERSION = 1
+
+export const tables = {
+  /** address (20 bytes) → RLP([nonce, balance, codeHash]) of the account at the head block. */
+  accounts: 'accounts',
+  /** address (20) ‖ slot (32) → storage value, leading zero bytes stripped; zero values are deleted. */
+  storage: 'storage',
+  /** keccak256(code) (32) → contract bytecode. Content-addressed, never deleted. */
+  code: 'code',
+  /** block number (8, BE) → RLP([header, [serialized tx…], [sender address…]]). */
+  blocks: 'blocks',
+  /** block hash (32) → block number (8, BE). */
+  blockHashes: 'block_hashes',
+  /** block number (8, BE) → RLP([[status, cumulativeGasUsed, logs]…]), one per tx, in block order. */
+  receipts: 'receipts',
+  /** tx hash (32) → RLP([block number, index in block]). */
+  txIndex: 'tx_index',
+  /** UTF-8 name → value. Keys are listed in `metaKeys`. */
+  meta: 'meta',
+} as const
+
+export type TableName = (typeof tables)[keyof typeof tables]
+
+export const metaKeys = {
+  /** number (8, BE) of the last durable block: the head the node resumes from. */
+  head: 'head',
+  /** hash (32) of block 0; a data dir started with a different genesis is refused. */
+  genesisHash: 'genesis_hash',
+  /** SCHEMA_VERSION (8, BE) the store was created with. */
+  schemaVersion: 'schema_version',
+} as const
+
+export function numberKey(n: bigint | number): Uint8Array {
+  const key = new Uint8Array(8)
+  new DataView(key.buffer).setBigUint64(0, BigInt(n))
+  return key
+}
+
+export function readNumberKey(key: Uint8Array): bigint {
+  return new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(0)
+}
+
+export function storageKey(address: Uint8Array, slot: Uint8Array): Uint8Array {
+  const key = new Uint8Array(52)
+  key.set(address, 0)
+  key.set(slot, 20)
+  return key
+}
