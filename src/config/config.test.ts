@@ -182,8 +182,8 @@ describe('config', () => {
       [{ EXECUTOR: 'parallel' }, 'Invalid EXECUTOR (--executor): "parallel" is not one of: sequential'],
       [{ FEE_RECIPIENT: '0x1234' }, 'Invalid FEE_RECIPIENT (--fee-recipient): "0x1234" is not a 20-byte hex address'],
       [{ FEE_RECIPIENT: `0x${'g'.repeat(40)}` }, `"0x${'g'.repeat(40)}" is not a 20-byte hex address`],
-      // mixed case with a wrong EIP-55 checksum (the valid form is ...9eA3e6a...)
-      [{ FEE_RECIPIENT: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed' }, 'Invalid FEE_RECIPIENT (--fee-recipient)'],
+      // mixed case with a wrong EIP-55 checksum (the EIP's example with its first letter's case flipped)
+      [{ FEE_RECIPIENT: '0x5AAeb6053F3E94C9b9A09f33669435E7Ef1BeAed' }, 'Invalid FEE_RECIPIENT (--fee-recipient)'],
     ]
     for (const [env, message] of cases) {
       assertConfigError({ env }, message)
@@ -206,7 +206,7 @@ describe('config', () => {
   })
 
   it('behavior: fee recipient is lowercased; valid EIP-55 checksums are accepted', () => {
-    const checksummed = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed'
+    const checksummed = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed' // EIP-55's first example
     assert.equal(load({ env: { FEE_RECIPIENT: checksummed } }).feeRecipient, checksummed.toLowerCase())
     const upper = '0xABCDEF0123456789ABCDEF0123456789ABCDEF01'
     assert.equal(load({ env: { FEE_RECIPIENT: upper } }).feeRecipient, upper.toLowerCase())

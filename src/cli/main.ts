@@ -1,0 +1,71 @@
+/**
+ * The `mosaic` command. `mosaic devnet` runs a local chain on embedded defaults (what `npm start`
+ * runs); `mosaic sequencer` is the production node and requires its settings explicitly.
+ */
+import { formatConfigHelp, loadConfig, type Mode } from '../config/config.ts'
+import { isMosaicError } from '../errors.ts'
+import { openNode } from '../node/node.ts'
+import { startRpcServer } from '../rpc/server.ts'
+
+const USAGE = `mosaic — a rollup sequencer
+
+Usage:
+  mosaic devnet [options]      local devnet: dev accounts funded, data in ./data (npm start)
+  mosaic sequencer [options]   production sequencer: GENESIS_FILE and FEE_RECIPIENT required
+  mosaic --help                this text
+
+Options (flag / environment variable / default):
+`
+
+export async function main(argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
+  const [command, ...rest] = argv
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
+    process.stdout.write(`${USAGE}${formatConfigHelp()}\n`)
+    return command === undefined ? 1 : 0
+  }
+  if (command !== 'devnet' && command !== 'sequencer') {
+    process.stderr.write(`mosaic: unknown command "${command}" (expected devnet or sequencer; see mosaic --help)\n`)
+    return 2
+  }
+  const mode: Mode = command
+  const log = (message: string) => process.stdout.write(`${new Date().toISOString()} ${message}\n`)
+  try {
+    const config = loadConfig({ argv: rest, env, cwd: process.cwd(), mode })
+    const quiet = config.logLevel === 'silent' || config.logLevel === 'error' || config.logLevel === 'warn'
+    const node = await openNode(config, { log: quiet ? () => {} : log })
+    const rpc = await startRpcServer(node)
+    node.sequencer.start()
+    if (node.devAccounts.length > 0) {
+      const lines = ['', 'Available Accounts', '==================']
+      node.devAccounts.forEach((a, i) => lines.push(`(${i}) ${a.address} (10000 ETH)`))
+      lines.push('', 'Private Keys', '==================')
+      node.devAccounts.forEach((a, i) => lines.push(`(${i}) ${a.privateKey}`))
+      lines.push('', `Chain ID: ${node.common.chainId()}`, '')
+      process.stdout.write(`${lines.join('\n')}\n`)
+    }
+    log(`mosaic ${mode} listening on ${rpc.url} (chain ${node.common.chainId()}, block time ${config.blockTimeMs} ms, data ${config.dataDir})`)
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve()
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    })
+    log('shutting down')
+    await rpc.close()
+    await node.close()
+    return 0
+  } catch (error) {
+    if (isMosaicError(error)) {
+      process.stderr.write(`mosaic: ${error.shortMessage}${error.details ? ` (${error.details})` : ''}\n`)
+      return 2
+    }
+    throw error
+  }
+}
+
+main(process.argv.slice(2), process.env).then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error)
+    process.exit(1)
+  },
+)

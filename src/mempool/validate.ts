@@ -1,0 +1,107 @@
+/**
+ * Stateless checks of a raw transaction before it may enter the mempool: size, type, chain id
+ * (EIP-155 for legacy, the chainId field for typed txs), signature, intrinsic gas, fee floor.
+ * Each refusal names what was wrong, the way geth's txpool errors do.
+ */
+import type { Common } from '@ethereumjs/common'
+import { RLP } from '@ethereumjs/rlp'
+import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx'
+import { type Address, bytesToBigInt } from '@ethereumjs/util'
+import { MosaicError } from '../errors.ts'
+
+export type StatelessLimits = {
+  readonly txMaxBytes: number
+  readonly blockGasLimit: bigint
+  readonly baseFeeFloor: bigint
+}
+
+export function txRejected(message: string): MosaicError {
+  return new MosaicError('TX_REJECTED', message)
+}
+
+/** The chain id a raw transaction was signed for, read before building the tx object. */
+function declaredChainId(raw: Uint8Array): bigint | undefined {
+  const first = raw[0]
+  if (first === undefined) throw txRejected('invalid transaction: empty input')
+  if (first <= 0x7f) {
+    const type = first
+    if (type === 3) throw txRejected('blob transactions (type 3) are not supported by this sequencer')
+    if (type !== 1 && type !== 2 && type !== 4) throw txRejected(`transaction type ${type} not supported`)
+    const fields = RLP.decode(raw.subarray(1))
+    if (!Array.isArray(fields) || !(fields[0] instanceof Uint8Array)) throw txRejected('invalid transaction: malformed RLP')
+    return bytesToBigInt(fields[0])
+  }
+  const fields = RLP.decode(raw)
+  if (!Array.isArray(fields) || fields.length !== 9 || !(fields[6] instanceof Uint8Array)) {
+    throw txRejected('invalid transaction: malformed RLP')
+  }
+  const v = bytesToBigInt(fields[6])
+  if (v === 27n || v === 28n) return undefined
+  if (v < 35n) throw txRejected(`invalid transaction: invalid signature v value ${v}`)
+  return (v - 35n) / 2n
+}
+
+export type DecodedTx = { readonly tx: TypedTransaction; readonly sender: Address; readonly hash: Uint8Array }
+
+/** Decode and check everything that does not depend on state. */
+export function decodeAndValidate(raw: Uint8Array, common: Common, limits: StatelessLimits): DecodedTx {
+  if (raw.length > limits.txMaxBytes) {
+    throw txRejected(`oversized data: transaction size ${raw.length} bytes, limit ${limits.txMaxBytes}`)
+  }
+  let chainId: bigint | undefined
+  try {
+    chainId = declaredChainId(raw)
+  } catch (error) {
+    if (error instanceof MosaicError) throw error
+    throw txRejected(`invalid transaction: malformed RLP (${(error as Error).message})`)
+  }
+  if (chainId === undefined) throw txRejected('only replay-protected (EIP-155) transactions allowed over RPC')
+  if (chainId !== common.chainId()) {
+    throw txRejected(`invalid chain id: expected ${common.chainId()}, got ${chainId}`)
+  }
+  let tx: TypedTransaction
+  try {
+    tx = createTxFromRLP(raw, { common })
+  } catch (error) {
+    throw txRejected(`invalid transaction: ${firstLine((error as Error).message)}`)
+  }
+  if (!tx.isSigned()) throw txRejected('invalid transaction: not signed')
+  let sender: Address
+  try {
+    sender = tx.getSenderAddress()
+  } catch (error) {
+    throw txRejected(`invalid sender: ${firstLine((error as Error).message)}`)
+  }
+  const errors = tx.getValidationErrors()
+  if (errors.length > 0) throw txRejected(`invalid transaction: ${errors.join('; ')}`)
+  const intrinsic = tx.getIntrinsicGas()
+  if (tx.gasLimit < intrinsic) throw txRejected(`intrinsic gas too low: gas ${tx.gasLimit}, minimum needed ${intrinsic}`)
+  if (tx.gasLimit > limits.blockGasLimit) {
+    throw txRejected(`exceeds block gas limit: tx gas ${tx.gasLimit}, block gas limit ${limits.blockGasLimit}`)
+  }
+  const feeCap = maxFeePerGas(tx)
+  if (feeCap < limits.baseFeeFloor) {
+    throw txRejected(`transaction underpriced: max fee per gas ${feeCap} below the base fee floor ${limits.baseFeeFloor}`)
+  }
+  if ('maxPriorityFeePerGas' in tx && tx.maxPriorityFeePerGas > tx.maxFeePerGas) {
+    throw txRejected(`max priority fee per gas higher than max fee per gas: tip ${tx.maxPriorityFeePerGas}, max fee ${tx.maxFeePerGas}`)
+  }
+  return { tx, sender, hash: tx.hash() }
+}
+
+export function maxFeePerGas(tx: TypedTransaction): bigint {
+  return 'maxFeePerGas' in tx ? tx.maxFeePerGas : tx.gasPrice
+}
+
+export function maxPriorityFeePerGas(tx: TypedTransaction): bigint {
+  return 'maxPriorityFeePerGas' in tx ? tx.maxPriorityFeePerGas : tx.gasPrice
+}
+
+/** The most the transaction can cost its sender: gas limit × max fee + value. */
+export function maxCost(tx: TypedTransaction): bigint {
+  return tx.gasLimit * maxFeePerGas(tx) + tx.value
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.replace(/ \(tx type=.*$/, '')
+}

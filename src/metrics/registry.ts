@@ -1,0 +1,108 @@
+/**
+ * A small Prometheus registry: counters, gauges and histograms, with labels, rendered in the
+ * text exposition format (version 0.0.4) at `GET /metrics`.
+ */
+type Labels = Record<string, string>
+
+function labelKey(labels: Labels): string {
+  const entries = Object.entries(labels)
+  if (entries.length === 0) return ''
+  return `{${entries.map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`
+}
+
+interface Metric {
+  render(): string
+}
+
+export class Counter implements Metric {
+  private readonly values = new Map<string, number>()
+  constructor(readonly name: string, readonly help: string) {}
+  inc(labels: Labels = {}, by = 1): void {
+    const key = labelKey(labels)
+    this.values.set(key, (this.values.get(key) ?? 0) + by)
+  }
+  get(labels: Labels = {}): number {
+    return this.values.get(labelKey(labels)) ?? 0
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`]
+    for (const [key, value] of this.values) lines.push(`${this.name}${key} ${value}`)
+    return lines.join('\n')
+  }
+}
+
+export class Gauge implements Metric {
+  private readonly values = new Map<string, number | (() => number)>()
+  constructor(readonly name: string, readonly help: string) {}
+  set(value: number | (() => number), labels: Labels = {}): void {
+    this.values.set(labelKey(labels), value)
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`]
+    for (const [key, value] of this.values) lines.push(`${this.name}${key} ${typeof value === 'function' ? value() : value}`)
+    return lines.join('\n')
+  }
+}
+
+export class Histogram implements Metric {
+  private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>()
+  constructor(readonly name: string, readonly help: string, readonly buckets: readonly number[]) {}
+  observe(value: number, labels: Labels = {}): void {
+    const key = labelKey(labels)
+    let s = this.series.get(key)
+    if (s === undefined) {
+      s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 }
+      this.series.set(key, s)
+    }
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++
+    s.sum += value
+    s.count++
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`]
+    for (const s of this.series.values()) {
+      this.buckets.forEach((bound, i) => lines.push(`${this.name}_bucket${labelKey({ ...s.labels, le: String(bound) })} ${s.counts[i]}`))
+      lines.push(`${this.name}_bucket${labelKey({ ...s.labels, le: '+Inf' })} ${s.count}`)
+      lines.push(`${this.name}_sum${labelKey(s.labels)} ${s.sum}`)
+      lines.push(`${this.name}_count${labelKey(s.labels)} ${s.count}`)
+    }
+    return lines.join('\n')
+  }
+}
+
+export class Registry {
+  private readonly metrics: Metric[] = []
+  counter(name: string, help: string): Counter {
+    return this.add(new Counter(name, help))
+  }
+  gauge(name: string, help: string): Gauge {
+    return this.add(new Gauge(name, help))
+  }
+  histogram(name: string, help: string, buckets: readonly number[]): Histogram {
+    return this.add(new Histogram(name, help, buckets))
+  }
+  private add<T extends Metric>(metric: T): T {
+    this.metrics.push(metric)
+    return metric
+  }
+  render(): string {
+    return `${this.metrics.map((m) => m.render()).join('\n')}\n`
+  }
+}
+
+/** The node's metrics, created once and shared by the sequencer and the RPC server. */
+export function createNodeMetrics(registry = new Registry()) {
+  return {
+    registry,
+    blocks: registry.counter('mosaic_blocks_total', 'Blocks sealed by this process'),
+    txs: registry.counter('mosaic_transactions_total', 'Transactions included in sealed blocks'),
+    rejectedTxs: registry.counter('mosaic_transactions_rejected_total', 'Transactions refused by the mempool or dropped at execution, by reason'),
+    head: registry.gauge('mosaic_head_block', 'Number of the last durable block'),
+    mempoolSize: registry.gauge('mosaic_mempool_transactions', 'Transactions in the mempool'),
+    blockTime: registry.histogram('mosaic_block_seal_seconds', 'Time to execute, assemble and persist a block', [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),
+    rpcLatency: registry.histogram('mosaic_rpc_request_seconds', 'JSON-RPC latency per method', [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5]),
+    rpcErrors: registry.counter('mosaic_rpc_errors_total', 'JSON-RPC error responses per method and code'),
+  }
+}
+
+export type NodeMetrics = ReturnType<typeof createNodeMetrics>

@@ -1,0 +1,143 @@
+/**
+ * Wires one mosaic node together from a validated config: store, genesis, state, mempool,
+ * executor, sequencer and simulator. The RPC server and the CLI sit on top of it.
+ */
+import { createBlock, createBlockHeader } from '@ethereumjs/block'
+import type { Common } from '@ethereumjs/common'
+import { bytesToHex, createAddressFromString, equalsBytes } from '@ethereumjs/util'
+import { Chain, type ChainBlock } from '../chain/chain.ts'
+import { createChainCommon } from '../chain/common.ts'
+import { type DevAccount, deriveDevAccounts } from '../chain/dev-accounts.ts'
+import { devGenesisJSON, type Genesis, loadGenesisFile, parseGenesis } from '../chain/genesis.ts'
+import type { Config } from '../config/config.ts'
+import { MosaicError } from '../errors.ts'
+import { createSequentialExecutor } from '../execution/sequential-executor.ts'
+import { Simulator } from '../execution/simulate.ts'
+import type { BlockExecutor } from '../execution/types.ts'
+import { Mempool } from '../mempool/mempool.ts'
+import { createNodeMetrics, type NodeMetrics } from '../metrics/registry.ts'
+import { Sequencer, UNCOMMITTED_STATE_ROOT } from '../sequencer/sequencer.ts'
+import { FlatState } from '../state/flat-state.ts'
+import { metaKeys } from '../storage/schema.ts'
+import { LmdbStore } from '../storage/lmdb-store.ts'
+import { Mutex } from '../utils/mutex.ts'
+
+export type MosaicNode = {
+  readonly config: Config
+  readonly common: Common
+  readonly store: LmdbStore
+  readonly chain: Chain
+  readonly state: FlatState
+  readonly mempool: Mempool
+  readonly executor: BlockExecutor
+  readonly sequencer: Sequencer
+  readonly simulator: Simulator
+  readonly stateLock: Mutex
+  readonly metrics: NodeMetrics
+  readonly devAccounts: readonly DevAccount[]
+  close(): Promise<void>
+}
+
+export type OpenNodeOptions = { log?: (message: string) => void }
+
+function loadChainGenesis(config: Config, devAccounts: readonly DevAccount[]): Genesis {
+  const defaults = { defaultChainId: config.chainId, defaultGasLimit: config.blockGasLimit, defaultBaseFee: 1_000_000_000n }
+  if (config.genesisFile !== undefined) return loadGenesisFile(config.genesisFile, defaults)
+  return parseGenesis(devGenesisJSON(config.chainId, devAccounts), { ...defaults, source: 'built-in devnet genesis' })
+}
+
+function genesisBlock(genesis: Genesis, common: Common): ChainBlock {
+  const header = createBlockHeader(
+    {
+      number: 0n,
+      gasLimit: genesis.gasLimit,
+      baseFeePerGas: genesis.baseFeePerGas,
+      timestamp: genesis.timestamp,
+      extraData: genesis.extraData,
+      stateRoot: UNCOMMITTED_STATE_ROOT,
+    },
+    { common, setHardfork: false },
+  )
+  const block = createBlock({ header, ...(common.isActivatedEIP(4895) ? { withdrawals: [] } : {}) }, { common, setHardfork: false })
+  return { block, hash: block.hash(), senders: [], receipts: [] }
+}
+
+export async function openNode(config: Config, { log = () => {} }: OpenNodeOptions = {}): Promise<MosaicNode> {
+  const devAccounts = config.mode === 'devnet' && config.genesisFile === undefined ? deriveDevAccounts() : []
+  const genesis = loadChainGenesis(config, devAccounts)
+  const common = createChainCommon({ chainId: genesis.chainId, hardfork: config.hardfork })
+  const store = LmdbStore.open(config.dataDir)
+  const genesisChainBlock = genesisBlock(genesis, common)
+  let head = store.getHead()
+  if (head === undefined) {
+    await store.writeBlock(
+      { number: 0n, hash: genesisChainBlock.hash, serialized: genesisChainBlock.block.serialize(), senders: [], txHashes: [], receipts: [] },
+      genesis.state,
+      { [metaKeys.genesisHash]: genesisChainBlock.hash },
+    )
+    head = 0n
+    log(`initialised ${config.dataDir} with genesis ${bytesToHex(genesisChainBlock.hash)}`)
+  } else {
+    const stored = store.getMeta(metaKeys.genesisHash)
+    if (stored === undefined || !equalsBytes(stored, genesisChainBlock.hash)) {
+      await store.close()
+      throw new MosaicError(
+        'GENESIS_INVALID',
+        `Data dir ${config.dataDir} holds a chain with genesis ${stored ? bytesToHex(stored) : '(none)'}, but the configured genesis is ${bytesToHex(genesisChainBlock.hash)}: use another DATA_DIR or the same genesis`,
+      )
+    }
+    log(`resuming at block ${head} from ${config.dataDir}`)
+  }
+  const metrics = createNodeMetrics()
+  const chain = new Chain(store, common, head)
+  const state = new FlatState(store)
+  const mempool = new Mempool({
+    common,
+    maxTxs: config.mempoolMaxTxs,
+    maxPerSender: config.mempoolMaxPerSender,
+    txMaxBytes: config.txMaxBytes,
+    blockGasLimit: config.blockGasLimit,
+    baseFeeFloor: config.baseFeeFloor,
+    state: () => state,
+  })
+  const executor = await createSequentialExecutor({ common })
+  const simulator = await Simulator.create(common, config.rpcGasCap)
+  const stateLock = new Mutex()
+  const sequencer = new Sequencer({
+    common,
+    store,
+    chain,
+    state,
+    mempool,
+    executor,
+    metrics,
+    stateLock,
+    blockTimeMs: config.blockTimeMs,
+    emptyBlocks: config.emptyBlocks,
+    blockGasLimit: config.blockGasLimit,
+    baseFeeFloor: config.baseFeeFloor,
+    feeRecipient: createAddressFromString(config.feeRecipient),
+    log,
+  })
+  metrics.head.set(() => Number(chain.head))
+  metrics.mempoolSize.set(() => mempool.size)
+  return {
+    config,
+    common,
+    store,
+    chain,
+    state,
+    mempool,
+    executor,
+    sequencer,
+    simulator,
+    stateLock,
+    metrics,
+    devAccounts,
+    async close() {
+      await sequencer.stop()
+      await executor.close()
+      await store.close()
+    },
+  }
+}

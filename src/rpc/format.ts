@@ -1,0 +1,146 @@
+/** Chain objects as the JSON shapes geth returns (execution-apis spec). */
+import type { TypedTransaction } from '@ethereumjs/tx'
+import { type Address, bigIntToHex, bigIntToUnpaddedBytes, bytesToHex, generateAddress, intToHex } from '@ethereumjs/util'
+import { Bloom } from '@ethereumjs/vm'
+import type { ChainBlock, StoredReceipt } from '../chain/chain.ts'
+
+type Hex = `0x${string}`
+
+export function effectiveGasPrice(tx: TypedTransaction, baseFee: bigint): bigint {
+  if ('maxFeePerGas' in tx) {
+    const tip = tx.maxFeePerGas - baseFee < tx.maxPriorityFeePerGas ? tx.maxFeePerGas - baseFee : tx.maxPriorityFeePerGas
+    return baseFee + tip
+  }
+  return tx.gasPrice
+}
+
+export type TxLocation = { chainBlock: ChainBlock; index: number } | undefined
+
+export function formatTransaction(tx: TypedTransaction, sender: Address, location: TxLocation): Record<string, unknown> {
+  const json = tx.toJSON() as Record<string, unknown>
+  const out: Record<string, unknown> = {
+    blockHash: location ? bytesToHex(location.chainBlock.hash) : null,
+    blockNumber: location ? bigIntToHex(location.chainBlock.block.header.number) : null,
+    from: sender.toString(),
+    gas: bigIntToHex(tx.gasLimit),
+    hash: bytesToHex(tx.hash()),
+    input: bytesToHex(tx.data),
+    nonce: bigIntToHex(tx.nonce),
+    to: tx.to?.toString() ?? null,
+    transactionIndex: location ? intToHex(location.index) : null,
+    value: bigIntToHex(tx.value),
+    type: intToHex(tx.type),
+    v: json.v,
+    r: json.r,
+    s: json.s,
+  }
+  if (tx.type !== 0) {
+    out.chainId = json.chainId
+    out.yParity = json.v
+    out.accessList = json.accessList ?? []
+  } else {
+    out.chainId = bigIntToHex(tx.common.chainId())
+  }
+  if ('maxFeePerGas' in tx) {
+    out.maxFeePerGas = bigIntToHex(tx.maxFeePerGas)
+    out.maxPriorityFeePerGas = bigIntToHex(tx.maxPriorityFeePerGas)
+    const baseFee = location?.chainBlock.block.header.baseFeePerGas
+    out.gasPrice = bigIntToHex(baseFee === undefined ? tx.maxFeePerGas : effectiveGasPrice(tx, baseFee))
+  } else {
+    out.gasPrice = bigIntToHex(tx.gasPrice)
+  }
+  if (json.authorizationList !== undefined) out.authorizationList = json.authorizationList
+  return out
+}
+
+export function formatBlock(chainBlock: ChainBlock, fullTransactions: boolean): Record<string, unknown> {
+  const { block, hash } = chainBlock
+  const h = block.header.toJSON() as Record<string, unknown>
+  const out: Record<string, unknown> = {
+    number: bigIntToHex(block.header.number),
+    hash: bytesToHex(hash),
+    parentHash: h.parentHash,
+    nonce: h.nonce,
+    sha3Uncles: h.uncleHash,
+    logsBloom: h.logsBloom,
+    transactionsRoot: h.transactionsTrie,
+    stateRoot: h.stateRoot,
+    receiptsRoot: h.receiptTrie,
+    miner: h.coinbase,
+    difficulty: h.difficulty,
+    totalDifficulty: '0x0',
+    extraData: h.extraData,
+    size: intToHex(block.serialize().length),
+    gasLimit: h.gasLimit,
+    gasUsed: h.gasUsed,
+    timestamp: h.timestamp,
+    mixHash: h.mixHash,
+    transactions: block.transactions.map((tx, index) =>
+      fullTransactions ? formatTransaction(tx, chainBlock.senders[index]!, { chainBlock, index }) : bytesToHex(tx.hash()),
+    ),
+    uncles: [],
+  }
+  for (const field of ['baseFeePerGas', 'withdrawalsRoot', 'blobGasUsed', 'excessBlobGas', 'parentBeaconBlockRoot', 'requestsHash'] as const) {
+    if (h[field] !== undefined) out[field] = h[field]
+  }
+  if (block.withdrawals !== undefined) out.withdrawals = []
+  return out
+}
+
+export type LogContext = { chainBlock: ChainBlock; txIndex: number; logIndex: number }
+
+export function formatLog(log: StoredReceipt['logs'][number], { chainBlock, txIndex, logIndex }: LogContext): Record<string, unknown> {
+  const tx = chainBlock.block.transactions[txIndex]!
+  return {
+    address: bytesToHex(log[0]),
+    topics: log[1].map((t) => bytesToHex(t)),
+    data: bytesToHex(log[2]),
+    blockNumber: bigIntToHex(chainBlock.block.header.number),
+    blockHash: bytesToHex(chainBlock.hash),
+    blockTimestamp: bigIntToHex(chainBlock.block.header.timestamp),
+    transactionHash: bytesToHex(tx.hash()),
+    transactionIndex: intToHex(txIndex),
+    logIndex: intToHex(logIndex),
+    removed: false,
+  }
+}
+
+/** Index of the first log of each transaction within its block. */
+export function firstLogIndexes(chainBlock: ChainBlock): number[] {
+  const out: number[] = []
+  let n = 0
+  for (const receipt of chainBlock.receipts) {
+    out.push(n)
+    n += receipt.logs.length
+  }
+  return out
+}
+
+export function formatReceipt(chainBlock: ChainBlock, index: number, firstLogIndex: number): Record<string, unknown> {
+  const { block } = chainBlock
+  const tx = block.transactions[index]!
+  const receipt = chainBlock.receipts[index]!
+  const sender = chainBlock.senders[index]!
+  const previous = index === 0 ? 0n : chainBlock.receipts[index - 1]!.cumulativeGasUsed
+  const bloom = new Bloom(undefined, tx.common)
+  for (const [address, topics] of receipt.logs) {
+    bloom.add(address)
+    for (const topic of topics) bloom.add(topic)
+  }
+  return {
+    transactionHash: bytesToHex(tx.hash()),
+    transactionIndex: intToHex(index),
+    blockHash: bytesToHex(chainBlock.hash),
+    blockNumber: bigIntToHex(block.header.number),
+    from: sender.toString(),
+    to: tx.to?.toString() ?? null,
+    cumulativeGasUsed: bigIntToHex(receipt.cumulativeGasUsed),
+    gasUsed: bigIntToHex(receipt.cumulativeGasUsed - previous),
+    contractAddress: tx.to === undefined ? (bytesToHex(generateAddress(sender.bytes, bigIntToUnpaddedBytes(tx.nonce))) as Hex) : null,
+    logs: receipt.logs.map((log, i) => formatLog(log, { chainBlock, txIndex: index, logIndex: firstLogIndex + i })),
+    logsBloom: bytesToHex(bloom.bitvector),
+    type: intToHex(tx.type),
+    status: intToHex(receipt.status),
+    effectiveGasPrice: bigIntToHex(effectiveGasPrice(tx, block.header.baseFeePerGas ?? 0n)),
+  }
+}

@@ -1,0 +1,317 @@
+/**
+ * The JSON-RPC methods: `eth_*`, `net_*`, `web3_*` as geth answers them, `mosaic_*` for what
+ * is ours, `admin_*` behind the admin token. Each handler gets parsed-on-demand params and
+ * returns JSON-ready values; errors are thrown and mapped in `errors.ts`.
+ */
+import { type Address, bigIntToHex, bytesToHex, bytesToUnprefixedHex, equalsBytes, intToHex } from '@ethereumjs/util'
+import { Bloom } from '@ethereumjs/vm'
+import type { ChainBlock } from '../chain/chain.ts'
+import { nextBaseFee } from '../chain/base-fee.ts'
+import { MosaicError } from '../errors.ts'
+import { type CallRequest, type SimulationContext, throwFailure } from '../execution/simulate.ts'
+import type { MosaicNode } from '../node/node.ts'
+import { invalidParams, RpcError, rpcErrorCodes } from './errors.ts'
+import { effectiveGasPrice, firstLogIndexes, formatBlock, formatLog, formatReceipt, formatTransaction } from './format.ts'
+import * as p from './params.ts'
+
+export const CLIENT_VERSION = 'mosaic/v0.1.0'
+/** The tip we suggest: ordering is first come, first served, so a tip buys nothing but is accepted. */
+export const SUGGESTED_TIP = 1_000_000n
+
+export type RpcContext = { readonly admin: boolean }
+export type Handler = (params: readonly unknown[], context: RpcContext) => unknown | Promise<unknown>
+
+function notFound(what: string): never {
+  throw new MosaicError('NOT_FOUND', what)
+}
+
+export function createMethods(node: MosaicNode): Record<string, Handler> {
+  const { chain, state, mempool, sequencer, simulator, config, stateLock } = node
+
+  const headBlock = (): ChainBlock => chain.getBlock(chain.head) ?? notFound('head block missing')
+
+  function resolveNumber(ref: p.BlockRef): bigint | undefined {
+    if ('tag' in ref) return ref.tag === 'earliest' ? 0n : chain.head
+    if ('number' in ref) return ref.number
+    const block = chain.getBlockByHash(ref.hash)
+    return block?.block.header.number
+  }
+
+  function blockAt(ref: p.BlockRef): ChainBlock | undefined {
+    const number = resolveNumber(ref)
+    return number === undefined ? undefined : chain.getBlock(number)
+  }
+
+  /** Flat state is kept for the head only: older state is refused, not guessed. */
+  function requireHeadState(ref: p.BlockRef): void {
+    const number = resolveNumber(ref)
+    if (number === undefined) throw new RpcError(rpcErrorCodes.serverError, 'header not found')
+    if (number > chain.head) throw new RpcError(rpcErrorCodes.serverError, `header not found: block ${number} is past the head ${chain.head}`)
+    if (number !== chain.head) {
+      throw new RpcError(rpcErrorCodes.serverError, `historical state not available: block ${number} is not the head (${chain.head}); mosaic serves state at the head block`)
+    }
+  }
+
+  function simulationContext(): SimulationContext {
+    return { state, header: sequencer.nextHeader(), blockHash: (n) => chain.getBlockHash(n) }
+  }
+
+  function callArgs(params: readonly unknown[]): CallRequest {
+    if (params[0] === undefined) throw invalidParams('missing value for required argument 0 (transaction)')
+    const request = p.callRequest(params[0])
+    requireHeadState(p.blockRef(params[1]))
+    if (params[2] !== undefined && params[2] !== null) throw invalidParams('state overrides are not supported')
+    return request
+  }
+
+  function receiptOf(hash: Uint8Array): unknown {
+    const found = chain.getTransaction(hash)
+    if (found === undefined) return null
+    return formatReceipt(found.chainBlock, found.index, firstLogIndexes(found.chainBlock)[found.index]!)
+  }
+
+  function addRaw(params: readonly unknown[]): Uint8Array {
+    const raw = p.data(params[0], 'raw transaction')
+    const { hash } = mempool.add(raw)
+    sequencer.notifyPooled()
+    return hash
+  }
+
+  async function feeHistory(params: readonly unknown[]) {
+    const count = Number(typeof params[0] === 'number' ? BigInt(params[0]) : p.quantity(params[0], 'blockCount'))
+    if (count < 1 || count > 1024) throw invalidParams('invalid blockCount: must be between 1 and 1024')
+    const newest = resolveNumber(p.blockRef(params[1], 'newestBlock'))
+    if (newest === undefined || newest > chain.head) throw new RpcError(rpcErrorCodes.serverError, 'newestBlock not found')
+    const percentiles = params[2] === undefined || params[2] === null ? undefined : (params[2] as unknown[])
+    if (percentiles !== undefined) {
+      if (!Array.isArray(percentiles) || percentiles.some((x, i) => typeof x !== 'number' || x < 0 || x > 100 || (i > 0 && x < (percentiles[i - 1] as number)))) {
+        throw invalidParams('invalid rewardPercentiles: expected increasing numbers between 0 and 100')
+      }
+    }
+    const oldest = newest - BigInt(count) + 1n < 0n ? 0n : newest - BigInt(count) + 1n
+    const baseFees: string[] = []
+    const ratios: number[] = []
+    const rewards: string[][] = []
+    for (let n = oldest; n <= newest; n++) {
+      const { block, receipts } = chain.getBlock(n)!
+      const h = block.header
+      baseFees.push(bigIntToHex(h.baseFeePerGas ?? 0n))
+      ratios.push(Number(h.gasUsed) / Number(h.gasLimit))
+      if (percentiles !== undefined) {
+        const tips = block.transactions
+          .map((tx, i) => ({
+            tip: effectiveGasPrice(tx, h.baseFeePerGas ?? 0n) - (h.baseFeePerGas ?? 0n),
+            gas: receipts[i]!.cumulativeGasUsed - (i === 0 ? 0n : receipts[i - 1]!.cumulativeGasUsed),
+          }))
+          .sort((a, b) => (a.tip < b.tip ? -1 : a.tip > b.tip ? 1 : 0))
+        rewards.push(
+          (percentiles as number[]).map((pct) => {
+            if (tips.length === 0) return '0x0'
+            const threshold = (Number(h.gasUsed) * pct) / 100
+            let sum = 0
+            for (const t of tips) {
+              sum += Number(t.gas)
+              if (sum >= threshold) return bigIntToHex(t.tip)
+            }
+            return bigIntToHex(tips[tips.length - 1]!.tip)
+          }),
+        )
+      }
+    }
+    const last = chain.getBlock(newest)!.block.header
+    baseFees.push(bigIntToHex(nextBaseFee({ gasLimit: last.gasLimit, gasUsed: last.gasUsed, baseFeePerGas: last.baseFeePerGas ?? 0n }, config.baseFeeFloor)))
+    return {
+      oldestBlock: bigIntToHex(oldest),
+      baseFeePerGas: baseFees,
+      gasUsedRatio: ratios,
+      ...(percentiles === undefined ? {} : { reward: rewards }),
+    }
+  }
+
+  function getLogs(params: readonly unknown[]) {
+    const filter = p.logFilter(params[0] ?? {})
+    let from: bigint
+    let to: bigint
+    if (filter.blockHash !== undefined) {
+      const block = chain.getBlockByHash(filter.blockHash) ?? notFound('unknown block')
+      from = to = block.block.header.number
+    } else {
+      from = resolveNumber(filter.fromBlock) ?? notFound('fromBlock not found')
+      to = resolveNumber(filter.toBlock) ?? notFound('toBlock not found')
+      if (to > chain.head) to = chain.head
+      if (from > to) throw invalidParams(`invalid block range: fromBlock ${from} is after toBlock ${to}`)
+      if (to - from + 1n > BigInt(config.rpcGetLogsMaxRange)) {
+        throw new RpcError(rpcErrorCodes.limitExceeded, `query exceeds max block range ${config.rpcGetLogsMaxRange}: ${from}..${to}`)
+      }
+    }
+    const out: unknown[] = []
+    const wanted = (bloom: Bloom) =>
+      (filter.addresses.length === 0 || filter.addresses.some((a) => bloom.check(a))) &&
+      filter.topics.every((alts) => alts === null || alts.some((t) => bloom.check(t)))
+    for (let n = from; n <= to; n++) {
+      const chainBlock = chain.getBlock(n)
+      if (chainBlock === undefined) continue
+      if (!wanted(new Bloom(chainBlock.block.header.logsBloom, node.common))) continue
+      let logIndex = 0
+      chainBlock.receipts.forEach((receipt, txIndex) => {
+        for (const log of receipt.logs) {
+          const matches =
+            (filter.addresses.length === 0 || filter.addresses.some((a) => equalsBytes(a, log[0]))) &&
+            filter.topics.every((alts, i) => alts === null || (log[1][i] !== undefined && alts.some((t) => equalsBytes(t, log[1][i]!))))
+          if (matches) {
+            if (out.length >= config.rpcGetLogsMaxResults) {
+              throw new RpcError(rpcErrorCodes.limitExceeded, `query returned more than ${config.rpcGetLogsMaxResults} results; narrow the block range or filter`)
+            }
+            out.push(formatLog(log, { chainBlock, txIndex, logIndex }))
+          }
+          logIndex++
+        }
+      })
+    }
+    return out
+  }
+
+  function txByBlockAndIndex(block: ChainBlock | undefined, indexParam: unknown) {
+    if (block === undefined) return null
+    const index = Number(p.quantity(indexParam, 'index'))
+    const tx = block.block.transactions[index]
+    return tx === undefined ? null : formatTransaction(tx, block.senders[index]!, { chainBlock: block, index })
+  }
+
+  const pendingTx = (hash: Uint8Array) => {
+    const entry = mempool.get(hash)
+    return entry === undefined ? null : formatTransaction(entry.tx, entry.sender as Address, undefined)
+  }
+
+  return {
+    web3_clientVersion: () => CLIENT_VERSION,
+    web3_sha3: (params) => bytesToHex(node.common.customCrypto.keccak256!(p.data(params[0], 'data'))),
+    net_version: () => String(node.common.chainId()),
+    net_listening: () => true,
+    net_peerCount: () => '0x0',
+    eth_chainId: () => bigIntToHex(node.common.chainId()),
+    eth_syncing: () => false,
+    eth_accounts: () => [],
+    eth_coinbase: () => config.feeRecipient,
+    eth_mining: () => true,
+    eth_blockNumber: () => bigIntToHex(chain.head),
+    eth_gasPrice: () => bigIntToHex((sequencer.nextHeader().baseFeePerGas ?? 0n) + SUGGESTED_TIP),
+    eth_maxPriorityFeePerGas: () => bigIntToHex(SUGGESTED_TIP),
+    eth_blobBaseFee: () => '0x1',
+    eth_feeHistory: feeHistory,
+
+    eth_getBlockByNumber: (params) => {
+      const ref = p.blockRef(params[0], 'block')
+      const full = params[1] === undefined ? false : p.bool(params[1], 'hydrated')
+      const block = blockAt(ref)
+      return block === undefined ? null : formatBlock(block, full)
+    },
+    eth_getBlockByHash: (params) => {
+      const block = chain.getBlockByHash(p.hash(params[0], 'block hash'))
+      const full = params[1] === undefined ? false : p.bool(params[1], 'hydrated')
+      return block === undefined ? null : formatBlock(block, full)
+    },
+    eth_getBlockTransactionCountByNumber: (params) => {
+      const block = blockAt(p.blockRef(params[0]))
+      return block === undefined ? null : intToHex(block.block.transactions.length)
+    },
+    eth_getBlockTransactionCountByHash: (params) => {
+      const block = chain.getBlockByHash(p.hash(params[0], 'block hash'))
+      return block === undefined ? null : intToHex(block.block.transactions.length)
+    },
+    eth_getUncleCountByBlockNumber: () => '0x0',
+    eth_getUncleCountByBlockHash: () => '0x0',
+    eth_getTransactionByBlockNumberAndIndex: (params) => txByBlockAndIndex(blockAt(p.blockRef(params[0])), params[1]),
+    eth_getTransactionByBlockHashAndIndex: (params) => txByBlockAndIndex(chain.getBlockByHash(p.hash(params[0], 'block hash')), params[1]),
+
+    eth_getBalance: (params) => {
+      const address = p.address(params[0], 'address')
+      requireHeadState(p.blockRef(params[1]))
+      return bigIntToHex(state.getAccount(bytesToUnprefixedHex(address))?.balance ?? 0n)
+    },
+    eth_getTransactionCount: (params) => {
+      const key = bytesToUnprefixedHex(p.address(params[0], 'address'))
+      const ref = p.blockRef(params[1])
+      if ('tag' in ref && ref.tag === 'pending') return bigIntToHex(mempool.pendingNonce(key))
+      requireHeadState(ref)
+      return bigIntToHex(state.getAccount(key)?.nonce ?? 0n)
+    },
+    eth_getCode: (params) => {
+      const key = bytesToUnprefixedHex(p.address(params[0], 'address'))
+      requireHeadState(p.blockRef(params[1]))
+      const account = state.getAccount(key)
+      return bytesToHex(account === undefined ? new Uint8Array() : (state.getCode(bytesToUnprefixedHex(account.codeHash)) ?? new Uint8Array()))
+    },
+    eth_getStorageAt: (params) => {
+      const key = bytesToUnprefixedHex(p.address(params[0], 'address'))
+      const slotValue = p.quantity(typeof params[1] === 'string' && /^0x0+[0-9a-fA-F]/.test(params[1]) ? `0x${params[1].slice(2).replace(/^0+/, '')}` : params[1], 'storage slot')
+      if (slotValue >= 2n ** 256n) throw invalidParams('invalid storage slot: larger than 32 bytes')
+      requireHeadState(p.blockRef(params[2]))
+      const value = state.getStorage(key, slotValue.toString(16).padStart(64, '0'))
+      const padded = new Uint8Array(32)
+      padded.set(value, 32 - value.length)
+      return bytesToHex(padded)
+    },
+    eth_call: async (params) => {
+      const request = callArgs(params)
+      const result = await stateLock.run(() => simulator.call(request, simulationContext()))
+      if (result.error !== undefined) throwFailure(result, request.gas ?? config.rpcGasCap)
+      return bytesToHex(result.returnValue)
+    },
+    eth_estimateGas: async (params) => {
+      const request = callArgs(params)
+      return bigIntToHex(await stateLock.run(() => simulator.estimateGas(request, simulationContext())))
+    },
+
+    eth_sendRawTransaction: (params) => bytesToHex(addRaw(params)),
+    eth_sendRawTransactionSync: async (params) => {
+      let timeout = config.rpcSyncTimeoutMs
+      if (params[1] !== undefined && params[1] !== null) {
+        const requested = typeof params[1] === 'number' ? params[1] : Number(p.quantity(params[1], 'timeout'))
+        if (!Number.isSafeInteger(requested) || requested <= 0) throw invalidParams('invalid timeout: expected a positive number of milliseconds')
+        timeout = Math.min(requested, config.rpcSyncTimeoutMs)
+      }
+      const raw = p.data(params[0], 'raw transaction')
+      const { hash } = mempool.add(raw)
+      const waiting = sequencer.waitForInclusion(hash, timeout)
+      sequencer.notifyPooled()
+      const outcome = await waiting
+      if (outcome.status === 'included') return receiptOf(hash)
+      if (outcome.status === 'dropped') throw new RpcError(rpcErrorCodes.serverError, `transaction dropped at execution: ${outcome.reason}`, bytesToHex(hash))
+      throw new RpcError(rpcErrorCodes.syncTimeout, `The transaction was added to the mempool but wasn't processed within ${timeout}ms`, bytesToHex(hash))
+    },
+    eth_getTransactionByHash: (params) => {
+      const hash = p.hash(params[0], 'transaction hash')
+      const found = chain.getTransaction(hash)
+      if (found === undefined) return pendingTx(hash)
+      return formatTransaction(found.tx, found.chainBlock.senders[found.index]!, { chainBlock: found.chainBlock, index: found.index })
+    },
+    eth_getTransactionReceipt: (params) => receiptOf(p.hash(params[0], 'transaction hash')),
+    eth_getBlockReceipts: (params) => {
+      const block = blockAt(p.blockRef(params[0]))
+      if (block === undefined) return null
+      const first = firstLogIndexes(block)
+      return block.block.transactions.map((_, i) => formatReceipt(block, i, first[i]!))
+    },
+    eth_getLogs: getLogs,
+
+    mosaic_status: () => {
+      const head = headBlock()
+      return {
+        head: bigIntToHex(chain.head),
+        headHash: bytesToHex(head.hash),
+        mempool: { pending: mempool.size, pooledGas: bigIntToHex(mempool.pooledGas) },
+        executor: node.executor.mode,
+        stateRoot: { mode: 'none', note: 'header stateRoot is zero until the commitment pipeline lands' },
+        blockTimeMs: config.blockTimeMs,
+      }
+    },
+
+    admin_sealBlock: async (_params, context) => {
+      if (!context.admin) throw new RpcError(rpcErrorCodes.unauthorized, 'admin method: requires Authorization: Bearer <ADMIN_TOKEN>')
+      const block = await sequencer.seal()
+      return block === undefined ? null : bigIntToHex(block.block.header.number)
+    },
+  }
+}
+
