@@ -11,8 +11,9 @@
  * reported. Before reporting, the two variants must agree: every transaction succeeded in both,
  * the same gas, and the same final balances (ETH and token) of a sample of accounts.
  *
- * Flags: --quick (small size), --out <path>, --only stock|sequential (profiling; skips the
- * cross-check and writes no JSON unless --out is given).
+ * Flags: --quick (small size), --out <path>, --only stock|sequential (skips the cross-check),
+ * --profile <dir> (a CPU profile of every timed run, see bench/profile-summary.ts). With --only
+ * or --profile no JSON is written unless --out is given.
  */
 import { createBlock, createBlockHeader, type Block, type BlockHeader } from '@ethereumjs/block'
 import { type Common, createCustomCommon, Mainnet } from '@ethereumjs/common'
@@ -40,6 +41,7 @@ import {
   writeReport,
   type BenchRow,
 } from './report.ts'
+import { createSectionProfiler } from './profile.ts'
 import {
   balanceSlot,
   copyTransaction,
@@ -71,6 +73,7 @@ for (const name of only ?? []) {
   if (!(VARIANTS as readonly string[]).includes(name)) throw new Error(`--only: unknown variant ${name} (${VARIANTS.join(', ')})`)
 }
 const selected = VARIANTS.filter((v) => only === undefined || only.includes(v))
+const profiler = args.profile === undefined ? undefined : await createSectionProfiler(args.profile)
 
 /** What a run leaves behind, to compare the variants' final states. */
 type FinalState = {
@@ -286,7 +289,10 @@ async function benchWorkload(name: WorkloadName, common: Common, stockCommon: Co
   let gasUsed = 0n
   for (let r = 0; r < RUNS; r++) {
     for (const variant of variants) {
+      await profiler?.start()
       const result = await variant.run()
+      const profilePath = await profiler?.stop(`exec-${name}-${variant.name}-run${r + 1}`)
+      if (profilePath !== undefined) console.log(`  profile: ${profilePath}`)
       checkRun(workload, variant.name, result)
       timings.get(variant.name)!.push(result.seconds)
       last.set(variant.name, result)
@@ -318,5 +324,6 @@ console.log(
   `\nsizes: ${SIZES.txCount} txs per run, ${SIZES.accountCount} accounts, blocks of ${BLOCK_SIZE}; ` +
     `1 warm-up + ${RUNS} timed runs per variant (median); total ${seconds(startedAll).toFixed(0)} s`,
 )
-if (only === undefined || args.outGiven) writeReport(report, args.out)
-else console.log('(--only: no JSON written; give --out to write one)')
+if (profiler !== undefined) console.log('(--profile: timings include the profiler\'s overhead)')
+if ((only === undefined && profiler === undefined) || args.outGiven) writeReport(report, args.out)
+else console.log('(--only/--profile: no JSON written; give --out to write one)')

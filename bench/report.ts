@@ -1,6 +1,6 @@
 /**
  * What every benchmark shares (BENCHMARKS.md, "Output, the same for every benchmark"): command
- * line parsing (`--quick`, `--out <path>`, `--only <variant>`), the median, and the report —
+ * line parsing (`--quick`, `--out <path>`, `--only <variant>`, `--profile <dir>`), the median, and the report —
  * printed as a table and written as JSON to `bench/results/<name>.json`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -17,9 +17,11 @@ export type BenchArgs = {
   readonly outGiven: boolean
   /** Run only these variants (`--only a,b`); undefined runs every variant. */
   readonly only: readonly string[] | undefined
+  /** `--profile <dir>`: write CPU profiles of the timed sections there. */
+  readonly profile: string | undefined
 }
 
-const USAGE = 'usage: [--quick] [--out <path>] [--only <variant>[,<variant>…]]'
+const USAGE = 'usage: [--quick] [--out <path>] [--only <variant>[,<variant>…]] [--profile <dir>]'
 
 /** The default output path of benchmark `name`, next to this file. */
 export function defaultResultPath(name: string): string {
@@ -30,20 +32,22 @@ export function parseBenchArgs(name: string, argv: readonly string[] = process.a
   let quick = false
   let out: string | undefined
   let only: string[] | undefined
+  let profile: string | undefined
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     if (arg === '--') continue // npm run bench:x -- --quick passes the separator through
     if (arg === '--quick') quick = true
-    else if (arg === '--out' || arg === '--only') {
+    else if (arg === '--out' || arg === '--only' || arg === '--profile') {
       const value = argv[++i]
       if (value === undefined || value.startsWith('--')) throw new Error(`${arg} needs a value; ${USAGE}`)
       if (arg === '--out') out = resolve(value)
+      else if (arg === '--profile') profile = resolve(value)
       else only = value.split(',').filter((v) => v.length > 0)
     } else if (arg.startsWith('--out=')) out = resolve(arg.slice('--out='.length))
     else if (arg.startsWith('--only=')) only = arg.slice('--only='.length).split(',').filter((v) => v.length > 0)
     else throw new Error(`unknown argument ${JSON.stringify(arg)}; ${USAGE}`)
   }
-  return { quick, out: out ?? defaultResultPath(name), outGiven: out !== undefined, only }
+  return { quick, out: out ?? defaultResultPath(name), outGiven: out !== undefined, only, profile }
 }
 
 export function median(values: readonly number[]): number {

@@ -74,9 +74,9 @@ export class Simulator {
     let tx: TypedTransaction
     if (request.maxFeePerGas !== undefined || request.maxPriorityFeePerGas !== undefined) {
       const maxFeePerGas = request.maxFeePerGas ?? header.baseFeePerGas ?? 0n
-      tx = createFeeMarket1559Tx({ ...base, maxFeePerGas, maxPriorityFeePerGas: request.maxPriorityFeePerGas ?? 0n }, { common: vm.common })
+      tx = createFeeMarket1559Tx({ ...base, maxFeePerGas, maxPriorityFeePerGas: request.maxPriorityFeePerGas ?? 0n }, { common: vm.common, freeze: false })
     } else {
-      tx = createLegacyTx({ ...base, gasPrice: request.gasPrice ?? 0n }, { common: vm.common })
+      tx = createLegacyTx({ ...base, gasPrice: request.gasPrice ?? 0n }, { common: vm.common, freeze: false })
     }
     // Impersonation: the unsigned tx reports the requested sender.
     Object.defineProperty(tx, 'getSenderAddress', { value: () => from })
@@ -102,7 +102,8 @@ export class Simulator {
     } catch (error) {
       if (error instanceof MosaicError) throw error
       const message = (error as Error).message.split('\n')[0]!.replace(/ \(tx type=.*$/, '').replace(/ -> .*$/, '')
-      throw new MosaicError('INVALID_PARAMS', message, { cause: error })
+      // Invalid in this state (fee below base fee, funds): a server error, as geth reports it.
+      throw new MosaicError('TX_REJECTED', message, { cause: error })
     }
   }
 
@@ -117,6 +118,8 @@ export class Simulator {
     if (firstOutcome.error !== undefined) throwFailure(firstOutcome, cap)
     let lo = first.totalGasSpent - 1n
     let hi = cap
+    // Calls without refunds or the 63/64 reserve (every plain transfer) need exactly what they used.
+    if (outcome(await this.runChecked(request, context, first.totalGasSpent)).error === undefined) return first.totalGasSpent
     // Most calls succeed with the gas used plus the refund and the 63/64 reserve: try that first.
     const optimistic = ((first.totalGasSpent + first.gasRefund + 2300n) * 64n) / 63n
     if (optimistic < hi) {
