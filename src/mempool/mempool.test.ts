@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { createFeeMarket1559Tx } from '@ethereumjs/tx'
+import { bytesToUnprefixedHex, hexToBytes, KECCAK256_NULL, privateToAddress } from '@ethereumjs/util'
+import { createChainCommon } from '../chain/common.ts'
+import { keccak256 } from '../crypto/crypto.ts'
+import type { AccountRecord, StateReader } from '../state/types.ts'
+import { Mempool } from './mempool.ts'
+
+const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
+const keys = [1, 2, 3].map((i) => keccak256(Uint8Array.of(i)))
+const senders = keys.map((k) => bytesToUnprefixedHex(privateToAddress(k)))
+
+function makePool(overrides: Partial<ConstructorParameters<typeof Mempool>[0]> = {}) {
+  const accounts = new Map<string, AccountRecord>(senders.map((s) => [s, { nonce: 0n, balance: 10n ** 20n, codeHash: KECCAK256_NULL }]))
+  const state: StateReader = { getAccount: (a) => accounts.get(a), getStorage: () => new Uint8Array(), getCode: () => undefined }
+  const pool = new Mempool({
+    common,
+    maxTxs: 100,
+    maxPerSender: 16,
+    txMaxBytes: 131072,
+    blockGasLimit: 30_000_000n,
+    baseFeeFloor: 1n,
+    state: () => state,
+    ...overrides,
+  })
+  return { pool, accounts }
+}
+
+function tx(keyIndex: number, nonce: bigint, fee = 10n ** 9n, tip = 10n ** 6n) {
+  return createFeeMarket1559Tx(
+    { nonce, gasLimit: 21000n, maxFeePerGas: fee, maxPriorityFeePerGas: tip, to: `0x${'11'.repeat(20)}`, value: 1n, chainId: 901n },
+    { common },
+  ).sign(keys[keyIndex]!)
+}
+
+describe('Mempool', () => {
+  it('behavior: select is first come first served across senders and nonce ordered within one', () => {
+    const { pool } = makePool()
+    const order = [tx(0, 0n), tx(1, 0n), tx(0, 1n), tx(2, 0n), tx(1, 1n)]
+    for (const t of order) pool.add(t.serialize())
+    const selected = pool.select(30_000_000n, 1n).map((t) => bytesToUnprefixedHex(t.hash()))
+    assert.deepEqual(selected, order.map((t) => bytesToUnprefixedHex(t.hash())))
+  })
+
+  it('behavior: a nonce gap holds the sender back until it closes', () => {
+    const { pool } = makePool()
+    pool.add(tx(0, 1n).serialize())
+    assert.equal(pool.select(30_000_000n, 1n).length, 0)
+    assert.equal(pool.pendingNonce(senders[0]!), 0n)
+    pool.add(tx(0, 0n).serialize())
+    assert.deepEqual(pool.select(30_000_000n, 1n).map((t) => t.nonce), [0n, 1n])
+    assert.equal(pool.pendingNonce(senders[0]!), 2n)
+  })
+
+  it('behavior: a replacement keeps its place in line and needs a 10% bump', () => {
+    const { pool } = makePool()
+    pool.add(tx(0, 0n).serialize())
+    pool.add(tx(1, 0n).serialize())
+    assert.throws(() => pool.add(tx(0, 0n, 10n ** 9n + 5n * 10n ** 7n, 2n * 10n ** 6n).serialize()), /replacement transaction underpriced/)
+    const bumped = tx(0, 0n, 11n * 10n ** 8n, 11n * 10n ** 5n)
+    const { replaced } = pool.add(bumped.serialize())
+    assert.ok(replaced)
+    assert.equal(pool.size, 2)
+    assert.deepEqual(bytesToUnprefixedHex(pool.select(30_000_000n, 1n)[0]!.hash()), bytesToUnprefixedHex(bumped.hash()))
+  })
+
+  it('behavior: fee caps below the base fee wait; the gas limit bounds a selection', () => {
+    const { pool } = makePool()
+    pool.add(tx(0, 0n, 100n, 1n).serialize())
+    pool.add(tx(1, 0n).serialize())
+    pool.add(tx(2, 0n).serialize())
+    assert.equal(pool.select(30_000_000n, 1000n).length, 2)
+    assert.equal(pool.select(42_000n, 1n).length, 2)
+  })
+
+  it('behavior: prune drops included and stale transactions', () => {
+    const { pool, accounts } = makePool()
+    const a = tx(0, 0n)
+    const b = tx(0, 1n)
+    pool.add(a.serialize())
+    pool.add(b.serialize())
+    accounts.set(senders[0]!, { nonce: 2n, balance: 10n ** 20n, codeHash: KECCAK256_NULL })
+    pool.prune([a], [])
+    assert.equal(pool.size, 0)
+    assert.equal(pool.pooledGas, 0n)
+  })
+
+  it('behavior: a full pool evicts the cheapest tail, or refuses a transaction that does not outbid it', () => {
+    const { pool } = makePool({ maxTxs: 2 })
+    const cheap = tx(0, 0n, 2n * 10n ** 9n)
+    pool.add(cheap.serialize())
+    pool.add(tx(1, 0n, 3n * 10n ** 9n).serialize())
+    assert.throws(() => pool.add(tx(2, 0n, 10n ** 9n).serialize()), /txpool is full/)
+    pool.add(tx(2, 0n, 5n * 10n ** 9n).serialize())
+    assert.equal(pool.size, 2)
+    assert.equal(pool.get(cheap.hash()), undefined)
+  })
+
+  it('behavior: refused transactions leave the pool unchanged', () => {
+    const { pool } = makePool()
+    pool.add(tx(0, 0n).serialize())
+    const before = [...pool.entries()].map((e) => e.hashKey)
+    assert.throws(() => pool.add(tx(0, 0n).serialize()), /already known/)
+    assert.throws(() => pool.add(hexToBytes('0x03c0')), /blob transactions/)
+    assert.deepEqual([...pool.entries()].map((e) => e.hashKey), before)
+  })
+})
