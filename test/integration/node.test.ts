@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { decodeEventLog, parseEther, parseEventLogs, getContract, type Hex } from 'viem'
+import { decodeEventLog, type Hex, parseAbiItem, parseEther, parseEventLogs } from 'viem'
 import { loadArtifact } from '../../contracts/artifacts.ts'
 import { DEV_KEYS, startNode, type TestNode } from './harness.ts'
 import { privateKeyToAccount } from 'viem/accounts'
 
 const token = loadArtifact('MosaicToken')
+const transferEvent = parseAbiItem('event Transfer(address indexed from, address indexed to, uint256 value)')
 const probe = loadArtifact('Probe')
 
 describe('node driven with viem', () => {
@@ -75,7 +76,7 @@ describe('node driven with viem', () => {
     // topic filter: only transfers to bob
     const toBob = await t.publicClient.getLogs({
       address: tokenAddress,
-      event: token.abi.find((x) => x.type === 'event' && x.name === 'Transfer') as never,
+      event: transferEvent,
       args: { to: bob.address },
       fromBlock: 0n,
     })
@@ -85,9 +86,8 @@ describe('node driven with viem', () => {
   })
 
   it('behavior: eth_call and estimateGas report a revert with its reason (code 3)', async () => {
-    const contract = getContract({ address: tokenAddress, abi: token.abi, client: t.publicClient })
     await assert.rejects(
-      contract.simulate.transfer([alice.address, 10n ** 30n], { account: bob.address }),
+      t.publicClient.simulateContract({ address: tokenAddress, abi: token.abi, functionName: 'transfer', args: [alice.address, 10n ** 30n], account: bob.address }),
       (error: Error) => error.message.includes('ERC20: transfer amount exceeds balance'),
     )
     const raw = await t.rpc('eth_call', [{ from: bob.address, to: tokenAddress, data: '0xa9059cbb' + alice.address.slice(2).padStart(64, '0') + 'f'.repeat(64) }, 'latest'])
