@@ -14,7 +14,6 @@ Usage:
   mosaic sequencer [options]   production sequencer: GENESIS_FILE and FEE_RECIPIENT required
   mosaic --help                this text
 
-Options (flag / environment variable / default):
 `
 
 export async function main(argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {

@@ -177,7 +177,7 @@ describe('config', () => {
       [{ BASE_FEE_FLOOR: '-1' }, 'Invalid BASE_FEE_FLOOR (--base-fee-floor): "-1" is not a non-negative integer'],
       [{ RPC_GAS_CAP: '0' }, 'Invalid RPC_GAS_CAP (--rpc-gas-cap): "0" is not a positive integer'],
       [{ EMPTY_BLOCKS: 'maybe' }, 'Invalid EMPTY_BLOCKS (--empty-blocks): "maybe" is not one of: true, false, 1, 0, yes, no'],
-      [{ HARDFORK: 'Prague' }, 'Invalid HARDFORK (--hardfork): "Prague" is not one of: chainstart, homestead'],
+      [{ HARDFORK: 'homestead' }, 'Invalid HARDFORK (--hardfork): "homestead" is not one of: london, arrowGlacier'],
       [{ LOG_LEVEL: 'verbose' }, 'Invalid LOG_LEVEL (--log-level): "verbose" is not one of: debug, info, warn, error, silent'],
       [{ EXECUTOR: 'parallel' }, 'Invalid EXECUTOR (--executor): "parallel" is not one of: sequential'],
       [{ FEE_RECIPIENT: '0x1234' }, 'Invalid FEE_RECIPIENT (--fee-recipient): "0x1234" is not a 20-byte hex address'],

@@ -21,18 +21,8 @@ import { MosaicError } from '../errors.ts'
 
 export type Mode = 'devnet' | 'sequencer'
 
+// London and later: blocks carry an EIP-1559 base fee, which the mempool and the fee RPCs need.
 export const hardforks = [
-  'chainstart',
-  'homestead',
-  'dao',
-  'tangerineWhistle',
-  'spuriousDragon',
-  'byzantium',
-  'constantinople',
-  'petersburg',
-  'istanbul',
-  'muirGlacier',
-  'berlin',
   'london',
   'arrowGlacier',
   'grayGlacier',
@@ -173,7 +163,7 @@ function option<T>(
 
 /** Every option, keyed by its `Config` field. Order is the order of `--help` and `.env.example`. */
 export const configOptions = {
-  chainId: option('CHAIN_ID', positiveInteger, 'Chain id of the rollup (EIP-155 replay protection; eth_chainId).'),
+  chainId: option('CHAIN_ID', positiveInteger, 'Chain id of the rollup (EIP-155); a GENESIS_FILE\'s config.chainId takes precedence.'),
   rpcHost: option('RPC_HOST', string, 'Interface the JSON-RPC server listens on.'),
   rpcPort: option('RPC_PORT', port, 'Port of the JSON-RPC server; 0 picks a free port.'),
   dataDir: option('DATA_DIR', path, 'Directory of the chain database, resolved against the working directory.'),
@@ -434,4 +424,17 @@ export function formatEnvExample(): string {
     lines.push('', `# ${opt.description} Value: ${opt.type.expected}.`, `# ${opt.env}=${defaultText(key) ?? ''}`)
   }
   return `${lines.join('\n')}\n`
+}
+
+/** The configuration table of README.md (a test keeps the README equal to it). */
+export function formatConfigMarkdown(): string {
+  const lines = ['| Environment variable | Flag | Default | Value | Meaning |', '|---|---|---|---|---|']
+  for (const key of configKeys) {
+    const opt: ConfigOption<unknown> = configOptions[key]
+    const fallback = defaultText(key)
+    const cell = (text: string) => text.replaceAll('|', '\\|')
+    lines.push(`| \`${opt.env}\` | \`${opt.flag}\` | ${fallback === undefined ? '—' : `\`${fallback}\``} | ${cell(opt.type.expected)} | ${cell(opt.description)} |`)
+  }
+  lines.push(`| — | \`${ENV_FILE_FLAG}\` | \`./.env\` | path | Read settings from this file instead of ./.env. |`)
+  return lines.join('\n')
 }
