@@ -1,0 +1,58 @@
+/**
+ * Rewrites the generated parts of README.md: the configuration table (from the option table in
+ * src/config/config.ts) and, when bench/results/exec.json exists, the execution benchmark table.
+ * `npm run readme` runs it; test/readme.test.ts fails when the README is out of date.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { formatConfigMarkdown } from '../src/config/config.ts'
+
+export function replaceSection(text: string, name: string, body: string): string {
+  const start = `<!-- ${name}:start -->`
+  const end = `<!-- ${name}:end -->`
+  const from = text.indexOf(start)
+  const to = text.indexOf(end)
+  if (from < 0 || to < from) throw new Error(`README.md has no ${start} … ${end} section`)
+  return `${text.slice(0, from + start.length)}\n${body}\n${text.slice(to)}`
+}
+
+type BenchJSON = {
+  bench: string
+  quick: boolean
+  node: string
+  cpus: number
+  date: string
+  rows: { workload: string; variant: string; metric: string; value: number }[]
+  ratios: { workload: string; name: string; value: number }[]
+}
+
+export function formatBenchMarkdown(result: BenchJSON, command: string): string {
+  const metrics = [...new Set(result.rows.map((r) => r.metric))]
+  const lines = [
+    `Measured ${result.date.slice(0, 10)} on ${result.cpus} cores, Node ${result.node}${result.quick ? ' (quick size)' : ''}, with \`${command}\`:`,
+    '',
+    `| workload | variant | ${metrics.join(' | ')} |`,
+    `|---|---|${metrics.map(() => '---:').join('|')}|`,
+  ]
+  const keys = [...new Set(result.rows.map((r) => `${r.workload}\u0000${r.variant}`))]
+  for (const key of keys) {
+    const [workload, variant] = key.split('\u0000') as [string, string]
+    const cells = metrics.map((m) => {
+      const row = result.rows.find((r) => r.workload === workload && r.variant === variant && r.metric === m)
+      return row === undefined ? '' : row.value >= 100 ? row.value.toFixed(0) : row.value.toFixed(2)
+    })
+    lines.push(`| ${workload} | ${variant} | ${cells.join(' | ')} |`)
+  }
+  lines.push('', '| workload | ratio | value |', '|---|---|---:|')
+  for (const r of result.ratios) lines.push(`| ${r.workload} | ${r.name} | ${r.value.toFixed(2)}× |`)
+  return lines.join('\n')
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  let readme = readFileSync('README.md', 'utf8')
+  readme = replaceSection(readme, 'config-table', formatConfigMarkdown())
+  if (existsSync('bench/results/exec.json')) {
+    const result = JSON.parse(readFileSync('bench/results/exec.json', 'utf8')) as BenchJSON
+    readme = replaceSection(readme, 'bench-exec', formatBenchMarkdown(result, result.quick ? 'npm run bench:exec -- --quick' : 'npm run bench:exec'))
+  }
+  writeFileSync('README.md', readme)
+}
