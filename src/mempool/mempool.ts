@@ -78,6 +78,11 @@ export class Mempool {
     const account = this.options.state().getAccount(senderKey)
     const stateNonce = account?.nonce ?? 0n
     if (tx.nonce < stateNonce) throw txRejected(`nonce too low: next nonce ${stateNonce}, tx nonce ${tx.nonce}`)
+    const pooled = this.bySender.get(senderKey)
+    const existing = pooled?.get(tx.nonce)
+    if (existing === undefined && (pooled?.size ?? 0) >= this.options.maxPerSender) {
+      throw txRejected(`account limit exceeded: sender has ${pooled?.size} pooled transactions (limit ${this.options.maxPerSender})`)
+    }
     const maxGap = BigInt(this.options.maxPerSender)
     if (tx.nonce >= stateNonce + maxGap) {
       throw txRejected(`nonce too high: next nonce ${stateNonce}, tx nonce ${tx.nonce} (at most ${maxGap} ahead)`)
@@ -87,8 +92,6 @@ export class Mempool {
     if (balance < cost) {
       throw txRejected(`insufficient funds for gas * price + value: balance ${balance}, tx cost ${cost}, overshot ${cost - balance}`)
     }
-    const pooled = this.bySender.get(senderKey)
-    const existing = pooled?.get(tx.nonce)
     if (existing !== undefined) {
       const needFee = (maxFeePerGas(existing.tx) * PRICE_BUMP_PERCENT + 99n) / 100n
       const needTip = (maxPriorityFeePerGas(existing.tx) * PRICE_BUMP_PERCENT + 99n) / 100n
@@ -97,11 +100,8 @@ export class Mempool {
           `replacement transaction underpriced: needs max fee per gas ≥ ${needFee} and tip ≥ ${needTip} (10% bump), got ${maxFeePerGas(tx)} and ${maxPriorityFeePerGas(tx)}`,
         )
       }
-    } else {
-      if ((pooled?.size ?? 0) >= this.options.maxPerSender) {
-        throw txRejected(`account limit exceeded: sender has ${pooled?.size} pooled transactions (limit ${this.options.maxPerSender})`)
-      }
-      if (this.byHash.size >= this.options.maxTxs) this.evictFor(tx, senderKey)
+    } else if (this.byHash.size >= this.options.maxTxs) {
+      this.evictFor(tx, senderKey)
     }
     const entry: PoolEntry = { tx, sender, senderKey, hash, hashKey, seq: existing?.seq ?? this.nextSeq++ }
     if (existing !== undefined) this.removeEntry(existing)
@@ -134,6 +134,8 @@ export class Mempool {
     let victim: PoolEntry | undefined
     let victimQueued = false
     for (const [key, pooled] of this.bySender) {
+      // Never the newcomer's own sender: evicting its predecessor would open a nonce gap.
+      if (key === senderKey) continue
       let tail: PoolEntry | undefined
       for (const entry of pooled.values()) if (tail === undefined || entry.tx.nonce > tail.tx.nonce) tail = entry
       if (tail === undefined) continue
@@ -183,10 +185,12 @@ export class Mempool {
 
   /**
    * After a block: forget included transactions and every transaction made stale by the new
-   * nonces; drop the ones execution refused. Returns the hashes dropped as invalid.
+   * nonces; drop the ones execution refused.
    */
-  prune(included: readonly TypedTransaction[], rejected: readonly TypedTransaction[]): void {
-    const touched = new Set<string>()
+  prune(included: readonly TypedTransaction[], rejected: readonly TypedTransaction[], changedAccounts: Iterable<string> = []): void {
+    // Nonces also move without a tx of the sender's own (EIP-7702 authorizations): re-check
+    // every account the block changed.
+    const touched = new Set<string>(changedAccounts)
     for (const tx of [...included, ...rejected]) {
       const entry = this.byHash.get(bytesToUnprefixedHex(tx.hash()))
       if (entry === undefined) continue
@@ -194,6 +198,7 @@ export class Mempool {
       this.removeEntry(entry)
     }
     for (const key of touched) {
+      if (!this.bySender.has(key)) continue
       const pooled = this.bySender.get(key)
       if (pooled === undefined) continue
       const nonce = this.stateNonce(key)

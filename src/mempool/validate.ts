@@ -15,29 +15,46 @@ export type StatelessLimits = {
   readonly baseFeeFloor: bigint
 }
 
+/** A valid transaction this node will not take (JSON-RPC -32000, as geth's txpool errors). */
 export function txRejected(message: string): MosaicError {
   return new MosaicError('TX_REJECTED', message)
 }
 
-/** The chain id a raw transaction was signed for, read before building the tx object. */
-function declaredChainId(raw: Uint8Array): bigint | undefined {
+/** Bytes that are not a transaction at all (JSON-RPC -32602). */
+function txInvalid(message: string): MosaicError {
+  return new MosaicError('TX_INVALID', message)
+}
+
+/**
+ * Checks read from the raw fields before the tx object is built (ethereumjs' constructors throw
+ * less precise messages for them): the type, the chain id the tx was signed for, and — for
+ * EIP-1559-style txs — tip ≤ fee cap. Returns the chain id; undefined for pre-EIP-155 legacy txs.
+ */
+function precheckFields(raw: Uint8Array): bigint | undefined {
   const first = raw[0]
-  if (first === undefined) throw txRejected('invalid transaction: empty input')
+  if (first === undefined) throw txInvalid('invalid transaction: empty input')
   if (first <= 0x7f) {
     const type = first
     if (type === 3) throw txRejected('blob transactions (type 3) are not supported by this sequencer')
-    if (type !== 1 && type !== 2 && type !== 4) throw txRejected(`transaction type ${type} not supported`)
+    if (type !== 1 && type !== 2 && type !== 4) throw txInvalid(`invalid transaction: unknown transaction type ${type}`)
     const fields = RLP.decode(raw.subarray(1))
-    if (!Array.isArray(fields) || !(fields[0] instanceof Uint8Array)) throw txRejected('invalid transaction: malformed RLP')
-    return bytesToBigInt(fields[0])
+    if (!Array.isArray(fields) || !fields.slice(0, 4).every((f) => f instanceof Uint8Array)) {
+      throw txInvalid('invalid transaction: malformed RLP')
+    }
+    if (type === 2 || type === 4) {
+      const tip = bytesToBigInt(fields[2] as Uint8Array)
+      const cap = bytesToBigInt(fields[3] as Uint8Array)
+      if (tip > cap) throw txRejected(`max priority fee per gas higher than max fee per gas: tip ${tip}, max fee ${cap}`)
+    }
+    return bytesToBigInt(fields[0] as Uint8Array)
   }
   const fields = RLP.decode(raw)
   if (!Array.isArray(fields) || fields.length !== 9 || !(fields[6] instanceof Uint8Array)) {
-    throw txRejected('invalid transaction: malformed RLP')
+    throw txInvalid('invalid transaction: malformed RLP')
   }
   const v = bytesToBigInt(fields[6])
   if (v === 27n || v === 28n) return undefined
-  if (v < 35n) throw txRejected(`invalid transaction: invalid signature v value ${v}`)
+  if (v < 35n) throw txInvalid(`invalid transaction: invalid signature v value ${v}`)
   return (v - 35n) / 2n
 }
 
@@ -50,10 +67,10 @@ export function decodeAndValidate(raw: Uint8Array, common: Common, limits: State
   }
   let chainId: bigint | undefined
   try {
-    chainId = declaredChainId(raw)
+    chainId = precheckFields(raw)
   } catch (error) {
     if (error instanceof MosaicError) throw error
-    throw txRejected(`invalid transaction: malformed RLP (${(error as Error).message})`)
+    throw txInvalid(`invalid transaction: malformed RLP (${(error as Error).message})`)
   }
   if (chainId === undefined) throw txRejected('only replay-protected (EIP-155) transactions allowed over RPC')
   if (chainId !== common.chainId()) {
@@ -63,28 +80,26 @@ export function decodeAndValidate(raw: Uint8Array, common: Common, limits: State
   try {
     tx = createTxFromRLP(raw, { common })
   } catch (error) {
-    throw txRejected(`invalid transaction: ${firstLine((error as Error).message)}`)
+    throw txInvalid(`invalid transaction: ${firstLine((error as Error).message)}`)
   }
-  if (!tx.isSigned()) throw txRejected('invalid transaction: not signed')
+  if (!tx.isSigned()) throw txInvalid('invalid transaction: not signed')
   let sender: Address
   try {
     sender = tx.getSenderAddress()
   } catch (error) {
     throw txRejected(`invalid sender: ${firstLine((error as Error).message)}`)
   }
-  const errors = tx.getValidationErrors()
-  if (errors.length > 0) throw txRejected(`invalid transaction: ${errors.join('; ')}`)
+  // geth's wording first (wallets such as viem recognise it); ethereumjs' own checks after.
   const intrinsic = tx.getIntrinsicGas()
   if (tx.gasLimit < intrinsic) throw txRejected(`intrinsic gas too low: gas ${tx.gasLimit}, minimum needed ${intrinsic}`)
+  const errors = tx.getValidationErrors()
+  if (errors.length > 0) throw txRejected(`invalid transaction: ${errors.join('; ')}`)
   if (tx.gasLimit > limits.blockGasLimit) {
     throw txRejected(`exceeds block gas limit: tx gas ${tx.gasLimit}, block gas limit ${limits.blockGasLimit}`)
   }
   const feeCap = maxFeePerGas(tx)
   if (feeCap < limits.baseFeeFloor) {
     throw txRejected(`transaction underpriced: max fee per gas ${feeCap} below the base fee floor ${limits.baseFeeFloor}`)
-  }
-  if ('maxPriorityFeePerGas' in tx && tx.maxPriorityFeePerGas > tx.maxFeePerGas) {
-    throw txRejected(`max priority fee per gas higher than max fee per gas: tip ${tx.maxPriorityFeePerGas}, max fee ${tx.maxFeePerGas}`)
   }
   return { tx, sender, hash: tx.hash() }
 }

@@ -78,8 +78,9 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
   }
 
   async function feeHistory(params: readonly unknown[]) {
-    const count = Number(typeof params[0] === 'number' ? BigInt(params[0]) : p.quantity(params[0], 'blockCount'))
-    if (count < 1 || count > 1024) throw invalidParams('invalid blockCount: must be between 1 and 1024')
+    // viem and ethers send a hex quantity; some clients send a plain number.
+    const count = typeof params[0] === 'number' ? params[0] : Number(p.quantity(params[0], 'blockCount'))
+    if (!Number.isSafeInteger(count) || count < 1 || count > 1024) throw invalidParams('invalid blockCount: must be an integer between 1 and 1024')
     const newest = resolveNumber(p.blockRef(params[1], 'newestBlock'))
     if (newest === undefined || newest > chain.head) throw new RpcError(rpcErrorCodes.serverError, 'newestBlock not found')
     const percentiles = params[2] === undefined || params[2] === null ? undefined : (params[2] as unknown[])

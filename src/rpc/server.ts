@@ -6,6 +6,7 @@
 import type { AddressInfo } from 'node:net'
 import { serve, type ServerType } from '@hono/node-server'
 import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
 import type { MosaicNode } from '../node/node.ts'
 import { type JsonRpcErrorObject, RpcError, rpcErrorCodes, toJsonRpcError } from './errors.ts'
 import { createMethods, type Handler, type RpcContext } from './methods.ts'
@@ -55,15 +56,18 @@ export function createRpcApp(node: MosaicNode): Hono {
     return id === undefined ? undefined : response
   }
 
-  app.post('/', async (c) => {
-    const declared = Number(c.req.header('content-length') ?? 0)
-    if (declared > config.rpcMaxBodyBytes) {
-      return c.json(errorResponse(null, { code: rpcErrorCodes.limitExceeded, message: `request body too large: ${declared} bytes, limit ${config.rpcMaxBodyBytes}` }), 413)
-    }
+  // Counts bytes while reading, so a chunked body without content-length is cut off too.
+  const limit = bodyLimit({
+    maxSize: config.rpcMaxBodyBytes,
+    onError: (c) => {
+      const declared = c.req.header('content-length')
+      const size = declared === undefined ? 'more than the limit' : `${declared} bytes`
+      return c.json(errorResponse(null, { code: rpcErrorCodes.limitExceeded, message: `request body too large: ${size}, limit ${config.rpcMaxBodyBytes}` }), 413)
+    },
+  })
+
+  app.post('/', limit, async (c) => {
     const body = await c.req.arrayBuffer()
-    if (body.byteLength > config.rpcMaxBodyBytes) {
-      return c.json(errorResponse(null, { code: rpcErrorCodes.limitExceeded, message: `request body too large: ${body.byteLength} bytes, limit ${config.rpcMaxBodyBytes}` }), 413)
-    }
     let payload: unknown
     try {
       payload = JSON.parse(new TextDecoder().decode(body))

@@ -147,6 +147,7 @@ export class Sequencer extends EventEmitter<SequencerEvents> {
     mempool.prune(
       execution.executed.map((e) => e.tx),
       execution.rejected.map((r) => r.tx),
+      execution.delta.accounts.keys(),
     )
     for (const { tx, reason } of execution.rejected) {
       metrics.rejectedTxs.inc({ reason: 'execution' })
