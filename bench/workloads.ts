@@ -147,6 +147,11 @@ function transferCalldata(to: Address, amount: bigint): Uint8Array {
 /** The fee recipient of every block (not a funded account: it only receives priority fees). */
 export const COINBASE = new Address(hexToBytes('0x00000000000000000000000000000000000c0ffe'))
 
+/** Where the `erc20` workload's token lives (any fixed address will do: it is put in pre-state). */
+export function tokenAddress(seed: number): Address {
+  return new Address(keccak256(utf8ToBytes(`mosaic-bench-token-${seed}`)).subarray(12))
+}
+
 export function createWorkload({ name, seed, accountCount, txCount, blockSize, common }: CreateWorkloadParameters): Workload {
   if (!Number.isSafeInteger(accountCount) || accountCount < 2) throw new Error('accountCount must be an integer ≥ 2')
   if (!Number.isSafeInteger(blockSize) || blockSize < 1 || blockSize > accountCount) {
@@ -163,8 +168,7 @@ export function createWorkload({ name, seed, accountCount, txCount, blockSize, c
 
   let token: Address | undefined
   if (name === 'erc20') {
-    // Deployed by account 0 at nonce 0 would be the usual address; any fixed address will do.
-    token = new Address(keccak256(utf8ToBytes(`mosaic-bench-token-${seed}`)).subarray(12))
+    token = tokenAddress(seed)
     const code = hexToBytes(loadArtifact('MosaicToken').deployedBytecode)
     const codeHash = keccak256(code)
     preState.code.set(bytesToUnprefixedHex(codeHash), code)

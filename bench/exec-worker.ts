@@ -1,0 +1,117 @@
+/**
+ * One `bench:exec` variant on its own thread (and heap): builds the workload from the seed (the
+ * same transactions in every worker — checked by digest), sets the variant up, warms it up with
+ * one untimed run, then runs on request. Protocol: `exec-protocol.ts`.
+ */
+import { createCustomCommon, Mainnet } from '@ethereumjs/common'
+import { Address, hexToBytes } from '@ethereumjs/util'
+import { createHash } from 'node:crypto'
+import { parentPort, workerData } from 'node:worker_threads'
+import { createChainCommon } from '../src/chain/common.ts'
+import type { ExecRequest, ExecResponse, ExecWorkerData, SetupStep } from './exec-protocol.ts'
+import { createSequentialVariant, createStockVariant, type RunResult, type Variant } from './exec-variants.ts'
+import { createSectionProfiler } from './profile.ts'
+import { balanceSlot, copyTransaction, createWorkload } from './workloads.ts'
+
+const CHAIN_ID = 901
+const HARDFORK = 'prague'
+
+const data = workerData as ExecWorkerData
+const port = parentPort
+if (port === null) throw new Error('exec-worker.ts runs as a worker thread (see bench/exec.ts)')
+
+function send(message: ExecResponse): void {
+  port!.postMessage(message)
+}
+
+function sendError(error: unknown): void {
+  send({
+    type: 'error',
+    message: error instanceof Error ? error.message : String(error),
+    stack: error instanceof Error ? error.stack : undefined,
+  })
+}
+
+async function setUp(): Promise<{ variant: Variant; token: Address | undefined }> {
+  const setup: SetupStep[] = []
+  const step = (label: string, seconds: number) => setup.push({ label, seconds })
+  // Transactions are signed with mosaic's common; the stock variant copies them under its own.
+  const common = createChainCommon({ chainId: CHAIN_ID, hardfork: HARDFORK })
+  let started = performance.now()
+  const workload = createWorkload({
+    name: data.workload,
+    seed: data.seed,
+    accountCount: data.accountCount,
+    txCount: data.txCount,
+    blockSize: data.blockSize,
+    common,
+  })
+  step('workload: keys, pre-state, signed transactions', (performance.now() - started) / 1000)
+
+  // Sender recovery belongs to the mempool, not to execution: recover (and cache) before timing.
+  started = performance.now()
+  const digest = createHash('sha256')
+  for (const block of workload.blocks) {
+    for (const tx of block) {
+      tx.getSenderAddress()
+      digest.update(tx.serialize())
+    }
+  }
+  step('senders recovered', (performance.now() - started) / 1000)
+
+  let variant: Variant
+  if (data.variant === 'stock') {
+    const stockCommon = createCustomCommon({ chainId: CHAIN_ID }, Mainnet, { hardfork: HARDFORK })
+    // The stock copies carry the recovered key over; on a few, recovering it the stock way
+    // (pure-JS secp256k1) must give the same sender.
+    for (const tx of workload.blocks[0]!.slice(0, 4)) {
+      if (!copyTransaction(tx, stockCommon, false).getSenderAddress().equals(tx.getSenderAddress())) {
+        throw new Error('a stock transaction copy recovers another sender')
+      }
+    }
+    variant = await createStockVariant(workload, stockCommon, common, step)
+  } else {
+    variant = await createSequentialVariant(workload, common)
+  }
+
+  started = performance.now()
+  await variant.run()
+  const warmupSeconds = (performance.now() - started) / 1000
+  send({ type: 'ready', setup, warmupSeconds, transactionsDigest: digest.digest('hex') })
+  return { variant, token: workload.token }
+}
+
+const profiler = data.profileDir === undefined ? undefined : await createSectionProfiler(data.profileDir)
+let last: RunResult | undefined
+let ready: Promise<{ variant: Variant; token: Address | undefined }> | undefined
+
+async function handle(request: ExecRequest): Promise<void> {
+  const { variant, token } = await ready!
+  switch (request.type) {
+    case 'run': {
+      await profiler?.start()
+      last = await variant.run()
+      const profile = await profiler?.stop(`exec-${data.workload}-${data.variant}-run${request.run}`)
+      send({ type: 'result', seconds: last.seconds, gasUsed: last.gasUsed, profile })
+      break
+    }
+    case 'sample': {
+      if (last === undefined) throw new Error('sample requested before any timed run')
+      const state = last.state
+      const addresses = request.addresses.map((a) => new Address(hexToBytes(a as `0x${string}`)))
+      const balances = await Promise.all(addresses.map((a) => state.balance(a)))
+      const tokenBalances =
+        token === undefined ? undefined : await Promise.all(addresses.map((a) => state.storage(token, balanceSlot(a))))
+      send({ type: 'sample', balances, tokenBalances })
+      break
+    }
+  }
+}
+
+// Requests are handled one at a time, in order.
+let queue = Promise.resolve()
+port.on('message', (request: ExecRequest) => {
+  queue = queue.then(() => handle(request)).catch(sendError)
+})
+ready = setUp()
+ready.catch(sendError)
