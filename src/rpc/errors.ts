@@ -16,6 +16,8 @@ export const rpcErrorCodes = {
   executionReverted: 3,
   /** EIP-7966: the transaction was pooled but not included within the timeout. */
   syncTimeout: 4,
+  /** EIP-7966: the transaction was pooled but cannot be processed (nonce gap, dropped). */
+  syncNotReady: 5,
   unauthorized: -32001,
 } as const
 

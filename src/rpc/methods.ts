@@ -265,21 +265,26 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
     },
 
     eth_sendRawTransaction: (params) => bytesToHex(addRaw(params)),
+    // EIP-7966: an invalid timeout falls back to the node's default; code 5 when the tx cannot
+    // be processed (nonce gap, dropped at execution), code 4 on timeout, both with the hash.
     eth_sendRawTransactionSync: async (params) => {
       let timeout = config.rpcSyncTimeoutMs
-      if (params[1] !== undefined && params[1] !== null) {
-        const requested = typeof params[1] === 'number' ? params[1] : Number(p.quantity(params[1], 'timeout'))
-        if (!Number.isSafeInteger(requested) || requested <= 0) throw invalidParams('invalid timeout: expected a positive number of milliseconds')
-        timeout = Math.min(requested, config.rpcSyncTimeoutMs)
-      }
+      const requested = typeof params[1] === 'number' ? params[1] : typeof params[1] === 'string' && /^0x[0-9a-fA-F]+$/.test(params[1]) ? Number(params[1]) : undefined
+      if (requested !== undefined && Number.isSafeInteger(requested) && requested > 0 && requested <= config.rpcSyncTimeoutMs) timeout = requested
       const raw = p.data(params[0], 'raw transaction')
-      const { hash } = mempool.add(raw)
+      const { hash, entry } = mempool.add(raw)
+      const hashHex = bytesToHex(hash)
+      if (mempool.pendingNonce(entry.senderKey) <= entry.tx.nonce) {
+        throw new RpcError(rpcErrorCodes.syncNotReady, `The transaction was added to the mempool but wasn't processed due to a missing nonce: next nonce ${mempool.pendingNonce(entry.senderKey)}, tx nonce ${entry.tx.nonce}`, hashHex)
+      }
       const waiting = sequencer.waitForInclusion(hash, timeout)
       sequencer.notifyPooled()
       const outcome = await waiting
       if (outcome.status === 'included') return receiptOf(hash)
-      if (outcome.status === 'dropped') throw new RpcError(rpcErrorCodes.serverError, `transaction dropped at execution: ${outcome.reason}`, bytesToHex(hash))
-      throw new RpcError(rpcErrorCodes.syncTimeout, `The transaction was added to the mempool but wasn't processed within ${timeout}ms`, bytesToHex(hash))
+      if (outcome.status === 'dropped') {
+        throw new RpcError(rpcErrorCodes.syncNotReady, `The transaction was added to the mempool but wasn't processed: ${outcome.reason}`, hashHex)
+      }
+      throw new RpcError(rpcErrorCodes.syncTimeout, `The transaction was added to the mempool but wasn't processed in ${timeout}ms`, hashHex)
     },
     eth_getTransactionByHash: (params) => {
       const hash = p.hash(params[0], 'transaction hash')
