@@ -245,10 +245,9 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
     },
     eth_getStorageAt: (params) => {
       const key = bytesToUnprefixedHex(p.address(params[0], 'address'))
-      const slotValue = p.quantity(typeof params[1] === 'string' && /^0x0+[0-9a-fA-F]/.test(params[1]) ? `0x${params[1].slice(2).replace(/^0+/, '')}` : params[1], 'storage slot')
-      if (slotValue >= 2n ** 256n) throw invalidParams('invalid storage slot: larger than 32 bytes')
+      const slot = p.storageSlot(params[1], 'storage slot')
       requireHeadState(p.blockRef(params[2]))
-      const value = state.getStorage(key, slotValue.toString(16).padStart(64, '0'))
+      const value = state.getStorage(key, slot.toString(16).padStart(64, '0'))
       const padded = new Uint8Array(32)
       padded.set(value, 32 - value.length)
       return bytesToHex(padded)

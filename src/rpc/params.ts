@@ -38,6 +38,14 @@ export function hash(value: unknown, name: string): Uint8Array {
   return data(value, name, 32)
 }
 
+/** A storage slot: a quantity (`0x0`) or 32 bytes with leading zeros (`0x00…01`), as clients send either. */
+export function storageSlot(value: unknown, name: string): bigint {
+  if (typeof value !== 'string' || !/^0x[0-9a-fA-F]{1,64}$/.test(value)) {
+    throw invalidParams(`invalid ${name}: expected a hex number of at most 32 bytes, got ${JSON.stringify(value)}`)
+  }
+  return BigInt(value)
+}
+
 export function bool(value: unknown, name: string): boolean {
   if (typeof value !== 'boolean') throw invalidParams(`invalid ${name}: expected true or false, got ${JSON.stringify(value)}`)
   return value

@@ -58,6 +58,11 @@ describe('node driven with viem', () => {
     tokenAddress = receipt.contractAddress
     const code = await t.publicClient.getCode({ address: tokenAddress })
     assert.equal(code, token.deployedBytecode)
+    // totalSupply is slot 2 (after name and symbol); both slot spellings clients use work.
+    const supply = await t.publicClient.getStorageAt({ address: tokenAddress, slot: '0x2' })
+    assert.equal(BigInt(supply!), 1_000_000n)
+    const padded = await t.rpc('eth_getStorageAt', [tokenAddress, `0x${'2'.padStart(64, '0')}`, 'latest'])
+    assert.equal(padded.result, supply)
 
     const transfer = await t.wallet(0).writeContract({ address: tokenAddress, abi: token.abi, functionName: 'transfer', args: [bob.address, 250n], chain: null } as never)
     const transferReceipt = await t.publicClient.waitForTransactionReceipt({ hash: transfer })
