@@ -1,6 +1,6 @@
 /**
  * Rewrites the generated parts of README.md: the configuration table (from the option table in
- * src/config/config.ts) and, when bench/results/exec.json exists, the execution benchmark table.
+ * src/config/config.ts) and the benchmark tables from bench/results/<name>.json where present.
  * `npm run readme` runs it; test/readme.test.ts fails when the README is out of date.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
@@ -25,12 +25,14 @@ type BenchJSON = {
   ratios: { workload: string; name: string; value: number }[]
 }
 
+const METRIC_LABELS: Record<string, string> = { tx_per_s: 'tx/s', mgas_per_s: 'Mgas/s' }
+
 export function formatBenchMarkdown(result: BenchJSON, command: string): string {
   const metrics = [...new Set(result.rows.map((r) => r.metric))]
   const lines = [
     `Measured ${result.date.slice(0, 10)} on ${result.cpus} cores, Node ${result.node}${result.quick ? ' (quick size)' : ''}, with \`${command}\`:`,
     '',
-    `| workload | variant | ${metrics.join(' | ')} |`,
+    `| workload | variant | ${metrics.map((m) => METRIC_LABELS[m] ?? m).join(' | ')} |`,
     `|---|---|${metrics.map(() => '---:').join('|')}|`,
   ]
   const keys = [...new Set(result.rows.map((r) => `${r.workload}\u0000${r.variant}`))]
@@ -50,9 +52,12 @@ export function formatBenchMarkdown(result: BenchJSON, command: string): string 
 if (import.meta.url === `file://${process.argv[1]}`) {
   let readme = readFileSync('README.md', 'utf8')
   readme = replaceSection(readme, 'config-table', formatConfigMarkdown())
-  if (existsSync('bench/results/exec.json')) {
-    const result = JSON.parse(readFileSync('bench/results/exec.json', 'utf8')) as BenchJSON
-    readme = replaceSection(readme, 'bench-exec', formatBenchMarkdown(result, result.quick ? 'npm run bench:exec -- --quick' : 'npm run bench:exec'))
+  for (const name of ['exec', 'state']) {
+    const path = `bench/results/${name}.json`
+    if (!existsSync(path)) continue
+    const result = JSON.parse(readFileSync(path, 'utf8')) as BenchJSON
+    const command = `npm run bench:${name}${result.quick ? ' -- --quick' : ''}`
+    readme = replaceSection(readme, `bench-${name}`, formatBenchMarkdown(result, command))
   }
   writeFileSync('README.md', readme)
 }
