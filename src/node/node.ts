@@ -102,16 +102,9 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   })
   const executor = await createSequentialExecutor({ common })
   const simulator = await Simulator.create(common, config.rpcGasCap)
-  const stateLock = new Mutex()
+  const parts = { common, store, chain, state, mempool, executor, metrics, stateLock: new Mutex() }
   const sequencer = new Sequencer({
-    common,
-    store,
-    chain,
-    state,
-    mempool,
-    executor,
-    metrics,
-    stateLock,
+    ...parts,
     blockTimeMs: config.blockTimeMs,
     emptyBlocks: config.emptyBlocks,
     blockGasLimit: config.blockGasLimit,
@@ -122,17 +115,10 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   metrics.head.set(() => Number(chain.head))
   metrics.mempoolSize.set(() => mempool.size)
   return {
+    ...parts,
     config,
-    common,
-    store,
-    chain,
-    state,
-    mempool,
-    executor,
     sequencer,
     simulator,
-    stateLock,
-    metrics,
     devAccounts,
     async close() {
       await sequencer.stop()
