@@ -39,7 +39,7 @@ class SequentialExecutor implements BlockExecutor {
       this.stateManager.reset(state)
       hashes.lookup = blockHash
       const block = createBlock({ header }, { common: vm.common })
-      await applyBlockPrelude(vm, header)
+      await applyBlockPrelude(vm.common, this.stateManager, header)
       const executed: ExecutedTx[] = []
       const rejected: RejectedTx[] = []
       let gasUsed = 0n
@@ -64,7 +64,7 @@ class SequentialExecutor implements BlockExecutor {
         }
       }
       const delta = this.stateManager.delta()
-      return { executed, rejected, gasUsed, delta }
+      return { executed, rejected, gasUsed, delta, stats: { mode: 'sequential', rounds: 0, aborts: 0 } }
     } finally {
       this.running = false
     }

@@ -34,14 +34,25 @@ export type ExecutedTx = {
 /** A candidate left out of the block: it would be invalid at its position (e.g. nonce, funds). */
 export type RejectedTx = { readonly tx: TypedTransaction; readonly reason: string }
 
+/** How a block was executed, for metrics. */
+export type ExecutionStats = {
+  readonly mode: 'sequential' | 'parallel'
+  /** Batches dispatched to workers (0 when sequential). */
+  readonly rounds: number
+  /** Executions thrown away on a read/write conflict (each is re-executed). */
+  readonly aborts: number
+}
+
 export type BlockExecution = {
+  /** In block order: for the parallel executor, the commit order, which becomes the block's order. */
   readonly executed: readonly ExecutedTx[]
   readonly rejected: readonly RejectedTx[]
   readonly gasUsed: bigint
   readonly delta: StateDelta
+  readonly stats: ExecutionStats
 }
 
-export type ExecutorMode = 'sequential'
+export type ExecutorMode = 'sequential' | 'parallel'
 
 export interface BlockExecutor {
   readonly mode: ExecutorMode

@@ -3,7 +3,7 @@
  * source backed by the chain store, and the block-level system operations.
  */
 import type { BlockHeader } from '@ethereumjs/block'
-import type { Common } from '@ethereumjs/common'
+import type { Common, StateManagerInterface } from '@ethereumjs/common'
 import type { EVMMockBlockchainInterface } from '@ethereumjs/evm'
 import { Address, bigIntToAddressBytes, bigIntToBytes, setLengthLeft } from '@ethereumjs/util'
 import { createVM, type VM } from '@ethereumjs/vm'
@@ -40,12 +40,11 @@ export async function createExecutionVM(common: Common, stateManager: JournaledS
  * EIP-2935 (Prague): before the block's transactions, store the parent hash in the history
  * contract's ring buffer — only when the contract has code, as geth and ethereumjs' runBlock do.
  */
-export async function applyBlockPrelude(vm: VM, header: BlockHeader): Promise<void> {
-  const common = vm.common
+export async function applyBlockPrelude(common: Common, stateManager: StateManagerInterface, header: BlockHeader): Promise<void> {
   if (header.number === 0n || !common.isActivatedEIP(2935)) return
   const historyAddress = new Address(bigIntToAddressBytes(common.param('historyStorageAddress')))
-  const code = await vm.stateManager.getCode(historyAddress)
+  const code = await stateManager.getCode(historyAddress)
   if (code.length === 0) return
   const ringKey = (header.number - 1n) % common.param('historyServeWindow')
-  await vm.stateManager.putStorage(historyAddress, setLengthLeft(bigIntToBytes(ringKey), 32), header.parentHash)
+  await stateManager.putStorage(historyAddress, setLengthLeft(bigIntToBytes(ringKey), 32), header.parentHash)
 }

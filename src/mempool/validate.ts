@@ -7,6 +7,7 @@ import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx'
 import { type Address, bytesToBigInt } from '@ethereumjs/util'
+import { txCommonFor } from '../chain/common.ts'
 import { MosaicError } from '../errors.ts'
 
 export type StatelessLimits = {
@@ -93,7 +94,7 @@ export function decodeAndValidate(raw: Uint8Array, common: Common, limits: State
   let tx: TypedTransaction
   try {
     // Unfrozen, so the recovered sender can be pinned on it before it is frozen.
-    tx = createTxFromRLP(raw, { common, freeze: false })
+    tx = createTxFromRLP(raw, { common: txCommonFor(common), freeze: false })
   } catch (error) {
     throw txInvalid(`invalid transaction: ${firstLine((error as Error).message)}`)
   }

@@ -1,0 +1,309 @@
+/**
+ * The parallel executor: optimistic concurrency over worker threads, with a result identical to
+ * executing the block's transactions one after the other in the order it returns.
+ *
+ * Each round (Reddio §III–IV; Block-STM's validation idea):
+ * 1. take the pending transactions (up to `maxBatch`) and partition them into one chunk per
+ *    thread: transactions that share a sender or a known recipient (`batch.ts`) go to the same
+ *    chunk, in order, so known conflicts never cross chunks and each sender keeps nonce order;
+ * 2. every worker executes its chunk in order against committed state (all earlier rounds), and
+ *    returns per transaction its read set, write set and result;
+ * 3. the coordinator validates in commit order (chunk 0 first): a transaction that read a key
+ *    written by a transaction committed earlier in this round is aborted, with the rest of its
+ *    chunk, and goes back to pending; the others commit. Chunk 0 always commits, so every round
+ *    makes progress.
+ * The commit order is the block's order. The fee recipient's balance, which every transaction
+ * credits, is applied as a delta at commit (see `worker.ts`) so it does not serialize the block.
+ */
+import { fileURLToPath } from 'node:url'
+import type { BlockHeader } from '@ethereumjs/block'
+import type { Common } from '@ethereumjs/common'
+import type { TypedTransaction } from '@ethereumjs/tx'
+import { Address, bytesToUnprefixedHex, KECCAK256_NULL } from '@ethereumjs/util'
+import { Bloom, paramsVM, type TxReceipt } from '@ethereumjs/vm'
+import { Piscina } from 'piscina'
+import { isEmptyDelta, mergeDelta } from '../../state/delta.ts'
+import { JournaledStateManager } from '../../state/journaled-state-manager.ts'
+import { createStateDelta, type StateDelta, type StateReader } from '../../state/types.ts'
+import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx, RejectedTx } from '../types.ts'
+import { applyBlockPrelude } from '../vm.ts'
+import { conflictHints } from './batch.ts'
+import type { BlockEnv, ExecuteResult, ExecuteTask, LogEntry, TxInput, TxOutcome, WorkerInit, WorkerStateSource } from './protocol.ts'
+import { accountKey, slotKey } from './protocol.ts'
+
+export type CreateParallelExecutorParameters = {
+  readonly common: Common
+  /** Worker threads (≥ 1). */
+  readonly threads: number
+  /** Where workers read committed state; it must equal the state of the first block executed. */
+  readonly source: WorkerStateSource
+  /** Executes tiny or contended blocks. */
+  readonly fallback: BlockExecutor
+  /** Blocks with fewer transactions run on the fallback. Default 16. */
+  readonly minParallelTxs?: number
+  /** Most transactions in one round. Default 4096. */
+  readonly maxBatch?: number
+  /** For the differential test's negative control only: skip the read-set check. */
+  readonly unsafeSkipValidation?: boolean
+}
+
+const WORKER = fileURLToPath(new URL('./worker-entry.mjs', import.meta.url))
+const HOT_LIMIT = 1024
+
+export function createParallelExecutor(parameters: CreateParallelExecutorParameters): ParallelExecutor {
+  const { common, threads, source } = parameters
+  if (!Number.isSafeInteger(threads) || threads < 1) throw new Error('threads must be a positive integer')
+  const workerData: WorkerInit = { chainId: Number(common.chainId()), hardfork: common.hardfork(), source }
+  const pool = new Piscina({ filename: WORKER, minThreads: threads, maxThreads: threads, idleTimeout: Number.POSITIVE_INFINITY, workerData })
+  return new ParallelExecutor(parameters, pool)
+}
+
+type Candidate = {
+  readonly tx: TypedTransaction
+  readonly sender: Address
+  readonly senderKey: string
+  readonly input: TxInput
+}
+
+export class ParallelExecutor implements BlockExecutor {
+  readonly mode = 'parallel' as const
+  private readonly log: LogEntry[] = []
+  /** Log length each worker thread has applied, as far as the coordinator knows. */
+  private readonly acked = new Map<number, number>()
+  /** Contracts seen to conflict: calls into them are kept in one chunk. */
+  private readonly hot = new Set<string>()
+  /** Time workers spent executing (diagnostics: compare with the wall time of a block). */
+  workerBusyMs = 0
+  private readonly threads: number
+  private readonly minParallelTxs: number
+  private readonly maxBatch: number
+  /** The chain's Common with the VM's parameters (the EIP-2935 prelude needs them). */
+  private readonly vmCommon: Common
+
+  constructor(
+    private readonly parameters: CreateParallelExecutorParameters,
+    private readonly pool: Piscina,
+  ) {
+    this.threads = parameters.threads
+    this.minParallelTxs = parameters.minParallelTxs ?? 16
+    this.maxBatch = parameters.maxBatch ?? 4096
+    this.vmCommon = parameters.common.copy()
+    this.vmCommon.updateParams(paramsVM)
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy()
+    await this.parameters.fallback.close()
+  }
+
+  private appendLog(delta: StateDelta): void {
+    if (!isEmptyDelta(delta)) this.log.push({ seq: this.log.length, delta })
+  }
+
+  /** Blocks where most calls go into contracts known to conflict run faster sequentially. */
+  private contended(candidates: readonly Candidate[]): boolean {
+    let hot = 0
+    for (const { tx } of candidates) if (tx.to !== undefined && this.hot.has(bytesToUnprefixedHex(tx.to.bytes))) hot++
+    return hot * 2 > candidates.length
+  }
+
+  async executeBlock(parameters: ExecuteBlockParameters): Promise<BlockExecution> {
+    const { header, transactions, state, blockHash } = parameters
+    const candidates = transactions.map((tx, id): Candidate => {
+      const sender = tx.getSenderAddress()
+      return { tx, sender, senderKey: bytesToUnprefixedHex(sender.bytes), input: { id, raw: tx.serialize(), sender: sender.bytes } }
+    })
+    if (candidates.length < this.minParallelTxs || this.contended(candidates)) {
+      const result = await this.parameters.fallback.executeBlock(parameters)
+      this.appendLog(result.delta)
+      return result
+    }
+    return this.executeParallel(header, candidates, state, blockHash)
+  }
+
+  private async executeParallel(
+    header: BlockHeader,
+    candidates: readonly Candidate[],
+    state: StateReader,
+    blockHash: ExecuteBlockParameters['blockHash'],
+  ): Promise<BlockExecution> {
+    const common = this.vmCommon
+    const coinbase = bytesToUnprefixedHex(header.coinbase.bytes)
+    const blockDelta = createStateDelta()
+    // The block prelude (EIP-2935) runs before every transaction, on the main thread.
+    const prelude = new JournaledStateManager(state)
+    await applyBlockPrelude(common, prelude, header)
+    mergeDelta(blockDelta, prelude.delta())
+    this.appendLog(prelude.delta())
+
+    const ancestors = new Map<string, Uint8Array>()
+    for (let n = header.number - 1n; n >= 0n && n >= header.number - 256n; n--) {
+      const hash = blockHash(n)
+      if (hash !== undefined) ancestors.set(n.toString(), hash)
+    }
+    const env: BlockEnv = { header: header.toJSON() as Record<string, string | undefined>, ancestors }
+    const current = (address: string) => {
+      const written = blockDelta.accounts.get(address)
+      return written !== undefined ? (written ?? undefined) : state.getAccount(address)
+    }
+
+    const executed: ExecutedTx[] = []
+    const rejected: RejectedTx[] = []
+    let gasUsed = 0n
+    let rounds = 0
+    let aborts = 0
+    let pending = candidates.map((c) => c.input.id)
+    while (pending.length > 0) {
+      rounds++
+      const batch = pending.slice(0, this.maxBatch)
+      const chunks = this.partition(batch, candidates)
+      const results = await Promise.all(chunks.map((chunk) => this.run(env, chunk.map((id) => candidates[id]!.input))))
+      const roundDelta = createStateDelta()
+      const roundWrites = new Set<string>()
+      const retry: number[] = []
+      for (let c = 0; c < chunks.length; c++) {
+        const outcomes = results[c]!
+        let aborted = false
+        for (const outcome of outcomes) {
+          const candidate = candidates[outcome.id]!
+          if (aborted || (!this.parameters.unsafeSkipValidation && this.conflict(outcome.reads, roundWrites, candidate))) {
+            // Later transactions of the chunk may have read this one's writes: they go back too.
+            aborted = true
+            aborts++
+            retry.push(outcome.id)
+            continue
+          }
+          if (!outcome.ok) {
+            rejected.push({ tx: candidate.tx, reason: outcome.error })
+            continue
+          }
+          if (gasUsed + candidate.tx.gasLimit > header.gasLimit) {
+            rejected.push({ tx: candidate.tx, reason: `block gas limit reached: ${gasUsed} used, tx gas limit ${candidate.tx.gasLimit}` })
+            if (!isEmptyDelta(outcome.writes)) aborted = true
+            continue
+          }
+          mergeDelta(roundDelta, outcome.writes)
+          markWrites(roundWrites, outcome.writes)
+          if (outcome.feeDelta !== 0n) {
+            const before = roundDelta.accounts.get(coinbase) ?? current(coinbase)
+            roundDelta.accounts.set(coinbase, {
+              nonce: before?.nonce ?? 0n,
+              balance: (before?.balance ?? 0n) + outcome.feeDelta,
+              codeHash: before?.codeHash ?? KECCAK256_NULL,
+            })
+            roundWrites.add(accountKey(coinbase))
+          }
+          gasUsed += outcome.gasUsed
+          executed.push({
+            tx: candidate.tx,
+            sender: candidate.sender,
+            receipt: receiptOf(outcome, gasUsed, common),
+            gasUsed: outcome.gasUsed,
+            createdAddress: outcome.createdAddress === undefined ? undefined : new Address(outcome.createdAddress),
+          })
+        }
+      }
+      mergeDelta(blockDelta, roundDelta)
+      this.appendLog(roundDelta)
+      const done = new Set(batch)
+      for (const id of retry) done.delete(id)
+      pending = pending.filter((id) => !done.has(id))
+    }
+    return { executed, rejected, gasUsed, delta: blockDelta, stats: { mode: 'parallel', rounds, aborts } }
+  }
+
+  /** Did `reads` see a key that a transaction committed earlier in this round wrote? Learns hot contracts. */
+  private conflict(reads: ReadonlySet<string>, written: ReadonlySet<string>, candidate: Candidate): boolean {
+    if (written.size === 0) return false
+    for (const key of reads) {
+      const address = key.slice(1, 41)
+      if (written.has(key) || (key[0] === 's' && written.has(`c${address}`))) {
+        // A call whose conflict is on its target contract's own state: keep such calls together.
+        const to = candidate.tx.to
+        if (to !== undefined && candidate.tx.data.length > 0 && bytesToUnprefixedHex(to.bytes) === address) {
+          if (this.hot.size >= HOT_LIMIT) this.hot.clear()
+          this.hot.add(address)
+        }
+        return true
+      }
+    }
+    return false
+  }
+
+  /**
+   * One chunk per thread: transactions linked by a shared sender or hint (union–find) stay
+   * together in arrival order; groups go to the least-loaded chunk, largest first.
+   */
+  private partition(batch: readonly number[], candidates: readonly Candidate[]): number[][] {
+    if (this.threads === 1) return [[...batch]]
+    const parent = new Map<string, string>()
+    const find = (key: string): string => {
+      let root = key
+      while (parent.get(root) !== root) root = parent.get(root) ?? root
+      parent.set(key, root)
+      return root
+    }
+    const groupKey = new Map<number, string>()
+    for (const id of batch) {
+      const { tx, senderKey } = candidates[id]!
+      const hints = conflictHints(tx, senderKey, this.hot)
+      for (const h of hints) if (!parent.has(h)) parent.set(h, h)
+      const root = find(hints[0]!)
+      for (const h of hints.slice(1)) {
+        const other = find(h)
+        if (other !== root) parent.set(other, root)
+      }
+      groupKey.set(id, hints[0]!)
+    }
+    const groups = new Map<string, number[]>()
+    for (const id of batch) {
+      const root = find(groupKey.get(id)!)
+      let group = groups.get(root)
+      if (group === undefined) {
+        group = []
+        groups.set(root, group)
+      }
+      group.push(id)
+    }
+    const chunks: number[][] = Array.from({ length: this.threads }, () => [])
+    const ordered = [...groups.values()].sort((a, b) => b.length - a.length || a[0]! - b[0]!)
+    for (const group of ordered) {
+      let smallest = chunks[0]!
+      for (const chunk of chunks) if (chunk.length < smallest.length) smallest = chunk
+      smallest.push(...group)
+    }
+    // Within a chunk, arrival order (which keeps each sender's nonce order).
+    return chunks.filter((chunk) => chunk.length > 0).map((chunk) => chunk.sort((a, b) => a - b))
+  }
+
+  /** Run one chunk on a worker, sending the log entries it may not have seen. */
+  private async run(block: BlockEnv, txs: TxInput[]): Promise<readonly TxOutcome[]> {
+    let from = Math.min(...(this.acked.size < this.threads ? [0] : [...this.acked.values()]))
+    for (;;) {
+      const task: ExecuteTask = { block, entries: this.log.slice(from), logLength: this.log.length, txs }
+      const result = (await this.pool.run(task)) as ExecuteResult
+      if (result.kind === 'behind') {
+        from = result.appliedUpTo
+        continue
+      }
+      this.acked.set(result.threadId, this.log.length)
+      this.workerBusyMs += result.busyMs
+      return result.outcomes
+    }
+  }
+}
+
+function markWrites(written: Set<string>, delta: StateDelta): void {
+  for (const address of delta.accounts.keys()) written.add(accountKey(address))
+  for (const [address, slots] of delta.storage) for (const slot of slots.keys()) written.add(slotKey(address, slot))
+  for (const address of delta.storageCleared) written.add(`c${address}`)
+}
+
+function receiptOf(outcome: Extract<TxOutcome, { ok: true }>, cumulativeBlockGasUsed: bigint, common: Common): TxReceipt {
+  const bloom = new Bloom(undefined, common)
+  for (const [address, topics] of outcome.logs) {
+    bloom.add(address)
+    for (const topic of topics) bloom.add(topic)
+  }
+  return { status: outcome.status, cumulativeBlockGasUsed, bitvector: bloom.bitvector, logs: outcome.logs as TxReceipt['logs'] }
+}

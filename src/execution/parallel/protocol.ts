@@ -1,0 +1,85 @@
+/**
+ * The whole message protocol between the parallel executor's coordinator (main thread) and its
+ * workers (piscina). Everything is plain data — bytes, strings, bigints, Maps and Sets — so it
+ * crosses the thread boundary by structured clone; errors travel as strings.
+ */
+import type { StateDelta } from '../../state/types.ts'
+
+/** Where a worker reads committed state from: the LMDB store itself, or a snapshot shipped once. */
+export type WorkerStateSource =
+  | { readonly kind: 'lmdb'; readonly dataDir: string }
+  | { readonly kind: 'snapshot'; readonly state: StateDelta }
+
+/** `workerData` of every worker thread. */
+export type WorkerInit = {
+  readonly chainId: number
+  readonly hardfork: string
+  readonly source: WorkerStateSource
+}
+
+/**
+ * One committed write set, in commit order. The log of them is how the block's (and earlier
+ * blocks') writes reach the workers: versioned by `seq`, applied once per worker.
+ */
+export type LogEntry = { readonly seq: number; readonly delta: StateDelta }
+
+/** The block a batch belongs to: header fields as ethereumjs header data, ancestor hashes for BLOCKHASH. */
+export type BlockEnv = {
+  readonly header: Record<string, string | undefined>
+  /** number (decimal string) → hash, for the 256 ancestors BLOCKHASH may read. */
+  readonly ancestors: ReadonlyMap<string, Uint8Array>
+}
+
+export type TxInput = {
+  /** Position in the coordinator's candidate list. */
+  readonly id: number
+  /** The serialized (signed) transaction. */
+  readonly raw: Uint8Array
+  /** The sender, already recovered (20 bytes): workers do not recover it again. */
+  readonly sender: Uint8Array
+}
+
+export type ExecuteTask = {
+  readonly block: BlockEnv
+  /** Log entries from `entries[0].seq` on; the worker applies those it has not seen. */
+  readonly entries: readonly LogEntry[]
+  /** Log length the coordinator had when it built this task (the snapshot version). */
+  readonly logLength: number
+  readonly txs: readonly TxInput[]
+}
+
+export type TxOutcome =
+  | {
+      readonly id: number
+      readonly ok: true
+      /** Flat-state keys read from committed state: `a<address>` and `s<address><slot>`. */
+      readonly reads: ReadonlySet<string>
+      readonly writes: StateDelta
+      /** Priority fee owed to the fee recipient, applied at commit as a delta (not read-modify-write). */
+      readonly feeDelta: bigint
+      readonly status: 0 | 1
+      readonly gasUsed: bigint
+      /** [address, topics, data] per log. */
+      readonly logs: readonly [Uint8Array, Uint8Array[], Uint8Array][]
+      readonly createdAddress: Uint8Array | undefined
+    }
+  | {
+      readonly id: number
+      readonly ok: false
+      readonly reads: ReadonlySet<string>
+      /** Why runTx refused the tx (nonce, funds, …) in this snapshot. */
+      readonly error: string
+    }
+
+export type ExecuteResult =
+  | { readonly kind: 'done'; readonly threadId: number; readonly outcomes: readonly TxOutcome[]; readonly busyMs: number }
+  /** The worker has not seen log entries before `entries[0].seq`: resend from `appliedUpTo`. */
+  | { readonly kind: 'behind'; readonly threadId: number; readonly appliedUpTo: number }
+
+export function accountKey(address: string): string {
+  return `a${address}`
+}
+
+export function slotKey(address: string, slot: string): string {
+  return `s${address}${slot}`
+}

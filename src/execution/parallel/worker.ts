@@ -1,0 +1,136 @@
+/**
+ * A parallel-execution worker (piscina). It keeps its own view of committed state — the LMDB
+ * store opened in this thread, or a snapshot shipped once at start — plus the coordinator's log of
+ * committed write sets, applied in order. It executes each transaction of a task independently
+ * against that snapshot and returns its read set, write set and results.
+ */
+import { threadId, workerData } from 'node:worker_threads'
+import { type Block, createBlock } from '@ethereumjs/block'
+import { createTxFromRLP } from '@ethereumjs/tx'
+import { Address, bytesToUnprefixedHex, equalsBytes, KECCAK256_NULL } from '@ethereumjs/util'
+import { runTx } from '@ethereumjs/vm'
+import { createChainCommon, txCommonFor } from '../../chain/common.ts'
+import { FlatState, type StateBackend } from '../../state/flat-state.ts'
+import { JournaledStateManager } from '../../state/journaled-state-manager.ts'
+import type { StateDelta } from '../../state/types.ts'
+import { mergeDelta } from '../../state/delta.ts'
+import { OverlayReader } from '../../state/overlay-reader.ts'
+import { LmdbStore } from '../../storage/lmdb-store.ts'
+import { createExecutionVM } from '../vm.ts'
+import type { ExecuteResult, ExecuteTask, TxInput, TxOutcome, WorkerInit, WorkerStateSource } from './protocol.ts'
+import { accountKey } from './protocol.ts'
+import { RecordingReader } from './recording-reader.ts'
+
+const init = workerData as WorkerInit
+const EMPTY_ACCOUNT = { nonce: 0n, balance: 0n, codeHash: KECCAK256_NULL }
+const common = createChainCommon({ chainId: init.chainId, hardfork: init.hardfork })
+const txCommon = txCommonFor(common)
+
+function openBackend(source: WorkerStateSource): StateBackend {
+  if (source.kind === 'lmdb') return LmdbStore.open(source.dataDir)
+  const { accounts, storage, code } = source.state
+  return {
+    readAccount: (a) => accounts.get(a) ?? undefined,
+    readStorage: (a, s) => storage.get(a)?.get(s),
+    readCode: (h) => code.get(h),
+  }
+}
+
+const state = new FlatState(openBackend(init.source))
+let appliedUpTo = 0
+const stateManager = new JournaledStateManager(state)
+const execution = await createExecutionVM(common, stateManager)
+
+let blockKey = ''
+let block: Block | undefined
+let ancestors: ReadonlyMap<string, Uint8Array> = new Map()
+execution.hashes.lookup = (n) => ancestors.get(n.toString())
+
+function blockFor(task: ExecuteTask): Block {
+  const key = `${task.block.header.number}:${task.block.header.parentHash}`
+  if (key !== blockKey || block === undefined) {
+    block = createBlock({ header: task.block.header }, { common: execution.vm.common, setHardfork: false })
+    ancestors = task.block.ancestors
+    blockKey = key
+  }
+  return block
+}
+
+function onlyFeePayment(writes: StateDelta, coinbase: string, before: { nonce: bigint; balance: bigint; codeHash: Uint8Array }, fee: bigint): boolean {
+  const after = writes.accounts.get(coinbase)
+  return (
+    after !== undefined &&
+    after !== null &&
+    after.nonce === before.nonce &&
+    after.balance === before.balance + fee &&
+    equalsBytes(after.codeHash, before.codeHash) &&
+    !writes.storageCleared.has(coinbase) &&
+    !writes.storage.has(coinbase)
+  )
+}
+
+/**
+ * Run one transaction on top of committed state and the writes of the chunk's earlier
+ * transactions (`chunk`). Only reads that reach committed state are recorded: what earlier
+ * transactions of the same chunk wrote is theirs to validate, and they commit first.
+ */
+async function executeOne(input: TxInput, current: Block, coinbase: string, chunk: OverlayReader): Promise<TxOutcome> {
+  const recorder = new RecordingReader(state, coinbase)
+  chunk.inner = recorder
+  stateManager.reset(chunk)
+  const tx = createTxFromRLP(input.raw, { common: txCommon, freeze: false })
+  const sender = new Address(input.sender)
+  Object.defineProperty(tx, 'getSenderAddress', { value: () => sender })
+  Object.freeze(tx)
+  try {
+    const result = await runTx(execution.vm, { tx, block: current, skipBlockGasLimitValidation: true })
+    const writes = stateManager.delta()
+    const reads = recorder.reads
+    let feeDelta = 0n
+    // The fee recipient is a hot spot: every transaction pays it. When the transaction's only
+    // contact with it is the fee payment (one read, then +fee), that read-modify-write becomes a
+    // delta applied at commit, so it does not conflict with every other transaction.
+    // A fee recipient without an account yet counts as an empty one (the payment creates it).
+    const before = state.getAccount(coinbase) ?? EMPTY_ACCOUNT
+    if (!chunk.delta.accounts.has(coinbase) && recorder.coinbaseReads === 1 && onlyFeePayment(writes, coinbase, before, result.minerValue)) {
+      reads.delete(accountKey(coinbase))
+      writes.accounts.delete(coinbase)
+      feeDelta = result.minerValue
+    }
+    return {
+      id: input.id,
+      ok: true,
+      reads,
+      writes,
+      feeDelta,
+      status: 'status' in result.receipt ? result.receipt.status : 1,
+      gasUsed: result.totalGasSpent,
+      logs: (result.execResult.logs ?? []) as [Uint8Array, Uint8Array[], Uint8Array][],
+      createdAddress: result.createdAddress?.bytes,
+    }
+  } catch (error) {
+    return { id: input.id, ok: false, reads: recorder.reads, error: error instanceof Error ? error.message : String(error) }
+  }
+}
+
+export default async function execute(task: ExecuteTask): Promise<ExecuteResult> {
+  const first = task.entries[0]?.seq ?? task.logLength
+  if (first > appliedUpTo) return { kind: 'behind', threadId, appliedUpTo }
+  for (const entry of task.entries) {
+    if (entry.seq < appliedUpTo) continue
+    state.apply(entry.delta)
+    appliedUpTo = entry.seq + 1
+  }
+  const current = blockFor(task)
+  const coinbase = bytesToUnprefixedHex(current.header.coinbase.bytes)
+  const started = performance.now()
+  const outcomes: TxOutcome[] = []
+  // The chunk runs in order, each transaction seeing the writes of those before it.
+  const chunk = new OverlayReader(state)
+  for (const input of task.txs) {
+    const outcome = await executeOne(input, current, coinbase, chunk)
+    if (outcome.ok) mergeDelta(chunk.delta, outcome.writes)
+    outcomes.push(outcome)
+  }
+  return { kind: 'done', threadId, outcomes, busyMs: performance.now() - started }
+}
