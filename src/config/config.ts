@@ -38,7 +38,7 @@ export const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const
 export type LogLevel = (typeof logLevels)[number]
 
 /** Transaction executors; add a name here and `--executor` accepts it. */
-export const executors = ['sequential'] as const
+export const executors = ['sequential', 'parallel'] as const
 export type Executor = (typeof executors)[number]
 
 // ---------------------------------------------------------------------------------------------
@@ -207,7 +207,16 @@ export const configOptions = {
     'Bearer token for the admin_* RPC methods; they are disabled when unset.',
   ),
   logLevel: option('LOG_LEVEL', enumType(logLevels), 'Least severe log level printed.'),
-  executor: option('EXECUTOR', enumType(executors), 'Transaction executor.'),
+  executor: option(
+    'EXECUTOR',
+    enumType(executors),
+    'Transaction executor: sequential (the reference), or parallel (optimistic, on worker threads; identical result).',
+  ),
+  executorThreads: option(
+    'EXECUTOR_THREADS',
+    optional(integerType(1, 256, 'an integer between 1 and 256')),
+    'Worker threads of the parallel executor; unset: one per core.',
+  ),
 } as const
 
 type ConfigOptions = typeof configOptions
@@ -244,6 +253,7 @@ export const defaults: ConfigValues = {
   adminToken: undefined,
   logLevel: 'info',
   executor: 'sequential',
+  executorThreads: undefined,
 }
 
 const configKeys = Object.keys(configOptions) as ConfigKey[]

@@ -100,6 +100,10 @@ export function createNodeMetrics(registry = new Registry()) {
     head: registry.gauge('mosaic_head_block', 'Number of the last durable block'),
     mempoolSize: registry.gauge('mosaic_mempool_transactions', 'Transactions in the mempool'),
     blockTime: registry.histogram('mosaic_block_seal_seconds', 'Time to execute, assemble and persist a block', [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),
+    executorBlocks: registry.counter('mosaic_executor_blocks_total', 'Blocks executed, by executor_mode (sequential or parallel)'),
+    executorAborts: registry.counter('mosaic_executor_aborts_total', 'Parallel executions aborted on a read/write conflict and re-executed'),
+    executorRounds: registry.counter('mosaic_executor_rounds_total', 'Batches dispatched to parallel workers'),
+    executorLastAborts: registry.gauge('mosaic_executor_last_block_aborts', 'Aborts (re-executions) in the last block'),
     rpcLatency: registry.histogram('mosaic_rpc_request_seconds', 'JSON-RPC latency per method', [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5]),
     rpcErrors: registry.counter('mosaic_rpc_errors_total', 'JSON-RPC error responses per method and code'),
   }

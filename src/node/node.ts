@@ -2,6 +2,7 @@
  * Wires one mosaic node together from a validated config: store, genesis, state, mempool,
  * executor, sequencer and simulator. The RPC server and the CLI sit on top of it.
  */
+import { availableParallelism } from 'node:os'
 import { createBlock, createBlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import { bytesToHex, createAddressFromString, equalsBytes } from '@ethereumjs/util'
@@ -12,6 +13,7 @@ import { devGenesisJSON, type Genesis, loadGenesisFile, parseGenesis } from '../
 import type { Config } from '../config/config.ts'
 import { MosaicError } from '../errors.ts'
 import { createSequentialExecutor } from '../execution/sequential-executor.ts'
+import { createParallelExecutor } from '../execution/parallel/parallel-executor.ts'
 import { Simulator } from '../execution/simulate.ts'
 import type { BlockExecutor } from '../execution/types.ts'
 import { Mempool } from '../mempool/mempool.ts'
@@ -100,7 +102,12 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
     baseFeeFloor: config.baseFeeFloor,
     state: () => state,
   })
-  const executor = await createSequentialExecutor({ common })
+  const sequential = await createSequentialExecutor({ common })
+  // Parallel workers read committed state straight from LMDB, which holds the head state now.
+  const executor: BlockExecutor =
+    config.executor === 'parallel'
+      ? createParallelExecutor({ common, threads: config.executorThreads ?? availableParallelism(), source: { kind: 'lmdb', dataDir: config.dataDir }, fallback: sequential })
+      : sequential
   const simulator = await Simulator.create(common, config.rpcGasCap)
   const parts = { common, store, chain, state, mempool, executor, metrics, stateLock: new Mutex() }
   const sequencer = new Sequencer({

@@ -154,6 +154,10 @@ export class Sequencer extends EventEmitter<SequencerEvents> {
       this.emit('dropped', tx.hash(), reason)
     }
     metrics.blocks.inc()
+    metrics.executorBlocks.inc({ executor_mode: execution.stats.mode })
+    metrics.executorAborts.inc({}, execution.stats.aborts)
+    metrics.executorRounds.inc({}, execution.stats.rounds)
+    metrics.executorLastAborts.set(execution.stats.aborts)
     metrics.txs.inc({}, execution.executed.length)
     metrics.blockTime.observe((performance.now() - started) / 1000)
     this.o.log(

@@ -9,7 +9,9 @@ const token = loadArtifact('MosaicToken')
 const transferEvent = parseAbiItem('event Transfer(address indexed from, address indexed to, uint256 value)')
 const probe = loadArtifact('Probe')
 
-describe('node driven with viem', () => {
+// The same suite on every executor: the parallel one must be indistinguishable from the outside.
+for (const executor of ['sequential', 'parallel'] as const)
+describe(`node driven with viem (${executor} executor)`, () => {
   let t: TestNode
   const alice = privateKeyToAccount(DEV_KEYS[0])
   const bob = privateKeyToAccount(DEV_KEYS[1])
@@ -17,7 +19,7 @@ describe('node driven with viem', () => {
   let probeAddress: Hex
 
   before(async () => {
-    t = await startNode()
+    t = await startNode(['--executor', executor, '--executor-threads', '2'])
   })
   after(async () => {
     await t.stop()

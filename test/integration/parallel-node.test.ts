@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { Hex } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { deriveDevAccounts } from '../../src/chain/dev-accounts.ts'
+import { rawRpc, startNode, type TestNode } from './harness.ts'
+
+const accounts = deriveDevAccounts()
+const SINKS = Array.from({ length: 7 }, (_, i) => `0x${(0xa0 + i).toString(16).padStart(40, '0')}` as Hex)
+const ADMIN = { authorization: 'Bearer test-token' }
+
+/** 10 senders × 5 nonces, paying the sinks, the fee recipient, and each other (some conflicts). */
+async function burst(): Promise<Hex[]> {
+  const raws: Hex[] = []
+  for (let nonce = 0; nonce < 5; nonce++) {
+    for (let i = 0; i < accounts.length; i++) {
+      const to = nonce === 2 ? accounts[(i + 1) % accounts.length]!.address : nonce === 4 ? '0x4200000000000000000000000000000000000011' : SINKS[(i + nonce) % SINKS.length]!
+      raws.push(
+        await privateKeyToAccount(accounts[i]!.privateKey).signTransaction({
+          chainId: 901, type: 'eip1559', nonce, to, value: BigInt(1000 + i * 10 + nonce), gas: 21000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 10n ** 6n + BigInt(i),
+        }),
+      )
+    }
+  }
+  return raws
+}
+
+async function runBurst(executor: 'sequential' | 'parallel') {
+  const t: TestNode = await startNode(['--executor', executor, '--executor-threads', '2', '--block-time-ms', '100000'])
+  try {
+    for (const raw of await burst()) assert.equal((await t.rpc('eth_sendRawTransaction', [raw])).error, undefined)
+    const sealed = await rawRpc(t.url, 'admin_sealBlock', [], ADMIN)
+    assert.equal(sealed.result, '0x1')
+    const block = await t.publicClient.getBlock({ blockNumber: 1n })
+    const balances: Record<string, bigint> = {}
+    for (const address of [...accounts.map((a) => a.address), ...SINKS, '0x4200000000000000000000000000000000000011' as Hex]) {
+      balances[address] = await t.publicClient.getBalance({ address })
+    }
+    const metrics = await (await fetch(`${t.url}/metrics`)).text()
+    return { block, balances, metrics }
+  } finally {
+    await t.stop()
+  }
+}
+
+describe('parallel executor inside the node (LMDB-backed workers)', () => {
+  it('behavior: a 50-transaction block ends in the same state as with the sequential executor', async () => {
+    const sequential = await runBurst('sequential')
+    const parallel = await runBurst('parallel')
+    assert.equal(parallel.block.transactions.length, 50)
+    assert.equal(parallel.block.gasUsed, sequential.block.gasUsed)
+    assert.deepEqual(parallel.balances, sequential.balances)
+    assert.match(parallel.metrics, /mosaic_executor_blocks_total\{executor_mode="parallel"\} 1/)
+    assert.match(sequential.metrics, /mosaic_executor_blocks_total\{executor_mode="sequential"\} 1/)
+  })
+})
