@@ -27,7 +27,7 @@ import { JournaledStateManager } from '../../state/journaled-state-manager.ts'
 import { createStateDelta, type StateDelta, type StateReader } from '../../state/types.ts'
 import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx, RejectedTx } from '../types.ts'
 import { applyBlockPrelude } from '../vm.ts'
-import { conflictHints } from './batch.ts'
+import { conflictHints, partitionBatch } from './batch.ts'
 import type { BlockEnv, ExecuteResult, ExecuteTask, LogEntry, TxInput, TxOutcome, WorkerInit, WorkerStateSource } from './protocol.ts'
 import { accountKey, slotKey } from './protocol.ts'
 
@@ -230,50 +230,8 @@ export class ParallelExecutor implements BlockExecutor {
     return false
   }
 
-  /**
-   * One chunk per thread: transactions linked by a shared sender or hint (union–find) stay
-   * together in arrival order; groups go to the least-loaded chunk, largest first.
-   */
   private partition(batch: readonly number[], candidates: readonly Candidate[]): number[][] {
-    if (this.threads === 1) return [[...batch]]
-    const parent = new Map<string, string>()
-    const find = (key: string): string => {
-      let root = key
-      while (parent.get(root) !== root) root = parent.get(root) ?? root
-      parent.set(key, root)
-      return root
-    }
-    const groupKey = new Map<number, string>()
-    for (const id of batch) {
-      const { tx, senderKey } = candidates[id]!
-      const hints = conflictHints(tx, senderKey, this.hot)
-      for (const h of hints) if (!parent.has(h)) parent.set(h, h)
-      const root = find(hints[0]!)
-      for (const h of hints.slice(1)) {
-        const other = find(h)
-        if (other !== root) parent.set(other, root)
-      }
-      groupKey.set(id, hints[0]!)
-    }
-    const groups = new Map<string, number[]>()
-    for (const id of batch) {
-      const root = find(groupKey.get(id)!)
-      let group = groups.get(root)
-      if (group === undefined) {
-        group = []
-        groups.set(root, group)
-      }
-      group.push(id)
-    }
-    const chunks: number[][] = Array.from({ length: this.threads }, () => [])
-    const ordered = [...groups.values()].sort((a, b) => b.length - a.length || a[0]! - b[0]!)
-    for (const group of ordered) {
-      let smallest = chunks[0]!
-      for (const chunk of chunks) if (chunk.length < smallest.length) smallest = chunk
-      smallest.push(...group)
-    }
-    // Within a chunk, arrival order (which keeps each sender's nonce order).
-    return chunks.filter((chunk) => chunk.length > 0).map((chunk) => chunk.sort((a, b) => a - b))
+    return partitionBatch(batch, (id) => conflictHints(candidates[id]!.tx, candidates[id]!.senderKey, this.hot), this.threads)
   }
 
   /** Run one chunk on a worker, sending the log entries it may not have seen. */
