@@ -8,6 +8,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx'
 import { type Address, bytesToBigInt } from '@ethereumjs/util'
 import { txCommonFor } from '../chain/common.ts'
+import { pinSender, rememberSerialized } from '../chain/transaction.ts'
 import { MosaicError } from '../errors.ts'
 
 export type StatelessLimits = {
@@ -59,20 +60,6 @@ function precheckFields(raw: Uint8Array): bigint | undefined {
   return (v - 35n) / 2n
 }
 
-/**
- * Recover the sender once and make `tx.getSenderAddress()` return it from then on, then freeze
- * the tx (so ethereumjs caches its hash). ethereumjs caches only the public key and re-hashes it
- * to an address with pure-JS keccak on every call — twice per executed tx; the profile of
- * `bench:exec` showed it at ~20% of a transfer.
- */
-export function pinSender(tx: TypedTransaction): Address {
-  if (Object.isFrozen(tx)) throw new Error('pinSender needs an unfrozen transaction')
-  const sender = tx.getSenderAddress()
-  Object.defineProperty(tx, 'getSenderAddress', { value: () => sender })
-  Object.freeze(tx)
-  return sender
-}
-
 export type DecodedTx = { readonly tx: TypedTransaction; readonly sender: Address; readonly hash: Uint8Array }
 
 /** Decode and check everything that does not depend on state. */
@@ -117,8 +104,10 @@ export function decodeAndValidate(raw: Uint8Array, common: Common, limits: State
   if (feeCap < limits.baseFeeFloor) {
     throw txRejected(`transaction underpriced: max fee per gas ${feeCap} below the base fee floor ${limits.baseFeeFloor}`)
   }
+  rememberSerialized(tx, raw)
   return { tx, sender, hash: tx.hash() }
 }
+
 
 export function maxFeePerGas(tx: TypedTransaction): bigint {
   return 'maxFeePerGas' in tx ? tx.maxFeePerGas : tx.gasPrice

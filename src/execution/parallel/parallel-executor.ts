@@ -22,6 +22,7 @@ import type { TypedTransaction } from '@ethereumjs/tx'
 import { Address, bytesToUnprefixedHex, KECCAK256_NULL } from '@ethereumjs/util'
 import { Bloom, paramsVM, type TxReceipt } from '@ethereumjs/vm'
 import { Piscina } from 'piscina'
+import { serializedTx } from '../../chain/transaction.ts'
 import { isEmptyDelta, mergeDelta } from '../../state/delta.ts'
 import { JournaledStateManager } from '../../state/journaled-state-manager.ts'
 import { createStateDelta, type StateDelta, type StateReader } from '../../state/types.ts'
@@ -111,7 +112,7 @@ export class ParallelExecutor implements BlockExecutor {
     const { header, transactions, state, blockHash } = parameters
     const candidates = transactions.map((tx, id): Candidate => {
       const sender = tx.getSenderAddress()
-      return { tx, sender, senderKey: bytesToUnprefixedHex(sender.bytes), input: { id, raw: tx.serialize(), sender: sender.bytes } }
+      return { tx, sender, senderKey: bytesToUnprefixedHex(sender.bytes), input: { id, raw: serializedTx(tx), sender: sender.bytes } }
     })
     if (candidates.length < this.minParallelTxs || this.contended(candidates)) {
       const result = await this.parameters.fallback.executeBlock(parameters)
