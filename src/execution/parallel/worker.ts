@@ -12,7 +12,7 @@ import { runTx } from '@ethereumjs/vm'
 import { createChainCommon, txCommonFor } from '../../chain/common.ts'
 import { FlatState, type StateBackend } from '../../state/flat-state.ts'
 import { JournaledStateManager } from '../../state/journaled-state-manager.ts'
-import type { StateDelta } from '../../state/types.ts'
+import type { AccountRecord, StateDelta, StateReader } from '../../state/types.ts'
 import { mergeDelta } from '../../state/delta.ts'
 import { OverlayReader } from '../../state/overlay-reader.ts'
 import { LmdbStore } from '../../storage/lmdb-store.ts'
@@ -47,7 +47,7 @@ let ancestors: ReadonlyMap<string, Uint8Array> = new Map()
 execution.hashes.lookup = (n) => ancestors.get(n.toString())
 
 function blockFor(task: ExecuteTask): Block {
-  const key = `${task.block.header.number}:${task.block.header.parentHash}`
+  const key = JSON.stringify(task.block.header)
   if (key !== blockKey || block === undefined) {
     block = createBlock({ header: task.block.header }, { common: execution.vm.common, setHardfork: false })
     ancestors = task.block.ancestors
@@ -56,8 +56,38 @@ function blockFor(task: ExecuteTask): Block {
   return block
 }
 
-function onlyFeePayment(writes: StateDelta, coinbase: string, before: { nonce: bigint; balance: bigint; codeHash: Uint8Array }, fee: bigint): boolean {
-  const after = writes.accounts.get(coinbase)
+function sameAccount(a: AccountRecord | undefined, b: AccountRecord | null): boolean {
+  if (a === undefined || b === null) return a === undefined && b === null
+  return a.nonce === b.nonce && a.balance === b.balance && equalsBytes(a.codeHash, b.codeHash)
+}
+
+/**
+ * Drop writes that leave a value as it was. The EVM writes the callee's account on every call
+ * (even with no value: ethereumjs' `_addToBalance`), so without this every ERC-20 transfer
+ * "writes" the token account and all of them conflict.
+ */
+function withoutNoOps(writes: StateDelta, before: StateReader): StateDelta {
+  for (const [address, record] of writes.accounts) {
+    if (sameAccount(before.getAccount(address), record)) writes.accounts.delete(address)
+  }
+  for (const [address, slots] of writes.storage) {
+    if (writes.storageCleared.has(address)) continue
+    for (const [slot, value] of slots) if (equalsBytes(before.getStorage(address, slot), value)) slots.delete(slot)
+    if (slots.size === 0) writes.storage.delete(address)
+  }
+  return writes
+}
+
+/** Committed state plus the chunk's earlier writes, read without recording (for comparisons). */
+function committedView(chunk: OverlayReader): OverlayReader {
+  const view = new OverlayReader(state)
+  view.delta = chunk.delta
+  return view
+}
+
+function onlyFeePayment(writes: StateDelta, coinbase: string, before: AccountRecord, fee: bigint): boolean {
+  // A zero fee leaves the account as it was: its no-op write was dropped.
+  const after = writes.accounts.get(coinbase) ?? (fee === 0n ? before : undefined)
   return (
     after !== undefined &&
     after !== null &&
@@ -84,7 +114,7 @@ async function executeOne(input: TxInput, current: Block, coinbase: string, chun
   Object.freeze(tx)
   try {
     const result = await runTx(execution.vm, { tx, block: current, skipBlockGasLimitValidation: true })
-    const writes = stateManager.delta()
+    const writes = withoutNoOps(stateManager.delta(), committedView(chunk))
     const reads = recorder.reads
     let feeDelta = 0n
     // The fee recipient is a hot spot: every transaction pays it. When the transaction's only
