@@ -78,6 +78,7 @@ describe('config', () => {
       adminToken: undefined,
       logLevel: 'info',
       executor: 'sequential',
+      executorThreads: undefined,
     })
     assert.ok(Object.isFrozen(config))
   })
@@ -179,7 +180,8 @@ describe('config', () => {
       [{ EMPTY_BLOCKS: 'maybe' }, 'Invalid EMPTY_BLOCKS (--empty-blocks): "maybe" is not one of: true, false, 1, 0, yes, no'],
       [{ HARDFORK: 'homestead' }, 'Invalid HARDFORK (--hardfork): "homestead" is not one of: london, arrowGlacier'],
       [{ LOG_LEVEL: 'verbose' }, 'Invalid LOG_LEVEL (--log-level): "verbose" is not one of: debug, info, warn, error, silent'],
-      [{ EXECUTOR: 'parallel' }, 'Invalid EXECUTOR (--executor): "parallel" is not one of: sequential'],
+      [{ EXECUTOR: 'gpu' }, 'Invalid EXECUTOR (--executor): "gpu" is not one of: sequential, parallel'],
+      [{ EXECUTOR_THREADS: '0' }, 'Invalid EXECUTOR_THREADS (--executor-threads): "0" is not an integer between 1 and 256'],
       [{ FEE_RECIPIENT: '0x1234' }, 'Invalid FEE_RECIPIENT (--fee-recipient): "0x1234" is not a 20-byte hex address'],
       [{ FEE_RECIPIENT: `0x${'g'.repeat(40)}` }, `"0x${'g'.repeat(40)}" is not a 20-byte hex address`],
       // mixed case with a wrong EIP-55 checksum (the EIP's example with its first letter's case flipped)

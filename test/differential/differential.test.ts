@@ -1,0 +1,607 @@
+/**
+ * Differential test: the parallel executor against the sequential one, block by block, over
+ * generated chains with fixed seeds (CONVENTIONS.md, habit 10; the Reddio paper's claim that
+ * optimistic parallel execution is equivalent to executing its commit order sequentially).
+ *
+ * Every block of a chain goes through one parallel executor (2 threads, `minParallelTxs: 2`,
+ * workers reading the pre-state snapshot). A separate sequential executor, over its own copy of
+ * the chain's state, then runs EXACTLY the parallel executor's `executed` transactions in that
+ * order. Per block both must agree on every receipt (status, cumulative gas, logs, bloom), the gas
+ * of every transaction and of the block, the state delta (after dropping writes that change
+ * nothing) and the post-state of every account and slot either wrote. The parallel executor must
+ * also account for every candidate: the valid ones executed, exactly the invalid ones rejected.
+ *
+ * CI size: 6 seeds × 84 blocks (504 blocks, ~22k transactions). Environment (tests may read it;
+ * only src/ must not):
+ *
+ *   DIFF_BLOCKS=5000 node --import tsx --test test/differential/differential.test.ts   # long mode
+ *   DIFF_SEEDS=0x5eed0003 DIFF_BLOCKS=40 node --import tsx --test test/differential/differential.test.ts
+ *
+ * DIFF_BLOCKS is the total over the seeds. A reported divergence names the seed, the block and
+ * the first differing field, and the command that reproduces it.
+ */
+import assert from 'node:assert/strict'
+import { after, describe, it, type TestContext } from 'node:test'
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
+import type { TypedTransaction } from '@ethereumjs/tx'
+import { bytesToHex, bytesToUnprefixedHex } from '@ethereumjs/util'
+import type { TxReceipt } from '@ethereumjs/vm'
+import { createChainCommon } from '../../src/chain/common.ts'
+import { createParallelExecutor } from '../../src/execution/parallel/parallel-executor.ts'
+import { createSequentialExecutor } from '../../src/execution/sequential-executor.ts'
+import type { BlockExecution, BlockExecutor } from '../../src/execution/types.ts'
+import { FlatState, type StateBackend } from '../../src/state/flat-state.ts'
+import type { AccountRecord, StateDelta, StateReader } from '../../src/state/types.ts'
+import {
+  CHAIN_ID,
+  createChainWorkload,
+  FAILING_KINDS,
+  fakeBlockHash,
+  type GeneratedBlock,
+  type GeneratedTx,
+  TX_KINDS,
+  type TxKind,
+  type WorkloadProfile,
+} from './generator.ts'
+
+const DEFAULT_SEEDS = [0x5eed0001, 0x5eed0002, 0x5eed0003, 0x5eed0004, 0x5eed0005, 0x5eed0006]
+const SEEDS = process.env.DIFF_SEEDS === undefined ? DEFAULT_SEEDS : process.env.DIFF_SEEDS.split(',').map((s) => Number(s.trim()))
+/** Total blocks over all seeds of the main test. */
+const TOTAL_BLOCKS = process.env.DIFF_BLOCKS === undefined ? 500 : Number(process.env.DIFF_BLOCKS)
+if (SEEDS.length === 0 || !SEEDS.every((seed) => Number.isSafeInteger(seed) && seed >= 0)) {
+  throw new Error('DIFF_SEEDS must be a comma-separated list of non-negative integers (0x… allowed)')
+}
+if (!Number.isSafeInteger(TOTAL_BLOCKS) || TOTAL_BLOCKS < 1) throw new Error('DIFF_BLOCKS must be a positive integer')
+const BLOCKS_PER_SEED = Math.max(1, Math.ceil(TOTAL_BLOCKS / SEEDS.length))
+/** The conflict-heavy seed of the positive twin and the negative control. */
+const CONFLICT_SEED = 0xc0f11c7
+const CONFLICT_BLOCKS = 20
+const THREADS = 2
+
+/** Executors still holding worker threads; `after` closes whatever a failed test left open. */
+const open = new Set<BlockExecutor>()
+async function closeAll(executors: readonly BlockExecutor[]): Promise<void> {
+  for (const executor of executors) {
+    if (!open.delete(executor)) continue
+    await executor.close()
+  }
+}
+
+function memoryBackend(pre: StateDelta): StateBackend {
+  return {
+    readAccount: (a) => pre.accounts.get(a) ?? undefined,
+    readStorage: (a, s) => pre.storage.get(a)?.get(s),
+    readCode: (h) => pre.code.get(h),
+  }
+}
+
+// ---- comparison ----
+
+type Divergence = {
+  readonly seed: number
+  readonly block: bigint
+  /** The first field that differs, e.g. `tx 17 receipt.status` or `post-state storage …`. */
+  readonly field: string
+  readonly parallel: string
+  readonly sequential: string
+}
+
+type Difference = Omit<Divergence, 'seed' | 'block'>
+
+function accountString(record: AccountRecord | null | undefined): string {
+  if (record === null || record === undefined) return 'absent'
+  return `nonce=${record.nonce} balance=${record.balance} codeHash=${bytesToHex(record.codeHash)}`
+}
+
+function statusOf(receipt: TxReceipt): string {
+  return 'status' in receipt ? String(receipt.status) : 'pre-byzantium'
+}
+
+function logsString(receipt: TxReceipt): string {
+  return JSON.stringify(receipt.logs.map(([address, topics, data]) => [bytesToHex(address), topics.map((t) => bytesToHex(t)), bytesToHex(data)]))
+}
+
+function txLabel(tx: TypedTransaction, kinds: ReadonlyMap<string, GeneratedTx>): string {
+  const hash = bytesToHex(tx.hash())
+  return `${kinds.get(hash)?.kind ?? '?'} ${hash.slice(0, 18)}…`
+}
+
+/** Receipts, gas and inclusion: the parallel result against the sequential re-execution of its order. */
+function compareExecutions(block: GeneratedBlock, parallel: BlockExecution, sequential: BlockExecution): Difference | undefined {
+  const byHash = new Map<string, GeneratedTx>(block.txs.map((t) => [bytesToHex(t.tx.hash()), t]))
+  // Every candidate executed or rejected, exactly once; rejected = exactly the invalid ones.
+  const outcome = new Map<string, string>()
+  const record = (tx: TypedTransaction, what: string) => {
+    const hash = bytesToHex(tx.hash())
+    outcome.set(hash, outcome.has(hash) ? 'included twice' : what)
+  }
+  for (const e of parallel.executed) record(e.tx, 'executed')
+  for (const r of parallel.rejected) record(r.tx, `rejected (${r.reason})`)
+  const strangers = [...outcome.keys()].filter((hash) => !byHash.has(hash))
+  if (strangers.length > 0) {
+    return { field: 'executed ∪ rejected', parallel: `${strangers.length} txs that are not candidates`, sequential: 'none' }
+  }
+  for (const [hash, candidate] of byHash) {
+    const what = outcome.get(hash) ?? 'neither executed nor rejected'
+    const ok = candidate.invalid ? what.startsWith('rejected') : what === 'executed'
+    if (!ok) {
+      return {
+        field: `inclusion of ${candidate.kind} ${hash.slice(0, 18)}…`,
+        parallel: what,
+        sequential: candidate.invalid ? 'must be rejected' : 'must be executed',
+      }
+    }
+  }
+  if (sequential.rejected.length > 0) {
+    const first = sequential.rejected[0]!
+    return { field: `sequential rejected ${txLabel(first.tx, byHash)}`, parallel: 'executed', sequential: first.reason }
+  }
+  if (parallel.executed.length !== sequential.executed.length) {
+    return { field: 'executed.length', parallel: String(parallel.executed.length), sequential: String(sequential.executed.length) }
+  }
+  for (let i = 0; i < parallel.executed.length; i++) {
+    const p = parallel.executed[i]!
+    const s = sequential.executed[i]!
+    const label = `tx ${i} (${txLabel(p.tx, byHash)})`
+    const fields: [string, string, string][] = [
+      ['hash', bytesToHex(p.tx.hash()), bytesToHex(s.tx.hash())],
+      ['sender', p.sender.toString(), s.sender.toString()],
+      ['receipt.status', statusOf(p.receipt), statusOf(s.receipt)],
+      ['gasUsed', String(p.gasUsed), String(s.gasUsed)],
+      ['receipt.cumulativeBlockGasUsed', String(p.receipt.cumulativeBlockGasUsed), String(s.receipt.cumulativeBlockGasUsed)],
+      ['receipt.logs', logsString(p.receipt), logsString(s.receipt)],
+      ['receipt.bitvector', bytesToHex(p.receipt.bitvector), bytesToHex(s.receipt.bitvector)],
+      ['createdAddress', p.createdAddress?.toString() ?? 'none', s.createdAddress?.toString() ?? 'none'],
+    ]
+    for (const [field, pv, sv] of fields) if (pv !== sv) return { field: `${label} ${field}`, parallel: pv, sequential: sv }
+  }
+  if (parallel.gasUsed !== sequential.gasUsed) {
+    return { field: 'block gasUsed', parallel: String(parallel.gasUsed), sequential: String(sequential.gasUsed) }
+  }
+  return undefined
+}
+
+/**
+ * A delta reduced to what it changes relative to `parent`: writes that leave a value as it was
+ * are dropped (the parallel executor pays the fee recipient as a delta and skips a zero fee, the
+ * sequential one writes the account either way), as are code blobs the parent already had.
+ */
+function normalizeDelta(delta: StateDelta, parent: StateReader): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const address of delta.storageCleared) out.set(`cleared ${address}`, 'cleared')
+  for (const [address, record] of delta.accounts) {
+    const value = accountString(record)
+    if (value !== accountString(parent.getAccount(address))) out.set(`account ${address}`, value)
+  }
+  for (const [address, slots] of delta.storage) {
+    const cleared = delta.storageCleared.has(address)
+    for (const [slot, value] of slots) {
+      const before = cleared ? '0x' : bytesToHex(parent.getStorage(address, slot))
+      if (bytesToHex(value) !== before) out.set(`storage ${address} ${slot}`, bytesToHex(value))
+    }
+  }
+  for (const hash of delta.code.keys()) if (parent.getCode(hash) === undefined) out.set(`code ${hash}`, 'new')
+  return out
+}
+
+function compareMaps(what: string, parallel: ReadonlyMap<string, string>, sequential: ReadonlyMap<string, string>): Difference | undefined {
+  const keys = [...new Set([...parallel.keys(), ...sequential.keys()])].sort()
+  for (const key of keys) {
+    const p = parallel.get(key) ?? 'not written'
+    const s = sequential.get(key) ?? 'not written'
+    if (p !== s) return { field: `${what} ${key}`, parallel: p, sequential: s }
+  }
+  return undefined
+}
+
+/** Accounts and slots written by either executor (in one block, or so far). */
+class TouchedKeys {
+  readonly accounts = new Set<string>()
+  readonly slots = new Map<string, Set<string>>()
+
+  addSlots(address: string, slots: Iterable<string>): void {
+    let known = this.slots.get(address)
+    if (known === undefined) {
+      known = new Set()
+      this.slots.set(address, known)
+    }
+    for (const slot of slots) known.add(slot)
+  }
+
+  addDelta(delta: StateDelta): void {
+    for (const address of delta.accounts.keys()) this.accounts.add(address)
+    for (const address of delta.storageCleared) this.accounts.add(address)
+    for (const [address, slots] of delta.storage) this.addSlots(address, slots.keys())
+  }
+
+  addAll(other: TouchedKeys): void {
+    for (const address of other.accounts) this.accounts.add(address)
+    for (const [address, slots] of other.slots) this.addSlots(address, slots)
+  }
+}
+
+function comparePostState(touched: TouchedKeys, parallel: FlatState, sequential: FlatState): Difference | undefined {
+  for (const address of touched.accounts) {
+    const p = parallel.getAccount(address)
+    const s = sequential.getAccount(address)
+    const pv = accountString(p)
+    const sv = accountString(s)
+    if (pv !== sv) return { field: `post-state account ${address}`, parallel: pv, sequential: sv }
+    if (p !== undefined) {
+      const hash = bytesToUnprefixedHex(p.codeHash)
+      const pc = parallel.getCode(hash)
+      const sc = sequential.getCode(hash)
+      if (pc === undefined || sc === undefined || bytesToHex(pc) !== bytesToHex(sc)) {
+        return { field: `post-state code of ${address}`, parallel: pc === undefined ? 'missing' : 'present', sequential: sc === undefined ? 'missing' : 'present' }
+      }
+    }
+  }
+  for (const [address, slots] of touched.slots) {
+    for (const slot of slots) {
+      const pv = bytesToHex(parallel.getStorage(address, slot))
+      const sv = bytesToHex(sequential.getStorage(address, slot))
+      if (pv !== sv) return { field: `post-state storage ${address} ${slot}`, parallel: pv, sequential: sv }
+    }
+  }
+  return undefined
+}
+
+// ---- one chain through both executors ----
+
+type ChainRun = {
+  readonly blocks: number
+  readonly txs: number
+  readonly parallelBlocks: number
+  readonly rounds: number
+  readonly aborts: number
+  readonly kinds: ReadonlyMap<TxKind, { executed: number; failed: number }>
+  readonly divergence: Divergence | undefined
+}
+
+type RunDifferentialParameters = {
+  readonly seed: number
+  readonly blocks: number
+  readonly profile: WorkloadProfile
+  readonly unsafeSkipValidation?: boolean
+}
+
+async function runDifferential({ seed, blocks, profile, unsafeSkipValidation }: RunDifferentialParameters): Promise<ChainRun> {
+  const common = createChainCommon({ chainId: CHAIN_ID, hardfork: 'prague' })
+  const workload = createChainWorkload({ seed, blocks, common, profile })
+  const parallelState = new FlatState(memoryBackend(workload.preState))
+  const sequentialState = new FlatState(memoryBackend(workload.preState))
+  const fallback = await createSequentialExecutor({ common })
+  // Every block of the chain goes through this one instance: its workers hold the pre-state
+  // snapshot plus everything it has executed since.
+  const parallel = createParallelExecutor({
+    common,
+    threads: THREADS,
+    source: { kind: 'snapshot', state: workload.preState },
+    fallback,
+    minParallelTxs: 2,
+    ...(unsafeSkipValidation === true ? { unsafeSkipValidation: true } : {}),
+  })
+  open.add(parallel)
+  // The reference shares nothing with the parallel executor but the transactions.
+  const sequential = await createSequentialExecutor({ common: createChainCommon({ chainId: CHAIN_ID, hardfork: 'prague' }) })
+  open.add(sequential)
+
+  const hashes = new Map<bigint, Uint8Array>([[0n, fakeBlockHash(0n)]])
+  const blockHash = (n: bigint) => hashes.get(n)
+  const touched = new TouchedKeys()
+  const kinds = new Map<TxKind, { executed: number; failed: number }>()
+  let count = 0
+  let txs = 0
+  let parallelBlocks = 0
+  let rounds = 0
+  let aborts = 0
+  let divergence: Divergence | undefined
+  let lastBlock = 0n
+
+  // Pipelined: the parallel executor runs block N+1 on its workers while this thread generates
+  // block N+2 and re-executes block N sequentially and compares. `parallelState` stays at block
+  // N until N is compared.
+  const iterator = workload.blocks()
+  const generate = (): GeneratedBlock | undefined => {
+    const next = iterator.next()
+    return next.done === true ? undefined : next.value
+  }
+  let upcoming = generate()
+  type InFlight = { readonly block: GeneratedBlock; readonly result: Promise<BlockExecution> }
+  const startParallel = async (): Promise<InFlight | undefined> => {
+    const block = upcoming
+    if (block === undefined) return undefined
+    const transactions = block.txs.map((t) => t.tx)
+    const result = parallel.executeBlock({ header: block.header, transactions, state: parallelState, blockHash })
+    result.catch(() => undefined) // awaited below; not an unhandled rejection meanwhile
+    // Let the executor hand the block to its workers before generating the next one.
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    upcoming = generate()
+    return { block, result }
+  }
+  let inFlight = await startParallel()
+  try {
+    while (inFlight !== undefined) {
+      const { block } = inFlight
+      const par = await inFlight.result
+      inFlight = undefined
+      const parallelChanges = normalizeDelta(par.delta, parallelState)
+      parallelState.apply(par.delta)
+      hashes.set(block.number, block.hash)
+      inFlight = await startParallel()
+
+      const seq = await sequential.executeBlock({
+        header: block.header,
+        transactions: par.executed.map((e) => e.tx),
+        state: sequentialState,
+        blockHash,
+      })
+      const sequentialChanges = normalizeDelta(seq.delta, sequentialState)
+      sequentialState.apply(seq.delta)
+      // Flat state changes only through `apply`: a key neither delta wrote is as it was, except
+      // the slots of an account whose storage was wiped. So each block compares what it wrote
+      // (and those slots); a sweep over everything touched closes the chain.
+      const written = new TouchedKeys()
+      written.addDelta(par.delta)
+      written.addDelta(seq.delta)
+      for (const address of [...par.delta.storageCleared, ...seq.delta.storageCleared]) {
+        written.addSlots(address, touched.slots.get(address) ?? [])
+      }
+      touched.addAll(written)
+
+      count++
+      txs += block.txs.length
+      if (par.stats.mode === 'parallel') parallelBlocks++
+      rounds += par.stats.rounds
+      aborts += par.stats.aborts
+      const byHash = new Map(block.txs.map((t) => [bytesToHex(t.tx.hash()), t.kind]))
+      for (const e of par.executed) {
+        const kind = byHash.get(bytesToHex(e.tx.hash()))!
+        const tally = kinds.get(kind) ?? { executed: 0, failed: 0 }
+        tally.executed++
+        if ('status' in e.receipt && e.receipt.status === 0) tally.failed++
+        kinds.set(kind, tally)
+      }
+
+      const difference =
+        compareExecutions(block, par, seq) ??
+        compareMaps('delta', parallelChanges, sequentialChanges) ??
+        comparePostState(written, parallelState, sequentialState)
+      if (difference !== undefined) {
+        divergence = { seed, block: block.number, ...difference }
+        break
+      }
+      lastBlock = block.number
+    }
+    if (divergence === undefined) {
+      const difference = comparePostState(touched, parallelState, sequentialState)
+      if (difference !== undefined) divergence = { seed, block: lastBlock, ...difference, field: `final sweep: ${difference.field}` }
+    }
+  } finally {
+    await inFlight?.result.catch(() => undefined)
+    await closeAll([parallel, sequential])
+  }
+  return { blocks: count, txs, parallelBlocks, rounds, aborts, kinds, divergence }
+}
+
+function describeDivergence(d: Divergence): string {
+  return (
+    `seed 0x${d.seed.toString(16)} block ${d.block}: ${d.field}\n` +
+    `  parallel:   ${d.parallel}\n  sequential: ${d.sequential}\n` +
+    `  reproduce: DIFF_SEEDS=0x${d.seed.toString(16)} DIFF_BLOCKS=${d.block} node --import tsx --test test/differential/differential.test.ts`
+  )
+}
+
+function report(t: TestContext, label: string, run: ChainRun, ms: number): void {
+  t.diagnostic(
+    `${label}: ${run.blocks} blocks, ${run.txs} txs, ${run.parallelBlocks} run in parallel ` +
+      `(${run.rounds} rounds, ${run.aborts} aborts) in ${(ms / 1000).toFixed(1)} s`,
+  )
+}
+
+// ---- chains on worker threads ----
+//
+// Chains run on a worker thread (a "lane", loading this very module, see the bottom of the file)
+// rather than on the test's own thread: node:test tracks every promise of its thread with async
+// hooks, which costs ~30% of a chain's time with ethereumjs' promise-per-call style. A lane runs
+// one chain at a time and is reused, so module loading is paid once. Jobs, results and errors
+// cross the thread boundary as plain data.
+
+const CHAIN_LANE = 'mosaic-differential-lane'
+type LaneReply = { readonly ok: true; readonly run: ChainRun } | { readonly ok: false; readonly message: string; readonly stack: string | undefined }
+
+class ChainLane {
+  private readonly worker: Worker
+  private pending: { resolve(run: ChainRun): void; reject(error: Error): void } | undefined
+  private failure: Error | undefined
+
+  constructor() {
+    // Node 20 does not hand tsx's loader to worker threads: register it first (as the parallel
+    // executor's own worker-entry.mjs does), then load this module.
+    const source =
+      `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
+      `.then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}) })`
+    this.worker = new Worker(source, { eval: true, workerData: CHAIN_LANE })
+    this.worker.on('message', (reply: LaneReply) => {
+      const pending = this.pending
+      this.pending = undefined
+      if (reply.ok) pending?.resolve(reply.run)
+      else {
+        const error = new Error(reply.message)
+        if (reply.stack !== undefined) error.stack = `${reply.message}\n--- on the chain's worker thread:\n${reply.stack}`
+        pending?.reject(error)
+      }
+    })
+    this.worker.on('error', (error) => this.fail(error))
+    this.worker.on('exit', (code) => this.fail(new Error(`chain worker thread exited (code ${code})`)))
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error
+    const pending = this.pending
+    this.pending = undefined
+    pending?.reject(error)
+  }
+
+  run(job: RunDifferentialParameters): Promise<ChainRun> {
+    if (this.failure !== undefined) return Promise.reject(this.failure)
+    if (this.pending !== undefined) throw new Error('ChainLane.run: one chain at a time')
+    return new Promise<ChainRun>((resolve, reject) => {
+      this.pending = { resolve, reject }
+      this.worker.postMessage(job)
+    })
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate()
+  }
+}
+
+/** The lane side: run each job and reply. Executors are closed at the end of every chain. */
+function serveLane(): void {
+  const port = parentPort!
+  port.on('message', (job: RunDifferentialParameters) => {
+    runDifferential(job).then(
+      (run) => port.postMessage({ ok: true, run } satisfies LaneReply),
+      (error: unknown) =>
+        port.postMessage({
+          ok: false,
+          message: error instanceof Error ? error.message : String(error),
+          stack: error instanceof Error ? error.stack : undefined,
+        } satisfies LaneReply),
+    )
+  })
+}
+
+/**
+ * The lane the tests share, created on first use; `after` terminates it. One lane only: two
+ * concurrent chains (each with its own parallel executor's worker threads) were measured slower
+ * on two cores than one after the other — the executors' round trips suffer from the contention.
+ */
+let sharedLane: ChainLane | undefined
+function lane(): ChainLane {
+  sharedLane ??= new ChainLane()
+  return sharedLane
+}
+
+// ---- the tests ----
+
+function defineTests(): void {
+  describe('differential: parallel executor vs sequential executor', () => {
+    after(async () => {
+      await closeAll([...open])
+      await sharedLane?.close()
+      sharedLane = undefined
+    })
+
+    it('default', async (t) => {
+      const started = performance.now()
+      const runs: ChainRun[] = []
+      for (const seed of SEEDS) {
+        const t0 = performance.now()
+        const run = await lane().run({ seed, blocks: BLOCKS_PER_SEED, profile: 'mixed' })
+        report(t, `seed 0x${seed.toString(16)}`, run, performance.now() - t0)
+        runs.push(run)
+      }
+
+      const kinds = new Map<TxKind, { executed: number; failed: number }>()
+      for (const run of runs) {
+        for (const [kind, tally] of run.kinds) {
+          const total = kinds.get(kind) ?? { executed: 0, failed: 0 }
+          total.executed += tally.executed
+          total.failed += tally.failed
+          kinds.set(kind, total)
+        }
+      }
+      const sum = (f: (run: ChainRun) => number) => runs.reduce((acc, run) => acc + f(run), 0)
+      t.diagnostic(
+        `total: ${sum((r) => r.blocks)} blocks, ${sum((r) => r.txs)} txs over ${SEEDS.length} seeds, ` +
+          `${sum((r) => r.parallelBlocks)} blocks run in parallel, in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      )
+      t.diagnostic(`executed by kind (failed): ${[...kinds].map(([k, v]) => `${k} ${v.executed} (${v.failed})`).join(', ')}`)
+      const divergences = runs.flatMap((run) => (run.divergence === undefined ? [] : [describeDivergence(run.divergence)]))
+      assert.deepEqual(divergences, [], 'the parallel executor diverged from the sequential one')
+      // The comparison only means something if the parallel path ran and met conflicts.
+      assert.ok(sum((r) => r.parallelBlocks) > 0, 'no block ran on the parallel path')
+      assert.ok(sum((r) => r.aborts) > 0, 'no conflict was ever detected: the workload does not exercise validation')
+    })
+
+    it('behavior: a conflict-heavy chain (AMM swaps, shared ERC-20 holders) matches the sequential executor', async (t) => {
+      const t0 = performance.now()
+      const run = await lane().run({ seed: CONFLICT_SEED, blocks: CONFLICT_BLOCKS, profile: 'conflicts' })
+      report(t, `seed 0x${CONFLICT_SEED.toString(16)} (conflicts)`, run, performance.now() - t0)
+      assert.equal(run.divergence, undefined, run.divergence === undefined ? '' : describeDivergence(run.divergence))
+      assert.ok(run.parallelBlocks > 0 && run.aborts > 0, 'the conflict-heavy chain never ran into a conflict on the parallel path')
+    })
+
+    it('behavior: a validator that skips the read-set check is caught', async (t) => {
+      // Negative control: the same conflict-heavy chain as above, with validation off. Stale
+      // reads of the pool's reserves then commit, and the comparison must notice.
+      const t0 = performance.now()
+      const run = await lane().run({
+        seed: CONFLICT_SEED,
+        blocks: CONFLICT_BLOCKS,
+        profile: 'conflicts',
+        unsafeSkipValidation: true,
+      })
+      report(t, `seed 0x${CONFLICT_SEED.toString(16)} (conflicts, validation skipped)`, run, performance.now() - t0)
+      assert.ok(run.divergence !== undefined, 'skipping validation went unnoticed: the differential comparison cannot fail')
+      t.diagnostic(`caught as expected: ${describeDivergence(run.divergence).split('\n')[0]}`)
+    })
+
+    it('behavior: the generated chain is valid in candidate order', async () => {
+      // The generator's own contract, checked on the sequential executor alone: exactly the invalid
+      // transactions are rejected, the always-failing kinds fail, BLOCKHASH and the EIP-2935
+      // history contract see the fake parent hashes.
+      const common = createChainCommon({ chainId: CHAIN_ID, hardfork: 'prague' })
+      const workload = createChainWorkload({ seed: SEEDS[0]!, blocks: 20, common })
+      const state = new FlatState(memoryBackend(workload.preState))
+      const executor = await createSequentialExecutor({ common })
+      open.add(executor)
+      const hashes = new Map<bigint, Uint8Array>([[0n, fakeBlockHash(0n)]])
+      const outcomes = new Map<TxKind, Set<string>>()
+    const drawn = new Set<TxKind>()
+      try {
+        for (const block of workload.blocks()) {
+          const result = await executor.executeBlock({
+            header: block.header,
+            transactions: block.txs.map((t) => t.tx),
+            state,
+            blockHash: (n) => hashes.get(n),
+          })
+          for (const t of block.txs) drawn.add(t.kind)
+          const rejected = new Set(result.rejected.map((r) => bytesToHex(r.tx.hash())))
+          const invalid = new Set(block.txs.filter((t) => t.invalid).map((t) => bytesToHex(t.tx.hash())))
+          assert.deepEqual(rejected, invalid, `block ${block.number}: rejected ≠ invalid`)
+          const byHash = new Map(block.txs.map((t) => [bytesToHex(t.tx.hash()), t.kind]))
+          for (const e of result.executed) {
+            const kind = byHash.get(bytesToHex(e.tx.hash()))!
+            const status = statusOf(e.receipt)
+            if (FAILING_KINDS.has(kind)) assert.equal(status, '0', `block ${block.number}: ${kind} should fail`)
+            let seen = outcomes.get(kind)
+            if (seen === undefined) outcomes.set(kind, (seen = new Set()))
+            seen.add(status)
+            if ((kind === 'chaos-blockhash' || kind === 'chaos-history') && status === '1') {
+              const parent = bytesToHex(fakeBlockHash(block.number - 1n))
+              assert.equal(bytesToHex(e.receipt.logs[0]![2]), parent, `block ${block.number}: ${kind} saw the wrong parent hash`)
+            }
+          }
+          state.apply(result.delta)
+          hashes.set(block.number, block.hash)
+        }
+      } finally {
+        await closeAll([executor])
+      }
+      // Kinds that always succeed here, and CREATE2 salt collisions that must show up as failures.
+      for (const kind of ['eth-transfer', 'erc20-transfer', 'pool-swap', 'chaos-bump', 'chaos-precompiles', 'chaos-tip', 'deploy-token'] as const) {
+        assert.deepEqual(outcomes.get(kind), new Set(['1']), `${kind} outcomes`)
+      }
+      assert.deepEqual(TX_KINDS.filter((kind) => !drawn.has(kind)), [], 'kinds never drawn in 20 blocks')
+      assert.ok(outcomes.get('chaos-create2')?.has('0'), 'no CREATE2 collision in 20 blocks')
+      assert.ok(outcomes.get('chaos-create-and-destroy')?.has('1'), 'no create-and-destroy succeeded in 20 blocks')
+    })
+  })
+}
+
+if (isMainThread) defineTests()
+else if (workerData === CHAIN_LANE) serveLane()
