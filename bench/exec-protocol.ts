@@ -1,12 +1,12 @@
 /**
  * The whole message protocol between `bench/exec.ts` and its workers (`bench/exec-worker.ts`),
  * one worker per variant so that each has its own heap: the stock variant's multi-gigabyte trie
- * database must not slow the other variant's garbage collection. Everything here is plain data
+ * database must not slow the other variants' garbage collection. Everything here is plain data
  * (structured clone: bigint is fine, class instances are not).
  */
 import type { WorkloadName } from './workloads.ts'
 
-export const VARIANTS = ['stock', 'sequential'] as const
+export const VARIANTS = ['stock', 'sequential', 'parallel-1', 'parallel-2'] as const
 export type VariantName = (typeof VARIANTS)[number]
 
 export type ExecWorkerData = {
@@ -15,6 +15,8 @@ export type ExecWorkerData = {
   readonly variant: VariantName
   readonly workload: WorkloadName
   readonly seed: number
+  /** Timed runs the main thread will ask for (a variant may prepare them ahead, untimed). */
+  readonly runs: number
   readonly txCount: number
   readonly accountCount: number
   readonly blockSize: number
@@ -24,10 +26,36 @@ export type ExecWorkerData = {
 
 export type ExecRequest =
   | { readonly type: 'run'; readonly run: number }
-  /** Balances after the last run: ETH of each address, and its token balance in `erc20`. */
+  /** The final state of the last run at these addresses (see `ExecSample`), and its own checks. */
   | { readonly type: 'sample'; readonly addresses: readonly string[] }
 
 export type SetupStep = { readonly label: string; readonly seconds: number }
+
+/** Receipt statuses of one run (rejected transactions are an error, never counted). */
+export type StatusCounts = { readonly succeeded: number; readonly reverted: number }
+
+/** One block of a parallel run, as the parallel executor reported it, and its wall time. */
+export type BlockStats = {
+  readonly mode: 'sequential' | 'parallel'
+  readonly rounds: number
+  readonly aborts: number
+  /** Wall time of the block. */
+  readonly seconds: number
+  /** Time the executor's worker threads spent executing this block (its `workerBusyMs`), summed over threads. */
+  readonly workerSeconds: number
+}
+
+/** The pool's state after a run (`amm`, `mixed`). */
+export type PoolSample = {
+  readonly reserves: readonly [bigint, bigint]
+  /**
+   * Each token's reserve plus every trader's internal balance: a swap only moves amounts between
+   * them, so these equal their pre-state values in any order of swaps (checked in the worker).
+   */
+  readonly totals: readonly [bigint, bigint]
+  /** Each sampled address's internal balances (`balance0`, `balance1`). */
+  readonly balances: readonly (readonly [bigint, bigint])[]
+}
 
 export type ExecResponse =
   | {
@@ -39,9 +67,26 @@ export type ExecResponse =
     }
   | {
       readonly type: 'result'
+      /** The measured blocks only. */
       readonly seconds: number
       readonly gasUsed: bigint
+      readonly statuses: StatusCounts
+      /** Per block; parallel variants only. */
+      readonly blocks: readonly BlockStats[] | undefined
+      /** Untimed preparation before the timer (executor, threads, warm-up); parallel variants only. */
+      readonly preparationSeconds: number | undefined
       readonly profile: string | undefined
     }
-  | { readonly type: 'sample'; readonly balances: readonly bigint[]; readonly tokenBalances: readonly bigint[] | undefined }
+  | {
+      readonly type: 'sample'
+      /** ETH of each address. */
+      readonly balances: readonly bigint[]
+      /** Token balance of each address (when the workload has the token). */
+      readonly tokenBalances: readonly bigint[] | undefined
+      readonly pool: PoolSample | undefined
+      /** Did the last run keep every block's transactions in the given order? */
+      readonly blockOrder: boolean
+      /** What the variant's own untimed check of its last run verified, if it has one. */
+      readonly verified: string | undefined
+    }
   | { readonly type: 'error'; readonly message: string; readonly stack: string | undefined }

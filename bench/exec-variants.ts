@@ -1,17 +1,19 @@
 /**
- * The two variants of `bench:exec`, each a `run()` that executes the whole workload on fresh
+ * The variants of `bench:exec`, each a `run()` that executes the whole workload on fresh
  * pre-state and reports its time, gas and final state:
  *
  * - `stock`: what a TypeScript developer would write first — `@ethereumjs/vm`'s `runTx` in block
  *   order over the default `MerkleStateManager`, with a `Common` without custom crypto.
  * - `sequential`: mosaic's sequential executor over `FlatState`, applying each block's delta
  *   before the next block, as the sequencer does.
+ * - `parallel-1`, `parallel-2`: mosaic's parallel executor with 1 and 2 worker threads, over the
+ *   same `FlatState`, its workers reading the pre-state from a snapshot.
  */
 import { createBlock, createBlockHeader, type Block, type BlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import { MerklePatriciaTrie } from '@ethereumjs/mpt'
 import { MerkleStateManager } from '@ethereumjs/statemanager'
-import type { FeeMarket1559Tx } from '@ethereumjs/tx'
+import type { FeeMarket1559Tx, TypedTransaction } from '@ethereumjs/tx'
 import {
   Account,
   Address,
@@ -24,15 +26,22 @@ import {
   ValueEncoding,
 } from '@ethereumjs/util'
 import { createVM, runTx, type TxReceipt } from '@ethereumjs/vm'
+import { createParallelExecutor, type ParallelExecutor } from '../src/execution/parallel/parallel-executor.ts'
 import { createSequentialExecutor } from '../src/execution/sequential-executor.ts'
 import { decodeAndValidate } from '../src/mempool/validate.ts'
 import { FlatState, type StateBackend } from '../src/state/flat-state.ts'
-import type { VariantName } from './exec-protocol.ts'
+import type { AccountRecord, StateDelta } from '../src/state/types.ts'
+import type { BlockStats, StatusCounts, VariantName } from './exec-protocol.ts'
 import { copyTransaction, type PreState, type Workload } from './workloads.ts'
 
 const GAS_LIMIT = 1_000_000_000n
 const BASE_FEE = 7n
 const FIRST_TIMESTAMP = 1_700_000_000n
+/**
+ * Warm-up blocks are numbered far past the measured ones: a parallel worker caches the block it
+ * executes by number and parent hash, so a warm-up block must not share a number with a measured one.
+ */
+const WARMUP_FIRST_NUMBER = 1_000_000
 
 /** Reads of a run's final state, for the cross-check between variants. */
 export type FinalState = {
@@ -41,18 +50,37 @@ export type FinalState = {
 }
 
 export type RunResult = {
+  /** Wall time of the measured blocks (set-up and warm-up excluded). */
   readonly seconds: number
   readonly gasUsed: bigint
   readonly state: FinalState
+  readonly statuses: StatusCounts
+  /** Did every block keep its transactions in the order given? (The parallel executor may reorder.) */
+  readonly blockOrder: boolean
+  /** Per measured block (parallel variants only). */
+  readonly blocks: readonly BlockStats[] | undefined
+  /** Untimed work before the timer: executor, worker threads, warm-up blocks (parallel variants only). */
+  readonly preparationSeconds: number | undefined
+  /** An untimed correctness check of this run beyond the cross-check; says what it verified. */
+  verify(): Promise<string | undefined>
 }
 
 export type Variant = {
   readonly name: VariantName
-  /** Executes every block on fresh pre-state; throws unless every transaction succeeded. */
+  /**
+   * Executes every block on fresh pre-state; throws if a transaction was rejected, or one other
+   * than a pool swap did not succeed.
+   */
   run(): Promise<RunResult>
+  /**
+   * Does the untimed preparation of the next `count` runs now (parallel variants: executors,
+   * worker threads, warm-up), so that it overlaps other variants' set-up instead of lying
+   * between timed runs.
+   */
+  prepareRuns(count: number): Promise<void>
 }
 
-/** Header fields of block `index` (0-based) of the workload; the same for both variants. */
+/** Header fields of block `index` (0-based) of the workload; the same for every variant. */
 export function blockHeaderData(workload: Workload, index: number) {
   return {
     number: BigInt(index + 1),
@@ -63,21 +91,50 @@ export function blockHeaderData(workload: Workload, index: number) {
   }
 }
 
+/** Header fields of warm-up block `index`: its own number range and fee recipient. */
+function warmupHeaderData(workload: Workload, index: number) {
+  return {
+    number: BigInt(WARMUP_FIRST_NUMBER + index),
+    timestamp: FIRST_TIMESTAMP + BigInt(WARMUP_FIRST_NUMBER + index) * 2n,
+    gasLimit: GAS_LIMIT,
+    baseFeePerGas: BASE_FEE,
+    coinbase: workload.warmup.coinbase,
+  }
+}
+
 function statusOf(receipt: TxReceipt): number | undefined {
   return 'status' in receipt ? receipt.status : undefined
 }
 
-/** Throws with the first few failures unless all `expected` transactions have status 1. */
-function checkReceipts(variant: VariantName, expected: number, receipts: readonly TxReceipt[], rejected: readonly string[]): void {
+/**
+ * Counts receipt statuses; throws with the first few problems if any transaction was rejected,
+ * or one that may not revert (anything but a pool swap, whose guards may trip) did not succeed.
+ */
+function checkReceipts(
+  label: string,
+  workload: Workload,
+  executed: readonly { tx: TypedTransaction; receipt: TxReceipt }[],
+  rejected: readonly string[],
+): StatusCounts {
   const problems = rejected.slice(0, 5).map((reason) => `rejected: ${reason}`)
+  const pool = workload.pool?.address
   let succeeded = 0
-  receipts.forEach((receipt, i) => {
-    if (statusOf(receipt) === 1) succeeded++
-    else if (problems.length < 5) problems.push(`tx ${i}: receipt status ${statusOf(receipt)}`)
+  let reverted = 0
+  executed.forEach(({ tx, receipt }, i) => {
+    const status = statusOf(receipt)
+    if (status === 1) succeeded++
+    else {
+      reverted++
+      const mayRevert = pool !== undefined && tx.to !== undefined && tx.to.equals(pool)
+      if (!mayRevert && problems.length < 5) problems.push(`tx ${i}: receipt status ${status}`)
+    }
   })
-  if (succeeded !== expected || problems.length > 0) {
-    throw new Error(`${variant}: ${succeeded} of ${expected} transactions succeeded; ${problems.join('; ')}`)
+  if (succeeded + reverted !== workload.txCount || problems.length > 0) {
+    throw new Error(
+      `${label}: ${succeeded} of ${workload.txCount} transactions succeeded, ${reverted} reverted; ${problems.join('; ')}`,
+    )
   }
+  return { succeeded, reverted }
 }
 
 // ---- stock ----
@@ -147,11 +204,12 @@ export async function createStockVariant(
 
   return {
     name: 'stock',
+    prepareRuns: async () => {},
     async run() {
       const trie = stockTrie(common, new Map(preStateNodes), { root: preStateRoot })
       const stateManager = new MerkleStateManager({ common, trie })
       const vm = await createVM({ common, stateManager })
-      const receipts: TxReceipt[] = []
+      const executed: { tx: TypedTransaction; receipt: TxReceipt }[] = []
       let gasUsed = 0n
       const start = performance.now()
       for (const { block, transactions } of blocks) {
@@ -159,17 +217,26 @@ export async function createStockVariant(
         for (const tx of transactions) {
           const result = await runTx(vm, { tx, block, blockGasUsed })
           blockGasUsed += result.totalGasSpent
-          receipts.push(result.receipt)
+          executed.push({ tx, receipt: result.receipt })
         }
         gasUsed += blockGasUsed
       }
       const seconds = (performance.now() - start) / 1000
-      checkReceipts('stock', workload.txCount, receipts, [])
+      const statuses = checkReceipts('stock', workload, executed, [])
       const state: FinalState = {
         balance: async (address) => (await stateManager.getAccount(address))?.balance ?? 0n,
         storage: async (address, slot) => bytesToBigInt(await stateManager.getStorage(address, slot)),
       }
-      return { seconds, gasUsed, state }
+      return {
+        seconds,
+        gasUsed,
+        state,
+        statuses,
+        blockOrder: true,
+        blocks: undefined,
+        preparationSeconds: undefined,
+        verify: async () => undefined,
+      }
     },
   }
 }
@@ -185,45 +252,236 @@ function createPreStateBackend(preState: PreState): StateBackend {
   }
 }
 
-export async function createSequentialVariant(workload: Workload, common: Common): Promise<Variant> {
-  // In the sequencer every transaction comes through the mempool's decoder, which recovers the
-  // sender once and pins it on the tx: the executor gets txs in that shape.
-  const blocks = workload.blocks.map((block) =>
+function flatFinalState(flatState: FlatState): FinalState {
+  return {
+    balance: async (address) => flatState.getAccount(bytesToUnprefixedHex(address.bytes))?.balance ?? 0n,
+    storage: async (address, slot) => bytesToBigInt(flatState.getStorage(bytesToUnprefixedHex(address.bytes), bytesToUnprefixedHex(slot))),
+  }
+}
+
+/**
+ * Transactions as the sequencer hands them to an executor: through the mempool's decoder, which
+ * recovers the sender once and pins it on the tx.
+ */
+function decodeBlocks(blocks: Workload['blocks'], common: Common): TypedTransaction[][] {
+  return blocks.map((block) =>
     block.map((tx) => decodeAndValidate(tx.serialize(), common, { txMaxBytes: 1 << 20, blockGasLimit: GAS_LIMIT, baseFeeFloor: 0n }).tx),
   )
+}
+
+/** Did the executor keep every block's transactions in the order given? */
+function sameOrder(given: readonly (readonly TypedTransaction[])[], executed: readonly (readonly TypedTransaction[])[]): boolean {
+  return given.every((block, b) => {
+    const order = executed[b]
+    return order !== undefined && order.length === block.length && block.every((tx, i) => order[i] === tx)
+  })
+}
+
+/**
+ * Executes `blocks` with mosaic's sequential executor on fresh pre-state, each block's delta
+ * applied before the next, as the sequencer does. Untimed callers use it to replay an order.
+ */
+async function executeSequentially(
+  workload: Workload,
+  common: Common,
+  headers: readonly BlockHeader[],
+  blocks: readonly (readonly TypedTransaction[])[],
+) {
+  const executor = await createSequentialExecutor({ common })
+  const flatState = new FlatState(createPreStateBackend(workload.preState))
+  const executed: { tx: TypedTransaction; receipt: TxReceipt }[] = []
+  const rejected: string[] = []
+  const deltas: StateDelta[] = []
+  let gasUsed = 0n
+  const start = performance.now()
+  for (let i = 0; i < headers.length; i++) {
+    const result = await executor.executeBlock({ header: headers[i]!, transactions: blocks[i]!, state: flatState, blockHash: () => undefined })
+    // As the sequencer does once the block is durable: the next block reads these changes.
+    flatState.apply(result.delta)
+    deltas.push(result.delta)
+    gasUsed += result.gasUsed
+    for (const { tx, receipt } of result.executed) executed.push({ tx, receipt })
+    for (const { reason } of result.rejected) rejected.push(reason)
+  }
+  const seconds = (performance.now() - start) / 1000
+  await executor.close()
+  return { seconds, gasUsed, flatState, deltas, executed, rejected }
+}
+
+export async function createSequentialVariant(workload: Workload, common: Common): Promise<Variant> {
+  const blocks = decodeBlocks(workload.blocks, common)
   const headers: BlockHeader[] = workload.blocks.map((_, i) => createBlockHeader(blockHeaderData(workload, i), { common }))
-  const backend = createPreStateBackend(workload.preState)
   return {
     name: 'sequential',
+    prepareRuns: async () => {},
     async run() {
-      const executor = await createSequentialExecutor({ common })
-      const flatState = new FlatState(backend)
-      const receipts: TxReceipt[] = []
+      const { seconds, gasUsed, flatState, executed, rejected } = await executeSequentially(workload, common, headers, blocks)
+      const statuses = checkReceipts('sequential', workload, executed, rejected)
+      return {
+        seconds,
+        gasUsed,
+        state: flatFinalState(flatState),
+        statuses,
+        blockOrder: true,
+        blocks: undefined,
+        preparationSeconds: undefined,
+        verify: async () => undefined,
+      }
+    },
+  }
+}
+
+// ---- parallel ----
+
+/** The pre-state as a `StateDelta`: what the parallel executor's workers start from (a snapshot). */
+function preStateDelta(preState: PreState): StateDelta {
+  return {
+    accounts: new Map<string, AccountRecord | null>(preState.accounts),
+    storage: preState.storage,
+    storageCleared: new Set(),
+    code: preState.code,
+  }
+}
+
+function sameAccount(a: AccountRecord | undefined, b: AccountRecord | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b
+  return a.nonce === b.nonce && a.balance === b.balance && equalsBytes(a.codeHash, b.codeHash)
+}
+
+/**
+ * Every account and slot either run wrote must hold the same value in both final states.
+ * Returns the number of keys compared; throws with the first few differences.
+ */
+function compareTouched(label: string, a: FlatState, b: FlatState, touched: readonly StateDelta[]): number {
+  const accounts = new Set<string>()
+  const slots = new Map<string, Set<string>>()
+  for (const delta of touched) {
+    for (const address of delta.accounts.keys()) accounts.add(address)
+    for (const [address, written] of delta.storage) {
+      let set = slots.get(address)
+      if (set === undefined) slots.set(address, (set = new Set()))
+      for (const slot of written.keys()) set.add(slot)
+    }
+    if (delta.storageCleared.size > 0) throw new Error(`${label}: a run cleared storage; this check does not cover that`)
+  }
+  const differences: string[] = []
+  for (const address of accounts) {
+    const [x, y] = [a.getAccount(address), b.getAccount(address)]
+    if (!sameAccount(x, y) && differences.length < 5) differences.push(`account ${address}: ${x?.balance}/${x?.nonce} vs ${y?.balance}/${y?.nonce}`)
+  }
+  let keys = accounts.size
+  for (const [address, set] of slots) {
+    keys += set.size
+    for (const slot of set) {
+      const [x, y] = [a.getStorage(address, slot), b.getStorage(address, slot)]
+      if (!equalsBytes(x, y) && differences.length < 5) differences.push(`slot ${slot} of ${address}: ${bytesToBigInt(x)} vs ${bytesToBigInt(y)}`)
+    }
+  }
+  if (differences.length > 0) throw new Error(`${label}:\n  ${differences.join('\n  ')}`)
+  return keys
+}
+
+/**
+ * mosaic's parallel executor. Its workers keep a log of everything the executor committed, so
+ * every run gets a new executor (and new worker threads), made before the timer starts. Before
+ * the timer it also executes the workload's warm-up blocks, which touch only keys the measured
+ * blocks never read (their own accounts, token, pool and fee recipient): the worker threads are
+ * then loaded and warm (BENCHMARKS.md, "Fairness": unwarmed workers reached 1.1–1.35× instead of
+ * ~2×), while the measured blocks read exactly the pre-state, and the executor has learned
+ * nothing about their contracts.
+ *
+ * The executor may commit a block's transactions in another order than given; the run's
+ * `verify()` replays the committed order on the sequential executor and requires the same final
+ * value for every key either wrote.
+ */
+export async function createParallelVariant(workload: Workload, common: Common, threads: number): Promise<Variant> {
+  const name: VariantName = threads === 1 ? 'parallel-1' : 'parallel-2'
+  if (threads !== 1 && threads !== 2) throw new Error('createParallelVariant: threads must be 1 or 2')
+  const blocks = decodeBlocks(workload.blocks, common)
+  const headers = workload.blocks.map((_, i) => createBlockHeader(blockHeaderData(workload, i), { common }))
+  const warmupBlocks = decodeBlocks(workload.warmup.blocks, common)
+  const warmupHeaders = workload.warmup.blocks.map((_, i) => createBlockHeader(warmupHeaderData(workload, i), { common }))
+  const snapshot = preStateDelta(workload.preState)
+  const backend = createPreStateBackend(workload.preState)
+  const blockHash = () => undefined
+
+  type Prepared = { executor: ParallelExecutor; flatState: FlatState; seconds: number }
+  /** A new executor whose worker threads are up and warm, and the state it has committed. */
+  async function prepare(): Promise<Prepared> {
+    const started = performance.now()
+    const executor = createParallelExecutor({
+      common,
+      threads,
+      source: { kind: 'snapshot', state: snapshot },
+      fallback: await createSequentialExecutor({ common }),
+    })
+    const flatState = new FlatState(backend)
+    for (let i = 0; i < warmupBlocks.length; i++) {
+      const result = await executor.executeBlock({ header: warmupHeaders[i]!, transactions: warmupBlocks[i]!, state: flatState, blockHash })
+      const failed = result.rejected.length + result.executed.filter(({ receipt }) => statusOf(receipt) !== 1).length
+      if (failed > 0) throw new Error(`${name}: ${failed} warm-up transactions failed`)
+      flatState.apply(result.delta)
+    }
+    return { executor, flatState, seconds: (performance.now() - started) / 1000 }
+  }
+  const ahead: Promise<Prepared>[] = []
+
+  return {
+    name,
+    async prepareRuns(count) {
+      for (let i = 0; i < count; i++) ahead.push(prepare())
+      await Promise.all(ahead)
+    },
+    async run() {
+      const { executor, flatState, seconds: preparationSeconds } = await (ahead.shift() ?? prepare())
+      const executed: { tx: TypedTransaction; receipt: TxReceipt }[] = []
+      const order: TypedTransaction[][] = []
       const rejected: string[] = []
+      const touched: StateDelta[] = []
+      const stats: BlockStats[] = []
       let gasUsed = 0n
       const start = performance.now()
+      let blockStart = start
+      let busyBefore = executor.workerBusyMs
       for (let i = 0; i < headers.length; i++) {
-        const result = await executor.executeBlock({
-          header: headers[i]!,
-          transactions: blocks[i]!,
-          state: flatState,
-          blockHash: () => undefined,
-        })
-        // As the sequencer does once the block is durable: the next block reads these changes.
+        const result = await executor.executeBlock({ header: headers[i]!, transactions: blocks[i]!, state: flatState, blockHash })
         flatState.apply(result.delta)
+        const now = performance.now()
+        const { mode, rounds, aborts } = result.stats
+        const workerSeconds = (executor.workerBusyMs - busyBefore) / 1000
+        stats.push({ mode, rounds, aborts, seconds: (now - blockStart) / 1000, workerSeconds })
+        blockStart = now
+        busyBefore = executor.workerBusyMs
+        touched.push(result.delta)
         gasUsed += result.gasUsed
-        for (const executed of result.executed) receipts.push(executed.receipt)
+        order.push(result.executed.map(({ tx }) => tx))
+        for (const { tx, receipt } of result.executed) executed.push({ tx, receipt })
         for (const { reason } of result.rejected) rejected.push(reason)
       }
       const seconds = (performance.now() - start) / 1000
       await executor.close()
-      checkReceipts('sequential', workload.txCount, receipts, rejected)
-      const state: FinalState = {
-        balance: async (address) => flatState.getAccount(bytesToUnprefixedHex(address.bytes))?.balance ?? 0n,
-        storage: async (address, slot) =>
-          bytesToBigInt(flatState.getStorage(bytesToUnprefixedHex(address.bytes), bytesToUnprefixedHex(slot))),
+      const statuses = checkReceipts(name, workload, executed, rejected)
+
+      return {
+        seconds,
+        gasUsed,
+        state: flatFinalState(flatState),
+        statuses,
+        blockOrder: sameOrder(blocks, order),
+        blocks: stats,
+        preparationSeconds,
+        async verify() {
+          // The executor's promise: the same result as the committed order run one by one.
+          const replay = await executeSequentially(workload, common, headers, order)
+          checkReceipts(`${name} replay`, workload, replay.executed, replay.rejected)
+          if (replay.gasUsed !== gasUsed) throw new Error(`${name}: gas used ${gasUsed}, its replay ${replay.gasUsed}`)
+          const keys = compareTouched(`${name} and the sequential replay of its commit order disagree`, flatState, replay.flatState, [
+            ...touched,
+            ...replay.deltas,
+          ])
+          return `the sequential replay of its commit order wrote the same ${keys} keys, the same values`
+        },
       }
-      return { seconds, gasUsed, state }
     },
   }
 }

@@ -1,17 +1,29 @@
 /**
  * One `bench:exec` variant on its own thread (and heap): builds the workload from the seed (the
  * same transactions in every worker — checked by digest), sets the variant up, warms it up with
- * one untimed run, then runs on request. Protocol: `exec-protocol.ts`.
+ * one untimed run, then runs on request. The parallel variants start their own worker threads
+ * (piscina) from this one. Protocol: `exec-protocol.ts`.
  */
 import { createCustomCommon, Mainnet } from '@ethereumjs/common'
 import { Address, hexToBytes } from '@ethereumjs/util'
 import { createHash } from 'node:crypto'
 import { parentPort, workerData } from 'node:worker_threads'
 import { createChainCommon } from '../src/chain/common.ts'
-import type { ExecRequest, ExecResponse, ExecWorkerData, SetupStep } from './exec-protocol.ts'
-import { createSequentialVariant, createStockVariant, type RunResult, type Variant } from './exec-variants.ts'
+import type { ExecRequest, ExecResponse, ExecWorkerData, PoolSample, SetupStep } from './exec-protocol.ts'
+import { createParallelVariant, createSequentialVariant, createStockVariant, type RunResult, type Variant } from './exec-variants.ts'
 import { createSectionProfiler } from './profile.ts'
-import { balanceSlot, copyTransaction, createWorkload } from './workloads.ts'
+import {
+  balanceSlot,
+  copyTransaction,
+  createWorkload,
+  INITIAL_POOL_BALANCE,
+  INITIAL_RESERVE,
+  poolBalanceSlots,
+  RESERVE0_SLOT,
+  RESERVE1_SLOT,
+  word,
+  type Workload,
+} from './workloads.ts'
 
 const CHAIN_ID = 901
 const HARDFORK = 'prague'
@@ -32,7 +44,7 @@ function sendError(error: unknown): void {
   })
 }
 
-async function setUp(): Promise<{ variant: Variant; token: Address | undefined }> {
+async function setUp(): Promise<{ variant: Variant; workload: Workload }> {
   const setup: SetupStep[] = []
   const step = (label: string, seconds: number) => setup.push({ label, seconds })
   // Transactions are signed with mosaic's common; the stock variant copies them under its own.
@@ -51,7 +63,7 @@ async function setUp(): Promise<{ variant: Variant; token: Address | undefined }
   // Sender recovery belongs to the mempool, not to execution: recover (and cache) before timing.
   started = performance.now()
   const digest = createHash('sha256')
-  for (const block of workload.blocks) {
+  for (const block of [...workload.blocks, ...workload.warmup.blocks]) {
     for (const tx of block) {
       tx.getSenderAddress()
       digest.update(tx.serialize())
@@ -70,29 +82,71 @@ async function setUp(): Promise<{ variant: Variant; token: Address | undefined }
       }
     }
     variant = await createStockVariant(workload, stockCommon, common, step)
-  } else {
+  } else if (data.variant === 'sequential') {
     variant = await createSequentialVariant(workload, common)
+  } else {
+    variant = await createParallelVariant(workload, common, data.variant === 'parallel-1' ? 1 : 2)
   }
 
   started = performance.now()
   await variant.run()
   const warmupSeconds = (performance.now() - started) / 1000
+  started = performance.now()
+  await variant.prepareRuns(data.runs)
+  const prepared = (performance.now() - started) / 1000
+  if (prepared > 0.01) step(`${data.runs} timed runs prepared ahead (executors, worker threads, warm-up blocks)`, prepared)
   send({ type: 'ready', setup, warmupSeconds, transactionsDigest: digest.digest('hex') })
-  return { variant, token: workload.token }
+  return { variant, workload }
+}
+
+/**
+ * The pool after the last run. Swaps only move amounts between a trader's internal balance and
+ * the reserve of the same token, so reserve + Σ traders' balances must still be its pre-state
+ * value, whatever order the swaps ran in.
+ */
+async function samplePool(workload: Workload, state: RunResult['state'], addresses: readonly Address[]): Promise<PoolSample | undefined> {
+  if (workload.pool === undefined) return undefined
+  const { address: pool, traders } = workload.pool
+  const reserves = [await state.storage(pool, word(RESERVE0_SLOT)), await state.storage(pool, word(RESERVE1_SLOT))] as const
+  const totals: [bigint, bigint] = [...reserves]
+  for (const trader of traders) {
+    const [slot0, slot1] = poolBalanceSlots(trader)
+    totals[0] += await state.storage(pool, slot0)
+    totals[1] += await state.storage(pool, slot1)
+  }
+  const expected = INITIAL_RESERVE + BigInt(traders.length) * INITIAL_POOL_BALANCE
+  if (totals[0] !== expected || totals[1] !== expected) {
+    throw new Error(`${data.variant}: pool totals ${totals.join(', ')} after the run, ${expected} each before: swaps lost or made tokens`)
+  }
+  const balances = await Promise.all(
+    addresses.map(async (a) => {
+      const [slot0, slot1] = poolBalanceSlots(a)
+      return [await state.storage(pool, slot0), await state.storage(pool, slot1)] as const
+    }),
+  )
+  return { reserves, totals, balances }
 }
 
 const profiler = data.profileDir === undefined ? undefined : await createSectionProfiler(data.profileDir)
 let last: RunResult | undefined
-let ready: Promise<{ variant: Variant; token: Address | undefined }> | undefined
+let ready: Promise<{ variant: Variant; workload: Workload }> | undefined
 
 async function handle(request: ExecRequest): Promise<void> {
-  const { variant, token } = await ready!
+  const { variant, workload } = await ready!
   switch (request.type) {
     case 'run': {
       await profiler?.start()
       last = await variant.run()
       const profile = await profiler?.stop(`exec-${data.workload}-${data.variant}-run${request.run}`)
-      send({ type: 'result', seconds: last.seconds, gasUsed: last.gasUsed, profile })
+      send({
+        type: 'result',
+        seconds: last.seconds,
+        gasUsed: last.gasUsed,
+        statuses: last.statuses,
+        blocks: last.blocks,
+        preparationSeconds: last.preparationSeconds,
+        profile,
+      })
       break
     }
     case 'sample': {
@@ -100,9 +154,12 @@ async function handle(request: ExecRequest): Promise<void> {
       const state = last.state
       const addresses = request.addresses.map((a) => new Address(hexToBytes(a as `0x${string}`)))
       const balances = await Promise.all(addresses.map((a) => state.balance(a)))
+      const token = workload.token
       const tokenBalances =
         token === undefined ? undefined : await Promise.all(addresses.map((a) => state.storage(token, balanceSlot(a))))
-      send({ type: 'sample', balances, tokenBalances })
+      const pool = await samplePool(workload, state, addresses)
+      const verified = await last.verify()
+      send({ type: 'sample', balances, tokenBalances, pool, blockOrder: last.blockOrder, verified })
       break
     }
   }

@@ -1,39 +1,66 @@
 /**
  * `npm run bench:exec`: execution throughput of stock ethereumjs (`runTx` over its default
- * `MerkleStateManager` and pure-JS crypto) against mosaic's sequential executor (journaled flat
- * state, native crypto), on the `transfers` and `erc20` workloads, side by side in one run
- * (BENCHMARKS.md: "Baselines", "Fairness").
+ * `MerkleStateManager` and pure-JS crypto), mosaic's sequential executor (journaled flat state,
+ * native crypto) and mosaic's parallel executor on 1 and 2 worker threads, on the `transfers`,
+ * `erc20`, `amm` and `mixed` workloads, side by side in one run (BENCHMARKS.md: "Baselines",
+ * "Fairness").
  *
- * Each variant runs in its own worker thread, so neither pays for the other's heap (the stock
- * trie database is gigabytes at full size). Both build the same transactions (checked by digest)
- * and the same pre-state from the seed, recover senders before timing, and warm up with one
- * untimed run. Timed runs are then interleaved — stock, sequential, stock, … — one at a time, so
- * noise on this shared machine hits both alike; each run starts from fresh pre-state and the
- * median of RUNS is reported. Before reporting, the variants must agree: every transaction
- * succeeded in both, the same gas, the same final balances (ETH and token) of sampled accounts.
+ * Each variant runs in its own worker thread, so none pays for another's heap (the stock trie
+ * database is gigabytes at full size); the parallel variants start their executor's threads from
+ * there. All build the same transactions (checked by digest) and the same pre-state from the seed,
+ * recover senders before timing, and warm up with one untimed run; a parallel run also warms its
+ * new worker threads on blocks of its own before the timer (see `createParallelVariant`). Timed
+ * runs are then interleaved — stock, sequential, parallel-1, parallel-2, stock, … — one at a time,
+ * so noise on this shared machine hits all alike; each run starts from fresh pre-state and the
+ * median of RUNS is reported.
  *
- * Flags: --quick (small size), --out <path>, --only stock|sequential (skips the cross-check),
+ * Before reporting, the variants must agree: the same receipt statuses (every transaction status
+ * 1, except that a pool swap may revert), the same gas, the same final ETH and token balances of
+ * sampled accounts, the same pool totals. The parallel executor may commit a block's transactions
+ * in another order, and swaps do not commute, so pool reserves and traders' pool balances are
+ * compared only between variants that kept block order; each parallel run is instead replayed in
+ * its commit order on the sequential executor, which must write the same values.
+ *
+ * Flags: --quick (small size), --workloads a,b, --only a,b (variants), --out <path>,
  * --profile <dir> (a CPU profile of every timed run; summarize with bench/profile-summary.ts).
- * With --only or --profile no JSON is written unless --out is given.
+ * With --only, --workloads or --profile no JSON is written unless --out is given.
  */
 import { bytesToHex } from '@ethereumjs/util'
 import { Worker } from 'node:worker_threads'
-import { VARIANTS, type ExecRequest, type ExecResponse, type ExecWorkerData, type VariantName } from './exec-protocol.ts'
-import { createReport, median, parseBenchArgs, printReport, ratiosOf, writeReport, type BenchRow } from './report.ts'
-import { COINBASE, createRandom, deriveAccount, type WorkloadName } from './workloads.ts'
+import { VARIANTS, type BlockStats, type ExecRequest, type ExecResponse, type ExecWorkerData, type VariantName } from './exec-protocol.ts'
+import {
+  checkNames,
+  createReport,
+  median,
+  parseBenchArgs,
+  printReport,
+  ratiosOf,
+  writeReport,
+  type BenchRatio,
+  type BenchRow,
+} from './report.ts'
+import { COINBASE, createRandom, deriveAccount, WORKLOAD_NAMES, type WorkloadName } from './workloads.ts'
 
 const SEED = 0x6d6f7361 // "mosa"
 const BLOCK_SIZE = 200
 const RUNS = 3
 const SAMPLE_ACCOUNTS = 20
-const WORKLOADS: readonly WorkloadName[] = ['transfers', 'erc20']
+/** The ratios of BENCHMARKS.md, "Figures", and the sequential executor's own gain. */
+const RATIOS: readonly (readonly [VariantName, VariantName])[] = [
+  ['sequential', 'stock'],
+  ['parallel-2', 'stock'],
+  ['parallel-2', 'sequential'],
+  ['parallel-1', 'sequential'],
+]
 
 const args = parseBenchArgs('exec')
-const SIZES = args.quick ? { txCount: 1_000, accountCount: 2_000 } : { txCount: 10_000, accountCount: 100_000 }
-for (const name of args.only ?? []) {
-  if (!(VARIANTS as readonly string[]).includes(name)) throw new Error(`--only: unknown variant ${name} (${VARIANTS.join(', ')})`)
-}
+// Quick: small enough that the stock variant (~150–400 tx/s) keeps 4 workloads × 4 variants ×
+// (1 warm-up + RUNS) runs near two minutes; full: BENCHMARKS.md, "Sizes".
+const SIZES = args.quick ? { txCount: 600, accountCount: 2_000 } : { txCount: 10_000, accountCount: 100_000 }
+checkNames('--only', args.only, VARIANTS)
+checkNames('--workloads', args.workloads, WORKLOAD_NAMES)
 const selected = VARIANTS.filter((v) => args.only === undefined || args.only.includes(v))
+const workloads = WORKLOAD_NAMES.filter((w) => args.workloads === undefined || args.workloads.includes(w))
 
 type ExecResult = Extract<ExecResponse, { type: 'result' }>
 type ExecSample = Extract<ExecResponse, { type: 'sample' }>
@@ -46,7 +73,10 @@ class VariantWorker {
   private failure: Error | undefined
   readonly ready: Promise<ExecReady>
 
-  constructor(readonly variant: VariantName, data: ExecWorkerData) {
+  constructor(
+    readonly variant: VariantName,
+    data: ExecWorkerData,
+  ) {
     this.worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: data })
     this.ready = this.next() as Promise<ExecReady>
     this.worker.on('message', (message: ExecResponse) => {
@@ -95,7 +125,15 @@ function formatSeconds(s: number): string {
   return `${s.toFixed(s < 10 ? 2 : 1)} s`
 }
 
-/** The correctness guard: both variants end in the same state (on sampled accounts). */
+function formatMs(s: number): string {
+  return `${(s * 1000).toFixed(1)} ms`
+}
+
+/**
+ * The correctness guard: every variant that ran ends in the same state, as far as the order of
+ * commits allows (see the file comment). Each worker has already checked its own receipts and,
+ * for the pool, that swaps neither made nor lost tokens; a parallel worker has replayed its run.
+ */
 async function crossCheck(name: WorkloadName, workers: readonly VariantWorker[], results: Map<VariantName, ExecResult>) {
   const random = createRandom(SEED ^ 0x5eed)
   const addresses = [bytesToHex(COINBASE.bytes)]
@@ -104,20 +142,74 @@ async function crossCheck(name: WorkloadName, workers: readonly VariantWorker[],
   }
   const samples = new Map<VariantName, ExecSample>()
   for (const worker of workers) samples.set(worker.variant, await worker.request<ExecSample>({ type: 'sample', addresses }))
-  const stock = samples.get('stock')!
-  const sequential = samples.get('sequential')!
+
   const mismatches: string[] = []
-  const gas = [results.get('stock')!.gasUsed, results.get('sequential')!.gasUsed]
-  if (gas[0] !== gas[1]) mismatches.push(`gas used: stock ${gas[0]}, sequential ${gas[1]}`)
-  addresses.forEach((address, i) => {
-    const [a, b] = [stock.balances[i], sequential.balances[i]]
-    if (a !== b) mismatches.push(`balance of ${address}: stock ${a}, sequential ${b}`)
-    const [ta, tb] = [stock.tokenBalances?.[i], sequential.tokenBalances?.[i]]
-    if (ta !== tb) mismatches.push(`token balance of ${address}: stock ${ta}, sequential ${tb}`)
-  })
-  if (mismatches.length > 0) throw new Error(`${name}: stock and sequential disagree:\n  ${mismatches.join('\n  ')}`)
-  const tokens = stock.tokenBalances === undefined ? '' : ' and token'
-  console.log(`  check: every tx status 1 in both, same gas, ${addresses.length} sampled ETH${tokens} balances agree`)
+  const [reference, ...others] = workers.map((w) => w.variant)
+  const ref = { sample: samples.get(reference!)!, result: results.get(reference!)! }
+  const inOrder = workers.map((w) => w.variant).filter((v) => samples.get(v)!.blockOrder)
+  const orderRef = inOrder[0]
+  for (const variant of others) {
+    const sample = samples.get(variant)!
+    const result = results.get(variant)!
+    const differ = (what: string, a: unknown, b: unknown) => {
+      if (a !== b && mismatches.length < 20) mismatches.push(`${what}: ${reference} ${a}, ${variant} ${b}`)
+    }
+    differ('gas used', ref.result.gasUsed, result.gasUsed)
+    differ('transactions succeeded', ref.result.statuses.succeeded, result.statuses.succeeded)
+    differ('transactions reverted', ref.result.statuses.reverted, result.statuses.reverted)
+    addresses.forEach((address, i) => {
+      differ(`balance of ${address}`, ref.sample.balances[i], sample.balances[i])
+      differ(`token balance of ${address}`, ref.sample.tokenBalances?.[i], sample.tokenBalances?.[i])
+    })
+    differ('pool total 0', ref.sample.pool?.totals[0], sample.pool?.totals[0])
+    differ('pool total 1', ref.sample.pool?.totals[1], sample.pool?.totals[1])
+  }
+  // Swaps do not commute: reserves and pool balances depend on the order of commits.
+  if (orderRef !== undefined) {
+    const base = samples.get(orderRef)!.pool
+    for (const variant of inOrder.slice(1)) {
+      const pool = samples.get(variant)!.pool
+      const differ = (what: string, a: unknown, b: unknown) => {
+        if (a !== b && mismatches.length < 20) mismatches.push(`${what}: ${orderRef} ${a}, ${variant} ${b}`)
+      }
+      differ('pool reserve 0', base?.reserves[0], pool?.reserves[0])
+      differ('pool reserve 1', base?.reserves[1], pool?.reserves[1])
+      addresses.forEach((address, i) => {
+        differ(`pool balance0 of ${address}`, base?.balances[i]?.[0], pool?.balances[i]?.[0])
+        differ(`pool balance1 of ${address}`, base?.balances[i]?.[1], pool?.balances[i]?.[1])
+      })
+    }
+  }
+  if (mismatches.length > 0) throw new Error(`${name}: the variants disagree:\n  ${mismatches.join('\n  ')}`)
+
+  const { succeeded, reverted } = ref.result.statuses
+  const parts = [`${succeeded} status 1, ${reverted} status 0`, 'same gas', `${addresses.length} sampled ETH balances`]
+  if (ref.sample.tokenBalances !== undefined) parts.push('token balances')
+  if (ref.sample.pool !== undefined) parts.push(`pool totals (conserved)`)
+  console.log(`  check (${workers.map((w) => w.variant).join(', ')}): ${parts.join(', ')} agree`)
+  if (ref.sample.pool !== undefined && inOrder.length > 1) {
+    console.log(`  check: pool reserves and sampled pool balances agree between the variants in block order (${inOrder.join(', ')})`)
+  }
+  for (const worker of workers) {
+    const sample = samples.get(worker.variant)!
+    const order = sample.blockOrder ? 'block order' : 'reordered within blocks'
+    if (sample.verified !== undefined) console.log(`  check ${worker.variant} (${order}): ${sample.verified}`)
+  }
+}
+
+/**
+ * Per parallel run: blocks run in parallel mode, aborts, the worker threads' busy time against
+ * the wall time, and the first block's time against the others' (the cost of anything still cold).
+ */
+function describeBlocks(blocks: readonly BlockStats[]): string {
+  const parallel = blocks.filter((b) => b.mode === 'parallel').length
+  const aborts = blocks.reduce((sum, b) => sum + b.aborts, 0)
+  const wall = blocks.reduce((sum, b) => sum + b.seconds, 0)
+  const busy = blocks.reduce((sum, b) => sum + b.workerSeconds, 0)
+  const rest = blocks.slice(1).map((b) => b.seconds)
+  const first = blocks[0] === undefined ? '' : `; first block ${formatMs(blocks[0].seconds)}`
+  const others = rest.length === 0 ? '' : `, median of the others ${formatMs(median(rest))}`
+  return `${parallel}/${blocks.length} blocks parallel, ${aborts} aborts, workers busy ${formatMs(busy)} of ${formatMs(wall)}${first}${others}`
 }
 
 async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
@@ -129,14 +221,17 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
         variant,
         workload: name,
         seed: SEED,
+        runs: RUNS,
         blockSize: BLOCK_SIZE,
         profileDir: args.profile,
         ...SIZES,
       }),
   )
+  const started = performance.now()
   try {
     // Set-up and warm-up are untimed: the workers do them concurrently.
     const readies = await Promise.all(workers.map((w) => w.ready))
+    const setUpSeconds = (performance.now() - started) / 1000
     readies.forEach((ready, i) => {
       const variant = workers[i]!.variant
       for (const { label, seconds } of ready.setup) console.log(`  ${variant} set-up: ${label}: ${formatSeconds(seconds)}`)
@@ -144,26 +239,40 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
     })
     if (new Set(readies.map((r) => r.transactionsDigest)).size !== 1) throw new Error(`${name}: the workers built different transactions`)
 
-    const times = new Map<VariantName, number[]>(workers.map((w) => [w.variant, []]))
-    const last = new Map<VariantName, ExecResult>()
+    const results = new Map<VariantName, ExecResult[]>(workers.map((w) => [w.variant, []]))
     for (let run = 1; run <= RUNS; run++) {
       for (const worker of workers) {
         const result = await worker.request<ExecResult>({ type: 'run', run })
-        times.get(worker.variant)!.push(result.seconds)
-        last.set(worker.variant, result)
-        const profile = result.profile === undefined ? '' : ` (profile ${result.profile})`
-        console.log(`  run ${run}/${RUNS} ${worker.variant}: ${formatSeconds(result.seconds)}${profile}`)
+        results.get(worker.variant)!.push(result)
+        const notes: string[] = []
+        if (result.preparationSeconds !== undefined) notes.push(`prepared in ${formatSeconds(result.preparationSeconds)}`)
+        if (result.blocks !== undefined) notes.push(describeBlocks(result.blocks))
+        if (result.profile !== undefined) notes.push(`profile ${result.profile}`)
+        const note = notes.length === 0 ? '' : ` (${notes.join('; ')})`
+        console.log(`  run ${run}/${RUNS} ${worker.variant}: ${formatSeconds(result.seconds)}${note}`)
       }
     }
-    if (workers.length === VARIANTS.length) await crossCheck(name, workers, last)
-    else console.log('  check: every tx status 1 (cross-variant check skipped: --only)')
+    const last = new Map<VariantName, ExecResult>([...results].map(([variant, runs]) => [variant, runs[runs.length - 1]!]))
+    const runsSeconds = (performance.now() - started) / 1000 - setUpSeconds
+    await crossCheck(name, workers, last)
+    console.log(
+      `  ${name}: set-up and warm-up ${formatSeconds(setUpSeconds)}, timed runs ${formatSeconds(runsSeconds)}, ` +
+        `in all ${formatSeconds((performance.now() - started) / 1000)}`,
+    )
 
     const rows: BenchRow[] = []
-    for (const [variant, runTimes] of times) {
-      const time = median(runTimes)
+    for (const [variant, runs] of results) {
+      const time = median(runs.map((r) => r.seconds))
       const gasUsed = Number(last.get(variant)!.gasUsed)
       rows.push({ workload: name, variant, metric: 'tx_per_s', value: SIZES.txCount / time })
       rows.push({ workload: name, variant, metric: 'mgas_per_s', value: gasUsed / 1e6 / time })
+      const blocks = runs.flatMap((r) => r.blocks ?? [])
+      if (blocks.length > 0) {
+        // Over every block of every timed run.
+        const aborts = blocks.reduce((sum, b) => sum + b.aborts, 0)
+        rows.push({ workload: name, variant, metric: 'aborts_per_block', value: aborts / blocks.length })
+        rows.push({ workload: name, variant, metric: 'parallel_blocks', value: blocks.filter((b) => b.mode === 'parallel').length / blocks.length })
+      }
     }
     return rows
   } finally {
@@ -173,15 +282,19 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
 
 const startedAll = performance.now()
 const rows: BenchRow[] = []
-for (const name of WORKLOADS) rows.push(...(await benchWorkload(name)))
+for (const name of workloads) rows.push(...(await benchWorkload(name)))
 
-const report = createReport({ bench: 'exec', quick: args.quick, rows, ratios: ratiosOf(rows, 'tx_per_s', 'sequential', 'stock') })
-printReport(report, { tx_per_s: 'tx/s', mgas_per_s: 'Mgas/s' })
+const ratios: BenchRatio[] = RATIOS.flatMap(([a, b]) => ratiosOf(rows, 'tx_per_s', a, b)).sort(
+  (x, y) => workloads.indexOf(x.workload as WorkloadName) - workloads.indexOf(y.workload as WorkloadName),
+)
+const report = createReport({ bench: 'exec', quick: args.quick, rows, ratios })
+printReport(report, { tx_per_s: 'tx/s', mgas_per_s: 'Mgas/s', aborts_per_block: 'aborts/block', parallel_blocks: 'parallel blocks' })
 console.log(
   `\nsizes: ${SIZES.txCount} txs per run, ${SIZES.accountCount} accounts, blocks of ${BLOCK_SIZE}; ` +
     `1 warm-up + ${RUNS} timed runs per variant (median), each variant in its own worker thread; ` +
     `total ${((performance.now() - startedAll) / 1000).toFixed(0)} s`,
 )
 if (args.profile !== undefined) console.log("(--profile: timings include the profiler's overhead)")
-if ((args.only === undefined && args.profile === undefined) || args.outGiven) writeReport(report, args.out)
-else console.log('(--only/--profile: no JSON written; give --out to write one)')
+const partial = args.only !== undefined || args.workloads !== undefined || args.profile !== undefined
+if (!partial || args.outGiven) writeReport(report, args.out)
+else console.log('(--only/--workloads/--profile: no JSON written; give --out to write one)')

@@ -1,6 +1,7 @@
 /**
  * What every benchmark shares (BENCHMARKS.md, "Output, the same for every benchmark"): command
- * line parsing (`--quick`, `--out <path>`, `--only <variant>`, `--profile <dir>`), the median, and the report —
+ * line parsing (`--quick`, `--out <path>`, `--only <variant>`, `--workloads <workload>`, `--profile <dir>`), the
+ * median, and the report —
  * printed as a table and written as JSON to `bench/results/<name>.json`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -17,37 +18,53 @@ export type BenchArgs = {
   readonly outGiven: boolean
   /** Run only these variants (`--only a,b`); undefined runs every variant. */
   readonly only: readonly string[] | undefined
+  /** Run only these workloads (`--workloads a,b`); undefined runs every workload. */
+  readonly workloads: readonly string[] | undefined
   /** `--profile <dir>`: write CPU profiles of the timed sections there. */
   readonly profile: string | undefined
 }
 
-const USAGE = 'usage: [--quick] [--out <path>] [--only <variant>[,<variant>…]] [--profile <dir>]'
+const USAGE = 'usage: [--quick] [--out <path>] [--only <variant>[,…]] [--workloads <workload>[,…]] [--profile <dir>]'
 
 /** The default output path of benchmark `name`, next to this file. */
 export function defaultResultPath(name: string): string {
   return fileURLToPath(new URL(`./results/${name}.json`, import.meta.url))
 }
 
+function list(value: string): string[] {
+  return value.split(',').filter((v) => v.length > 0)
+}
+
+/** Throws unless every name in `given` (from option `option`) is one of `known`. */
+export function checkNames(option: string, given: readonly string[] | undefined, known: readonly string[]): void {
+  for (const name of given ?? []) {
+    if (!known.includes(name)) throw new Error(`${option}: unknown name ${JSON.stringify(name)} (known: ${known.join(', ')})`)
+  }
+}
+
 export function parseBenchArgs(name: string, argv: readonly string[] = process.argv.slice(2)): BenchArgs {
   let quick = false
   let out: string | undefined
   let only: string[] | undefined
+  let workloads: string[] | undefined
   let profile: string | undefined
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     if (arg === '--') continue // npm run bench:x -- --quick passes the separator through
     if (arg === '--quick') quick = true
-    else if (arg === '--out' || arg === '--only' || arg === '--profile') {
+    else if (arg === '--out' || arg === '--only' || arg === '--workloads' || arg === '--profile') {
       const value = argv[++i]
       if (value === undefined || value.startsWith('--')) throw new Error(`${arg} needs a value; ${USAGE}`)
       if (arg === '--out') out = resolve(value)
       else if (arg === '--profile') profile = resolve(value)
-      else only = value.split(',').filter((v) => v.length > 0)
+      else if (arg === '--workloads') workloads = list(value)
+      else only = list(value)
     } else if (arg.startsWith('--out=')) out = resolve(arg.slice('--out='.length))
-    else if (arg.startsWith('--only=')) only = arg.slice('--only='.length).split(',').filter((v) => v.length > 0)
+    else if (arg.startsWith('--only=')) only = list(arg.slice('--only='.length))
+    else if (arg.startsWith('--workloads=')) workloads = list(arg.slice('--workloads='.length))
     else throw new Error(`unknown argument ${JSON.stringify(arg)}; ${USAGE}`)
   }
-  return { quick, out: out ?? defaultResultPath(name), outGiven: out !== undefined, only, profile }
+  return { quick, out: out ?? defaultResultPath(name), outGiven: out !== undefined, only, workloads, profile }
 }
 
 export function median(values: readonly number[]): number {

@@ -77,6 +77,7 @@ async function runOnce(variant: VariantName, workload: Workload, blocks: readonl
 
 const rows: BenchRow[] = []
 for (const name of ['transfers', 'erc20'] as WorkloadName[]) {
+  if (args.workloads !== undefined && !args.workloads.includes(name)) continue
   const workload = createWorkload({ name, seed: 7, accountCount: sizes.accounts, txCount: sizes.txs, blockSize: 200, common })
   // The mempool's decoder, as in the sequencer: sender recovered once and pinned.
   const limits = { txMaxBytes: 1 << 20, blockGasLimit: 1_000_000_000n, baseFeeFloor: 0n }
@@ -99,4 +100,4 @@ const report = createReport({
   ratios: [...ratiosOf(rows, 'tx_per_s', 'journaled-sm', 'merkle-sm'), ...ratiosOf(rows, 'tx_per_s', 'journaled-sm', 'simple-sm')],
 })
 printReport(report, { tx_per_s: 'tx/s' })
-if (args.only === undefined || args.outGiven) writeReport(report, args.out)
+if ((args.only === undefined && args.workloads === undefined) || args.outGiven) writeReport(report, args.out)
