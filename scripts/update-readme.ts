@@ -25,7 +25,7 @@ type BenchJSON = {
   ratios: { workload: string; name: string; value: number }[]
 }
 
-const METRIC_LABELS: Record<string, string> = { tx_per_s: 'tx/s', mgas_per_s: 'Mgas/s' }
+const METRIC_LABELS: Record<string, string> = { tx_per_s: 'tx/s', mgas_per_s: 'Mgas/s', aborts_per_block: 'aborts/block', parallel_blocks: 'parallel blocks' }
 
 export function formatBenchMarkdown(result: BenchJSON, command: string): string {
   const metrics = [...new Set(result.rows.map((r) => r.metric))]
