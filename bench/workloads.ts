@@ -34,6 +34,7 @@ import secp256k1 from 'secp256k1'
 import { loadArtifact } from '../contracts/artifacts.ts'
 import { keccak256 } from '../src/crypto/crypto.ts'
 import type { AccountRecord } from '../src/state/types.ts'
+import { createRandom } from '../src/utils/random.ts'
 
 export const WORKLOAD_NAMES = ['transfers', 'erc20', 'amm', 'mixed'] as const
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number]
@@ -48,18 +49,7 @@ const MIXED_SHARES: readonly (readonly [TxKind, number])[] = [
   ['swap', 0.1],
 ]
 
-/** mulberry32: a tiny, fast, seedable PRNG (uniform 32-bit output). Not for anything secret. */
-export function createRandom(seed: number): { next(): number; int(n: number): number } {
-  let a = seed >>> 0
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  return { next, int: (n: number) => Math.floor(next() * n) }
-}
+export { createRandom }
 
 export type BenchAccount = {
   readonly privateKey: Uint8Array

@@ -7,20 +7,10 @@ import { createChainCommon } from '../chain/common.ts'
 import { FlatState } from './flat-state.ts'
 import { JournaledStateManager } from './journaled-state-manager.ts'
 import type { AccountRecord } from './types.ts'
+import { createRandom } from '../utils/random.ts'
 
 const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
 
-/** A seeded PRNG (mulberry32) so every run draws the same operations. */
-function prng(seed: number) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const addresses = Array.from({ length: 6 }, (_, i) => new Address(setLengthLeft(Uint8Array.of(i + 1), 20)))
 const slots = Array.from({ length: 4 }, (_, i) => setLengthLeft(Uint8Array.of(i), 32))
@@ -29,7 +19,7 @@ type Op = (sm: StateManagerInterface) => Promise<void>
 
 /** Random operation sequences with nested checkpoints, as the EVM produces them. */
 function randomOps(seed: number, count: number): Op[] {
-  const rand = prng(seed)
+  const rand = createRandom(seed).next
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!
   const ops: Op[] = []
   let depth = 0
