@@ -28,7 +28,7 @@ import {
 import { createVM, runTx, type TxReceipt } from '@ethereumjs/vm'
 import { createParallelExecutor, type ParallelExecutor } from '../src/execution/parallel/parallel-executor.ts'
 import { createSequentialExecutor } from '../src/execution/sequential-executor.ts'
-import { decodeAndValidate } from '../src/mempool/validate.ts'
+import { decodeTransaction } from '../src/chain/transaction.ts'
 import { FlatState, type StateBackend } from '../src/state/flat-state.ts'
 import type { AccountRecord, StateDelta } from '../src/state/types.ts'
 import type { BlockStats, StatusCounts, VariantName } from './exec-protocol.ts'
@@ -259,14 +259,9 @@ function flatFinalState(flatState: FlatState): FinalState {
   }
 }
 
-/**
- * Transactions as the sequencer hands them to an executor: through the mempool's decoder, which
- * recovers the sender once and pins it on the tx.
- */
+/** Transactions as the sequencer hands them to an executor: sender recovered once and pinned on the tx. */
 function decodeBlocks(blocks: Workload['blocks'], common: Common): TypedTransaction[][] {
-  return blocks.map((block) =>
-    block.map((tx) => decodeAndValidate(tx.serialize(), common, { txMaxBytes: 1 << 20, blockGasLimit: GAS_LIMIT, baseFeeFloor: 0n }).tx),
-  )
+  return blocks.map((block) => block.map((tx) => decodeTransaction(tx.serialize(), common)))
 }
 
 /** Did the executor keep every block's transactions in the order given? */

@@ -16,7 +16,7 @@ import type { TypedTransaction } from '@ethereumjs/tx'
 import { Account, Address, unprefixedHexToBytes } from '@ethereumjs/util'
 import { createVM, runTx } from '@ethereumjs/vm'
 import { createChainCommon } from '../src/chain/common.ts'
-import { decodeAndValidate } from '../src/mempool/validate.ts'
+import { decodeTransaction } from '../src/chain/transaction.ts'
 import { FlatState } from '../src/state/flat-state.ts'
 import { JournaledStateManager } from '../src/state/journaled-state-manager.ts'
 import { blockHeaderData } from './exec-variants.ts'
@@ -79,9 +79,8 @@ const rows: BenchRow[] = []
 for (const name of ['transfers', 'erc20'] as WorkloadName[]) {
   if (args.workloads !== undefined && !args.workloads.includes(name)) continue
   const workload = createWorkload({ name, seed: 7, accountCount: sizes.accounts, txCount: sizes.txs, blockSize: 200, common })
-  // The mempool's decoder, as in the sequencer: sender recovered once and pinned.
-  const limits = { txMaxBytes: 1 << 20, blockGasLimit: 1_000_000_000n, baseFeeFloor: 0n }
-  const blocks = workload.blocks.map((b) => b.map((tx) => decodeAndValidate(tx.serialize(), common, limits).tx))
+  // As the sequencer hands them to execution: sender recovered once and pinned.
+  const blocks = workload.blocks.map((b) => b.map((tx) => decodeTransaction(tx.serialize(), common)))
   console.log(`${name}: ${workload.txCount} txs, ${sizes.accounts} accounts`)
   for (const variant of variants) {
     if (args.only !== undefined && !args.only.includes(variant)) continue

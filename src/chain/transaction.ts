@@ -1,19 +1,34 @@
 /** Per-transaction facts computed once at admission and reused by execution. */
-import type { TypedTransaction } from '@ethereumjs/tx'
-import type { Address } from '@ethereumjs/util'
+import type { Common } from '@ethereumjs/common'
+import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx'
+import { Address } from '@ethereumjs/util'
+import { keccak256 } from '../crypto/crypto.ts'
+import { txCommonFor } from './common.ts'
+
+const pinned = new WeakSet<TypedTransaction>()
 
 /**
- * Recover the sender once and make `tx.getSenderAddress()` return it from then on, then freeze
- * the tx (so ethereumjs caches its hash). ethereumjs caches only the public key and re-hashes it
- * to an address with pure-JS keccak on every call — twice per executed tx; the profile of
- * `bench:exec` showed it at ~20% of a transfer.
+ * Recover the sender's public key once (or take `publicKey`, recovered from the same bytes
+ * elsewhere, e.g. on a worker thread), cache it where ethereumjs looks for it (so
+ * `verifySignature` does not recover it again), make `tx.getSenderAddress()` return the address
+ * from then on, then freeze the tx (so ethereumjs caches its hash). ethereumjs re-hashes the
+ * public key to an address with pure-JS keccak on every call — twice per executed tx; the profile
+ * of `bench:exec` showed it at ~20% of a transfer.
  */
-export function pinSender(tx: TypedTransaction): Address {
+export function pinSender(tx: TypedTransaction, publicKey?: Uint8Array): Address {
   if (Object.isFrozen(tx)) throw new Error('pinSender needs an unfrozen transaction')
-  const sender = tx.getSenderAddress()
+  const key = publicKey ?? tx.getSenderPublicKey()
+  tx.cache.senderPubKey = key
+  const sender = new Address(keccak256(key).subarray(12))
   Object.defineProperty(tx, 'getSenderAddress', { value: () => sender })
   Object.freeze(tx)
+  pinned.add(tx)
   return sender
+}
+
+/** Whether the transaction's sender is known without recovering it. */
+export function hasPinnedSender(tx: TypedTransaction): boolean {
+  return pinned.has(tx)
 }
 
 const serialized = new WeakMap<TypedTransaction, Uint8Array>()
@@ -26,4 +41,16 @@ export function rememberSerialized(tx: TypedTransaction, raw: Uint8Array): void 
 /** The bytes a transaction arrived as (re-encoding it costs a few µs per transaction). */
 export function serializedTx(tx: TypedTransaction): Uint8Array {
   return serialized.get(tx) ?? tx.serialize()
+}
+
+/**
+ * Decode a signed transaction as the mempool leaves it for execution — with the chain's shared
+ * transaction Common, sender recovered and pinned, bytes remembered — without the mempool's
+ * admission checks (benchmarks, generated blocks, blocks re-executed from elsewhere).
+ */
+export function decodeTransaction(raw: Uint8Array, common: Common): TypedTransaction {
+  const tx = createTxFromRLP(raw, { common: txCommonFor(common), freeze: false })
+  pinSender(tx)
+  rememberSerialized(tx, raw)
+  return tx
 }

@@ -15,7 +15,10 @@ export type BlockHashLookup = (number: bigint) => Uint8Array | undefined
 export type ExecuteBlockParameters = {
   /** Header template: number, parentHash, timestamp, coinbase, gasLimit, baseFeePerGas, mixHash. */
   readonly header: BlockHeader
-  /** Ordered candidates; senders are already recovered (and cached on each tx). */
+  /**
+   * Ordered candidates. Senders pinned by the mempool are used as they are; the parallel executor
+   * recovers any others on its workers (unfrozen txs), the sequential one as execution asks.
+   */
   readonly transactions: readonly TypedTransaction[]
   /** Committed state of the parent block. */
   readonly state: StateReader

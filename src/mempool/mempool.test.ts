@@ -35,74 +35,74 @@ function tx(keyIndex: number, nonce: bigint, fee = 10n ** 9n, tip = 10n ** 6n) {
 }
 
 describe('Mempool', () => {
-  it('behavior: select is first come first served across senders and nonce ordered within one', () => {
+  it('behavior: select is first come first served across senders and nonce ordered within one', async () => {
     const { pool } = makePool()
     const order = [tx(0, 0n), tx(1, 0n), tx(0, 1n), tx(2, 0n), tx(1, 1n)]
-    for (const t of order) pool.add(t.serialize())
+    for (const t of order) await pool.add(t.serialize())
     const selected = pool.select(30_000_000n, 1n).map((t) => bytesToUnprefixedHex(t.hash()))
     assert.deepEqual(selected, order.map((t) => bytesToUnprefixedHex(t.hash())))
   })
 
-  it('behavior: a nonce gap holds the sender back until it closes', () => {
+  it('behavior: a nonce gap holds the sender back until it closes', async () => {
     const { pool } = makePool()
-    pool.add(tx(0, 1n).serialize())
+    await pool.add(tx(0, 1n).serialize())
     assert.equal(pool.select(30_000_000n, 1n).length, 0)
     assert.equal(pool.pendingNonce(senders[0]!), 0n)
-    pool.add(tx(0, 0n).serialize())
+    await pool.add(tx(0, 0n).serialize())
     assert.deepEqual(pool.select(30_000_000n, 1n).map((t) => t.nonce), [0n, 1n])
     assert.equal(pool.pendingNonce(senders[0]!), 2n)
   })
 
-  it('behavior: a replacement keeps its place in line and needs a 10% bump', () => {
+  it('behavior: a replacement keeps its place in line and needs a 10% bump', async () => {
     const { pool } = makePool()
-    pool.add(tx(0, 0n).serialize())
-    pool.add(tx(1, 0n).serialize())
-    assert.throws(() => pool.add(tx(0, 0n, 10n ** 9n + 5n * 10n ** 7n, 2n * 10n ** 6n).serialize()), /replacement transaction underpriced/)
+    await pool.add(tx(0, 0n).serialize())
+    await pool.add(tx(1, 0n).serialize())
+    await assert.rejects(() => pool.add(tx(0, 0n, 10n ** 9n + 5n * 10n ** 7n, 2n * 10n ** 6n).serialize()), /replacement transaction underpriced/)
     const bumped = tx(0, 0n, 11n * 10n ** 8n, 11n * 10n ** 5n)
-    const { replaced } = pool.add(bumped.serialize())
+    const { replaced } = await pool.add(bumped.serialize())
     assert.ok(replaced)
     assert.equal(pool.size, 2)
     assert.deepEqual(bytesToUnprefixedHex(pool.select(30_000_000n, 1n)[0]!.hash()), bytesToUnprefixedHex(bumped.hash()))
   })
 
-  it('behavior: fee caps below the base fee wait; the gas limit bounds a selection', () => {
+  it('behavior: fee caps below the base fee wait; the gas limit bounds a selection', async () => {
     const { pool } = makePool()
-    pool.add(tx(0, 0n, 100n, 1n).serialize())
-    pool.add(tx(1, 0n).serialize())
-    pool.add(tx(2, 0n).serialize())
+    await pool.add(tx(0, 0n, 100n, 1n).serialize())
+    await pool.add(tx(1, 0n).serialize())
+    await pool.add(tx(2, 0n).serialize())
     assert.equal(pool.select(30_000_000n, 1000n).length, 2)
     assert.equal(pool.select(42_000n, 1n).length, 2)
   })
 
-  it('behavior: prune drops included and stale transactions', () => {
+  it('behavior: prune drops included and stale transactions', async () => {
     const { pool, accounts } = makePool()
     const a = tx(0, 0n)
     const b = tx(0, 1n)
-    pool.add(a.serialize())
-    pool.add(b.serialize())
+    await pool.add(a.serialize())
+    await pool.add(b.serialize())
     accounts.set(senders[0]!, { nonce: 2n, balance: 10n ** 20n, codeHash: KECCAK256_NULL })
     pool.prune([a], [])
     assert.equal(pool.size, 0)
     assert.equal(pool.pooledGas, 0n)
   })
 
-  it('behavior: a full pool evicts the cheapest tail, or refuses a transaction that does not outbid it', () => {
+  it('behavior: a full pool evicts the cheapest tail, or refuses a transaction that does not outbid it', async () => {
     const { pool } = makePool({ maxTxs: 2 })
     const cheap = tx(0, 0n, 2n * 10n ** 9n)
-    pool.add(cheap.serialize())
-    pool.add(tx(1, 0n, 3n * 10n ** 9n).serialize())
-    assert.throws(() => pool.add(tx(2, 0n, 10n ** 9n).serialize()), /txpool is full/)
-    pool.add(tx(2, 0n, 5n * 10n ** 9n).serialize())
+    await pool.add(cheap.serialize())
+    await pool.add(tx(1, 0n, 3n * 10n ** 9n).serialize())
+    await assert.rejects(() => pool.add(tx(2, 0n, 10n ** 9n).serialize()), /txpool is full/)
+    await pool.add(tx(2, 0n, 5n * 10n ** 9n).serialize())
     assert.equal(pool.size, 2)
     assert.equal(pool.get(cheap.hash()), undefined)
   })
 
-  it('behavior: refused transactions leave the pool unchanged', () => {
+  it('behavior: refused transactions leave the pool unchanged', async () => {
     const { pool } = makePool()
-    pool.add(tx(0, 0n).serialize())
+    await pool.add(tx(0, 0n).serialize())
     const before = [...pool.entries()].map((e) => e.hashKey)
-    assert.throws(() => pool.add(tx(0, 0n).serialize()), /already known/)
-    assert.throws(() => pool.add(hexToBytes('0x03c0')), /blob transactions/)
+    await assert.rejects(() => pool.add(tx(0, 0n).serialize()), /already known/)
+    await assert.rejects(() => pool.add(hexToBytes('0x03c0')), /blob transactions/)
     assert.deepEqual([...pool.entries()].map((e) => e.hashKey), before)
   })
 })

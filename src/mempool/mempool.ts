@@ -11,7 +11,7 @@ import type { Common } from '@ethereumjs/common'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import { type Address, bytesToHex, bytesToUnprefixedHex } from '@ethereumjs/util'
 import type { StateReader } from '../state/types.ts'
-import { decodeAndValidate, maxCost, maxFeePerGas, maxPriorityFeePerGas, type StatelessLimits, txRejected } from './validate.ts'
+import { decodeAndValidate, maxCost, maxFeePerGas, maxPriorityFeePerGas, type RecoverSender, type StatelessLimits, txRejected } from './validate.ts'
 
 export type PoolEntry = {
   readonly tx: TypedTransaction
@@ -29,6 +29,8 @@ export type MempoolOptions = StatelessLimits & {
   readonly maxPerSender: number
   /** Committed state of the head block (nonces and balances). */
   readonly state: () => StateReader
+  /** Where senders are recovered; on this thread when absent. */
+  readonly recoverSender?: RecoverSender | undefined
 }
 
 export type AddResult = { readonly hash: Uint8Array; readonly entry: PoolEntry; readonly replaced: PoolEntry | undefined }
@@ -69,9 +71,12 @@ export class Mempool {
     return nonce
   }
 
-  /** Validate a raw transaction and pool it. Throws a `TX_REJECTED` error saying what was wrong. */
-  add(raw: Uint8Array): AddResult {
-    const { tx, sender, hash } = decodeAndValidate(raw, this.options.common, this.options)
+  /**
+   * Validate a raw transaction and pool it. Rejects with a `TX_REJECTED` error saying what was
+   * wrong. Every check against the pool and state runs after the sender is recovered, in one go.
+   */
+  async add(raw: Uint8Array): Promise<AddResult> {
+    const { tx, sender, hash } = await decodeAndValidate(raw, this.options.common, this.options, this.options.recoverSender)
     const hashKey = bytesToUnprefixedHex(hash)
     if (this.byHash.has(hashKey)) throw txRejected(`already known: transaction ${bytesToHex(hash)} is already in the pool`)
     const senderKey = bytesToUnprefixedHex(sender.bytes)

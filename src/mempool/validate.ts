@@ -62,8 +62,18 @@ function precheckFields(raw: Uint8Array): bigint | undefined {
 
 export type DecodedTx = { readonly tx: TypedTransaction; readonly sender: Address; readonly hash: Uint8Array }
 
-/** Decode and check everything that does not depend on state. */
-export function decodeAndValidate(raw: Uint8Array, common: Common, limits: StatelessLimits): DecodedTx {
+/**
+ * Recovers the sender's 64-byte public key from a serialized signed transaction somewhere else
+ * (the worker threads: `SenderRecoveryPool`); rejects with the reason when there is none.
+ */
+export type RecoverSender = (raw: Uint8Array) => Promise<Uint8Array>
+
+/**
+ * Decode and check everything that does not depend on state. The checks that need no sender run
+ * first, so malformed or underpriced transactions cost no signature recovery; recovery runs on
+ * `recoverSender` when given, on this thread otherwise.
+ */
+export async function decodeAndValidate(raw: Uint8Array, common: Common, limits: StatelessLimits, recoverSender?: RecoverSender): Promise<DecodedTx> {
   if (raw.length > limits.txMaxBytes) {
     throw txRejected(`oversized data: transaction size ${raw.length} bytes, limit ${limits.txMaxBytes}`)
   }
@@ -86,17 +96,9 @@ export function decodeAndValidate(raw: Uint8Array, common: Common, limits: State
     throw txInvalid(`invalid transaction: ${firstLine((error as Error).message)}`)
   }
   if (!tx.isSigned()) throw txInvalid('invalid transaction: not signed')
-  let sender: Address
-  try {
-    sender = pinSender(tx)
-  } catch (error) {
-    throw txRejected(`invalid sender: ${firstLine((error as Error).message)}`)
-  }
-  // geth's wording first (wallets such as viem recognise it); ethereumjs' own checks after.
+  // geth's wording first (wallets such as viem recognise it).
   const intrinsic = tx.getIntrinsicGas()
   if (tx.gasLimit < intrinsic) throw txRejected(`intrinsic gas too low: gas ${tx.gasLimit}, minimum needed ${intrinsic}`)
-  const errors = tx.getValidationErrors()
-  if (errors.length > 0) throw txRejected(`invalid transaction: ${errors.join('; ')}`)
   if (tx.gasLimit > limits.blockGasLimit) {
     throw txRejected(`exceeds block gas limit: tx gas ${tx.gasLimit}, block gas limit ${limits.blockGasLimit}`)
   }
@@ -104,6 +106,16 @@ export function decodeAndValidate(raw: Uint8Array, common: Common, limits: State
   if (feeCap < limits.baseFeeFloor) {
     throw txRejected(`transaction underpriced: max fee per gas ${feeCap} below the base fee floor ${limits.baseFeeFloor}`)
   }
+  let sender: Address
+  try {
+    sender = pinSender(tx, recoverSender === undefined ? undefined : await recoverSender(raw))
+  } catch (error) {
+    throw txRejected(`invalid sender: ${firstLine((error as Error).message)}`)
+  }
+  // ethereumjs' own checks (signature, EIP-7623 calldata floor); the signature check reads the
+  // public key cached above instead of recovering it again.
+  const errors = tx.getValidationErrors()
+  if (errors.length > 0) throw txRejected(`invalid transaction: ${errors.join('; ')}`)
   rememberSerialized(tx, raw)
   return { tx, sender, hash: tx.hash() }
 }

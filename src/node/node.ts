@@ -93,6 +93,13 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   const metrics = createNodeMetrics()
   const chain = new Chain(store, common, head)
   const state = new FlatState(store)
+  const sequential = await createSequentialExecutor({ common })
+  // Parallel workers read committed state straight from LMDB, which holds the head state now.
+  const parallel =
+    config.executor === 'parallel'
+      ? createParallelExecutor({ common, threads: config.executorThreads ?? availableParallelism(), source: { kind: 'lmdb', dataDir: config.dataDir }, fallback: sequential })
+      : undefined
+  const executor: BlockExecutor = parallel ?? sequential
   const mempool = new Mempool({
     common,
     maxTxs: config.mempoolMaxTxs,
@@ -101,13 +108,9 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
     blockGasLimit: config.blockGasLimit,
     baseFeeFloor: config.baseFeeFloor,
     state: () => state,
+    // With worker threads, incoming transactions' senders are recovered there.
+    recoverSender: parallel === undefined ? undefined : (raw) => parallel.senders.recover(raw),
   })
-  const sequential = await createSequentialExecutor({ common })
-  // Parallel workers read committed state straight from LMDB, which holds the head state now.
-  const executor: BlockExecutor =
-    config.executor === 'parallel'
-      ? createParallelExecutor({ common, threads: config.executorThreads ?? availableParallelism(), source: { kind: 'lmdb', dataDir: config.dataDir }, fallback: sequential })
-      : sequential
   const simulator = await Simulator.create(common, config.rpcGasCap)
   const parts = { common, store, chain, state, mempool, executor, metrics, stateLock: new Mutex() }
   const sequencer = new Sequencer({
@@ -121,6 +124,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   })
   metrics.head.set(() => Number(chain.head))
   metrics.mempoolSize.set(() => mempool.size)
+  if (parallel !== undefined) metrics.workerSenderRecoveries.set(() => parallel.senders.recovered)
   return {
     ...parts,
     config,

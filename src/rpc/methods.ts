@@ -70,9 +70,9 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
     return formatReceipt(found.chainBlock, found.index, firstLogIndexes(found.chainBlock)[found.index]!)
   }
 
-  function addRaw(params: readonly unknown[]): Uint8Array {
+  async function addRaw(params: readonly unknown[]): Promise<Uint8Array> {
     const raw = p.data(params[0], 'raw transaction')
-    const { hash } = mempool.add(raw)
+    const { hash } = await mempool.add(raw)
     sequencer.notifyPooled()
     return hash
   }
@@ -263,7 +263,7 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
       return bigIntToHex(await stateLock.run(() => simulator.estimateGas(request, simulationContext())))
     },
 
-    eth_sendRawTransaction: (params) => bytesToHex(addRaw(params)),
+    eth_sendRawTransaction: async (params) => bytesToHex(await addRaw(params)),
     // EIP-7966: an invalid timeout falls back to the node's default; code 5 when the tx cannot
     // be processed (nonce gap, dropped at execution), code 4 on timeout, both with the hash.
     eth_sendRawTransactionSync: async (params) => {
@@ -271,7 +271,7 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
       const requested = typeof params[1] === 'number' ? params[1] : typeof params[1] === 'string' && /^0x[0-9a-fA-F]+$/.test(params[1]) ? Number(params[1]) : undefined
       if (requested !== undefined && Number.isSafeInteger(requested) && requested > 0 && requested <= config.rpcSyncTimeoutMs) timeout = requested
       const raw = p.data(params[0], 'raw transaction')
-      const { hash, entry } = mempool.add(raw)
+      const { hash, entry } = await mempool.add(raw)
       const hashHex = bytesToHex(hash)
       if (mempool.pendingNonce(entry.senderKey) <= entry.tx.nonce) {
         throw new RpcError(rpcErrorCodes.syncNotReady, `The transaction was added to the mempool but wasn't processed due to a missing nonce: next nonce ${mempool.pendingNonce(entry.senderKey)}, tx nonce ${entry.tx.nonce}`, hashHex)

@@ -81,11 +81,9 @@ export function createRpcApp(node: MosaicNode): Hono {
       if (payload.length > config.rpcMaxBatch) {
         return c.json(errorResponse(null, { code: rpcErrorCodes.invalidRequest, message: `batch too large: ${payload.length} requests, limit ${config.rpcMaxBatch}` }))
       }
-      const responses: JsonRpcResponse[] = []
-      for (const request of payload) {
-        const response = await handleOne(request, context)
-        if (response !== undefined) responses.push(response)
-      }
+      // Requests of a batch are handled concurrently (JSON-RPC 2.0 allows it) and answered in
+      // order: a batch of raw transactions has their senders recovered together on the workers.
+      const responses = (await Promise.all(payload.map((request) => handleOne(request, context)))).filter((r) => r !== undefined)
       return responses.length === 0 ? c.body(null, 204) : c.json(responses)
     }
     const response = await handleOne(payload, context)

@@ -37,7 +37,7 @@ import secp256k1 from 'secp256k1'
 import { encodeDeployData, encodeFunctionData, type Hex } from 'viem'
 import { loadArtifact } from '../../contracts/artifacts.ts'
 import { customCrypto, keccak256 } from '../../src/crypto/crypto.ts'
-import { decodeAndValidate } from '../../src/mempool/validate.ts'
+import { decodeTransaction } from '../../src/chain/transaction.ts'
 import { createStateDelta, type StateDelta } from '../../src/state/types.ts'
 import { createRandom } from '../../src/utils/random.ts'
 
@@ -238,7 +238,7 @@ const ecsign = ((message: Uint8Array, privateKey: Uint8Array): Uint8Array => {
 }) as unknown as NonNullable<CustomCrypto['ecsign']>
 
 export type GeneratedTx = {
-  /** Decoded and checked as the mempool does (`decodeAndValidate`), sender pinned. */
+  /** Decoded as the mempool leaves it (`decodeTransaction`), sender pinned. */
   readonly tx: TypedTransaction
   readonly kind: TxKind
   /** Drawn to be invalid: every executor must reject it. */
@@ -364,7 +364,6 @@ export function createChainWorkload(parameters: CreateChainWorkloadParameters): 
   const chaosCall = (functionName: string, args: readonly unknown[] = []): Uint8Array =>
     data(encodeFunctionData({ abi: chaosAbi, functionName, args } as Parameters<typeof encodeFunctionData>[0]))
 
-  const limits = { txMaxBytes: 1 << 20, blockGasLimit: BLOCK_GAS_LIMIT, baseFeeFloor: 0n }
 
   type Draft = { to?: Address; value?: bigint; data?: Uint8Array; gasLimit: bigint; nonce?: bigint }
 
@@ -512,8 +511,8 @@ export function createChainWorkload(parameters: CreateChainWorkloadParameters): 
       },
       { common: signingCommon },
     ).sign(sender.privateKey)
-    // As the mempool admits it: decoded with the chain's Common, sender recovered and pinned.
-    return decodeAndValidate(signed.serialize(), common, limits).tx
+    // As the mempool leaves it: decoded with the chain's Common, sender recovered and pinned.
+    return decodeTransaction(signed.serialize(), common)
   }
 
   function* blocks(): Generator<GeneratedBlock, void, undefined> {

@@ -22,7 +22,7 @@ import type { TypedTransaction } from '@ethereumjs/tx'
 import { Address, bytesToUnprefixedHex, KECCAK256_NULL } from '@ethereumjs/util'
 import { Bloom, paramsVM, type TxReceipt } from '@ethereumjs/vm'
 import { Piscina } from 'piscina'
-import { serializedTx } from '../../chain/transaction.ts'
+import { hasPinnedSender, pinSender, serializedTx } from '../../chain/transaction.ts'
 import { isEmptyDelta, mergeDelta } from '../../state/delta.ts'
 import { JournaledStateManager } from '../../state/journaled-state-manager.ts'
 import { createStateDelta, type StateDelta, type StateReader } from '../../state/types.ts'
@@ -31,6 +31,7 @@ import { applyBlockPrelude } from '../vm.ts'
 import { conflictHints, partitionBatch } from './batch.ts'
 import type { BlockEnv, ExecuteResult, ExecuteTask, LogEntry, TxInput, TxOutcome, WorkerInit, WorkerStateSource } from './protocol.ts'
 import { accountKey, slotKey } from './protocol.ts'
+import { SenderRecoveryPool } from './sender-recovery.ts'
 
 export type CreateParallelExecutorParameters = {
   readonly common: Common
@@ -75,6 +76,8 @@ export class ParallelExecutor implements BlockExecutor {
   private readonly hot = new Set<string>()
   /** Time workers spent executing (diagnostics: compare with the wall time of a block). */
   workerBusyMs = 0
+  /** ecrecover on the same workers: for the mempool, and for blocks whose senders are not known. */
+  readonly senders: SenderRecoveryPool
   private readonly threads: number
   private readonly minParallelTxs: number
   private readonly maxBatch: number
@@ -90,6 +93,7 @@ export class ParallelExecutor implements BlockExecutor {
     this.maxBatch = parameters.maxBatch ?? 4096
     this.vmCommon = parameters.common.copy()
     this.vmCommon.updateParams(paramsVM)
+    this.senders = new SenderRecoveryPool(pool, this.threads)
   }
 
   async close(): Promise<void> {
@@ -110,6 +114,7 @@ export class ParallelExecutor implements BlockExecutor {
 
   async executeBlock(parameters: ExecuteBlockParameters): Promise<BlockExecution> {
     const { header, transactions, state, blockHash } = parameters
+    await this.recoverUnknownSenders(transactions)
     const candidates = transactions.map((tx, id): Candidate => {
       const sender = tx.getSenderAddress()
       return { tx, sender, senderKey: bytesToUnprefixedHex(sender.bytes), input: { id, raw: serializedTx(tx), sender: sender.bytes } }
@@ -120,6 +125,21 @@ export class ParallelExecutor implements BlockExecutor {
       return result
     }
     return this.executeParallel(header, candidates, state, blockHash)
+  }
+
+  /**
+   * Transactions that did not come through the mempool (a block being re-executed) have no
+   * recovered sender yet: recover them all on the workers in one go, not one by one here.
+   */
+  private async recoverUnknownSenders(transactions: readonly TypedTransaction[]): Promise<void> {
+    const unknown = transactions.filter((tx) => !hasPinnedSender(tx) && !Object.isFrozen(tx))
+    if (unknown.length === 0) return
+    const senders = await this.senders.recoverMany(unknown.map(serializedTx))
+    unknown.forEach((tx, i) => {
+      const sender = senders[i]!
+      // A transaction without a valid signature keeps failing where execution asks for its sender.
+      if (sender instanceof Uint8Array) pinSender(tx, sender)
+    })
   }
 
   private async executeParallel(

@@ -164,3 +164,17 @@ export default async function execute(task: ExecuteTask): Promise<ExecuteResult>
   }
   return { kind: 'done', threadId, outcomes, busyMs: performance.now() - started }
 }
+
+/**
+ * Recover the senders of serialized signed transactions (`SenderRecoveryPool`): the 64-byte
+ * public key per transaction, or the reason it has none.
+ */
+export function recoverSenders(raws: readonly Uint8Array[]): (Uint8Array | string)[] {
+  return raws.map((raw) => {
+    try {
+      return createTxFromRLP(raw, { common: txCommon }).getSenderPublicKey()
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error)
+    }
+  })
+}

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+import { createBlockHeader } from '@ethereumjs/block'
+import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx'
+import { bytesToUnprefixedHex, equalsBytes } from '@ethereumjs/util'
+import { createWorkload } from '../../../bench/workloads.ts'
+import { createChainCommon, txCommonFor } from '../../chain/common.ts'
+import { decodeTransaction, hasPinnedSender, rememberSerialized } from '../../chain/transaction.ts'
+import { Mempool } from '../../mempool/mempool.ts'
+import { FlatState } from '../../state/flat-state.ts'
+import { createSequentialExecutor } from '../sequential-executor.ts'
+import { createParallelExecutor } from './parallel-executor.ts'
+
+const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
+const workload = createWorkload({ name: 'transfers', seed: 3, accountCount: 48, txCount: 48, blockSize: 48, common })
+const raws = workload.blocks.flat().map((tx) => tx.serialize())
+/** A signed tx whose signature names no public key: no curve point has x = r = 5. */
+function unrecoverable(raw: Uint8Array): Uint8Array {
+  const tx = createTxFromRLP(raw, { common, freeze: false }) as TypedTransaction & { r: bigint }
+  tx.r = 5n
+  return tx.serialize()
+}
+
+const state = () => new FlatState({
+  readAccount: (a) => workload.preState.accounts.get(a) ?? undefined,
+  readStorage: () => undefined,
+  readCode: () => undefined,
+})
+const executor = createParallelExecutor({
+  common,
+  threads: 2,
+  source: { kind: 'snapshot', state: { ...workload.preState, storageCleared: new Set() } },
+  fallback: await createSequentialExecutor({ common }),
+  minParallelTxs: 2,
+})
+after(() => executor.close())
+
+describe('sender recovery on the worker threads', () => {
+  it('behavior: workers recover the same public keys as the main thread, and say why a signature has none', async () => {
+    const bad = unrecoverable(raws[0]!)
+    const results = await executor.senders.recoverMany([...raws, bad])
+    assert.equal(results.length, raws.length + 1)
+    raws.forEach((raw, i) => {
+      const expected = createTxFromRLP(raw, { common }).getSenderPublicKey()
+      assert.ok(results[i] instanceof Uint8Array && equalsBytes(results[i] as Uint8Array, expected), `tx ${i}`)
+    })
+    assert.match(String(results[raws.length]), /^Invalid Signature/)
+  })
+
+  it('behavior: the mempool admits concurrent submissions in arrival order, senders recovered on the workers', async () => {
+    const before = executor.senders.recovered
+    const pool = new Mempool({
+      common,
+      maxTxs: 1000,
+      maxPerSender: 16,
+      txMaxBytes: 131072,
+      blockGasLimit: 30_000_000n,
+      baseFeeFloor: 1n,
+      state,
+      recoverSender: (raw) => executor.senders.recover(raw),
+    })
+    const added = await Promise.all(raws.map((raw) => pool.add(raw)))
+    assert.equal(executor.senders.recovered - before, raws.length)
+    const inline = raws.map((raw) => decodeTransaction(raw, common))
+    added.forEach(({ entry }, i) => assert.equal(entry.sender.toString(), inline[i]!.getSenderAddress().toString()))
+    // First come, first served: the block order is the submission order.
+    assert.deepEqual(
+      pool.select(30_000_000n, 1n).map((tx) => bytesToUnprefixedHex(tx.hash())),
+      inline.map((tx) => bytesToUnprefixedHex(tx.hash())),
+    )
+    await assert.rejects(() => pool.add(unrecoverable(raws[1]!)), /invalid sender/)
+    assert.equal(pool.size, raws.length)
+  })
+
+  it('behavior: a block whose senders are unknown has them recovered on the workers and executes as sequentially', async () => {
+    const header = createBlockHeader(
+      { number: 1n, gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n, coinbase: workload.coinbase },
+      { common, setHardfork: false },
+    )
+    const unknown = raws.map((raw) => {
+      const tx = createTxFromRLP(raw, { common: txCommonFor(common), freeze: false })
+      rememberSerialized(tx, raw)
+      return tx
+    })
+    const before = executor.senders.recovered
+    const parallel = await executor.executeBlock({ header, transactions: unknown, state: state(), blockHash: () => undefined })
+    assert.equal(executor.senders.recovered - before, raws.length)
+    assert.ok(unknown.every(hasPinnedSender))
+    const sequential = await (await createSequentialExecutor({ common })).executeBlock({
+      header,
+      transactions: raws.map((raw) => decodeTransaction(raw, common)),
+      state: state(),
+      blockHash: () => undefined,
+    })
+    assert.equal(parallel.stats.mode, 'parallel')
+    assert.equal(parallel.executed.length, raws.length)
+    assert.equal(parallel.gasUsed, sequential.gasUsed)
+    assert.deepEqual(parallel.delta.accounts, sequential.delta.accounts)
+  })
+})
