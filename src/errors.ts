@@ -13,6 +13,8 @@ export type MosaicErrorCode =
   | 'INVALID_PARAMS'
   | 'LIMIT_EXCEEDED'
   | 'STORE_CORRUPT'
+  | 'DELTA_INVALID'
+  | 'COMMITMENT'
   | 'INTERNAL'
 
 export type MosaicErrorOptions = {

@@ -45,6 +45,8 @@ const codeOf: Record<MosaicErrorCode, number> = {
   INVALID_PARAMS: rpcErrorCodes.invalidParams,
   LIMIT_EXCEEDED: rpcErrorCodes.limitExceeded,
   STORE_CORRUPT: rpcErrorCodes.internalError,
+  DELTA_INVALID: rpcErrorCodes.invalidParams,
+  COMMITMENT: rpcErrorCodes.internalError,
   INTERNAL: rpcErrorCodes.internalError,
 }
 

@@ -1,0 +1,137 @@
+/**
+ * The tries one commitment worker owns: some of the account sub-tries (`layout.ts`) and the
+ * storage trie of every account in them. `apply` takes one block's changes for those accounts,
+ * updates the tries in memory, hashes each dirty node once and reports the new sub-trie roots;
+ * new nodes go to a sink (LMDB). Runs inside a worker thread (`worker.ts`) or, for from-scratch
+ * roots and tests, in the calling thread.
+ */
+import { unprefixedHexToBytes } from '@ethereumjs/util'
+import { keccak256 } from '../crypto/crypto.ts'
+import type { AccountRecord, StateDelta } from '../state/types.ts'
+import { type AccountLeaf, decodeAccountLeaf, EMPTY_ACCOUNT_LEAF, encodeAccountLeaf, encodeStorageValue, subtrieOf } from './layout.ts'
+import { bytesToNibbles, EMPTY_ROOT, MerkleTrie, type NodeLoader, type NodeSink, type TrieOptions } from './trie.ts'
+
+/** One account's changes in one block, as the coordinator hands them to the owner of its sub-trie. */
+export type AccountUpdate = {
+  /** Lowercase hex, no 0x. */
+  readonly address: string
+  /** keccak256(address). */
+  readonly hashedKey: Uint8Array
+  /** New nonce, balance and code hash; null = deleted; undefined = unchanged (storage-only change). */
+  readonly record: AccountRecord | null | undefined
+  /** Storage wiped before `slots` apply. */
+  readonly cleared: boolean
+  /** [slot (hex, 32 bytes), value stripped of leading zeros — empty = deleted]. */
+  readonly slots: readonly (readonly [string, Uint8Array])[]
+}
+
+export type SubtrieRoot = {
+  readonly index: number
+  readonly root: Uint8Array
+  /** Encoding of the sub-trie's top node; undefined when empty. */
+  readonly top: Uint8Array | undefined
+}
+
+/** Split a block's delta into account updates, in address order. */
+export function accountUpdates(delta: StateDelta): AccountUpdate[] {
+  const addresses = new Set<string>([...delta.accounts.keys(), ...delta.storage.keys(), ...delta.storageCleared])
+  return [...addresses].sort().map((address) => ({
+    address,
+    hashedKey: keccak256(unprefixedHexToBytes(address)),
+    record: delta.accounts.get(address),
+    cleared: delta.storageCleared.has(address),
+    slots: [...(delta.storage.get(address) ?? [])],
+  }))
+}
+
+export class SubtrieEngine {
+  private readonly subtries = new Map<number, MerkleTrie>()
+  private readonly storageTries = new Map<string, MerkleTrie>()
+  private readonly trieOptions: TrieOptions
+
+  /**
+   * @param roots root hash of every sub-trie this engine owns (EMPTY_ROOT for an empty one)
+   * @param loader where nodes not in memory come from (LMDB); none when all state is in memory
+   */
+  constructor(
+    private readonly splitNibbles: number,
+    roots: ReadonlyMap<number, Uint8Array>,
+    loader?: NodeLoader,
+  ) {
+    this.trieOptions = { loader }
+    for (const [index, root] of roots) this.subtries.set(index, new MerkleTrie(root, this.trieOptions))
+  }
+
+  /** Nodes loaded from the store so far, over all tries. */
+  get loads(): number {
+    let total = 0
+    for (const trie of this.subtries.values()) total += trie.loads
+    for (const trie of this.storageTries.values()) total += trie.loads
+    return total
+  }
+
+  private subtrie(index: number): MerkleTrie {
+    let trie = this.subtries.get(index)
+    if (trie === undefined) {
+      trie = new MerkleTrie(EMPTY_ROOT, this.trieOptions)
+      this.subtries.set(index, trie)
+    }
+    return trie
+  }
+
+  private path(hashedKey: Uint8Array): Uint8Array {
+    return bytesToNibbles(hashedKey).subarray(this.splitNibbles)
+  }
+
+  /** The account's leaf as committed (or as updated so far), or undefined. */
+  account(hashedKey: Uint8Array): AccountLeaf | undefined {
+    const leaf = this.subtrie(subtrieOf(hashedKey, this.splitNibbles)).get(this.path(hashedKey))
+    return leaf === undefined ? undefined : decodeAccountLeaf(leaf)
+  }
+
+  /** Apply one block's updates; returns the roots of the sub-tries they changed. */
+  apply(updates: readonly AccountUpdate[], sink?: NodeSink): SubtrieRoot[] {
+    const changed = new Set<number>()
+    for (const update of updates) {
+      const index = subtrieOf(update.hashedKey, this.splitNibbles)
+      const trie = this.subtrie(index)
+      const path = this.path(update.hashedKey)
+      changed.add(index)
+      if (update.record === null) {
+        trie.del(path)
+        this.storageTries.delete(update.address)
+        continue
+      }
+      const existing = trie.get(path)
+      const before = existing === undefined ? EMPTY_ACCOUNT_LEAF : decodeAccountLeaf(existing)
+      let storageRoot = before.storageRoot
+      if (update.cleared || update.slots.length > 0) {
+        let storage = update.cleared ? undefined : this.storageTries.get(update.address)
+        if (storage === undefined) {
+          storage = new MerkleTrie(update.cleared ? EMPTY_ROOT : before.storageRoot, this.trieOptions)
+          this.storageTries.set(update.address, storage)
+        }
+        for (const [slot, value] of update.slots) {
+          const key = bytesToNibbles(keccak256(unprefixedHexToBytes(slot)))
+          if (value.length === 0) storage.del(key)
+          else storage.put(key, encodeStorageValue(value))
+        }
+        storageRoot = storage.commit(sink)
+      }
+      const record = update.record ?? before
+      trie.put(path, encodeAccountLeaf({ nonce: record.nonce, balance: record.balance, storageRoot, codeHash: record.codeHash }))
+    }
+    return [...changed].sort((a, b) => a - b).map((index) => {
+      const trie = this.subtrie(index)
+      const root = trie.commit(sink)
+      return { index, root, top: trie.topNode() }
+    })
+  }
+
+  /** Load the account-trie paths of these keys (prefetch); returns the nodes that came from the store. */
+  prefetch(hashedKeys: readonly Uint8Array[]): number {
+    let loaded = 0
+    for (const key of hashedKeys) loaded += this.subtrie(subtrieOf(key, this.splitNibbles)).touch(this.path(key))
+    return loaded
+  }
+}

@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { createMPT } from '@ethereumjs/mpt'
+import { RLP } from '@ethereumjs/rlp'
+import { MerkleStateManager } from '@ethereumjs/statemanager'
+import { Account, bytesToHex, createAddressFromString, KECCAK256_NULL, setLengthLeft, unprefixedHexToBytes } from '@ethereumjs/util'
+import { keccak256 } from '../crypto/crypto.ts'
+import { createStateDelta, type AccountRecord, type StateDelta } from '../state/types.ts'
+import { createRandom } from '../utils/random.ts'
+import { accountUpdates, SubtrieEngine } from './engine.ts'
+import { encodeAccountLeaf, layoutOf, type Layout } from './layout.ts'
+import { computeStateRoot, createAggregator } from './root.ts'
+import { EMPTY_ROOT } from './trie.ts'
+
+type FullState = { accounts: Map<string, AccountRecord>; storage: Map<string, Map<string, Uint8Array>> }
+
+/** Random blocks of changes over a small state: creation, update, deletion, slots set and cleared, code. */
+function* randomDeltas(seed: number, blocks: number, state: FullState): Generator<StateDelta> {
+  const random = createRandom(seed)
+  const addresses = Array.from({ length: 40 }, (_, i) => bytesToHex(keccak256(Uint8Array.of(seed, i)).subarray(12)).slice(2))
+  const slotKey = () => bytesToHex(setLengthLeft(Uint8Array.of(random.int(12)), 32)).slice(2)
+  for (let b = 0; b < blocks; b++) {
+    const delta = createStateDelta()
+    for (let op = random.range(1, 12); op > 0; op--) {
+      const address = addresses[random.int(addresses.length)]!
+      const exists = delta.accounts.has(address) ? delta.accounts.get(address) !== null : state.accounts.has(address)
+      const roll = random.int(10)
+      if (roll < 4 || !exists) {
+        const code = random.int(4) === 0 ? random.bytes(random.range(1, 60)) : undefined
+        const codeHash = code === undefined ? (state.accounts.get(address)?.codeHash ?? KECCAK256_NULL) : keccak256(code)
+        if (code !== undefined) delta.code.set(bytesToHex(codeHash).slice(2), code)
+        delta.accounts.set(address, { nonce: BigInt(random.int(5)), balance: BigInt(random.int(1_000_000)) * 10n ** 12n, codeHash })
+      } else if (roll < 5) {
+        // As the executor reports it: a deleted account's storage is wiped (and stays wiped if
+        // the account is created again later in the block).
+        delta.accounts.set(address, null)
+        delta.storageCleared.add(address)
+        delta.storage.delete(address)
+      } else if (roll < 6) {
+        delta.storageCleared.add(address)
+        delta.storage.delete(address)
+      } else {
+        let slots = delta.storage.get(address)
+        if (slots === undefined) delta.storage.set(address, (slots = new Map()))
+        slots.set(slotKey(), random.int(4) === 0 ? new Uint8Array() : random.bytes(random.range(1, 32)).map((x, i) => (i === 0 && x === 0 ? 1 : x)))
+      }
+    }
+    // The reference state: the delta applied to the whole state.
+    for (const address of delta.storageCleared) state.storage.delete(address)
+    for (const [address, record] of delta.accounts) {
+      if (record === null) {
+        state.accounts.delete(address)
+        state.storage.delete(address)
+      } else state.accounts.set(address, record)
+    }
+    for (const [address, slots] of delta.storage) {
+      if (!state.accounts.has(address)) state.accounts.set(address, { nonce: 0n, balance: 0n, codeHash: KECCAK256_NULL })
+      let stored = state.storage.get(address)
+      if (stored === undefined) state.storage.set(address, (stored = new Map()))
+      for (const [slot, value] of slots) {
+        if (value.length === 0) stored.delete(slot)
+        else stored.set(slot, value)
+      }
+    }
+    yield delta
+  }
+}
+
+function asDelta(state: FullState): StateDelta {
+  const delta = createStateDelta()
+  for (const [address, record] of state.accounts) delta.accounts.set(address, record)
+  for (const [address, slots] of state.storage) delta.storage.set(address, new Map(slots))
+  return delta
+}
+
+/** The Ethereum state root of a whole state, with @ethereumjs/mpt only. */
+async function ethereumjsRoot(state: FullState): Promise<Uint8Array> {
+  const accounts = await createMPT({ useKeyHashing: true })
+  for (const [address, record] of state.accounts) {
+    const storage = await createMPT({ useKeyHashing: true })
+    for (const [slot, value] of state.storage.get(address) ?? []) await storage.put(unprefixedHexToBytes(slot), RLP.encode(value))
+    await accounts.put(unprefixedHexToBytes(address), encodeAccountLeaf({ ...record, storageRoot: storage.root() }))
+  }
+  return accounts.root()
+}
+
+/** Apply deltas block by block through the engine and aggregator, reloading every block from stored nodes. */
+function incrementalRoots(layout: Layout, deltas: Iterable<StateDelta>, onRoot: (root: Uint8Array) => Promise<void> | void) {
+  const store = new Map<string, Uint8Array>()
+  const loader = { loadNode: (hash: Uint8Array) => store.get(bytesToHex(hash)) }
+  const sink = (hash: Uint8Array, enc: Uint8Array) => store.set(bytesToHex(hash), enc)
+  const aggregator = createAggregator(layout)
+  const roots = new Map<number, Uint8Array>()
+  return (async () => {
+    for (const delta of deltas) {
+      // A fresh engine per block: only the sub-trie roots survive, every node comes from the store.
+      const engine = new SubtrieEngine(layout.splitNibbles, roots, loader)
+      const changed = engine.apply(accountUpdates(delta), sink)
+      for (const { index, root } of changed) roots.set(index, root)
+      aggregator.update(changed)
+      await onRoot(aggregator.commit(sink))
+    }
+  })()
+}
+
+describe('state commitment roots', () => {
+  it('behavior: mpt roots equal @ethereumjs/mpt roots of the same state after every generated block', async () => {
+    for (const seed of [11, 12, 13]) {
+      const state: FullState = { accounts: new Map(), storage: new Map() }
+      let block = 0
+      await incrementalRoots(layoutOf('mpt', 1), randomDeltas(seed, 25, state), async (root) => {
+        assert.equal(bytesToHex(root), bytesToHex(await ethereumjsRoot(state)), `seed ${seed} block ${block++}`)
+      })
+    }
+  })
+
+  it('behavior: the mpt root of a state equals MerkleStateManager’s', async () => {
+    const state: FullState = { accounts: new Map(), storage: new Map() }
+    for (const _ of randomDeltas(21, 30, state));
+    const sm = new MerkleStateManager()
+    for (const [address, record] of state.accounts) {
+      const at = createAddressFromString(`0x${address}`)
+      await sm.putAccount(at, new Account(record.nonce, record.balance, EMPTY_ROOT, record.codeHash))
+      for (const [slot, value] of state.storage.get(address) ?? []) await sm.putStorage(at, unprefixedHexToBytes(slot), value)
+    }
+    assert.ok(state.accounts.size > 5 && state.storage.size > 2)
+    assert.equal(bytesToHex(computeStateRoot(asDelta(state), layoutOf('mpt', 1))), bytesToHex(await sm.getStateRoot()))
+  })
+
+  it('behavior: sharded roots updated block by block equal a from-scratch recomputation, for k = 1, 2, 3', async () => {
+    for (const k of [1, 2, 3]) {
+      const layout = layoutOf('sharded', k)
+      const state: FullState = { accounts: new Map(), storage: new Map() }
+      let block = 0
+      await incrementalRoots(layout, randomDeltas(30 + k, 25, state), (root) => {
+        assert.equal(bytesToHex(root), bytesToHex(computeStateRoot(asDelta(state), layout)), `k ${k} block ${block++}`)
+      })
+    }
+  })
+
+  it('behavior: the two modes commit to one state differently; an empty state is the empty-trie root in mpt mode, the all-empty tree in sharded mode', () => {
+    const state: FullState = { accounts: new Map(), storage: new Map() }
+    for (const _ of randomDeltas(41, 5, state));
+    const mpt = computeStateRoot(asDelta(state), layoutOf('mpt', 1))
+    const sharded = computeStateRoot(asDelta(state), layoutOf('sharded', 3))
+    assert.notEqual(bytesToHex(mpt), bytesToHex(sharded))
+    // An empty sharded state: every leaf is the empty-trie root, so the root is zero[12], not EMPTY_ROOT.
+    assert.equal(bytesToHex(computeStateRoot(createStateDelta(), layoutOf('mpt', 1))), bytesToHex(EMPTY_ROOT))
+    assert.notEqual(bytesToHex(computeStateRoot(createStateDelta(), layoutOf('sharded', 3))), bytesToHex(EMPTY_ROOT))
+  })
+})

@@ -1,0 +1,57 @@
+/**
+ * Turning sub-trie roots into the state root, per commitment mode (`layout.ts`), and the state
+ * root of a whole state computed from scratch (genesis, tests).
+ */
+import { keccak256 } from '../crypto/crypto.ts'
+import type { StateDelta } from '../state/types.ts'
+import { BinaryMerkleTree } from './binary-merkle.ts'
+import { accountUpdates, SubtrieEngine, type SubtrieRoot } from './engine.ts'
+import type { Layout } from './layout.ts'
+import { combineSubtries, EMPTY_ROOT, type NodeSink } from './trie.ts'
+
+export interface RootAggregator {
+  update(roots: readonly SubtrieRoot[]): void
+  /** The state root after the updates so far; new aggregate nodes go to `sink`. */
+  commit(sink?: NodeSink): Uint8Array
+}
+
+/** `mpt`: the 16 sub-tries are the subtrees under the account trie's root node. */
+class MptAggregator implements RootAggregator {
+  private readonly tops = new Array<Uint8Array | undefined>(16).fill(undefined)
+  update(roots: readonly SubtrieRoot[]): void {
+    for (const { index, top } of roots) this.tops[index] = top
+  }
+  commit(sink?: NodeSink): Uint8Array {
+    const enc = combineSubtries(this.tops)
+    if (enc === undefined) return EMPTY_ROOT
+    const hash = keccak256(enc)
+    sink?.(hash, enc)
+    return hash
+  }
+}
+
+/** `sharded`: a binary Merkle tree over the 16^k shard roots. */
+class ShardAggregator implements RootAggregator {
+  private readonly tree: BinaryMerkleTree
+  constructor(splitNibbles: number) {
+    this.tree = new BinaryMerkleTree(4 * splitNibbles)
+  }
+  update(roots: readonly SubtrieRoot[]): void {
+    for (const { index, root } of roots) this.tree.setLeaf(index, root)
+  }
+  commit(sink?: NodeSink): Uint8Array {
+    return this.tree.commit(sink)
+  }
+}
+
+export function createAggregator(layout: Layout): RootAggregator {
+  return layout.mode === 'mpt' ? new MptAggregator() : new ShardAggregator(layout.splitNibbles)
+}
+
+/** The state root of `state` (a whole state written as one delta), built from nothing in this thread. */
+export function computeStateRoot(state: StateDelta, layout: Layout, sink?: NodeSink): Uint8Array {
+  const engine = new SubtrieEngine(layout.splitNibbles, new Map())
+  const aggregator = createAggregator(layout)
+  aggregator.update(engine.apply(accountUpdates(state), sink))
+  return aggregator.commit(sink)
+}

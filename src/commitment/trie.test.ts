@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { createMPT, verifyMerkleProof } from '@ethereumjs/mpt'
+import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { keccak256 } from '../crypto/crypto.ts'
+import { createRandom } from '../utils/random.ts'
+import { bytesToNibbles, combineSubtries, EMPTY_ROOT, MerkleTrie, MissingNodeError } from './trie.ts'
+
+type Store = Map<string, Uint8Array>
+
+function storeSink(store: Store) {
+  return (hash: Uint8Array, enc: Uint8Array) => store.set(bytesToHex(hash), enc)
+}
+
+function loaderOf(store: Store) {
+  return { loadNode: (hash: Uint8Array) => store.get(bytesToHex(hash)) }
+}
+
+describe('MerkleTrie', () => {
+  it('behavior: batched puts and deletes give the same roots as @ethereumjs/mpt, across reloads from stored nodes', async () => {
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const random = createRandom(seed)
+      const reference = await createMPT()
+      const store: Store = new Map()
+      let root = EMPTY_ROOT
+      const keys: Uint8Array[] = []
+      for (let batch = 0; batch < 12; batch++) {
+        // Each batch starts from stored nodes only, as after a restart.
+        const trie = new MerkleTrie(root, { loader: loaderOf(store) })
+        const ops = random.range(1, 60)
+        for (let i = 0; i < ops; i++) {
+          const remove = keys.length > 0 && random.int(3) === 0
+          if (remove) {
+            const key = keys.splice(random.int(keys.length), 1)[0]!
+            trie.del(bytesToNibbles(key))
+            await reference.del(key)
+          } else {
+            // Re-use a key now and then (an update), otherwise a fresh one; short values exercise inline nodes.
+            const key = keys.length > 0 && random.int(4) === 0 ? keys[random.int(keys.length)]! : keccak256(Uint8Array.of(seed, batch, i))
+            if (!keys.some((k) => equalsBytes(k, key))) keys.push(key)
+            const value = random.bytes(random.int(3) === 0 ? 1 : random.range(2, 80))
+            if (value.length === 1 && value[0] === 0) value[0] = 1
+            trie.put(bytesToNibbles(key), value)
+            await reference.put(key, value)
+          }
+        }
+        // Deleting a key that is not there changes nothing.
+        trie.del(bytesToNibbles(keccak256(Uint8Array.of(seed, batch, 255, 255))))
+        root = trie.commit(storeSink(store))
+        assert.equal(bytesToHex(root), bytesToHex(reference.root()), `seed ${seed} batch ${batch}`)
+      }
+    }
+  })
+
+  it('behavior: proofs verify with @ethereumjs/mpt, prove absence, and fail when a byte changes', async () => {
+    const trie = new MerkleTrie()
+    const keys = Array.from({ length: 300 }, (_, i) => keccak256(Uint8Array.of(i >> 8, i & 255)))
+    keys.forEach((key, i) => trie.put(bytesToNibbles(key), keccak256(Uint8Array.of(i)).subarray(0, 1 + (i % 40))))
+    const root = trie.commit()
+    for (const [i, key] of keys.slice(0, 40).entries()) {
+      const proof = trie.proof(bytesToNibbles(key))
+      const value = await verifyMerkleProof(key, proof, { root })
+      assert.ok(value !== null && equalsBytes(value, keccak256(Uint8Array.of(i)).subarray(0, 1 + (i % 40))))
+    }
+    const absent = keccak256(Uint8Array.of(9, 9, 9))
+    assert.equal(await verifyMerkleProof(absent, trie.proof(bytesToNibbles(absent)), { root }), null)
+    const proof = trie.proof(bytesToNibbles(keys[7]!)).map((node) => node.slice())
+    const last = proof[proof.length - 1]!
+    last[last.length - 1]! ^= 1
+    await assert.rejects(() => verifyMerkleProof(keys[7]!, proof, { root }))
+  })
+
+  it('behavior: 16 sub-tries split by first nibble combine into the root of the whole trie', async () => {
+    for (const count of [0, 1, 2, 3, 17, 200]) {
+      const whole = new MerkleTrie()
+      const parts = Array.from({ length: 16 }, () => new MerkleTrie())
+      for (let i = 0; i < count; i++) {
+        // With 2 and 3 keys, make them share the first nibble: the single-sub-trie collapse.
+        const key = bytesToNibbles(keccak256(Uint8Array.of(i, count)))
+        if (count <= 3) key[0] = 5
+        const value = Uint8Array.of(i + 1)
+        whole.put(key, value)
+        parts[key[0]!]!.put(key.subarray(1), value)
+      }
+      const expected = whole.commit()
+      const tops = parts.map((part) => (part.commit(), part.topNode()))
+      const combined = combineSubtries(tops)
+      assert.equal(bytesToHex(combined === undefined ? EMPTY_ROOT : keccak256(combined)), bytesToHex(expected), `${count} keys`)
+    }
+  })
+
+  it('behavior: a path through a node that is not stored is an error, never a default', () => {
+    const store: Store = new Map()
+    const trie = new MerkleTrie()
+    for (let i = 0; i < 50; i++) trie.put(bytesToNibbles(keccak256(Uint8Array.of(i))), Uint8Array.of(1, 2, 3, i))
+    const root = trie.commit(storeSink(store))
+    const first = [...store.keys()].find((k) => k !== bytesToHex(root))!
+    store.delete(first)
+    const reloaded = new MerkleTrie(root, { loader: loaderOf(store) })
+    assert.throws(() => {
+      for (let i = 0; i < 50; i++) reloaded.get(bytesToNibbles(keccak256(Uint8Array.of(i))))
+    }, MissingNodeError)
+  })
+})
