@@ -11,8 +11,9 @@ import { RLP } from '@ethereumjs/rlp'
 import { bigIntToUnpaddedBytes, bytesToBigInt, unprefixedHexToBytes } from '@ethereumjs/util'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { MosaicError } from '../errors.ts'
+import { decodeStateDelta, encodeStateDelta } from '../state/delta-codec.ts'
 import type { AccountRecord, StateDelta } from '../state/types.ts'
-import { metaKeys, numberKey, readNumberKey, SCHEMA_VERSION, storageKey, tables } from './schema.ts'
+import { indexKey, metaKeys, numberKey, readNumberKey, SCHEMA_VERSION, storageKey, tables } from './schema.ts'
 
 type Table = Database<Uint8Array, Uint8Array>
 
@@ -58,6 +59,10 @@ export class LmdbStore {
       blockHashes: table(tables.blockHashes),
       receipts: table(tables.receipts),
       txIndex: table(tables.txIndex),
+      stateDeltas: table(tables.stateDeltas),
+      trieNodes: table(tables.trieNodes),
+      stateRoots: table(tables.stateRoots),
+      subtrieRoots: table(tables.subtrieRoots),
       meta: table(tables.meta),
     }
   }
@@ -125,6 +130,70 @@ export class LmdbStore {
     return { blockNumber: bytesToBigInt(number!), index: Number(bytesToBigInt(index!)) }
   }
 
+  /** The state delta block `number` made (`state/delta-codec.ts`), or undefined. */
+  getStateDelta(number: bigint): StateDelta | undefined {
+    const bytes = this.t.stateDeltas.getBinary(numberKey(number))
+    return bytes === undefined ? undefined : decodeStateDelta(bytes)
+  }
+
+  // ---- commitment ----
+
+  /** A stored trie node by hash (MPT node or binary Merkle node), or undefined. */
+  loadNode(hash: Uint8Array): Uint8Array | undefined {
+    return this.t.trieNodes.getBinary(hash)
+  }
+
+  /** Store trie nodes ([hash, encoding] pairs) in one transaction; resolves once durable. */
+  async putTrieNodes(nodes: readonly (readonly [Uint8Array, Uint8Array])[]): Promise<void> {
+    if (nodes.length === 0) return
+    await this.env.transaction(() => {
+      for (const [hash, enc] of nodes) this.t.trieNodes.putSync(hash, enc)
+    })
+  }
+
+  /** The exact post-state root of block `number`, once computed and stored. */
+  getStateRoot(number: bigint): Uint8Array | undefined {
+    return this.t.stateRoots.getBinary(numberKey(number))
+  }
+
+  /** The last block whose commitment is durable, with the sub-trie roots at that block. */
+  getCommitmentHead(): { number: bigint; subtrieRoots: Map<number, Uint8Array> } | undefined {
+    const head = this.getMeta(metaKeys.commitmentHead)
+    if (head === undefined) return undefined
+    const subtrieRoots = new Map<number, Uint8Array>()
+    for (const { key, value } of this.t.subtrieRoots.getRange()) {
+      subtrieRoots.set(new DataView(key.buffer, key.byteOffset, 4).getUint32(0), value)
+    }
+    return { number: readNumberKey(head), subtrieRoots }
+  }
+
+  /**
+   * Record block `number`'s commitment in one transaction: its root, aggregate nodes (the `mpt`
+   * root node or `sharded` binary Merkle nodes), the sub-trie roots it changed (undefined =
+   * now empty), and the commitment head. The sub-tries' own nodes were stored before.
+   */
+  async writeCommitment(
+    number: bigint,
+    root: Uint8Array,
+    nodes: readonly (readonly [Uint8Array, Uint8Array])[],
+    subtrieRoots: readonly (readonly [number, Uint8Array | undefined])[],
+  ): Promise<void> {
+    await this.env.transaction(() => {
+      for (const [hash, enc] of nodes) this.t.trieNodes.putSync(hash, enc)
+      for (const [index, subtrieRoot] of subtrieRoots) {
+        if (subtrieRoot === undefined) this.t.subtrieRoots.removeSync(indexKey(index))
+        else this.t.subtrieRoots.putSync(indexKey(index), subtrieRoot)
+      }
+      this.t.stateRoots.putSync(numberKey(number), root)
+      this.t.meta.putSync(new TextEncoder().encode(metaKeys.commitmentHead), numberKey(number))
+    })
+  }
+
+  /** Record a meta value in its own transaction. */
+  async putMeta(key: string, value: Uint8Array): Promise<void> {
+    await this.t.meta.put(new TextEncoder().encode(key), value)
+  }
+
   /**
    * Write a block, its receipts and indexes, the state changes it made, and move the head to it,
    * in one LMDB transaction. Resolves once the transaction is committed to disk.
@@ -139,6 +208,7 @@ export class LmdbStore {
         this.t.txIndex.putSync(hash, RLP.encode([bigIntToUnpaddedBytes(block.number), bigIntToUnpaddedBytes(BigInt(index))]))
       })
       this.writeStateDelta(delta)
+      this.t.stateDeltas.putSync(num, encodeStateDelta(delta))
       const encoder = new TextEncoder()
       this.t.meta.putSync(encoder.encode(metaKeys.head), num)
       this.t.meta.putSync(encoder.encode(metaKeys.schemaVersion), numberKey(SCHEMA_VERSION))
@@ -150,9 +220,9 @@ export class LmdbStore {
   private writeStateDelta(delta: StateDelta): void {
     for (const address of delta.storageCleared) {
       const prefix = unprefixedHexToBytes(address)
-      const end = new Uint8Array(21)
+      // Every key of this account sorts below address ‖ 0xff…ff (33 bytes after the address).
+      const end = new Uint8Array(53).fill(0xff)
       end.set(prefix)
-      end[20] = 0xff
       for (const key of this.t.storage.getKeys({ start: prefix, end })) this.t.storage.removeSync(key)
     }
     for (const [address, record] of delta.accounts) {

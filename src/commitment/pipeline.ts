@@ -1,0 +1,355 @@
+/**
+ * The lagged state-root pipeline (MISSION.md, "Commitment and lagged root"; Reddio's asynchronous
+ * state database). Execution hands each block's state delta to `submit` and moves on; the
+ * pipeline splits it by sub-trie (`layout.ts`) across worker threads that update and hash their
+ * tries in parallel (`worker.ts`), aggregates the sub-trie roots into the block's exact
+ * post-state root, and — once the block itself is durable (`markDurable`) and the workers have
+ * stored their nodes — records the root, the aggregate nodes and the sub-trie roots in one LMDB
+ * transaction, in block order.
+ *
+ * The sequencer puts the root of block N − L into the header of block N (`STATE_ROOT_LAG`), so it
+ * waits (`rootOf`) only when the pipeline is more than L blocks behind: execution never runs
+ * further ahead than that, and the queue stays bounded.
+ *
+ * After a crash the commitment head may trail the chain head: `open` reloads the sub-trie roots
+ * at the commitment head and the caller re-submits the stored deltas of the blocks after it.
+ */
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { bytesToHex, unprefixedHexToBytes } from '@ethereumjs/util'
+import { keccak256 } from '../crypto/crypto.ts'
+import { MosaicError } from '../errors.ts'
+import type { StateDelta } from '../state/types.ts'
+import type { LmdbStore } from '../storage/lmdb-store.ts'
+import { metaKeys } from '../storage/schema.ts'
+import { accountUpdates, type AccountUpdate, type SubtrieRoot } from './engine.ts'
+import { type Layout, subtrieOf } from './layout.ts'
+import { createAggregator, type RootAggregator } from './root.ts'
+import { EMPTY_ROOT } from './trie.ts'
+import type { CommitmentRequest, CommitmentResponse, CommitmentWorkerInit } from './worker.ts'
+
+const WORKER = fileURLToPath(new URL('./worker-entry.mjs', import.meta.url))
+
+export type OpenPipelineParameters = {
+  readonly layout: Layout
+  /** Worker threads (≥ 1). */
+  readonly threads: number
+  /** The store nodes and roots go to; undefined keeps everything in memory (benchmarks, tests). */
+  readonly store?: LmdbStore | undefined
+  readonly dataDir?: string | undefined
+}
+
+export type PipelineStats = {
+  /** Blocks whose root is computed. */
+  readonly computed: bigint | undefined
+  /** Blocks whose commitment is durable. */
+  readonly durable: bigint | undefined
+  /** Wall time of the last root computation (submit → root), ms. */
+  readonly lastRootMs: number
+  /** Trie nodes loaded from LMDB while updating, and by prefetch. */
+  readonly loadsOnUpdate: number
+  readonly loadsOnPrefetch: number
+}
+
+type Pending = {
+  readonly number: bigint
+  readonly submittedAt: number
+  root: Uint8Array | undefined
+  /** Aggregate nodes of this block (root node / binary Merkle nodes) to store with it. */
+  nodes: [Uint8Array, Uint8Array][]
+  /** Sub-trie roots this block changed. */
+  subtries: SubtrieRoot[]
+  /** Workers that still have to report this block's nodes stored. */
+  unpersisted: number
+  durable: boolean
+  writing: boolean
+  readonly computed: Promise<Uint8Array>
+  readonly resolve: (root: Uint8Array) => void
+  readonly reject: (error: Error) => void
+}
+
+function layoutName(layout: Layout): string {
+  return layout.mode === 'mpt' ? 'mpt' : `sharded:${layout.splitNibbles}`
+}
+
+export class CommitmentPipeline {
+  private readonly workers: Worker[] = []
+  private readonly aggregator: RootAggregator
+  private readonly pending = new Map<bigint, Pending>()
+  private readonly roots = new Map<bigint, Uint8Array>()
+  private nextId = 0
+  private readonly blockOfId = new Map<number, Pending>()
+  /** Workers' answers still awaited, by request id. */
+  private readonly answers = new Map<number, { resolve: (roots: SubtrieRoot[]) => void; reject: (error: Error) => void }>()
+  private failure: Error | undefined
+  private closed = false
+  private next: bigint
+  private durableHead: bigint | undefined
+  private computedHead: bigint | undefined
+  private lastRootMs = 0
+  private loadsOnUpdate = 0
+  private loadsOnPrefetch = 0
+  private writeChain: Promise<void> = Promise.resolve()
+  /** Called with each block's number and root-computation time once its root is known. */
+  onRoot: ((number: bigint, ms: number) => void) | undefined
+
+  private constructor(
+    private readonly layout: Layout,
+    private readonly store: LmdbStore | undefined,
+    head: { number: bigint; subtrieRoots: Map<number, Uint8Array> } | undefined,
+    threads: number,
+    dataDir: string | undefined,
+    tops: readonly SubtrieRoot[],
+  ) {
+    this.aggregator = createAggregator(layout)
+    this.aggregator.update(tops)
+    this.aggregator.commit()
+    this.next = head === undefined ? 0n : head.number + 1n
+    this.durableHead = head?.number
+    this.computedHead = head?.number
+    for (let w = 0; w < threads; w++) {
+      const roots = new Map<number, Uint8Array>()
+      for (const [index, root] of head?.subtrieRoots ?? []) if (index % threads === w) roots.set(index, root)
+      const workerData: CommitmentWorkerInit = { splitNibbles: layout.splitNibbles, roots, dataDir }
+      const worker = new Worker(WORKER, { workerData })
+      worker.on('message', (message: CommitmentResponse) => this.onMessage(message))
+      worker.on('error', (error) => this.fail(new MosaicError('COMMITMENT', `commitment worker crashed: ${error.message}`, { cause: error })))
+      this.workers.push(worker)
+    }
+  }
+
+  /**
+   * Start the pipeline over `store` (or in memory). A data dir keeps the layout it was created
+   * with; another layout is refused.
+   */
+  static async open({ layout, threads, store, dataDir }: OpenPipelineParameters): Promise<CommitmentPipeline> {
+    if (!Number.isSafeInteger(threads) || threads < 1) throw new Error('commitment threads must be a positive integer')
+    let head: { number: bigint; subtrieRoots: Map<number, Uint8Array> } | undefined
+    const tops: SubtrieRoot[] = []
+    if (store !== undefined) {
+      const stored = store.getMeta(metaKeys.commitmentLayout)
+      const name = layoutName(layout)
+      if (stored === undefined) await store.putMeta(metaKeys.commitmentLayout, new TextEncoder().encode(name))
+      else if (new TextDecoder().decode(stored) !== name) {
+        throw new MosaicError(
+          'CONFIG_INVALID',
+          `Data dir ${dataDir ?? ''} holds a ${new TextDecoder().decode(stored)} state commitment, but ${name} is configured: set STATE_COMMITMENT (and SHARD_NIBBLES) as it was, or use another DATA_DIR`,
+        )
+      }
+      head = store.getCommitmentHead()
+      for (const [index, root] of head?.subtrieRoots ?? []) {
+        const top = store.loadNode(root)
+        if (top === undefined) throw new MosaicError('STORE_CORRUPT', `sub-trie ${index} root ${bytesToHex(root)} is not in the store`)
+        tops.push({ index, root, top })
+      }
+    }
+    return new CommitmentPipeline(layout, store, head, threads, store === undefined ? undefined : dataDir, tops)
+  }
+
+  /** The next block number `submit` expects. */
+  get expected(): bigint {
+    return this.next
+  }
+
+  stats(): PipelineStats {
+    return {
+      computed: this.computedHead,
+      durable: this.durableHead,
+      lastRootMs: this.lastRootMs,
+      loadsOnUpdate: this.loadsOnUpdate,
+      loadsOnPrefetch: this.loadsOnPrefetch,
+    }
+  }
+
+  /** A commitment failure is fatal: every waiting root rejects with it, and so does every later call. */
+  private fail(error: Error): void {
+    if (this.failure !== undefined || this.closed) return
+    this.failure = error
+    for (const block of this.pending.values()) block.reject(error)
+    for (const answer of this.answers.values()) answer.reject(error)
+  }
+
+  private ownerOf(update: AccountUpdate): number {
+    return subtrieOf(update.hashedKey, this.layout.splitNibbles) % this.workers.length
+  }
+
+  /** Hand block `number`'s delta to the pipeline; blocks must come in order, each once. */
+  submit(number: bigint, delta: StateDelta): void {
+    if (this.failure !== undefined) throw this.failure
+    if (number !== this.next) throw new Error(`commitment pipeline expected block ${this.next}, got ${number}`)
+    this.next++
+    const perWorker: AccountUpdate[][] = this.workers.map(() => [])
+    for (const update of accountUpdates(delta)) perWorker[this.ownerOf(update)]!.push(update)
+    let resolve!: (root: Uint8Array) => void
+    let reject!: (error: Error) => void
+    const computed = new Promise<Uint8Array>((res, rej) => {
+      resolve = res
+      reject = rej
+    })
+    const block: Pending = {
+      number,
+      submittedAt: performance.now(),
+      root: undefined,
+      nodes: [],
+      subtries: [],
+      unpersisted: 0,
+      durable: false,
+      writing: false,
+      computed,
+      resolve,
+      reject,
+    }
+    // Nobody may be waiting for this root yet; a failure is reported through `fail` either way.
+    computed.catch(() => {})
+    this.pending.set(number, block)
+    const answers: Promise<SubtrieRoot[]>[] = []
+    perWorker.forEach((updates, w) => {
+      if (updates.length === 0) return
+      const id = this.nextId++
+      block.unpersisted++
+      this.blockOfId.set(id, block)
+      answers.push(this.request(id))
+      const request: CommitmentRequest = { kind: 'apply', id, updates }
+      this.workers[w]!.postMessage(request)
+    })
+    // Aggregate in block order: after the previous block's root and this block's workers.
+    const before = this.pending.get(number - 1n)?.computed ?? Promise.resolve(EMPTY_ROOT)
+    Promise.all([before, ...answers]).then(
+      ([, ...results]) => this.aggregate(block, results.flat()),
+      (error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))),
+    )
+  }
+
+  private request(id: number): Promise<SubtrieRoot[]> {
+    return new Promise((resolve, reject) => this.answers.set(id, { resolve, reject }))
+  }
+
+  private onMessage(message: CommitmentResponse): void {
+    if (message.kind === 'prefetched') {
+      this.loadsOnPrefetch += message.loads
+      return
+    }
+    if (message.kind === 'failed') {
+      const error = new MosaicError('COMMITMENT', `state commitment failed: ${message.error}`)
+      if (message.id !== undefined) this.answers.get(message.id)?.reject(error)
+      this.fail(error)
+      return
+    }
+    if (message.kind === 'applied') {
+      this.loadsOnUpdate += message.loads
+      const answer = this.answers.get(message.id)
+      this.answers.delete(message.id)
+      answer?.resolve([...message.roots])
+      return
+    }
+    const block = this.blockOfId.get(message.id)
+    this.blockOfId.delete(message.id)
+    if (block === undefined) return
+    block.unpersisted--
+    this.maybeWrite()
+  }
+
+  private aggregate(block: Pending, subtries: SubtrieRoot[]): void {
+    if (this.failure !== undefined) return
+    this.aggregator.update(subtries)
+    const nodes: [Uint8Array, Uint8Array][] = []
+    const root = this.aggregator.commit((hash, enc) => nodes.push([hash, enc]))
+    block.root = root
+    block.nodes = nodes
+    block.subtries = subtries
+    this.roots.set(block.number, root)
+    this.computedHead = block.number
+    this.lastRootMs = performance.now() - block.submittedAt
+    this.onRoot?.(block.number, this.lastRootMs)
+    block.resolve(root)
+    this.maybeWrite()
+  }
+
+  /** Block `number` (and every block before it) is durable in the store: its commitment may follow. */
+  markDurable(number: bigint): void {
+    for (const block of this.pending.values()) if (block.number <= number) block.durable = true
+    this.maybeWrite()
+  }
+
+  /** Write, in order, every block whose root is computed, nodes stored and block durable. */
+  private maybeWrite(): void {
+    if (this.failure !== undefined) return
+    for (;;) {
+      const number = this.durableHead === undefined ? 0n : this.durableHead + 1n
+      const block = this.pending.get(number)
+      if (block === undefined || block.writing || block.root === undefined || block.unpersisted > 0 || !block.durable) return
+      block.writing = true
+      const root = block.root
+      const subtries = block.subtries.map(({ index, root: r, top }) => [index, top === undefined ? undefined : r] as const)
+      const write = this.store === undefined ? Promise.resolve() : this.store.writeCommitment(number, root, block.nodes, subtries)
+      this.writeChain = this.writeChain.then(() => write)
+      write.then(
+        () => {
+          this.pending.delete(number)
+          this.durableHead = number
+          // Keep recent roots in memory; older ones are read from the store.
+          if (this.store !== undefined) this.roots.delete(number - 256n)
+          this.maybeWrite()
+        },
+        (error: unknown) => this.fail(new MosaicError('COMMITMENT', `recording the commitment of block ${number} failed: ${String(error)}`)),
+      )
+      return
+    }
+  }
+
+  /** Root of block `number` if already computed (memory, then the store). */
+  rootIfComputed(number: bigint): Uint8Array | undefined {
+    return this.roots.get(number) ?? this.store?.getStateRoot(number)
+  }
+
+  /** The exact post-state root of block `number`: waits until the pipeline has computed it. */
+  async rootOf(number: bigint): Promise<Uint8Array> {
+    if (this.failure !== undefined) throw this.failure
+    const known = this.rootIfComputed(number)
+    if (known !== undefined) return known
+    if (number >= this.next) throw new Error(`block ${number} has not been submitted to the commitment pipeline (next: ${this.next})`)
+    const block = this.pending.get(number)
+    if (block === undefined) throw new MosaicError('COMMITMENT', `no state root recorded for block ${number}`)
+    return block.computed
+  }
+
+  /** Whether block `number`'s commitment is durable. */
+  isDurable(number: bigint): boolean {
+    return this.durableHead !== undefined && number <= this.durableHead
+  }
+
+  /**
+   * Load the account-trie paths of these addresses into the workers' memory ahead of the block
+   * that will write them (Reddio's asynchronous node retrieval).
+   */
+  prefetch(addresses: Iterable<string>): void {
+    if (this.failure !== undefined || this.store === undefined) return
+    const perWorker: Uint8Array[][] = this.workers.map(() => [])
+    for (const address of addresses) {
+      const key = keccak256(unprefixedHexToBytes(address))
+      perWorker[subtrieOf(key, this.layout.splitNibbles) % this.workers.length]!.push(key)
+    }
+    perWorker.forEach((keys, w) => {
+      if (keys.length > 0) this.workers[w]!.postMessage({ kind: 'prefetch', keys } satisfies CommitmentRequest)
+    })
+  }
+
+  /** Resolves once every submitted block's commitment is durable (or rejects on failure). */
+  async flush(): Promise<void> {
+    const last = this.next - 1n
+    if (last < 0n) return
+    await this.rootOf(last)
+    // Without a store there is no block write to wait for.
+    if (this.store === undefined) this.markDurable(last)
+    while (!this.isDurable(last)) {
+      if (this.failure !== undefined) throw this.failure
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+    await this.writeChain
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    await Promise.all(this.workers.map((worker) => worker.terminate()))
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * A commitment worker thread: owns the sub-tries whose index ≡ its number (mod the thread count)
+ * and the storage tries of their accounts (`engine.ts`). Per block it applies the changes it is
+ * sent, answers with the new sub-trie roots at once, then stores the new nodes in LMDB and says
+ * so — the coordinator (`pipeline.ts`) records the block's commitment only after that.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { LmdbStore } from '../storage/lmdb-store.ts'
+import { type AccountUpdate, SubtrieEngine, type SubtrieRoot } from './engine.ts'
+
+export type CommitmentWorkerInit = {
+  readonly splitNibbles: number
+  /** Root of every owned non-empty sub-trie at the commitment head. */
+  readonly roots: ReadonlyMap<number, Uint8Array>
+  /** LMDB data dir to load and store nodes; undefined keeps every node in memory only. */
+  readonly dataDir: string | undefined
+}
+
+export type CommitmentRequest =
+  | { readonly kind: 'apply'; readonly id: number; readonly updates: readonly AccountUpdate[] }
+  | { readonly kind: 'prefetch'; readonly keys: readonly Uint8Array[] }
+
+export type CommitmentResponse =
+  | { readonly kind: 'applied'; readonly id: number; readonly roots: readonly SubtrieRoot[]; readonly loads: number; readonly nodes: number; readonly ms: number }
+  | { readonly kind: 'persisted'; readonly id: number }
+  | { readonly kind: 'prefetched'; readonly loads: number }
+  | { readonly kind: 'failed'; readonly id: number | undefined; readonly error: string }
+
+const init = workerData as CommitmentWorkerInit
+const store = init.dataDir === undefined ? undefined : LmdbStore.open(init.dataDir)
+const engine = new SubtrieEngine(init.splitNibbles, init.roots, store)
+const port = parentPort!
+const send = (message: CommitmentResponse) => port.postMessage(message)
+
+port.on('message', (request: CommitmentRequest) => {
+  if (request.kind === 'prefetch') {
+    try {
+      send({ kind: 'prefetched', loads: engine.prefetch(request.keys) })
+    } catch (error) {
+      send({ kind: 'failed', id: undefined, error: String(error) })
+    }
+    return
+  }
+  const started = performance.now()
+  const loadsBefore = engine.loads
+  const nodes: [Uint8Array, Uint8Array][] = []
+  let roots: SubtrieRoot[]
+  try {
+    roots = engine.apply(request.updates, (hash, enc) => nodes.push([hash, enc]))
+  } catch (error) {
+    send({ kind: 'failed', id: request.id, error: error instanceof Error ? error.message : String(error) })
+    return
+  }
+  send({ kind: 'applied', id: request.id, roots, loads: engine.loads - loadsBefore, nodes: nodes.length, ms: performance.now() - started })
+  if (store === undefined) send({ kind: 'persisted', id: request.id })
+  else {
+    store.putTrieNodes(nodes).then(
+      () => send({ kind: 'persisted', id: request.id }),
+      (error: unknown) => send({ kind: 'failed', id: request.id, error: `storing trie nodes failed: ${String(error)}` }),
+    )
+  }
+})
