@@ -1,10 +1,12 @@
 /**
  * The ethereumjs `Common` every part of mosaic shares: the chain id, the hardfork (Prague by
- * default, the ethereumjs v10 default) and mosaic's fast crypto (`crypto/crypto.ts`).
+ * default, the ethereumjs v10 default), mosaic's fast crypto (`crypto/crypto.ts`) and KZG for the
+ * point-evaluation precompile (`crypto/kzg.ts`; without it a call to 0x0a throws out of the EVM).
  */
 import { type Common, createCustomCommon, Mainnet } from '@ethereumjs/common'
 import { paramsTx } from '@ethereumjs/tx'
 import { customCrypto } from '../crypto/crypto.ts'
+import { lazyKZG } from '../crypto/kzg.ts'
 
 export type CreateChainCommonParameters = {
   chainId: number
@@ -12,7 +14,7 @@ export type CreateChainCommonParameters = {
 }
 
 export function createChainCommon({ chainId, hardfork }: CreateChainCommonParameters): Common {
-  return createCustomCommon({ chainId, name: 'mosaic' }, Mainnet, { hardfork, customCrypto })
+  return createCustomCommon({ chainId, name: 'mosaic' }, Mainnet, { hardfork, customCrypto: { ...customCrypto, kzg: lazyKZG } })
 }
 
 /**

@@ -21,18 +21,15 @@
  */
 import { RLP } from '@ethereumjs/rlp'
 import { bigIntToUnpaddedBytes, bytesToBigInt, KECCAK256_NULL } from '@ethereumjs/util'
+import { type CommitmentMode, MAX_SHARD_NIBBLES } from '../config/config.ts'
 import { EMPTY_ROOT } from './trie.ts'
 
-export const COMMITMENT_MODES = ['mpt', 'sharded'] as const
-export type CommitmentMode = (typeof COMMITMENT_MODES)[number]
 
 export type Layout = {
   readonly mode: CommitmentMode
   /** Nibbles of keccak(address) that choose the sub-trie: 1 in `mpt` mode, k in `sharded` mode. */
   readonly splitNibbles: number
 }
-
-export const MAX_SHARD_NIBBLES = 4
 
 export function layoutOf(mode: CommitmentMode, shardNibbles: number): Layout {
   if (mode === 'mpt') return { mode, splitNibbles: 1 }

@@ -90,8 +90,13 @@ export class CommitmentPipeline {
   private loadsOnUpdate = 0
   private loadsOnPrefetch = 0
   private writeChain: Promise<void> = Promise.resolve()
+  /** Callers of `durableRootOf`, by the block they wait for. */
+  private readonly durableWaiters = new Map<bigint, { resolve: () => void; reject: (error: Error) => void }[]>()
   /** Called with each block's number and root-computation time once its root is known. */
   onRoot: ((number: bigint, ms: number) => void) | undefined
+
+  /** Resolves once every worker has loaded its modules and state (they take ~0.5 s to boot). */
+  private readonly ready: Promise<void>
 
   private constructor(
     private readonly layout: Layout,
@@ -107,15 +112,26 @@ export class CommitmentPipeline {
     this.next = head === undefined ? 0n : head.number + 1n
     this.durableHead = head?.number
     this.computedHead = head?.number
+    const booted: Promise<void>[] = []
     for (let w = 0; w < threads; w++) {
       const roots = new Map<number, Uint8Array>()
       for (const [index, root] of head?.subtrieRoots ?? []) if (index % threads === w) roots.set(index, root)
       const workerData: CommitmentWorkerInit = { splitNibbles: layout.splitNibbles, roots, dataDir }
       const worker = new Worker(WORKER, { workerData })
+      booted.push(
+        new Promise((resolve, reject) => {
+          worker.once('message', () => resolve())
+          worker.once('error', reject)
+        }),
+      )
       worker.on('message', (message: CommitmentResponse) => this.onMessage(message))
       worker.on('error', (error) => this.fail(new MosaicError('COMMITMENT', `commitment worker crashed: ${error.message}`, { cause: error })))
+      worker.on('exit', (code) => {
+        if (!this.closed) this.fail(new MosaicError('COMMITMENT', `commitment worker exited with code ${code}`))
+      })
       this.workers.push(worker)
     }
+    this.ready = Promise.all(booted).then(() => {})
   }
 
   /**
@@ -143,7 +159,14 @@ export class CommitmentPipeline {
         tops.push({ index, root, top })
       }
     }
-    return new CommitmentPipeline(layout, store, head, threads, store === undefined ? undefined : dataDir, tops)
+    const pipeline = new CommitmentPipeline(layout, store, head, threads, store === undefined ? undefined : dataDir, tops)
+    try {
+      await pipeline.ready
+    } catch (error) {
+      await pipeline.close()
+      throw new MosaicError('COMMITMENT', `a commitment worker failed to start: ${(error as Error).message}`, { cause: error })
+    }
+    return pipeline
   }
 
   /** The next block number `submit` expects. */
@@ -167,6 +190,8 @@ export class CommitmentPipeline {
     this.failure = error
     for (const block of this.pending.values()) block.reject(error)
     for (const answer of this.answers.values()) answer.reject(error)
+    for (const list of this.durableWaiters.values()) for (const waiter of list) waiter.reject(error)
+    this.durableWaiters.clear()
   }
 
   private ownerOf(update: AccountUpdate): number {
@@ -225,6 +250,7 @@ export class CommitmentPipeline {
   }
 
   private onMessage(message: CommitmentResponse): void {
+    if (message.kind === 'ready') return
     if (message.kind === 'prefetched') {
       this.loadsOnPrefetch += message.loads
       return
@@ -287,6 +313,8 @@ export class CommitmentPipeline {
         () => {
           this.pending.delete(number)
           this.durableHead = number
+          for (const waiter of this.durableWaiters.get(number) ?? []) waiter.resolve()
+          this.durableWaiters.delete(number)
           // Keep recent roots in memory; older ones are read from the store.
           if (this.store !== undefined) this.roots.delete(number - 256n)
           this.maybeWrite()
@@ -311,6 +339,22 @@ export class CommitmentPipeline {
     const block = this.pending.get(number)
     if (block === undefined) throw new MosaicError('COMMITMENT', `no state root recorded for block ${number}`)
     return block.computed
+  }
+
+  /**
+   * The root of block `number` once its commitment — root and every trie node — is durable in
+   * the store (what proofs are served from).
+   */
+  async durableRootOf(number: bigint): Promise<Uint8Array> {
+    const root = await this.rootOf(number)
+    if (!this.isDurable(number)) {
+      await new Promise<void>((resolve, reject) => {
+        const list = this.durableWaiters.get(number) ?? []
+        list.push({ resolve, reject })
+        this.durableWaiters.set(number, list)
+      })
+    }
+    return root
   }
 
   /** Whether block `number`'s commitment is durable. */
@@ -338,13 +382,9 @@ export class CommitmentPipeline {
   async flush(): Promise<void> {
     const last = this.next - 1n
     if (last < 0n) return
-    await this.rootOf(last)
     // Without a store there is no block write to wait for.
     if (this.store === undefined) this.markDurable(last)
-    while (!this.isDurable(last)) {
-      if (this.failure !== undefined) throw this.failure
-      await new Promise((resolve) => setTimeout(resolve, 2))
-    }
+    await this.durableRootOf(last)
     await this.writeChain
   }
 

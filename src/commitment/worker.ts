@@ -21,6 +21,7 @@ export type CommitmentRequest =
   | { readonly kind: 'prefetch'; readonly keys: readonly Uint8Array[] }
 
 export type CommitmentResponse =
+  | { readonly kind: 'ready' }
   | { readonly kind: 'applied'; readonly id: number; readonly roots: readonly SubtrieRoot[]; readonly loads: number; readonly nodes: number; readonly ms: number }
   | { readonly kind: 'persisted'; readonly id: number }
   | { readonly kind: 'prefetched'; readonly loads: number }
@@ -60,3 +61,4 @@ port.on('message', (request: CommitmentRequest) => {
     )
   }
 })
+send({ kind: 'ready' })

@@ -79,6 +79,10 @@ describe('config', () => {
       logLevel: 'info',
       executor: 'sequential',
       executorThreads: undefined,
+      stateCommitment: 'mpt',
+      shardNibbles: 3,
+      stateRootLag: 2,
+      commitmentThreads: undefined,
     })
     assert.ok(Object.isFrozen(config))
   })

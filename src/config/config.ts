@@ -39,6 +39,11 @@ export type LogLevel = (typeof logLevels)[number]
 
 /** Transaction executors; add a name here and `--executor` accepts it. */
 export const executors = ['sequential', 'parallel'] as const
+
+/** State commitment modes (`commitment/layout.ts`) and the largest k of the sharded one. */
+export const COMMITMENT_MODES = ['mpt', 'sharded'] as const
+export type CommitmentMode = (typeof COMMITMENT_MODES)[number]
+export const MAX_SHARD_NIBBLES = 4
 export type Executor = (typeof executors)[number]
 
 // ---------------------------------------------------------------------------------------------
@@ -217,6 +222,26 @@ export const configOptions = {
     optional(integerType(1, 256, 'an integer between 1 and 256')),
     'Worker threads of the parallel executor; unset: one per core.',
   ),
+  stateCommitment: option(
+    'STATE_COMMITMENT',
+    enumType(COMMITMENT_MODES),
+    'State commitment: mpt (one Ethereum account trie; standard roots and eth_getProof) or sharded (16^SHARD_NIBBLES tries under a binary Merkle tree). Fixed per data dir.',
+  ),
+  shardNibbles: option(
+    'SHARD_NIBBLES',
+    integerType(1, MAX_SHARD_NIBBLES, `an integer between 1 and ${MAX_SHARD_NIBBLES}`),
+    'k of the sharded commitment: 16^k shards chosen by the first k nibbles of keccak(address).',
+  ),
+  stateRootLag: option(
+    'STATE_ROOT_LAG',
+    integerType(0, 64, 'an integer between 0 and 64'),
+    'L: the header of block N carries the state root after block N−L; block production waits when the root pipeline is further behind. 0 computes it before sealing.',
+  ),
+  commitmentThreads: option(
+    'COMMITMENT_THREADS',
+    optional(integerType(1, 256, 'an integer between 1 and 256')),
+    'Worker threads updating and hashing the state tries; unset: one per core.',
+  ),
 } as const
 
 type ConfigOptions = typeof configOptions
@@ -254,6 +279,10 @@ export const defaults: ConfigValues = {
   logLevel: 'info',
   executor: 'sequential',
   executorThreads: undefined,
+  stateCommitment: 'mpt',
+  shardNibbles: 3,
+  stateRootLag: 2,
+  commitmentThreads: undefined,
 }
 
 const configKeys = Object.keys(configOptions) as ConfigKey[]

@@ -59,7 +59,9 @@ class SequentialExecutor implements BlockExecutor {
             createdAddress: result.createdAddress,
           })
         } catch (error) {
-          // runTx reverted its own checkpoint: state is as before this tx.
+          // runTx reverted its own checkpoint, but not those of call frames an exception
+          // escaped from: revert them too, so state is exactly as before this tx.
+          await this.stateManager.revertAll()
           rejected.push({ tx, reason: error instanceof Error ? error.message : String(error) })
         }
       }

@@ -7,6 +7,9 @@ import { createBlock, createBlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import { bytesToHex, createAddressFromString, equalsBytes } from '@ethereumjs/util'
 import { Chain, type ChainBlock } from '../chain/chain.ts'
+import { type Layout, layoutOf } from '../commitment/layout.ts'
+import { CommitmentPipeline } from '../commitment/pipeline.ts'
+import { computeStateRoot } from '../commitment/root.ts'
 import { createChainCommon } from '../chain/common.ts'
 import { type DevAccount, deriveDevAccounts } from '../chain/dev-accounts.ts'
 import { devGenesisJSON, type Genesis, loadGenesisFile, parseGenesis } from '../chain/genesis.ts'
@@ -18,7 +21,7 @@ import { Simulator } from '../execution/simulate.ts'
 import type { BlockExecutor } from '../execution/types.ts'
 import { Mempool } from '../mempool/mempool.ts'
 import { createNodeMetrics, type NodeMetrics } from '../metrics/registry.ts'
-import { Sequencer, UNCOMMITTED_STATE_ROOT } from '../sequencer/sequencer.ts'
+import { Sequencer } from '../sequencer/sequencer.ts'
 import { FlatState } from '../state/flat-state.ts'
 import { metaKeys } from '../storage/schema.ts'
 import { LmdbStore } from '../storage/lmdb-store.ts'
@@ -34,6 +37,8 @@ export type MosaicNode = {
   readonly executor: BlockExecutor
   readonly sequencer: Sequencer
   readonly simulator: Simulator
+  readonly commitment: CommitmentPipeline
+  readonly layout: Layout
   readonly stateLock: Mutex
   readonly metrics: NodeMetrics
   readonly devAccounts: readonly DevAccount[]
@@ -48,7 +53,7 @@ function loadChainGenesis(config: Config, devAccounts: readonly DevAccount[]): G
   return parseGenesis(devGenesisJSON(config.chainId, devAccounts), { ...defaults, source: 'built-in devnet genesis' })
 }
 
-function genesisBlock(genesis: Genesis, common: Common): ChainBlock {
+function genesisBlock(genesis: Genesis, common: Common, stateRoot: Uint8Array): ChainBlock {
   const header = createBlockHeader(
     {
       number: 0n,
@@ -56,7 +61,7 @@ function genesisBlock(genesis: Genesis, common: Common): ChainBlock {
       baseFeePerGas: genesis.baseFeePerGas,
       timestamp: genesis.timestamp,
       extraData: genesis.extraData,
-      stateRoot: UNCOMMITTED_STATE_ROOT,
+      stateRoot,
     },
     { common, setHardfork: false },
   )
@@ -68,8 +73,17 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   const devAccounts = config.mode === 'devnet' && config.genesisFile === undefined ? deriveDevAccounts() : []
   const genesis = loadChainGenesis(config, devAccounts)
   const common = createChainCommon({ chainId: genesis.chainId, hardfork: config.hardfork })
+  const layout = layoutOf(config.stateCommitment, config.shardNibbles)
+  // The genesis header commits to the genesis state in the configured layout.
+  const genesisChainBlock = genesisBlock(genesis, common, computeStateRoot(genesis.state, layout))
   const store = LmdbStore.open(config.dataDir)
-  const genesisChainBlock = genesisBlock(genesis, common)
+  let commitment: CommitmentPipeline
+  try {
+    commitment = await CommitmentPipeline.open({ layout, threads: config.commitmentThreads ?? availableParallelism(), store, dataDir: config.dataDir })
+  } catch (error) {
+    await store.close()
+    throw error
+  }
   let head = store.getHead()
   if (head === undefined) {
     await store.writeBlock(
@@ -82,6 +96,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   } else {
     const stored = store.getMeta(metaKeys.genesisHash)
     if (stored === undefined || !equalsBytes(stored, genesisChainBlock.hash)) {
+      await commitment.close()
       await store.close()
       throw new MosaicError(
         'GENESIS_INVALID',
@@ -90,6 +105,16 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
     }
     log(`resuming at block ${head} from ${config.dataDir}`)
   }
+  // Blocks after the last durable commitment (a crash, or a fresh data dir): their stored deltas
+  // go through the pipeline again, and the roots come out as in an uninterrupted run.
+  const behind = commitment.expected
+  for (let n = behind; n <= head; n++) {
+    const delta = store.getStateDelta(n)
+    if (delta === undefined) throw new MosaicError('STORE_CORRUPT', `the state delta of block ${n} is missing from ${config.dataDir}`)
+    commitment.submit(n, delta)
+    commitment.markDurable(n)
+  }
+  if (behind > 0n && behind <= head) log(`recomputing state roots of blocks ${behind}–${head}`)
   const metrics = createNodeMetrics()
   const chain = new Chain(store, common, head)
   const state = new FlatState(store)
@@ -120,19 +145,31 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
     blockGasLimit: config.blockGasLimit,
     baseFeeFloor: config.baseFeeFloor,
     feeRecipient: createAddressFromString(config.feeRecipient),
+    commitment,
+    stateRootLag: config.stateRootLag,
     log,
   })
+  commitment.onRoot = (_number, ms) => metrics.stateRootTime.observe(ms / 1000)
   metrics.head.set(() => Number(chain.head))
   metrics.mempoolSize.set(() => mempool.size)
   if (parallel !== undefined) metrics.workerSenderRecoveries.set(() => parallel.senders.recovered)
+  metrics.stateRootDurable.set(() => Number(commitment.stats().durable ?? -1n))
+  metrics.trieNodeLoads.set(() => commitment.stats().loadsOnPrefetch, { phase: 'prefetch' })
+  metrics.trieNodeLoads.set(() => commitment.stats().loadsOnUpdate, { phase: 'update' })
   return {
     ...parts,
     config,
     sequencer,
     simulator,
+    commitment,
+    layout,
     devAccounts,
     async close() {
       await sequencer.stop()
+      // Let the roots of the last blocks become durable (a failed pipeline has nothing to add;
+      // anything missing is recomputed from the stored deltas at the next start).
+      await Promise.race([commitment.flush().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 10_000).unref())])
+      await commitment.close()
       await executor.close()
       await store.close()
     },

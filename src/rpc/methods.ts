@@ -3,10 +3,12 @@
  * is ours, `admin_*` behind the admin token. Each handler gets parsed-on-demand params and
  * returns JSON-ready values; errors are thrown and mapped in `errors.ts`.
  */
-import { type Address, bigIntToHex, bytesToHex, bytesToUnprefixedHex, equalsBytes, intToHex } from '@ethereumjs/util'
+import { type Address, bigIntToBytes, bigIntToHex, bytesToBigInt, bytesToHex, bytesToUnprefixedHex, equalsBytes, intToHex, KECCAK256_NULL, setLengthLeft } from '@ethereumjs/util'
 import { Bloom } from '@ethereumjs/vm'
 import type { ChainBlock } from '../chain/chain.ts'
 import { nextBaseFee } from '../chain/base-fee.ts'
+import { proveAccount, proveStorage } from '../commitment/proof.ts'
+import { EMPTY_ROOT } from '../commitment/trie.ts'
 import { MosaicError } from '../errors.ts'
 import { type CallRequest, type SimulationContext, throwFailure } from '../execution/simulate.ts'
 import type { MosaicNode } from '../node/node.ts'
@@ -20,6 +22,10 @@ export const SUGGESTED_TIP = 1_000_000n
 
 export type RpcContext = { readonly admin: boolean }
 export type Handler = (params: readonly unknown[], context: RpcContext) => unknown | Promise<unknown>
+
+function nullableHex(value: bigint | undefined): string | null {
+  return value === undefined ? null : bigIntToHex(value)
+}
 
 function notFound(what: string): never {
   throw new MosaicError('NOT_FOUND', what)
@@ -49,6 +55,50 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
     if (number > chain.head) throw new RpcError(rpcErrorCodes.serverError, `header not found: block ${number} is past the head ${chain.head}`)
     if (number !== chain.head) {
       throw new RpcError(rpcErrorCodes.serverError, `historical state not available: block ${number} is not the head (${chain.head}); mosaic serves state at the head block`)
+    }
+  }
+
+  /** A block by number, tag, EIP-1898 object or plain 32-byte hash; must exist. */
+  function existingBlockNumber(value: unknown): bigint {
+    const ref = typeof value === 'string' && /^0x[0-9a-fA-F]{64}$/.test(value) ? { hash: p.hash(value, 'block hash'), requireCanonical: false } : p.blockRef(value)
+    const number = resolveNumber(ref)
+    if (number === undefined || number > chain.head) throw new RpcError(rpcErrorCodes.serverError, 'header not found')
+    return number
+  }
+
+  /** EIP-1186, in either commitment mode (`commitment/proof.ts` has the sharded format). */
+  async function getProof(params: readonly unknown[]) {
+    const address = p.address(params[0], 'address')
+    const keys = params[1]
+    if (!Array.isArray(keys)) throw invalidParams('invalid storageKeys: expected an array of storage slots')
+    if (keys.length > 1024) throw invalidParams(`too many storageKeys: ${keys.length}, limit 1024`)
+    const slots = keys.map((key, i) => setLengthLeft(bigIntToBytes(p.storageSlot(key, `storageKeys[${i}]`)), 32))
+    const number = existingBlockNumber(params[2])
+    const root = await node.commitment.durableRootOf(number)
+    const account = proveAccount(node.store, node.layout, root, address)
+    const leaf = account.account
+    const storageRoot = leaf?.storageRoot ?? EMPTY_ROOT
+    return {
+      address: bytesToHex(address),
+      accountProof: account.proof.map(bytesToHex),
+      balance: bigIntToHex(leaf?.balance ?? 0n),
+      codeHash: bytesToHex(leaf?.codeHash ?? KECCAK256_NULL),
+      nonce: bigIntToHex(leaf?.nonce ?? 0n),
+      storageHash: bytesToHex(storageRoot),
+      storageProof: slots.map((slot, i) => {
+        const { proof, value } = proveStorage(node.store, storageRoot, slot)
+        // The key as the client sent it, as geth echoes it.
+        return { key: keys[i] as string, value: bigIntToHex(bytesToBigInt(value)), proof: proof.map(bytesToHex) }
+      }),
+      ...(account.shardProof === undefined
+        ? {}
+        : {
+            shardProof: {
+              shard: intToHex(account.shardProof.shard),
+              shardRoot: bytesToHex(account.shardProof.shardRoot),
+              siblings: account.shardProof.siblings.map(bytesToHex),
+            },
+          }),
     }
   }
 
@@ -307,10 +357,31 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
         headHash: bytesToHex(head.hash),
         mempool: { pending: mempool.size, pooledGas: bigIntToHex(mempool.pooledGas) },
         executor: node.executor.mode,
-        stateRoot: { mode: 'none', note: 'header stateRoot is zero until the commitment pipeline lands' },
+        stateRoot: {
+          mode: node.layout.mode,
+          ...(node.layout.mode === 'sharded' ? { shardNibbles: node.layout.splitNibbles } : {}),
+          lag: config.stateRootLag,
+          computed: nullableHex(node.commitment.stats().computed),
+          durable: nullableHex(node.commitment.stats().durable),
+        },
         blockTimeMs: config.blockTimeMs,
       }
     },
+
+    // The exact post-state root of a block, once computed (waits at most for the pipeline to
+    // catch up); `final` once it is durable; `inHeaderOf`: the block whose header carries it.
+    mosaic_getStateRoot: async (params) => {
+      const number = existingBlockNumber(params[0])
+      const root = await node.commitment.rootOf(number)
+      const carrier = number + BigInt(config.stateRootLag)
+      return {
+        blockNumber: bigIntToHex(number),
+        stateRoot: bytesToHex(root),
+        final: node.commitment.isDurable(number),
+        inHeaderOf: carrier <= chain.head ? bigIntToHex(carrier) : null,
+      }
+    },
+    eth_getProof: getProof,
 
     admin_sealBlock: async (_params, context) => {
       if (!context.admin) throw new RpcError(rpcErrorCodes.unauthorized, 'admin method: requires Authorization: Bearer <ADMIN_TOKEN>')

@@ -1,17 +1,21 @@
 /**
  * The block producer. Every block time (or as soon as the pool holds a block's worth of gas) it
- * takes the mempool's ordered transactions, executes them, assembles the header, writes the
- * block and its state changes to LMDB in one transaction, and only then makes it the head: no
- * receipt is served before its block is durable.
+ * takes the mempool's ordered transactions, executes them, hands the state delta to the
+ * commitment pipeline, assembles the header — whose state root is the root after block
+ * N − STATE_ROOT_LAG, waiting for it only if the pipeline is further behind —, writes the block
+ * and its state changes to LMDB in one transaction, and only then makes it the head: no receipt
+ * is served before its block is durable.
  */
 import { EventEmitter } from 'node:events'
 import { type Block, type BlockHeader, createBlock, createBlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
+import type { TypedTransaction } from '@ethereumjs/tx'
 import { type Address, bytesToHex, bytesToUnprefixedHex } from '@ethereumjs/util'
 import { Bloom, encodeReceipt } from '@ethereumjs/vm'
 import { nextBaseFee } from '../chain/base-fee.ts'
 import { type Chain, type ChainBlock, encodeStoredReceipt, type StoredReceipt } from '../chain/chain.ts'
 import { orderedTrieRoot } from '../chain/trie-root.ts'
+import type { CommitmentPipeline } from '../commitment/pipeline.ts'
 import { keccak256 } from '../crypto/crypto.ts'
 import type { BlockExecutor, ExecutedTx } from '../execution/types.ts'
 import type { Mempool } from '../mempool/mempool.ts'
@@ -36,11 +40,11 @@ export type SequencerOptions = {
   readonly blockGasLimit: bigint
   readonly baseFeeFloor: bigint
   readonly feeRecipient: Address
+  readonly commitment: CommitmentPipeline
+  /** L: the header of block N carries the state root after block max(N − L, 0). */
+  readonly stateRootLag: number
   readonly log: (message: string) => void
 }
-
-/** Placeholder state root until the commitment pipeline fills it (see ARCHITECTURE.md). */
-export const UNCOMMITTED_STATE_ROOT = new Uint8Array(32)
 
 export type SequencerEvents = {
   block: [ChainBlock]
@@ -135,14 +139,22 @@ export class Sequencer extends EventEmitter<SequencerEvents> {
     const template = this.nextHeader()
     const candidates = mempool.select(template.gasLimit, template.baseFeePerGas ?? 0n)
     if (candidates.length === 0 && !this.o.emptyBlocks) return undefined
+    const { commitment } = this.o
+    // Trie paths of the accounts the block will write are loaded while it executes.
+    commitment.prefetch(touchedAccounts(candidates, template.coinbase))
     const execution = await executor.executeBlock({
       header: template,
       transactions: candidates,
       state,
       blockHash: (n) => chain.getBlockHash(n),
     })
-    const { block, stored, chainBlock } = await assembleBlock(this.o.common, template, execution.executed, execution.gasUsed)
+    const number = template.number
+    commitment.submit(number, execution.delta)
+    const committed = number - BigInt(this.o.stateRootLag)
+    const stateRoot = await commitment.rootOf(committed < 0n ? 0n : committed)
+    const { block, stored, chainBlock } = await assembleBlock(this.o.common, template, execution.executed, execution.gasUsed, stateRoot)
     await chain.append(stored, chainBlock, () => this.o.store.writeBlock(stored, execution.delta))
+    commitment.markDurable(number)
     state.apply(execution.delta)
     mempool.prune(
       execution.executed.map((e) => e.tx),
@@ -160,6 +172,7 @@ export class Sequencer extends EventEmitter<SequencerEvents> {
     metrics.executorLastAborts.set(execution.stats.aborts)
     metrics.txs.inc({}, execution.executed.length)
     metrics.blockTime.observe((performance.now() - started) / 1000)
+    metrics.stateRootLag.set(Number(number - (commitment.stats().computed ?? -1n)))
     this.o.log(
       `sealed block ${block.header.number} hash=${bytesToHex(chainBlock.hash).slice(0, 18)}… txs=${execution.executed.length} gas=${execution.gasUsed} in ${(performance.now() - started).toFixed(1)} ms`,
     )
@@ -190,12 +203,23 @@ export class Sequencer extends EventEmitter<SequencerEvents> {
   }
 }
 
+/** Senders, recipients and the fee recipient of the candidates (lowercase hex, no 0x). */
+function touchedAccounts(candidates: readonly TypedTransaction[], coinbase: Address): Set<string> {
+  const touched = new Set<string>([bytesToUnprefixedHex(coinbase.bytes)])
+  for (const tx of candidates) {
+    touched.add(bytesToUnprefixedHex(tx.getSenderAddress().bytes))
+    if (tx.to !== undefined) touched.add(bytesToUnprefixedHex(tx.to.bytes))
+  }
+  return touched
+}
+
 /** Header roots and bloom from the executed transactions, then the final block. */
 export async function assembleBlock(
   common: Common,
   template: BlockHeader,
   executed: readonly ExecutedTx[],
   gasUsed: bigint,
+  stateRoot: Uint8Array,
 ): Promise<{ block: Block; stored: StoredBlock; chainBlock: ChainBlock }> {
   const transactions = executed.map((e) => e.tx)
   const bloom = new Bloom(undefined, common)
@@ -214,7 +238,7 @@ export async function assembleBlock(
   ])
   const block = createBlock(
     {
-      header: { ...template.toJSON(), gasUsed, transactionsTrie, receiptTrie, logsBloom: bloom.bitvector, stateRoot: UNCOMMITTED_STATE_ROOT },
+      header: { ...template.toJSON(), gasUsed, transactionsTrie, receiptTrie, logsBloom: bloom.bitvector, stateRoot },
       transactions,
       ...(common.isActivatedEIP(4895) ? { withdrawals: [] } : {}),
     },

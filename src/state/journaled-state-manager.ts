@@ -182,6 +182,16 @@ export class JournaledStateManager implements StateManagerInterface {
     if (this.checkpoints.length === 0) this.undo.length = 0
   }
 
+  /**
+   * Revert every open checkpoint: back to the state before the outermost one. For an exception
+   * that escaped the EVM (runTx reverts only its own checkpoint, not the call frames' inside it).
+   */
+  async revertAll(): Promise<number> {
+    let reverted = 0
+    for (; this.checkpoints.length > 0; reverted++) await this.revert()
+    return reverted
+  }
+
   async revert(): Promise<void> {
     const mark = this.checkpoints.pop()
     if (mark === undefined) throw new MosaicError('INTERNAL', 'revert() without checkpoint')

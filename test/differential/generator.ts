@@ -66,6 +66,7 @@ export const TX_KINDS = [
   'chaos-history',
   'chaos-coinbase-balance',
   'chaos-precompiles',
+  'precompile-direct',
   'chaos-logs',
   'chaos-fail',
   'chaos-burn',
@@ -112,6 +113,7 @@ const WEIGHTS: Record<WorkloadProfile, Partial<Record<TxKind, number>>> = {
     'chaos-history': 1,
     'chaos-coinbase-balance': 2,
     'chaos-precompiles': 2,
+    'precompile-direct': 1,
     'chaos-logs': 2,
     'chaos-fail': 2,
     'chaos-burn': 1,
@@ -462,6 +464,12 @@ export function createChainWorkload(parameters: CreateChainWorkloadParameters): 
           data: chaosCall('precompiles', [bytesToHex(hash), v, bytesToHex(r), bytesToHex(s), bytesToHex(payload)]),
           gasLimit: 250_000n,
         }
+      }
+      case 'precompile-direct': {
+        // Straight at a precompile (0x01–0x11 under Prague: KZG point evaluation, BLS12-381 …)
+        // with value and random input: mostly failed calls, never an exception out of the EVM.
+        const address = new Address(setLengthLeft(Uint8Array.of(random.range(1, 0x11)), 20))
+        return { to: address, value: BigInt(random.int(1000)), data: random.bytes(random.pick([0, 32, 192, 256])), gasLimit: 200_000n }
       }
       case 'chaos-logs':
         return { to: CHAOS, data: chaosCall('emitLogs', [BigInt(random.int(7))]), gasLimit: 150_000n }

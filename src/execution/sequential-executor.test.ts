@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { describe, it } from 'node:test'
+import { createBlockHeader } from '@ethereumjs/block'
+import { createCustomCommon, Mainnet } from '@ethereumjs/common'
+import { createFeeMarket1559Tx } from '@ethereumjs/tx'
+import { bytesToUnprefixedHex, concatBytes, hexToBytes, KECCAK256_NULL, privateToAddress } from '@ethereumjs/util'
+import { createChainCommon } from '../chain/common.ts'
+import { decodeTransaction } from '../chain/transaction.ts'
+import { customCrypto, keccak256 } from '../crypto/crypto.ts'
+import { FlatState } from '../state/flat-state.ts'
+import type { AccountRecord } from '../state/types.ts'
+import { createSequentialExecutor } from './sequential-executor.ts'
+
+const KEY = keccak256(Uint8Array.of(42))
+const SENDER = bytesToUnprefixedHex(privateToAddress(KEY))
+const POINT_EVALUATION = `0x${'00'.repeat(19)}0a` as const
+
+function state(): FlatState {
+  const accounts = new Map<string, AccountRecord>([[SENDER, { nonce: 0n, balance: 10n ** 20n, codeHash: KECCAK256_NULL }]])
+  return new FlatState({ readAccount: (a) => accounts.get(a), readStorage: () => undefined, readCode: () => undefined })
+}
+
+/** A valid point-evaluation input: the zero polynomial (commitment and proof the identity point), p(1) = 0. */
+function pointEvaluationInput(y: number): Uint8Array {
+  const identity = hexToBytes(`0xc0${'00'.repeat(47)}`)
+  const versionedHash = new Uint8Array(createHash('sha256').update(identity).digest())
+  versionedHash[0] = 1
+  const z = new Uint8Array(32)
+  z[31] = 1
+  const value = new Uint8Array(32)
+  value[31] = y
+  return concatBytes(versionedHash, z, value, identity, identity)
+}
+
+async function run(common: ReturnType<typeof createChainCommon>, calls: { data: Uint8Array; gasLimit: bigint }[]) {
+  const executor = await createSequentialExecutor({ common })
+  const txs = calls.map(({ data, gasLimit }, nonce) =>
+    decodeTransaction(
+      createFeeMarket1559Tx({ nonce: BigInt(nonce), gasLimit, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 1n, to: POINT_EVALUATION, value: 1n, data, chainId: 901n }, { common }).sign(KEY).serialize(),
+      common,
+    ),
+  )
+  const header = createBlockHeader({ number: 1n, gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n }, { common, setHardfork: false })
+  return executor.executeBlock({ header, transactions: txs, state: state(), blockHash: () => undefined })
+}
+
+describe('SequentialExecutor', () => {
+  it('behavior: the point-evaluation precompile (0x0a) verifies KZG proofs: a valid one succeeds, a wrong value or length fails the call', async () => {
+    const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
+    const result = await run(common, [
+      { data: pointEvaluationInput(0), gasLimit: 100_000n },
+      { data: pointEvaluationInput(1), gasLimit: 100_000n },
+      { data: new Uint8Array(), gasLimit: 100_000n },
+    ])
+    assert.equal(result.rejected.length, 0)
+    assert.deepEqual(
+      result.executed.map((e) => ('status' in e.receipt ? e.receipt.status : 1)),
+      [1, 0, 0],
+    )
+  })
+
+  it('behavior: an exception escaping the EVM drops that transaction with state as before it, and the block goes on', async () => {
+    // A chain without KZG: ethereumjs throws out of the precompile instead of failing the call.
+    const common = createCustomCommon({ chainId: 901, name: 'no-kzg' }, Mainnet, { hardfork: 'prague', customCrypto })
+    const result = await run(common, [
+      { data: new Uint8Array(), gasLimit: 100_000n },
+      { data: new Uint8Array(), gasLimit: 100_000n },
+    ])
+    // The first tx is dropped; the second (nonce 1) is then invalid at its position, and is dropped too — without corrupting state.
+    assert.equal(result.executed.length, 0)
+    assert.equal(result.rejected.length, 2)
+    assert.match(result.rejected[0]!.reason, /kzg not initialized/)
+    assert.match(result.rejected[1]!.reason, /nonce/)
+    assert.equal(result.delta.accounts.has(SENDER), false, 'the dropped transaction left no trace')
+  })
+})
