@@ -18,7 +18,7 @@ import { bytesToHex, bytesToUnprefixedHex, equalsBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
 import { binaryPathFromStore, binaryRootOf } from './binary-merkle.ts'
 import { type AccountLeaf, decodeAccountLeaf, type Layout, subtrieOf } from './layout.ts'
-import { bytesToNibbles, MerkleTrie, type NodeLoader } from './trie.ts'
+import { bytesToNibbles, MerkleTrie, MissingNodeError, type NodeLoader } from './trie.ts'
 
 export type ShardProof = { readonly shard: number; readonly shardRoot: Uint8Array; readonly siblings: readonly Uint8Array[] }
 
@@ -63,7 +63,12 @@ function proofLoader(proof: readonly Uint8Array[]): NodeLoader {
 
 /** The value a proof shows under `path` from `root` (undefined: proven absent). Throws when the proof does not check out. */
 export function verifyPath(root: Uint8Array, path: Uint8Array, proof: readonly Uint8Array[]): Uint8Array | undefined {
-  return new MerkleTrie(root, { loader: proofLoader(proof) }).get(path)
+  try {
+    return new MerkleTrie(root, { loader: proofLoader(proof) }).get(path)
+  } catch (error) {
+    if (error instanceof MissingNodeError) throw new Error(`invalid proof: node ${bytesToHex(error.hash)} on the path is missing or altered`)
+    throw new Error(`invalid proof: ${(error as Error).message}`)
+  }
 }
 
 /**
