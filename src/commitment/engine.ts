@@ -8,7 +8,7 @@
 import { unprefixedHexToBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
 import type { AccountRecord, StateDelta } from '../state/types.ts'
-import { type AccountLeaf, decodeAccountLeaf, EMPTY_ACCOUNT_LEAF, encodeAccountLeaf, encodeStorageValue, subtrieOf } from './layout.ts'
+import { type AccountLeaf, decodeAccountLeaf, EMPTY_ACCOUNT_LEAF, encodeAccountLeaf, encodeStorageValue, storageRootOfLeaf, subtrieOf } from './layout.ts'
 import { bytesToNibbles, EMPTY_ROOT, MerkleTrie, type NodeLoader, type NodeSink, type TrieOptions } from './trie.ts'
 
 /** One account's changes in one block, as the coordinator hands them to the owner of its sub-trie. */
@@ -28,14 +28,14 @@ export type AccountUpdate = {
 export type SubtrieRoot = {
   readonly index: number
   readonly root: Uint8Array
-  /** Encoding of the sub-trie's top node; undefined when empty. */
+  /** Encoding of the sub-trie's top node (only when the engine reports tops); undefined when empty. */
   readonly top: Uint8Array | undefined
 }
 
-/** Split a block's delta into account updates, in address order. */
+/** Split a block's delta into one update per account it touches. */
 export function accountUpdates(delta: StateDelta): AccountUpdate[] {
   const addresses = new Set<string>([...delta.accounts.keys(), ...delta.storage.keys(), ...delta.storageCleared])
-  return [...addresses].sort().map((address) => ({
+  return [...addresses].map((address) => ({
     address,
     hashedKey: keccak256(unprefixedHexToBytes(address)),
     record: delta.accounts.get(address),
@@ -52,11 +52,13 @@ export class SubtrieEngine {
   /**
    * @param roots root hash of every sub-trie this engine owns (EMPTY_ROOT for an empty one)
    * @param loader where nodes not in memory come from (LMDB); none when all state is in memory
+   * @param withTops report each changed sub-trie's top node (the `mpt` aggregation needs them)
    */
   constructor(
     private readonly splitNibbles: number,
     roots: ReadonlyMap<number, Uint8Array>,
     loader?: NodeLoader,
+    private readonly withTops = true,
   ) {
     this.trieOptions = { loader }
     for (const [index, root] of roots) this.subtries.set(index, new MerkleTrie(root, this.trieOptions))
@@ -102,29 +104,35 @@ export class SubtrieEngine {
         this.storageTries.delete(update.address)
         continue
       }
+      if (!update.cleared && update.slots.length === 0 && update.record !== undefined) {
+        // The common case — nonce, balance or code changed, storage did not: one walk, keeping
+        // the storage root from the leaf that is there.
+        const record = update.record
+        trie.update(path, (current) =>
+          encodeAccountLeaf({ nonce: record.nonce, balance: record.balance, storageRoot: current === undefined ? EMPTY_ROOT : storageRootOfLeaf(current), codeHash: record.codeHash }),
+        )
+        continue
+      }
       const existing = trie.get(path)
       const before = existing === undefined ? EMPTY_ACCOUNT_LEAF : decodeAccountLeaf(existing)
-      let storageRoot = before.storageRoot
-      if (update.cleared || update.slots.length > 0) {
-        let storage = update.cleared ? undefined : this.storageTries.get(update.address)
-        if (storage === undefined) {
-          storage = new MerkleTrie(update.cleared ? EMPTY_ROOT : before.storageRoot, this.trieOptions)
-          this.storageTries.set(update.address, storage)
-        }
-        for (const [slot, value] of update.slots) {
-          const key = bytesToNibbles(keccak256(unprefixedHexToBytes(slot)))
-          if (value.length === 0) storage.del(key)
-          else storage.put(key, encodeStorageValue(value))
-        }
-        storageRoot = storage.commit(sink)
+      let storage = update.cleared ? undefined : this.storageTries.get(update.address)
+      if (storage === undefined) {
+        storage = new MerkleTrie(update.cleared ? EMPTY_ROOT : before.storageRoot, this.trieOptions)
+        this.storageTries.set(update.address, storage)
       }
+      for (const [slot, value] of update.slots) {
+        const key = bytesToNibbles(keccak256(unprefixedHexToBytes(slot)))
+        if (value.length === 0) storage.del(key)
+        else storage.put(key, encodeStorageValue(value))
+      }
+      const storageRoot = storage.commit(sink)
       const record = update.record ?? before
       trie.put(path, encodeAccountLeaf({ nonce: record.nonce, balance: record.balance, storageRoot, codeHash: record.codeHash }))
     }
     return [...changed].sort((a, b) => a - b).map((index) => {
       const trie = this.subtrie(index)
       const root = trie.commit(sink)
-      return { index, root, top: trie.topNode() }
+      return { index, root, top: this.withTops ? trie.topNode() : undefined }
     })
   }
 

@@ -20,7 +20,7 @@
  * as in Ethereum.
  */
 import { RLP } from '@ethereumjs/rlp'
-import { bigIntToUnpaddedBytes, bytesToBigInt, KECCAK256_NULL } from '@ethereumjs/util'
+import { bytesToBigInt, KECCAK256_NULL } from '@ethereumjs/util'
 import { type CommitmentMode, MAX_SHARD_NIBBLES } from '../config/config.ts'
 import { EMPTY_ROOT } from './trie.ts'
 
@@ -62,14 +62,59 @@ export type AccountLeaf = {
 
 export const EMPTY_ACCOUNT_LEAF: AccountLeaf = { nonce: 0n, balance: 0n, storageRoot: EMPTY_ROOT, codeHash: KECCAK256_NULL }
 
+/** A non-negative bigint as big-endian bytes without leading zeros (empty for 0). */
+export function unpaddedBytes(value: bigint): Uint8Array {
+  if (value < 0n) throw new Error('negative value')
+  let length = 0
+  for (let v = value; v > 0n; v >>= 8n) length++
+  const out = new Uint8Array(length)
+  for (let i = length - 1, v = value; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn)
+  return out
+}
+
+/**
+ * RLP([nonce, balance, storageRoot, codeHash]), written directly (it is encoded for every updated
+ * account of every block; @ethereumjs/rlp's generic encoder was a fifth of a worker's time).
+ */
 export function encodeAccountLeaf(account: AccountLeaf): Uint8Array {
-  return RLP.encode([bigIntToUnpaddedBytes(account.nonce), bigIntToUnpaddedBytes(account.balance), account.storageRoot, account.codeHash])
+  const nonce = unpaddedBytes(account.nonce)
+  const balance = unpaddedBytes(account.balance)
+  const scalar = (bytes: Uint8Array) => (bytes.length === 1 && bytes[0]! < 0x80 ? 1 : 1 + bytes.length)
+  const payload = scalar(nonce) + scalar(balance) + 66
+  const out = new Uint8Array((payload <= 55 ? 1 : 2) + payload)
+  let at = 0
+  if (payload <= 55) out[at++] = 0xc0 + payload
+  else {
+    out[at++] = 0xf8
+    out[at++] = payload
+  }
+  for (const bytes of [nonce, balance]) {
+    if (bytes.length === 1 && bytes[0]! < 0x80) out[at++] = bytes[0]!
+    else {
+      out[at++] = 0x80 + bytes.length
+      out.set(bytes, at)
+      at += bytes.length
+    }
+  }
+  out[at++] = 0xa0
+  out.set(account.storageRoot, at)
+  at += 32
+  out[at++] = 0xa0
+  out.set(account.codeHash, at)
+  return out
 }
 
 export function decodeAccountLeaf(bytes: Uint8Array): AccountLeaf {
   const fields = RLP.decode(bytes) as Uint8Array[]
-  if (!Array.isArray(fields) || fields.length !== 4) throw new Error('malformed account leaf')
+  if (!Array.isArray(fields) || fields.length !== 4 || fields[2]!.length !== 32 || fields[3]!.length !== 32) throw new Error('malformed account leaf')
   return { nonce: bytesToBigInt(fields[0]!), balance: bytesToBigInt(fields[1]!), storageRoot: fields[2]!, codeHash: fields[3]! }
+}
+
+/** Only the storage root of an account leaf (its third field), without decoding the rest. */
+export function storageRootOfLeaf(bytes: Uint8Array): Uint8Array {
+  // [list prefix][nonce][balance][0xa0 root(32)][0xa0 codeHash(32)]: the root ends 33 bytes before the end.
+  if (bytes[bytes.length - 33] !== 0xa0 || bytes[bytes.length - 66] !== 0xa0) return decodeAccountLeaf(bytes).storageRoot
+  return bytes.subarray(bytes.length - 65, bytes.length - 33)
 }
 
 /** A storage trie's value for a slot value stripped of leading zeros. */

@@ -16,15 +16,16 @@
  */
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { bytesToHex, unprefixedHexToBytes } from '@ethereumjs/util'
+import { unprefixedHexToBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
 import { MosaicError } from '../errors.ts'
 import type { StateDelta } from '../state/types.ts'
 import type { LmdbStore } from '../storage/lmdb-store.ts'
 import { metaKeys } from '../storage/schema.ts'
 import { accountUpdates, type AccountUpdate, type SubtrieRoot } from './engine.ts'
+import { UpdateWriter } from './update-codec.ts'
 import { type Layout, subtrieOf } from './layout.ts'
-import { createAggregator, type RootAggregator } from './root.ts'
+import { createAggregator, type RootAggregator, subtriesOf } from './root.ts'
 import { EMPTY_ROOT } from './trie.ts'
 import type { CommitmentRequest, CommitmentResponse, CommitmentWorkerInit } from './worker.ts'
 
@@ -62,7 +63,6 @@ type Pending = {
   /** Workers that still have to report this block's nodes stored. */
   unpersisted: number
   durable: boolean
-  writing: boolean
   readonly computed: Promise<Uint8Array>
   readonly resolve: (root: Uint8Array) => void
   readonly reject: (error: Error) => void
@@ -90,6 +90,8 @@ export class CommitmentPipeline {
   private loadsOnUpdate = 0
   private loadsOnPrefetch = 0
   private writeChain: Promise<void> = Promise.resolve()
+  /** A commitment transaction is in flight. */
+  private writing = false
   /** Callers of `durableRootOf`, by the block they wait for. */
   private readonly durableWaiters = new Map<bigint, { resolve: () => void; reject: (error: Error) => void }[]>()
   /** Called with each block's number and root-computation time once its root is known. */
@@ -101,13 +103,12 @@ export class CommitmentPipeline {
   private constructor(
     private readonly layout: Layout,
     private readonly store: LmdbStore | undefined,
-    head: { number: bigint; subtrieRoots: Map<number, Uint8Array> } | undefined,
+    head: { number: bigint; subtries: readonly SubtrieRoot[] } | undefined,
     threads: number,
     dataDir: string | undefined,
-    tops: readonly SubtrieRoot[],
   ) {
     this.aggregator = createAggregator(layout)
-    this.aggregator.update(tops)
+    this.aggregator.update(head?.subtries ?? [])
     this.aggregator.commit()
     this.next = head === undefined ? 0n : head.number + 1n
     this.durableHead = head?.number
@@ -115,9 +116,11 @@ export class CommitmentPipeline {
     const booted: Promise<void>[] = []
     for (let w = 0; w < threads; w++) {
       const roots = new Map<number, Uint8Array>()
-      for (const [index, root] of head?.subtrieRoots ?? []) if (index % threads === w) roots.set(index, root)
-      const workerData: CommitmentWorkerInit = { splitNibbles: layout.splitNibbles, roots, dataDir }
-      const worker = new Worker(WORKER, { workerData })
+      for (const { index, root } of head?.subtries ?? []) if (index % threads === w) roots.set(index, root)
+      const workerData: CommitmentWorkerInit = { splitNibbles: layout.splitNibbles, withTops: layout.mode === 'mpt', roots, dataDir }
+      // A larger young generation: hashing a block allocates many short-lived encodings, and
+      // the default one made scavenges a fifth of a worker's time.
+      const worker = new Worker(WORKER, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 96 } })
       booted.push(
         new Promise((resolve, reject) => {
           worker.once('message', () => resolve())
@@ -140,8 +143,7 @@ export class CommitmentPipeline {
    */
   static async open({ layout, threads, store, dataDir }: OpenPipelineParameters): Promise<CommitmentPipeline> {
     if (!Number.isSafeInteger(threads) || threads < 1) throw new Error('commitment threads must be a positive integer')
-    let head: { number: bigint; subtrieRoots: Map<number, Uint8Array> } | undefined
-    const tops: SubtrieRoot[] = []
+    let head: { number: bigint; subtries: SubtrieRoot[] } | undefined
     if (store !== undefined) {
       const stored = store.getMeta(metaKeys.commitmentLayout)
       const name = layoutName(layout)
@@ -152,14 +154,10 @@ export class CommitmentPipeline {
           `Data dir ${dataDir ?? ''} holds a ${new TextDecoder().decode(stored)} state commitment, but ${name} is configured: set STATE_COMMITMENT (and SHARD_NIBBLES) as it was, or use another DATA_DIR`,
         )
       }
-      head = store.getCommitmentHead()
-      for (const [index, root] of head?.subtrieRoots ?? []) {
-        const top = store.loadNode(root)
-        if (top === undefined) throw new MosaicError('STORE_CORRUPT', `sub-trie ${index} root ${bytesToHex(root)} is not in the store`)
-        tops.push({ index, root, top })
-      }
+      const committed = store.getCommitmentHead()
+      if (committed !== undefined) head = { number: committed.number, subtries: subtriesOf(store, layout, committed.root) }
     }
-    const pipeline = new CommitmentPipeline(layout, store, head, threads, store === undefined ? undefined : dataDir, tops)
+    const pipeline = new CommitmentPipeline(layout, store, head, threads, store === undefined ? undefined : dataDir)
     try {
       await pipeline.ready
     } catch (error) {
@@ -203,8 +201,8 @@ export class CommitmentPipeline {
     if (this.failure !== undefined) throw this.failure
     if (number !== this.next) throw new Error(`commitment pipeline expected block ${this.next}, got ${number}`)
     this.next++
-    const perWorker: AccountUpdate[][] = this.workers.map(() => [])
-    for (const update of accountUpdates(delta)) perWorker[this.ownerOf(update)]!.push(update)
+    const perWorker = this.workers.map(() => new UpdateWriter())
+    for (const update of accountUpdates(delta)) perWorker[this.ownerOf(update)]!.write(update)
     let resolve!: (root: Uint8Array) => void
     let reject!: (error: Error) => void
     const computed = new Promise<Uint8Array>((res, rej) => {
@@ -219,7 +217,6 @@ export class CommitmentPipeline {
       subtries: [],
       unpersisted: 0,
       durable: false,
-      writing: false,
       computed,
       resolve,
       reject,
@@ -228,14 +225,15 @@ export class CommitmentPipeline {
     computed.catch(() => {})
     this.pending.set(number, block)
     const answers: Promise<SubtrieRoot[]>[] = []
-    perWorker.forEach((updates, w) => {
-      if (updates.length === 0) return
+    perWorker.forEach((writer, w) => {
+      if (writer.count === 0) return
       const id = this.nextId++
       block.unpersisted++
       this.blockOfId.set(id, block)
       answers.push(this.request(id))
+      const updates = writer.finish()
       const request: CommitmentRequest = { kind: 'apply', id, updates }
-      this.workers[w]!.postMessage(request)
+      this.workers[w]!.postMessage(request, [updates.buffer as ArrayBuffer])
     })
     // Aggregate in block order: after the previous block's root and this block's workers.
     const before = this.pending.get(number - 1n)?.computed ?? Promise.resolve(EMPTY_ROOT)
@@ -297,32 +295,42 @@ export class CommitmentPipeline {
     this.maybeWrite()
   }
 
-  /** Write, in order, every block whose root is computed, nodes stored and block durable. */
+  /**
+   * Record, in order, every block whose root is computed, nodes stored and block durable — all
+   * that are ready in one transaction, one transaction at a time.
+   */
   private maybeWrite(): void {
-    if (this.failure !== undefined) return
-    for (;;) {
-      const number = this.durableHead === undefined ? 0n : this.durableHead + 1n
+    if (this.failure !== undefined || this.writing) return
+    const ready: Pending[] = []
+    for (let number = this.durableHead === undefined ? 0n : this.durableHead + 1n; ; number++) {
       const block = this.pending.get(number)
-      if (block === undefined || block.writing || block.root === undefined || block.unpersisted > 0 || !block.durable) return
-      block.writing = true
-      const root = block.root
-      const subtries = block.subtries.map(({ index, root: r, top }) => [index, top === undefined ? undefined : r] as const)
-      const write = this.store === undefined ? Promise.resolve() : this.store.writeCommitment(number, root, block.nodes, subtries)
-      this.writeChain = this.writeChain.then(() => write)
-      write.then(
-        () => {
+      if (block === undefined || block.root === undefined || block.unpersisted > 0 || !block.durable) break
+      ready.push(block)
+    }
+    if (ready.length === 0) return
+    this.writing = true
+    const records = ready.map((block) => ({
+      number: block.number,
+      root: block.root!,
+      nodes: block.nodes,
+    }))
+    const write = this.store === undefined ? Promise.resolve() : this.store.writeCommitments(records)
+    this.writeChain = write
+    write.then(
+      () => {
+        this.writing = false
+        for (const { number } of ready) {
           this.pending.delete(number)
           this.durableHead = number
           for (const waiter of this.durableWaiters.get(number) ?? []) waiter.resolve()
           this.durableWaiters.delete(number)
           // Keep recent roots in memory; older ones are read from the store.
           if (this.store !== undefined) this.roots.delete(number - 256n)
-          this.maybeWrite()
-        },
-        (error: unknown) => this.fail(new MosaicError('COMMITMENT', `recording the commitment of block ${number} failed: ${String(error)}`)),
-      )
-      return
-    }
+        }
+        this.maybeWrite()
+      },
+      (error: unknown) => this.fail(new MosaicError('COMMITMENT', `recording the commitments of blocks ${ready[0]!.number}–${ready[ready.length - 1]!.number} failed: ${String(error)}`)),
+    )
   }
 
   /** Root of block `number` if already computed (memory, then the store). */

@@ -4,10 +4,10 @@
  */
 import { keccak256 } from '../crypto/crypto.ts'
 import type { StateDelta } from '../state/types.ts'
-import { BinaryMerkleTree } from './binary-merkle.ts'
+import { BinaryMerkleTree, leavesFromStore } from './binary-merkle.ts'
 import { accountUpdates, SubtrieEngine, type SubtrieRoot } from './engine.ts'
 import type { Layout } from './layout.ts'
-import { combineSubtries, EMPTY_ROOT, type NodeSink } from './trie.ts'
+import { combineSubtries, EMPTY_ROOT, type NodeLoader, type NodeSink, splitIntoSubtries } from './trie.ts'
 
 export interface RootAggregator {
   update(roots: readonly SubtrieRoot[]): void
@@ -46,6 +46,17 @@ class ShardAggregator implements RootAggregator {
 
 export function createAggregator(layout: Layout): RootAggregator {
   return layout.mode === 'mpt' ? new MptAggregator() : new ShardAggregator(layout.splitNibbles)
+}
+
+/**
+ * The sub-tries under a stored state root — what the pipeline resumes from after a restart: the
+ * leaves of the binary tree (`sharded`) or the subtrees under the account trie's root (`mpt`).
+ */
+export function subtriesOf(loader: NodeLoader, layout: Layout, root: Uint8Array): SubtrieRoot[] {
+  if (layout.mode === 'sharded') {
+    return [...leavesFromStore(loader, root, 4 * layout.splitNibbles)].map(([index, shardRoot]) => ({ index, root: shardRoot, top: undefined }))
+  }
+  return splitIntoSubtries(root, loader).flatMap((top, index) => (top === undefined ? [] : [{ index, root: keccak256(top), top }]))
 }
 
 /** The state root of `state` (a whole state written as one delta), built from nothing in this thread. */

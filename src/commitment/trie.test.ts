@@ -4,7 +4,7 @@ import { createMPT, verifyMerkleProof } from '@ethereumjs/mpt'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
 import { createRandom } from '../utils/random.ts'
-import { bytesToNibbles, combineSubtries, EMPTY_ROOT, MerkleTrie, MissingNodeError } from './trie.ts'
+import { bytesToNibbles, combineSubtries, EMPTY_ROOT, MerkleTrie, MissingNodeError, splitIntoSubtries } from './trie.ts'
 
 type Store = Map<string, Uint8Array>
 
@@ -70,7 +70,7 @@ describe('MerkleTrie', () => {
     await assert.rejects(() => verifyMerkleProof(keys[7]!, proof, { root }))
   })
 
-  it('behavior: 16 sub-tries split by first nibble combine into the root of the whole trie', async () => {
+  it('behavior: 16 sub-tries split by first nibble combine into the root of the whole trie, and split back out of it', async () => {
     for (const count of [0, 1, 2, 3, 17, 200]) {
       const whole = new MerkleTrie()
       const parts = Array.from({ length: 16 }, () => new MerkleTrie())
@@ -82,10 +82,14 @@ describe('MerkleTrie', () => {
         whole.put(key, value)
         parts[key[0]!]!.put(key.subarray(1), value)
       }
+      const store: Store = new Map()
       const expected = whole.commit()
-      const tops = parts.map((part) => (part.commit(), part.topNode()))
+      const tops = parts.map((part) => (part.commit(storeSink(store)), part.topNode()))
       const combined = combineSubtries(tops)
       assert.equal(bytesToHex(combined === undefined ? EMPTY_ROOT : keccak256(combined)), bytesToHex(expected), `${count} keys`)
+      // And back: the sub-tries' top nodes from the combined root and the stored nodes.
+      if (combined !== undefined) store.set(bytesToHex(expected), combined)
+      assert.deepEqual(splitIntoSubtries(expected, loaderOf(store)).map((top) => top && bytesToHex(top)), tops.map((top) => top && bytesToHex(top)))
     }
   })
 

@@ -23,7 +23,7 @@ type Cache = {
   /** keccak(enc) when the node is referenced by hash (encoding ≥ 32 bytes) or is a root. */
   hash: Uint8Array | undefined
 }
-export type LeafNode = Cache & { readonly t: 0; path: Uint8Array; value: Uint8Array }
+export type LeafNode = Cache & { readonly t: 0; path: Uint8Array; value: Uint8Array; /** hexPrefix(path, leaf), once computed. */ key: Uint8Array | undefined }
 export type ExtensionNode = Cache & { readonly t: 1; path: Uint8Array; child: Ref }
 export type BranchNode = Cache & { readonly t: 2; readonly children: (Ref | undefined)[] }
 export type TrieNode = LeafNode | ExtensionNode | BranchNode
@@ -130,12 +130,16 @@ function listPrefixLength(payload: number): number {
   return payload <= 55 ? 1 : 1 + lengthOfLength(payload)
 }
 
-/** A child reference inside a parent's encoding: the child's own encoding if < 32 bytes, else its hash. */
-type ChildRef = { readonly inline: Uint8Array | undefined; readonly hash: Uint8Array | undefined }
+/**
+ * A child reference inside a parent's encoding: the child's own encoding when it is shorter than
+ * 32 bytes (embedded as is), else its 32-byte hash (written as an RLP string). The length tells
+ * which, so one byte array is the whole reference.
+ */
+type ChildRef = Uint8Array
 
 function childRefLength(ref: ChildRef | undefined): number {
   if (ref === undefined) return 1
-  return ref.inline !== undefined ? ref.inline.length : 33
+  return ref.length < 32 ? ref.length : 33
 }
 
 function writeChildRef(out: Uint8Array, at: number, ref: ChildRef | undefined): number {
@@ -143,17 +147,21 @@ function writeChildRef(out: Uint8Array, at: number, ref: ChildRef | undefined): 
     out[at] = 0x80
     return at + 1
   }
-  if (ref.inline !== undefined) {
-    out.set(ref.inline, at)
-    return at + ref.inline.length
+  if (ref.length < 32) {
+    out.set(ref, at)
+    return at + ref.length
   }
   out[at] = 0xa0
-  out.set(ref.hash!, at + 1)
+  out.set(ref, at + 1)
   return at + 33
 }
 
 export function encodeLeaf(path: Uint8Array, value: Uint8Array): Uint8Array {
-  const key = hexPrefix(path, true)
+  return encodeLeafWithKey(hexPrefix(path, true), value)
+}
+
+/** A leaf's encoding from its hex-prefixed key. */
+function encodeLeafWithKey(key: Uint8Array, value: Uint8Array): Uint8Array {
   const payload = stringLength(key) + stringLength(value)
   const out = new Uint8Array(listPrefixLength(payload) + payload)
   let at = writeLength(out, 0, 0xc0, 0xf7, payload)
@@ -192,11 +200,11 @@ function nodeFromDecoded(raw: Decoded, enc: Uint8Array | undefined, hash: Uint8A
     if (Array.isArray(item)) return nodeFromDecoded(item, RLP.encode(item), undefined)
     if (item.length === 0) return undefined
     if (item.length !== 32) throw new Error(`malformed trie node: child reference of ${item.length} bytes`)
-    return { t: 3, hash: item }
+    return hashRef(item)
   }
   if (raw.length === 17) {
     if ((raw[16] as Uint8Array).length !== 0) throw new Error('malformed trie node: branch with a value in a fixed-length-key trie')
-    return { t: 2, children: raw.slice(0, 16).map(childOf), enc, hash }
+    return node(2, undefined, undefined, undefined, raw.slice(0, 16).map(childOf), enc, hash) as BranchNode
   }
   const [first, second] = raw
   if (raw.length !== 2 || first === undefined || second === undefined || Array.isArray(first) || first.length === 0) {
@@ -205,11 +213,11 @@ function nodeFromDecoded(raw: Decoded, enc: Uint8Array | undefined, hash: Uint8A
   const { path, leaf } = hexPrefixDecode(first)
   if (leaf) {
     if (Array.isArray(second)) throw new Error('malformed trie node: leaf value is a list')
-    return { t: 0, path, value: second, enc, hash }
+    return node(0, path, second, undefined, undefined, enc, hash) as LeafNode
   }
   const child = childOf(second)
   if (child === undefined) throw new Error('malformed trie node: extension without a child')
-  return { t: 1, path, child, enc, hash }
+  return node(1, path, undefined, child, undefined, enc, hash) as ExtensionNode
 }
 
 /** Decode one stored node (its RLP encoding). */
@@ -219,16 +227,36 @@ export function decodeNode(enc: Uint8Array, hash?: Uint8Array): TrieNode {
 
 // ---- the trie ----
 
+/**
+ * Every node — leaf, extension, branch, hash reference — is built here with the same fields in
+ * the same order, so V8 gives them one hidden class and the hot `node.t` checks stay monomorphic.
+ */
+function node(
+  t: 0 | 1 | 2 | 3,
+  path: Uint8Array | undefined,
+  value: Uint8Array | undefined,
+  child: Ref | undefined,
+  children: (Ref | undefined)[] | undefined,
+  enc: Uint8Array | undefined,
+  hash: Uint8Array | undefined,
+): Ref {
+  return { t, path, value, child, children, key: undefined, enc, hash } as unknown as Ref
+}
+
+function hashRef(hash: Uint8Array): HashRef {
+  return node(3, undefined, undefined, undefined, undefined, undefined, hash) as HashRef
+}
+
 function leaf(path: Uint8Array, value: Uint8Array): LeafNode {
-  return { t: 0, path, value, enc: undefined, hash: undefined }
+  return node(0, path, value, undefined, undefined, undefined, undefined) as LeafNode
 }
 
 function extension(path: Uint8Array, child: Ref): ExtensionNode {
-  return { t: 1, path, child, enc: undefined, hash: undefined }
+  return node(1, path, undefined, child, undefined, undefined, undefined) as ExtensionNode
 }
 
 function branch(): BranchNode {
-  return { t: 2, children: new Array<Ref | undefined>(16).fill(undefined), enc: undefined, hash: undefined }
+  return node(2, undefined, undefined, undefined, new Array<Ref | undefined>(16).fill(undefined), undefined, undefined) as BranchNode
 }
 
 function isDirty(ref: Ref): boolean {
@@ -256,7 +284,7 @@ export class MerkleTrie {
     root: Uint8Array = EMPTY_ROOT,
     private readonly options: TrieOptions = {},
   ) {
-    this.root = equalsBytes(root, EMPTY_ROOT) ? undefined : { t: 3, hash: root }
+    this.root = equalsBytes(root, EMPTY_ROOT) ? undefined : hashRef(root)
   }
 
   /** A trie whose root node is given by its encoding (e.g. a sub-trie's top node under an inline reference). */
@@ -314,24 +342,33 @@ export class MerkleTrie {
   /** Set `key` (nibbles) to `value` (non-empty); an empty value deletes the key. */
   put(key: Uint8Array, value: Uint8Array): void {
     if (value.length === 0) this.del(key)
-    else this.root = this.insert(this.root, key, 0, value)
+    else this.root = this.insert(this.root, key, 0, () => value)
+  }
+
+  /**
+   * Set `key` to `next(current value)` in one walk down the path (`current` undefined when the
+   * key is absent); `next` must return a non-empty value.
+   */
+  update(key: Uint8Array, next: (current: Uint8Array | undefined) => Uint8Array): void {
+    this.root = this.insert(this.root, key, 0, next)
   }
 
   del(key: Uint8Array): void {
     this.root = this.remove(this.root, key, 0)
   }
 
-  private insert(ref: Ref | undefined, key: Uint8Array, offset: number, value: Uint8Array): TrieNode {
-    if (ref === undefined) return leaf(key.subarray(offset), value)
+  private insert(ref: Ref | undefined, key: Uint8Array, offset: number, next: (current: Uint8Array | undefined) => Uint8Array): TrieNode {
+    if (ref === undefined) return leaf(key.subarray(offset), next(undefined))
     const node = this.resolve(ref)
     if (node.t === 2) {
       const i = key[offset]!
-      node.children[i] = this.insert(node.children[i], key, offset + 1, value)
+      node.children[i] = this.insert(node.children[i], key, offset + 1, next)
       markDirty(node)
       return node
     }
     const common = commonPrefix(node.path, key, offset)
     if (node.t === 0 && common === node.path.length && common === key.length - offset) {
+      const value = next(node.value)
       if (!equalsBytes(node.value, value)) {
         node.value = value
         markDirty(node)
@@ -339,7 +376,7 @@ export class MerkleTrie {
       return node
     }
     if (node.t === 1 && common === node.path.length) {
-      node.child = this.insert(node.child, key, offset + common, value)
+      node.child = this.insert(node.child, key, offset + common, next)
       markDirty(node)
       return node
     }
@@ -351,7 +388,7 @@ export class MerkleTrie {
     const rest = node.path.subarray(common + 1)
     if (node.t === 0) split.children[node.path[common]!] = leaf(rest, node.value)
     else split.children[node.path[common]!] = rest.length === 0 ? node.child : extension(rest, node.child)
-    split.children[key[offset + common]!] = leaf(key.subarray(offset + common + 1), value)
+    split.children[key[offset + common]!] = leaf(key.subarray(offset + common + 1), next(undefined))
     return common === 0 ? split : extension(node.path.subarray(0, common), split)
   }
 
@@ -436,9 +473,19 @@ export class MerkleTrie {
   private encode(node: TrieNode, sink?: NodeSink): Uint8Array {
     if (node.enc !== undefined) return node.enc
     let enc: Uint8Array
-    if (node.t === 0) enc = encodeLeaf(node.path, node.value)
+    if (node.t === 0) {
+      node.key ??= hexPrefix(node.path, true)
+      enc = encodeLeafWithKey(node.key, node.value)
+    }
     else if (node.t === 1) enc = encodeExtension(node.path, this.childRef(node.child, sink))
-    else enc = encodeBranch(node.children.map((child) => (child === undefined ? undefined : this.childRef(child, sink))))
+    else {
+      const refs = new Array<ChildRef | undefined>(16)
+      for (let i = 0; i < 16; i++) {
+        const child = node.children[i]
+        refs[i] = child === undefined ? undefined : this.childRef(child, sink)
+      }
+      enc = encodeBranch(refs)
+    }
     node.enc = enc
     if (enc.length >= 32) {
       node.hash = keccak256(enc)
@@ -448,9 +495,9 @@ export class MerkleTrie {
   }
 
   private childRef(child: Ref, sink?: NodeSink): ChildRef {
-    if (child.t === 3) return { inline: undefined, hash: child.hash }
+    if (child.t === 3) return child.hash
     const enc = this.encode(child, sink)
-    return enc.length < 32 ? { inline: enc, hash: undefined } : { inline: undefined, hash: child.hash }
+    return enc.length < 32 ? enc : child.hash!
   }
 
   /**
@@ -500,15 +547,34 @@ export function combineSubtries(tops: readonly (Uint8Array | undefined)[]): Uint
   })
   if (count === 0) return undefined
   if (count >= 2) {
-    return encodeBranch(
-      tops.map((top) => (top === undefined ? undefined : top.length < 32 ? { inline: top, hash: undefined } : { inline: undefined, hash: keccak256(top) })),
-    )
+    return encodeBranch(tops.map((top) => (top === undefined ? undefined : top.length < 32 ? top : keccak256(top))))
   }
   const top = tops[only]!
   const node = decodeNode(top)
   if (node.t === 0) return encodeLeaf(concatNibbles(only, node.path), node.value)
   // A decoded child is a hash reference or an inline node (whose encoding decoding kept).
-  const childRef = (ref: Ref): ChildRef => (ref.t === 3 ? { inline: undefined, hash: ref.hash } : { inline: ref.enc!, hash: undefined })
+  const childRef = (ref: Ref): ChildRef => (ref.t === 3 ? ref.hash : ref.enc!)
   if (node.t === 1) return encodeExtension(concatNibbles(only, node.path), childRef(node.child))
-  return encodeExtension(Uint8Array.of(only), top.length < 32 ? { inline: top, hash: undefined } : { inline: undefined, hash: keccak256(top) })
+  return encodeExtension(Uint8Array.of(only), top.length < 32 ? top : keccak256(top))
+}
+
+/**
+ * The inverse of `combineSubtries`: the top nodes of the 16 sub-tries under a stored root (undefined
+ * where empty). A sub-trie's top node is read from the store unless the root embeds it.
+ */
+export function splitIntoSubtries(root: Uint8Array, loader: NodeLoader): (Uint8Array | undefined)[] {
+  const tops = new Array<Uint8Array | undefined>(16).fill(undefined)
+  if (equalsBytes(root, EMPTY_ROOT)) return tops
+  const load = (hash: Uint8Array) => {
+    const enc = loader.loadNode(hash)
+    if (enc === undefined) throw new MissingNodeError(hash)
+    return enc
+  }
+  const encodingOf = (ref: Ref) => (ref.t === 3 ? load(ref.hash) : ref.enc!)
+  const node = decodeNode(load(root))
+  if (node.t === 2) node.children.forEach((child, i) => (tops[i] = child === undefined ? undefined : encodingOf(child)))
+  else if (node.t === 0) tops[node.path[0]!] = encodeLeaf(node.path.subarray(1), node.value)
+  else if (node.path.length === 1) tops[node.path[0]!] = encodingOf(node.child)
+  else tops[node.path[0]!] = encodeExtension(node.path.subarray(1), node.child.t === 3 ? node.child.hash : node.child.enc!)
+  return tops
 }

@@ -6,10 +6,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { LmdbStore } from '../storage/lmdb-store.ts'
-import { type AccountUpdate, SubtrieEngine, type SubtrieRoot } from './engine.ts'
+import { SubtrieEngine, type SubtrieRoot } from './engine.ts'
+import { readUpdates } from './update-codec.ts'
 
 export type CommitmentWorkerInit = {
   readonly splitNibbles: number
+  /** Whether the coordinator needs the sub-tries' top nodes (`mpt` mode). */
+  readonly withTops: boolean
   /** Root of every owned non-empty sub-trie at the commitment head. */
   readonly roots: ReadonlyMap<number, Uint8Array>
   /** LMDB data dir to load and store nodes; undefined keeps every node in memory only. */
@@ -17,7 +20,8 @@ export type CommitmentWorkerInit = {
 }
 
 export type CommitmentRequest =
-  | { readonly kind: 'apply'; readonly id: number; readonly updates: readonly AccountUpdate[] }
+  /** `updates`: the block's updates for this worker's sub-tries (`update-codec.ts`). */
+  | { readonly kind: 'apply'; readonly id: number; readonly updates: Uint8Array }
   | { readonly kind: 'prefetch'; readonly keys: readonly Uint8Array[] }
 
 export type CommitmentResponse =
@@ -29,7 +33,7 @@ export type CommitmentResponse =
 
 const init = workerData as CommitmentWorkerInit
 const store = init.dataDir === undefined ? undefined : LmdbStore.open(init.dataDir)
-const engine = new SubtrieEngine(init.splitNibbles, init.roots, store)
+const engine = new SubtrieEngine(init.splitNibbles, init.roots, store, init.withTops)
 const port = parentPort!
 const send = (message: CommitmentResponse) => port.postMessage(message)
 
@@ -47,7 +51,7 @@ port.on('message', (request: CommitmentRequest) => {
   const nodes: [Uint8Array, Uint8Array][] = []
   let roots: SubtrieRoot[]
   try {
-    roots = engine.apply(request.updates, (hash, enc) => nodes.push([hash, enc]))
+    roots = engine.apply(readUpdates(request.updates), (hash, enc) => nodes.push([hash, enc]))
   } catch (error) {
     send({ kind: 'failed', id: request.id, error: error instanceof Error ? error.message : String(error) })
     return

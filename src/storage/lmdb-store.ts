@@ -13,7 +13,7 @@ import { type Database, open, type RootDatabase } from 'lmdb'
 import { MosaicError } from '../errors.ts'
 import { decodeStateDelta, encodeStateDelta } from '../state/delta-codec.ts'
 import type { AccountRecord, StateDelta } from '../state/types.ts'
-import { indexKey, metaKeys, numberKey, readNumberKey, SCHEMA_VERSION, storageKey, tables } from './schema.ts'
+import { metaKeys, numberKey, readNumberKey, SCHEMA_VERSION, storageKey, tables } from './schema.ts'
 
 type Table = Database<Uint8Array, Uint8Array>
 
@@ -28,6 +28,13 @@ export type StoredBlock = {
   readonly txHashes: readonly Uint8Array[]
   /** Per tx: RLP([status, cumulativeGasUsed, logs]). */
   readonly receipts: readonly Uint8Array[]
+}
+
+/** One block's commitment as `writeCommitments` records it. */
+export type CommitmentRecord = {
+  readonly number: bigint
+  readonly root: Uint8Array
+  readonly nodes: readonly (readonly [Uint8Array, Uint8Array])[]
 }
 
 export function encodeAccountRecord(record: AccountRecord): Uint8Array {
@@ -62,7 +69,6 @@ export class LmdbStore {
       stateDeltas: table(tables.stateDeltas),
       trieNodes: table(tables.trieNodes),
       stateRoots: table(tables.stateRoots),
-      subtrieRoots: table(tables.subtrieRoots),
       meta: table(tables.meta),
     }
   }
@@ -143,12 +149,15 @@ export class LmdbStore {
     return this.t.trieNodes.getBinary(hash)
   }
 
-  /** Store trie nodes ([hash, encoding] pairs) in one transaction; resolves once durable. */
+  /**
+   * Store trie nodes ([hash, encoding] pairs); resolves once durable. Content-addressed, so they
+   * need no transaction of their own: lmdb-js batches the puts of many blocks (and threads) into
+   * one commit while the previous one is being flushed.
+   */
   async putTrieNodes(nodes: readonly (readonly [Uint8Array, Uint8Array])[]): Promise<void> {
-    if (nodes.length === 0) return
-    await this.env.transaction(() => {
-      for (const [hash, enc] of nodes) this.t.trieNodes.putSync(hash, enc)
-    })
+    let last: Promise<boolean> | undefined
+    for (const [hash, enc] of nodes) last = this.t.trieNodes.put(hash, enc)
+    await last
   }
 
   /** The exact post-state root of block `number`, once computed and stored. */
@@ -156,36 +165,29 @@ export class LmdbStore {
     return this.t.stateRoots.getBinary(numberKey(number))
   }
 
-  /** The last block whose commitment is durable, with the sub-trie roots at that block. */
-  getCommitmentHead(): { number: bigint; subtrieRoots: Map<number, Uint8Array> } | undefined {
+  /** The last block whose commitment is durable, and its root. */
+  getCommitmentHead(): { number: bigint; root: Uint8Array } | undefined {
     const head = this.getMeta(metaKeys.commitmentHead)
     if (head === undefined) return undefined
-    const subtrieRoots = new Map<number, Uint8Array>()
-    for (const { key, value } of this.t.subtrieRoots.getRange()) {
-      subtrieRoots.set(new DataView(key.buffer, key.byteOffset, 4).getUint32(0), value)
-    }
-    return { number: readNumberKey(head), subtrieRoots }
+    const number = readNumberKey(head)
+    const root = this.getStateRoot(number)
+    if (root === undefined) throw new MosaicError('STORE_CORRUPT', `the commitment head ${number} has no recorded root`)
+    return { number, root }
   }
 
   /**
-   * Record block `number`'s commitment in one transaction: its root, aggregate nodes (the `mpt`
-   * root node or `sharded` binary Merkle nodes), the sub-trie roots it changed (undefined =
-   * now empty), and the commitment head. The sub-tries' own nodes were stored before.
+   * Record the commitments of consecutive blocks in one transaction: each block's root and
+   * aggregate nodes (the `mpt` root node or `sharded` binary Merkle pages), and the commitment
+   * head = the last one. The sub-tries' own nodes were stored before.
    */
-  async writeCommitment(
-    number: bigint,
-    root: Uint8Array,
-    nodes: readonly (readonly [Uint8Array, Uint8Array])[],
-    subtrieRoots: readonly (readonly [number, Uint8Array | undefined])[],
-  ): Promise<void> {
+  async writeCommitments(blocks: readonly CommitmentRecord[]): Promise<void> {
+    if (blocks.length === 0) return
     await this.env.transaction(() => {
-      for (const [hash, enc] of nodes) this.t.trieNodes.putSync(hash, enc)
-      for (const [index, subtrieRoot] of subtrieRoots) {
-        if (subtrieRoot === undefined) this.t.subtrieRoots.removeSync(indexKey(index))
-        else this.t.subtrieRoots.putSync(indexKey(index), subtrieRoot)
+      for (const { number, root, nodes } of blocks) {
+        for (const [hash, enc] of nodes) this.t.trieNodes.putSync(hash, enc)
+        this.t.stateRoots.putSync(numberKey(number), root)
       }
-      this.t.stateRoots.putSync(numberKey(number), root)
-      this.t.meta.putSync(new TextEncoder().encode(metaKeys.commitmentHead), numberKey(number))
+      this.t.meta.putSync(new TextEncoder().encode(metaKeys.commitmentHead), numberKey(blocks[blocks.length - 1]!.number))
     })
   }
 

@@ -27,12 +27,10 @@ export const tables = {
   txIndex: 'tx_index',
   /** block number (8, BE) → the block's state delta (`state/delta-codec.ts`), written with the block. */
   stateDeltas: 'state_deltas',
-  /** keccak256(node) (32) → node: MPT nodes (RLP) and sharded-mode binary Merkle nodes (left ‖ right). Content-addressed, never deleted. */
+  /** keccak256(node) (32) → node: MPT nodes (RLP) and sharded-mode binary Merkle pages (16 × 32 bytes under the hash of their top node). Content-addressed, never deleted. */
   trieNodes: 'trie_nodes',
   /** block number (8, BE) → exact post-state root (32) of the block, once the commitment pipeline computed it. */
   stateRoots: 'state_roots',
-  /** sub-trie (shard) index (4, BE) → its root (32) at the commitment head; absent = empty. */
-  subtrieRoots: 'subtrie_roots',
   /** UTF-8 name → value. Keys are listed in `metaKeys`. */
   meta: 'meta',
 } as const
@@ -46,7 +44,7 @@ export const metaKeys = {
   genesisHash: 'genesis_hash',
   /** SCHEMA_VERSION (8, BE) the store was created with. */
   schemaVersion: 'schema_version',
-  /** number (8, BE) of the last block whose post-state root, sub-trie roots and nodes are durable. */
+  /** number (8, BE) of the last block whose post-state root and nodes are durable (the sub-trie roots are read from that root). */
   commitmentHead: 'commitment_head',
   /** UTF-8 `mpt` or `sharded:<k>`: the commitment layout the data dir was built with. */
   commitmentLayout: 'commitment_layout',
@@ -55,12 +53,6 @@ export const metaKeys = {
 export function numberKey(n: bigint | number): Uint8Array {
   const key = new Uint8Array(8)
   new DataView(key.buffer).setBigUint64(0, BigInt(n))
-  return key
-}
-
-export function indexKey(index: number): Uint8Array {
-  const key = new Uint8Array(4)
-  new DataView(key.buffer).setUint32(0, index)
   return key
 }
 
