@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { bytesToHex } from '@ethereumjs/util'
 import { asDelta, type FullState, randomDeltas } from '../../test/commitment/random-states.ts'
+import { createStateDelta } from '../state/types.ts'
 import { LmdbStore } from '../storage/lmdb-store.ts'
 import { layoutOf, type Layout } from './layout.ts'
 import { CommitmentPipeline } from './pipeline.ts'
@@ -58,6 +59,35 @@ describe('commitment pipeline', () => {
       await store.close()
     })
   }
+
+  it('behavior: prefetch loads the paths of the accounts a block will write, so updating them loads nothing from LMDB', async () => {
+    const dir = tempDir()
+    const layout = layoutOf('mpt', 1)
+    const state: FullState = { accounts: new Map(), storage: new Map() }
+    const store = LmdbStore.open(dir)
+    const first = await CommitmentPipeline.open({ layout, threads: 2, store, dataDir: dir })
+    await run(first, layout, 21, 10, state, 0n)
+    await first.close()
+    // Balance changes of existing accounts, applied by a restarted pipeline (nothing in memory).
+    const block = (n: number) => {
+      const delta = createStateDelta()
+      for (const [address, record] of [...state.accounts].slice(n * 5, n * 5 + 5)) delta.accounts.set(address, { ...record, balance: record.balance + 1n })
+      return delta
+    }
+    const loads: { prefetch: number; update: number }[] = []
+    for (const prefetch of [false, true]) {
+      const pipeline = await CommitmentPipeline.open({ layout, threads: 2, store, dataDir: dir })
+      const delta = block(prefetch ? 1 : 0)
+      if (prefetch) pipeline.prefetch(delta.accounts.keys())
+      pipeline.submit(pipeline.expected, delta)
+      await pipeline.rootOf(pipeline.expected - 1n)
+      loads.push({ prefetch: pipeline.stats().loadsOnPrefetch, update: pipeline.stats().loadsOnUpdate })
+      await pipeline.close()
+    }
+    assert.ok(loads[0]!.update > 0 && loads[0]!.prefetch === 0, `without prefetch: ${JSON.stringify(loads[0])}`)
+    assert.ok(loads[1]!.prefetch > 0 && loads[1]!.update === 0, `with prefetch: ${JSON.stringify(loads[1])}`)
+    await store.close()
+  })
 
   it('behavior: one thread and three give the same roots', async () => {
     const layout = layoutOf('sharded', 3)
