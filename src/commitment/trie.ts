@@ -162,21 +162,20 @@ export function encodeLeaf(path: Uint8Array, value: Uint8Array): Uint8Array {
 
 /** A leaf's encoding from its hex-prefixed key. */
 function encodeLeafWithKey(key: Uint8Array, value: Uint8Array): Uint8Array {
-  const payload = stringLength(key) + stringLength(value)
-  const out = new Uint8Array(listPrefixLength(payload) + payload)
-  let at = writeLength(out, 0, 0xc0, 0xf7, payload)
-  at = writeString(out, at, key)
-  writeString(out, at, value)
-  return out
+  return encodeKeyed(key, value, false)
 }
 
 function encodeExtension(path: Uint8Array, child: ChildRef): Uint8Array {
-  const key = hexPrefix(path, false)
-  const payload = stringLength(key) + childRefLength(child)
+  return encodeKeyed(hexPrefix(path, false), child, true)
+}
+
+/** RLP([key, second]) of a leaf (second: its value) or an extension (second: a child reference). */
+function encodeKeyed(key: Uint8Array, second: Uint8Array, isChildRef: boolean): Uint8Array {
+  const payload = stringLength(key) + (isChildRef ? childRefLength(second) : stringLength(second))
   const out = new Uint8Array(listPrefixLength(payload) + payload)
-  let at = writeLength(out, 0, 0xc0, 0xf7, payload)
-  at = writeString(out, at, key)
-  writeChildRef(out, at, child)
+  const at = writeString(out, writeLength(out, 0, 0xc0, 0xf7, payload), key)
+  if (isChildRef) writeChildRef(out, at, second)
+  else writeString(out, at, second)
   return out
 }
 
