@@ -77,7 +77,7 @@ export class LmdbStore {
     const store = new LmdbStore(dataDir)
     const version = store.getMeta(metaKeys.schemaVersion)
     if (version !== undefined && readNumberKey(version) !== BigInt(SCHEMA_VERSION)) {
-      throw new MosaicError('STORE_CORRUPT', `Data dir ${dataDir} has schema version ${readNumberKey(version)}, expected ${SCHEMA_VERSION}`)
+      throw new MosaicError('STORE_CORRUPT', `Data dir ${dataDir} has schema version ${readNumberKey(version)}, this mosaic reads version ${SCHEMA_VERSION}: use another DATA_DIR (or remove this one to start the chain afresh)`)
     }
     return store
   }
