@@ -14,6 +14,8 @@ export type MosaicErrorCode =
   | 'LIMIT_EXCEEDED'
   | 'STORE_CORRUPT'
   | 'DELTA_INVALID'
+  | 'WITNESS_INVALID'
+  | 'VERIFICATION_FAILED'
   | 'COMMITMENT'
   | 'INTERNAL'
 

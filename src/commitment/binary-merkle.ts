@@ -67,6 +67,17 @@ export class BinaryMerkleTree {
     return this.root()
   }
 
+  /** The stored pages (as they are now) on the path from the root to leaf `index`: [top hash, page]. */
+  pagesOnPath(index: number): [Uint8Array, Uint8Array][] {
+    const pages: [Uint8Array, Uint8Array][] = []
+    for (let level = this.depth; level > 0; level -= PAGE_LEVELS) {
+      const top = index >> level
+      const hash = this.at(level, top)
+      if (!equalsBytes(hash, this.zero[level]!)) pages.push([hash, this.page(level, top)])
+    }
+    return pages
+  }
+
   /** The 16 hashes at the bottom of the page whose top is node `index` of `level`. */
   private page(level: number, index: number): Uint8Array {
     const out = new Uint8Array(PAGE_WIDTH * 32)
@@ -94,6 +105,19 @@ export function binaryRootOf(index: number, leaf: Uint8Array, siblings: readonly
   })
   return hash
 }
+
+/** The hash of a page's top node: its 16 bottom hashes hashed up 4 levels (what it is stored under). */
+export function pageTopHash(page: Uint8Array): Uint8Array {
+  let row = Array.from({ length: PAGE_WIDTH }, (_, i) => page.subarray(i * 32, i * 32 + 32))
+  while (row.length > 1) {
+    const next: Uint8Array[] = []
+    for (let j = 0; j < row.length; j += 2) next.push(keccak256(concatBytes(row[j]!, row[j + 1]!)))
+    row = next
+  }
+  return row[0]!
+}
+
+export const PAGE_BYTES = PAGE_WIDTH * 32
 
 /** The 16 bottom hashes of the page under `top` (at `level`), read from the store or known to be all empty. */
 function loadPage(loader: NodeLoader, top: Uint8Array, level: number, zero: readonly Uint8Array[]): Uint8Array[] {

@@ -7,6 +7,7 @@
  */
 import { unprefixedHexToBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
+import type { ReadSet } from '../state/read-set.ts'
 import type { AccountRecord, StateDelta } from '../state/types.ts'
 import { type AccountLeaf, decodeAccountLeaf, EMPTY_ACCOUNT_LEAF, encodeAccountLeaf, encodeStorageValue, storageRootOfLeaf, subtrieOf } from './layout.ts'
 import { bytesToNibbles, EMPTY_ROOT, MerkleTrie, type NodeLoader, type NodeSink, type TrieOptions } from './trie.ts'
@@ -23,6 +24,10 @@ export type AccountUpdate = {
   readonly cleared: boolean
   /** [slot (hex, 32 bytes), value stripped of leading zeros — empty = deleted]. */
   readonly slots: readonly (readonly [string, Uint8Array])[]
+  /** Slots only read (witness only). */
+  readonly readSlots: readonly string[]
+  /** The account was only read: nothing to change, only to prove (witness only). */
+  readonly readOnly: boolean
 }
 
 export type SubtrieRoot = {
@@ -32,16 +37,31 @@ export type SubtrieRoot = {
   readonly top: Uint8Array | undefined
 }
 
-/** Split a block's delta into one update per account it touches. */
-export function accountUpdates(delta: StateDelta): AccountUpdate[] {
+/**
+ * Split a block's delta into one update per account it touches; with `reads`, also one per
+ * account only read, and the slots only read (for the witness).
+ */
+export function accountUpdates(delta: StateDelta, reads?: ReadSet): AccountUpdate[] {
   const addresses = new Set<string>([...delta.accounts.keys(), ...delta.storage.keys(), ...delta.storageCleared])
-  return [...addresses].map((address) => ({
-    address,
-    hashedKey: keccak256(unprefixedHexToBytes(address)),
-    record: delta.accounts.get(address),
-    cleared: delta.storageCleared.has(address),
-    slots: [...(delta.storage.get(address) ?? [])],
-  }))
+  const updates = [...addresses].map((address): AccountUpdate => {
+    const written = delta.storage.get(address)
+    return {
+      address,
+      hashedKey: keccak256(unprefixedHexToBytes(address)),
+      record: delta.accounts.get(address),
+      cleared: delta.storageCleared.has(address),
+      slots: [...(written ?? [])],
+      readSlots: [...(reads?.storage.get(address) ?? [])].filter((slot) => written?.has(slot) !== true),
+      readOnly: false,
+    }
+  })
+  if (reads === undefined) return updates
+  for (const address of new Set([...reads.accounts, ...reads.storage.keys()])) {
+    if (addresses.has(address)) continue
+    const hashedKey = keccak256(unprefixedHexToBytes(address))
+    updates.push({ address, hashedKey, record: undefined, cleared: false, slots: [], readSlots: [...(reads.storage.get(address) ?? [])], readOnly: true })
+  }
+  return updates
 }
 
 export class SubtrieEngine {
@@ -91,10 +111,48 @@ export class SubtrieEngine {
     return leaf === undefined ? undefined : decodeAccountLeaf(leaf)
   }
 
-  /** Apply one block's updates; returns the roots of the sub-tries they changed. */
-  apply(updates: readonly AccountUpdate[], sink?: NodeSink): SubtrieRoot[] {
+  /**
+   * Hand `witness` every stored node that proves the current value of the updated and read
+   * accounts and slots (call before `apply`).
+   */
+  recordWitness(updates: readonly AccountUpdate[], witness: NodeSink): void {
+    for (const update of updates) {
+      const trie = this.subtrie(subtrieOf(update.hashedKey, this.splitNibbles))
+      const path = this.path(update.hashedKey)
+      trie.recordPath(path, witness)
+      const slots = [...update.slots.map(([slot]) => slot), ...update.readSlots]
+      if (slots.length === 0) continue
+      const leaf = trie.get(path)
+      const storage = this.storageTries.get(update.address) ?? new MerkleTrie(leaf === undefined ? EMPTY_ROOT : storageRootOfLeaf(leaf), this.trieOptions)
+      this.storageTries.set(update.address, storage)
+      for (const slot of slots) storage.recordPath(bytesToNibbles(keccak256(unprefixedHexToBytes(slot))), witness)
+    }
+  }
+
+  /**
+   * Apply one block's updates; returns the roots of the sub-tries they changed. With `witness`,
+   * the nodes a stateless verifier needs to do the same are recorded first (`recordWitness`) and
+   * while applying (siblings that deletions pull up).
+   */
+  apply(updates: readonly AccountUpdate[], sink?: NodeSink, witness?: NodeSink): SubtrieRoot[] {
+    if (witness !== undefined) this.recordWitness(updates, witness)
+    this.setWitness(witness)
+    try {
+      return this.applyUpdates(updates, sink)
+    } finally {
+      this.setWitness(undefined)
+    }
+  }
+
+  private setWitness(witness: NodeSink | undefined): void {
+    for (const trie of this.subtries.values()) trie.witness = witness
+    for (const trie of this.storageTries.values()) trie.witness = witness
+  }
+
+  private applyUpdates(updates: readonly AccountUpdate[], sink?: NodeSink): SubtrieRoot[] {
     const changed = new Set<number>()
     for (const update of updates) {
+      if (update.readOnly) continue
       const index = subtrieOf(update.hashedKey, this.splitNibbles)
       const trie = this.subtrie(index)
       const path = this.path(update.hashedKey)

@@ -24,6 +24,8 @@ import type { LmdbStore } from '../storage/lmdb-store.ts'
 import { metaKeys } from '../storage/schema.ts'
 import { accountUpdates, type AccountUpdate, type SubtrieRoot } from './engine.ts'
 import { UpdateWriter } from './update-codec.ts'
+import type { ReadSet } from '../state/read-set.ts'
+import { createWitness, decodeWitness, type BlockWitness, encodeWitness } from '../witness/witness.ts'
 import { type Layout, subtrieOf } from './layout.ts'
 import { createAggregator, type RootAggregator, subtriesOf } from './root.ts'
 import { EMPTY_ROOT } from './trie.ts'
@@ -66,6 +68,31 @@ type Pending = {
   readonly computed: Promise<Uint8Array>
   readonly resolve: (root: Uint8Array) => void
   readonly reject: (error: Error) => void
+  /** Present when the block's witness is recorded; `encoded` once aggregated. */
+  readonly witness: { readonly input: WitnessInput; readonly updates: readonly AccountUpdate[]; nodes: Uint8Array[]; encoded: Uint8Array | undefined } | undefined
+}
+
+/** What the sequencer adds to a block's witness (the pipeline adds the trie nodes). */
+export type WitnessInput = {
+  readonly reads: ReadSet
+  /** Bytecode of every account the block read that has code. */
+  readonly codes: readonly Uint8Array[]
+  /** RLP headers, parent first, back to the oldest BLOCKHASH read. */
+  readonly headers: readonly Uint8Array[]
+}
+
+/** A worker's answer to one block. */
+type Applied = { readonly roots: SubtrieRoot[]; readonly witness: readonly Uint8Array[] }
+
+/** The witness's keys: every account (20 bytes) and slot (32 bytes) read or written. */
+function witnessKeys(updates: readonly AccountUpdate[]): Uint8Array[] {
+  const keys: Uint8Array[] = []
+  for (const update of updates) {
+    keys.push(unprefixedHexToBytes(update.address))
+    for (const [slot] of update.slots) keys.push(unprefixedHexToBytes(slot))
+    for (const slot of update.readSlots) keys.push(unprefixedHexToBytes(slot))
+  }
+  return keys
 }
 
 function layoutName(layout: Layout): string {
@@ -80,7 +107,9 @@ export class CommitmentPipeline {
   private nextId = 0
   private readonly blockOfId = new Map<number, Pending>()
   /** Workers' answers still awaited, by request id. */
-  private readonly answers = new Map<number, { resolve: (roots: SubtrieRoot[]) => void; reject: (error: Error) => void }>()
+  private readonly answers = new Map<number, { resolve: (applied: Applied) => void; reject: (error: Error) => void }>()
+  /** The root after the last aggregated block: the next block's pre-state root. */
+  private lastRoot: Uint8Array = EMPTY_ROOT
   private failure: Error | undefined
   private closed = false
   private next: bigint
@@ -103,7 +132,7 @@ export class CommitmentPipeline {
   private constructor(
     private readonly layout: Layout,
     private readonly store: LmdbStore | undefined,
-    head: { number: bigint; subtries: readonly SubtrieRoot[] } | undefined,
+    head: { number: bigint; root: Uint8Array; subtries: readonly SubtrieRoot[] } | undefined,
     threads: number,
     dataDir: string | undefined,
   ) {
@@ -111,6 +140,7 @@ export class CommitmentPipeline {
     this.aggregator.update(head?.subtries ?? [])
     this.aggregator.commit()
     this.next = head === undefined ? 0n : head.number + 1n
+    this.lastRoot = head?.root ?? EMPTY_ROOT
     this.durableHead = head?.number
     this.computedHead = head?.number
     const booted: Promise<void>[] = []
@@ -143,7 +173,7 @@ export class CommitmentPipeline {
    */
   static async open({ layout, threads, store, dataDir }: OpenPipelineParameters): Promise<CommitmentPipeline> {
     if (!Number.isSafeInteger(threads) || threads < 1) throw new Error('commitment threads must be a positive integer')
-    let head: { number: bigint; subtries: SubtrieRoot[] } | undefined
+    let head: { number: bigint; root: Uint8Array; subtries: SubtrieRoot[] } | undefined
     if (store !== undefined) {
       const stored = store.getMeta(metaKeys.commitmentLayout)
       const name = layoutName(layout)
@@ -155,7 +185,7 @@ export class CommitmentPipeline {
         )
       }
       const committed = store.getCommitmentHead()
-      if (committed !== undefined) head = { number: committed.number, subtries: subtriesOf(store, layout, committed.root) }
+      if (committed !== undefined) head = { number: committed.number, root: committed.root, subtries: subtriesOf(store, layout, committed.root) }
     }
     const pipeline = new CommitmentPipeline(layout, store, head, threads, store === undefined ? undefined : dataDir)
     try {
@@ -196,13 +226,18 @@ export class CommitmentPipeline {
     return subtrieOf(update.hashedKey, this.layout.splitNibbles) % this.workers.length
   }
 
-  /** Hand block `number`'s delta to the pipeline; blocks must come in order, each once. */
-  submit(number: bigint, delta: StateDelta): void {
+  /**
+   * Hand block `number`'s delta to the pipeline; blocks must come in order, each once. With
+   * `witness` (what execution read, the code and ancestor headers it needs), the block's witness
+   * is recorded while its tries are updated and stored with its commitment (`witnessOf`).
+   */
+  submit(number: bigint, delta: StateDelta, witness?: WitnessInput): void {
     if (this.failure !== undefined) throw this.failure
     if (number !== this.next) throw new Error(`commitment pipeline expected block ${this.next}, got ${number}`)
     this.next++
     const perWorker = this.workers.map(() => new UpdateWriter())
-    for (const update of accountUpdates(delta)) perWorker[this.ownerOf(update)]!.write(update)
+    const updates = accountUpdates(delta, witness?.reads)
+    for (const update of updates) perWorker[this.ownerOf(update)]!.write(update)
     let resolve!: (root: Uint8Array) => void
     let reject!: (error: Error) => void
     const computed = new Promise<Uint8Array>((res, rej) => {
@@ -220,11 +255,12 @@ export class CommitmentPipeline {
       computed,
       resolve,
       reject,
+      witness: witness === undefined ? undefined : { input: witness, updates, nodes: [], encoded: undefined },
     }
     // Nobody may be waiting for this root yet; a failure is reported through `fail` either way.
     computed.catch(() => {})
     this.pending.set(number, block)
-    const answers: Promise<SubtrieRoot[]>[] = []
+    const answers: Promise<Applied>[] = []
     perWorker.forEach((writer, w) => {
       if (writer.count === 0) return
       const id = this.nextId++
@@ -232,18 +268,18 @@ export class CommitmentPipeline {
       this.blockOfId.set(id, block)
       answers.push(this.request(id))
       const updates = writer.finish()
-      const request: CommitmentRequest = { kind: 'apply', id, updates }
+      const request: CommitmentRequest = { kind: 'apply', id, updates, witness: witness !== undefined }
       this.workers[w]!.postMessage(request, [updates.buffer as ArrayBuffer])
     })
     // Aggregate in block order: after the previous block's root and this block's workers.
     const before = this.pending.get(number - 1n)?.computed ?? Promise.resolve(EMPTY_ROOT)
     Promise.all([before, ...answers]).then(
-      ([, ...results]) => this.aggregate(block, results.flat()),
+      ([, ...results]) => this.aggregate(block, results.flatMap((r) => r.roots), results.flatMap((r) => r.witness)),
       (error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))),
     )
   }
 
-  private request(id: number): Promise<SubtrieRoot[]> {
+  private request(id: number): Promise<Applied> {
     return new Promise((resolve, reject) => this.answers.set(id, { resolve, reject }))
   }
 
@@ -263,7 +299,7 @@ export class CommitmentPipeline {
       this.loadsOnUpdate += message.loads
       const answer = this.answers.get(message.id)
       this.answers.delete(message.id)
-      answer?.resolve([...message.roots])
+      answer?.resolve({ roots: [...message.roots], witness: message.witness })
       return
     }
     const block = this.blockOfId.get(message.id)
@@ -273,14 +309,30 @@ export class CommitmentPipeline {
     this.maybeWrite()
   }
 
-  private aggregate(block: Pending, subtries: SubtrieRoot[]): void {
+  private aggregate(block: Pending, subtries: SubtrieRoot[], witnessNodes: readonly Uint8Array[]): void {
     if (this.failure !== undefined) return
+    if (block.witness !== undefined) {
+      // The aggregate-level nodes are taken before this block changes them: pre-state.
+      const touched = new Set(block.witness.updates.map((u) => subtrieOf(u.hashedKey, this.layout.splitNibbles)))
+      const aggregateNodes = this.aggregator.witness(touched).map(([, enc]) => enc)
+      block.witness.encoded = encodeWitness(
+        createWitness({
+          blockNumber: block.number,
+          preStateRoot: this.lastRoot,
+          nodes: [...witnessNodes, ...aggregateNodes],
+          codes: block.witness.input.codes,
+          headers: block.witness.input.headers,
+          keys: witnessKeys(block.witness.updates),
+        }),
+      )
+    }
     this.aggregator.update(subtries)
     const nodes: [Uint8Array, Uint8Array][] = []
     const root = this.aggregator.commit((hash, enc) => nodes.push([hash, enc]))
     block.root = root
     block.nodes = nodes
     block.subtries = subtries
+    this.lastRoot = root
     this.roots.set(block.number, root)
     this.computedHead = block.number
     this.lastRootMs = performance.now() - block.submittedAt
@@ -312,6 +364,7 @@ export class CommitmentPipeline {
     const records = ready.map((block) => ({
       number: block.number,
       root: block.root!,
+      witness: block.witness?.encoded,
       nodes: block.nodes,
     }))
     const write = this.store === undefined ? Promise.resolve() : this.store.writeCommitments(records)
@@ -363,6 +416,20 @@ export class CommitmentPipeline {
       })
     }
     return root
+  }
+
+  /**
+   * Block `number`'s witness (`witness/witness.ts`, binary form), once its root is computed;
+   * undefined for blocks submitted without witness input (genesis).
+   */
+  async witnessOf(number: bigint): Promise<Uint8Array | undefined> {
+    const pending = this.pending.get(number)
+    if (pending !== undefined) {
+      await pending.computed
+      return pending.witness?.encoded
+    }
+    await this.rootOf(number)
+    return this.pending.get(number)?.witness?.encoded ?? this.store?.getWitness(number)
   }
 
   /** Whether block `number`'s commitment is durable. */

@@ -2,6 +2,7 @@
  * Turning sub-trie roots into the state root, per commitment mode (`layout.ts`), and the state
  * root of a whole state computed from scratch (genesis, tests).
  */
+import { bytesToUnprefixedHex } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
 import type { StateDelta } from '../state/types.ts'
 import { BinaryMerkleTree, leavesFromStore } from './binary-merkle.ts'
@@ -10,6 +11,12 @@ import type { Layout } from './layout.ts'
 import { combineSubtries, EMPTY_ROOT, type NodeLoader, type NodeSink, splitIntoSubtries } from './trie.ts'
 
 export interface RootAggregator {
+  /**
+   * The aggregate-level nodes, as they are now, that a stateless verifier needs to recompute the
+   * root after the sub-tries `indices` change: the root node (`mpt`) or the pages on their paths
+   * (`sharded`).
+   */
+  witness(indices: Iterable<number>): [Uint8Array, Uint8Array][]
   update(roots: readonly SubtrieRoot[]): void
   /** The state root after the updates so far; new aggregate nodes go to `sink`. */
   commit(sink?: NodeSink): Uint8Array
@@ -18,6 +25,10 @@ export interface RootAggregator {
 /** `mpt`: the 16 sub-tries are the subtrees under the account trie's root node. */
 class MptAggregator implements RootAggregator {
   private readonly tops = new Array<Uint8Array | undefined>(16).fill(undefined)
+  witness(): [Uint8Array, Uint8Array][] {
+    const enc = combineSubtries(this.tops)
+    return enc === undefined ? [] : [[keccak256(enc), enc]]
+  }
   update(roots: readonly SubtrieRoot[]): void {
     for (const { index, top } of roots) this.tops[index] = top
   }
@@ -35,6 +46,11 @@ class ShardAggregator implements RootAggregator {
   private readonly tree: BinaryMerkleTree
   constructor(splitNibbles: number) {
     this.tree = new BinaryMerkleTree(4 * splitNibbles)
+  }
+  witness(indices: Iterable<number>): [Uint8Array, Uint8Array][] {
+    const pages = new Map<string, [Uint8Array, Uint8Array]>()
+    for (const index of indices) for (const [hash, page] of this.tree.pagesOnPath(index)) pages.set(bytesToUnprefixedHex(hash), [hash, page])
+    return [...pages.values()]
   }
   update(roots: readonly SubtrieRoot[]): void {
     for (const { index, root } of roots) this.tree.setLeaf(index, root)

@@ -278,6 +278,12 @@ export class MerkleTrie {
   private root: Ref | undefined
   /** Nodes loaded from the loader since creation (a measure of cold reads). */
   loads = 0
+  /**
+   * While set, receives the stored nodes a change needs besides the paths `recordPath` covers:
+   * the sibling a deletion pulls up into its parent (a stateless verifier must see it to apply
+   * the deletion). Only nodes still as committed are recorded.
+   */
+  witness: NodeSink | undefined
 
   constructor(
     root: Uint8Array = EMPTY_ROOT,
@@ -435,9 +441,37 @@ export class MerkleTrie {
     // One child left: the branch collapses into it (loading it if it is only a hash — the
     // sibling a stateless verifier needs for this deletion).
     const only = this.resolve(node.children[remaining]!)
+    if (this.witness !== undefined && only.enc !== undefined && only.hash !== undefined) this.witness(only.hash, only.enc)
     if (only.t === 0) return leaf(concatNibbles(remaining, only.path), only.value)
     if (only.t === 1) return extension(concatNibbles(remaining, only.path), only.child)
     return extension(Uint8Array.of(remaining), only)
+  }
+
+  /**
+   * Hand `sink` every stored node on the path of `key` as it is now — the top node and each node
+   * referenced by hash (nodes under inline references are inside their parent's encoding). Call
+   * before changing the trie: the nodes that prove the key's current value, or its absence.
+   */
+  recordPath(key: Uint8Array, sink: NodeSink): void {
+    this.get(key) // loads and keeps the path
+    let ref = this.root
+    let offset = 0
+    let top = true
+    while (ref !== undefined && ref.t !== 3) {
+      const node = ref
+      const enc = this.encode(node)
+      if (top || enc.length >= 32) sink(node.hash ?? keccak256(enc), enc)
+      top = false
+      if (node.t === 0) return
+      if (node.t === 1) {
+        if (commonPrefix(node.path, key, offset) !== node.path.length) return
+        offset += node.path.length
+        ref = node.child
+      } else {
+        ref = node.children[key[offset]!]
+        offset++
+      }
+    }
   }
 
   /** Load every node on the path of `key` (prefetch); returns how many came from the loader. */

@@ -4,8 +4,9 @@
  * objects with bigints (which cost the main thread more than the worker's hashing saved).
  *
  * Per update: address (20) ‖ keccak(address) (32) ‖ kind (1: 0 deleted, 1 account, 2 storage
- * only) ‖ cleared (1) ‖ [kind 1: nonce length (1) ‖ nonce ‖ balance length (1) ‖ balance ‖
- * code hash (32)] ‖ slot count (4) ‖ slots: slot (32) ‖ value length (1) ‖ value.
+ * only, 3 read only) ‖ cleared (1) ‖ [kind 1: nonce length (1) ‖ nonce ‖ balance length (1) ‖
+ * balance ‖ code hash (32)] ‖ slot count (4) ‖ slots: slot (32) ‖ value length (1) ‖ value ‖
+ * read-slot count (4) ‖ read slots (32 each).
  */
 import { bytesToBigInt, bytesToUnprefixedHex, unprefixedHexToBytes } from '@ethereumjs/util'
 import type { AccountUpdate } from './engine.ts'
@@ -37,12 +38,12 @@ export class UpdateWriter {
   write(update: AccountUpdate): void {
     const nonce = update.record ? unpaddedBytes(update.record.nonce) : undefined
     const balance = update.record ? unpaddedBytes(update.record.balance) : undefined
-    let size = 20 + 32 + 2 + 4 + (nonce && balance ? 2 + nonce.length + balance.length + 32 : 0)
+    let size = 20 + 32 + 2 + 8 + (nonce && balance ? 2 + nonce.length + balance.length + 32 : 0) + 32 * update.readSlots.length
     for (const [, value] of update.slots) size += 33 + value.length
     this.reserve(size)
     this.bytes(unprefixedHexToBytes(update.address))
     this.bytes(update.hashedKey)
-    this.byte(update.record === null ? 0 : update.record === undefined ? 2 : 1)
+    this.byte(update.readOnly ? 3 : update.record === null ? 0 : update.record === undefined ? 2 : 1)
     this.byte(update.cleared ? 1 : 0)
     if (update.record && nonce && balance) {
       this.byte(nonce.length)
@@ -58,6 +59,9 @@ export class UpdateWriter {
       this.byte(value.length)
       this.bytes(value)
     }
+    new DataView(this.buffer.buffer).setUint32(this.at, update.readSlots.length)
+    this.at += 4
+    for (const slot of update.readSlots) this.bytes(unprefixedHexToBytes(slot))
     this.count++
   }
 
@@ -90,7 +94,11 @@ export function readUpdates(bytes: Uint8Array): AccountUpdate[] {
       const slot = bytesToUnprefixedHex(take(32))
       slots.push([slot, take(bytes[at++]!)])
     }
-    updates.push({ address, hashedKey, record, cleared, slots })
+    const readCount = view.getUint32(at)
+    at += 4
+    const readSlots: string[] = []
+    for (let i = 0; i < readCount; i++) readSlots.push(bytesToUnprefixedHex(take(32)))
+    updates.push({ address, hashedKey, record, cleared, slots, readSlots, readOnly: kind === 3 })
   }
   return updates
 }

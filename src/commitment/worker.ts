@@ -5,6 +5,7 @@
  * so — the coordinator (`pipeline.ts`) records the block's commitment only after that.
  */
 import { parentPort, workerData } from 'node:worker_threads'
+import { bytesToUnprefixedHex } from '@ethereumjs/util'
 import { LmdbStore } from '../storage/lmdb-store.ts'
 import { SubtrieEngine, type SubtrieRoot } from './engine.ts'
 import { readUpdates } from './update-codec.ts'
@@ -20,13 +21,25 @@ export type CommitmentWorkerInit = {
 }
 
 export type CommitmentRequest =
-  /** `updates`: the block's updates for this worker's sub-tries (`update-codec.ts`). */
-  | { readonly kind: 'apply'; readonly id: number; readonly updates: Uint8Array }
+  /**
+   * `updates`: the block's updates for this worker's sub-tries (`update-codec.ts`); `witness`:
+   * also record and send back the nodes a stateless verifier needs for them.
+   */
+  | { readonly kind: 'apply'; readonly id: number; readonly updates: Uint8Array; readonly witness: boolean }
   | { readonly kind: 'prefetch'; readonly keys: readonly Uint8Array[] }
 
 export type CommitmentResponse =
   | { readonly kind: 'ready' }
-  | { readonly kind: 'applied'; readonly id: number; readonly roots: readonly SubtrieRoot[]; readonly loads: number; readonly nodes: number; readonly ms: number }
+  | {
+      readonly kind: 'applied'
+      readonly id: number
+      readonly roots: readonly SubtrieRoot[]
+      /** Witness nodes (encodings), when asked for. */
+      readonly witness: readonly Uint8Array[]
+      readonly loads: number
+      readonly nodes: number
+      readonly ms: number
+    }
   | { readonly kind: 'persisted'; readonly id: number }
   | { readonly kind: 'prefetched'; readonly loads: number }
   | { readonly kind: 'failed'; readonly id: number | undefined; readonly error: string }
@@ -49,14 +62,19 @@ port.on('message', (request: CommitmentRequest) => {
   const started = performance.now()
   const loadsBefore = engine.loads
   const nodes: [Uint8Array, Uint8Array][] = []
+  const witness = new Map<string, Uint8Array>()
   let roots: SubtrieRoot[]
   try {
-    roots = engine.apply(readUpdates(request.updates), (hash, enc) => nodes.push([hash, enc]))
+    roots = engine.apply(
+      readUpdates(request.updates),
+      (hash, enc) => nodes.push([hash, enc]),
+      request.witness ? (hash, enc) => witness.set(bytesToUnprefixedHex(hash), enc) : undefined,
+    )
   } catch (error) {
     send({ kind: 'failed', id: request.id, error: error instanceof Error ? error.message : String(error) })
     return
   }
-  send({ kind: 'applied', id: request.id, roots, loads: engine.loads - loadsBefore, nodes: nodes.length, ms: performance.now() - started })
+  send({ kind: 'applied', id: request.id, roots, witness: [...witness.values()], loads: engine.loads - loadsBefore, nodes: nodes.length, ms: performance.now() - started })
   if (store === undefined) send({ kind: 'persisted', id: request.id })
   else {
     store.putTrieNodes(nodes).then(

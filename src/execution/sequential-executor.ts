@@ -6,6 +6,7 @@
 import { createBlock } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import { runTx } from '@ethereumjs/vm'
+import { createReadSet, ReadSetRecorder } from '../state/read-set.ts'
 import { JournaledStateManager } from '../state/journaled-state-manager.ts'
 import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx, RejectedTx } from './types.ts'
 import { applyBlockPrelude, createExecutionVM, type ExecutionVM } from './vm.ts'
@@ -36,8 +37,12 @@ class SequentialExecutor implements BlockExecutor {
     this.running = true
     try {
       const { vm, hashes } = this.execution
-      this.stateManager.reset(state)
-      hashes.lookup = blockHash
+      const reads = createReadSet()
+      this.stateManager.reset(new ReadSetRecorder(state, reads))
+      hashes.lookup = (n) => {
+        reads.blockNumbers.add(n)
+        return blockHash(n)
+      }
       const block = createBlock({ header }, { common: vm.common })
       await applyBlockPrelude(vm.common, this.stateManager, header)
       const executed: ExecutedTx[] = []
@@ -66,7 +71,7 @@ class SequentialExecutor implements BlockExecutor {
         }
       }
       const delta = this.stateManager.delta()
-      return { executed, rejected, gasUsed, delta, stats: { mode: 'sequential', rounds: 0, aborts: 0 } }
+      return { executed, rejected, gasUsed, delta, reads, stats: { mode: 'sequential', rounds: 0, aborts: 0 } }
     } finally {
       this.running = false
     }

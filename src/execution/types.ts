@@ -7,6 +7,7 @@ import type { BlockHeader } from '@ethereumjs/block'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import type { Address } from '@ethereumjs/util'
 import type { TxReceipt } from '@ethereumjs/vm'
+import type { ReadSet } from '../state/read-set.ts'
 import type { StateDelta, StateReader } from '../state/types.ts'
 
 /** Hash of an ancestor block, for BLOCKHASH; undefined when unknown. */
@@ -52,6 +53,8 @@ export type BlockExecution = {
   readonly rejected: readonly RejectedTx[]
   readonly gasUsed: bigint
   readonly delta: StateDelta
+  /** Keys read from the parent's state and BLOCKHASH numbers looked up (for the witness). */
+  readonly reads: ReadSet
   readonly stats: ExecutionStats
 }
 

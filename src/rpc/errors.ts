@@ -46,6 +46,8 @@ const codeOf: Record<MosaicErrorCode, number> = {
   LIMIT_EXCEEDED: rpcErrorCodes.limitExceeded,
   STORE_CORRUPT: rpcErrorCodes.internalError,
   DELTA_INVALID: rpcErrorCodes.invalidParams,
+  WITNESS_INVALID: rpcErrorCodes.invalidParams,
+  VERIFICATION_FAILED: rpcErrorCodes.serverError,
   COMMITMENT: rpcErrorCodes.internalError,
   INTERNAL: rpcErrorCodes.internalError,
 }

@@ -16,6 +16,7 @@ import { nextBaseFee } from '../chain/base-fee.ts'
 import { type Chain, type ChainBlock, encodeStoredReceipt, type StoredReceipt } from '../chain/chain.ts'
 import { orderedTrieRoot } from '../chain/trie-root.ts'
 import type { CommitmentPipeline } from '../commitment/pipeline.ts'
+import { witnessExtras } from '../witness/inputs.ts'
 import { keccak256 } from '../crypto/crypto.ts'
 import type { BlockExecutor, ExecutedTx } from '../execution/types.ts'
 import type { Mempool } from '../mempool/mempool.ts'
@@ -149,7 +150,8 @@ export class Sequencer extends EventEmitter<SequencerEvents> {
       blockHash: (n) => chain.getBlockHash(n),
     })
     const number = template.number
-    commitment.submit(number, execution.delta)
+    const extras = witnessExtras(execution.reads, state, number - 1n, (n) => chain.getBlock(n)?.block.header.serialize())
+    commitment.submit(number, execution.delta, { reads: execution.reads, ...extras })
     const committed = number - BigInt(this.o.stateRootLag)
     const stateRoot = await commitment.rootOf(committed < 0n ? 0n : committed)
     const { block, stored, chainBlock } = await assembleBlock(this.o.common, template, execution.executed, execution.gasUsed, stateRoot)

@@ -34,6 +34,8 @@ export type StoredBlock = {
 export type CommitmentRecord = {
   readonly number: bigint
   readonly root: Uint8Array
+  /** The block's witness (binary form), if recorded. */
+  readonly witness: Uint8Array | undefined
   readonly nodes: readonly (readonly [Uint8Array, Uint8Array])[]
 }
 
@@ -69,6 +71,7 @@ export class LmdbStore {
       stateDeltas: table(tables.stateDeltas),
       trieNodes: table(tables.trieNodes),
       stateRoots: table(tables.stateRoots),
+      witnesses: table(tables.witnesses),
       meta: table(tables.meta),
     }
   }
@@ -160,6 +163,11 @@ export class LmdbStore {
     await last
   }
 
+  /** Block `number`'s witness (binary form), once its commitment is recorded. */
+  getWitness(number: bigint): Uint8Array | undefined {
+    return this.t.witnesses.getBinary(numberKey(number))
+  }
+
   /** The exact post-state root of block `number`, once computed and stored. */
   getStateRoot(number: bigint): Uint8Array | undefined {
     return this.t.stateRoots.getBinary(numberKey(number))
@@ -183,9 +191,10 @@ export class LmdbStore {
   async writeCommitments(blocks: readonly CommitmentRecord[]): Promise<void> {
     if (blocks.length === 0) return
     await this.env.transaction(() => {
-      for (const { number, root, nodes } of blocks) {
+      for (const { number, root, nodes, witness } of blocks) {
         for (const [hash, enc] of nodes) this.t.trieNodes.putSync(hash, enc)
         this.t.stateRoots.putSync(numberKey(number), root)
+        if (witness !== undefined) this.t.witnesses.putSync(numberKey(number), witness)
       }
       this.t.meta.putSync(new TextEncoder().encode(metaKeys.commitmentHead), numberKey(blocks[blocks.length - 1]!.number))
     })

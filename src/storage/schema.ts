@@ -31,6 +31,8 @@ export const tables = {
   trieNodes: 'trie_nodes',
   /** block number (8, BE) → exact post-state root (32) of the block, once the commitment pipeline computed it. */
   stateRoots: 'state_roots',
+  /** block number (8, BE) → the block's witness (`witness/witness.ts`, binary form), written with its commitment. */
+  witnesses: 'witnesses',
   /** UTF-8 name → value. Keys are listed in `metaKeys`. */
   meta: 'meta',
 } as const

@@ -25,6 +25,7 @@ import { Piscina } from 'piscina'
 import { hasPinnedSender, pinSender, serializedTx } from '../../chain/transaction.ts'
 import { isEmptyDelta, mergeDelta } from '../../state/delta.ts'
 import { JournaledStateManager } from '../../state/journaled-state-manager.ts'
+import { addStorageRead, createReadSet, type ReadSet, ReadSetRecorder } from '../../state/read-set.ts'
 import { createStateDelta, type StateDelta, type StateReader } from '../../state/types.ts'
 import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx, RejectedTx } from '../types.ts'
 import { applyBlockPrelude } from '../vm.ts'
@@ -151,8 +152,9 @@ export class ParallelExecutor implements BlockExecutor {
     const common = this.vmCommon
     const coinbase = bytesToUnprefixedHex(header.coinbase.bytes)
     const blockDelta = createStateDelta()
+    const reads = createReadSet()
     // The block prelude (EIP-2935) runs before every transaction, on the main thread.
-    const prelude = new JournaledStateManager(state)
+    const prelude = new JournaledStateManager(new ReadSetRecorder(state, reads))
     await applyBlockPrelude(common, prelude, header)
     mergeDelta(blockDelta, prelude.delta())
     this.appendLog(prelude.delta())
@@ -178,7 +180,7 @@ export class ParallelExecutor implements BlockExecutor {
       rounds++
       const batch = pending.slice(0, this.maxBatch)
       const chunks = this.partition(batch, candidates)
-      const results = await Promise.all(chunks.map((chunk) => this.run(env, chunk.map((id) => candidates[id]!.input))))
+      const results = await Promise.all(chunks.map((chunk) => this.run(env, chunk.map((id) => candidates[id]!.input), reads)))
       const roundDelta = createStateDelta()
       const roundWrites = new Set<string>()
       const retry: number[] = []
@@ -205,6 +207,7 @@ export class ParallelExecutor implements BlockExecutor {
           }
           mergeDelta(roundDelta, outcome.writes)
           markWrites(roundWrites, outcome.writes)
+          addReads(reads, outcome.reads)
           if (outcome.feeDelta !== 0n) {
             const before = roundDelta.accounts.get(coinbase) ?? current(coinbase)
             roundDelta.accounts.set(coinbase, {
@@ -230,7 +233,7 @@ export class ParallelExecutor implements BlockExecutor {
       for (const id of retry) done.delete(id)
       pending = pending.filter((id) => !done.has(id))
     }
-    return { executed, rejected, gasUsed, delta: blockDelta, stats: { mode: 'parallel', rounds, aborts } }
+    return { executed, rejected, gasUsed, delta: blockDelta, reads, stats: { mode: 'parallel', rounds, aborts } }
   }
 
   /** Did `reads` see a key that a transaction committed earlier in this round wrote? Learns hot contracts. */
@@ -256,7 +259,7 @@ export class ParallelExecutor implements BlockExecutor {
   }
 
   /** Run one chunk on a worker, sending the log entries it may not have seen. */
-  private async run(block: BlockEnv, txs: TxInput[]): Promise<readonly TxOutcome[]> {
+  private async run(block: BlockEnv, txs: TxInput[], reads: ReadSet): Promise<readonly TxOutcome[]> {
     let from = Math.min(...(this.acked.size < this.threads ? [0] : [...this.acked.values()]))
     for (;;) {
       const task: ExecuteTask = { block, entries: this.log.slice(from), logLength: this.log.length, txs }
@@ -267,8 +270,17 @@ export class ParallelExecutor implements BlockExecutor {
       }
       this.acked.set(result.threadId, this.log.length)
       this.workerBusyMs += result.busyMs
+      for (const n of result.blockNumbers) reads.blockNumbers.add(n)
       return result.outcomes
     }
+  }
+}
+
+/** Add a transaction's read set (`a<address>`, `s<address><slot>` keys) to the block's. */
+function addReads(reads: ReadSet, keys: ReadonlySet<string>): void {
+  for (const key of keys) {
+    if (key[0] === 'a') reads.accounts.add(key.slice(1))
+    else if (key[0] === 's') addStorageRead(reads, key.slice(1, 41), key.slice(41))
   }
 }
 

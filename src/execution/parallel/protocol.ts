@@ -72,7 +72,14 @@ export type TxOutcome =
     }
 
 export type ExecuteResult =
-  | { readonly kind: 'done'; readonly threadId: number; readonly outcomes: readonly TxOutcome[]; readonly busyMs: number }
+  | {
+      readonly kind: 'done'
+      readonly threadId: number
+      readonly outcomes: readonly TxOutcome[]
+      readonly busyMs: number
+      /** Block numbers BLOCKHASH looked up while running the task (for the witness). */
+      readonly blockNumbers: readonly bigint[]
+    }
   /** The worker has not seen log entries before `entries[0].seq`: resend from `appliedUpTo`. */
   | { readonly kind: 'behind'; readonly threadId: number; readonly appliedUpTo: number }
 

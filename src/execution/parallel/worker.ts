@@ -44,7 +44,12 @@ const execution = await createExecutionVM(common, stateManager)
 let blockKey = ''
 let block: Block | undefined
 let ancestors: ReadonlyMap<string, Uint8Array> = new Map()
-execution.hashes.lookup = (n) => ancestors.get(n.toString())
+/** BLOCKHASH numbers looked up by the current task. */
+let blockNumbers = new Set<bigint>()
+execution.hashes.lookup = (n) => {
+  blockNumbers.add(n)
+  return ancestors.get(n.toString())
+}
 
 function blockFor(task: ExecuteTask): Block {
   const key = JSON.stringify(task.block.header)
@@ -154,6 +159,7 @@ export default async function execute(task: ExecuteTask): Promise<ExecuteResult>
   const current = blockFor(task)
   const coinbase = bytesToUnprefixedHex(current.header.coinbase.bytes)
   const started = performance.now()
+  blockNumbers = new Set()
   const outcomes: TxOutcome[] = []
   // The chunk runs in order, each transaction seeing the writes of those before it.
   const chunk = new OverlayReader(state)
@@ -162,7 +168,7 @@ export default async function execute(task: ExecuteTask): Promise<ExecuteResult>
     if (outcome.ok) mergeDelta(chunk.delta, outcome.writes)
     outcomes.push(outcome)
   }
-  return { kind: 'done', threadId, outcomes, busyMs: performance.now() - started }
+  return { kind: 'done', threadId, outcomes, busyMs: performance.now() - started, blockNumbers: [...blockNumbers] }
 }
 
 /**

@@ -1,0 +1,276 @@
+/**
+ * Stateless verification of one block (MISSION.md, "Verifier mode"): from the block and its
+ * witness alone — no other state — check every witness node against the pre-state root,
+ * re-execute the block with mosaic's executor over a state backed only by the witness (a key the
+ * witness cannot prove is an error, never a default), and check the transactions root, receipts
+ * root, logs bloom, gas used, the state delta and the post-state root.
+ */
+import type { Block } from '@ethereumjs/block'
+import type { Common } from '@ethereumjs/common'
+import { RLP } from '@ethereumjs/rlp'
+import { bytesToBigInt, bytesToHex, bytesToUnprefixedHex, concatBytes, equalsBytes, KECCAK256_NULL, unprefixedHexToBytes } from '@ethereumjs/util'
+import { Bloom, encodeReceipt } from '@ethereumjs/vm'
+import { orderedTrieRoot } from '../chain/trie-root.ts'
+import { BinaryMerkleTree, binaryPathFromStore, PAGE_BYTES, pageTopHash } from '../commitment/binary-merkle.ts'
+import { accountUpdates, SubtrieEngine } from '../commitment/engine.ts'
+import { decodeAccountLeaf, type Layout, subtrieOf } from '../commitment/layout.ts'
+import { bytesToNibbles, decodeNode, EMPTY_ROOT, MerkleTrie, MissingNodeError, type NodeLoader } from '../commitment/trie.ts'
+import { keccak256 } from '../crypto/crypto.ts'
+import { MosaicError } from '../errors.ts'
+import { createSequentialExecutor } from '../execution/sequential-executor.ts'
+import { encodeStateDelta } from '../state/delta-codec.ts'
+import { FlatState, type StateBackend } from '../state/flat-state.ts'
+import type { AccountRecord, StateDelta } from '../state/types.ts'
+import type { BlockWitness } from '../witness/witness.ts'
+
+export type VerifyBlockParameters = {
+  readonly common: Common
+  readonly layout: Layout
+  readonly block: Block
+  readonly witness: BlockWitness
+  /** The post-state root the sequencer claims for this block (from its RPC or the L1). */
+  readonly postStateRoot: Uint8Array
+  /** The sequencer's state delta for the block, when it published one: must equal the re-executed one. */
+  readonly delta?: StateDelta | undefined
+}
+
+export type Verdict = {
+  readonly blockNumber: bigint
+  readonly postStateRoot: Uint8Array
+  readonly gasUsed: bigint
+  readonly transactions: number
+  readonly witnessNodes: number
+}
+
+function fail(message: string): never {
+  throw new MosaicError('VERIFICATION_FAILED', message)
+}
+
+/**
+ * Witness nodes by hash: a tampered node is simply absent under the hash its parent names. In
+ * `sharded` mode a 512-byte node may be a binary-Merkle page, stored under the hash of its top.
+ */
+function nodeMap(nodes: readonly Uint8Array[], layout: Layout): Map<string, Uint8Array> {
+  const map = new Map<string, Uint8Array>()
+  for (const node of nodes) {
+    map.set(bytesToUnprefixedHex(keccak256(node)), node)
+    if (layout.mode === 'sharded' && node.length === PAGE_BYTES) map.set(bytesToUnprefixedHex(pageTopHash(node)), node)
+  }
+  return map
+}
+
+/**
+ * Every witness node must hang off the pre-state root: walk from the root through the nodes the
+ * witness holds (binary pages, account tries, storage tries under account leaves).
+ */
+function checkReachable(map: ReadonlyMap<string, Uint8Array>, nodes: readonly Uint8Array[], layout: Layout, root: Uint8Array): void {
+  const reached = new Set<string>()
+  const reachedNodes = new Set<Uint8Array>()
+  const visitTrie = (hash: Uint8Array, storage: boolean) => {
+    const key = bytesToUnprefixedHex(hash)
+    const enc = map.get(key)
+    if (enc === undefined || reached.has(key)) return
+    reached.add(key)
+    reachedNodes.add(enc)
+    const walk = (node: ReturnType<typeof decodeNode>) => {
+      if (node.t === 0) {
+        if (!storage) {
+          let leaf: ReturnType<typeof decodeAccountLeaf>
+          try {
+            leaf = decodeAccountLeaf(node.value)
+          } catch {
+            fail(`witness node ${bytesToHex(hash)} holds a malformed account`)
+          }
+          if (!equalsBytes(leaf.storageRoot, EMPTY_ROOT)) visitTrie(leaf.storageRoot, true)
+        }
+      } else if (node.t === 1) visitRef(node.child)
+      else for (const child of node.children) if (child !== undefined) visitRef(child)
+    }
+    const visitRef = (ref: ReturnType<typeof decodeNode> | { t: 3; hash: Uint8Array }) => {
+      if (ref.t === 3) visitTrie(ref.hash, storage)
+      else walk(ref)
+    }
+    let node: ReturnType<typeof decodeNode>
+    try {
+      node = decodeNode(enc)
+    } catch (error) {
+      fail(`witness node ${bytesToHex(hash)} is not a trie node: ${(error as Error).message}`)
+    }
+    walk(node)
+  }
+  if (layout.mode === 'mpt') visitTrie(root, false)
+  else {
+    const depth = 4 * layout.splitNibbles
+    const visitPage = (hash: Uint8Array, level: number) => {
+      if (level === 0) return visitTrie(hash, false)
+      const key = bytesToUnprefixedHex(hash)
+      const page = map.get(key)
+      if (page === undefined || reached.has(key)) return
+      reached.add(key)
+      reachedNodes.add(page)
+      for (let i = 0; i < 16; i++) visitPage(page.subarray(i * 32, i * 32 + 32), level - 4)
+    }
+    visitPage(root, depth)
+  }
+  for (const node of nodes) {
+    if (!reachedNodes.has(node)) fail(`witness node ${bytesToHex(keccak256(node))} is not reachable from the pre-state root ${bytesToHex(root)}`)
+  }
+}
+
+/** Flat state backed by the witness: reads walk the pre-state tries through the witness nodes. */
+class WitnessState implements StateBackend {
+  private readonly loader: NodeLoader
+  private readonly shardRoots = new Map<number, Uint8Array>()
+  private readonly codes: Map<string, Uint8Array>
+
+  constructor(
+    private readonly map: ReadonlyMap<string, Uint8Array>,
+    private readonly layout: Layout,
+    private readonly root: Uint8Array,
+    codes: readonly Uint8Array[],
+  ) {
+    this.loader = { loadNode: (hash) => this.map.get(bytesToUnprefixedHex(hash)) }
+    this.codes = new Map(codes.map((code) => [bytesToUnprefixedHex(keccak256(code)), code]))
+  }
+
+  private prove<T>(what: string, read: () => T): T {
+    try {
+      return read()
+    } catch (error) {
+      if (error instanceof MissingNodeError || /not in the store/.test((error as Error).message)) {
+        fail(`the witness cannot prove ${what}: a node on its path is missing (${(error as Error).message})`)
+      }
+      throw error
+    }
+  }
+
+  private accountLeaf(address: string) {
+    return this.prove(`account 0x${address}`, () => {
+      const key = keccak256(unprefixedHexToBytes(address))
+      let root = this.root
+      let path = bytesToNibbles(key)
+      if (this.layout.mode === 'sharded') {
+        const shard = subtrieOf(key, this.layout.splitNibbles)
+        let shardRoot = this.shardRoots.get(shard)
+        if (shardRoot === undefined) {
+          shardRoot = binaryPathFromStore(this.loader, this.root, 4 * this.layout.splitNibbles, shard).leaf
+          this.shardRoots.set(shard, shardRoot)
+        }
+        root = shardRoot
+        path = path.subarray(this.layout.splitNibbles)
+      }
+      const leaf = new MerkleTrie(root, { loader: this.loader }).get(path)
+      return leaf === undefined ? undefined : decodeAccountLeaf(leaf)
+    })
+  }
+
+  readAccount(address: string): AccountRecord | undefined {
+    const leaf = this.accountLeaf(address)
+    return leaf === undefined ? undefined : { nonce: leaf.nonce, balance: leaf.balance, codeHash: leaf.codeHash }
+  }
+
+  readStorage(address: string, slot: string): Uint8Array | undefined {
+    const leaf = this.accountLeaf(address)
+    if (leaf === undefined || equalsBytes(leaf.storageRoot, EMPTY_ROOT)) return undefined
+    return this.prove(`slot 0x${slot} of 0x${address}`, () => {
+      const value = new MerkleTrie(leaf.storageRoot, { loader: this.loader }).get(bytesToNibbles(keccak256(unprefixedHexToBytes(slot))))
+      return value === undefined ? undefined : (RLP.decode(value) as Uint8Array)
+    })
+  }
+
+  readCode(codeHash: string): Uint8Array | undefined {
+    if (codeHash === bytesToUnprefixedHex(KECCAK256_NULL)) return new Uint8Array()
+    const code = this.codes.get(codeHash)
+    if (code === undefined) fail(`the witness lacks the code 0x${codeHash}`)
+    return code
+  }
+
+  /** The post-state root: the block's writes applied to the pre-state tries through the witness. */
+  postStateRoot(delta: StateDelta): Uint8Array {
+    return this.prove('the block’s writes', () => {
+      const updates = accountUpdates(delta)
+      if (this.layout.mode === 'mpt') {
+        // One trie over the full keys (no sub-trie split: the verifier has no other sub-tries).
+        const engine = new SubtrieEngine(0, new Map([[0, this.root]]), this.loader, false)
+        const changed = engine.apply(updates)
+        return changed.length === 0 ? this.root : changed[0]!.root
+      }
+      const depth = 4 * this.layout.splitNibbles
+      const touched = new Set(updates.map((u) => subtrieOf(u.hashedKey, this.layout.splitNibbles)))
+      const paths = new Map([...touched].map((shard) => [shard, binaryPathFromStore(this.loader, this.root, depth, shard)]))
+      const engine = new SubtrieEngine(this.layout.splitNibbles, new Map([...paths].map(([shard, path]) => [shard, path.leaf])), this.loader, false)
+      const newLeaves = new Map(engine.apply(updates).map(({ index, root }) => [index, root]))
+      return rootFromPaths(depth, paths, newLeaves)
+    })
+  }
+}
+
+/**
+ * The binary Merkle root after some leaves change, from their pre-state paths alone: a node off
+ * the changed paths is known from the siblings the paths carry.
+ */
+function rootFromPaths(depth: number, paths: ReadonlyMap<number, { leaf: Uint8Array; siblings: Uint8Array[] }>, newLeaves: ReadonlyMap<number, Uint8Array>): Uint8Array {
+  const siblings = Array.from({ length: depth }, () => new Map<number, Uint8Array>())
+  for (const [shard, path] of paths) path.siblings.forEach((hash, level) => siblings[level]!.set((shard >> level) ^ 1, hash))
+  let level = new Map<number, Uint8Array>()
+  for (const [shard, path] of paths) level.set(shard, newLeaves.get(shard) ?? path.leaf)
+  for (let l = 0; l < depth; l++) {
+    const next = new Map<number, Uint8Array>()
+    for (const [index, hash] of level) {
+      if (next.has(index >> 1)) continue
+      const sibling = level.get(index ^ 1) ?? siblings[l]!.get(index ^ 1)!
+      next.set(index >> 1, keccak256((index & 1) === 0 ? concatBytes(hash, sibling) : concatBytes(sibling, hash)))
+    }
+    level = next
+  }
+  return level.get(0) ?? new BinaryMerkleTree(depth).root()
+}
+
+/** Verify `block` from its witness; resolves with the verdict or rejects saying what failed. */
+export async function verifyBlock({ common, layout, block, witness, postStateRoot, delta }: VerifyBlockParameters): Promise<Verdict> {
+  const number = block.header.number
+  if (witness.blockNumber !== number) fail(`the witness is for block ${witness.blockNumber}, not block ${number}`)
+
+  // Ancestor headers: the parent first, each the parent of the one before.
+  const hashes = new Map<bigint, Uint8Array>()
+  let expected = block.header.parentHash
+  for (const [i, header] of witness.headers.entries()) {
+    const hash = keccak256(header)
+    if (!equalsBytes(hash, expected)) fail(`witness header ${i} hashes to ${bytesToHex(hash)}, expected ${bytesToHex(expected)}`)
+    const fields = RLP.decode(header) as Uint8Array[]
+    hashes.set(bytesToBigInt(fields[8]!), hash)
+    expected = fields[0]!
+  }
+  if (number > 0n && witness.headers.length === 0) fail('the witness has no parent header')
+
+  const map = nodeMap(witness.nodes, layout)
+  checkReachable(map, witness.nodes, layout, witness.preStateRoot)
+  const witnessState = new WitnessState(map, layout, witness.preStateRoot, witness.codes)
+
+  const executor = await createSequentialExecutor({ common })
+  const execution = await executor.executeBlock({
+    header: block.header,
+    transactions: block.transactions,
+    state: new FlatState(witnessState),
+    blockHash: (n) => {
+      const hash = hashes.get(n)
+      if (hash === undefined && n < number && n + 256n >= number) fail(`the witness lacks the header of block ${n}, which BLOCKHASH reads`)
+      return hash
+    },
+  })
+  const refused = execution.rejected[0]
+  if (refused !== undefined) fail(`transaction ${bytesToHex(refused.tx.hash())} is invalid at its position: ${refused.reason}`)
+  if (execution.gasUsed !== block.header.gasUsed) fail(`gas used ${execution.gasUsed}, the header says ${block.header.gasUsed}`)
+  const receiptsRoot = await orderedTrieRoot(execution.executed.map(({ tx, receipt }) => encodeReceipt(receipt, tx.type)), common)
+  if (!equalsBytes(receiptsRoot, block.header.receiptTrie)) fail(`receipts root ${bytesToHex(receiptsRoot)}, the header says ${bytesToHex(block.header.receiptTrie)}`)
+  const transactionsRoot = await orderedTrieRoot(block.transactions.map((tx) => tx.serialize()), common)
+  if (!equalsBytes(transactionsRoot, block.header.transactionsTrie)) fail('the transactions root does not match the transactions')
+  const bloom = new Bloom(undefined, common)
+  for (const { receipt } of execution.executed) bloom.or(new Bloom(receipt.bitvector, common))
+  if (!equalsBytes(bloom.bitvector, block.header.logsBloom)) fail('the logs bloom does not match the receipts')
+  if (delta !== undefined && !equalsBytes(encodeStateDelta(delta), encodeStateDelta(execution.delta))) fail('the published state delta differs from the re-executed one')
+
+  const root = witnessState.postStateRoot(execution.delta)
+  if (!equalsBytes(root, postStateRoot)) fail(`post-state root ${bytesToHex(root)}, the sequencer claims ${bytesToHex(postStateRoot)}`)
+  return { blockNumber: number, postStateRoot: root, gasUsed: execution.gasUsed, transactions: block.transactions.length, witnessNodes: map.size }
+}

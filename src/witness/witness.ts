@@ -1,0 +1,106 @@
+/**
+ * A block's stateless witness (MISSION.md, "Witness and delta"): everything needed to re-execute
+ * the block and recompute its post-state root from its pre-state root and nothing else.
+ *
+ * - `nodes`: every trie node on the paths of the accounts and slots the block read or wrote, as
+ *   they were before it, plus the siblings its deletions pull up; the `mpt` root node or, in
+ *   `sharded` mode, the binary-Merkle pages on the paths of the shards it touched;
+ * - `codes`: the bytecode of every account it read that has code;
+ * - `headers`: RLP headers from the parent back to the oldest block BLOCKHASH read;
+ * - `keys`: the addresses (20 bytes) and storage slots (32 bytes) it read or wrote.
+ *
+ * Two encodings: the JSON shape geth and reth serve for `debug_executionWitness`
+ * (`{ state, codes, keys, headers }`, hex strings), and a compact binary form:
+ *
+ *   0x01 (version) ‖ deflate-raw(RLP([blockNumber, preStateRoot, nodes, codes, headers, keys]))
+ *
+ * with every list sorted and deduplicated, so one witness has one encoding; the witness hash is
+ * keccak256 of the whole binary form.
+ */
+import { deflateRawSync, inflateRawSync } from 'node:zlib'
+import { RLP } from '@ethereumjs/rlp'
+import { bigIntToUnpaddedBytes, bytesToBigInt, bytesToHex, bytesToUnprefixedHex, hexToBytes } from '@ethereumjs/util'
+import { keccak256 } from '../crypto/crypto.ts'
+import { MosaicError } from '../errors.ts'
+
+export const WITNESS_VERSION = 1
+
+export type BlockWitness = {
+  readonly blockNumber: bigint
+  /** The post-state root of the parent block, which every node is checked against. */
+  readonly preStateRoot: Uint8Array
+  readonly nodes: readonly Uint8Array[]
+  readonly codes: readonly Uint8Array[]
+  readonly headers: readonly Uint8Array[]
+  readonly keys: readonly Uint8Array[]
+}
+
+function canonical(items: Iterable<Uint8Array>): Uint8Array[] {
+  const unique = new Map<string, Uint8Array>()
+  for (const item of items) unique.set(bytesToUnprefixedHex(item), item)
+  return [...unique.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, item]) => item)
+}
+
+/** The witness with every list sorted and deduplicated (headers keep their order: parent first). */
+export function createWitness(parts: BlockWitness): BlockWitness {
+  return { ...parts, nodes: canonical(parts.nodes), codes: canonical(parts.codes), keys: canonical(parts.keys), headers: [...parts.headers] }
+}
+
+export function encodeWitness(witness: BlockWitness): Uint8Array {
+  const { blockNumber, preStateRoot, nodes, codes, headers, keys } = createWitness(witness)
+  const body = RLP.encode([bigIntToUnpaddedBytes(blockNumber), preStateRoot, nodes, codes, headers, keys] as Uint8Array[] | Uint8Array[][])
+  const compressed = deflateRawSync(body, { level: 6 })
+  const out = new Uint8Array(1 + compressed.length)
+  out[0] = WITNESS_VERSION
+  out.set(compressed, 1)
+  return out
+}
+
+function invalid(what: string): MosaicError {
+  return new MosaicError('WITNESS_INVALID', `invalid witness: ${what}`)
+}
+
+export function decodeWitness(bytes: Uint8Array): BlockWitness {
+  if (bytes[0] !== WITNESS_VERSION) throw invalid(`unknown version ${bytes[0] ?? '(empty)'} (this node reads version ${WITNESS_VERSION})`)
+  let fields: unknown
+  try {
+    fields = RLP.decode(new Uint8Array(inflateRawSync(bytes.subarray(1))))
+  } catch (error) {
+    throw invalid(`cannot decompress or decode (${(error as Error).message})`)
+  }
+  if (!Array.isArray(fields) || fields.length !== 6) throw invalid('expected 6 fields')
+  const [number, root, ...lists] = fields as [unknown, unknown, unknown, unknown, unknown, unknown]
+  if (!(number instanceof Uint8Array) || !(root instanceof Uint8Array) || root.length !== 32) throw invalid('malformed block number or pre-state root')
+  const list = (value: unknown, what: string): Uint8Array[] => {
+    if (!Array.isArray(value) || !value.every((item) => item instanceof Uint8Array)) throw invalid(`${what} must be a list of byte strings`)
+    return value as Uint8Array[]
+  }
+  return {
+    blockNumber: bytesToBigInt(number),
+    preStateRoot: root,
+    nodes: list(lists[0], 'nodes'),
+    codes: list(lists[1], 'codes'),
+    headers: list(lists[2], 'headers'),
+    keys: list(lists[3], 'keys'),
+  }
+}
+
+export function witnessHash(encoded: Uint8Array): Uint8Array {
+  return keccak256(encoded)
+}
+
+/** The `debug_executionWitness` JSON shape (geth, reth). */
+export type ExecutionWitnessJSON = { state: string[]; codes: string[]; keys: string[]; headers: string[] }
+
+export function witnessToJSON(witness: BlockWitness): ExecutionWitnessJSON {
+  const w = createWitness(witness)
+  return { state: w.nodes.map(bytesToHex), codes: w.codes.map(bytesToHex), keys: w.keys.map(bytesToHex), headers: w.headers.map(bytesToHex) }
+}
+
+export function witnessFromJSON(json: ExecutionWitnessJSON, blockNumber: bigint, preStateRoot: Uint8Array): BlockWitness {
+  const bytes = (items: unknown, what: string) => {
+    if (!Array.isArray(items) || !items.every((item) => typeof item === 'string' && /^0x([0-9a-fA-F]{2})*$/.test(item))) throw invalid(`${what} must be a list of hex strings`)
+    return (items as string[]).map((item) => hexToBytes(item as `0x${string}`))
+  }
+  return { blockNumber, preStateRoot, nodes: bytes(json.state, 'state'), codes: bytes(json.codes, 'codes'), keys: bytes(json.keys, 'keys'), headers: bytes(json.headers, 'headers') }
+}
