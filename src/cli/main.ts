@@ -1,17 +1,23 @@
 /**
  * The `mosaic` command. `mosaic devnet` runs a local chain on embedded defaults (what `npm start`
- * runs); `mosaic sequencer` is the production node and requires its settings explicitly.
+ * runs); `mosaic sequencer` is the production node and requires its settings explicitly;
+ * `mosaic verifier` checks a sequencer's blocks from their witnesses alone.
  */
 import { formatConfigHelp, loadConfig, type Mode } from '../config/config.ts'
 import { isMosaicError } from '../errors.ts'
 import { openNode } from '../node/node.ts'
 import { startRpcServer } from '../rpc/server.ts'
+import { runVerifier } from '../verifier/run.ts'
 
 const USAGE = `mosaic — a rollup sequencer
 
 Usage:
   mosaic devnet [options]      local devnet: dev accounts funded, data in ./data (npm start)
   mosaic sequencer [options]   production sequencer: GENESIS_FILE and FEE_RECIPIENT required
+  mosaic verifier --rpc URL [--from N] [--to M]
+                               stateless verifier: re-executes a sequencer's blocks from their
+                               witnesses; exits non-zero when a block of --from…--to fails,
+                               follows the head when --to is not given
   mosaic --help                this text
 
 `
@@ -22,14 +28,22 @@ export async function main(argv: readonly string[], env: Record<string, string |
     process.stdout.write(`${USAGE}${formatConfigHelp()}\n`)
     return command === undefined ? 1 : 0
   }
-  if (command !== 'devnet' && command !== 'sequencer') {
-    process.stderr.write(`mosaic: unknown command "${command}" (expected devnet or sequencer; see mosaic --help)\n`)
+  if (command !== 'devnet' && command !== 'sequencer' && command !== 'verifier') {
+    process.stderr.write(`mosaic: unknown command "${command}" (expected devnet, sequencer or verifier; see mosaic --help)\n`)
     return 2
   }
   const mode: Mode = command
   const log = (message: string) => process.stdout.write(`${new Date().toISOString()} ${message}\n`)
   try {
     const config = loadConfig({ argv: rest, env, cwd: process.cwd(), mode })
+    if (mode === 'verifier') {
+      const stop = new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve())
+        process.once('SIGTERM', () => resolve())
+      })
+      const status = await runVerifier(config, { log, stop })
+      return status.failed.length === 0 ? 0 : 1
+    }
     const quiet = config.logLevel === 'silent' || config.logLevel === 'error' || config.logLevel === 'warn'
     const node = await openNode(config, { log: quiet ? () => {} : log })
     const rpc = await startRpcServer(node)

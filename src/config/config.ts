@@ -12,14 +12,14 @@
  *   shared with other programs, so it is not checked.
  * - A boolean flag given without a value (`--empty-blocks`) means `true`.
  * - In sequencer mode the options marked `requiredIn: ['sequencer']` have no default:
- *   production states those settings explicitly.
+ *   production states those settings explicitly; in verifier mode, the sequencer's URL.
  */
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { keccak256 } from '../crypto/crypto.ts'
 import { MosaicError } from '../errors.ts'
 
-export type Mode = 'devnet' | 'sequencer'
+export type Mode = 'devnet' | 'sequencer' | 'verifier'
 
 // London and later: blocks carry an EIP-1559 base fee, which the mempool and the fee RPCs need.
 export const hardforks = [
@@ -105,6 +105,18 @@ const port = integerType(0, 65535, 'an integer between 0 and 65535')
 
 const string: ValueType<string> = { expected: 'a non-empty string', parse: (raw) => raw }
 
+const httpUrl: ValueType<string> = {
+  expected: 'an http:// or https:// URL',
+  parse: (raw) => {
+    try {
+      const url = new URL(raw)
+      return url.protocol === 'http:' || url.protocol === 'https:' ? raw : invalid
+    } catch {
+      return invalid
+    }
+  },
+}
+
 const path: ValueType<string> = { expected: 'a path', parse: (raw, cwd) => resolve(cwd, raw) }
 
 const booleanWords: Record<string, boolean> = { true: true, false: false, 1: true, 0: false, yes: true, no: false }
@@ -162,8 +174,9 @@ function option<T>(
   type: ValueType<T>,
   description: string,
   requiredIn: readonly Mode[] = [],
+  flag = `--${env.toLowerCase().replaceAll('_', '-')}`,
 ): ConfigOption<T> {
-  return { env, flag: `--${env.toLowerCase().replaceAll('_', '-')}`, type, description, requiredIn }
+  return { env, flag, type, description, requiredIn }
 }
 
 /** Every option, keyed by its `Config` field. Order is the order of `--help` and `.env.example`. */
@@ -242,6 +255,28 @@ export const configOptions = {
     optional(integerType(1, 256, 'an integer between 1 and 256')),
     'Worker threads updating and hashing the state tries; unset: one per core.',
   ),
+  verifyRpcUrl: option(
+    'VERIFY_RPC_URL',
+    optional(httpUrl),
+    'mosaic verifier: JSON-RPC URL of the sequencer whose blocks and witnesses are verified.',
+    ['verifier'],
+    '--rpc',
+  ),
+  verifyFrom: option('VERIFY_FROM', positiveInteger, 'mosaic verifier: first block to verify.', [], '--from'),
+  verifyTo: option(
+    'VERIFY_TO',
+    optional(positiveInteger),
+    'mosaic verifier: last block to verify, then exit (non-zero if any failed); unset: follow the sequencer’s head.',
+    [],
+    '--to',
+  ),
+  verifyStatusPort: option(
+    'VERIFY_STATUS_PORT',
+    port,
+    'mosaic verifier: port of its status server (GET /health, GET /metrics, JSON-RPC mosaic_verifierStatus); 0 picks a free port.',
+    [],
+    '--status-port',
+  ),
 } as const
 
 type ConfigOptions = typeof configOptions
@@ -283,6 +318,10 @@ export const defaults: ConfigValues = {
   shardNibbles: 3,
   stateRootLag: 2,
   commitmentThreads: undefined,
+  verifyRpcUrl: undefined,
+  verifyFrom: 1,
+  verifyTo: undefined,
+  verifyStatusPort: 8547,
 }
 
 const configKeys = Object.keys(configOptions) as ConfigKey[]

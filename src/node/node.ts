@@ -5,16 +5,19 @@
 import { availableParallelism } from 'node:os'
 import { createBlock, createBlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
+import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex, createAddressFromString, equalsBytes } from '@ethereumjs/util'
 import { Chain, type ChainBlock } from '../chain/chain.ts'
 import { type Layout, layoutOf } from '../commitment/layout.ts'
-import { CommitmentPipeline } from '../commitment/pipeline.ts'
+import { CommitmentPipeline, type WitnessInput } from '../commitment/pipeline.ts'
 import { computeStateRoot } from '../commitment/root.ts'
 import { createChainCommon } from '../chain/common.ts'
 import { type DevAccount, deriveDevAccounts } from '../chain/dev-accounts.ts'
 import { devGenesisJSON, type Genesis, loadGenesisFile, parseGenesis } from '../chain/genesis.ts'
 import type { Config } from '../config/config.ts'
 import { MosaicError } from '../errors.ts'
+import { decodeReadSet } from '../state/read-set.ts'
+import { rebuildExtras } from '../witness/inputs.ts'
 import { createSequentialExecutor } from '../execution/sequential-executor.ts'
 import { createParallelExecutor } from '../execution/parallel/parallel-executor.ts'
 import { Simulator } from '../execution/simulate.ts'
@@ -69,6 +72,19 @@ function genesisBlock(genesis: Genesis, common: Common, stateRoot: Uint8Array): 
   return { block, hash: block.hash(), senders: [], receipts: [] }
 }
 
+/** What block `n`'s witness needs besides trie nodes, from what was stored with the block. */
+function storedWitnessInput(store: LmdbStore, n: bigint): WitnessInput | undefined {
+  const stored = store.getReadSet(n)
+  if (stored === undefined) return undefined
+  const { reads, codeHashes } = decodeReadSet(stored)
+  // A stored block's RLP is [header, transactions, …]: its header is the first item.
+  const header = (k: bigint) => {
+    const block = store.getBlock(k)
+    return block === undefined ? undefined : RLP.encode((RLP.decode(block.serialized) as unknown as Uint8Array[][])[0]!)
+  }
+  return { reads, ...rebuildExtras(reads, codeHashes, (hash) => store.readCode(hash), n - 1n, header) }
+}
+
 export async function openNode(config: Config, { log = () => {} }: OpenNodeOptions = {}): Promise<MosaicNode> {
   const devAccounts = config.mode === 'devnet' && config.genesisFile === undefined ? deriveDevAccounts() : []
   const genesis = loadChainGenesis(config, devAccounts)
@@ -89,7 +105,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
     await store.writeBlock(
       { number: 0n, hash: genesisChainBlock.hash, serialized: genesisChainBlock.block.serialize(), senders: [], txHashes: [], receipts: [] },
       genesis.state,
-      { [metaKeys.genesisHash]: genesisChainBlock.hash },
+      { meta: { [metaKeys.genesisHash]: genesisChainBlock.hash } },
     )
     head = 0n
     log(`initialised ${config.dataDir} with genesis ${bytesToHex(genesisChainBlock.hash)}`)
@@ -111,7 +127,9 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   for (let n = behind; n <= head; n++) {
     const delta = store.getStateDelta(n)
     if (delta === undefined) throw new MosaicError('STORE_CORRUPT', `the state delta of block ${n} is missing from ${config.dataDir}`)
-    commitment.submit(n, delta)
+    // The witness is rebuilt too, from the read set stored with the block.
+    const witness = storedWitnessInput(store, n)
+    commitment.submit(n, delta, witness)
     commitment.markDurable(n)
   }
   if (behind > 0n && behind <= head) log(`recomputing state roots of blocks ${behind}–${head}`)

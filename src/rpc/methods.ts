@@ -9,6 +9,9 @@ import type { ChainBlock } from '../chain/chain.ts'
 import { nextBaseFee } from '../chain/base-fee.ts'
 import { proveAccount, proveStorage } from '../commitment/proof.ts'
 import { EMPTY_ROOT } from '../commitment/trie.ts'
+import { encodeStateDelta } from '../state/delta-codec.ts'
+import type { StateDelta } from '../state/types.ts'
+import { decodeWitness, witnessHash, witnessToJSON } from '../witness/witness.ts'
 import { MosaicError } from '../errors.ts'
 import { type CallRequest, type SimulationContext, throwFailure } from '../execution/simulate.ts'
 import type { MosaicNode } from '../node/node.ts'
@@ -22,6 +25,22 @@ export const SUGGESTED_TIP = 1_000_000n
 
 export type RpcContext = { readonly admin: boolean }
 export type Handler = (params: readonly unknown[], context: RpcContext) => unknown | Promise<unknown>
+
+/** A JSON view of a state delta: accounts (null = deleted), storage, wiped storage, new code. */
+function deltaToJSON(delta: StateDelta) {
+  const hex = (key: string) => `0x${key}`
+  return {
+    accounts: Object.fromEntries(
+      [...delta.accounts].map(([address, record]) => [
+        hex(address),
+        record === null ? null : { nonce: bigIntToHex(record.nonce), balance: bigIntToHex(record.balance), codeHash: bytesToHex(record.codeHash) },
+      ]),
+    ),
+    storage: Object.fromEntries([...delta.storage].map(([address, slots]) => [hex(address), Object.fromEntries([...slots].map(([slot, value]) => [hex(slot), bytesToHex(value)]))])),
+    storageCleared: [...delta.storageCleared].map(hex),
+    code: Object.fromEntries([...delta.code].map(([hash, code]) => [hex(hash), bytesToHex(code)])),
+  }
+}
 
 function nullableHex(value: bigint | undefined): string | null {
   return value === undefined ? null : bigIntToHex(value)
@@ -64,6 +83,13 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
     const number = resolveNumber(ref)
     if (number === undefined || number > chain.head) throw new RpcError(rpcErrorCodes.serverError, 'header not found')
     return number
+  }
+
+  async function witnessBytes(number: bigint): Promise<Uint8Array> {
+    if (number === 0n) throw invalidParams('block 0 (genesis) has no witness: it executes nothing')
+    const encoded = await node.commitment.witnessOf(number)
+    // Blocks whose commitment was recomputed after a crash have no read set to rebuild a witness from.
+    return encoded ?? notFound(`no witness recorded for block ${number}`)
   }
 
   /** EIP-1186, in either commitment mode (`commitment/proof.ts` has the sharded format). */
@@ -382,6 +408,33 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
       }
     },
     eth_getProof: getProof,
+
+    // The block's state delta (`state/delta-codec.ts`): the binary form and a JSON view.
+    mosaic_getStateDelta: (params) => {
+      const number = existingBlockNumber(params[0])
+      const delta = node.store.getStateDelta(number) ?? notFound(`no state delta stored for block ${number}`)
+      return { blockNumber: bigIntToHex(number), encoding: bytesToHex(encodeStateDelta(delta)), ...deltaToJSON(delta) }
+    },
+    // The block's witness in its compact binary form (`witness/witness.ts`) and its hash.
+    mosaic_getWitness: async (params) => {
+      const number = existingBlockNumber(params[0])
+      const encoded = await witnessBytes(number)
+      const witness = decodeWitness(encoded)
+      return {
+        blockNumber: bigIntToHex(number),
+        preStateRoot: bytesToHex(witness.preStateRoot),
+        hash: bytesToHex(witnessHash(encoded)),
+        size: encoded.length,
+        witness: bytesToHex(encoded),
+      }
+    },
+    // geth/reth's shape: { state, codes, keys, headers }.
+    debug_executionWitness: async (params) => witnessToJSON(decodeWitness(await witnessBytes(existingBlockNumber(params[0])))),
+    // geth: the block's RLP.
+    debug_getRawBlock: (params) => {
+      const number = existingBlockNumber(params[0])
+      return bytesToHex(chain.getBlock(number)!.block.serialize())
+    },
 
     admin_sealBlock: async (_params, context) => {
       if (!context.admin) throw new RpcError(rpcErrorCodes.unauthorized, 'admin method: requires Authorization: Bearer <ADMIN_TOKEN>')

@@ -17,6 +17,7 @@ import { type Chain, type ChainBlock, encodeStoredReceipt, type StoredReceipt } 
 import { orderedTrieRoot } from '../chain/trie-root.ts'
 import type { CommitmentPipeline } from '../commitment/pipeline.ts'
 import { witnessExtras } from '../witness/inputs.ts'
+import { encodeReadSet } from '../state/read-set.ts'
 import { keccak256 } from '../crypto/crypto.ts'
 import type { BlockExecutor, ExecutedTx } from '../execution/types.ts'
 import type { Mempool } from '../mempool/mempool.ts'
@@ -155,7 +156,8 @@ export class Sequencer extends EventEmitter<SequencerEvents> {
     const committed = number - BigInt(this.o.stateRootLag)
     const stateRoot = await commitment.rootOf(committed < 0n ? 0n : committed)
     const { block, stored, chainBlock } = await assembleBlock(this.o.common, template, execution.executed, execution.gasUsed, stateRoot)
-    await chain.append(stored, chainBlock, () => this.o.store.writeBlock(stored, execution.delta))
+    const readSet = encodeReadSet(execution.reads, extras.codeHashes)
+    await chain.append(stored, chainBlock, () => this.o.store.writeBlock(stored, execution.delta, { readSet }))
     commitment.markDurable(number)
     state.apply(execution.delta)
     mempool.prune(

@@ -2,6 +2,8 @@
  * The keys a block read from committed (pre-block) state: what its witness must prove besides
  * what it wrote (`witness/`). Recorded by the executors as they read.
  */
+import { RLP } from '@ethereumjs/rlp'
+import { bigIntToUnpaddedBytes, bytesToBigInt, bytesToUnprefixedHex, unprefixedHexToBytes } from '@ethereumjs/util'
 import type { AccountRecord, StateReader } from './types.ts'
 
 export type ReadSet = {
@@ -52,4 +54,27 @@ export class ReadSetRecorder implements StateReader {
     // every account read that has any.
     return this.inner.getCode(codeHash)
   }
+}
+
+/**
+ * A read set and the hashes of the code it needs, as stored with each block so the block's
+ * witness can be rebuilt when its commitment is recomputed after a crash:
+ * RLP([[address…], [[address, [slot…]]…], [blockNumber…], [codeHash…]]).
+ */
+export function encodeReadSet(reads: ReadSet, codeHashes: readonly Uint8Array[]): Uint8Array {
+  return RLP.encode([
+    [...reads.accounts].map(unprefixedHexToBytes),
+    [...reads.storage].map(([address, slots]) => [unprefixedHexToBytes(address), [...slots].map(unprefixedHexToBytes)]),
+    [...reads.blockNumbers].map(bigIntToUnpaddedBytes),
+    [...codeHashes],
+  ] as never)
+}
+
+export function decodeReadSet(bytes: Uint8Array): { reads: ReadSet; codeHashes: Uint8Array[] } {
+  const [accounts, storage, numbers, codeHashes] = RLP.decode(bytes) as unknown as [Uint8Array[], [Uint8Array, Uint8Array[]][], Uint8Array[], Uint8Array[]]
+  const reads = createReadSet()
+  for (const address of accounts) reads.accounts.add(bytesToUnprefixedHex(address))
+  for (const [address, slots] of storage) for (const slot of slots) addStorageRead(reads, bytesToUnprefixedHex(address), bytesToUnprefixedHex(slot))
+  for (const n of numbers) reads.blockNumbers.add(bytesToBigInt(n))
+  return { reads, codeHashes }
 }

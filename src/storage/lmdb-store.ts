@@ -72,6 +72,7 @@ export class LmdbStore {
       trieNodes: table(tables.trieNodes),
       stateRoots: table(tables.stateRoots),
       witnesses: table(tables.witnesses),
+      readSets: table(tables.readSets),
       meta: table(tables.meta),
     }
   }
@@ -163,6 +164,11 @@ export class LmdbStore {
     await last
   }
 
+  /** What block `number` read (`state/read-set.ts` encoding), stored with the block. */
+  getReadSet(number: bigint): Uint8Array | undefined {
+    return this.t.readSets.getBinary(numberKey(number))
+  }
+
   /** Block `number`'s witness (binary form), once its commitment is recorded. */
   getWitness(number: bigint): Uint8Array | undefined {
     return this.t.witnesses.getBinary(numberKey(number))
@@ -209,7 +215,7 @@ export class LmdbStore {
    * Write a block, its receipts and indexes, the state changes it made, and move the head to it,
    * in one LMDB transaction. Resolves once the transaction is committed to disk.
    */
-  async writeBlock(block: StoredBlock, delta: StateDelta, extraMeta: Record<string, Uint8Array> = {}): Promise<void> {
+  async writeBlock(block: StoredBlock, delta: StateDelta, options: { readonly meta?: Record<string, Uint8Array>; readonly readSet?: Uint8Array } = {}): Promise<void> {
     const num = numberKey(block.number)
     await this.env.transaction(() => {
       this.t.blocks.putSync(num, RLP.encode([block.serialized, [...block.senders], [...block.txHashes], block.hash]))
@@ -220,10 +226,11 @@ export class LmdbStore {
       })
       this.writeStateDelta(delta)
       this.t.stateDeltas.putSync(num, encodeStateDelta(delta))
+      if (options.readSet !== undefined) this.t.readSets.putSync(num, options.readSet)
       const encoder = new TextEncoder()
       this.t.meta.putSync(encoder.encode(metaKeys.head), num)
       this.t.meta.putSync(encoder.encode(metaKeys.schemaVersion), numberKey(SCHEMA_VERSION))
-      for (const [key, value] of Object.entries(extraMeta)) this.t.meta.putSync(encoder.encode(key), value)
+      for (const [key, value] of Object.entries(options.meta ?? {})) this.t.meta.putSync(encoder.encode(key), value)
     })
   }
 

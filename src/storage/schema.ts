@@ -27,6 +27,8 @@ export const tables = {
   txIndex: 'tx_index',
   /** block number (8, BE) → the block's state delta (`state/delta-codec.ts`), written with the block. */
   stateDeltas: 'state_deltas',
+  /** block number (8, BE) → what the block read and the code hashes it needs (`state/read-set.ts`), written with the block: its witness can be rebuilt after a crash. */
+  readSets: 'read_sets',
   /** keccak256(node) (32) → node: MPT nodes (RLP) and sharded-mode binary Merkle pages (16 × 32 bytes under the hash of their top node). Content-addressed, never deleted. */
   trieNodes: 'trie_nodes',
   /** block number (8, BE) → exact post-state root (32) of the block, once the commitment pipeline computed it. */

@@ -1,0 +1,132 @@
+/**
+ * `mosaic verifier --rpc URL [--from N] [--to M]`: verifies a sequencer's blocks from their
+ * witnesses alone (`verify.ts`), in order, each block's pre-state root chained to the previous
+ * block's verified post-state root. With `--to` it verifies the range and exits (non-zero when a
+ * block failed); without, it follows the sequencer's head until stopped.
+ *
+ * Verdicts: a log line per block, Prometheus metrics and a status server (GET /health,
+ * GET /metrics, JSON-RPC `mosaic_verifierStatus`).
+ */
+import type { AddressInfo } from 'node:net'
+import { serve, type ServerType } from '@hono/node-server'
+import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { Hono } from 'hono'
+import { createChainCommon } from '../chain/common.ts'
+import { layoutOf } from '../commitment/layout.ts'
+import type { CommitmentMode, Config } from '../config/config.ts'
+import { MosaicError } from '../errors.ts'
+import { Registry } from '../metrics/registry.ts'
+import { RpcSource } from './rpc-source.ts'
+import { verifyBlock } from './verify.ts'
+
+export type VerifierStatus = {
+  sequencer: string
+  verified: number
+  failed: { block: string; reason: string }[]
+  lastVerifiedBlock: string | null
+  following: boolean
+}
+
+export type RunVerifierOptions = {
+  readonly log: (message: string) => void
+  /** Resolves when the verifier should stop following (SIGINT, tests). */
+  readonly stop?: Promise<void>
+  /** Called once the status server listens. */
+  readonly onListening?: (url: string) => void
+}
+
+const FOLLOW_POLL_MS = 250
+
+export async function runVerifier(config: Config, { log, stop, onListening }: RunVerifierOptions): Promise<VerifierStatus> {
+  const url = config.verifyRpcUrl
+  if (url === undefined) throw new MosaicError('CONFIG_INVALID', 'Missing VERIFY_RPC_URL (--rpc): the sequencer to verify')
+  const probe = new RpcSource(url, createChainCommon({ chainId: 1, hardfork: config.hardfork }))
+  const chainId = Number(BigInt(await probe.call<string>('eth_chainId')))
+  const common = createChainCommon({ chainId, hardfork: config.hardfork })
+  const source = new RpcSource(url, common)
+  const status = await source.call<{ stateRoot: { mode: CommitmentMode; shardNibbles?: number } }>('mosaic_status')
+  const layout = layoutOf(status.stateRoot.mode, status.stateRoot.shardNibbles ?? 3)
+
+  const registry = new Registry()
+  const verdicts = registry.counter('mosaic_verifier_blocks_total', 'Blocks verified, by verdict (ok or failed)')
+  const lastBlock = registry.gauge('mosaic_verifier_last_verified_block', 'Last block whose verdict is in')
+  const seconds = registry.histogram('mosaic_verifier_block_seconds', 'Time to verify one block from its witness', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
+  const result: VerifierStatus = { sequencer: url, verified: 0, failed: [], lastVerifiedBlock: null, following: config.verifyTo === undefined }
+  const server = await startStatusServer(config, result, registry)
+  onListening?.(server.url)
+  log(`mosaic verifier checking ${url} (chain ${chainId}, ${layout.mode === 'mpt' ? 'mpt' : `sharded k=${layout.splitNibbles}`}) from block ${config.verifyFrom}${config.verifyTo === undefined ? ', following the head' : ` to ${config.verifyTo}`}; status on ${server.url}`)
+
+  let stopped = false
+  void stop?.then(() => {
+    stopped = true
+  })
+  try {
+    // The first block's pre-state is taken from the sequencer; every later one is chained.
+    let preStateRoot: Uint8Array | undefined = await source.stateRoot(BigInt(config.verifyFrom) - 1n)
+    for (let n = BigInt(config.verifyFrom); config.verifyTo === undefined || n <= BigInt(config.verifyTo); n++) {
+      while (!stopped && (await source.head()) < n) {
+        if (config.verifyTo !== undefined) throw new MosaicError('NOT_FOUND', `block ${n} does not exist yet: the sequencer's head is below --to ${config.verifyTo}`)
+        await Promise.race([new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS)), stop])
+      }
+      if (stopped) break
+      const started = performance.now()
+      try {
+        const item = await source.fetch(n)
+        if (preStateRoot !== undefined && !equalsBytes(item.witness.preStateRoot, preStateRoot)) {
+          throw new MosaicError('VERIFICATION_FAILED', `the witness starts from ${bytesToHex(item.witness.preStateRoot)}, but block ${n - 1n} ended at ${bytesToHex(preStateRoot)}`)
+        }
+        const verdict = await verifyBlock({ common, layout, block: item.block, witness: item.witness, postStateRoot: item.postStateRoot, delta: item.delta })
+        preStateRoot = verdict.postStateRoot
+        result.verified++
+        verdicts.inc({ verdict: 'ok' })
+        log(`block ${n} ok: ${verdict.transactions} txs, gas ${verdict.gasUsed}, root ${bytesToHex(verdict.postStateRoot)}, witness ${bytesToHex(item.witnessHash).slice(0, 18)}… (${verdict.witnessNodes} nodes) in ${(performance.now() - started).toFixed(1)} ms`)
+      } catch (error) {
+        const reason = error instanceof MosaicError ? error.shortMessage : (error as Error).message
+        result.failed.push({ block: `0x${n.toString(16)}`, reason })
+        verdicts.inc({ verdict: 'failed' })
+        log(`block ${n} FAILED: ${reason}`)
+        // The chain of verified roots is broken here: the next block is checked from the
+        // pre-state its own witness names, so each failure is reported once.
+        preStateRoot = undefined
+      }
+      seconds.observe((performance.now() - started) / 1000)
+      lastBlock.set(Number(n))
+      result.lastVerifiedBlock = `0x${n.toString(16)}`
+    }
+  } finally {
+    await server.close()
+  }
+  log(`verified ${result.verified} block(s), ${result.failed.length} failed`)
+  return result
+}
+
+async function startStatusServer(config: Config, status: VerifierStatus, registry: Registry): Promise<{ url: string; close(): Promise<void> }> {
+  const app = new Hono()
+  app.get('/health', (c) => c.json({ status: status.failed.length === 0 ? 'ok' : 'failing', ...status }, status.failed.length === 0 ? 200 : 503))
+  app.get('/metrics', (c) => c.text(registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }))
+  app.post('/', async (c) => {
+    let request: { id?: unknown; method?: unknown }
+    try {
+      request = (await c.req.json()) as typeof request
+    } catch {
+      return c.json({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'parse error: the body is not valid JSON' } })
+    }
+    if (request.method !== 'mosaic_verifierStatus') {
+      return c.json({ jsonrpc: '2.0', id: request.id ?? null, error: { code: -32601, message: `the method ${String(request.method)} does not exist/is not available` } })
+    }
+    return c.json({ jsonrpc: '2.0', id: request.id ?? null, result: status })
+  })
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: config.rpcHost, port: config.verifyStatusPort }, () => resolve(s))
+    s.once('error', reject)
+  })
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://${config.rpcHost}:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve())
+        ;(server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
+      }),
+  }
+}

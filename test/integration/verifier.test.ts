@@ -1,0 +1,145 @@
+/**
+ * Witnesses and deltas over RPC, and `mosaic verifier` against a running sequencer (issue 5):
+ * honest blocks verify and the process exits 0; a sequencer that lies about one block's root or
+ * witness (a proxy in front of it) gets a failing verdict for that block and exit code 1.
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { describe, it } from 'node:test'
+import { createBlockFromRLP } from '@ethereumjs/block'
+import { hexToBytes } from '@ethereumjs/util'
+import { type Hex, parseEther } from 'viem'
+import { loadArtifact } from '../../contracts/artifacts.ts'
+import { layoutOf } from '../../src/commitment/layout.ts'
+import { decodeStateDelta } from '../../src/state/delta-codec.ts'
+import { verifyBlock } from '../../src/verifier/verify.ts'
+import { decodeWitness, encodeWitness, type ExecutionWitnessJSON, witnessFromJSON } from '../../src/witness/witness.ts'
+import { startNode, type TestNode } from './harness.ts'
+
+const token = loadArtifact('MosaicToken')
+
+async function call<T>(url: string, method: string, params: unknown[] = []): Promise<T> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })
+  const body = (await response.json()) as { result?: T; error?: { message: string } }
+  if (body.error !== undefined) throw new Error(`${method}: ${body.error.message}`)
+  return body.result as T
+}
+
+/** A few blocks with contract deployment, ERC-20 transfers and ether transfers. */
+async function populate(t: TestNode): Promise<bigint> {
+  const wallet = t.wallet(0)
+  const deploy = await wallet.deployContract({ abi: token.abi, bytecode: token.bytecode, args: ['Mosaic', 'MSC', 1_000_000n], chain: null } as never)
+  const address = (await t.publicClient.waitForTransactionReceipt({ hash: deploy, timeout: 20_000 })).contractAddress!
+  for (let i = 0; i < 3; i++) {
+    const hashes = [
+      await wallet.writeContract({ address, abi: token.abi, functionName: 'transfer', args: [`0x${(0xb0b0 + i).toString(16).padStart(40, '0')}`, 10n + BigInt(i)], chain: null } as never),
+      await t.wallet(1).sendTransaction({ to: `0x${(0xcafe + i).toString(16).padStart(40, '0')}` as Hex, value: parseEther('0.1'), chain: null } as never),
+    ]
+    for (const hash of hashes) await t.publicClient.waitForTransactionReceipt({ hash, timeout: 20_000 })
+  }
+  const head = await t.publicClient.getBlockNumber()
+  await call(t.url, 'mosaic_getStateRoot', [`0x${head.toString(16)}`])
+  return head
+}
+
+/** Run `mosaic verifier` as a child process; resolves with its exit code and output. */
+async function runVerifier(url: string, from: bigint, to: bigint): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['bin/mosaic.mjs', 'verifier', '--rpc', url, '--from', String(from), '--to', String(to), '--status-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const [code] = (await once(child, 'exit')) as [number | null]
+  return { code, output }
+}
+
+/** A JSON-RPC proxy in front of the sequencer that rewrites some answers. */
+async function lyingProxy(target: string, rewrite: (method: string, params: unknown[], result: unknown) => unknown): Promise<{ url: string; server: Server }> {
+  const server = createServer(async (req, res) => {
+    let body = ''
+    for await (const chunk of req) body += chunk
+    const request = JSON.parse(body) as { method: string; params: unknown[] }
+    const upstream = (await (await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).json()) as { result?: unknown }
+    if (upstream.result !== undefined) upstream.result = rewrite(request.method, request.params ?? [], upstream.result)
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify(upstream))
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }
+}
+
+describe('witnesses over RPC and mosaic verifier', { timeout: 180_000 }, () => {
+  it('behavior: debug_executionWitness, mosaic_getWitness and mosaic_getStateDelta describe each block so that it verifies statelessly', async () => {
+    const t = await startNode(['--state-commitment', 'sharded', '--shard-nibbles', '2'])
+    try {
+      const head = await populate(t)
+      const layout = layoutOf('sharded', 2)
+      for (let n = 1n; n <= head; n++) {
+        const tag = `0x${n.toString(16)}`
+        const json = await call<ExecutionWitnessJSON>(t.url, 'debug_executionWitness', [tag])
+        assert.deepEqual(Object.keys(json).sort(), ['codes', 'headers', 'keys', 'state'])
+        const binary = await call<{ witness: Hex; hash: Hex; preStateRoot: Hex; size: number }>(t.url, 'mosaic_getWitness', [tag])
+        const witness = decodeWitness(hexToBytes(binary.witness))
+        assert.equal(binary.size, hexToBytes(binary.witness).length)
+        // The JSON form carries the same witness.
+        const fromJSON = witnessFromJSON(json, n, hexToBytes(binary.preStateRoot))
+        assert.deepEqual(encodeWitness(fromJSON), encodeWitness(witness))
+        const delta = await call<{ encoding: Hex; accounts: Record<string, unknown> }>(t.url, 'mosaic_getStateDelta', [tag])
+        assert.ok(Object.keys(delta.accounts).length > 0)
+        const block = createBlockFromRLP(hexToBytes(await call<Hex>(t.url, 'debug_getRawBlock', [tag])), { common: t.node.common, setHardfork: false })
+        const root = hexToBytes((await call<{ stateRoot: Hex }>(t.url, 'mosaic_getStateRoot', [tag])).stateRoot)
+        const verdict = await verifyBlock({ common: t.node.common, layout, block, witness: fromJSON, postStateRoot: root, delta: decodeStateDelta(hexToBytes(delta.encoding)) })
+        assert.equal(verdict.blockNumber, n)
+      }
+      const genesis = await t.rpc('debug_executionWitness', ['0x0'])
+      assert.match(genesis.error?.message ?? '', /genesis\) has no witness/)
+      const future = await t.rpc('mosaic_getWitness', ['0xffff'])
+      assert.match(future.error?.message ?? '', /header not found/)
+    } finally {
+      await t.stop()
+    }
+  })
+
+  it('behavior: mosaic verifier accepts an honest range (exit 0) and fails the block a sequencer lies about (exit 1)', async () => {
+    const t = await startNode()
+    const proxies: Server[] = []
+    try {
+      const head = await populate(t)
+      const honest = await runVerifier(t.url, 1n, head)
+      assert.equal(honest.code, 0, honest.output)
+      for (let n = 1n; n <= head; n++) assert.match(honest.output, new RegExp(`block ${n} ok: `))
+      assert.match(honest.output, new RegExp(`verified ${head} block\\(s\\), 0 failed`))
+
+      // A wrong root claimed for block 2.
+      const wrongRoot = await lyingProxy(t.url, (method, params, result) => {
+        if (method === 'mosaic_getStateRoot' && params[0] === '0x2') return { ...(result as object), stateRoot: `0x${'ab'.repeat(32)}` }
+        return result
+      })
+      proxies.push(wrongRoot.server)
+      const lied = await runVerifier(wrongRoot.url, 1n, head)
+      assert.equal(lied.code, 1, lied.output)
+      assert.match(lied.output, /block 2 FAILED: post-state root 0x[0-9a-f]{64}, the sequencer claims 0xabab/)
+      assert.match(lied.output, /block 1 ok/)
+      assert.match(lied.output, /block 3 ok/)
+      assert.match(lied.output, /verified \d+ block\(s\), 1 failed/)
+
+      // A witness node altered for block 3.
+      const badWitness = await lyingProxy(t.url, (method, params, result) => {
+        if (method !== 'mosaic_getWitness' || params[0] !== '0x3') return result
+        const witness = decodeWitness(hexToBytes((result as { witness: Hex }).witness))
+        const nodes = witness.nodes.map((node, i) => (i === 0 ? Uint8Array.from(node, (b, j) => (j === node.length - 1 ? b ^ 1 : b)) : node))
+        return { ...(result as object), witness: `0x${Buffer.from(encodeWitness({ ...witness, nodes })).toString('hex')}` }
+      })
+      proxies.push(badWitness.server)
+      const tampered = await runVerifier(badWitness.url, 1n, head)
+      assert.equal(tampered.code, 1, tampered.output)
+      assert.match(tampered.output, /block 3 FAILED: (witness node 0x[0-9a-f]{64} is not reachable|the witness cannot prove)/)
+    } finally {
+      for (const server of proxies) server.close()
+      await t.stop()
+    }
+  })
+})
