@@ -7,6 +7,7 @@ import { formatConfigHelp, loadConfig, type Mode } from '../config/config.ts'
 import { isMosaicError } from '../errors.ts'
 import { openNode } from '../node/node.ts'
 import { startRpcServer } from '../rpc/server.ts'
+import { Replica } from '../replica/replica.ts'
 import { runVerifier } from '../verifier/run.ts'
 
 const USAGE = `mosaic — a rollup sequencer
@@ -18,6 +19,9 @@ Usage:
                                stateless verifier: re-executes a sequencer's blocks from their
                                witnesses; exits non-zero when a block of --from…--to fails,
                                follows the head when --to is not given
+  mosaic replica --rpc URL [options]
+                               read-only replica: applies the sequencer's state deltas, checks
+                               every root against its own commitment, serves the read methods
   mosaic --help                this text
 
 `
@@ -28,27 +32,37 @@ export async function main(argv: readonly string[], env: Record<string, string |
     process.stdout.write(`${USAGE}${formatConfigHelp()}\n`)
     return command === undefined ? 1 : 0
   }
-  if (command !== 'devnet' && command !== 'sequencer' && command !== 'verifier') {
-    process.stderr.write(`mosaic: unknown command "${command}" (expected devnet, sequencer or verifier; see mosaic --help)\n`)
+  if (command !== 'devnet' && command !== 'sequencer' && command !== 'verifier' && command !== 'replica') {
+    process.stderr.write(`mosaic: unknown command "${command}" (expected devnet, sequencer, verifier or replica; see mosaic --help)\n`)
     return 2
   }
   const mode: Mode = command
   const log = (message: string) => process.stdout.write(`${new Date().toISOString()} ${message}\n`)
   try {
     const config = loadConfig({ argv: rest, env, cwd: process.cwd(), mode })
+    const stop = new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve())
+      process.once('SIGTERM', () => resolve())
+    })
     if (mode === 'verifier') {
-      const stop = new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve())
-        process.once('SIGTERM', () => resolve())
-      })
       const status = await runVerifier(config, { log, stop })
       return status.failed.length === 0 ? 0 : 1
     }
     const quiet = config.logLevel === 'silent' || config.logLevel === 'error' || config.logLevel === 'warn'
     const node = await openNode(config, { log: quiet ? () => {} : log })
     const rpc = await startRpcServer(node)
+    if (mode === 'replica') {
+      const replica = new Replica(node, config.sequencerRpcUrl!, log)
+      await replica.checkSameChain()
+      log(`mosaic replica of ${config.sequencerRpcUrl} listening on ${rpc.url} (data ${config.dataDir})`)
+      await replica.run(stop)
+      log('shutting down')
+      await rpc.close()
+      await node.close()
+      return replica.failure === undefined ? 0 : 1
+    }
     node.sequencer.start()
-    if (node.devAccounts.length > 0) {
+    if (node.devAccounts.length > 0 && mode === 'devnet') {
       const lines = ['', 'Available Accounts', '==================']
       node.devAccounts.forEach((a, i) => lines.push(`(${i}) ${a.address} (10000 ETH)`))
       lines.push('', 'Private Keys', '==================')
@@ -57,11 +71,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
       process.stdout.write(`${lines.join('\n')}\n`)
     }
     log(`mosaic ${mode} listening on ${rpc.url} (chain ${node.common.chainId()}, block time ${config.blockTimeMs} ms, data ${config.dataDir})`)
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve()
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
-    })
+    await stop
     log('shutting down')
     await rpc.close()
     await node.close()

@@ -83,7 +83,7 @@ describe('config', () => {
       shardNibbles: 3,
       stateRootLag: 2,
       commitmentThreads: undefined,
-      verifyRpcUrl: undefined,
+      sequencerRpcUrl: undefined,
       verifyFrom: 1,
       verifyTo: undefined,
       verifyStatusPort: 8547,
@@ -97,17 +97,17 @@ describe('config', () => {
     for (const opt of Object.values(configOptions)) {
       assert.match(opt.env, /^[A-Z][A-Z0-9_]*$/)
       assert.match(opt.flag, /^--[a-z][a-z0-9-]*$/)
-      if (!opt.env.startsWith('VERIFY_')) assert.equal(opt.flag, `--${opt.env.toLowerCase().replaceAll('_', '-')}`)
+      if (!opt.env.startsWith('VERIFY_') && opt.env !== 'SEQUENCER_RPC_URL') assert.equal(opt.flag, `--${opt.env.toLowerCase().replaceAll('_', '-')}`)
       assert.ok(!flags.has(opt.flag), `flag ${opt.flag} used twice`)
       flags.add(opt.flag)
     }
   })
 
   it('behavior: verifier mode requires the sequencer URL and takes --rpc, --from, --to', () => {
-    assert.throws(() => loadConfig({ argv: [], env: {}, cwd: emptyCwd, mode: 'verifier' }), /Missing VERIFY_RPC_URL \(--rpc\): required in verifier mode/)
+    assert.throws(() => loadConfig({ argv: [], env: {}, cwd: emptyCwd, mode: 'verifier' }), /Missing SEQUENCER_RPC_URL \(--rpc\): required in verifier mode/)
     const config = loadConfig({ argv: ['--rpc', 'http://127.0.0.1:8545', '--from', '3', '--to', '9'], env: {}, cwd: emptyCwd, mode: 'verifier' })
-    assert.deepEqual([config.verifyRpcUrl, config.verifyFrom, config.verifyTo], ['http://127.0.0.1:8545', 3, 9])
-    assert.throws(() => loadConfig({ argv: ['--rpc', 'ftp://x'], env: {}, cwd: emptyCwd, mode: 'verifier' }), /Invalid VERIFY_RPC_URL \(--rpc\): "ftp:\/\/x" is not an http:\/\/ or https:\/\/ URL/)
+    assert.deepEqual([config.sequencerRpcUrl, config.verifyFrom, config.verifyTo], ['http://127.0.0.1:8545', 3, 9])
+    assert.throws(() => loadConfig({ argv: ['--rpc', 'ftp://x'], env: {}, cwd: emptyCwd, mode: 'verifier' }), /Invalid SEQUENCER_RPC_URL \(--rpc\): "ftp:\/\/x" is not an http:\/\/ or https:\/\/ URL/)
   })
 
   it('behavior: precedence is flag > env > .env file > default', () => {

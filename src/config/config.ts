@@ -12,14 +12,14 @@
  *   shared with other programs, so it is not checked.
  * - A boolean flag given without a value (`--empty-blocks`) means `true`.
  * - In sequencer mode the options marked `requiredIn: ['sequencer']` have no default:
- *   production states those settings explicitly; in verifier mode, the sequencer's URL.
+ *   production states those settings explicitly; verifier and replica modes need the sequencer's URL.
  */
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { keccak256 } from '../crypto/crypto.ts'
 import { MosaicError } from '../errors.ts'
 
-export type Mode = 'devnet' | 'sequencer' | 'verifier'
+export type Mode = 'devnet' | 'sequencer' | 'verifier' | 'replica'
 
 // London and later: blocks carry an EIP-1559 base fee, which the mempool and the fee RPCs need.
 export const hardforks = [
@@ -255,11 +255,11 @@ export const configOptions = {
     optional(integerType(1, 256, 'an integer between 1 and 256')),
     'Worker threads updating and hashing the state tries; unset: one per core.',
   ),
-  verifyRpcUrl: option(
-    'VERIFY_RPC_URL',
+  sequencerRpcUrl: option(
+    'SEQUENCER_RPC_URL',
     optional(httpUrl),
-    'mosaic verifier: JSON-RPC URL of the sequencer whose blocks and witnesses are verified.',
-    ['verifier'],
+    'mosaic verifier and mosaic replica: JSON-RPC URL of the sequencer whose blocks are verified or replicated.',
+    ['verifier', 'replica'],
     '--rpc',
   ),
   verifyFrom: option('VERIFY_FROM', positiveInteger, 'mosaic verifier: first block to verify.', [], '--from'),
@@ -318,7 +318,7 @@ export const defaults: ConfigValues = {
   shardNibbles: 3,
   stateRootLag: 2,
   commitmentThreads: undefined,
-  verifyRpcUrl: undefined,
+  sequencerRpcUrl: undefined,
   verifyFrom: 1,
   verifyTo: undefined,
   verifyStatusPort: 8547,

@@ -86,7 +86,8 @@ function storedWitnessInput(store: LmdbStore, n: bigint): WitnessInput | undefin
 }
 
 export async function openNode(config: Config, { log = () => {} }: OpenNodeOptions = {}): Promise<MosaicNode> {
-  const devAccounts = config.mode === 'devnet' && config.genesisFile === undefined ? deriveDevAccounts() : []
+  // A replica of a devnet starts from the same built-in genesis.
+  const devAccounts = (config.mode === 'devnet' || config.mode === 'replica') && config.genesisFile === undefined ? deriveDevAccounts() : []
   const genesis = loadChainGenesis(config, devAccounts)
   const common = createChainCommon({ chainId: genesis.chainId, hardfork: config.hardfork })
   const layout = layoutOf(config.stateCommitment, config.shardNibbles)

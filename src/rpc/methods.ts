@@ -146,7 +146,15 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
     return formatReceipt(found.chainBlock, found.index, firstLogIndexes(found.chainBlock)[found.index]!)
   }
 
+  /** A replica takes no transactions: they go to the sequencer it follows. */
+  function requireWritable(): void {
+    if (config.mode === 'replica') {
+      throw new RpcError(rpcErrorCodes.serverError, `this node is a read-only replica of ${config.sequencerRpcUrl}: send transactions to the sequencer`)
+    }
+  }
+
   async function addRaw(params: readonly unknown[]): Promise<Uint8Array> {
+    requireWritable()
     const raw = p.data(params[0], 'raw transaction')
     const { hash } = await mempool.add(raw)
     sequencer.notifyPooled()
@@ -346,6 +354,7 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
       let timeout = config.rpcSyncTimeoutMs
       const requested = typeof params[1] === 'number' ? params[1] : typeof params[1] === 'string' && /^0x[0-9a-fA-F]+$/.test(params[1]) ? Number(params[1]) : undefined
       if (requested !== undefined && Number.isSafeInteger(requested) && requested > 0 && requested <= config.rpcSyncTimeoutMs) timeout = requested
+      requireWritable()
       const raw = p.data(params[0], 'raw transaction')
       const { hash, entry } = await mempool.add(raw)
       const hashHex = bytesToHex(hash)
@@ -437,6 +446,7 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
     },
 
     admin_sealBlock: async (_params, context) => {
+      requireWritable()
       if (!context.admin) throw new RpcError(rpcErrorCodes.unauthorized, 'admin method: requires Authorization: Bearer <ADMIN_TOKEN>')
       const block = await sequencer.seal()
       return block === undefined ? null : bigIntToHex(block.block.header.number)

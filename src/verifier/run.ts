@@ -38,8 +38,8 @@ export type RunVerifierOptions = {
 const FOLLOW_POLL_MS = 250
 
 export async function runVerifier(config: Config, { log, stop, onListening }: RunVerifierOptions): Promise<VerifierStatus> {
-  const url = config.verifyRpcUrl
-  if (url === undefined) throw new MosaicError('CONFIG_INVALID', 'Missing VERIFY_RPC_URL (--rpc): the sequencer to verify')
+  const url = config.sequencerRpcUrl
+  if (url === undefined) throw new MosaicError('CONFIG_INVALID', 'Missing SEQUENCER_RPC_URL (--rpc): the sequencer to verify')
   const probe = new RpcSource(url, createChainCommon({ chainId: 1, hardfork: config.hardfork }))
   const chainId = Number(BigInt(await probe.call<string>('eth_chainId')))
   const common = createChainCommon({ chainId, hardfork: config.hardfork })
