@@ -15,7 +15,10 @@ import { bytesToHex } from '@ethereumjs/util'
 import { type Hex, parseGwei } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { deriveDevAccounts } from '../../src/chain/dev-accounts.ts'
+import { createChainCommon } from '../../src/chain/common.ts'
 import { layoutOf } from '../../src/commitment/layout.ts'
+import { RpcSource } from '../../src/verifier/rpc-source.ts'
+import { verifyBlock } from '../../src/verifier/verify.ts'
 import { CommitmentPipeline } from '../../src/commitment/pipeline.ts'
 import { LmdbStore } from '../../src/storage/lmdb-store.ts'
 import { metaKeys, numberKey } from '../../src/storage/schema.ts'
@@ -117,6 +120,13 @@ describe('state roots across kill -9', { timeout: 240_000 }, () => {
       await store.close()
       node = await spawn(dataDir)
       assert.match(node.output(), new RegExp(`recomputing state roots of blocks ${committed - 4n}–\\d+`))
+      // Their witnesses were rebuilt from the read sets stored with the blocks, and verify.
+      const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
+      const source = new RpcSource(node.url, common)
+      for (let n = committed - 4n; n <= committed; n++) {
+        const item = await source.fetch(n)
+        await verifyBlock({ common, layout: layoutOf('sharded', 2), block: item.block, witness: item.witness, postStateRoot: item.postStateRoot, delta: item.delta })
+      }
     }
     const head = BigInt(await result<Hex>(node.url, 'eth_blockNumber'))
     const final = await result<{ stateRoot: Hex; final: boolean }>(node.url, 'mosaic_getStateRoot', ['latest'])
