@@ -67,6 +67,17 @@ export function accountUpdates(delta: StateDelta, reads?: ReadSet): AccountUpdat
 export class SubtrieEngine {
   private readonly subtries = new Map<number, MerkleTrie>()
   private readonly storageTries = new Map<string, MerkleTrie>()
+
+  /**
+   * An engine over tries already loaded (and partly decoded) elsewhere — the verifier's
+   * witness-backed tries: applying the block's writes reuses the nodes its reads decoded.
+   */
+  static over(splitNibbles: number, subtries: ReadonlyMap<number, MerkleTrie>, storageTries: ReadonlyMap<string, MerkleTrie>, loader: NodeLoader): SubtrieEngine {
+    const engine = new SubtrieEngine(splitNibbles, new Map(), loader, false)
+    for (const [index, trie] of subtries) engine.subtries.set(index, trie)
+    for (const [address, trie] of storageTries) engine.storageTries.set(address, trie)
+    return engine
+  }
   private readonly trieOptions: TrieOptions
 
   /**

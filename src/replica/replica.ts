@@ -8,7 +8,7 @@ import { type Block, createBlockFromRLP } from '@ethereumjs/block'
 import { Address, bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
 import { Bloom, encodeReceipt, type TxReceipt } from '@ethereumjs/vm'
 import { type ChainBlock, encodeStoredReceipt, type StoredReceipt } from '../chain/chain.ts'
-import { orderedTrieRoot } from '../chain/trie-root.ts'
+import { orderedTrieRoot } from '../commitment/ordered-root.ts'
 import { MosaicError } from '../errors.ts'
 import type { MosaicNode } from '../node/node.ts'
 import { decodeStateDelta } from '../state/delta-codec.ts'
@@ -126,6 +126,6 @@ async function checkReceipts(block: Block, receipts: readonly StoredReceipt[], n
     const full: TxReceipt = { status: receipt.status, cumulativeBlockGasUsed: receipt.cumulativeGasUsed, bitvector: bloom.bitvector, logs: receipt.logs as TxReceipt['logs'] }
     return encodeReceipt(full, block.transactions[i]!.type)
   })
-  const root = await orderedTrieRoot(encoded, node.common)
+  const root = orderedTrieRoot(encoded)
   if (!equalsBytes(root, block.header.receiptTrie)) mismatch(`the receipts do not match the header's receipts root`)
 }

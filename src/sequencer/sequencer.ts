@@ -14,10 +14,11 @@ import { type Address, bytesToHex, bytesToUnprefixedHex } from '@ethereumjs/util
 import { Bloom, encodeReceipt } from '@ethereumjs/vm'
 import { nextBaseFee } from '../chain/base-fee.ts'
 import { type Chain, type ChainBlock, encodeStoredReceipt, type StoredReceipt } from '../chain/chain.ts'
-import { orderedTrieRoot } from '../chain/trie-root.ts'
+import { orderedTrieRoot } from '../commitment/ordered-root.ts'
 import type { CommitmentPipeline } from '../commitment/pipeline.ts'
 import { witnessExtras } from '../witness/inputs.ts'
 import { encodeReadSet } from '../state/read-set.ts'
+import { serializedTx } from '../chain/transaction.ts'
 import { keccak256 } from '../crypto/crypto.ts'
 import type { BlockExecutor, ExecutedTx } from '../execution/types.ts'
 import type { Mempool } from '../mempool/mempool.ts'
@@ -236,10 +237,8 @@ export async function assembleBlock(
       logs: receipt.logs as StoredReceipt['logs'],
     })
   }
-  const [transactionsTrie, receiptTrie] = await Promise.all([
-    orderedTrieRoot(transactions.map((tx) => tx.serialize()), common),
-    orderedTrieRoot(executed.map(({ tx, receipt }) => encodeReceipt(receipt, tx.type)), common),
-  ])
+  const transactionsTrie = orderedTrieRoot(transactions.map((tx) => serializedTx(tx)))
+  const receiptTrie = orderedTrieRoot(executed.map(({ tx, receipt }) => encodeReceipt(receipt, tx.type)))
   const block = createBlock(
     {
       header: { ...template.toJSON(), gasUsed, transactionsTrie, receiptTrie, logsBloom: bloom.bitvector, stateRoot },

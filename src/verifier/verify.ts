@@ -10,7 +10,8 @@ import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToBigInt, bytesToHex, bytesToUnprefixedHex, concatBytes, equalsBytes, KECCAK256_NULL, unprefixedHexToBytes } from '@ethereumjs/util'
 import { Bloom, encodeReceipt } from '@ethereumjs/vm'
-import { orderedTrieRoot } from '../chain/trie-root.ts'
+import { decodeTransaction } from '../chain/transaction.ts'
+import { orderedTrieRoot } from '../commitment/ordered-root.ts'
 import { BinaryMerkleTree, binaryPathFromStore, PAGE_BYTES, pageTopHash } from '../commitment/binary-merkle.ts'
 import { accountUpdates, SubtrieEngine } from '../commitment/engine.ts'
 import { decodeAccountLeaf, type Layout, subtrieOf } from '../commitment/layout.ts'
@@ -117,11 +118,18 @@ function checkReachable(map: ReadonlyMap<string, Uint8Array>, nodes: readonly Ui
   }
 }
 
-/** Flat state backed by the witness: reads walk the pre-state tries through the witness nodes. */
+/**
+ * Flat state backed by the witness: reads walk the pre-state tries through the witness nodes
+ * (each trie decoded once and kept), and the block's writes are applied to the same tries.
+ */
 class WitnessState implements StateBackend {
   private readonly loader: NodeLoader
-  private readonly shardRoots = new Map<number, Uint8Array>()
+  /** Account tries: the one state trie (`mpt`, index 0) or the shards read so far (`sharded`). */
+  private readonly accountTries = new Map<number, MerkleTrie>()
+  private readonly storageTries = new Map<string, MerkleTrie>()
+  private readonly shardPaths = new Map<number, { leaf: Uint8Array; siblings: Uint8Array[] }>()
   private readonly codes: Map<string, Uint8Array>
+  private readonly split: number
 
   constructor(
     private readonly map: ReadonlyMap<string, Uint8Array>,
@@ -131,6 +139,7 @@ class WitnessState implements StateBackend {
   ) {
     this.loader = { loadNode: (hash) => this.map.get(bytesToUnprefixedHex(hash)) }
     this.codes = new Map(codes.map((code) => [bytesToUnprefixedHex(keccak256(code)), code]))
+    this.split = layout.mode === 'mpt' ? 0 : layout.splitNibbles
   }
 
   private prove<T>(what: string, read: () => T): T {
@@ -144,22 +153,27 @@ class WitnessState implements StateBackend {
     }
   }
 
+  /** The account trie holding `key` (its shard's, in `sharded` mode), from the witness. */
+  private accountTrie(key: Uint8Array): MerkleTrie {
+    const index = subtrieOf(key, this.split)
+    let trie = this.accountTries.get(index)
+    if (trie === undefined) {
+      let root = this.root
+      if (this.layout.mode === 'sharded') {
+        const path = binaryPathFromStore(this.loader, this.root, 4 * this.layout.splitNibbles, index)
+        this.shardPaths.set(index, path)
+        root = path.leaf
+      }
+      trie = new MerkleTrie(root, { loader: this.loader })
+      this.accountTries.set(index, trie)
+    }
+    return trie
+  }
+
   private accountLeaf(address: string) {
     return this.prove(`account 0x${address}`, () => {
       const key = keccak256(unprefixedHexToBytes(address))
-      let root = this.root
-      let path = bytesToNibbles(key)
-      if (this.layout.mode === 'sharded') {
-        const shard = subtrieOf(key, this.layout.splitNibbles)
-        let shardRoot = this.shardRoots.get(shard)
-        if (shardRoot === undefined) {
-          shardRoot = binaryPathFromStore(this.loader, this.root, 4 * this.layout.splitNibbles, shard).leaf
-          this.shardRoots.set(shard, shardRoot)
-        }
-        root = shardRoot
-        path = path.subarray(this.layout.splitNibbles)
-      }
-      const leaf = new MerkleTrie(root, { loader: this.loader }).get(path)
+      const leaf = this.accountTrie(key).get(bytesToNibbles(key).subarray(this.split))
       return leaf === undefined ? undefined : decodeAccountLeaf(leaf)
     })
   }
@@ -173,7 +187,12 @@ class WitnessState implements StateBackend {
     const leaf = this.accountLeaf(address)
     if (leaf === undefined || equalsBytes(leaf.storageRoot, EMPTY_ROOT)) return undefined
     return this.prove(`slot 0x${slot} of 0x${address}`, () => {
-      const value = new MerkleTrie(leaf.storageRoot, { loader: this.loader }).get(bytesToNibbles(keccak256(unprefixedHexToBytes(slot))))
+      let trie = this.storageTries.get(address)
+      if (trie === undefined) {
+        trie = new MerkleTrie(leaf.storageRoot, { loader: this.loader })
+        this.storageTries.set(address, trie)
+      }
+      const value = trie.get(bytesToNibbles(keccak256(unprefixedHexToBytes(slot))))
       return value === undefined ? undefined : (RLP.decode(value) as Uint8Array)
     })
   }
@@ -189,18 +208,11 @@ class WitnessState implements StateBackend {
   postStateRoot(delta: StateDelta): Uint8Array {
     return this.prove('the block’s writes', () => {
       const updates = accountUpdates(delta)
-      if (this.layout.mode === 'mpt') {
-        // One trie over the full keys (no sub-trie split: the verifier has no other sub-tries).
-        const engine = new SubtrieEngine(0, new Map([[0, this.root]]), this.loader, false)
-        const changed = engine.apply(updates)
-        return changed.length === 0 ? this.root : changed[0]!.root
-      }
-      const depth = 4 * this.layout.splitNibbles
-      const touched = new Set(updates.map((u) => subtrieOf(u.hashedKey, this.layout.splitNibbles)))
-      const paths = new Map([...touched].map((shard) => [shard, binaryPathFromStore(this.loader, this.root, depth, shard)]))
-      const engine = new SubtrieEngine(this.layout.splitNibbles, new Map([...paths].map(([shard, path]) => [shard, path.leaf])), this.loader, false)
-      const newLeaves = new Map(engine.apply(updates).map(({ index, root }) => [index, root]))
-      return rootFromPaths(depth, paths, newLeaves)
+      for (const update of updates) this.accountTrie(update.hashedKey)
+      const engine = SubtrieEngine.over(this.split, this.accountTries, this.storageTries, this.loader)
+      const changed = new Map(engine.apply(updates).map(({ index, root }) => [index, root]))
+      if (this.layout.mode === 'mpt') return changed.get(0) ?? this.root
+      return rootFromPaths(4 * this.layout.splitNibbles, this.shardPaths, changed)
     })
   }
 }
@@ -248,9 +260,17 @@ export async function verifyBlock({ common, layout, block, witness, postStateRoo
   const witnessState = new WitnessState(map, layout, witness.preStateRoot, witness.codes)
 
   const executor = await createSequentialExecutor({ common })
+  // Senders recovered once each (natively) and pinned, as the sequencer's mempool does.
+  const transactions = block.transactions.map((tx, i) => {
+    try {
+      return decodeTransaction(tx.serialize(), common)
+    } catch (error) {
+      fail(`transaction ${i} has no valid signature: ${(error as Error).message}`)
+    }
+  })
   const execution = await executor.executeBlock({
     header: block.header,
-    transactions: block.transactions,
+    transactions,
     state: new FlatState(witnessState),
     blockHash: (n) => {
       const hash = hashes.get(n)
@@ -261,9 +281,9 @@ export async function verifyBlock({ common, layout, block, witness, postStateRoo
   const refused = execution.rejected[0]
   if (refused !== undefined) fail(`transaction ${bytesToHex(refused.tx.hash())} is invalid at its position: ${refused.reason}`)
   if (execution.gasUsed !== block.header.gasUsed) fail(`gas used ${execution.gasUsed}, the header says ${block.header.gasUsed}`)
-  const receiptsRoot = await orderedTrieRoot(execution.executed.map(({ tx, receipt }) => encodeReceipt(receipt, tx.type)), common)
+  const receiptsRoot = orderedTrieRoot(execution.executed.map(({ tx, receipt }) => encodeReceipt(receipt, tx.type)))
   if (!equalsBytes(receiptsRoot, block.header.receiptTrie)) fail(`receipts root ${bytesToHex(receiptsRoot)}, the header says ${bytesToHex(block.header.receiptTrie)}`)
-  const transactionsRoot = await orderedTrieRoot(block.transactions.map((tx) => tx.serialize()), common)
+  const transactionsRoot = orderedTrieRoot(block.transactions.map((tx) => tx.serialize()))
   if (!equalsBytes(transactionsRoot, block.header.transactionsTrie)) fail('the transactions root does not match the transactions')
   const bloom = new Bloom(undefined, common)
   for (const { receipt } of execution.executed) bloom.or(new Bloom(receipt.bitvector, common))

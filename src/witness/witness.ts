@@ -46,10 +46,14 @@ export function createWitness(parts: BlockWitness): BlockWitness {
   return { ...parts, nodes: canonical(parts.nodes), codes: canonical(parts.codes), keys: canonical(parts.keys), headers: [...parts.headers] }
 }
 
-export function encodeWitness(witness: BlockWitness): Uint8Array {
+/** The uncompressed RLP body of the binary form (what `encodeWitness` deflates). */
+export function witnessBody(witness: BlockWitness): Uint8Array {
   const { blockNumber, preStateRoot, nodes, codes, headers, keys } = createWitness(witness)
-  const body = RLP.encode([bigIntToUnpaddedBytes(blockNumber), preStateRoot, nodes, codes, headers, keys] as Uint8Array[] | Uint8Array[][])
-  const compressed = deflateRawSync(body, { level: 6 })
+  return RLP.encode([bigIntToUnpaddedBytes(blockNumber), preStateRoot, nodes, codes, headers, keys] as Uint8Array[] | Uint8Array[][])
+}
+
+export function encodeWitness(witness: BlockWitness): Uint8Array {
+  const compressed = deflateRawSync(witnessBody(witness), { level: 6 })
   const out = new Uint8Array(1 + compressed.length)
   out[0] = WITNESS_VERSION
   out.set(compressed, 1)
