@@ -64,6 +64,20 @@ export function accountUpdates(delta: StateDelta, reads?: ReadSet): AccountUpdat
   return updates
 }
 
+/**
+ * A witness's keys: every account (20 bytes) and slot (32 bytes) the updates read or write — the
+ * preimages geth's `debug_executionWitness` lists.
+ */
+export function touchedKeys(updates: readonly AccountUpdate[]): Uint8Array[] {
+  const keys: Uint8Array[] = []
+  for (const update of updates) {
+    keys.push(unprefixedHexToBytes(update.address))
+    for (const [slot] of update.slots) keys.push(unprefixedHexToBytes(slot))
+    for (const slot of update.readSlots) keys.push(unprefixedHexToBytes(slot))
+  }
+  return keys
+}
+
 export class SubtrieEngine {
   private readonly subtries = new Map<number, MerkleTrie>()
   private readonly storageTries = new Map<string, MerkleTrie>()

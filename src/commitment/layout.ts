@@ -39,6 +39,11 @@ export function layoutOf(mode: CommitmentMode, shardNibbles: number): Layout {
   return { mode, splitNibbles: shardNibbles }
 }
 
+/** `mpt` or `sharded:<k>`: how a data dir and a block bundle name their layout. */
+export function layoutName(layout: Layout): string {
+  return layout.mode === 'mpt' ? 'mpt' : `sharded:${layout.splitNibbles}`
+}
+
 export function subtrieCount(layout: Layout): number {
   return 16 ** layout.splitNibbles
 }

@@ -22,11 +22,11 @@ import { MosaicError } from '../errors.ts'
 import type { StateDelta } from '../state/types.ts'
 import type { LmdbStore } from '../storage/lmdb-store.ts'
 import { metaKeys } from '../storage/schema.ts'
-import { accountUpdates, type AccountUpdate, type SubtrieRoot } from './engine.ts'
+import { accountUpdates, type AccountUpdate, type SubtrieRoot, touchedKeys } from './engine.ts'
 import { UpdateWriter } from './update-codec.ts'
 import type { ReadSet } from '../state/read-set.ts'
-import { createWitness, decodeWitness, type BlockWitness, encodeWitness } from '../witness/witness.ts'
-import { type Layout, subtrieOf } from './layout.ts'
+import { createWitness, encodeWitness } from '../witness/witness.ts'
+import { type Layout, layoutName, subtrieOf } from './layout.ts'
 import { createAggregator, type RootAggregator, subtriesOf } from './root.ts'
 import { EMPTY_ROOT } from './trie.ts'
 import type { CommitmentRequest, CommitmentResponse, CommitmentWorkerInit } from './worker.ts'
@@ -83,21 +83,6 @@ export type WitnessInput = {
 
 /** A worker's answer to one block. */
 type Applied = { readonly roots: SubtrieRoot[]; readonly witness: readonly Uint8Array[] }
-
-/** The witness's keys: every account (20 bytes) and slot (32 bytes) read or written. */
-function witnessKeys(updates: readonly AccountUpdate[]): Uint8Array[] {
-  const keys: Uint8Array[] = []
-  for (const update of updates) {
-    keys.push(unprefixedHexToBytes(update.address))
-    for (const [slot] of update.slots) keys.push(unprefixedHexToBytes(slot))
-    for (const slot of update.readSlots) keys.push(unprefixedHexToBytes(slot))
-  }
-  return keys
-}
-
-function layoutName(layout: Layout): string {
-  return layout.mode === 'mpt' ? 'mpt' : `sharded:${layout.splitNibbles}`
-}
 
 export class CommitmentPipeline {
   private readonly workers: Worker[] = []
@@ -322,7 +307,7 @@ export class CommitmentPipeline {
           nodes: [...witnessNodes, ...aggregateNodes],
           codes: block.witness.input.codes,
           headers: block.witness.input.headers,
-          keys: witnessKeys(block.witness.updates),
+          keys: touchedKeys(block.witness.updates),
         }),
       )
     }

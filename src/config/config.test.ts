@@ -86,6 +86,8 @@ describe('config', () => {
       sequencerRpcUrl: undefined,
       verifyFrom: 1,
       verifyTo: undefined,
+      verifyFiles: undefined,
+      verifyExport: undefined,
       verifyStatusPort: 8547,
     })
     assert.ok(Object.isFrozen(config))
@@ -103,8 +105,8 @@ describe('config', () => {
     }
   })
 
-  it('behavior: verifier mode requires the sequencer URL and takes --rpc, --from, --to', () => {
-    assert.throws(() => loadConfig({ argv: [], env: {}, cwd: emptyCwd, mode: 'verifier' }), /Missing SEQUENCER_RPC_URL \(--rpc\): required in verifier mode/)
+  it('behavior: replica mode requires the sequencer URL; the verifier takes --rpc, --from, --to', () => {
+    assert.throws(() => loadConfig({ argv: [], env: {}, cwd: emptyCwd, mode: 'replica' }), /Missing SEQUENCER_RPC_URL \(--rpc\): required in replica mode/)
     const config = loadConfig({ argv: ['--rpc', 'http://127.0.0.1:8545', '--from', '3', '--to', '9'], env: {}, cwd: emptyCwd, mode: 'verifier' })
     assert.deepEqual([config.sequencerRpcUrl, config.verifyFrom, config.verifyTo], ['http://127.0.0.1:8545', 3, 9])
     assert.throws(() => loadConfig({ argv: ['--rpc', 'ftp://x'], env: {}, cwd: emptyCwd, mode: 'verifier' }), /Invalid SEQUENCER_RPC_URL \(--rpc\): "ftp:\/\/x" is not an http:\/\/ or https:\/\/ URL/)

@@ -12,7 +12,7 @@
  *   shared with other programs, so it is not checked.
  * - A boolean flag given without a value (`--empty-blocks`) means `true`.
  * - In sequencer mode the options marked `requiredIn: ['sequencer']` have no default:
- *   production states those settings explicitly; verifier and replica modes need the sequencer's URL.
+ *   production states those settings explicitly; replica mode needs the sequencer's URL.
  */
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
@@ -258,8 +258,8 @@ export const configOptions = {
   sequencerRpcUrl: option(
     'SEQUENCER_RPC_URL',
     optional(httpUrl),
-    'mosaic verifier and mosaic replica: JSON-RPC URL of the sequencer whose blocks are verified or replicated.',
-    ['verifier', 'replica'],
+    'mosaic verifier and mosaic replica: JSON-RPC URL of the sequencer whose blocks are verified or replicated (the verifier takes --files instead).',
+    ['replica'],
     '--rpc',
   ),
   verifyFrom: option('VERIFY_FROM', positiveInteger, 'mosaic verifier: first block to verify.', [], '--from'),
@@ -269,6 +269,20 @@ export const configOptions = {
     'mosaic verifier: last block to verify, then exit (non-zero if any failed); unset: follow the sequencer’s head.',
     [],
     '--to',
+  ),
+  verifyFiles: option(
+    'VERIFY_FILES',
+    optional(path),
+    'mosaic verifier: verify the block bundles (block-<n>.json) in this directory instead of asking a sequencer.',
+    [],
+    '--files',
+  ),
+  verifyExport: option(
+    'VERIFY_EXPORT',
+    optional(path),
+    'mosaic verifier: also write each block verified over --rpc as a bundle (block-<n>.json) into this directory.',
+    [],
+    '--export',
   ),
   verifyStatusPort: option(
     'VERIFY_STATUS_PORT',
@@ -321,6 +335,8 @@ export const defaults: ConfigValues = {
   sequencerRpcUrl: undefined,
   verifyFrom: 1,
   verifyTo: undefined,
+  verifyFiles: undefined,
+  verifyExport: undefined,
   verifyStatusPort: 8547,
 }
 

@@ -6,7 +6,7 @@
 import { createBlock } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import { runTx } from '@ethereumjs/vm'
-import { createReadSet, ReadSetRecorder } from '../state/read-set.ts'
+import { createReadSet, mergeReadSet, ReadSetRecorder } from '../state/read-set.ts'
 import { JournaledStateManager } from '../state/journaled-state-manager.ts'
 import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx, RejectedTx } from './types.ts'
 import { applyBlockPrelude, createExecutionVM, type ExecutionVM } from './vm.ts'
@@ -37,10 +37,13 @@ class SequentialExecutor implements BlockExecutor {
     this.running = true
     try {
       const { vm, hashes } = this.execution
+      // What the block reads: the prelude's and the included transactions' reads — a
+      // transaction left out of the block leaves no reads behind (its witness must not carry them).
       const reads = createReadSet()
-      this.stateManager.reset(new ReadSetRecorder(state, reads))
+      const recorder = new ReadSetRecorder(state, reads)
+      this.stateManager.reset(recorder)
       hashes.lookup = (n) => {
-        reads.blockNumbers.add(n)
+        recorder.reads.blockNumbers.add(n)
         return blockHash(n)
       }
       const block = createBlock({ header }, { common: vm.common })
@@ -53,8 +56,10 @@ class SequentialExecutor implements BlockExecutor {
           rejected.push({ tx, reason: `block gas limit reached: ${gasUsed} used, tx gas limit ${tx.gasLimit}` })
           continue
         }
+        recorder.reads = createReadSet()
         try {
           const result = await runTx(vm, { tx, block, blockGasUsed: gasUsed })
+          mergeReadSet(reads, recorder.reads)
           gasUsed += result.totalGasSpent
           executed.push({
             tx,
@@ -70,6 +75,7 @@ class SequentialExecutor implements BlockExecutor {
           rejected.push({ tx, reason: error instanceof Error ? error.message : String(error) })
         }
       }
+      recorder.reads = reads
       const delta = this.stateManager.delta()
       return { executed, rejected, gasUsed, delta, reads, stats: { mode: 'sequential', rounds: 0, aborts: 0 } }
     } finally {

@@ -32,11 +32,11 @@ export function mergeReadSet(into: ReadSet, from: ReadSet): void {
   for (const n of from.blockNumbers) into.blockNumbers.add(n)
 }
 
-/** A `StateReader` that passes reads through and records their keys. */
+/** A `StateReader` that passes reads through and records their keys into `reads` (swappable per transaction). */
 export class ReadSetRecorder implements StateReader {
   constructor(
     private readonly inner: StateReader,
-    readonly reads: ReadSet,
+    public reads: ReadSet,
   ) {}
 
   getAccount(address: string): AccountRecord | undefined {

@@ -19,7 +19,15 @@ export type BlockToVerify = {
   readonly postStateRoot: Uint8Array
 }
 
-export class RpcSource {
+/** Where a verifier gets blocks from: a sequencer over RPC, or bundle files. */
+export interface BlockSource {
+  head(): Promise<bigint>
+  /** The root after block `n` as the source claims it. */
+  stateRoot(n: bigint): Promise<Uint8Array>
+  fetch(n: bigint): Promise<BlockToVerify>
+}
+
+export class RpcSource implements BlockSource {
   private id = 0
 
   constructor(

@@ -1,26 +1,31 @@
 /**
- * `mosaic verifier --rpc URL [--from N] [--to M]`: verifies a sequencer's blocks from their
- * witnesses alone (`verify.ts`), in order, each block's pre-state root chained to the previous
- * block's verified post-state root. With `--to` it verifies the range and exits (non-zero when a
- * block failed); without, it follows the sequencer's head until stopped.
+ * `mosaic verifier --rpc URL [--from N] [--to M] [--export DIR]` or `mosaic verifier --files DIR`:
+ * verifies blocks from their witnesses alone (`verify.ts`), in order, each block's pre-state
+ * root chained to the previous block's verified post-state root — a sequencer's over RPC, or
+ * block bundles from files (`bundle.ts`). With `--to` (or files) it verifies the range and exits
+ * (non-zero when a block failed); with `--rpc` and no `--to`, it follows the head until stopped.
  *
  * Verdicts: a log line per block, Prometheus metrics and a status server (GET /health,
  * GET /metrics, JSON-RPC `mosaic_verifierStatus`).
  */
+import { mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
+import type { Common } from '@ethereumjs/common'
 import { serve, type ServerType } from '@hono/node-server'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import { Hono } from 'hono'
 import { createChainCommon } from '../chain/common.ts'
-import { layoutOf } from '../commitment/layout.ts'
+import { type Layout, layoutName, layoutOf } from '../commitment/layout.ts'
 import type { CommitmentMode, Config } from '../config/config.ts'
 import { MosaicError } from '../errors.ts'
 import { Registry } from '../metrics/registry.ts'
-import { RpcSource } from './rpc-source.ts'
+import { FileSource, writeBundle } from './bundle.ts'
+import { type BlockSource, RpcSource } from './rpc-source.ts'
 import { verifyBlock } from './verify.ts'
 
 export type VerifierStatus = {
-  sequencer: string
+  /** The sequencer's URL or the bundle directory. */
+  source: string
   verified: number
   failed: { block: string; reason: string }[]
   lastVerifiedBlock: string | null
@@ -37,24 +42,38 @@ export type RunVerifierOptions = {
 
 const FOLLOW_POLL_MS = 250
 
-export async function runVerifier(config: Config, { log, stop, onListening }: RunVerifierOptions): Promise<VerifierStatus> {
+/** The blocks to verify and the chain they belong to. */
+async function openSource(config: Config): Promise<{ source: BlockSource; name: string; common: Common; layout: Layout; from: bigint; to: bigint | undefined }> {
+  if (config.verifyFiles !== undefined) {
+    const files = new FileSource(config.verifyFiles)
+    const common = createChainCommon({ chainId: files.chainId, hardfork: files.hardfork })
+    const from = config.verifyFrom > 1 ? BigInt(config.verifyFrom) : files.first
+    return { source: files, name: config.verifyFiles, common, layout: files.layout, from, to: config.verifyTo === undefined ? await files.head() : BigInt(config.verifyTo) }
+  }
   const url = config.sequencerRpcUrl
-  if (url === undefined) throw new MosaicError('CONFIG_INVALID', 'Missing SEQUENCER_RPC_URL (--rpc): the sequencer to verify')
+  if (url === undefined) throw new MosaicError('CONFIG_INVALID', 'Missing SEQUENCER_RPC_URL (--rpc) or VERIFY_FILES (--files): what to verify')
   const probe = new RpcSource(url, createChainCommon({ chainId: 1, hardfork: config.hardfork }))
   const chainId = Number(BigInt(await probe.call<string>('eth_chainId')))
   const common = createChainCommon({ chainId, hardfork: config.hardfork })
   const source = new RpcSource(url, common)
   const status = await source.call<{ stateRoot: { mode: CommitmentMode; shardNibbles?: number } }>('mosaic_status')
   const layout = layoutOf(status.stateRoot.mode, status.stateRoot.shardNibbles ?? 3)
+  return { source, name: url, common, layout, from: BigInt(config.verifyFrom), to: config.verifyTo === undefined ? undefined : BigInt(config.verifyTo) }
+}
+
+export async function runVerifier(config: Config, { log, stop, onListening }: RunVerifierOptions): Promise<VerifierStatus> {
+  const { source, name, common, layout, from, to } = await openSource(config)
+  const exportTo = config.verifyExport
+  if (exportTo !== undefined) mkdirSync(exportTo, { recursive: true })
 
   const registry = new Registry()
   const verdicts = registry.counter('mosaic_verifier_blocks_total', 'Blocks verified, by verdict (ok or failed)')
   const lastBlock = registry.gauge('mosaic_verifier_last_verified_block', 'Last block whose verdict is in')
   const seconds = registry.histogram('mosaic_verifier_block_seconds', 'Time to verify one block from its witness', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
-  const result: VerifierStatus = { sequencer: url, verified: 0, failed: [], lastVerifiedBlock: null, following: config.verifyTo === undefined }
+  const result: VerifierStatus = { source: name, verified: 0, failed: [], lastVerifiedBlock: null, following: to === undefined }
   const server = await startStatusServer(config, result, registry)
   onListening?.(server.url)
-  log(`mosaic verifier checking ${url} (chain ${chainId}, ${layout.mode === 'mpt' ? 'mpt' : `sharded k=${layout.splitNibbles}`}) from block ${config.verifyFrom}${config.verifyTo === undefined ? ', following the head' : ` to ${config.verifyTo}`}; status on ${server.url}`)
+  log(`mosaic verifier checking ${name} (chain ${common.chainId()}, ${layoutName(layout)}) from block ${from}${to === undefined ? ', following the head' : ` to ${to}`}; status on ${server.url}`)
 
   let stopped = false
   void stop?.then(() => {
@@ -62,10 +81,10 @@ export async function runVerifier(config: Config, { log, stop, onListening }: Ru
   })
   try {
     // The first block's pre-state is taken from the sequencer; every later one is chained.
-    let preStateRoot: Uint8Array | undefined = await source.stateRoot(BigInt(config.verifyFrom) - 1n)
-    for (let n = BigInt(config.verifyFrom); config.verifyTo === undefined || n <= BigInt(config.verifyTo); n++) {
+    let preStateRoot: Uint8Array | undefined = await source.stateRoot(from - 1n)
+    for (let n = from; to === undefined || n <= to; n++) {
       while (!stopped && (await source.head()) < n) {
-        if (config.verifyTo !== undefined) throw new MosaicError('NOT_FOUND', `block ${n} does not exist yet: the sequencer's head is below --to ${config.verifyTo}`)
+        if (to !== undefined) throw new MosaicError('NOT_FOUND', `block ${n} does not exist yet: the head is below --to ${to}`)
         await Promise.race([new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS)), stop])
       }
       if (stopped) break
@@ -77,6 +96,7 @@ export async function runVerifier(config: Config, { log, stop, onListening }: Ru
         }
         const verdict = await verifyBlock({ common, layout, block: item.block, witness: item.witness, postStateRoot: item.postStateRoot, delta: item.delta })
         preStateRoot = verdict.postStateRoot
+        if (exportTo !== undefined) writeBundle(exportTo, item, Number(common.chainId()), common.hardfork(), layout)
         result.verified++
         verdicts.inc({ verdict: 'ok' })
         log(`block ${n} ok: ${verdict.transactions} txs, gas ${verdict.gasUsed}, root ${bytesToHex(verdict.postStateRoot)}, witness ${bytesToHex(item.witnessHash).slice(0, 18)}… (${verdict.witnessNodes} nodes) in ${(performance.now() - started).toFixed(1)} ms`)

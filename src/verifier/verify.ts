@@ -13,7 +13,7 @@ import { Bloom, encodeReceipt } from '@ethereumjs/vm'
 import { decodeTransaction } from '../chain/transaction.ts'
 import { orderedTrieRoot } from '../commitment/ordered-root.ts'
 import { BinaryMerkleTree, binaryPathFromStore, PAGE_BYTES, pageTopHash } from '../commitment/binary-merkle.ts'
-import { accountUpdates, SubtrieEngine } from '../commitment/engine.ts'
+import { accountUpdates, SubtrieEngine, touchedKeys } from '../commitment/engine.ts'
 import { decodeAccountLeaf, type Layout, subtrieOf } from '../commitment/layout.ts'
 import { bytesToNibbles, decodeNode, EMPTY_ROOT, MerkleTrie, MissingNodeError, type NodeLoader } from '../commitment/trie.ts'
 import { keccak256 } from '../crypto/crypto.ts'
@@ -22,7 +22,7 @@ import { createSequentialExecutor } from '../execution/sequential-executor.ts'
 import { encodeStateDelta } from '../state/delta-codec.ts'
 import { FlatState, type StateBackend } from '../state/flat-state.ts'
 import type { AccountRecord, StateDelta } from '../state/types.ts'
-import type { BlockWitness } from '../witness/witness.ts'
+import { type BlockWitness, createWitness } from '../witness/witness.ts'
 
 export type VerifyBlockParameters = {
   readonly common: Common
@@ -289,6 +289,14 @@ export async function verifyBlock({ common, layout, block, witness, postStateRoo
   for (const { receipt } of execution.executed) bloom.or(new Bloom(receipt.bitvector, common))
   if (!equalsBytes(bloom.bitvector, block.header.logsBloom)) fail('the logs bloom does not match the receipts')
   if (delta !== undefined && !equalsBytes(encodeStateDelta(delta), encodeStateDelta(execution.delta))) fail('the published state delta differs from the re-executed one')
+  // The witness's keys must be exactly the accounts and slots the block reads and writes.
+  const keys = createWitness({ ...witness, keys: touchedKeys(accountUpdates(execution.delta, execution.reads)) }).keys.map(bytesToHex)
+  const claimedKeys = createWitness(witness).keys.map(bytesToHex)
+  if (keys.join() !== claimedKeys.join()) {
+    const extra = claimedKeys.find((k) => !keys.includes(k))
+    const missing = keys.find((k) => !claimedKeys.includes(k))
+    fail(`the witness keys are not the ones the block touches (${extra !== undefined ? `${extra} is not touched` : `${missing} is missing`})`)
+  }
 
   const root = witnessState.postStateRoot(execution.delta)
   if (!equalsBytes(root, postStateRoot)) fail(`post-state root ${bytesToHex(root)}, the sequencer claims ${bytesToHex(postStateRoot)}`)

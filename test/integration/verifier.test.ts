@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -17,7 +19,7 @@ import { layoutOf } from '../../src/commitment/layout.ts'
 import { decodeStateDelta } from '../../src/state/delta-codec.ts'
 import { verifyBlock } from '../../src/verifier/verify.ts'
 import { decodeWitness, encodeWitness, type ExecutionWitnessJSON, witnessFromJSON } from '../../src/witness/witness.ts'
-import { startNode, type TestNode } from './harness.ts'
+import { startNode, type TestNode, tempDataDir } from './harness.ts'
 
 const token = loadArtifact('MosaicToken')
 
@@ -46,8 +48,12 @@ async function populate(t: TestNode): Promise<bigint> {
 }
 
 /** Run `mosaic verifier` as a child process; resolves with its exit code and output. */
-async function runVerifier(url: string, from: bigint, to: bigint): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['bin/mosaic.mjs', 'verifier', '--rpc', url, '--from', String(from), '--to', String(to), '--status-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+async function runVerifier(url: string, from: bigint, to: bigint, extra: string[] = []): Promise<{ code: number | null; output: string }> {
+  return runVerifierWith(['--rpc', url, '--from', String(from), '--to', String(to), ...extra])
+}
+
+async function runVerifierWith(args: string[]): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['bin/mosaic.mjs', 'verifier', ...args, '--status-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
@@ -108,10 +114,23 @@ describe('witnesses over RPC and mosaic verifier', { timeout: 180_000 }, () => {
     const proxies: Server[] = []
     try {
       const head = await populate(t)
-      const honest = await runVerifier(t.url, 1n, head)
+      const bundles = tempDataDir()
+      const honest = await runVerifier(t.url, 1n, head, ['--export', bundles])
       assert.equal(honest.code, 0, honest.output)
       for (let n = 1n; n <= head; n++) assert.match(honest.output, new RegExp(`block ${n} ok: `))
       assert.match(honest.output, new RegExp(`verified ${head} block\\(s\\), 0 failed`))
+
+      // The exported bundles verify again from the files alone; a bundle edited afterwards does not.
+      const fromFiles = await runVerifierWith(['--files', bundles])
+      assert.equal(fromFiles.code, 0, fromFiles.output)
+      assert.match(fromFiles.output, new RegExp(`verified ${head} block\\(s\\), 0 failed`))
+      const edited = join(bundles, 'block-2.json')
+      const bundle = JSON.parse(readFileSync(edited, 'utf8')) as { postStateRoot: string }
+      writeFileSync(edited, JSON.stringify({ ...bundle, postStateRoot: `0x${'cd'.repeat(32)}` }))
+      const fromEdited = await runVerifierWith(['--files', bundles])
+      assert.equal(fromEdited.code, 1, fromEdited.output)
+      assert.match(fromEdited.output, /block 2 FAILED: post-state root 0x[0-9a-f]{64}, the sequencer claims 0xcdcd/)
+      rmSync(bundles, { recursive: true, force: true })
 
       // A wrong root claimed for block 2.
       const wrongRoot = await lyingProxy(t.url, (method, params, result) => {

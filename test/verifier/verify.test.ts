@@ -20,7 +20,7 @@ import type { StateDelta } from '../../src/state/types.ts'
 import { createRandom } from '../../src/utils/random.ts'
 import { verifyBlock } from '../../src/verifier/verify.ts'
 import { witnessExtras } from '../../src/witness/inputs.ts'
-import { type BlockWitness, decodeWitness } from '../../src/witness/witness.ts'
+import { type BlockWitness, decodeWitness, encodeWitness, witnessBody } from '../../src/witness/witness.ts'
 import { CHAIN_ID, createChainWorkload, type WorkloadProfile } from '../differential/generator.ts'
 
 const common = createChainCommon({ chainId: CHAIN_ID, hardfork: 'prague' })
@@ -96,10 +96,14 @@ describe('stateless verification from witnesses', { timeout: 300_000 }, () => {
       let tried = 0
       const expectRejected = async (what: string, run: () => Promise<unknown>, reason: RegExp) => {
         tried++
-        await assert.rejects(run, (error: Error) => {
-          assert.match(error.message, reason, `${what}: ${error.message}`)
-          return true
-        })
+        await assert.rejects(
+          run,
+          (error: Error) => {
+            assert.match(error.message, reason, `${what}: ${error.message}`)
+            return true
+          },
+          `${what} was accepted`,
+        )
       }
       for (const [i, p] of produced.entries()) {
         const { witness } = p
@@ -132,6 +136,31 @@ describe('stateless verification from witnesses', { timeout: 300_000 }, () => {
         if (p.block.transactions.length > 1) {
           const fewer = createBlock({ header: p.block.header.toJSON(), transactions: p.block.transactions.slice(0, -1) }, { common, setHardfork: false })
           await expectRejected('dropped transaction', () => verify(layout, { ...p, block: fewer }), /gas used|receipts root|transactions root/)
+        }
+        // A byte flipped anywhere in the binary forms of the witness and of the delta. (A flip in
+        // the deflate stream's padding bits changes no content — only the witness hash, which the
+        // L1 commitment checks: such flips are not counted.)
+        for (let m = 0; m < 2; m++) {
+          const flippedWitness = flipByte(encodeWitness(witness))
+          const sameWitness = (() => {
+            try {
+              return bytesToHex(witnessBody(decodeWitness(flippedWitness))) === bytesToHex(witnessBody(witness))
+            } catch {
+              return false
+            }
+          })()
+          if (!sameWitness) {
+            await expectRejected(
+              'flipped witness byte',
+              async () => verify(layout, { ...p, witness: decodeWitness(flippedWitness) }),
+              /invalid witness|not reachable|cannot prove|not a trie node|malformed|lacks|missing|differs|root|header|is for block|witness keys/,
+            )
+          }
+          await expectRejected(
+            'flipped delta byte',
+            async () => verify(layout, { ...p, delta: decodeStateDelta(flipByte(encodeStateDelta(p.delta))) }),
+            /invalid state delta|published state delta differs/,
+          )
         }
         await expectRejected('flipped header', () => verify(layout, { ...p, witness: { ...witness, headers: [flipByte(witness.headers[0]!), ...witness.headers.slice(1)] } }), /witness header 0 hashes to/)
       }
