@@ -540,24 +540,7 @@ export class MerkleTrie {
    */
   proof(key: Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = []
-    let ref = this.root
-    let offset = 0
-    let top = true
-    while (ref !== undefined) {
-      const node = this.resolve(ref)
-      const enc = this.encode(node)
-      if (top || enc.length >= 32) out.push(enc)
-      top = false
-      if (node.t === 0) break
-      if (node.t === 1) {
-        if (commonPrefix(node.path, key, offset) !== node.path.length) break
-        offset += node.path.length
-        ref = node.child
-      } else {
-        ref = node.children[key[offset]!]
-        offset++
-      }
-    }
+    this.recordPath(key, (_hash, enc) => out.push(enc))
     return out
   }
 }
