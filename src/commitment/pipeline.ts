@@ -448,8 +448,20 @@ export class CommitmentPipeline {
     await this.writeChain
   }
 
+  /**
+   * Stop the workers: each finishes the node writes under way and closes its store (terminating a
+   * thread in the middle of an LMDB write can abort the process), or is terminated after 10 s.
+   */
   async close(): Promise<void> {
     this.closed = true
-    await Promise.all(this.workers.map((worker) => worker.terminate()))
+    await Promise.all(
+      this.workers.map(async (worker) => {
+        const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+        worker.postMessage({ kind: 'close' } satisfies CommitmentRequest)
+        const timer = setTimeout(() => void worker.terminate(), 10_000)
+        await exited
+        clearTimeout(timer)
+      }),
+    )
   }
 }

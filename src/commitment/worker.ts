@@ -27,6 +27,8 @@ export type CommitmentRequest =
    */
   | { readonly kind: 'apply'; readonly id: number; readonly updates: Uint8Array; readonly witness: boolean }
   | { readonly kind: 'prefetch'; readonly keys: readonly Uint8Array[] }
+  /** Finish the node writes under way, close the store, then exit. */
+  | { readonly kind: 'close' }
 
 export type CommitmentResponse =
   | { readonly kind: 'ready' }
@@ -50,7 +52,16 @@ const engine = new SubtrieEngine(init.splitNibbles, init.roots, store, init.with
 const port = parentPort!
 const send = (message: CommitmentResponse) => port.postMessage(message)
 
+/** Node writes not yet durable: a worker must not exit in the middle of one. */
+const writes = new Set<Promise<void>>()
+
 port.on('message', (request: CommitmentRequest) => {
+  if (request.kind === 'close') {
+    void Promise.allSettled([...writes])
+      .then(() => store?.close())
+      .finally(() => port.close())
+    return
+  }
   if (request.kind === 'prefetch') {
     try {
       send({ kind: 'prefetched', loads: engine.prefetch(request.keys) })
@@ -77,10 +88,12 @@ port.on('message', (request: CommitmentRequest) => {
   send({ kind: 'applied', id: request.id, roots, witness: [...witness.values()], loads: engine.loads - loadsBefore, nodes: nodes.length, ms: performance.now() - started })
   if (store === undefined) send({ kind: 'persisted', id: request.id })
   else {
-    store.putTrieNodes(nodes).then(
+    const write = store.putTrieNodes(nodes).then(
       () => send({ kind: 'persisted', id: request.id }),
       (error: unknown) => send({ kind: 'failed', id: request.id, error: `storing trie nodes failed: ${String(error)}` }),
     )
+    writes.add(write)
+    void write.finally(() => writes.delete(write))
   }
 })
 send({ kind: 'ready' })

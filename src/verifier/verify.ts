@@ -287,7 +287,11 @@ export async function verifyBlock({ common, layout, block, witness, postStateRoo
     },
   })
   const refused = execution.rejected[0]
-  if (refused !== undefined) fail(`transaction ${bytesToHex(refused.tx.hash())} is invalid at its position: ${refused.reason}`)
+  if (refused !== undefined) {
+    // A read the witness cannot answer surfaces as the transaction failing: say what it is.
+    if (/^the witness /.test(refused.reason)) fail(`${refused.reason} (executing transaction ${bytesToHex(refused.tx.hash())})`)
+    fail(`transaction ${bytesToHex(refused.tx.hash())} is invalid at its position: ${refused.reason}`)
+  }
   if (execution.gasUsed !== block.header.gasUsed) fail(`gas used ${execution.gasUsed}, the header says ${block.header.gasUsed}`)
   const receiptsRoot = orderedTrieRoot(execution.executed.map(({ tx, receipt }) => encodeReceipt(receipt, tx.type)))
   if (!equalsBytes(receiptsRoot, block.header.receiptTrie)) fail(`receipts root ${bytesToHex(receiptsRoot)}, the header says ${bytesToHex(block.header.receiptTrie)}`)

@@ -132,6 +132,28 @@ describe('witnesses over RPC and mosaic verifier', { timeout: 180_000 }, () => {
       assert.match(fromEdited.output, /block 2 FAILED: post-state root 0x[0-9a-f]{64}, the sequencer claims 0xcdcd/)
       rmSync(bundles, { recursive: true, force: true })
 
+      // Following the head (no --to): verdicts as blocks arrive, a status server, exit 0 on SIGINT.
+      const follower = spawn(process.execPath, ['bin/mosaic.mjs', 'verifier', '--rpc', t.url, '--status-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let followed = ''
+      follower.stdout.on('data', (chunk: Buffer) => (followed += chunk.toString()))
+      const seen = async (pattern: RegExp) => {
+        for (let i = 0; i < 200 && !pattern.test(followed); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+        assert.match(followed, pattern)
+      }
+      await seen(new RegExp(`block ${head} ok`))
+      const extra = await t.wallet(1).sendTransaction({ to: `0x${'77'.repeat(20)}` as Hex, value: 1n, chain: null } as never)
+      const extraBlock = (await t.publicClient.waitForTransactionReceipt({ hash: extra, timeout: 20_000 })).blockNumber
+      await seen(new RegExp(`block ${extraBlock} ok`))
+      const statusUrl = /status on (http:\/\/[\d.]+:\d+)/.exec(followed)![1]!
+      const health = await fetch(`${statusUrl}/health`)
+      assert.equal(health.status, 200)
+      const status = (await call<{ verified: number; following: boolean; failed: unknown[] }>(statusUrl, 'mosaic_verifierStatus'))
+      assert.ok(status.following && status.verified >= Number(extraBlock) && status.failed.length === 0)
+      assert.match(await (await fetch(`${statusUrl}/metrics`)).text(), /mosaic_verifier_blocks_total\{verdict="ok"\} \d+/)
+      const exited = once(follower, 'exit')
+      follower.kill('SIGINT')
+      assert.deepEqual(await exited, [0, null])
+
       // A wrong root claimed for block 2.
       const wrongRoot = await lyingProxy(t.url, (method, params, result) => {
         if (method === 'mosaic_getStateRoot' && params[0] === '0x2') return { ...(result as object), stateRoot: `0x${'ab'.repeat(32)}` }
