@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every test file (`*.test.ts` under src/ and test/) with Node's own test runner through
+// Runs every test file (`*.test.ts` under src/, contracts/ and test/) with Node's own test runner through
 // tsx. Node 20's `--test` has no glob support, so the files are listed here.
 import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
@@ -16,7 +16,7 @@ function testFiles(dir) {
 }
 
 const filter = process.argv.slice(2)
-let files = [...testFiles('src'), ...testFiles('test')].sort()
+let files = [...testFiles('src'), ...testFiles('contracts'), ...testFiles('test')].sort()
 if (filter.length > 0) files = files.filter((f) => filter.some((pattern) => f.includes(pattern)))
 if (files.length === 0) {
   console.error('no test files matched')
