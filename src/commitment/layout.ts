@@ -44,10 +44,6 @@ export function layoutName(layout: Layout): string {
   return layout.mode === 'mpt' ? 'mpt' : `sharded:${layout.splitNibbles}`
 }
 
-export function subtrieCount(layout: Layout): number {
-  return 16 ** layout.splitNibbles
-}
-
 /** The sub-trie (shard) of a hashed key: its first `splitNibbles` nibbles as a number. */
 export function subtrieOf(hashedKey: Uint8Array, splitNibbles: number): number {
   let index = 0
