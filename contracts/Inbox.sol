@@ -5,8 +5,9 @@ pragma solidity ^0.8.24;
 /// @notice mosaic's L1 inbox: the sequencer commits its batches here, in order, each naming its
 ///         predecessor. A batch covers a contiguous block range and commits to the post-state
 ///         root of its last block, to its blocks' witnesses and to its data. The data itself
-///         travels as frames — calldata of `postFrame` calls, or blobs — which readers reassemble
-///         and check against `dataHash`.
+///         travels as frames — calldata of `postFrame` calls, or EIP-4844 blobs of
+///         `postBlobFrames` calls — which readers find by the batch's `dataHash`, reassemble and
+///         check against it.
 contract Inbox {
     struct Batch {
         /// Position in the chain of batches, from 0.
@@ -25,6 +26,9 @@ contract Inbox {
 
     /// @notice The only account that may submit.
     address public immutable sequencer;
+    /// @notice The post-state root of the block before the first batch's first block: the
+    ///         pre-state root the first batch is verified from.
+    bytes32 public immutable startStateRoot;
     /// @notice The index the next batch must have (= batches accepted so far).
     uint64 public nextIndex;
     /// @notice The first block the next batch must cover.
@@ -44,14 +48,18 @@ contract Inbox {
         bytes32 previous,
         bytes32 batchHash
     );
-    /// @notice A frame of batch `batchIndex`'s data, posted as this call's calldata.
-    event FramePosted(uint64 indexed batchIndex, uint16 frameIndex, bool last, bytes32 frameHash);
+    /// @notice A frame of the batch data hashing to `dataHash` (meant for batch `batchIndex`):
+    ///         the calldata of this `postFrame` call (`frameHash` = its keccak256), or one blob
+    ///         of this `postBlobFrames` transaction (`frameHash` = the blob's versioned hash).
+    ///         Frames are found by `dataHash`, so frames of an abandoned attempt never mix in.
+    event FramePosted(uint64 indexed batchIndex, bytes32 indexed dataHash, uint16 frameIndex, bool last, bytes32 frameHash);
 
     error NotSequencer(address caller);
     error WrongIndex(uint64 expected, uint64 given);
     error WrongPredecessor(bytes32 expected, bytes32 given);
     error WrongFirstBlock(uint64 expected, uint64 given);
     error EmptyRange(uint64 firstBlock, uint64 lastBlock);
+    error NoBlobs();
 
     modifier onlySequencer() {
         if (msg.sender != sequencer) revert NotSequencer(msg.sender);
@@ -60,9 +68,11 @@ contract Inbox {
 
     /// @param sequencer_ the sequencer's account
     /// @param firstBlock the first block the first batch covers (1: block 0 is genesis)
-    constructor(address sequencer_, uint64 firstBlock) {
+    /// @param startStateRoot_ the post-state root of block `firstBlock - 1`
+    constructor(address sequencer_, uint64 firstBlock, bytes32 startStateRoot_) {
         sequencer = sequencer_;
         nextBlock = firstBlock;
+        startStateRoot = startStateRoot_;
     }
 
     /// @notice The hash a batch is chained by: keccak256 of its ABI encoding.
@@ -95,7 +105,19 @@ contract Inbox {
     }
 
     /// @notice Post one frame of a batch's data as calldata; readers take it from the transaction.
-    function postFrame(uint64 batchIndex, uint16 frameIndex, bool last, bytes calldata data) external onlySequencer {
-        emit FramePosted(batchIndex, frameIndex, last, keccak256(data));
+    function postFrame(uint64 batchIndex, bytes32 dataHash, uint16 frameIndex, bool last, bytes calldata data) external onlySequencer {
+        emit FramePosted(batchIndex, dataHash, frameIndex, last, keccak256(data));
+    }
+
+    /// @notice Post frames `firstFrame`, `firstFrame + 1`, … of a batch's data as this
+    ///         transaction's blobs (EIP-4844), in blob order; `last` marks the transaction that
+    ///         carries the final frame. Readers fetch each blob by its versioned hash.
+    function postBlobFrames(uint64 batchIndex, bytes32 dataHash, uint16 firstFrame, bool last) external onlySequencer {
+        uint256 count = 0;
+        while (blobhash(count) != bytes32(0)) count++;
+        if (count == 0) revert NoBlobs();
+        for (uint256 i = 0; i < count; i++) {
+            emit FramePosted(batchIndex, dataHash, uint16(firstFrame + i), last && i == count - 1, blobhash(i));
+        }
     }
 }

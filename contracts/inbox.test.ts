@@ -43,7 +43,7 @@ describe('Inbox contract on anvil', { timeout: 60_000 }, () => {
   before(async () => {
     anvil = await startAnvil()
     client = createPublicClient({ chain: foundry, transport: http(anvil.url) }) as PublicClient
-    const hash = await wallet(SEQUENCER).deployContract({ abi: inbox.abi, bytecode: inbox.bytecode, args: [SEQUENCER.address, 1n] })
+    const hash = await wallet(SEQUENCER).deployContract({ abi: inbox.abi, bytecode: inbox.bytecode, args: [SEQUENCER.address, 1n, keccak256('0xaa')] })
     address = (await client.waitForTransactionReceipt({ hash })).contractAddress!
   })
   after(async () => {
@@ -73,6 +73,7 @@ describe('Inbox contract on anvil', { timeout: 60_000 }, () => {
     assert.equal(event.eventName, 'BatchSubmitted')
     assert.deepEqual([event.args.index, event.args.firstBlock, event.args.lastBlock, event.args.postStateRoot, event.args.batchHash], [0n, 1n, 10n, first.postStateRoot, hashBatch(first)])
     assert.equal(await read<Hex>('lastBatchHash'), hashBatch(first))
+    assert.equal(await read<Hex>('startStateRoot'), keccak256('0xaa'))
     assert.equal(await read<Hex>('hashBatch', [first]), hashBatch(first))
 
     const second: Batch = { ...first, index: 1n, firstBlock: 11n, lastBlock: 11n, postStateRoot: keccak256('0x04'), previous: hashBatch(first) }
@@ -97,10 +98,16 @@ describe('Inbox contract on anvil', { timeout: 60_000 }, () => {
 
   it('behavior: frames are accepted from the sequencer only, as events with their hash', async () => {
     const data = '0xdeadbeef' as Hex
-    const hash = await wallet(SEQUENCER).writeContract({ address, abi: inbox.abi, functionName: 'postFrame', args: [3n, 0, true, data] })
+    const dataHash = keccak256(data)
+    const hash = await wallet(SEQUENCER).writeContract({ address, abi: inbox.abi, functionName: 'postFrame', args: [3n, dataHash, 0, true, data] })
     const receipt = await client.waitForTransactionReceipt({ hash })
     const event = decodeEventLog({ abi: inbox.abi, ...receipt.logs[0]! }) as unknown as { eventName: string; args: Record<string, unknown> }
-    assert.deepEqual([event.eventName, event.args.batchIndex, event.args.frameIndex, event.args.last, event.args.frameHash], ['FramePosted', 3n, 0, true, keccak256(data)])
-    await assert.rejects(client.simulateContract({ address, abi: inbox.abi, functionName: 'postFrame', args: [3n, 1, true, data], account: OTHER }), /NotSequencer/)
+    assert.deepEqual(
+      [event.eventName, event.args.batchIndex, event.args.dataHash, event.args.frameIndex, event.args.last, event.args.frameHash],
+      ['FramePosted', 3n, dataHash, 0, true, keccak256(data)],
+    )
+    await assert.rejects(client.simulateContract({ address, abi: inbox.abi, functionName: 'postFrame', args: [3n, dataHash, 1, true, data], account: OTHER }), /NotSequencer/)
+    // Blob frames need blobs: a call without any reverts.
+    await assert.rejects(client.simulateContract({ address, abi: inbox.abi, functionName: 'postBlobFrames', args: [3n, dataHash, 0, true], account: SEQUENCER }), /NoBlobs/)
   })
 })

@@ -17,6 +17,10 @@ export type MosaicErrorCode =
   | 'WITNESS_INVALID'
   | 'VERIFICATION_FAILED'
   | 'COMMITMENT'
+  /** The L1 is unreachable, refused a transaction, or holds something unexpected. */
+  | 'L1'
+  /** The job queue backend (Redis) is unreachable or refused an operation. */
+  | 'QUEUE'
   | 'INTERNAL'
 
 export type MosaicErrorOptions = {

@@ -1,11 +1,16 @@
 /**
  * The `mosaic` command. `mosaic devnet` runs a local chain on embedded defaults (what `npm start`
- * runs); `mosaic sequencer` is the production node and requires its settings explicitly;
- * `mosaic verifier` checks a sequencer's blocks from their witnesses alone.
+ * runs): anvil as its L1 with an inbox, the sequencer, the poster and a verifier following the
+ * L1, in one process; `mosaic sequencer` is the production node and requires its settings
+ * explicitly; `mosaic verifier` checks blocks from their witnesses alone — a sequencer's, or the
+ * batches on an L1 inbox.
  */
 import { formatConfigHelp, loadConfig, type Mode } from '../config/config.ts'
 import { isMosaicError } from '../errors.ts'
+import { type Anvil, startAnvil } from '../l1/anvil.ts'
+import { connectL1, type L1Connection } from '../node/l1.ts'
 import { openNode } from '../node/node.ts'
+import { openQueues } from '../queue/open.ts'
 import { startRpcServer } from '../rpc/server.ts'
 import { Replica } from '../replica/replica.ts'
 import { runVerifier } from '../verifier/run.ts'
@@ -13,12 +18,20 @@ import { runVerifier } from '../verifier/run.ts'
 const USAGE = `mosaic — a rollup sequencer
 
 Usage:
-  mosaic devnet [options]      local devnet: dev accounts funded, data in ./data (npm start)
-  mosaic sequencer [options]   production sequencer: GENESIS_FILE and FEE_RECIPIENT required
+  mosaic devnet [options]      local devnet (npm start): anvil as the L1 on a free port (or
+                               --l1 URL), the inbox deployed, the sequencer with dev accounts
+                               funded (data in ./data), the batch poster and a verifier
+  mosaic sequencer [options]   production sequencer: GENESIS_FILE and FEE_RECIPIENT required;
+                               posts batches when --l1, --inbox and L1_PRIVATE_KEY are given
   mosaic verifier --rpc URL [--from N] [--to M]
                                stateless verifier: re-executes a sequencer's blocks from their
                                witnesses; exits non-zero when a block of --from…--to fails,
                                follows the head when --to is not given
+  mosaic verifier --l1 URL --inbox ADDRESS (--rpc URL | --files DIR) [--from N] [--to M]
+                               verifies the batches on the L1 inbox: blocks and roots from the
+                               L1, witnesses from --rpc or --files, checked against the L1's
+                               witness commitment; with REDIS_URL the blocks are shared out
+                               among every verifier on that Redis
   mosaic replica --rpc URL [options]
                                read-only replica: applies the sequencer's state deltas, checks
                                every root against its own commitment, serves the read methods
@@ -49,8 +62,12 @@ export async function main(argv: readonly string[], env: Record<string, string |
       return status.failed.length === 0 ? 0 : 1
     }
     const quiet = config.logLevel === 'silent' || config.logLevel === 'error' || config.logLevel === 'warn'
+    // The devnet's L1: anvil from npm, on a free port, mining a block a second.
+    let anvil: Anvil | undefined
+    if (mode === 'devnet' && config.l1RpcUrl === undefined) anvil = await startAnvil(['--block-time', '1'])
     const node = await openNode(config, { log: quiet ? () => {} : log })
     const rpc = await startRpcServer(node)
+    let l1Lines: string[] = []
     if (mode === 'replica') {
       const replica = new Replica(node, config.sequencerRpcUrl!, log)
       await replica.checkSameChain()
@@ -62,19 +79,44 @@ export async function main(argv: readonly string[], env: Record<string, string |
       return replica.failure === undefined ? 0 : 1
     }
     node.sequencer.start()
+    const l1Url = anvil?.url ?? config.l1RpcUrl
+    let l1: L1Connection | undefined
+    let verifier: Promise<unknown> | undefined
+    const queues = await openQueues(config.redisUrl === undefined ? { prefix: config.queuePrefix } : { redisUrl: config.redisUrl, prefix: config.queuePrefix })
+    const shutdown = async () => {
+      log('shutting down')
+      await l1?.stop()
+      await verifier
+      await rpc.close()
+      await node.close()
+      await queues.close()
+      await anvil?.stop()
+    }
+    try {
+      if (l1Url !== undefined) l1 = await connectL1(node, { url: l1Url, queues, log })
+      if (mode === 'devnet' && l1 !== undefined) {
+        // A verifier following the L1, with witnesses from this node's RPC.
+        const verifierConfig = loadConfig({ argv: ['--l1', l1.url, '--inbox', l1.inbox, '--rpc', rpc.url, '--status-port', String(config.verifyStatusPort)], env: {}, cwd: process.cwd(), mode: 'verifier' })
+        let listening: (url: string) => void = () => {}
+        const statusUrl = new Promise<string>((resolve) => (listening = resolve))
+        verifier = runVerifier(verifierConfig, { log: (message) => log(`verifier: ${message}`), stop, queues, onListening: listening })
+        l1Lines = [`L1 (anvil${anvil === undefined ? ', given' : ''}):  ${l1.url}`, `Inbox:             ${l1.inbox}`, `Verifier status:   ${await statusUrl}/health`]
+      }
+    } catch (error) {
+      await shutdown()
+      throw error
+    }
     if (node.devAccounts.length > 0 && mode === 'devnet') {
       const lines = ['', 'Available Accounts', '==================']
       node.devAccounts.forEach((a, i) => lines.push(`(${i}) ${a.address} (10000 ETH)`))
       lines.push('', 'Private Keys', '==================')
       node.devAccounts.forEach((a, i) => lines.push(`(${i}) ${a.privateKey}`))
-      lines.push('', `Chain ID: ${node.common.chainId()}`, '')
+      lines.push('', `Chain ID: ${node.common.chainId()}`, `Rollup RPC:        ${rpc.url}`, ...l1Lines, '')
       process.stdout.write(`${lines.join('\n')}\n`)
     }
-    log(`mosaic ${mode} listening on ${rpc.url} (chain ${node.common.chainId()}, block time ${config.blockTimeMs} ms, data ${config.dataDir})`)
+    log(`mosaic ${mode} listening on ${rpc.url} (chain ${node.common.chainId()}, block time ${config.blockTimeMs} ms, data ${config.dataDir})${l1 === undefined ? '' : `; posting ${config.daMode} batches to inbox ${l1.inbox} on ${l1.url}`}`)
     await stop
-    log('shutting down')
-    await rpc.close()
-    await node.close()
+    await shutdown()
     return 0
   } catch (error) {
     if (isMosaicError(error)) {

@@ -155,6 +155,27 @@ function toChecksumBody(lowerHex: string): string {
   return out
 }
 
+/** A secp256k1 private key: 0x and 64 hex digits. */
+const privateKey: ValueType<`0x${string}`> = {
+  expected: 'a private key (0x and 64 hex digits)',
+  parse: (raw) => (/^0x[0-9a-fA-F]{64}$/.test(raw) ? (raw.toLowerCase() as `0x${string}`) : invalid),
+}
+
+const redisUrl: ValueType<string> = {
+  expected: 'a redis:// or rediss:// URL',
+  parse: (raw) => {
+    try {
+      const url = new URL(raw)
+      return url.protocol === 'redis:' || url.protocol === 'rediss:' ? raw : invalid
+    } catch {
+      return invalid
+    }
+  },
+}
+
+/** Where batch data goes on the L1 (`l1/poster.ts`). */
+export const DA_MODES = ['calldata', 'blobs'] as const
+
 // ---------------------------------------------------------------------------------------------
 // The option table.
 
@@ -291,6 +312,35 @@ export const configOptions = {
     [],
     '--status-port',
   ),
+  l1RpcUrl: option(
+    'L1_RPC_URL',
+    optional(httpUrl),
+    'JSON-RPC URL of the L1. devnet: unset starts anvil on a free port; sequencer: batches are posted only when set; verifier: with --inbox, verifies the batches on this L1.',
+    [],
+    '--l1',
+  ),
+  l1BeaconUrl: option('L1_BEACON_URL', optional(httpUrl), 'Beacon API URL blob frames are read from; unset: L1_RPC_URL (anvil serves both).'),
+  inboxAddress: option(
+    'INBOX_ADDRESS',
+    optional(address),
+    'Address of the inbox contract on the L1; devnet deploys one when unset.',
+    [],
+    '--inbox',
+  ),
+  l1PrivateKey: option(
+    'L1_PRIVATE_KEY',
+    optional(privateKey),
+    'Key of the account that posts batches (the inbox\'s sequencer); devnet: anvil\'s first dev account.',
+  ),
+  daMode: option('DA_MODE', enumType(DA_MODES), 'Where batch data goes: calldata (postFrame calls) or blobs (EIP-4844 blob transactions).'),
+  batchMaxBlocks: option('BATCH_MAX_BLOCKS', positiveInteger, 'Most blocks in one batch.'),
+  batchMaxBytes: option('BATCH_MAX_BYTES', positiveInteger, 'Most bytes of compressed data in one batch (a batch over it is closed earlier; it is split into frames).'),
+  batchMaxAgeMs: option('BATCH_MAX_AGE_MS', positiveInteger, 'A batch is posted once its first block has waited this long, even if not full.'),
+  frameBytes: option('FRAME_BYTES', integerType(1, 126_976, 'an integer between 1 and 126976'), 'Largest calldata frame (one L1 transaction) of batch data.'),
+  l1Confirmations: option('L1_CONFIRMATIONS', integerType(1, 128, 'an integer between 1 and 128'), 'L1 blocks (including its own) before a posted transaction counts.'),
+  l1ResendMs: option('L1_RESEND_MS', positiveInteger, 'A posted L1 transaction not mined within this is replaced with fees bumped by 12.5%.'),
+  redisUrl: option('REDIS_URL', optional(redisUrl), 'Redis for the job queues (BullMQ), shared by every process on it; unset: in-process queues.'),
+  queuePrefix: option('QUEUE_PREFIX', string, 'Namespace of the queues in Redis; processes that share jobs use the same.'),
 } as const
 
 type ConfigOptions = typeof configOptions
@@ -338,6 +388,19 @@ export const defaults: ConfigValues = {
   verifyFiles: undefined,
   verifyExport: undefined,
   verifyStatusPort: 8547,
+  l1RpcUrl: undefined,
+  l1BeaconUrl: undefined,
+  inboxAddress: undefined,
+  l1PrivateKey: undefined,
+  daMode: 'calldata',
+  batchMaxBlocks: 100,
+  batchMaxBytes: 1_000_000,
+  batchMaxAgeMs: 2_000,
+  frameBytes: 120_000,
+  l1Confirmations: 1,
+  l1ResendMs: 24_000,
+  redisUrl: undefined,
+  queuePrefix: 'mosaic',
 }
 
 const configKeys = Object.keys(configOptions) as ConfigKey[]
@@ -381,7 +444,21 @@ export function loadConfig({ argv, env, cwd, mode }: LoadConfigParameters): Conf
     const { raw, source } = given ?? { raw: fallback === undefined ? undefined : String(fallback), source: 'default' }
     values[key] = raw === undefined ? undefined : parseValue(opt, raw, source, cwd)
   }
-  return Object.freeze(values as Config)
+  const config = values as Config
+  checkTogether(config)
+  return Object.freeze(config)
+}
+
+/** Options that only make sense together. */
+function checkTogether(config: Config): void {
+  const opt = (key: ConfigKey) => name(configOptions[key])
+  if (config.mode === 'sequencer' && config.l1RpcUrl !== undefined) {
+    if (config.inboxAddress === undefined) throw configError(`Missing ${opt('inboxAddress')}: a sequencer posting to ${opt('l1RpcUrl')} needs its inbox`)
+    if (config.l1PrivateKey === undefined) throw configError(`Missing ${opt('l1PrivateKey')}: a sequencer posting to ${opt('l1RpcUrl')} signs with it`)
+  }
+  if (config.mode === 'verifier' && (config.l1RpcUrl === undefined) !== (config.inboxAddress === undefined)) {
+    throw configError(`${opt('l1RpcUrl')} and ${opt('inboxAddress')} go together: the verifier follows the batches of that inbox on that L1`)
+  }
 }
 
 function parseValue(opt: ConfigOption<unknown>, raw: string, source: string, cwd: string): unknown {

@@ -32,9 +32,12 @@ export async function freePort(): Promise<number> {
 
 export type Anvil = { readonly url: string; readonly port: number; readonly process: ChildProcess; stop(): Promise<void> }
 
-/** Start anvil; resolves once it accepts JSON-RPC. `args` are passed through (e.g. `--block-time 1`). */
-export async function startAnvil(args: readonly string[] = []): Promise<Anvil> {
-  const port = await freePort()
+/**
+ * Start anvil; resolves once it accepts JSON-RPC. `args` are passed through (e.g. `--block-time 1`);
+ * `port` restarts one where it was (tests of an L1 outage).
+ */
+export async function startAnvil(args: readonly string[] = [], { port: given }: { port?: number } = {}): Promise<Anvil> {
+  const port = given ?? (await freePort())
   const child = spawn(anvilBinary(), ['--host', '127.0.0.1', '--port', String(port), '--silent', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))

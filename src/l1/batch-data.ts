@@ -1,14 +1,21 @@
 /**
- * A batch's data as it goes to the L1: the blocks (headers and transactions), versioned and
- * compressed, split into frames small enough for one L1 transaction each (as the OP Stack's
- * channel frames are) and reassembled by readers.
+ * A batch's data as it goes to the L1: its blocks (headers and transactions), the post-state
+ * root of each block and the hash of each block's witness, versioned and compressed, split into
+ * frames small enough for one L1 transaction each (as the OP Stack's channel frames are) and
+ * reassembled by readers.
  *
- *   data   = 0x01 (version) ‖ deflate-raw(RLP([block RLP as a byte string, …]))   dataHash = keccak256(data)
+ *   data   = version ‖ body        body = RLP([[block RLP, …], [post-state root, …], [witness hash, …]])
+ *            version 0x01: body deflate-raw compressed; 0x00: body as is
+ *   dataHash = keccak256(data)
+ *   witnessCommitment = keccak256(witness hash ‖ witness hash ‖ …), in block order
  *   frames = data cut into pieces of at most `frameBytes`, numbered from 0, the last one marked
  *
- * The inbox contract (`contracts/Inbox.sol`) records `dataHash` with the batch; a reader takes the
- * frames of a batch in order, checks that none is missing or repeated and that their
- * concatenation hashes to `dataHash`, then decodes the blocks.
+ * The inbox contract (`contracts/Inbox.sol`) records `dataHash`, `witnessCommitment` and the
+ * last block's post-state root with the batch. A reader finds the frames by `dataHash`, checks
+ * that none is missing or repeated and that their concatenation hashes to `dataHash`, then
+ * decodes the blocks; the per-block roots let a verifier check any block of the batch on its
+ * own — its pre-state root is the previous block's (the previous batch's root for the first) —
+ * and the witness hashes let it check a witness fetched from anywhere against the L1.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import { RLP } from '@ethereumjs/rlp'
@@ -16,10 +23,23 @@ import { bytesToHex, concatBytes, equalsBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
 import { MosaicError } from '../errors.ts'
 
-export const BATCH_DATA_VERSION = 1
+/** Version bytes: how the body is stored. */
+export const BATCH_DATA_VERSIONS = { raw: 0, deflate: 1 } as const
+export type BatchEncoding = keyof typeof BATCH_DATA_VERSIONS
+
+export type BatchContent = {
+  /** The blocks' RLP encodings, in order. */
+  readonly blocks: readonly Uint8Array[]
+  /** The post-state root of each block. */
+  readonly stateRoots: readonly Uint8Array[]
+  /** keccak256 of each block's binary witness (`witness/witness.ts`). */
+  readonly witnessHashes: readonly Uint8Array[]
+}
 
 export type Frame = {
   readonly batchIndex: bigint
+  /** keccak256 of the whole batch data: which data the frame is a piece of. */
+  readonly dataHash: Uint8Array
   readonly frameIndex: number
   readonly last: boolean
   readonly data: Uint8Array
@@ -30,30 +50,44 @@ function invalid(what: string): MosaicError {
 }
 
 /**
- * Encode blocks (their RLP, in order) as batch data; throws when the result would exceed
- * `maxBytes` (the caller then closes the batch earlier).
+ * Encode a batch's content; throws `LIMIT_EXCEEDED` when the result would exceed `maxBytes`
+ * (the caller then closes the batch earlier).
  */
-export function encodeBatchData(blocks: readonly Uint8Array[], maxBytes = Number.POSITIVE_INFINITY): Uint8Array {
+export function encodeBatchData(content: BatchContent, { maxBytes = Number.POSITIVE_INFINITY, encoding = 'deflate' }: { maxBytes?: number; encoding?: BatchEncoding } = {}): Uint8Array {
+  const { blocks, stateRoots, witnessHashes } = content
   if (blocks.length === 0) throw invalid('a batch holds at least one block')
-  const compressed = deflateRawSync(RLP.encode([...blocks]), { level: 9 })
-  const data = concatBytes(Uint8Array.of(BATCH_DATA_VERSION), compressed)
+  if (stateRoots.length !== blocks.length || witnessHashes.length !== blocks.length) throw invalid('one state root and one witness hash per block')
+  const body = RLP.encode([[...blocks], [...stateRoots], [...witnessHashes]])
+  const data = concatBytes(Uint8Array.of(BATCH_DATA_VERSIONS[encoding]), encoding === 'deflate' ? deflateRawSync(body, { level: 9 }) : body)
   if (data.length > maxBytes) throw new MosaicError('LIMIT_EXCEEDED', `batch data of ${data.length} bytes exceeds the limit of ${maxBytes}`)
   return data
 }
 
-/** The blocks' RLP encodings, in order. */
-export function decodeBatchData(data: Uint8Array): Uint8Array[] {
-  if (data[0] !== BATCH_DATA_VERSION) throw invalid(`unknown version ${data[0] ?? '(empty)'} (this node reads version ${BATCH_DATA_VERSION})`)
-  let blocks: unknown
+const isBytesList = (value: unknown, size?: number): value is Uint8Array[] =>
+  Array.isArray(value) && value.every((item) => item instanceof Uint8Array && (size === undefined || item.length === size))
+
+export function decodeBatchData(data: Uint8Array): BatchContent {
+  const version = data[0]
+  if (version !== BATCH_DATA_VERSIONS.deflate && version !== BATCH_DATA_VERSIONS.raw) {
+    throw invalid(`unknown version ${version ?? '(empty)'} (this node reads versions ${Object.values(BATCH_DATA_VERSIONS).join(' and ')})`)
+  }
+  let decoded: unknown
   try {
-    blocks = RLP.decode(new Uint8Array(inflateRawSync(data.subarray(1))))
+    decoded = RLP.decode(version === BATCH_DATA_VERSIONS.deflate ? new Uint8Array(inflateRawSync(data.subarray(1))) : data.subarray(1))
   } catch (error) {
     throw invalid(`cannot decompress or decode (${(error as Error).message})`)
   }
-  if (!Array.isArray(blocks) || blocks.length === 0 || !blocks.every((block) => block instanceof Uint8Array)) {
-    throw invalid('expected a non-empty list of blocks')
-  }
-  return blocks as Uint8Array[]
+  if (!Array.isArray(decoded) || decoded.length !== 3) throw invalid('expected [blocks, state roots, witness hashes]')
+  const [blocks, stateRoots, witnessHashes] = decoded as unknown[]
+  if (!isBytesList(blocks) || blocks.length === 0) throw invalid('expected a non-empty list of blocks')
+  if (!isBytesList(stateRoots, 32) || stateRoots.length !== blocks.length) throw invalid('expected one 32-byte state root per block')
+  if (!isBytesList(witnessHashes, 32) || witnessHashes.length !== blocks.length) throw invalid('expected one 32-byte witness hash per block')
+  return { blocks, stateRoots, witnessHashes }
+}
+
+/** What the inbox records as `witnessCommitment`: keccak256 of the witness hashes in block order. */
+export function witnessCommitment(witnessHashes: readonly Uint8Array[]): Uint8Array {
+  return keccak256(concatBytes(...witnessHashes))
 }
 
 export function batchDataHash(data: Uint8Array): Uint8Array {
@@ -62,11 +96,13 @@ export function batchDataHash(data: Uint8Array): Uint8Array {
 
 /** Cut batch data into frames of at most `frameBytes` bytes each. */
 export function splitFrames(batchIndex: bigint, data: Uint8Array, frameBytes: number): Frame[] {
+  const dataHash = batchDataHash(data)
   if (!Number.isSafeInteger(frameBytes) || frameBytes < 1) throw new Error('frameBytes must be a positive integer')
   const count = Math.max(1, Math.ceil(data.length / frameBytes))
   if (count > 0xffff) throw new MosaicError('LIMIT_EXCEEDED', `batch data of ${data.length} bytes needs ${count} frames, more than 65535`)
   return Array.from({ length: count }, (_, i) => ({
     batchIndex,
+    dataHash,
     frameIndex: i,
     last: i === count - 1,
     data: data.subarray(i * frameBytes, (i + 1) * frameBytes),
@@ -75,13 +111,13 @@ export function splitFrames(batchIndex: bigint, data: Uint8Array, frameBytes: nu
 
 /**
  * Reassemble a batch's data from its frames (in any order, as read from L1) and check it against
- * the `dataHash` the inbox recorded. Throws saying what is wrong: a frame of another batch, a
+ * the `dataHash` the inbox recorded. Throws saying what is wrong: a frame of other data, a
  * missing or repeated frame, frames after the last one, or data that does not match the hash.
  */
 export function reassembleFrames(batchIndex: bigint, frames: readonly Frame[], dataHash: Uint8Array): Uint8Array {
   const byIndex = new Map<number, Frame>()
   for (const frame of frames) {
-    if (frame.batchIndex !== batchIndex) throw invalid(`frame ${frame.frameIndex} belongs to batch ${frame.batchIndex}, not ${batchIndex}`)
+    if (!equalsBytes(frame.dataHash, dataHash)) throw invalid(`frame ${frame.frameIndex} belongs to data ${bytesToHex(frame.dataHash)}, not batch ${batchIndex}'s ${bytesToHex(dataHash)}`)
     const seen = byIndex.get(frame.frameIndex)
     // A frame posted twice (a retried L1 transaction) is harmless if identical.
     if (seen !== undefined && !equalsBytes(seen.data, frame.data)) throw invalid(`frame ${frame.frameIndex} of batch ${batchIndex} was posted twice with different data`)

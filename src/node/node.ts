@@ -45,6 +45,8 @@ export type MosaicNode = {
   readonly stateLock: Mutex
   readonly metrics: NodeMetrics
   readonly devAccounts: readonly DevAccount[]
+  /** The L1 poster, once `node/l1.ts` connected the node to an L1 (serves `mosaic_posterStatus`). */
+  poster?: { status(): Promise<unknown> }
   close(): Promise<void>
 }
 

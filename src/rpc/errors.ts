@@ -49,6 +49,8 @@ const codeOf: Record<MosaicErrorCode, number> = {
   WITNESS_INVALID: rpcErrorCodes.invalidParams,
   VERIFICATION_FAILED: rpcErrorCodes.serverError,
   COMMITMENT: rpcErrorCodes.internalError,
+  L1: rpcErrorCodes.internalError,
+  QUEUE: rpcErrorCodes.internalError,
   INTERNAL: rpcErrorCodes.internalError,
 }
 

@@ -385,6 +385,11 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
     },
     eth_getLogs: getLogs,
 
+    // The L1 poster: inbox position, planned batches, queue counts, failures, fee bumps, reorgs.
+    mosaic_posterStatus: async () => {
+      if (node.poster === undefined) notFound('this node posts no batches: it has no L1 (L1_RPC_URL)')
+      return node.poster.status()
+    },
     mosaic_status: () => {
       const head = headBlock()
       return {

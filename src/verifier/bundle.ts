@@ -98,6 +98,10 @@ export class FileSource implements BlockSource {
     return hexToBytes(this.read(n).postStateRoot as `0x${string}`)
   }
 
+  async witness(n: bigint): Promise<Uint8Array> {
+    return hexToBytes(this.read(n).witness as `0x${string}`)
+  }
+
   async fetch(n: bigint): Promise<BlockToVerify> {
     const bundle = this.read(n)
     const common = createChainCommon({ chainId: bundle.chainId, hardfork: bundle.hardfork })

@@ -25,6 +25,8 @@ export interface BlockSource {
   /** The root after block `n` as the source claims it. */
   stateRoot(n: bigint): Promise<Uint8Array>
   fetch(n: bigint): Promise<BlockToVerify>
+  /** Block `n`'s witness in its binary form, as stored (its keccak256 is what the L1 commits to). */
+  witness(n: bigint): Promise<Uint8Array>
 }
 
 export class RpcSource implements BlockSource {
@@ -58,6 +60,10 @@ export class RpcSource implements BlockSource {
   /** The sequencer's exact root of block `number`. */
   async stateRoot(number: bigint): Promise<Uint8Array> {
     return hexToBytes((await this.call<{ stateRoot: `0x${string}` }>('mosaic_getStateRoot', [`0x${number.toString(16)}`])).stateRoot)
+  }
+
+  async witness(number: bigint): Promise<Uint8Array> {
+    return hexToBytes((await this.call<{ witness: `0x${string}` }>('mosaic_getWitness', [`0x${number.toString(16)}`])).witness)
   }
 
   async fetch(number: bigint): Promise<BlockToVerify> {

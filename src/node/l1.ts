@@ -1,0 +1,84 @@
+/**
+ * Connects a node to its L1: the inbox (deployed here on a devnet that has none), the sender
+ * account, and the poster fed from the node's store and commitment pipeline.
+ */
+import { bytesToHex } from '@ethereumjs/util'
+import { type Address, createPublicClient, type Hex, http, type PublicClient } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { deriveDevAccounts } from '../chain/dev-accounts.ts'
+import { keccak256 } from '../crypto/crypto.ts'
+import { MosaicError } from '../errors.ts'
+import { deployInbox } from '../l1/deploy.ts'
+import { InboxReader } from '../l1/inbox.ts'
+import { type BatchSource, Poster, type PostJob, type PostResult } from '../l1/poster.ts'
+import { L1Sender } from '../l1/sender.ts'
+import type { QueueBackend } from '../queue/queue.ts'
+import type { MosaicNode } from './node.ts'
+
+/** The poster's view of a node: blocks from the store, roots and witnesses once durable. */
+export function nodeBatchSource(node: MosaicNode): BatchSource {
+  const { store, commitment, chain } = node
+  return {
+    rootedHead: () => {
+      const durable = commitment.stats().durable ?? -1n
+      return durable < chain.head ? durable : chain.head
+    },
+    blockRlp: (n) => {
+      const block = store.getBlock(n)
+      if (block === undefined) throw new MosaicError('STORE_CORRUPT', `block ${n} is missing from the store`)
+      return block.serialized
+    },
+    stateRoot: (n) => {
+      const root = commitment.rootIfComputed(n)
+      if (root === undefined) throw new MosaicError('COMMITMENT', `the state root of block ${n} is not computed yet`)
+      return root
+    },
+    witnessHash: async (n) => {
+      const witness = await commitment.witnessOf(n)
+      if (witness === undefined) throw new MosaicError('COMMITMENT', `no witness recorded for block ${n}`)
+      return keccak256(witness)
+    },
+  }
+}
+
+export type L1Connection = { readonly url: string; readonly inbox: Address; readonly poster: Poster; stop(): Promise<void> }
+
+export type ConnectL1Options = { readonly url: string; readonly queues: QueueBackend; readonly log: (message: string) => void }
+
+export async function connectL1(node: MosaicNode, { url, queues, log }: ConnectL1Options): Promise<L1Connection> {
+  const { config } = node
+  const client = createPublicClient({ transport: http(url, { retryCount: 0 }), pollingInterval: 100 }) as PublicClient
+  let chainId: number
+  try {
+    chainId = await client.getChainId()
+  } catch (error) {
+    throw new MosaicError('L1', `cannot reach the L1 at ${url} (L1_RPC_URL): ${(error as Error).message.split('\n')[0]}`)
+  }
+  const key = config.l1PrivateKey ?? (config.mode === 'devnet' ? deriveDevAccounts(1)[0]!.privateKey : undefined)
+  if (key === undefined) throw new MosaicError('CONFIG_INVALID', 'Missing L1_PRIVATE_KEY (--l1-private-key): the poster signs with it')
+  const account = privateKeyToAccount(key as Hex)
+  let inbox = config.inboxAddress as Address | undefined
+  if (inbox === undefined) {
+    const genesis = node.chain.getBlock(0n)!
+    inbox = await deployInbox({ client, url, account, sequencer: account.address, firstBlock: 1n, startStateRoot: bytesToHex(genesis.block.header.stateRoot) })
+    log(`deployed the inbox at ${inbox} on the L1 (sequencer ${account.address})`)
+  }
+  const reader = new InboxReader(client, inbox, config.l1BeaconUrl ?? url)
+  await reader.checkDeployed()
+  const sender = new L1Sender({ client, account, chainId, confirmations: config.l1Confirmations, resendAfterMs: config.l1ResendMs, log })
+  const poster = new Poster({
+    source: nodeBatchSource(node),
+    inbox: reader,
+    sender,
+    queue: queues.queue<PostJob, PostResult>('post', { attempts: 12, backoffMs: 500, keepCompleted: false }),
+    daMode: config.daMode,
+    maxBlocks: config.batchMaxBlocks,
+    maxBytes: config.batchMaxBytes,
+    maxAgeMs: config.batchMaxAgeMs,
+    frameBytes: config.frameBytes,
+    log,
+  })
+  node.poster = poster
+  poster.start()
+  return { url, inbox, poster, stop: () => poster.stop() }
+}
