@@ -5,7 +5,7 @@
  * explicitly; `mosaic verifier` checks blocks from their witnesses alone — a sequencer's, or the
  * batches on an L1 inbox.
  */
-import { formatConfigHelp, loadConfig, type Mode } from '../config/config.ts'
+import { defaults, formatConfigHelp, loadConfig, type Mode } from '../config/config.ts'
 import { isMosaicError } from '../errors.ts'
 import { type Anvil, startAnvil } from '../l1/anvil.ts'
 import { connectL1, type L1Connection } from '../node/l1.ts'
@@ -65,7 +65,10 @@ export async function main(argv: readonly string[], env: Record<string, string |
     // The devnet's L1: anvil from npm, on a free port, mining a block a second.
     let anvil: Anvil | undefined
     if (mode === 'devnet' && config.l1RpcUrl === undefined) anvil = await startAnvil(['--block-time', '1'])
-    const node = await openNode(config, { log: quiet ? () => {} : log })
+    const node = await openNode(config, { log: quiet ? () => {} : log }).catch(async (error: unknown) => {
+      await anvil?.stop()
+      throw error
+    })
     const rpc = await startRpcServer(node)
     let l1Lines: string[] = []
     if (mode === 'replica') {
@@ -96,11 +99,14 @@ export async function main(argv: readonly string[], env: Record<string, string |
       if (l1Url !== undefined) l1 = await connectL1(node, { url: l1Url, queues, log })
       if (mode === 'devnet' && l1 !== undefined) {
         // A verifier following the L1, with witnesses from this node's RPC.
-        const verifierConfig = loadConfig({ argv: ['--l1', l1.url, '--inbox', l1.inbox, '--rpc', rpc.url, '--status-port', String(config.verifyStatusPort)], env: {}, cwd: process.cwd(), mode: 'verifier' })
+        // Its status server takes a free port unless VERIFY_STATUS_PORT says otherwise, so a
+        // devnet never collides with a verifier of its own on the default port.
+        const statusPort = config.verifyStatusPort === defaults.verifyStatusPort ? 0 : config.verifyStatusPort
+        const verifierConfig = loadConfig({ argv: ['--l1', l1.url, '--inbox', l1.inbox, '--rpc', rpc.url, '--status-port', String(statusPort)], env: {}, cwd: process.cwd(), mode: 'verifier' })
         let listening: (url: string) => void = () => {}
         const statusUrl = new Promise<string>((resolve) => (listening = resolve))
         verifier = runVerifier(verifierConfig, { log: (message) => log(`verifier: ${message}`), stop, queues, onListening: listening })
-        l1Lines = [`L1 (anvil${anvil === undefined ? ', given' : ''}):  ${l1.url}`, `Inbox:             ${l1.inbox}`, `Verifier status:   ${await statusUrl}/health`]
+        l1Lines = [`L1 RPC${anvil === undefined ? '' : ' (anvil)'}:`.padEnd(19) + l1.url, `Inbox:             ${l1.inbox}`, `Verifier status:   ${await statusUrl}/health`]
       }
     } catch (error) {
       await shutdown()

@@ -30,6 +30,9 @@ export async function freePort(): Promise<number> {
   return port
 }
 
+/** Runs "$@" (anvil) and SIGTERMs it once stdin reaches EOF; exits when anvil does. */
+const WATCHDOG = 'exec 3<&0; "$@" </dev/null & pid=$!; (read _ <&3; kill $pid 2>/dev/null) & wait $pid'
+
 export type Anvil = { readonly url: string; readonly port: number; readonly process: ChildProcess; stop(): Promise<void> }
 
 /**
@@ -38,7 +41,13 @@ export type Anvil = { readonly url: string; readonly port: number; readonly proc
  */
 export async function startAnvil(args: readonly string[] = [], { port: given }: { port?: number } = {}): Promise<Anvil> {
   const port = given ?? (await freePort())
-  const child = spawn(anvilBinary(), ['--host', '127.0.0.1', '--port', String(port), '--silent', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const argv = [anvilBinary(), '--host', '127.0.0.1', '--port', String(port), '--silent', ...args]
+  // Under a watchdog shell that stops anvil when our end of its stdin closes: when this process
+  // exits — even killed with SIGKILL — anvil goes with it instead of holding the port.
+  const child =
+    process.platform === 'win32'
+      ? spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('/bin/sh', ['-c', WATCHDOG, 'anvil-watchdog', ...argv], { stdio: ['pipe', 'pipe', 'pipe'] })
   let output = ''
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))
@@ -53,6 +62,7 @@ export async function startAnvil(args: readonly string[] = [], { port: given }: 
       // not listening yet
     }
     if (Date.now() - started > 20_000) {
+      child.stdin?.end()
       child.kill('SIGKILL')
       throw new Error(`anvil did not start in 20 s: ${output}`)
     }
@@ -65,7 +75,9 @@ export async function startAnvil(args: readonly string[] = [], { port: given }: 
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return
       const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
+      // anvil gets SIGTERM from the watchdog (and dumps its --state file, if any).
+      if (child.stdin !== null) child.stdin.end()
+      else child.kill('SIGTERM')
       await exited
     },
   }

@@ -95,7 +95,7 @@ export async function runVerifier(config: Config, options: RunVerifierOptions): 
     for (let n = from; to === undefined || n <= to; n++) {
       while (!stopped && (await source.head()) < n) {
         if (to !== undefined) throw new MosaicError('NOT_FOUND', `block ${n} does not exist yet: the head is below --to ${to}`)
-        await Promise.race([new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS)), stop])
+        await Promise.race([new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS)), ...(stop === undefined ? [] : [stop])])
       }
       if (stopped) break
       const started = performance.now()
@@ -188,7 +188,7 @@ async function runL1Verifier(config: Config, { log, stop, onListening, queues: g
           for (let n = from; n <= to && complete; n++) complete = verdicts.has(n)
           if (complete) break
         }
-        await Promise.race([new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS)), stop])
+        await Promise.race([new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS)), ...(stop === undefined ? [] : [stop])])
       }
     }
     final = await statusOf()

@@ -1,0 +1,55 @@
+/**
+ * `npm start` end to end (issue 6): one command starts anvil as the L1 on a free port, deploys
+ * the inbox, runs the sequencer, the poster and a verifier; prints the URLs, the inbox and the
+ * dev accounts; a transaction goes from the rollup's RPC into a batch on the L1 and gets a
+ * verifier's verdict; Ctrl-C (SIGINT) stops everything, anvil included, with exit code 0.
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import { describe, it } from 'node:test'
+import { parseEther } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { DEV_KEYS, rawRpc, tempDataDir } from './harness.ts'
+import { waitFor } from './l1-harness.ts'
+
+describe('npm start: the devnet on anvil', { timeout: 120_000 }, () => {
+  it('behavior: anvil, inbox, sequencer, poster and verifier from one command; a transfer reaches a verdict; SIGINT stops it all', async () => {
+    const dataDir = tempDataDir()
+    // What `npm start` runs, on a free RPC port and a temp data dir.
+    const child = spawn(process.execPath, ['bin/mosaic.mjs', 'devnet', '--rpc-port', '0', '--data-dir', dataDir, '--batch-max-age-ms', '300'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    try {
+      await waitFor('the devnet to start', () => /mosaic devnet listening on/.test(output), 60_000)
+      const rollup = /Rollup RPC: +(http:\/\/\S+)/.exec(output)?.[1]
+      const l1 = /L1 RPC \(anvil\): +(http:\/\/\S+)/.exec(output)?.[1]
+      const inbox = /Inbox: +(0x[0-9a-f]{40})/.exec(output)?.[1]
+      const status = /Verifier status: +(http:\/\/\S+)/.exec(output)?.[1]
+      assert.ok(rollup && l1 && inbox && status, output)
+      assert.notEqual(new URL(l1).port, '8545', 'the L1 never takes the sequencer’s port')
+      assert.match(output, new RegExp(privateKeyToAccount(DEV_KEYS[0]).address))
+      assert.match(output, /Private Keys/)
+      // The inbox is deployed on that L1.
+      const code = (await rawRpc(l1, 'eth_getCode', [inbox, 'latest'])).result as string
+      assert.ok(code.length > 2, 'inbox code on the L1')
+      // A transfer on the rollup ends up in a posted batch and a verifier's verdict.
+      const raw = await privateKeyToAccount(DEV_KEYS[1]).signTransaction({ chainId: 901, type: 'eip1559', nonce: 0, to: `0x${'11'.repeat(20)}`, value: parseEther('1'), gas: 21_000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 1n })
+      assert.ok((await rawRpc(rollup, 'eth_sendRawTransaction', [raw])).result)
+      await waitFor('the batch on the L1 and its verdict', () => /poster: batch 0 \(blocks 1–\d+\) posted/.test(output) && /verifier: block 1 ok \(batch 0\)/.test(output), 60_000)
+      const health = (await (await fetch(status)).json()) as { status: string; l1: { verdicts: { ok: number } } }
+      assert.equal(health.status, 'ok')
+      assert.ok(health.l1.verdicts.ok >= 1)
+      child.kill('SIGINT')
+      assert.equal(await exited, 0, output)
+      assert.match(output, /shutting down/)
+      // anvil went down with it.
+      await assert.rejects(fetch(l1, { method: 'POST', body: '{}' }))
+    } finally {
+      child.kill('SIGKILL')
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})
