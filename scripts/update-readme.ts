@@ -25,7 +25,7 @@ type BenchJSON = {
   ratios: { workload: string; name: string; value: number }[]
 }
 
-const METRIC_LABELS: Record<string, string> = { tx_per_s: 'tx/s', mgas_per_s: 'Mgas/s', aborts_per_block: 'aborts/block', parallel_blocks: 'parallel blocks', main_us_per_tx: 'main-thread µs/tx', keys_per_s: 'keys/s', exec_tx_per_s: 'exec tx/s', max_lag_blocks: 'max lag (blocks)', ms_per_block: 'ms/block', witness_bytes_per_block: 'bytes/block', raw_bytes_per_block: 'raw bytes/block', bytes_per_key: 'bytes/key', raw_bytes_per_key: 'raw bytes/key' }
+const METRIC_LABELS: Record<string, string> = { tx_per_s: 'tx/s', mgas_per_s: 'Mgas/s', aborts_per_block: 'aborts/block', parallel_blocks: 'parallel blocks', main_us_per_tx: 'main-thread µs/tx', keys_per_s: 'keys/s', exec_tx_per_s: 'exec tx/s', max_lag_blocks: 'max lag (blocks)', ms_per_block: 'ms/block', witness_bytes_per_block: 'bytes/block', raw_bytes_per_block: 'raw bytes/block', bytes_per_key: 'bytes/key', raw_bytes_per_key: 'raw bytes/key', data_bytes_per_tx: 'data bytes/tx', l1_bytes_per_tx: 'L1 bytes/tx', l1_gas_per_tx: 'L1 gas/tx', blob_gas_per_tx: 'blob gas/tx', blob_fill: 'blob fill' }
 
 export function formatBenchMarkdown(result: BenchJSON, command: string): string {
   const metrics = [...new Set(result.rows.map((r) => r.metric))]
@@ -45,14 +45,15 @@ export function formatBenchMarkdown(result: BenchJSON, command: string): string 
     lines.push(`| ${workload} | ${variant} | ${cells.join(' | ')} |`)
   }
   lines.push('', '| workload | ratio | value |', '|---|---|---:|')
-  for (const r of result.ratios) lines.push(`| ${r.workload} | ${r.name} | ${r.value.toFixed(2)}× |`)
+  // Two significant digits for small ratios (blobs/calldata gas is ~0.01), two decimals otherwise.
+  for (const r of result.ratios) lines.push(`| ${r.workload} | ${r.name} | ${Math.abs(r.value) < 0.1 ? r.value.toPrecision(2) : r.value.toFixed(2)}× |`)
   return lines.join('\n')
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   let readme = readFileSync('README.md', 'utf8')
   readme = replaceSection(readme, 'config-table', formatConfigMarkdown())
-  for (const name of ['exec', 'state', 'admission', 'root', 'witness']) {
+  for (const name of ['exec', 'state', 'admission', 'root', 'witness', 'l1']) {
     const path = `bench/results/${name}.json`
     if (!existsSync(path)) continue
     const result = JSON.parse(readFileSync(path, 'utf8')) as BenchJSON

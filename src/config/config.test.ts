@@ -89,17 +89,30 @@ describe('config', () => {
       verifyFiles: undefined,
       verifyExport: undefined,
       verifyStatusPort: 8547,
+      l1RpcUrl: undefined,
+      l1BeaconUrl: undefined,
+      inboxAddress: undefined,
+      l1PrivateKey: undefined,
+      daMode: 'calldata',
+      batchMaxBlocks: 100,
+      batchMaxBytes: 1_000_000,
+      batchMaxAgeMs: 2_000,
+      frameBytes: 120_000,
+      l1Confirmations: 1,
+      l1ResendMs: 24_000,
+      redisUrl: undefined,
+      queuePrefix: 'mosaic',
     })
     assert.ok(Object.isFrozen(config))
   })
 
-  it('behavior: every option has a default entry and its own kebab-case flag, derived from its env name unless it is a verifier option', () => {
+  it('behavior: every option has a default entry and its own kebab-case flag, derived from its env name unless it is a verifier or L1 address option', () => {
     assert.deepEqual(Object.keys(defaults).sort(), Object.keys(configOptions).sort())
     const flags = new Set<string>()
     for (const opt of Object.values(configOptions)) {
       assert.match(opt.env, /^[A-Z][A-Z0-9_]*$/)
       assert.match(opt.flag, /^--[a-z][a-z0-9-]*$/)
-      if (!opt.env.startsWith('VERIFY_') && opt.env !== 'SEQUENCER_RPC_URL') assert.equal(opt.flag, `--${opt.env.toLowerCase().replaceAll('_', '-')}`)
+      if (!opt.env.startsWith('VERIFY_') && !['SEQUENCER_RPC_URL', 'L1_RPC_URL', 'INBOX_ADDRESS'].includes(opt.env)) assert.equal(opt.flag, `--${opt.env.toLowerCase().replaceAll('_', '-')}`)
       assert.ok(!flags.has(opt.flag), `flag ${opt.flag} used twice`)
       flags.add(opt.flag)
     }
@@ -110,6 +123,21 @@ describe('config', () => {
     const config = loadConfig({ argv: ['--rpc', 'http://127.0.0.1:8545', '--from', '3', '--to', '9'], env: {}, cwd: emptyCwd, mode: 'verifier' })
     assert.deepEqual([config.sequencerRpcUrl, config.verifyFrom, config.verifyTo], ['http://127.0.0.1:8545', 3, 9])
     assert.throws(() => loadConfig({ argv: ['--rpc', 'ftp://x'], env: {}, cwd: emptyCwd, mode: 'verifier' }), /Invalid SEQUENCER_RPC_URL \(--rpc\): "ftp:\/\/x" is not an http:\/\/ or https:\/\/ URL/)
+  })
+
+  it('behavior: L1 options that only make sense together are refused apart, naming both', () => {
+    const sequencer = ['--fee-recipient', '0x4200000000000000000000000000000000000011', '--genesis-file', 'genesis.json', '--l1', 'http://127.0.0.1:9545']
+    assert.throws(() => loadConfig({ argv: sequencer, env: {}, cwd: emptyCwd, mode: 'sequencer' }), /Missing INBOX_ADDRESS \(--inbox\): a sequencer posting to L1_RPC_URL \(--l1\) needs its inbox/)
+    assert.throws(
+      () => loadConfig({ argv: [...sequencer, '--inbox', `0x${'12'.repeat(20)}`], env: {}, cwd: emptyCwd, mode: 'sequencer' }),
+      /Missing L1_PRIVATE_KEY \(--l1-private-key\)/,
+    )
+    assert.throws(() => loadConfig({ argv: ['--rpc', 'http://127.0.0.1:8545', '--l1', 'http://127.0.0.1:9545'], env: {}, cwd: emptyCwd, mode: 'verifier' }), /L1_RPC_URL \(--l1\) and INBOX_ADDRESS \(--inbox\) go together/)
+    const verifier = loadConfig({ argv: ['--rpc', 'http://127.0.0.1:8545', '--l1', 'http://127.0.0.1:9545', '--inbox', `0x${'12'.repeat(20)}`, '--redis-url', 'redis://127.0.0.1:6379'], env: {}, cwd: emptyCwd, mode: 'verifier' })
+    assert.deepEqual([verifier.l1RpcUrl, verifier.inboxAddress, verifier.redisUrl], ['http://127.0.0.1:9545', `0x${'12'.repeat(20)}`, 'redis://127.0.0.1:6379'])
+    assert.throws(() => load({ argv: ['--redis-url', 'http://x'] }), /Invalid REDIS_URL \(--redis-url\): "http:\/\/x" is not a redis:\/\/ or rediss:\/\/ URL/)
+    assert.throws(() => load({ argv: ['--da-mode', 'ipfs'] }), /Invalid DA_MODE \(--da-mode\): "ipfs" is not one of: calldata, blobs/)
+    assert.throws(() => load({ argv: ['--l1-private-key', '0x1234'] }), /Invalid L1_PRIVATE_KEY/)
   })
 
   it('behavior: precedence is flag > env > .env file > default', () => {

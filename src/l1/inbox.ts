@@ -59,9 +59,9 @@ export class InboxReader {
     return this.client.readContract({ address: this.address, abi: this.abi, functionName, args, ...(blockNumber === undefined ? {} : { blockNumber }) } as never) as Promise<T>
   }
 
-  /** The inbox's state at one L1 block (the latest by default). */
-  async state(): Promise<InboxState> {
-    const l1Block = await this.client.getBlockNumber({ cacheTime: 0 })
+  /** The inbox's state at one L1 block: the latest, or the L1's finalized block. */
+  async state(tag: 'latest' | 'finalized' = 'latest'): Promise<InboxState> {
+    const l1Block = tag === 'latest' ? await this.client.getBlockNumber({ cacheTime: 0 }) : (await this.client.getBlock({ blockTag: 'finalized' })).number
     const [nextIndex, nextBlock, lastBatchHash] = await Promise.all([
       this.read<bigint>('nextIndex', [], l1Block),
       this.read<bigint>('nextBlock', [], l1Block),

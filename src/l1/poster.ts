@@ -93,6 +93,9 @@ export class Poster {
   private readonly live = new Set<string>()
   private readonly firstSeen = new Map<bigint, number>()
   private highestOnL1 = -1n
+  /** The last block in a batch on the L1 (the rollup's `safe` block), and in a batch the L1 finalized. */
+  safeBlock = 0n
+  finalizedBlock = 0n
   private l1: PosterStatus['l1'] = null
   private lastPosted: PostResult | null = null
   private lastError: string | null = null
@@ -163,6 +166,12 @@ export class Poster {
       this.log(`the L1 inbox is back at batch ${state.nextIndex} (it held batch ${this.highestOnL1}): an L1 reorg dropped batches ${state.nextIndex}–${this.highestOnL1}; posting them again`)
     }
     this.highestOnL1 = state.nextIndex - 1n
+    this.safeBlock = state.nextBlock - 1n
+    try {
+      this.finalizedBlock = (await this.options.inbox.state('finalized')).nextBlock - 1n
+    } catch {
+      // The L1's finalized block predates the inbox: nothing is finalized yet.
+    }
     // Keep the plans that continue the inbox's chain; drop the rest (their jobs find out alone).
     let index = state.nextIndex
     let block = state.nextBlock

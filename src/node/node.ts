@@ -46,7 +46,7 @@ export type MosaicNode = {
   readonly metrics: NodeMetrics
   readonly devAccounts: readonly DevAccount[]
   /** The L1 poster, once `node/l1.ts` connected the node to an L1 (serves `mosaic_posterStatus`). */
-  poster?: { status(): Promise<unknown> }
+  poster?: { status(): Promise<unknown>; readonly safeBlock: bigint; readonly finalizedBlock: bigint }
   close(): Promise<void>
 }
 

@@ -56,7 +56,14 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
   const headBlock = (): ChainBlock => chain.getBlock(chain.head) ?? notFound('head block missing')
 
   function resolveNumber(ref: p.BlockRef): bigint | undefined {
-    if ('tag' in ref) return ref.tag === 'earliest' ? 0n : chain.head
+    if ('tag' in ref) {
+      if (ref.tag === 'earliest') return 0n
+      // OP Stack semantics: safe = in a batch on the L1, finalized = in a batch the L1 finalized.
+      // Without an L1 every block is as final as it gets: the head.
+      if (ref.tag === 'safe' && node.poster !== undefined) return node.poster.safeBlock
+      if (ref.tag === 'finalized' && node.poster !== undefined) return node.poster.finalizedBlock
+      return chain.head
+    }
     if ('number' in ref) return ref.number
     const block = chain.getBlockByHash(ref.hash)
     return block?.block.header.number
