@@ -65,6 +65,8 @@ export type PosterOptions = {
   readonly encoding?: BatchEncoding
   readonly pollMs?: number
   readonly log?: (message: string) => void
+  /** Called with each job's outcome (metrics). */
+  readonly onOutcome?: (outcome: PostResult['status'] | 'retrying' | 'failed') => void
 }
 
 export type PosterStatus = {
@@ -99,13 +101,17 @@ export class Poster {
   private l1: PosterStatus['l1'] = null
   private lastPosted: PostResult | null = null
   private lastError: string | null = null
-  private reorgs = 0
+  reorgs = 0
   private generation = 0
   private timer: NodeJS.Timeout | undefined
   private planning: Promise<void> | undefined
   private stopped = false
 
   constructor(private readonly options: PosterOptions) {}
+
+  get queue(): JobQueue<PostJob, PostResult> {
+    return this.options.queue
+  }
 
   private log(message: string): void {
     this.options.log?.(`poster: ${message}`)
@@ -135,6 +141,7 @@ export class Poster {
   }
 
   private onEvent(event: JobEvent<PostJob, PostResult>): void {
+    this.options.onOutcome?.(event.type === 'completed' ? event.result.status : event.type)
     const { index, firstBlock, lastBlock } = event.job.data
     const what = `batch ${index} (blocks ${firstBlock}–${lastBlock})`
     if (event.type === 'retrying') {

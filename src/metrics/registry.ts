@@ -111,6 +111,11 @@ export function createNodeMetrics(registry = new Registry()) {
     executorLastAborts: registry.gauge('mosaic_executor_last_block_aborts', 'Aborts (re-executions) in the last block'),
     rpcLatency: registry.histogram('mosaic_rpc_request_seconds', 'JSON-RPC latency per method', [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5]),
     rpcErrors: registry.counter('mosaic_rpc_errors_total', 'JSON-RPC error responses per method and code'),
+    l1Jobs: registry.counter('mosaic_l1_post_jobs_total', 'Poster jobs finished, by outcome: posted, already-on-l1, superseded, retrying (an attempt failed), failed (attempts used up)'),
+    l1SafeBlock: registry.gauge('mosaic_l1_safe_block', 'Last block in a batch on the L1 inbox'),
+    l1Queue: registry.gauge('mosaic_l1_post_queue_jobs', 'Poster jobs in the queue, by state'),
+    l1Transactions: registry.gauge('mosaic_l1_transactions', 'L1 transactions of the poster since start, by event: sent, replaced (fee bump), mined'),
+    l1Reorgs: registry.gauge('mosaic_l1_reorgs', 'L1 reorgs seen that dropped posted batches'),
   }
 }
 

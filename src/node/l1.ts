@@ -77,8 +77,29 @@ export async function connectL1(node: MosaicNode, { url, queues, log }: ConnectL
     maxAgeMs: config.batchMaxAgeMs,
     frameBytes: config.frameBytes,
     log,
+    onOutcome: (outcome) => node.metrics.l1Jobs.inc({ outcome }),
   })
+  const { metrics } = node
+  metrics.l1SafeBlock.set(() => Number(poster.safeBlock))
+  metrics.l1Reorgs.set(() => poster.reorgs)
+  for (const event of ['sent', 'replaced', 'mined'] as const) metrics.l1Transactions.set(() => sender.stats[event], { event })
+  // Queue counts are asynchronous on Redis: sampled once a second for the gauge.
+  const counts: Record<string, number> = {}
+  const queue = poster.queue
+  const sample = setInterval(() => {
+    queue.counts().then((c) => Object.assign(counts, c), () => {})
+  }, 1000)
+  sample.unref()
+  for (const state of ['waiting', 'active', 'delayed', 'failed'] as const) metrics.l1Queue.set(() => counts[state] ?? 0, { state })
   node.poster = poster
   poster.start()
-  return { url, inbox, poster, stop: () => poster.stop() }
+  return {
+    url,
+    inbox,
+    poster,
+    stop: async () => {
+      clearInterval(sample)
+      await poster.stop()
+    },
+  }
 }

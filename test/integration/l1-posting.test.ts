@@ -60,6 +60,9 @@ describe('L1 posting on anvil', { timeout: 240_000 }, () => {
     assert.equal(BigInt(status.l1.nextIndex) >= 3n, true)
     assert.equal(status.queue.failed, 0)
     assert.ok(status.transactions.mined >= 2 * summary.batches, 'a frame and a submission per batch')
+    const metrics = await (await fetch(`${posting.node.url}/metrics`)).text()
+    assert.match(metrics, /mosaic_l1_post_jobs_total\{outcome="posted"\} [1-9]/)
+    assert.match(metrics, /mosaic_l1_transactions\{event="mined"\} [1-9]/)
     // `safe` is the last block in a batch on the L1.
     await waitFor('the safe block to reach the L1', async () => {
       const safe = (await rawRpc(posting.node.url, 'eth_getBlockByNumber', ['safe', false])).result as { number: string }
