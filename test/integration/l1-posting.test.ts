@@ -56,7 +56,12 @@ describe('L1 posting on anvil', { timeout: 240_000 }, () => {
     await postedThroughHead(posting.node, posting.reader)
     const summary = await checkInbox(posting.reader, posting.node.node)
     assert.ok(summary.batches >= 3 && sent > 0)
-    const status = (await rawRpc(posting.node.url, 'mosaic_posterStatus')).result as { l1: { nextIndex: string }; queue: { failed: number }; transactions: { mined: number } }
+    type Status = { l1: { nextIndex: string }; lastPosted: { index: string } | null; queue: { failed: number }; transactions: { mined: number } }
+    // The inbox shows a batch as soon as it is mined; its job finishes once the receipt is confirmed.
+    const status = await waitFor('the last batch’s job to finish', async () => {
+      const current = (await rawRpc(posting.node.url, 'mosaic_posterStatus')).result as Status
+      return current.lastPosted !== null && BigInt(current.lastPosted.index) === summary.nextIndex - 1n && current
+    })
     assert.equal(BigInt(status.l1.nextIndex) >= 3n, true)
     assert.equal(status.queue.failed, 0)
     assert.ok(status.transactions.mined >= 2 * summary.batches, 'a frame and a submission per batch')
