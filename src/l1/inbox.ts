@@ -72,7 +72,12 @@ export class InboxReader {
 
   /** Whether an inbox is deployed at the address (a clear error beats a revert without data). */
   async checkDeployed(): Promise<void> {
-    const code = await this.client.getCode({ address: this.address })
+    let code: Hex | undefined
+    try {
+      code = await this.client.getCode({ address: this.address })
+    } catch (error) {
+      throw l1Error(`cannot reach the L1 (L1_RPC_URL): ${(error as Error).message.split('\n')[0]}`)
+    }
     if (code === undefined || code === '0x') throw l1Error(`no contract at ${this.address} on the L1: is INBOX_ADDRESS (--inbox) right?`)
   }
 
