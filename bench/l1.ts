@@ -110,7 +110,7 @@ async function execute(name: WorkloadName): Promise<Chain> {
     const execution = await executor.executeBlock({ header, transactions, state, blockHash: (n) => chain[Number(n)]?.hash() })
     // The header carries the root of block n - STATE_ROOT_LAG, as the sequencer's does.
     const lagged = i - defaults.stateRootLag
-    const { block } = await assembleBlock(common, header, execution.executed, execution.gasUsed, lagged < 0 ? genesisRoot : stateRoots[lagged]!)
+    const { block } = assembleBlock(header, execution.executed, execution.gasUsed, lagged < 0 ? genesisRoot : stateRoots[lagged]!)
     state.apply(execution.delta)
     chain.push(block)
     blocks.push(block.serialize())

@@ -66,7 +66,7 @@ async function execute(name: WorkloadName): Promise<{ pre: StateDelta; blocks: E
     const started = performance.now()
     const execution = await executor.executeBlock({ header, transactions, state, blockHash: (n) => chain[Number(n)]?.hash() })
     const ms = performance.now() - started
-    const { block } = await assembleBlock(common, header, execution.executed, execution.gasUsed, new Uint8Array(32))
+    const { block } = assembleBlock(header, execution.executed, execution.gasUsed, new Uint8Array(32))
     const extras = witnessExtras(execution.reads, state, number - 1n, (n) => chain[Number(n)]?.header.serialize())
     state.apply(execution.delta)
     chain.push(block)

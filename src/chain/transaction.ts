@@ -26,6 +26,17 @@ export function pinSender(tx: TypedTransaction, publicKey?: Uint8Array): Address
   return sender
 }
 
+/**
+ * Make `tx.getSenderAddress()` return `sender`, known from elsewhere (the block store keeps every
+ * transaction's sender), then freeze the tx. No signature is checked: only for transactions this
+ * node included itself.
+ */
+export function pinSenderAddress(tx: TypedTransaction, sender: Address): void {
+  Object.defineProperty(tx, 'getSenderAddress', { value: () => sender })
+  Object.freeze(tx)
+  pinned.add(tx)
+}
+
 /** Whether the transaction's sender is known without recovering it. */
 export function hasPinnedSender(tx: TypedTransaction): boolean {
   return pinned.has(tx)

@@ -71,6 +71,8 @@ describe('config', () => {
       txMaxBytes: 131_072,
       rpcMaxBodyBytes: 5_242_880,
       rpcMaxBatch: 1000,
+      rpcMaxConcurrent: 4096,
+      chainCacheBytes: 67_108_864,
       rpcGetLogsMaxRange: 10_000,
       rpcGetLogsMaxResults: 10_000,
       rpcGasCap: 50_000_000n,

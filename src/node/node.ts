@@ -8,6 +8,7 @@ import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex, createAddressFromString, equalsBytes } from '@ethereumjs/util'
 import { Chain, type ChainBlock } from '../chain/chain.ts'
+import { ChainWriter } from '../chain/chain-writer.ts'
 import { type Layout, layoutOf } from '../commitment/layout.ts'
 import { CommitmentPipeline, type WitnessInput } from '../commitment/pipeline.ts'
 import { computeStateRoot } from '../commitment/root.ts'
@@ -39,6 +40,8 @@ export type MosaicNode = {
   readonly mempool: Mempool
   readonly executor: BlockExecutor
   readonly sequencer: Sequencer
+  /** The one path by which a block becomes canonical (sequencer and replica alike). */
+  readonly writer: ChainWriter
   readonly simulator: Simulator
   readonly commitment: CommitmentPipeline
   readonly layout: Layout
@@ -137,7 +140,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   }
   if (behind > 0n && behind <= head) log(`recomputing state roots of blocks ${behind}–${head}`)
   const metrics = createNodeMetrics()
-  const chain = new Chain(store, common, head)
+  const chain = new Chain(store, common, head, { cacheBytes: config.chainCacheBytes })
   const state = new FlatState(store)
   const sequential = await createSequentialExecutor({ common })
   // Parallel workers read committed state straight from LMDB, which holds the head state now.
@@ -159,8 +162,10 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   })
   const simulator = await Simulator.create(common, config.rpcGasCap)
   const parts = { common, store, chain, state, mempool, executor, metrics, stateLock: new Mutex() }
+  const writer = new ChainWriter({ store, chain, state, commitment, mempool })
   const sequencer = new Sequencer({
     ...parts,
+    writer,
     blockTimeMs: config.blockTimeMs,
     emptyBlocks: config.emptyBlocks,
     blockGasLimit: config.blockGasLimit,
@@ -181,6 +186,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
     ...parts,
     config,
     sequencer,
+    writer,
     simulator,
     commitment,
     layout,

@@ -98,9 +98,7 @@ export class Replica {
     const senders = receiptsJSON.map((r) => hexToBytes(r.from))
     const stored = { number: n, hash, serialized: block.serialize(), senders, txHashes: block.transactions.map((tx) => tx.hash()), receipts: receipts.map(encodeStoredReceipt) }
     const chainBlock: ChainBlock = { block, hash, senders: senders.map((s) => new Address(s)), receipts }
-    await node.chain.append(stored, chainBlock, () => node.store.writeBlock(stored, delta))
-    node.commitment.markDurable(n)
-    node.state.apply(delta)
+    await node.writer.commit({ stored, chainBlock, delta })
     this.applied++
     this.log(`applied block ${n}: ${block.transactions.length} txs, root ${bytesToHex(root)}`)
   }

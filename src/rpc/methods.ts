@@ -368,7 +368,7 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
       if (mempool.pendingNonce(entry.senderKey) <= entry.tx.nonce) {
         throw new RpcError(rpcErrorCodes.syncNotReady, `The transaction was added to the mempool but wasn't processed due to a missing nonce: next nonce ${mempool.pendingNonce(entry.senderKey)}, tx nonce ${entry.tx.nonce}`, hashHex)
       }
-      const waiting = sequencer.waitForInclusion(hash, timeout)
+      const waiting = node.writer.waitForInclusion(hash, timeout)
       sequencer.notifyPooled()
       const outcome = await waiting
       if (outcome.status === 'included') return receiptOf(hash)

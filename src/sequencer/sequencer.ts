@@ -6,11 +6,12 @@
  * and its state changes to LMDB in one transaction, and only then makes it the head: no receipt
  * is served before its block is durable.
  */
-import { EventEmitter } from 'node:events'
-import { type Block, type BlockHeader, createBlock, createBlockHeader } from '@ethereumjs/block'
+import { type Block, type BlockHeader, createBlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import { type Address, bytesToHex, bytesToUnprefixedHex } from '@ethereumjs/util'
+import { blockOf, serializeBlock } from '../chain/block.ts'
+import type { ChainWriter } from '../chain/chain-writer.ts'
 import { Bloom, encodeReceipt } from '@ethereumjs/vm'
 import { nextBaseFee } from '../chain/base-fee.ts'
 import { type Chain, type ChainBlock, encodeStoredReceipt, type StoredReceipt } from '../chain/chain.ts'
@@ -44,28 +45,25 @@ export type SequencerOptions = {
   readonly baseFeeFloor: bigint
   readonly feeRecipient: Address
   readonly commitment: CommitmentPipeline
+  /** Makes each sealed block canonical (durable, head, state, mempool, waiters). */
+  readonly writer: ChainWriter
   /** L: the header of block N carries the state root after block max(N − L, 0). */
   readonly stateRootLag: number
   readonly log: (message: string) => void
 }
 
-export type SequencerEvents = {
-  block: [ChainBlock]
-  dropped: [Uint8Array, string]
-}
-
-export class Sequencer extends EventEmitter<SequencerEvents> {
+export class Sequencer {
   private timer: NodeJS.Timeout | undefined
   private sealing: Promise<void> | undefined
   private stopped = true
+  /** When the next block is due (performance.now() ms): a fixed schedule, not "block time after the last one finished". */
+  private deadline = 0
 
-  constructor(private readonly o: SequencerOptions) {
-    super()
-    this.setMaxListeners(0)
-  }
+  constructor(private readonly o: SequencerOptions) {}
 
   start(): void {
     this.stopped = false
+    this.deadline = performance.now()
     this.schedule()
   }
 
@@ -75,9 +73,17 @@ export class Sequencer extends EventEmitter<SequencerEvents> {
     await this.sealing
   }
 
+  /**
+   * The next tick is due one block time after the previous deadline, however long sealing took,
+   * so blocks keep their cadence under load. A node that fell more than a block behind (a long
+   * block, a stalled disk) starts a new schedule from now instead of sealing a burst to catch up.
+   */
   private schedule(): void {
     if (this.stopped) return
-    this.timer = setTimeout(() => void this.tick(), this.o.blockTimeMs)
+    const now = performance.now()
+    this.deadline += this.o.blockTimeMs
+    if (this.deadline < now - this.o.blockTimeMs) this.deadline = now
+    this.timer = setTimeout(() => void this.tick(), Math.max(0, this.deadline - now))
   }
 
   private async tick(): Promise<void> {
@@ -95,6 +101,8 @@ export class Sequencer extends EventEmitter<SequencerEvents> {
     if (this.stopped || this.sealing !== undefined) return
     if (this.o.mempool.pooledGas >= this.o.blockGasLimit) {
       if (this.timer !== undefined) clearTimeout(this.timer)
+      // The schedule restarts from this early block.
+      this.deadline = performance.now()
       void this.tick()
     }
   }
@@ -156,20 +164,10 @@ export class Sequencer extends EventEmitter<SequencerEvents> {
     commitment.submit(number, execution.delta, { reads: execution.reads, ...extras })
     const committed = number - BigInt(this.o.stateRootLag)
     const stateRoot = await commitment.rootOf(committed < 0n ? 0n : committed)
-    const { block, stored, chainBlock } = await assembleBlock(this.o.common, template, execution.executed, execution.gasUsed, stateRoot)
+    const { block, stored, chainBlock } = assembleBlock(template, execution.executed, execution.gasUsed, stateRoot)
     const readSet = encodeReadSet(execution.reads, extras.codeHashes)
-    await chain.append(stored, chainBlock, () => this.o.store.writeBlock(stored, execution.delta, { readSet }))
-    commitment.markDurable(number)
-    state.apply(execution.delta)
-    mempool.prune(
-      execution.executed.map((e) => e.tx),
-      execution.rejected.map((r) => r.tx),
-      execution.delta.accounts.keys(),
-    )
-    for (const { tx, reason } of execution.rejected) {
-      metrics.rejectedTxs.inc({ reason: 'execution' })
-      this.emit('dropped', tx.hash(), reason)
-    }
+    await this.o.writer.commit({ stored, chainBlock, delta: execution.delta, readSet, rejected: execution.rejected })
+    if (execution.rejected.length > 0) metrics.rejectedTxs.inc({ reason: 'execution' }, execution.rejected.length)
     metrics.blocks.inc()
     metrics.executorBlocks.inc({ executor_mode: execution.stats.mode })
     metrics.executorAborts.inc({}, execution.stats.aborts)
@@ -181,30 +179,7 @@ export class Sequencer extends EventEmitter<SequencerEvents> {
     this.o.log(
       `sealed block ${block.header.number} hash=${bytesToHex(chainBlock.hash).slice(0, 18)}… txs=${execution.executed.length} gas=${execution.gasUsed} in ${(performance.now() - started).toFixed(1)} ms`,
     )
-    this.emit('block', chainBlock)
     return chainBlock
-  }
-
-  /** Resolves with the block holding `hash` once it is durable, or rejects after `timeoutMs`. */
-  waitForInclusion(hash: Uint8Array, timeoutMs: number): Promise<{ status: 'included' } | { status: 'dropped'; reason: string } | { status: 'timeout' }> {
-    const key = bytesToUnprefixedHex(hash)
-    return new Promise((resolve) => {
-      const finish = (result: { status: 'included' } | { status: 'dropped'; reason: string } | { status: 'timeout' }) => {
-        clearTimeout(timer)
-        this.off('block', onBlock)
-        this.off('dropped', onDropped)
-        resolve(result)
-      }
-      const onBlock = (block: ChainBlock) => {
-        if (block.block.transactions.some((tx) => bytesToUnprefixedHex(tx.hash()) === key)) finish({ status: 'included' })
-      }
-      const onDropped = (dropped: Uint8Array, reason: string) => {
-        if (bytesToUnprefixedHex(dropped) === key) finish({ status: 'dropped', reason })
-      }
-      const timer = setTimeout(() => finish({ status: 'timeout' }), timeoutMs)
-      this.on('block', onBlock)
-      this.on('dropped', onDropped)
-    })
   }
 }
 
@@ -218,19 +193,22 @@ function touchedAccounts(candidates: readonly TypedTransaction[], coinbase: Addr
   return touched
 }
 
-/** Header roots and bloom from the executed transactions, then the final block. */
-export async function assembleBlock(
-  common: Common,
+/**
+ * Header roots and bloom from the executed transactions, then the final block — built from the
+ * transaction objects already in hand and their bytes as they arrived (`chain/block.ts`).
+ */
+export function assembleBlock(
   template: BlockHeader,
   executed: readonly ExecutedTx[],
   gasUsed: bigint,
   stateRoot: Uint8Array,
-): Promise<{ block: Block; stored: StoredBlock; chainBlock: ChainBlock }> {
+): { block: Block; stored: StoredBlock; chainBlock: ChainBlock } {
+  const { common } = template
   const transactions = executed.map((e) => e.tx)
   const bloom = new Bloom(undefined, common)
   const receipts: StoredReceipt[] = []
   for (const { receipt } of executed) {
-    bloom.or(new Bloom(receipt.bitvector, common))
+    if (receipt.logs.length > 0) bloom.or(new Bloom(receipt.bitvector, common))
     receipts.push({
       status: 'status' in receipt ? receipt.status : 1,
       cumulativeGasUsed: receipt.cumulativeBlockGasUsed,
@@ -239,20 +217,17 @@ export async function assembleBlock(
   }
   const transactionsTrie = orderedTrieRoot(transactions.map((tx) => serializedTx(tx)))
   const receiptTrie = orderedTrieRoot(executed.map(({ tx, receipt }) => encodeReceipt(receipt, tx.type)))
-  const block = createBlock(
-    {
-      header: { ...template.toJSON(), gasUsed, transactionsTrie, receiptTrie, logsBloom: bloom.bitvector, stateRoot },
-      transactions,
-      ...(common.isActivatedEIP(4895) ? { withdrawals: [] } : {}),
-    },
+  const header = createBlockHeader(
+    { ...template.toJSON(), gasUsed, transactionsTrie, receiptTrie, logsBloom: bloom.bitvector, stateRoot },
     { common, setHardfork: false },
   )
+  const block = blockOf(header, transactions)
   const hash = block.hash()
   const senders = executed.map((e) => e.sender)
   const stored: StoredBlock = {
     number: block.header.number,
     hash,
-    serialized: block.serialize(),
+    serialized: serializeBlock(block),
     senders: senders.map((s) => s.bytes),
     txHashes: transactions.map((tx) => tx.hash()),
     receipts: receipts.map(encodeStoredReceipt),

@@ -48,7 +48,7 @@ async function produce(seed: number, blocks: number, profile: WorkloadProfile, l
         state,
         blockHash: (n) => chain[Number(n)]?.hash(),
       })
-      const { block } = await assembleBlock(common, template, execution.executed, execution.gasUsed, new Uint8Array(32))
+      const { block } = assembleBlock(template, execution.executed, execution.gasUsed, new Uint8Array(32))
       const extras = witnessExtras(execution.reads, state, generated.number - 1n, (n) => chain[Number(n)]?.header.serialize())
       pipeline.submit(generated.number, execution.delta, { reads: execution.reads, ...extras })
       state.apply(execution.delta)
