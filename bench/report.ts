@@ -107,8 +107,17 @@ export function createReport({ bench, quick, rows, ratios }: CreateReportParamet
   }
 }
 
-/** `A/B` of one metric for every workload where both variants have a row. */
-export function ratiosOf(rows: readonly BenchRow[], metric: string, a: string, b: string): BenchRatio[] {
+/**
+ * `A/B` of one metric for every workload where both variants have a row. With `metricInName`
+ * the ratio is named `A/B <metric>` — for a benchmark that reports ratios of several metrics.
+ */
+export function ratiosOf(
+  rows: readonly BenchRow[],
+  metric: string,
+  a: string,
+  b: string,
+  { metricInName = false }: { metricInName?: boolean } = {},
+): BenchRatio[] {
   const ratios: BenchRatio[] = []
   const workloads = [...new Set(rows.map((r) => r.workload))]
   for (const workload of workloads) {
@@ -117,7 +126,7 @@ export function ratiosOf(rows: readonly BenchRow[], metric: string, a: string, b
     const ra = find(a)
     const rb = find(b)
     if (ra !== undefined && rb !== undefined && rb.value !== 0) {
-      ratios.push({ workload, name: `${a}/${b}`, value: ra.value / rb.value })
+      ratios.push({ workload, name: metricInName ? `${a}/${b} ${metric}` : `${a}/${b}`, value: ra.value / rb.value })
     }
   }
   return ratios

@@ -25,7 +25,7 @@ import { metaKeys } from '../storage/schema.ts'
 import { accountUpdates, type AccountUpdate, type SubtrieRoot, touchedKeys } from './engine.ts'
 import { UpdateWriter } from './update-codec.ts'
 import type { ReadSet } from '../state/read-set.ts'
-import { createWitness, encodeWitness } from '../witness/witness.ts'
+import { createWitness, encodeWitnessAsync } from '../witness/witness.ts'
 import { type Layout, layoutName, subtrieOf } from './layout.ts'
 import { createAggregator, type RootAggregator, subtriesOf } from './root.ts'
 import { EMPTY_ROOT } from './trie.ts'
@@ -68,8 +68,10 @@ type Pending = {
   readonly computed: Promise<Uint8Array>
   readonly resolve: (root: Uint8Array) => void
   readonly reject: (error: Error) => void
-  /** Present when the block's witness is recorded; `encoded` once aggregated. */
-  readonly witness: { readonly input: WitnessInput; readonly updates: readonly AccountUpdate[]; nodes: Uint8Array[]; encoded: Uint8Array | undefined } | undefined
+  /** Present when the block's witness is recorded; `encoding` from aggregation, `encoded` once compressed. */
+  readonly witness:
+    | { readonly input: WitnessInput; readonly updates: readonly AccountUpdate[]; nodes: Uint8Array[]; encoding: Promise<Uint8Array> | undefined; encoded: Uint8Array | undefined }
+    | undefined
 }
 
 /** What the sequencer adds to a block's witness (the pipeline adds the trie nodes). */
@@ -240,7 +242,7 @@ export class CommitmentPipeline {
       computed,
       resolve,
       reject,
-      witness: witness === undefined ? undefined : { input: witness, updates, nodes: [], encoded: undefined },
+      witness: witness === undefined ? undefined : { input: witness, updates, nodes: [], encoding: undefined, encoded: undefined },
     }
     // Nobody may be waiting for this root yet; a failure is reported through `fail` either way.
     computed.catch(() => {})
@@ -300,7 +302,10 @@ export class CommitmentPipeline {
       // The aggregate-level nodes are taken before this block changes them: pre-state.
       const touched = new Set(block.witness.updates.map((u) => subtrieOf(u.hashedKey, this.layout.splitNibbles)))
       const aggregateNodes = this.aggregator.witness(touched).map(([, enc]) => enc)
-      block.witness.encoded = encodeWitness(
+      // Compressed off this thread; the commitment is recorded once it is done.
+      const witness = block.witness
+      block.unpersisted++
+      witness.encoding = encodeWitnessAsync(
         createWitness({
           blockNumber: block.number,
           preStateRoot: this.lastRoot,
@@ -309,6 +314,14 @@ export class CommitmentPipeline {
           headers: block.witness.input.headers,
           keys: touchedKeys(block.witness.updates),
         }),
+      )
+      witness.encoding.then(
+        (encoded) => {
+          witness.encoded = encoded
+          block.unpersisted--
+          this.maybeWrite()
+        },
+        (error: unknown) => this.fail(new MosaicError('COMMITMENT', `encoding the witness of block ${block.number} failed: ${String(error)}`)),
       )
     }
     this.aggregator.update(subtries)
@@ -411,10 +424,10 @@ export class CommitmentPipeline {
     const pending = this.pending.get(number)
     if (pending !== undefined) {
       await pending.computed
-      return pending.witness?.encoded
+      return pending.witness?.encoding
     }
     await this.rootOf(number)
-    return this.pending.get(number)?.witness?.encoded ?? this.store?.getWitness(number)
+    return (await this.pending.get(number)?.witness?.encoding) ?? this.store?.getWitness(number)
   }
 
   /** Whether block `number`'s commitment is durable. */
