@@ -7,6 +7,7 @@
  */
 import { defaults, formatConfigHelp, loadConfig, type Mode } from '../config/config.ts'
 import { isMosaicError } from '../errors.ts'
+import { type DevnetVerifier, startDevnetVerifier } from './devnet-verifier.ts'
 import { type Anvil, startAnvil } from '../l1/anvil.ts'
 import { connectL1, type L1Connection } from '../node/l1.ts'
 import { openNode } from '../node/node.ts'
@@ -84,12 +85,12 @@ export async function main(argv: readonly string[], env: Record<string, string |
     node.sequencer.start()
     const l1Url = anvil?.url ?? config.l1RpcUrl
     let l1: L1Connection | undefined
-    let verifier: Promise<unknown> | undefined
+    let verifier: DevnetVerifier | undefined
     const queues = await openQueues(config.redisUrl === undefined ? { prefix: config.queuePrefix } : { redisUrl: config.redisUrl, prefix: config.queuePrefix })
     const shutdown = async () => {
       log('shutting down')
       await l1?.stop()
-      await verifier
+      await verifier?.stop()
       await rpc.close()
       await node.close()
       await queues.close()
@@ -102,11 +103,8 @@ export async function main(argv: readonly string[], env: Record<string, string |
         // Its status server takes a free port unless VERIFY_STATUS_PORT says otherwise, so a
         // devnet never collides with a verifier of its own on the default port.
         const statusPort = config.verifyStatusPort === defaults.verifyStatusPort ? 0 : config.verifyStatusPort
-        const verifierConfig = loadConfig({ argv: ['--l1', l1.url, '--inbox', l1.inbox, '--rpc', rpc.url, '--status-port', String(statusPort)], env: {}, cwd: process.cwd(), mode: 'verifier' })
-        let listening: (url: string) => void = () => {}
-        const statusUrl = new Promise<string>((resolve) => (listening = resolve))
-        verifier = runVerifier(verifierConfig, { log: (message) => log(`verifier: ${message}`), stop, queues, onListening: listening })
-        l1Lines = [`L1 RPC${anvil === undefined ? '' : ' (anvil)'}:`.padEnd(19) + l1.url, `Inbox:             ${l1.inbox}`, `Verifier status:   ${await statusUrl}/health`]
+        verifier = startDevnetVerifier({ l1Url: l1.url, inbox: l1.inbox, rpcUrl: rpc.url, statusPort, redisUrl: config.redisUrl, queuePrefix: config.queuePrefix, log })
+        l1Lines = [`L1 RPC${anvil === undefined ? '' : ' (anvil)'}:`.padEnd(19) + l1.url, `Inbox:             ${l1.inbox}`, `Verifier status:   ${await verifier.statusUrl}/health`]
       }
     } catch (error) {
       await shutdown()

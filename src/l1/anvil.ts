@@ -3,9 +3,10 @@
  * platform binary its optional dependency ships, started on a free port on 127.0.0.1 and stopped
  * with its process.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
+import { spawnWatched, stopWatched } from '../utils/watched-process.ts'
 
 const ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64' }
 
@@ -30,9 +31,6 @@ export async function freePort(): Promise<number> {
   return port
 }
 
-/** Runs "$@" (anvil) and SIGTERMs it once stdin reaches EOF; exits when anvil does. */
-const WATCHDOG = 'exec 3<&0; "$@" </dev/null & pid=$!; (read _ <&3; kill $pid 2>/dev/null) & wait $pid'
-
 export type Anvil = { readonly url: string; readonly port: number; readonly process: ChildProcess; stop(): Promise<void> }
 
 /**
@@ -42,12 +40,8 @@ export type Anvil = { readonly url: string; readonly port: number; readonly proc
 export async function startAnvil(args: readonly string[] = [], { port: given }: { port?: number } = {}): Promise<Anvil> {
   const port = given ?? (await freePort())
   const argv = [anvilBinary(), '--host', '127.0.0.1', '--port', String(port), '--silent', ...args]
-  // Under a watchdog shell that stops anvil when our end of its stdin closes: when this process
-  // exits — even killed with SIGKILL — anvil goes with it instead of holding the port.
-  const child =
-    process.platform === 'win32'
-      ? spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn('/bin/sh', ['-c', WATCHDOG, 'anvil-watchdog', ...argv], { stdio: ['pipe', 'pipe', 'pipe'] })
+  // When this process exits — even killed with SIGKILL — anvil goes with it instead of holding the port.
+  const child = spawnWatched(argv)
   let output = ''
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))
@@ -72,13 +66,7 @@ export async function startAnvil(args: readonly string[] = [], { port: given }: 
     url,
     port,
     process: child,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      // anvil gets SIGTERM from the watchdog (and dumps its --state file, if any).
-      if (child.stdin !== null) child.stdin.end()
-      else child.kill('SIGTERM')
-      await exited
-    },
+    // anvil gets SIGTERM from the watchdog (and dumps its --state file, if any).
+    stop: () => stopWatched(child),
   }
 }

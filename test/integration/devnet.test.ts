@@ -45,8 +45,9 @@ describe('npm start: the devnet on anvil', { timeout: 120_000 }, () => {
       child.kill('SIGINT')
       assert.equal(await exited, 0, output)
       assert.match(output, /shutting down/)
-      // anvil went down with it.
+      // anvil and the verifier's process went down with it.
       await assert.rejects(fetch(l1, { method: 'POST', body: '{}' }))
+      await assert.rejects(fetch(status))
     } finally {
       child.kill('SIGKILL')
       rmSync(dataDir, { recursive: true, force: true })

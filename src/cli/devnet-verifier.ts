@@ -1,0 +1,60 @@
+/**
+ * The devnet's verifier, in a process of its own: `mosaic verifier --l1 … --inbox … --rpc …`
+ * started under a watchdog (it never outlives the devnet) at a lower CPU priority, so
+ * re-executing every block never takes the sequencer's thread or delays its blocks, as a verifier
+ * on another machine would not. Its log lines come out of the devnet's log prefixed `verifier: `.
+ */
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { spawnWatched, stopWatched } from '../utils/watched-process.ts'
+
+export type DevnetVerifierParameters = {
+  readonly l1Url: string
+  readonly inbox: string
+  readonly rpcUrl: string
+  /** 0: a free port. */
+  readonly statusPort: number
+  /** Shared queues when set, as for every other verifier. */
+  readonly redisUrl: string | undefined
+  readonly queuePrefix: string
+  readonly log: (message: string) => void
+}
+
+export type DevnetVerifier = {
+  /** The status server's URL, once it listens. */
+  readonly statusUrl: Promise<string>
+  stop(): Promise<void>
+}
+
+const NICE = '/usr/bin/nice'
+const ISO_PREFIX = /^\d{4}-\d\d-\d\dT[\d:.]+Z /
+
+export function startDevnetVerifier({ l1Url, inbox, rpcUrl, statusPort, redisUrl, queuePrefix, log }: DevnetVerifierParameters): DevnetVerifier {
+  const bin = fileURLToPath(new URL('../../bin/mosaic.mjs', import.meta.url))
+  const command = [process.execPath, bin, 'verifier', '--l1', l1Url, '--inbox', inbox, '--rpc', rpcUrl, '--status-port', String(statusPort), '--queue-prefix', queuePrefix]
+  if (redisUrl !== undefined) command.push('--redis-url', redisUrl)
+  const child = spawnWatched(existsSync(NICE) ? [NICE, '-n', '10', ...command] : command, { PATH: process.env.PATH ?? '' })
+  let listening: (url: string) => void = () => {}
+  let failed: (error: Error) => void = () => {}
+  const statusUrl = new Promise<string>((resolve, reject) => {
+    listening = resolve
+    failed = reject
+  })
+  let pending = ''
+  const onData = (chunk: Buffer): void => {
+    pending += chunk.toString()
+    const lines = pending.split('\n')
+    pending = lines.pop() ?? ''
+    for (const line of lines) {
+      if (line.length === 0) continue
+      const message = line.replace(ISO_PREFIX, '')
+      const status = /status on (http:\/\/\S+)/.exec(message)?.[1]
+      if (status !== undefined) listening(status)
+      log(`verifier: ${message}`)
+    }
+  }
+  child.stdout?.on('data', onData)
+  child.stderr?.on('data', onData)
+  child.once('exit', (code) => failed(new Error(`the devnet's verifier exited with code ${code} before it listened`)))
+  return { statusUrl, stop: () => stopWatched(child) }
+}
