@@ -5,7 +5,13 @@
  */
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
-import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx'
+import {
+  create1559FeeMarketTxFromBytesArray,
+  createAccessList2930TxFromBytesArray,
+  createEOACode7702TxFromBytesArray,
+  createLegacyTxFromBytesArray,
+  type TypedTransaction,
+} from '@ethereumjs/tx'
 import { type Address, bytesToBigInt } from '@ethereumjs/util'
 import { txCommonFor } from '../chain/common.ts'
 import { pinSender, rememberSerialized } from '../chain/transaction.ts'
@@ -27,12 +33,20 @@ function txInvalid(message: string): MosaicError {
   return new MosaicError('TX_INVALID', message)
 }
 
+type Precheck = {
+  /** The chain id the tx was signed for; undefined for pre-EIP-155 legacy txs. */
+  readonly chainId: bigint | undefined
+  /** The decoded RLP fields, handed to the tx constructor so the bytes are decoded once. */
+  readonly fields: Uint8Array[]
+  readonly type: 0 | 1 | 2 | 4
+}
+
 /**
  * Checks read from the raw fields before the tx object is built (ethereumjs' constructors throw
  * less precise messages for them): the type, the chain id the tx was signed for, and — for
- * EIP-1559-style txs — tip ≤ fee cap. Returns the chain id; undefined for pre-EIP-155 legacy txs.
+ * EIP-1559-style txs — tip ≤ fee cap.
  */
-function precheckFields(raw: Uint8Array): bigint | undefined {
+function precheckFields(raw: Uint8Array): Precheck {
   const first = raw[0]
   if (first === undefined) throw txInvalid('invalid transaction: empty input')
   if (first <= 0x7f) {
@@ -48,17 +62,24 @@ function precheckFields(raw: Uint8Array): bigint | undefined {
       const cap = bytesToBigInt(fields[3] as Uint8Array)
       if (tip > cap) throw txRejected(`max priority fee per gas higher than max fee per gas: tip ${tip}, max fee ${cap}`)
     }
-    return bytesToBigInt(fields[0] as Uint8Array)
+    return { chainId: bytesToBigInt(fields[0] as Uint8Array), fields: fields as Uint8Array[], type }
   }
   const fields = RLP.decode(raw)
   if (!Array.isArray(fields) || fields.length !== 9 || !(fields[6] instanceof Uint8Array)) {
     throw txInvalid('invalid transaction: malformed RLP')
   }
   const v = bytesToBigInt(fields[6])
-  if (v === 27n || v === 28n) return undefined
+  if (v === 27n || v === 28n) return { chainId: undefined, fields: fields as Uint8Array[], type: 0 }
   if (v < 35n) throw txInvalid(`invalid transaction: invalid signature v value ${v}`)
-  return (v - 35n) / 2n
+  return { chainId: (v - 35n) / 2n, fields: fields as Uint8Array[], type: 0 }
 }
+
+const fromFields = {
+  0: createLegacyTxFromBytesArray,
+  1: createAccessList2930TxFromBytesArray,
+  2: create1559FeeMarketTxFromBytesArray,
+  4: createEOACode7702TxFromBytesArray,
+} as const
 
 export type DecodedTx = { readonly tx: TypedTransaction; readonly sender: Address; readonly hash: Uint8Array }
 
@@ -77,13 +98,14 @@ export async function decodeAndValidate(raw: Uint8Array, common: Common, limits:
   if (raw.length > limits.txMaxBytes) {
     throw txRejected(`oversized data: transaction size ${raw.length} bytes, limit ${limits.txMaxBytes}`)
   }
-  let chainId: bigint | undefined
+  let precheck: Precheck
   try {
-    chainId = precheckFields(raw)
+    precheck = precheckFields(raw)
   } catch (error) {
     if (error instanceof MosaicError) throw error
     throw txInvalid(`invalid transaction: malformed RLP (${(error as Error).message})`)
   }
+  const { chainId } = precheck
   if (chainId === undefined) throw txRejected('only replay-protected (EIP-155) transactions allowed over RPC')
   if (chainId !== common.chainId()) {
     throw txRejected(`invalid chain id: expected ${common.chainId()}, got ${chainId}`)
@@ -91,7 +113,7 @@ export async function decodeAndValidate(raw: Uint8Array, common: Common, limits:
   let tx: TypedTransaction
   try {
     // Unfrozen, so the recovered sender can be pinned on it before it is frozen.
-    tx = createTxFromRLP(raw, { common: txCommonFor(common), freeze: false })
+    tx = fromFields[precheck.type](precheck.fields as never, { common: txCommonFor(common), freeze: false })
   } catch (error) {
     throw txInvalid(`invalid transaction: ${firstLine((error as Error).message)}`)
   }
