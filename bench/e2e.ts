@@ -1,0 +1,714 @@
+/**
+ * `npm run bench:e2e [-- --quick] [--only anvil,sequencer,devnet] [--workloads …] [--gas-limit N]
+ * [--profile DIR]`: the end-to-end figure (BENCHMARKS.md, "End to end"). Starts, one after the
+ * other, each alone on the machine while it is measured:
+ *
+ * - `anvil` (`@foundry-rs/anvil`, `--block-time 0.25`, chain 901);
+ * - `sequencer`: `mosaic sequencer` without an L1, from a genesis file funding the dev accounts;
+ * - `devnet`: `mosaic devnet` — the sequencer plus its own anvil L1, the batch poster and a
+ *   verifier, all of it measured;
+ *
+ * and drives each with the same client and the same pre-signed transactions. Setup (untimed):
+ * dev account 0 funds a set of 64 senders per workload (each set starts at nonce 0 on every
+ * node, so the same signed bytes fit every node even when a workload did not finish on one), a
+ * fresh deployer deploys MosaicToken and mints to the ERC-20 senders, then a small warm-up load.
+ *
+ * Workloads (transfers go to fresh addresses):
+ * - `transfers-single`: 64 senders, each with at most W = 64 transactions sent but not yet
+ *   included, one `eth_sendRawTransaction` per HTTP request;
+ * - `transfers-batch`: the same with JSON-RPC batches of 20 (one sender's consecutive nonces);
+ * - `rate-300`: open loop, 300 tx/s offered on a schedule whatever gets included, single requests;
+ * - `erc20`: `MosaicToken.transfer` calls like `transfers-single`.
+ *
+ * Inclusion is when a poller (every ~20 ms: `eth_blockNumber`, then each new block) first sees a
+ * transaction in a block. Per workload and node: included tx/s (included / (last inclusion −
+ * first send)), p50/p90/p99 submit→inclusion, node CPU ms per included tx (utime + stime over the
+ * node's whole process tree: devnet includes its anvil), peak RSS (summed VmRSS of the tree,
+ * sampled every 250 ms), mean interval between blocks as first seen, refused sends and retries.
+ * Ratios: sequencer/anvil and devnet/anvil of tx/s, p50 and CPU per tx.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import { hexToBytes } from '@ethereumjs/util'
+import { encodeDeployData, encodeFunctionData } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { loadArtifact } from '../contracts/artifacts.ts'
+import { DEV_ACCOUNT_BALANCE, deriveDevAccounts } from '../src/chain/dev-accounts.ts'
+import { freePort, startAnvil } from '../src/l1/anvil.ts'
+import {
+  addressFromLabel,
+  addressOf,
+  createAddress,
+  type Hex,
+  InclusionPoller,
+  keyFromLabel,
+  ProcessTree,
+  RpcClient,
+  type RpcResponse,
+  type SignedTx,
+  signEip1559,
+} from './e2e-client.ts'
+import { checkNames, createReport, parseBenchArgs, printReport, ratiosOf, writeReport, type BenchRatio, type BenchRow } from './report.ts'
+
+const NODES = ['anvil', 'sequencer', 'devnet'] as const
+type NodeName = (typeof NODES)[number]
+const WORKLOADS = ['transfers-single', 'transfers-batch', 'rate-300', 'erc20'] as const
+type WorkloadName = (typeof WORKLOADS)[number]
+
+const CHAIN_ID = 901n
+const SENDERS = 64
+/** Most transactions of one sender sent but not yet seen included (closed-loop workloads). */
+const WINDOW = 64
+const BATCH = 20
+const RATE = 300
+const MAX_FEE = 500n * 10n ** 9n // generous: anvil's base fee climbs ~6% a block while blocks are over half full
+const TIP = 10n ** 9n
+const TRANSFER_GAS = 21_000n
+/** MosaicToken.transfer to a fresh holder uses ~52k. */
+const ERC20_GAS = 80_000n
+const DEPLOY_GAS = 3_000_000n
+const MINT_GAS = 150_000n
+const ETHER = 10n ** 18n
+/** Dev account 0 of the test mnemonic: funded on anvil and in both mosaic geneses. */
+const DEV_KEY_HEX = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80'
+const DEV_KEY = hexToBytes(DEV_KEY_HEX)
+const DEV_ADDRESS = addressOf(DEV_KEY)
+const DEPLOYER_KEY = keyFromLabel('mosaic-e2e/deployer')
+const DEPLOYER = addressOf(DEPLOYER_KEY)
+/** The deployer's first transaction creates the token: the same address on every node. */
+const TOKEN = createAddress(DEPLOYER, 0n)
+const FEE_RECIPIENT = '0x4200000000000000000000000000000000000011'
+/**
+ * Retries of one send refused for a while only: a full pool, the RPC over its concurrency, a
+ * dropped connection, or a nonce ahead of the pool's window (an earlier one being retried).
+ */
+const MAX_RETRIES = 50
+const RETRYABLE = /txpool is full|pool is full|account limit|limit exceeded|too many|busy|try again|rate limit|nonce too high|ECONNRESET|socket hang up|EPIPE/i
+
+const REPO = fileURLToPath(new URL('..', import.meta.url))
+const token = loadArtifact('MosaicToken')
+
+// ---------------------------------------------------------------------------------------------
+// Arguments: the shared ones, plus --gas-limit N (both nodes' block gas limit).
+
+let gasLimit = 30_000_000n
+const rest: string[] = []
+for (let i = 2; i < process.argv.length; i++) {
+  const arg = process.argv[i]!
+  if (arg === '--gas-limit' || arg.startsWith('--gas-limit=')) {
+    const value = arg === '--gas-limit' ? process.argv[++i] : arg.slice('--gas-limit='.length)
+    if (value === undefined || !/^[0-9]+$/.test(value) || BigInt(value) < 21_000n) throw new Error('--gas-limit needs an integer of at least 21000')
+    gasLimit = BigInt(value)
+  } else rest.push(arg)
+}
+const args = parseBenchArgs('e2e', rest)
+checkNames('--only', args.only, NODES)
+checkNames('--workloads', args.workloads, WORKLOADS)
+const nodes = NODES.filter((n) => args.only === undefined || args.only.includes(n))
+const workloads = WORKLOADS.filter((w) => args.workloads === undefined || args.workloads.includes(w))
+
+// ---------------------------------------------------------------------------------------------
+// Plans: every timed transaction signed before any node starts.
+
+type Sender = { readonly key: Uint8Array; readonly address: Hex }
+
+type Plan = {
+  readonly name: WorkloadName | 'warmup'
+  /** closed: each sender keeps at most WINDOW unincluded; open: sends on a fixed schedule. */
+  readonly mode: 'closed' | 'open'
+  /** Transactions per HTTP request (closed loop). */
+  readonly batch: number
+  readonly senders: readonly Sender[]
+  /** Per sender, in nonce order from 0. */
+  readonly txs: readonly (readonly SignedTx[])[]
+  readonly gas: bigint
+  readonly total: number
+  /** Give up after this long (from the first send), reporting what was included. */
+  readonly timeoutMs: number
+}
+
+function sendersOf(name: string): Sender[] {
+  return Array.from({ length: SENDERS }, (_, i) => {
+    const key = keyFromLabel(`mosaic-e2e/${name}/sender/${i}`)
+    return { key, address: addressOf(key) }
+  })
+}
+
+function buildPlan(name: Plan['name'], total: number, options: { mode?: Plan['mode']; batch?: number; erc20?: boolean; timeoutMs: number }): Plan {
+  const senders = sendersOf(name)
+  const erc20 = options.erc20 ?? false
+  const gas = erc20 ? ERC20_GAS : TRANSFER_GAS
+  const txs: SignedTx[][] = senders.map(() => [])
+  for (let j = 0; j < total; j++) {
+    const s = j % SENDERS
+    const to = addressFromLabel(`mosaic-e2e/${name}/to/${j}`)
+    const fields = {
+      chainId: CHAIN_ID,
+      nonce: BigInt(txs[s]!.length),
+      maxPriorityFeePerGas: TIP,
+      maxFeePerGas: MAX_FEE,
+      gas,
+      to: erc20 ? TOKEN : to,
+      value: erc20 ? 0n : 1n,
+      data: erc20 ? hexToBytes(encodeFunctionData({ abi: token.abi, functionName: 'transfer', args: [to, 1n] })) : new Uint8Array(),
+    }
+    txs[s]!.push(signEip1559(fields, senders[s]!.key))
+  }
+  return { name, mode: options.mode ?? 'closed', batch: options.batch ?? 1, senders, txs, gas, total, timeoutMs: options.timeoutMs }
+}
+
+/** Our signer agrees with viem's byte for byte (a transfer and a contract call). */
+async function checkSigner(): Promise<void> {
+  const account = privateKeyToAccount(DEV_KEY_HEX)
+  for (const data of ['0x', '0xa9059cbb00'] as const) {
+    const fields = { chainId: CHAIN_ID, nonce: 7n, maxPriorityFeePerGas: TIP, maxFeePerGas: MAX_FEE, gas: 50_000n, to: TOKEN, value: 3n, data: hexToBytes(data) }
+    const ours = signEip1559(fields, DEV_KEY)
+    const theirs = await account.signTransaction({ type: 'eip1559', chainId: 901, nonce: 7, maxPriorityFeePerGas: TIP, maxFeePerGas: MAX_FEE, gas: 50_000n, to: TOKEN, value: 3n, data })
+    if (ours.raw !== theirs) throw new Error(`signEip1559 disagrees with viem:\n${ours.raw}\n${theirs}`)
+  }
+}
+
+const timeoutMs = args.quick ? 60_000 : 120_000
+const sizes: Record<WorkloadName, number> = args.quick
+  ? { 'transfers-single': 3_000, 'transfers-batch': 6_000, 'rate-300': 8 * RATE, erc20: 2_000 }
+  : { 'transfers-single': 20_000, 'transfers-batch': 40_000, 'rate-300': 30 * RATE, erc20: 10_000 }
+
+await checkSigner()
+let started = performance.now()
+const warmup = buildPlan('warmup', args.quick ? 500 : 2_000, { timeoutMs })
+const plans: Plan[] = workloads.map((name) => {
+  switch (name) {
+    case 'transfers-single':
+      return buildPlan(name, sizes[name], { timeoutMs })
+    case 'transfers-batch':
+      return buildPlan(name, sizes[name], { batch: BATCH, timeoutMs })
+    case 'rate-300':
+      // Offered for total / RATE seconds, then time to include what was sent.
+      return buildPlan(name, sizes[name], { mode: 'open', timeoutMs: (sizes[name] / RATE) * 1000 + (args.quick ? 20_000 : 30_000) })
+    case 'erc20':
+      return buildPlan(name, sizes[name], { erc20: true, timeoutMs })
+  }
+})
+console.log(
+  `bench:e2e${args.quick ? ' (quick)' : ''} — nodes ${nodes.join(', ')}; workloads ${plans.map((p) => `${p.name} (${p.total})`).join(', ')}; ` +
+    `block gas limit ${gasLimit}; ${SENDERS} senders, W = ${WINDOW}; signed ${[warmup, ...plans].reduce((n, p) => n + p.total, 0)} txs in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+)
+
+// ---------------------------------------------------------------------------------------------
+// Nodes.
+
+type NodeHandle = {
+  readonly name: NodeName
+  readonly url: string
+  /** Root of the process tree measured. */
+  readonly pid: number
+  /** The node's log file, if it has one of ours. */
+  readonly log: string | undefined
+  stop(): Promise<void>
+}
+
+/** What looked wrong (time-outs, refusals, node log lines), printed at the end. */
+const problems: string[] = []
+
+/** Every child started, killed on any exit of this process. */
+const children = new Set<ChildProcess>()
+/** The mosaic nodes' temporary directories, removed on any exit. */
+const tempDirs = new Set<string>()
+process.on('exit', () => {
+  for (const child of children) {
+    child.stdin?.destroy() // anvil's watchdog stops anvil at EOF
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  }
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+})
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\nbench:e2e: ${signal}, stopping`)
+    process.exit(130)
+  })
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function startAnvilNode(): Promise<NodeHandle> {
+  const anvil = await startAnvil(['--block-time', '0.25', '--chain-id', String(CHAIN_ID), '--gas-limit', String(gasLimit)])
+  children.add(anvil.process)
+  return {
+    name: 'anvil',
+    url: anvil.url,
+    // The watchdog shell; anvil is its child, and the tree holds both (the shell only waits).
+    pid: anvil.process.pid!,
+    log: undefined,
+    async stop() {
+      await anvil.stop()
+      children.delete(anvil.process)
+    },
+  }
+}
+
+function tail(path: string | undefined, lines = 30): string {
+  if (path === undefined) return ''
+  try {
+    return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n')
+  } catch {
+    return ''
+  }
+}
+
+async function startMosaicNode(mode: 'sequencer' | 'devnet'): Promise<NodeHandle> {
+  const dir = mkdtempSync(join(tmpdir(), `mosaic-e2e-${mode}-`))
+  tempDirs.add(dir)
+  const port = await freePort()
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    DATA_DIR: join(dir, 'data'),
+    RPC_HOST: '127.0.0.1',
+    RPC_PORT: String(port),
+    BLOCK_TIME_MS: '250',
+    BLOCK_GAS_LIMIT: String(gasLimit),
+  }
+  if (mode === 'sequencer') {
+    const genesis = {
+      config: { chainId: Number(CHAIN_ID) },
+      gasLimit: `0x${gasLimit.toString(16)}`,
+      alloc: Object.fromEntries(deriveDevAccounts().map((a) => [a.address, { balance: `0x${DEV_ACCOUNT_BALANCE.toString(16)}` }])),
+    }
+    env.GENESIS_FILE = join(dir, 'genesis.json')
+    env.FEE_RECIPIENT = FEE_RECIPIENT
+    writeFileSync(env.GENESIS_FILE, JSON.stringify(genesis, null, 2))
+  }
+  const profileArgs: string[] = []
+  if (args.profile !== undefined) {
+    const profileDir = join(args.profile, mode)
+    mkdirSync(profileDir, { recursive: true })
+    profileArgs.push('--cpu-prof', '--cpu-prof-dir', profileDir)
+  }
+  const log = join(dir, 'node.log')
+  const fd = openSync(log, 'w')
+  const child = spawn(process.execPath, [...profileArgs, 'bin/mosaic.mjs', mode], { cwd: REPO, env, stdio: ['ignore', fd, fd] })
+  closeSync(fd)
+  children.add(child)
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const url = `http://127.0.0.1:${port}`
+  const probe = new RpcClient(url, 1)
+  const begun = Date.now()
+  try {
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`mosaic ${mode} exited (${child.exitCode ?? child.signalCode}):\n${tail(log)}`)
+      try {
+        if (BigInt(await probe.call<string>('eth_chainId')) === CHAIN_ID) break
+        throw new Error(`mosaic ${mode} is not on chain ${CHAIN_ID}`)
+      } catch (error) {
+        if ((error as Error).message.includes('not on chain')) throw error
+      }
+      if (Date.now() - begun > 90_000) throw new Error(`mosaic ${mode} did not answer eth_chainId in 90 s:\n${tail(log)}`)
+      await sleep(100)
+    }
+  } catch (error) {
+    child.kill('SIGKILL')
+    throw error
+  } finally {
+    probe.close()
+  }
+  return {
+    name: mode,
+    url,
+    pid: child.pid!,
+    log,
+    async stop() {
+      // SIGINT: mosaic shuts down cleanly (and node writes --cpu-prof profiles on the way out).
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT')
+      const killed = await Promise.race([exited.then(() => false), sleep(60_000).then(() => true)])
+      if (killed) {
+        console.log(`  mosaic ${mode} did not stop within 60 s of SIGINT: killed`)
+        child.kill('SIGKILL')
+        await exited
+      }
+      children.delete(child)
+      // What the node said that looks like trouble goes into the summary.
+      const suspicious = readFileSync(log, 'utf8').split('\n').filter((line) => /error|fail|warn|refus|stall|timeout|timed out/i.test(line.replaceAll(/\b0 failed/g, '')))
+      if (suspicious.length > 0) problems.push(`mosaic ${mode} log: ${suspicious.length} lines like:\n    ${suspicious.slice(0, 5).join('\n    ')}`)
+      if (child.exitCode !== 0) problems.push(`mosaic ${mode} exited with ${child.exitCode ?? child.signalCode}`)
+      rmSync(dir, { recursive: true, force: true })
+      tempDirs.delete(dir)
+    },
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inclusion: the poller reports every transaction of every new block; whoever waits for a hash
+// registers here.
+
+const watched = new Map<string, (seenAt: number) => void>()
+const onTx = (hash: string, seenAt: number) => {
+  const callback = watched.get(hash)
+  if (callback !== undefined) {
+    watched.delete(hash)
+    callback(seenAt)
+  }
+}
+
+/** Sends signed transactions in JSON-RPC batches and waits until the poller has seen each. */
+async function sendAndWait(client: RpcClient, txs: readonly SignedTx[], what: string, timeout = 60_000): Promise<void> {
+  let left = txs.length
+  let done: () => void = () => {}
+  const all = new Promise<void>((resolve) => (done = resolve))
+  for (const tx of txs) watched.set(tx.hash, () => --left === 0 && done())
+  // Refusals for a full pool (a small MEMPOOL_MAX_PER_SENDER, say) are sent again a little later.
+  let pending = txs
+  for (let round = 0; pending.length > 0; round++) {
+    const again: SignedTx[] = []
+    for (let i = 0; i < pending.length; i += 50) {
+      const chunk = pending.slice(i, i + 50)
+      const answers = await client.batch(chunk.map((tx) => ({ method: 'eth_sendRawTransaction', params: [tx.raw] })))
+      for (const [j, answer] of answers.entries()) {
+        const message = answer.error?.message
+        if (message === undefined || /already known/i.test(message) || (round > 0 && /nonce too low/i.test(message))) continue
+        if (round < 200 && RETRYABLE.test(message)) again.push(chunk[j]!)
+        else throw new Error(`${what}: ${message}`)
+      }
+    }
+    pending = again
+    if (pending.length > 0) await sleep(300)
+  }
+  const timer = sleep(timeout).then(() => 'timeout' as const)
+  if ((await Promise.race([all, timer])) === 'timeout') throw new Error(`${what}: ${left} of ${txs.length} not included in ${timeout / 1000} s`)
+}
+
+/** Untimed: fund each plan's senders from dev account 0; deploy the token and mint to the ERC-20 senders. */
+async function setup(client: RpcClient): Promise<void> {
+  const needToken = plans.some((p) => p.gas === ERC20_GAS)
+  const funding: { to: Hex; value: bigint }[] = []
+  if (needToken) funding.push({ to: DEPLOYER, value: 10n * ETHER })
+  for (const plan of [warmup, ...plans]) {
+    for (const [i, sender] of plan.senders.entries()) {
+      const count = BigInt(plan.txs[i]!.length)
+      funding.push({ to: sender.address, value: count * (plan.gas * MAX_FEE + 1n) + ETHER })
+    }
+  }
+  let nonce = BigInt(await client.call<string>('eth_getTransactionCount', [DEV_ADDRESS, 'latest']))
+  const signed = funding.map(({ to, value }) =>
+    signEip1559({ chainId: CHAIN_ID, nonce: nonce++, maxPriorityFeePerGas: TIP, maxFeePerGas: MAX_FEE, gas: TRANSFER_GAS, to, value, data: new Uint8Array() }, DEV_KEY),
+  )
+  // At most 200 of one sender in the pool at once (mosaic's default limit is 256 per sender).
+  for (let i = 0; i < signed.length; i += 200) await sendAndWait(client, signed.slice(i, i + 200), 'funding')
+  const checks: SignedTx[] = []
+  if (needToken) {
+    const deployer = BigInt(await client.call<string>('eth_getTransactionCount', [DEPLOYER, 'latest']))
+    if (deployer !== 0n) throw new Error(`the deployer has nonce ${deployer}: the token would not be at ${TOKEN}`)
+    const deploy = encodeDeployData({ abi: token.abi, bytecode: token.bytecode, args: ['Mosaic', 'MSC', 0n] })
+    const txs = [signEip1559({ chainId: CHAIN_ID, nonce: 0n, maxPriorityFeePerGas: TIP, maxFeePerGas: MAX_FEE, gas: DEPLOY_GAS, to: undefined, value: 0n, data: hexToBytes(deploy) }, DEPLOYER_KEY)]
+    const holders = plans.filter((p) => p.gas === ERC20_GAS).flatMap((p) => p.senders)
+    for (const holder of holders) {
+      const data = encodeFunctionData({ abi: token.abi, functionName: 'mint', args: [holder.address, 10n ** 24n] })
+      txs.push(signEip1559({ chainId: CHAIN_ID, nonce: BigInt(txs.length), maxPriorityFeePerGas: TIP, maxFeePerGas: MAX_FEE, gas: MINT_GAS, to: TOKEN, value: 0n, data: hexToBytes(data) }, DEPLOYER_KEY))
+    }
+    await sendAndWait(client, txs, 'token deployment')
+    checks.push(...txs)
+  }
+  const receipts = await client.batch(checks.map((tx) => ({ method: 'eth_getTransactionReceipt', params: [tx.hash] })))
+  const bad = receipts.find((r) => (r.result as { status?: string } | null)?.status !== '0x1')
+  if (bad !== undefined) throw new Error(`setup transaction failed: ${JSON.stringify(bad)}`)
+  // Every sender starts its workload at nonce 0, as the signed transactions expect.
+  const nonces = await client.batch([warmup, ...plans].flatMap((p) => p.senders.map((s) => ({ method: 'eth_getTransactionCount', params: [s.address, 'latest'] }))))
+  if (nonces.some((r) => r.result !== '0x0')) throw new Error('a sender does not start at nonce 0')
+}
+
+// ---------------------------------------------------------------------------------------------
+// One workload on one node.
+
+type SenderRun = {
+  readonly txs: readonly SignedTx[]
+  readonly records: TxRecord[]
+  next: number
+  /** Sent and neither included nor given up. */
+  inflight: number
+  included: number
+  /** Transactions that can be included: all, or those before the first refused one. */
+  target: number
+  wake: (() => void) | undefined
+}
+
+type TxRecord = {
+  readonly sender: SenderRun
+  readonly index: number
+  readonly tx: SignedTx
+  state: 'unsent' | 'sent' | 'included' | 'dead'
+  sentAt: number
+  includedAt: number
+}
+
+type Result = {
+  included: number
+  refused: number
+  retries: number
+  timedOut: boolean
+  txPerSecond: number
+  latenciesMs: number[]
+  cpuMs: number
+  peakRssMb: number
+  blockIntervalMs: number | undefined
+  blocks: number
+  clientCpuMs: number
+  wallMs: number
+  processes: number
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
+}
+
+async function runWorkload(node: NodeHandle, client: RpcClient, poller: InclusionPoller, plan: Plan): Promise<Result> {
+  let included = 0
+  let refused = 0
+  let retries = 0
+  let firstSend = Infinity
+  let lastInclusion = 0
+  let sendingDone = false
+  let stopped = false
+  let finish: () => void = () => {}
+  const finished = new Promise<void>((resolve) => (finish = resolve))
+  const senders: SenderRun[] = plan.txs.map((txs) => ({ txs, records: [], next: 0, inflight: 0, included: 0, target: txs.length, wake: undefined }))
+  const complete = () => sendingDone && senders.every((s) => s.included >= s.target)
+
+  for (const sender of senders) {
+    for (const [index, tx] of sender.txs.entries()) {
+      const record: TxRecord = { sender, index, tx, state: 'unsent', sentAt: NaN, includedAt: NaN }
+      sender.records.push(record)
+      watched.set(tx.hash, (seenAt) => {
+        if (record.state === 'sent') sender.inflight--
+        record.state = 'included'
+        record.includedAt = seenAt
+        sender.included++
+        included++
+        lastInclusion = seenAt
+        const wake = sender.wake
+        sender.wake = undefined
+        wake?.()
+        if (complete()) finish()
+      })
+    }
+  }
+
+  /** Nothing after a refused nonce can be included: the sender stops there. */
+  function refuse(record: TxRecord, message: string): void {
+    refused++
+    if (refused <= 3) console.log(`  ${node.name} ${plan.name}: refused: ${message}`)
+    const sender = record.sender
+    if (record.index >= sender.target) return
+    sender.target = record.index
+    for (const r of sender.records.slice(record.index)) {
+      if (r.state === 'sent') sender.inflight--
+      if (r.state !== 'included') r.state = 'dead'
+    }
+  }
+
+  /** Sends transactions `from … from + count − 1` of a sender in one request; retries refusals that say "full" a while. */
+  async function send(sender: SenderRun, from: number, count: number): Promise<void> {
+    let pending = sender.records.slice(from, from + count).filter((r) => r.state === 'unsent')
+    const now = performance.now()
+    if (now < firstSend) firstSend = now
+    // Submit time is the first attempt: a retried transaction's latency includes its retries.
+    for (const record of pending) {
+      record.sentAt = now
+      record.state = 'sent'
+    }
+    sender.inflight += pending.length
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      let answers: RpcResponse[]
+      try {
+        const body =
+          plan.batch === 1
+            ? JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'eth_sendRawTransaction', params: [pending[0]!.tx.raw] })
+            : JSON.stringify(pending.map((r, id) => ({ jsonrpc: '2.0', id, method: 'eth_sendRawTransaction', params: [r.tx.raw] })))
+        const answer = await client.post(body)
+        // A batch refused as a whole (HTTP 429, too large) answers one error object.
+        answers = Array.isArray(answer)
+          ? pending.map((_, id) => answer.find((a) => a.id === id) ?? { error: { code: 0, message: 'missing from the batch answer' } })
+          : pending.map(() => answer)
+      } catch (error) {
+        answers = pending.map(() => ({ error: { code: 0, message: (error as Error).message } }))
+      }
+      const again: TxRecord[] = []
+      for (const [i, answer] of answers.entries()) {
+        const record = pending[i]!
+        if (answer.error === undefined || record.state !== 'sent') continue
+        const message = answer.error.message
+        if (/already known|already imported/i.test(message)) continue
+        if (attempt > 0 && /nonce too low/i.test(message)) continue // taken by an earlier attempt
+        if (!stopped && attempt < MAX_RETRIES && (RETRYABLE.test(message) || answer.error.code === -32005)) again.push(record)
+        else refuse(record, message)
+      }
+      if (again.length === 0) break
+      retries += again.length
+      pending = again
+      await sleep(Math.min(500, 50 * (attempt + 1)))
+    }
+    if (complete()) finish()
+  }
+
+  async function closedLoop(sender: SenderRun): Promise<void> {
+    while (!stopped && sender.next < sender.target) {
+      const count = Math.min(plan.batch, sender.target - sender.next)
+      while (!stopped && sender.inflight + count > WINDOW) await new Promise<void>((resolve) => (sender.wake = resolve))
+      if (stopped || sender.next >= sender.target) break
+      const from = sender.next
+      sender.next += count
+      await send(sender, from, count)
+    }
+  }
+
+  async function openLoop(): Promise<void> {
+    const sends: Promise<void>[] = []
+    const begin = performance.now()
+    for (let j = 0; j < plan.total && !stopped; ) {
+      const due = Math.min(plan.total, Math.floor(((performance.now() - begin) * RATE) / 1000) + 1)
+      for (; j < due; j++) {
+        const sender = senders[j % SENDERS]!
+        const index = Math.floor(j / SENDERS)
+        if (index < sender.target) sends.push(send(sender, index, 1))
+      }
+      await sleep(2)
+    }
+    await Promise.all(sends)
+  }
+
+  const tree = new ProcessTree(node.pid)
+  const client0 = process.cpuUsage()
+  tree.begin()
+  const begun = performance.now()
+  const timer = setTimeout(() => {
+    stopped = true
+    finish()
+  }, plan.timeoutMs)
+  const sending = (plan.mode === 'open' ? openLoop() : Promise.all(senders.map(closedLoop))).then(() => {
+    sendingDone = true
+    if (complete()) finish()
+  })
+  await finished
+  const measured = tree.end()
+  const wallMs = performance.now() - begun
+  const clientCpu = process.cpuUsage(client0)
+  clearTimeout(timer)
+  const timedOut = stopped
+  stopped = true
+  for (const sender of senders) {
+    const wake = sender.wake
+    sender.wake = undefined
+    wake?.()
+  }
+  await Promise.race([sending, sleep(10_000)])
+  for (const sender of senders) for (const tx of sender.txs) watched.delete(tx.hash)
+
+  // Included is not enough: a sample of the included transactions must have succeeded (an ERC-20
+  // transfer short of gas would be included, and reverted).
+  const sample = senders.map((s) => s.records.filter((r) => r.state === 'included').at(-1)).filter((r) => r !== undefined).slice(0, 8)
+  const receipts = await client.batch(sample.map((r) => ({ method: 'eth_getTransactionReceipt', params: [r.tx.hash] })))
+  const failed = receipts.filter((r) => (r.result as { status?: string } | null)?.status !== '0x1')
+  if (failed.length > 0) problems.push(`${node.name} ${plan.name}: ${failed.length} of ${sample.length} sampled receipts not successful: ${JSON.stringify(failed[0]).slice(0, 300)}`)
+
+  const latenciesMs = senders
+    .flatMap((s) => s.records)
+    .filter((r) => r.includedAt >= 0 && r.sentAt >= 0)
+    .map((r) => r.includedAt - r.sentAt)
+    .sort((a, b) => a - b)
+  const blocks = poller.blocks.filter((b) => b.seenAt >= firstSend && b.seenAt <= lastInclusion)
+  return {
+    included,
+    refused,
+    retries,
+    timedOut,
+    txPerSecond: included === 0 ? 0 : included / ((lastInclusion - firstSend) / 1000),
+    latenciesMs,
+    cpuMs: measured.cpuMs,
+    peakRssMb: measured.peakRssMb,
+    blockIntervalMs: blocks.length >= 2 ? (blocks.at(-1)!.seenAt - blocks[0]!.seenAt) / (blocks.length - 1) : undefined,
+    blocks: blocks.length,
+    clientCpuMs: (clientCpu.user + clientCpu.system) / 1000,
+    wallMs,
+    processes: measured.processes,
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run.
+
+const rows: BenchRow[] = []
+
+for (const name of nodes) {
+  started = performance.now()
+  const node = name === 'anvil' ? await startAnvilNode() : await startMosaicNode(name)
+  console.log(`\n${name}: up on ${node.url} in ${((performance.now() - started) / 1000).toFixed(1)} s${node.log === undefined ? '' : ` (log ${node.log})`}`)
+  const client = new RpcClient(node.url, SENDERS)
+  const head = Number(BigInt(await client.call<string>('eth_blockNumber')))
+  const poller = new InclusionPoller(node.url, head + 1, onTx)
+  poller.start()
+  try {
+    started = performance.now()
+    await setup(client)
+    const warm = await runWorkload(node, client, poller, warmup)
+    console.log(`${name}: setup and warm-up (${warm.included}/${warmup.total} included) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+    for (const plan of plans) {
+      await sleep(1000) // let the node settle (blocks still being sealed, roots, batches)
+      const r = await runWorkload(node, client, poller, plan)
+      const add = (metric: string, value: number | undefined) => {
+        if (value !== undefined && Number.isFinite(value)) rows.push({ workload: plan.name, variant: name, metric, value })
+      }
+      if (r.included > 0) {
+        add('tx_per_s', r.txPerSecond)
+        add('p50_ms', percentile(r.latenciesMs, 50))
+        add('p90_ms', percentile(r.latenciesMs, 90))
+        add('p99_ms', percentile(r.latenciesMs, 99))
+        add('cpu_ms_per_tx', r.cpuMs / r.included)
+      }
+      add('peak_rss_mb', r.peakRssMb)
+      add('block_interval_ms', r.blockIntervalMs)
+      add('included', r.included)
+      add('refused', r.refused)
+      add('retries', r.retries)
+      const line =
+        `${name} ${plan.name}: ${r.included}/${plan.total} included in ${(r.wallMs / 1000).toFixed(1)} s${r.timedOut ? ' (TIMED OUT)' : ''}, ` +
+        `${r.txPerSecond.toFixed(0)} tx/s, node CPU ${(r.cpuMs / 1000).toFixed(1)} s, client CPU ${(r.clientCpuMs / 1000).toFixed(1)} s ` +
+        `(${(r.clientCpuMs / Math.max(1, r.included)).toFixed(3)} ms/tx), ${r.processes} node processes, ${r.blocks} blocks, ${r.refused} refused, ${r.retries} retries`
+      console.log(line)
+      if (r.timedOut || r.refused > 0) problems.push(line)
+    }
+    if (poller.errors > 0) problems.push(`${name}: ${poller.errors} failed polls`)
+  } catch (error) {
+    if (node.log !== undefined) console.error(`${name} log:\n${tail(node.log)}`)
+    throw error
+  } finally {
+    await poller.stop()
+    client.close()
+    started = performance.now()
+    await node.stop()
+    console.log(`${name}: stopped in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  }
+}
+
+const ORDER = [...WORKLOADS] as string[]
+const ratios: BenchRatio[] = []
+for (const variant of ['sequencer', 'devnet']) {
+  ratios.push(...ratiosOf(rows, 'tx_per_s', variant, 'anvil'))
+  ratios.push(...ratiosOf(rows, 'p50_ms', variant, 'anvil', { metricInName: true }))
+  ratios.push(...ratiosOf(rows, 'cpu_ms_per_tx', variant, 'anvil', { metricInName: true }))
+}
+ratios.sort((a, b) => ORDER.indexOf(a.workload) - ORDER.indexOf(b.workload))
+const report = createReport({ bench: 'e2e', quick: args.quick, rows, ratios })
+printReport(report, {
+  tx_per_s: 'tx/s',
+  p50_ms: 'p50 ms',
+  p90_ms: 'p90 ms',
+  p99_ms: 'p99 ms',
+  cpu_ms_per_tx: 'CPU ms/tx',
+  peak_rss_mb: 'peak RSS MB',
+  block_interval_ms: 'block ms',
+})
+writeReport(report, args.out)
+if (args.profile !== undefined) console.log(`CPU profiles of the mosaic processes in ${args.profile}/<node>/`)
+if (problems.length > 0) console.log(`\nproblems:\n${problems.join('\n')}`)
+process.exit(0)
