@@ -44,9 +44,13 @@ export function hasPinnedSender(tx: TypedTransaction): boolean {
 
 const serialized = new WeakMap<TypedTransaction, Uint8Array>()
 
-/** Remember the bytes a transaction arrived as. */
+/**
+ * Remember the bytes a transaction arrived as, and its hash — keccak of those bytes — where
+ * ethereumjs caches it for a frozen tx (it would re-encode the whole tx to hash it).
+ */
 export function rememberSerialized(tx: TypedTransaction, raw: Uint8Array): void {
   serialized.set(tx, raw)
+  tx.cache.hash = keccak256(raw)
 }
 
 /** The bytes a transaction arrived as (re-encoding it costs a few µs per transaction). */

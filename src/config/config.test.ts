@@ -81,6 +81,7 @@ describe('config', () => {
       logLevel: 'info',
       executor: 'sequential',
       executorThreads: undefined,
+      recoveryThreads: 1,
       stateCommitment: 'mpt',
       shardNibbles: 3,
       stateRootLag: 2,

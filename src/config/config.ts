@@ -266,6 +266,11 @@ export const configOptions = {
     optional(integerType(1, 256, 'an integer between 1 and 256')),
     'Worker threads of the parallel executor; unset: one per core.',
   ),
+  recoveryThreads: option(
+    'RECOVERY_THREADS',
+    integerType(0, 64, 'an integer between 0 and 64'),
+    'With EXECUTOR=sequential: worker threads that recover incoming transactions\' senders (ecrecover); 0 recovers them on the main thread. The parallel executor recovers on its own workers.',
+  ),
   stateCommitment: option(
     'STATE_COMMITMENT',
     enumType(COMMITMENT_MODES),
@@ -390,6 +395,7 @@ export const defaults: ConfigValues = {
   logLevel: 'info',
   executor: 'sequential',
   executorThreads: undefined,
+  recoveryThreads: 1,
   stateCommitment: 'mpt',
   shardNibbles: 3,
   stateRootLag: 2,

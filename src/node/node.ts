@@ -21,6 +21,7 @@ import { decodeReadSet } from '../state/read-set.ts'
 import { rebuildExtras } from '../witness/inputs.ts'
 import { createSequentialExecutor } from '../execution/sequential-executor.ts'
 import { createParallelExecutor } from '../execution/parallel/parallel-executor.ts'
+import { createSenderRecovery } from '../execution/parallel/sender-recovery.ts'
 import { Simulator } from '../execution/simulate.ts'
 import type { BlockExecutor } from '../execution/types.ts'
 import { Mempool } from '../mempool/mempool.ts'
@@ -149,6 +150,9 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
       ? createParallelExecutor({ common, threads: config.executorThreads ?? availableParallelism(), source: { kind: 'lmdb', dataDir: config.dataDir }, fallback: sequential })
       : undefined
   const executor: BlockExecutor = parallel ?? sequential
+  // Incoming transactions' senders are recovered on worker threads: the executor's, or threads of their own.
+  const recovery = parallel === undefined && config.recoveryThreads > 0 ? createSenderRecovery({ common, threads: config.recoveryThreads }) : undefined
+  const senders = parallel?.senders ?? recovery?.senders
   const mempool = new Mempool({
     common,
     maxTxs: config.mempoolMaxTxs,
@@ -157,8 +161,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
     blockGasLimit: config.blockGasLimit,
     baseFeeFloor: config.baseFeeFloor,
     state: () => state,
-    // With worker threads, incoming transactions' senders are recovered there.
-    recoverSender: parallel === undefined ? undefined : (raw) => parallel.senders.recover(raw),
+    recoverSender: senders === undefined ? undefined : (raw) => senders.recover(raw),
   })
   const simulator = await Simulator.create(common, config.rpcGasCap)
   const parts = { common, store, chain, state, mempool, executor, metrics, stateLock: new Mutex() }
@@ -178,7 +181,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   commitment.onRoot = (_number, ms) => metrics.stateRootTime.observe(ms / 1000)
   metrics.head.set(() => Number(chain.head))
   metrics.mempoolSize.set(() => mempool.size)
-  if (parallel !== undefined) metrics.workerSenderRecoveries.set(() => parallel.senders.recovered)
+  if (senders !== undefined) metrics.workerSenderRecoveries.set(() => senders.recovered)
   metrics.stateRootDurable.set(() => Number(commitment.stats().durable ?? -1n))
   metrics.trieNodeLoads.set(() => commitment.stats().loadsOnPrefetch, { phase: 'prefetch' })
   metrics.trieNodeLoads.set(() => commitment.stats().loadsOnUpdate, { phase: 'update' })
@@ -198,6 +201,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
       await Promise.race([commitment.flush().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 10_000).unref())])
       await commitment.close()
       await executor.close()
+      await recovery?.close()
       await store.close()
     },
   }

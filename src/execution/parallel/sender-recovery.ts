@@ -7,7 +7,8 @@
  * carries many transactions. Results are handed back in request order, flush after flush, so
  * the mempool still admits transactions first come first served.
  */
-import type { Piscina } from 'piscina'
+import type { Common } from '@ethereumjs/common'
+import { Piscina } from 'piscina'
 
 /** A worker's answer per transaction: the sender's 64-byte public key, or why recovery failed. */
 export type RecoveredSender = Uint8Array | string
@@ -71,4 +72,16 @@ export class SenderRecoveryPool {
       })
     })()
   }
+}
+
+const RECOVERY_WORKER = new URL('../recovery-worker-entry.mjs', import.meta.url).href
+
+/**
+ * Sender recovery on worker threads of its own, which load only the transaction code (for the
+ * sequential executor; the parallel executor recovers on its execution workers).
+ */
+export function createSenderRecovery({ common, threads }: { common: Common; threads: number }): { senders: SenderRecoveryPool; close(): Promise<void> } {
+  const workerData = { chainId: Number(common.chainId()), hardfork: common.hardfork() }
+  const pool = new Piscina({ filename: RECOVERY_WORKER, minThreads: threads, maxThreads: threads, idleTimeout: Number.POSITIVE_INFINITY, workerData })
+  return { senders: new SenderRecoveryPool(pool, threads), close: () => pool.destroy() }
 }

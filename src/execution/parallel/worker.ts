@@ -20,6 +20,7 @@ import { createExecutionVM } from '../vm.ts'
 import type { ExecuteResult, ExecuteTask, TxInput, TxOutcome, WorkerInit, WorkerStateSource } from './protocol.ts'
 import { accountKey } from './protocol.ts'
 import { RecordingReader } from './recording-reader.ts'
+import { recoverSendersWith } from '../recover-senders.ts'
 
 const init = workerData as WorkerInit
 const EMPTY_ACCOUNT = { nonce: 0n, balance: 0n, codeHash: KECCAK256_NULL }
@@ -171,16 +172,7 @@ export default async function execute(task: ExecuteTask): Promise<ExecuteResult>
   return { kind: 'done', threadId, outcomes, busyMs: performance.now() - started, blockNumbers: [...blockNumbers] }
 }
 
-/**
- * Recover the senders of serialized signed transactions (`SenderRecoveryPool`): the 64-byte
- * public key per transaction, or the reason it has none.
- */
+/** Recover the senders of serialized signed transactions (`SenderRecoveryPool`). */
 export function recoverSenders(raws: readonly Uint8Array[]): (Uint8Array | string)[] {
-  return raws.map((raw) => {
-    try {
-      return createTxFromRLP(raw, { common: txCommon }).getSenderPublicKey()
-    } catch (error) {
-      return error instanceof Error ? error.message : String(error)
-    }
-  })
+  return recoverSendersWith(txCommon, raws)
 }
