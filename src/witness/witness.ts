@@ -20,7 +20,7 @@
 import { promisify } from 'node:util'
 import { deflateRaw, deflateRawSync, inflateRawSync } from 'node:zlib'
 import { RLP } from '@ethereumjs/rlp'
-import { bigIntToUnpaddedBytes, bytesToBigInt, bytesToHex, bytesToUnprefixedHex, hexToBytes } from '@ethereumjs/util'
+import { bigIntToUnpaddedBytes, bytesToBigInt, bytesToHex, hexToBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
 import { MosaicError } from '../errors.ts'
 
@@ -36,10 +36,12 @@ export type BlockWitness = {
   readonly keys: readonly Uint8Array[]
 }
 
+/** Sorted by bytes (the order of their hex), duplicates dropped; native comparisons, no hex strings. */
 function canonical(items: Iterable<Uint8Array>): Uint8Array[] {
-  const unique = new Map<string, Uint8Array>()
-  for (const item of items) unique.set(bytesToUnprefixedHex(item), item)
-  return [...unique.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, item]) => item)
+  const sorted = [...items].sort(Buffer.compare)
+  const out: Uint8Array[] = []
+  for (const item of sorted) if (out.length === 0 || Buffer.compare(out[out.length - 1]!, item) !== 0) out.push(item)
+  return out
 }
 
 /** The witness with every list sorted and deduplicated (headers keep their order: parent first). */
