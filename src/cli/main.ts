@@ -9,12 +9,9 @@ import { defaults, formatConfigHelp, loadConfig, type Mode } from '../config/con
 import { isMosaicError } from '../errors.ts'
 import { type DevnetVerifier, startDevnetVerifier } from './devnet-verifier.ts'
 import { type Anvil, startAnvil } from '../l1/anvil.ts'
-import { connectL1, type L1Connection } from '../node/l1.ts'
+import type { L1Connection } from '../node/l1.ts'
 import { openNode } from '../node/node.ts'
-import { openQueues } from '../queue/open.ts'
 import { startRpcServer } from '../rpc/server.ts'
-import { Replica } from '../replica/replica.ts'
-import { runVerifier } from '../verifier/run.ts'
 
 const USAGE = `mosaic — a rollup sequencer
 
@@ -58,7 +55,10 @@ export async function main(argv: readonly string[], env: Record<string, string |
       process.once('SIGINT', () => resolve())
       process.once('SIGTERM', () => resolve())
     })
+    // Each mode loads only its own modules (viem, bullmq and the verifier cost ~100 MB of memory
+    // that a sequencer without an L1 has no use for).
     if (mode === 'verifier') {
+      const { runVerifier } = await import('../verifier/run.ts')
       const status = await runVerifier(config, { log, stop })
       return status.failed.length === 0 ? 0 : 1
     }
@@ -73,6 +73,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
     const rpc = await startRpcServer(node)
     let l1Lines: string[] = []
     if (mode === 'replica') {
+      const { Replica } = await import('../replica/replica.ts')
       const replica = new Replica(node, config.sequencerRpcUrl!, log)
       await replica.checkSameChain()
       log(`mosaic replica of ${config.sequencerRpcUrl} listening on ${rpc.url} (data ${config.dataDir})`)
@@ -86,18 +87,21 @@ export async function main(argv: readonly string[], env: Record<string, string |
     const l1Url = anvil?.url ?? config.l1RpcUrl
     let l1: L1Connection | undefined
     let verifier: DevnetVerifier | undefined
-    const queues = await openQueues(config.redisUrl === undefined ? { prefix: config.queuePrefix } : { redisUrl: config.redisUrl, prefix: config.queuePrefix })
+    const queues = l1Url === undefined ? undefined : await (await import('../queue/open.ts')).openQueues(config.redisUrl === undefined ? { prefix: config.queuePrefix } : { redisUrl: config.redisUrl, prefix: config.queuePrefix })
     const shutdown = async () => {
       log('shutting down')
       await l1?.stop()
       await verifier?.stop()
       await rpc.close()
       await node.close()
-      await queues.close()
+      await queues?.close()
       await anvil?.stop()
     }
     try {
-      if (l1Url !== undefined) l1 = await connectL1(node, { url: l1Url, queues, log })
+      if (l1Url !== undefined && queues !== undefined) {
+        const { connectL1 } = await import('../node/l1.ts')
+        l1 = await connectL1(node, { url: l1Url, queues, log })
+      }
       if (mode === 'devnet' && l1 !== undefined) {
         // A verifier following the L1, with witnesses from this node's RPC.
         // Its status server takes a free port unless VERIFY_STATUS_PORT says otherwise, so a

@@ -289,7 +289,7 @@ export const configOptions = {
   commitmentThreads: option(
     'COMMITMENT_THREADS',
     optional(integerType(1, 256, 'an integer between 1 and 256')),
-    'Worker threads updating and hashing the state tries; unset: one per core.',
+    'Worker threads updating and hashing the state tries; unset: one per core but one (at least 1, at most 8).',
   ),
   sequencerRpcUrl: option(
     'SEQUENCER_RPC_URL',

@@ -91,6 +91,14 @@ function storedWitnessInput(store: LmdbStore, n: bigint): WitnessInput | undefin
   return { reads, ...rebuildExtras(reads, codeHashes, (hash) => store.readCode(hash), n - 1n, header) }
 }
 
+/**
+ * One commitment worker per core but one, at most 8: the workers are mostly idle (execution, not
+ * hashing, bounds a block), each costs ~50 MB, and the main thread keeps a core to itself.
+ */
+export function defaultCommitmentThreads(): number {
+  return Math.max(1, Math.min(8, availableParallelism() - 1))
+}
+
 export async function openNode(config: Config, { log = () => {} }: OpenNodeOptions = {}): Promise<MosaicNode> {
   // A replica of a devnet starts from the same built-in genesis.
   const devAccounts = (config.mode === 'devnet' || config.mode === 'replica') && config.genesisFile === undefined ? deriveDevAccounts() : []
@@ -102,7 +110,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   const store = LmdbStore.open(config.dataDir)
   let commitment: CommitmentPipeline
   try {
-    commitment = await CommitmentPipeline.open({ layout, threads: config.commitmentThreads ?? availableParallelism(), store, dataDir: config.dataDir })
+    commitment = await CommitmentPipeline.open({ layout, threads: config.commitmentThreads ?? defaultCommitmentThreads(), store, dataDir: config.dataDir })
   } catch (error) {
     await store.close()
     throw error
