@@ -91,7 +91,10 @@ export function createRpcApp(node: MosaicNode): Hono {
   app.get('/health', (c) => {
     const head = node.chain.getBlock(node.chain.head)
     const age = head === undefined ? null : Math.floor(Date.now() / 1000) - Number(head.block.header.timestamp)
-    return c.json({ status: 'ok', head: Number(node.chain.head), headAgeSeconds: age, mempool: node.mempool.size })
+    const halted = node.sequencer.halted
+    const body = { head: Number(node.chain.head), headAgeSeconds: age, mempool: node.mempool.size }
+    if (halted !== undefined) return c.json({ status: 'halted', reason: halted.message, ...body }, 503)
+    return c.json({ status: 'ok', ...body })
   })
   app.get('/metrics', (c) => c.text(metrics.registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }))
   app.onError((error, c) => {

@@ -22,6 +22,7 @@ import { encodeReadSet } from '../state/read-set.ts'
 import { serializedTx } from '../chain/transaction.ts'
 import { keccak256 } from '../crypto/crypto.ts'
 import type { BlockExecutor, ExecutedTx } from '../execution/types.ts'
+import { MosaicError } from '../errors.ts'
 import type { Mempool } from '../mempool/mempool.ts'
 import type { NodeMetrics } from '../metrics/registry.ts'
 import type { FlatState } from '../state/flat-state.ts'
@@ -56,6 +57,12 @@ export class Sequencer {
   private timer: NodeJS.Timeout | undefined
   private sealing: Promise<void> | undefined
   private stopped = true
+  /**
+   * Why block production stopped for good: a block could not be made durable. Its delta is
+   * already in the commitment pipeline, so no other block may follow it in this process; a
+   * restart resumes from what is on disk (the kill -9 path).
+   */
+  halted: Error | undefined
   /** When the next block is due (performance.now() ms): a fixed schedule, not "block time after the last one finished". */
   private deadline = 0
 
@@ -79,7 +86,7 @@ export class Sequencer {
    * block, a stalled disk) starts a new schedule from now instead of sealing a burst to catch up.
    */
   private schedule(): void {
-    if (this.stopped) return
+    if (this.stopped || this.halted !== undefined) return
     const now = performance.now()
     this.deadline += this.o.blockTimeMs
     if (this.deadline < now - this.o.blockTimeMs) this.deadline = now
@@ -110,6 +117,7 @@ export class Sequencer {
   /** Seal one block now (tests and the devnet's on-demand mining use this). */
   async seal(): Promise<ChainBlock | undefined> {
     while (this.sealing !== undefined) await this.sealing
+    if (this.halted !== undefined) throw new MosaicError('INTERNAL', `block production stopped: ${this.halted.message}; restart the node to resume from its data dir`)
     let sealed: ChainBlock | undefined
     this.sealing = this.o.stateLock
       .run(async () => {
@@ -166,7 +174,13 @@ export class Sequencer {
     const stateRoot = await commitment.rootOf(committed < 0n ? 0n : committed)
     const { block, stored, chainBlock } = assembleBlock(template, execution.executed, execution.gasUsed, stateRoot)
     const readSet = encodeReadSet(execution.reads, extras.codeHashes)
-    await this.o.writer.commit({ stored, chainBlock, delta: execution.delta, readSet, rejected: execution.rejected })
+    try {
+      await this.o.writer.commit({ stored, chainBlock, delta: execution.delta, readSet, rejected: execution.rejected })
+    } catch (error) {
+      this.halted = error instanceof Error ? error : new Error(String(error))
+      this.o.log(`block ${number} could not be made durable (${this.halted.message}): block production stopped; restart the node to resume from its data dir`)
+      throw error
+    }
     if (execution.rejected.length > 0) metrics.rejectedTxs.inc({ reason: 'execution' }, execution.rejected.length)
     metrics.blocks.inc()
     metrics.executorBlocks.inc({ executor_mode: execution.stats.mode })

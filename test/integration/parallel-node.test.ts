@@ -25,8 +25,8 @@ async function burst(): Promise<Hex[]> {
   return raws
 }
 
-async function runBurst(executor: 'sequential' | 'parallel') {
-  const t: TestNode = await startNode(['--executor', executor, '--executor-threads', '2', '--block-time-ms', '100000'])
+async function runBurst(executor: 'sequential' | 'parallel', flags: string[] = []) {
+  const t: TestNode = await startNode(['--executor', executor, '--executor-threads', '2', '--block-time-ms', '100000', ...flags])
   try {
     // One JSON-RPC batch: with the parallel executor, the senders are recovered on its workers.
     const raws = await burst()
@@ -54,7 +54,8 @@ async function runBurst(executor: 'sequential' | 'parallel') {
 
 describe('parallel executor inside the node (LMDB-backed workers)', () => {
   it('behavior: a 50-transaction block ends in the same state as with the sequential executor', async () => {
-    const sequential = await runBurst('sequential')
+    // The sequential node recovers senders on its main thread here (RECOVERY_THREADS=0).
+    const sequential = await runBurst('sequential', ['--recovery-threads', '0'])
     const parallel = await runBurst('parallel')
     assert.equal(parallel.block.transactions.length, 50)
     assert.equal(parallel.block.gasUsed, sequential.block.gasUsed)
