@@ -299,9 +299,9 @@ export class CommitmentPipeline {
   private aggregate(block: Pending, subtries: SubtrieRoot[], witnessNodes: readonly Uint8Array[]): void {
     if (this.failure !== undefined) return
     if (block.witness !== undefined) {
-      // The aggregate-level nodes are taken before this block changes them: pre-state.
+      // Taken before this block changes the aggregate: the nodes of the pre-state.
       const touched = new Set(block.witness.updates.map((u) => subtrieOf(u.hashedKey, this.layout.splitNibbles)))
-      const aggregateNodes = this.aggregator.witness(touched).map(([, enc]) => enc)
+      const nodes = this.aggregator.witness(touched, witnessNodes)
       // Compressed off this thread; the commitment is recorded once it is done.
       const witness = block.witness
       block.unpersisted++
@@ -309,7 +309,7 @@ export class CommitmentPipeline {
         createWitness({
           blockNumber: block.number,
           preStateRoot: this.lastRoot,
-          nodes: [...witnessNodes, ...aggregateNodes],
+          nodes,
           codes: block.witness.input.codes,
           headers: block.witness.input.headers,
           keys: touchedKeys(block.witness.updates),

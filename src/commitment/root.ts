@@ -2,21 +2,22 @@
  * Turning sub-trie roots into the state root, per commitment mode (`layout.ts`), and the state
  * root of a whole state computed from scratch (genesis, tests).
  */
-import { bytesToUnprefixedHex } from '@ethereumjs/util'
+import { bytesToUnprefixedHex, equalsBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
 import type { StateDelta } from '../state/types.ts'
 import { BinaryMerkleTree, leavesFromStore } from './binary-merkle.ts'
 import { accountUpdates, SubtrieEngine, type SubtrieRoot } from './engine.ts'
 import type { Layout } from './layout.ts'
-import { combineSubtries, EMPTY_ROOT, type NodeLoader, type NodeSink, splitIntoSubtries } from './trie.ts'
+import { combineSubtries, decodeNode, EMPTY_ROOT, type NodeLoader, type NodeSink, splitIntoSubtries } from './trie.ts'
 
 export interface RootAggregator {
   /**
-   * The aggregate-level nodes, as they are now, that a stateless verifier needs to recompute the
-   * root after the sub-tries `indices` change: the root node (`mpt`) or the pages on their paths
-   * (`sharded`).
+   * A block's witness trie nodes, as they are now, for a block that changes the sub-tries
+   * `indices`: `subtrieNodes` (what the sub-tries' workers recorded on the block's paths) as far as
+   * they are nodes of the state under the root, and the aggregate-level nodes a stateless verifier
+   * needs to recompute the root: the root node (`mpt`) or the pages on their paths (`sharded`).
    */
-  witness(indices: Iterable<number>): [Uint8Array, Uint8Array][]
+  witness(indices: Iterable<number>, subtrieNodes: readonly Uint8Array[]): Uint8Array[]
   update(roots: readonly SubtrieRoot[]): void
   /** The state root after the updates so far; new aggregate nodes go to `sink`. */
   commit(sink?: NodeSink): Uint8Array
@@ -25,9 +26,28 @@ export interface RootAggregator {
 /** `mpt`: the 16 sub-tries are the subtrees under the account trie's root node. */
 class MptAggregator implements RootAggregator {
   private readonly tops = new Array<Uint8Array | undefined>(16).fill(undefined)
-  witness(): [Uint8Array, Uint8Array][] {
-    const enc = combineSubtries(this.tops)
-    return enc === undefined ? [] : [[keccak256(enc), enc]]
+  witness(_indices: Iterable<number>, subtrieNodes: readonly Uint8Array[]): Uint8Array[] {
+    const root = combineSubtries(this.tops)
+    if (root === undefined) return [...subtrieNodes]
+    const replaced = this.replacedTop()
+    return [...(replaced === undefined ? subtrieNodes : subtrieNodes.filter((node) => !equalsBytes(node, replaced))), root]
+  }
+
+  /**
+   * The top node of the only non-empty sub-trie when the root node takes its place: a leaf or an
+   * extension moves up one nibble into the root (`combineSubtries`), so the sub-trie's own top
+   * node — which its worker records on every path through it — is no node of the account trie,
+   * and a verifier walking from the root finds it hanging off nothing (issue 12: block 1 of a
+   * one-account genesis). A branch stays a node, under a one-nibble extension.
+   */
+  private replacedTop(): Uint8Array | undefined {
+    let only: Uint8Array | undefined
+    for (const top of this.tops) {
+      if (top === undefined) continue
+      if (only !== undefined) return undefined
+      only = top
+    }
+    return only === undefined || decodeNode(only).t === 2 ? undefined : only
   }
   update(roots: readonly SubtrieRoot[]): void {
     for (const { index, top } of roots) this.tops[index] = top
@@ -47,10 +67,11 @@ class ShardAggregator implements RootAggregator {
   constructor(splitNibbles: number) {
     this.tree = new BinaryMerkleTree(4 * splitNibbles)
   }
-  witness(indices: Iterable<number>): [Uint8Array, Uint8Array][] {
-    const pages = new Map<string, [Uint8Array, Uint8Array]>()
-    for (const index of indices) for (const [hash, page] of this.tree.pagesOnPath(index)) pages.set(bytesToUnprefixedHex(hash), [hash, page])
-    return [...pages.values()]
+  witness(indices: Iterable<number>, subtrieNodes: readonly Uint8Array[]): Uint8Array[] {
+    // Every shard is a trie of its own whose root is a leaf of the binary tree: its nodes all hang off it.
+    const pages = new Map<string, Uint8Array>()
+    for (const index of indices) for (const [hash, page] of this.tree.pagesOnPath(index)) pages.set(bytesToUnprefixedHex(hash), page)
+    return [...subtrieNodes, ...pages.values()]
   }
   update(roots: readonly SubtrieRoot[]): void {
     for (const { index, root } of roots) this.tree.setLeaf(index, root)

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createPublicClient, createWalletClient, defineChain, http, type PublicClient } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { loadConfig } from '../../src/config/config.ts'
+import { loadConfig, type Mode } from '../../src/config/config.ts'
 import { openNode, type MosaicNode } from '../../src/node/node.ts'
 import { startRpcServer } from '../../src/rpc/server.ts'
 
@@ -41,13 +41,14 @@ export type TestNode = {
   stop: (options?: { keepData?: boolean }) => Promise<void>
 }
 
-export async function startNode(flags: string[] = [], options: { dataDir?: string } = {}): Promise<TestNode> {
+/** `mode`: `devnet` (the default) or `sequencer`, which needs `--genesis-file` and `--fee-recipient` among `flags`. */
+export async function startNode(flags: string[] = [], options: { dataDir?: string; mode?: Extract<Mode, 'devnet' | 'sequencer'> } = {}): Promise<TestNode> {
   const dataDir = options.dataDir ?? tempDataDir()
   const config = loadConfig({
     argv: ['--data-dir', dataDir, '--rpc-port', '0', '--block-time-ms', '50', '--admin-token', 'test-token', ...flags],
     env: {},
     cwd: process.cwd(),
-    mode: 'devnet',
+    mode: options.mode ?? 'devnet',
   })
   const node = await openNode(config)
   const server = await startRpcServer(node)
