@@ -10,11 +10,16 @@
  *
  * Rows: witness bytes per block and per touched key, compressed (the binary form) and raw (its
  * RLP body), for `mpt` and `sharded`; ms per block for `execute`, `verify`, `verify-sharded`.
+ * `checks`: the header and transaction-type checks a verifier runs around re-execution (issue 12),
+ * ms per block, and the ratio `checks/verify` (the target: ≤ 0.05).
  * Ratios: `verify/execute` (≤ 1 means a verifier on one thread keeps up with the sequencer) and
  * `sharded/mpt` (witness bytes per block).
  */
 import { availableParallelism } from 'node:os'
-import { type Block, createBlock, createBlockHeader } from '@ethereumjs/block'
+import { type Block, createBlock } from '@ethereumjs/block'
+import type { Address } from '@ethereumjs/util'
+import { childHeaderTemplate, type HeaderRules, validateChildHeader } from '../src/chain/header-rules.ts'
+import { notAdmitted } from '../src/mempool/validate.ts'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import { createChainCommon } from '../src/chain/common.ts'
 import { decodeTransaction } from '../src/chain/transaction.ts'
@@ -36,6 +41,8 @@ checkNames('--workloads', args.workloads, WORKLOAD_NAMES)
 const sizes = args.quick ? { accounts: 2_000, txs: 1_000 } : { accounts: 100_000, txs: 4_000 }
 const BLOCK_SIZE = 200
 const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
+const genesis = createBlock({ header: { number: 0n, gasLimit: 1_000_000_000n, baseFeePerGas: 7n } }, { common, setHardfork: false })
+const rulesFor = (coinbase: Address): HeaderRules => ({ common, gasLimit: 1_000_000_000n, feeRecipient: coinbase, baseFeeFloor: 7n, stateRootLag: 0 })
 const MODES: readonly [string, Layout][] = [
   ['mpt', layoutOf('mpt', 1)],
   ['sharded', layoutOf('sharded', 3)],
@@ -53,16 +60,14 @@ async function execute(name: WorkloadName): Promise<{ pre: StateDelta; blocks: E
   for (const [hash, code] of workload.preState.code) pre.code.set(hash, code)
   const state = new FlatState({ readAccount: (a) => pre.accounts.get(a) ?? undefined, readStorage: (a, s) => pre.storage.get(a)?.get(s), readCode: (h) => pre.code.get(h) })
   const executor = await createSequentialExecutor({ common })
-  const chain: Block[] = [createBlock({ header: { number: 0n, gasLimit: 1_000_000_000n, baseFeePerGas: 7n } }, { common, setHardfork: false })]
+  const chain: Block[] = [genesis]
   const blocks: Executed[] = []
   const txs: TypedTransaction[][] = workload.blocks.map((b) => b.map((tx) => decodeTransaction(tx.serialize(), common)))
   for (const [i, transactions] of txs.entries()) {
     const number = BigInt(i + 1)
     const parent = chain[i]!
-    const header = createBlockHeader(
-      { number, parentHash: parent.hash(), gasLimit: 1_000_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n + number, coinbase: workload.coinbase },
-      { common, setHardfork: false },
-    )
+    // Headers by the chain's rules, as the sequencer makes them (the verifier checks them).
+    const header = childHeaderTemplate({ header: parent.header, hash: parent.hash() }, rulesFor(workload.coinbase), 1_700_000_000n + number)
     const started = performance.now()
     const execution = await executor.executeBlock({ header, transactions, state, blockHash: (n) => chain[Number(n)]?.hash() })
     const ms = performance.now() - started
@@ -90,6 +95,7 @@ for (const name of WORKLOAD_NAMES) {
     let raw = 0
     let keys = 0
     let verifyMs = 0
+    let checksMs = 0
     for (const [i, b] of blocks.entries()) {
       const number = BigInt(i + 1)
       const encoded = (await pipeline.witnessOf(number))!
@@ -97,6 +103,14 @@ for (const name of WORKLOAD_NAMES) {
       compressed += encoded.length
       raw += witnessBody(witness).length
       keys += witness.keys.length
+      if (mode === 'mpt') {
+        // The checks issue 12 added around re-execution: the header against its parent and the
+        // chain's rules, and each transaction against the types the chain admits.
+        const checked = performance.now()
+        validateChildHeader(b.block.header, { header: (i === 0 ? genesis : blocks[i - 1]!.block).header, hash: (i === 0 ? genesis : blocks[i - 1]!.block).hash() }, rulesFor(b.block.header.coinbase))
+        for (const tx of b.block.transactions) notAdmitted(tx, common)
+        checksMs += performance.now() - checked
+      }
       const started = performance.now()
       await verifyBlock({ common, layout, block: b.block, witness, postStateRoot: await pipeline.rootOf(number), delta: b.delta })
       verifyMs += performance.now() - started
@@ -107,10 +121,11 @@ for (const name of WORKLOAD_NAMES) {
     record(mode, 'bytes_per_key', compressed / keys)
     record(mode, 'raw_bytes_per_key', raw / keys)
     record(mode === 'mpt' ? 'verify' : 'verify-sharded', 'ms_per_block', verifyMs / blocks.length)
+    if (mode === 'mpt') record('checks', 'ms_per_block', checksMs / blocks.length)
   }
   console.log(`${name}: ${blocks.length} blocks done`)
 }
-ratios.push(...ratiosOf(rows, 'ms_per_block', 'verify', 'execute'), ...ratiosOf(rows, 'ms_per_block', 'verify-sharded', 'execute'), ...ratiosOf(rows, 'witness_bytes_per_block', 'sharded', 'mpt'))
+ratios.push(...ratiosOf(rows, 'ms_per_block', 'checks', 'verify'), ...ratiosOf(rows, 'ms_per_block', 'verify', 'execute'), ...ratiosOf(rows, 'ms_per_block', 'verify-sharded', 'execute'), ...ratiosOf(rows, 'witness_bytes_per_block', 'sharded', 'mpt'))
 const report = createReport({ bench: 'witness', quick: args.quick, rows, ratios })
 printReport(report, { ms_per_block: 'ms/block', witness_bytes_per_block: 'bytes/block', raw_bytes_per_block: 'raw bytes/block', bytes_per_key: 'bytes/key', raw_bytes_per_key: 'raw bytes/key' })
 writeReport(report, args.out)

@@ -3,8 +3,12 @@
  * `baseFeePerGas`, `timestamp`, `extraData`, `coinbase`), or the built-in devnet genesis.
  */
 import { readFileSync } from 'node:fs'
+import { createBlock, createBlockHeader } from '@ethereumjs/block'
+import type { Common } from '@ethereumjs/common'
 import { bytesToUnprefixedHex, hexToBytes, isHexString, KECCAK256_NULL, setLengthLeft, unpadBytes } from '@ethereumjs/util'
+import type { Config } from '../config/config.ts'
 import { keccak256 } from '../crypto/crypto.ts'
+import type { ChainBlock } from './chain.ts'
 import { MosaicError } from '../errors.ts'
 import { createStateDelta, type StateDelta } from '../state/types.ts'
 import { DEV_ACCOUNT_BALANCE, type DevAccount } from './dev-accounts.ts'
@@ -126,4 +130,31 @@ export function devGenesisJSON(chainId: number, accounts: readonly DevAccount[])
     config: { chainId },
     alloc: Object.fromEntries(accounts.map((a) => [a.address, { balance: `0x${DEV_ACCOUNT_BALANCE.toString(16)}` }])),
   }
+}
+
+/**
+ * The configured genesis: GENESIS_FILE, or the built-in devnet genesis funding `devAccounts`
+ * (the devnet's, its replicas' and its verifiers'; none for a sequencer, which needs a file).
+ */
+export function loadChainGenesis(config: Pick<Config, 'chainId' | 'blockGasLimit' | 'genesisFile'>, devAccounts: readonly DevAccount[]): Genesis {
+  const defaults = { defaultChainId: config.chainId, defaultGasLimit: config.blockGasLimit, defaultBaseFee: 1_000_000_000n }
+  if (config.genesisFile !== undefined) return loadGenesisFile(config.genesisFile, defaults)
+  return parseGenesis(devGenesisJSON(config.chainId, devAccounts), { ...defaults, source: 'built-in devnet genesis' })
+}
+
+/** Block 0: the genesis header committing to the genesis state's root in the configured layout. */
+export function genesisBlock(genesis: Genesis, common: Common, stateRoot: Uint8Array): ChainBlock {
+  const header = createBlockHeader(
+    {
+      number: 0n,
+      gasLimit: genesis.gasLimit,
+      baseFeePerGas: genesis.baseFeePerGas,
+      timestamp: genesis.timestamp,
+      extraData: genesis.extraData,
+      stateRoot,
+    },
+    { common, setHardfork: false },
+  )
+  const block = createBlock({ header, ...(common.isActivatedEIP(4895) ? { withdrawals: [] } : {}) }, { common, setHardfork: false })
+  return { block, hash: block.hash(), senders: [], receipts: [] }
 }

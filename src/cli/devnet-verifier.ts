@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import type { Config } from '../config/config.ts'
 import { spawnWatched, stopWatched } from '../utils/watched-process.ts'
 
 export type DevnetVerifierParameters = {
@@ -17,6 +18,8 @@ export type DevnetVerifierParameters = {
   /** Shared queues when set, as for every other verifier. */
   readonly redisUrl: string | undefined
   readonly queuePrefix: string
+  /** The chain's rules, passed on as flags: the verifier takes them from its own configuration, never from the sequencer. */
+  readonly chain: Pick<Config, 'chainId' | 'genesisFile' | 'hardfork' | 'blockGasLimit' | 'feeRecipient' | 'baseFeeFloor' | 'stateRootLag' | 'stateCommitment' | 'shardNibbles'>
   readonly log: (message: string) => void
 }
 
@@ -29,9 +32,12 @@ export type DevnetVerifier = {
 const NICE = '/usr/bin/nice'
 const ISO_PREFIX = /^\d{4}-\d\d-\d\dT[\d:.]+Z /
 
-export function startDevnetVerifier({ l1Url, inbox, rpcUrl, statusPort, redisUrl, queuePrefix, log }: DevnetVerifierParameters): DevnetVerifier {
+export function startDevnetVerifier({ l1Url, inbox, rpcUrl, statusPort, redisUrl, queuePrefix, chain, log }: DevnetVerifierParameters): DevnetVerifier {
   const bin = fileURLToPath(new URL('../../bin/mosaic.mjs', import.meta.url))
   const command = [process.execPath, bin, 'verifier', '--l1', l1Url, '--inbox', inbox, '--rpc', rpcUrl, '--status-port', String(statusPort), '--queue-prefix', queuePrefix]
+  command.push('--chain-id', String(chain.chainId), '--hardfork', chain.hardfork, '--block-gas-limit', String(chain.blockGasLimit), '--fee-recipient', chain.feeRecipient)
+  command.push('--base-fee-floor', String(chain.baseFeeFloor), '--state-root-lag', String(chain.stateRootLag), '--state-commitment', chain.stateCommitment, '--shard-nibbles', String(chain.shardNibbles))
+  if (chain.genesisFile !== undefined) command.push('--genesis-file', chain.genesisFile)
   if (redisUrl !== undefined) command.push('--redis-url', redisUrl)
   const child = spawnWatched(existsSync(NICE) ? [NICE, '-n', '10', ...command] : command, { PATH: process.env.PATH ?? '' })
   let listening: (url: string) => void = () => {}

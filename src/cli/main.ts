@@ -23,8 +23,9 @@ Usage:
                                posts batches when --l1, --inbox and L1_PRIVATE_KEY are given
   mosaic verifier --rpc URL [--from N] [--to M]
                                stateless verifier: re-executes a sequencer's blocks from their
-                               witnesses; exits non-zero when a block of --from…--to fails,
-                               follows the head when --to is not given
+                               witnesses, checking every header against the chain's rules
+                               (its own config and genesis); exits non-zero when a block of
+                               --from…--to fails or has no verdict; follows the head without --to
   mosaic verifier --l1 URL --inbox ADDRESS (--rpc URL | --files DIR) [--from N] [--to M]
                                verifies the batches on the L1 inbox: blocks and roots from the
                                L1, witnesses from --rpc or --files, checked against the L1's
@@ -60,7 +61,8 @@ export async function main(argv: readonly string[], env: Record<string, string |
     if (mode === 'verifier') {
       const { runVerifier } = await import('../verifier/run.ts')
       const status = await runVerifier(config, { log, stop })
-      return status.failed.length === 0 ? 0 : 1
+      // Non-zero on any FAILED verdict, a block overdue for one, or a --to range left incomplete.
+      return status.failed.length === 0 && (status.overdue?.length ?? 0) === 0 && status.complete !== false ? 0 : 1
     }
     const quiet = config.logLevel === 'silent' || config.logLevel === 'error' || config.logLevel === 'warn'
     // The devnet's L1: anvil from npm, on a free port, mining a block a second.
@@ -107,7 +109,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
         // Its status server takes a free port unless VERIFY_STATUS_PORT says otherwise, so a
         // devnet never collides with a verifier of its own on the default port.
         const statusPort = config.verifyStatusPort === defaults.verifyStatusPort ? 0 : config.verifyStatusPort
-        verifier = startDevnetVerifier({ l1Url: l1.url, inbox: l1.inbox, rpcUrl: rpc.url, statusPort, redisUrl: config.redisUrl, queuePrefix: config.queuePrefix, log })
+        verifier = startDevnetVerifier({ l1Url: l1.url, inbox: l1.inbox, rpcUrl: rpc.url, statusPort, redisUrl: config.redisUrl, queuePrefix: config.queuePrefix, chain: config, log })
         l1Lines = [`L1 RPC${anvil === undefined ? '' : ' (anvil)'}:`.padEnd(19) + l1.url, `Inbox:             ${l1.inbox}`, `Verifier status:   ${await verifier.statusUrl}/health`]
       }
     } catch (error) {

@@ -10,7 +10,7 @@
  */
 import { bytesToHex, concatBytes, equalsBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
-import { EMPTY_ROOT, type NodeLoader, type NodeSink } from './trie.ts'
+import { EMPTY_ROOT, MissingNodeError, type NodeLoader, type NodeSink } from './trie.ts'
 
 /** zero[d] = the root of a subtree of height d whose leaves are all empty shards. */
 const PAGE_LEVELS = 4
@@ -123,7 +123,7 @@ export const PAGE_BYTES = PAGE_WIDTH * 32
 function loadPage(loader: NodeLoader, top: Uint8Array, level: number, zero: readonly Uint8Array[]): Uint8Array[] {
   if (equalsBytes(top, zero[level]!)) return new Array<Uint8Array>(PAGE_WIDTH).fill(zero[level - PAGE_LEVELS]!)
   const page = loader.loadNode(top)
-  if (page === undefined || page.length !== PAGE_WIDTH * 32) throw new Error(`binary Merkle page ${bytesToHex(top)} is not in the store`)
+  if (page === undefined || page.length !== PAGE_WIDTH * 32) throw new MissingNodeError(top)
   return Array.from({ length: PAGE_WIDTH }, (_, i) => page.subarray(i * 32, i * 32 + 32))
 }
 

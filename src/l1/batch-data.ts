@@ -17,11 +17,12 @@
  * own — its pre-state root is the previous block's (the previous batch's root for the first) —
  * and the witness hashes let it check a witness fetched from anywhere against the L1.
  */
-import { deflateRawSync, inflateRawSync } from 'node:zlib'
+import { deflateRawSync } from 'node:zlib'
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex, concatBytes, equalsBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
 import { MosaicError } from '../errors.ts'
+import { inflateBounded } from '../witness/witness.ts'
 
 /** Version bytes: how the body is stored. */
 export const BATCH_DATA_VERSIONS = { raw: 0, deflate: 1 } as const
@@ -66,15 +67,17 @@ export function encodeBatchData(content: BatchContent, { maxBytes = Number.POSIT
 const isBytesList = (value: unknown, size?: number): value is Uint8Array[] =>
   Array.isArray(value) && value.every((item) => item instanceof Uint8Array && (size === undefined || item.length === size))
 
-export function decodeBatchData(data: Uint8Array): BatchContent {
+/** Decode batch data; `maxBytes` bounds the decompressed body (`LIMIT_EXCEEDED` over it). */
+export function decodeBatchData(data: Uint8Array, maxBytes = Number.MAX_SAFE_INTEGER): BatchContent {
   const version = data[0]
   if (version !== BATCH_DATA_VERSIONS.deflate && version !== BATCH_DATA_VERSIONS.raw) {
     throw invalid(`unknown version ${version ?? '(empty)'} (this node reads versions ${Object.values(BATCH_DATA_VERSIONS).join(' and ')})`)
   }
   let decoded: unknown
   try {
-    decoded = RLP.decode(version === BATCH_DATA_VERSIONS.deflate ? new Uint8Array(inflateRawSync(data.subarray(1))) : data.subarray(1))
+    decoded = RLP.decode(version === BATCH_DATA_VERSIONS.deflate ? new Uint8Array(inflateBounded(data.subarray(1), maxBytes, 'batch data')) : data.subarray(1))
   } catch (error) {
+    if (error instanceof MosaicError) throw error
     throw invalid(`cannot decompress or decode (${(error as Error).message})`)
   }
   if (!Array.isArray(decoded) || decoded.length !== 3) throw invalid('expected [blocks, state roots, witness hashes]')

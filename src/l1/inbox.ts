@@ -6,8 +6,10 @@
  */
 import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
 import { type Address, decodeEventLog, decodeFunctionData, fromBlobs, type Hex, type PublicClient, zeroHash } from 'viem'
+import { blobVersionedHash } from '../crypto/kzg.ts'
 import { loadArtifact } from '../../contracts/artifacts.ts'
-import { MosaicError } from '../errors.ts'
+import { MosaicError, VerificationError, type VerdictReason } from '../errors.ts'
+import { DEFAULT_FETCH_LIMITS, type FetchLimits, fetchText } from '../utils/bounded-fetch.ts'
 import { type BatchContent, decodeBatchData, type Frame, reassembleFrames, witnessCommitment } from './batch-data.ts'
 
 export const inboxArtifact = () => loadArtifact('Inbox')
@@ -41,8 +43,8 @@ function l1Error(message: string): MosaicError {
 }
 
 /** The L1's data contradicts the L1's own commitments: a verdict on whoever posted it. */
-function badBatch(message: string): MosaicError {
-  return new MosaicError('VERIFICATION_FAILED', message)
+function badBatch(message: string, reason: VerdictReason = 'batch.commitment', cause?: unknown): VerificationError {
+  return new VerificationError(reason, message, { cause })
 }
 
 export class InboxReader {
@@ -53,15 +55,17 @@ export class InboxReader {
     readonly address: Address,
     /** Beacon API base URL blobs are read from (anvil: its RPC URL). */
     readonly beaconUrl: string | undefined = undefined,
+    /** Largest batch data read, decompressed; and the bounds of beacon API reads. */
+    readonly limits: FetchLimits & { readonly batchBytes: number } = { ...DEFAULT_FETCH_LIMITS, batchBytes: 64 * 1024 * 1024 },
   ) {}
 
   private read<T>(functionName: string, args: readonly unknown[] = [], blockNumber?: bigint): Promise<T> {
     return this.client.readContract({ address: this.address, abi: this.abi, functionName, args, ...(blockNumber === undefined ? {} : { blockNumber }) } as never) as Promise<T>
   }
 
-  /** The inbox's state at one L1 block: the latest, or the L1's finalized block. */
-  async state(tag: 'latest' | 'finalized' = 'latest'): Promise<InboxState> {
-    const l1Block = tag === 'latest' ? await this.client.getBlockNumber({ cacheTime: 0 }) : (await this.client.getBlock({ blockTag: 'finalized' })).number
+  /** The inbox's state at one L1 block: the latest, the L1's finalized block, or a given number. */
+  async state(at: 'latest' | 'finalized' | bigint = 'latest'): Promise<InboxState> {
+    const l1Block = typeof at === 'bigint' ? at : at === 'latest' ? await this.client.getBlockNumber({ cacheTime: 0 }) : (await this.client.getBlock({ blockTag: 'finalized' })).number
     const [nextIndex, nextBlock, lastBatchHash] = await Promise.all([
       this.read<bigint>('nextIndex', [], l1Block),
       this.read<bigint>('nextBlock', [], l1Block),
@@ -85,9 +89,9 @@ export class InboxReader {
     return this.read<Hex>('startStateRoot')
   }
 
-  /** Batch `index` as submitted, from its event; undefined when the L1 has no such batch (yet). */
-  async batch(index: bigint): Promise<SubmittedBatch | undefined> {
-    const logs = await this.client.getContractEvents({ address: this.address, abi: this.abi, eventName: 'BatchSubmitted', args: { index }, fromBlock: 0n, strict: true } as never)
+  /** Batch `index` as submitted (as of L1 block `toBlock`, or the latest), from its event; undefined when the L1 has no such batch (yet). */
+  async batch(index: bigint, toBlock?: bigint): Promise<SubmittedBatch | undefined> {
+    const logs = await this.client.getContractEvents({ address: this.address, abi: this.abi, eventName: 'BatchSubmitted', args: { index }, fromBlock: 0n, ...(toBlock === undefined ? {} : { toBlock }), strict: true } as never)
     const log = (logs as unknown as { args: InboxBatch & { batchHash: Hex }; blockNumber: bigint; transactionHash: Hex }[]).at(-1)
     if (log === undefined) return undefined
     const { index: i, firstBlock, lastBlock, postStateRoot, witnessCommitment, dataHash, previous, batchHash } = log.args
@@ -124,22 +128,41 @@ export class InboxReader {
 
   /**
    * The blobs of L1 block `number`, by versioned hash, decoded back to frame bytes. The beacon
-   * API lists a block's blobs in the order of its transactions' versioned hashes.
+   * API lists a block's blobs in the order of its transactions' versioned hashes; each blob is
+   * checked against its versioned hash (the KZG commitment computed from the blob), so a beacon
+   * API cannot swap one in. Beacon blocks are found by their root, which the next execution
+   * block carries (EIP-4788) — falling back to the execution block number for an L1 whose beacon
+   * API keys blobs by it (anvil's).
    */
   private async blobsOf(number: bigint): Promise<Map<string, Uint8Array>> {
     if (this.beaconUrl === undefined) throw l1Error('blob frames need a beacon API: set L1_BEACON_URL')
     const block = await this.client.getBlock({ blockNumber: number, includeTransactions: true })
     const hashes = block.transactions.flatMap((tx) => (tx.type === 'eip4844' ? (tx.blobVersionedHashes ?? []) : []))
-    let response: Response
-    try {
-      response = await fetch(`${this.beaconUrl.replace(/\/$/, '')}/eth/v1/beacon/blobs/${number}`)
-    } catch (error) {
-      throw l1Error(`cannot reach the beacon API at ${this.beaconUrl}: ${(error as Error).message}`)
+    const base = this.beaconUrl.replace(/\/$/, '')
+    const child = await this.client.getBlock({ blockNumber: number + 1n }).catch(() => undefined)
+    const root = child?.parentBeaconBlockRoot
+    const ids = root !== undefined && root !== null && root !== zeroHash ? [root, number.toString()] : [number.toString()]
+    let blobs: Hex[] | undefined
+    for (const id of ids) {
+      const { status, text } = await fetchText(`${base}/eth/v1/beacon/blobs/${id}`, {}, this.limits, `the beacon API at ${this.beaconUrl}`)
+      if (status !== 200) continue
+      try {
+        blobs = (JSON.parse(text) as { data: Hex[] }).data
+      } catch {
+        throw new MosaicError('TRANSPORT', `the beacon API at ${this.beaconUrl} answered the blobs of block ${id} with something else than JSON`)
+      }
+      if (Array.isArray(blobs)) break
     }
-    if (!response.ok) throw l1Error(`the beacon API at ${this.beaconUrl} answered ${response.status} for the blobs of block ${number}`)
-    const { data } = (await response.json()) as { data: Hex[] }
-    if (data.length !== hashes.length) throw l1Error(`the beacon API returned ${data.length} blobs for L1 block ${number}, which carries ${hashes.length}`)
-    return new Map(hashes.map((hash, i) => [hash, fromBlobs({ blobs: [data[i]!], to: 'bytes' })]))
+    if (!Array.isArray(blobs)) throw new MosaicError('TRANSPORT', `the beacon API at ${this.beaconUrl} has no blobs for L1 block ${number}`)
+    if (blobs.length !== hashes.length) throw new MosaicError('TRANSPORT', `the beacon API returned ${blobs.length} blobs for L1 block ${number}, which carries ${hashes.length}`)
+    return new Map(
+      hashes.map((hash, i) => {
+        const blob = blobs[i]!
+        const versioned = blobVersionedHash(blob)
+        if (versioned !== hash) throw new MosaicError('TRANSPORT', `the beacon API's blob ${i} of L1 block ${number} hashes to ${versioned}, the L1 committed ${hash}`)
+        return [hash, fromBlobs({ blobs: [blob], to: 'bytes' })]
+      }),
+    )
   }
 
   /**
@@ -151,8 +174,13 @@ export class InboxReader {
   async readBatch(index: bigint): Promise<L1Batch> {
     const batch = await this.batch(index)
     if (batch === undefined) throw l1Error(`the inbox has no batch ${index}`)
-    const data = reassembleFrames(index, await this.frames(batch.dataHash), hexToBytes(batch.dataHash))
-    const content = decodeBatchData(data)
+    let content: BatchContent
+    try {
+      content = decodeBatchData(reassembleFrames(index, await this.frames(batch.dataHash), hexToBytes(batch.dataHash)), this.limits.batchBytes)
+    } catch (error) {
+      if (!(error instanceof MosaicError) || error.code === 'TRANSPORT' || error.code === 'L1') throw error
+      throw badBatch(`batch ${index}'s data: ${error.shortMessage}`, error.code === 'LIMIT_EXCEEDED' ? 'batch.too-large' : 'batch.undecodable', error)
+    }
     const count = batch.lastBlock - batch.firstBlock + 1n
     if (BigInt(content.blocks.length) !== count) throw badBatch(`batch ${index} covers blocks ${batch.firstBlock}–${batch.lastBlock} but its data holds ${content.blocks.length}`)
     if (!equalsBytes(content.stateRoots.at(-1)!, hexToBytes(batch.postStateRoot))) {

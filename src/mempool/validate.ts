@@ -33,7 +33,7 @@ function txInvalid(message: string): MosaicError {
   return new MosaicError('TX_INVALID', message)
 }
 
-type Precheck = {
+export type Precheck = {
   /** The chain id the tx was signed for; undefined for pre-EIP-155 legacy txs. */
   readonly chainId: bigint | undefined
   /** The decoded RLP fields, handed to the tx constructor so the bytes are decoded once. */
@@ -52,7 +52,7 @@ function precheckFields(raw: Uint8Array): Precheck {
   if (first <= 0x7f) {
     const type = first
     if (type === 3) throw txRejected('blob transactions (type 3) are not supported by this sequencer')
-    if (type !== 1 && type !== 2 && type !== 4) throw txInvalid(`invalid transaction: unknown transaction type ${type}`)
+    if (!ADMITTED_TYPES.has(type)) throw txInvalid(`invalid transaction: unknown transaction type ${type}`)
     const fields = RLP.decode(raw.subarray(1))
     if (!Array.isArray(fields) || !fields.slice(0, 4).every((f) => f instanceof Uint8Array)) {
       throw txInvalid('invalid transaction: malformed RLP')
@@ -62,7 +62,7 @@ function precheckFields(raw: Uint8Array): Precheck {
       const cap = bytesToBigInt(fields[3] as Uint8Array)
       if (tip > cap) throw txRejected(`max priority fee per gas higher than max fee per gas: tip ${tip}, max fee ${cap}`)
     }
-    return { chainId: bytesToBigInt(fields[0] as Uint8Array), fields: fields as Uint8Array[], type }
+    return { chainId: bytesToBigInt(fields[0] as Uint8Array), fields: fields as Uint8Array[], type: type as Precheck['type'] }
   }
   const fields = RLP.decode(raw)
   if (!Array.isArray(fields) || fields.length !== 9 || !(fields[6] instanceof Uint8Array)) {
@@ -81,6 +81,46 @@ const fromFields = {
   4: createEOACode7702TxFromBytesArray,
 } as const
 
+/** The typed transactions this chain admits (and legacy, type 0, with EIP-155 replay protection). */
+const ADMITTED_TYPES = new Set([1, 2, 4])
+
+/**
+ * `checkChainAdmits` for a transaction already decoded (a block's, in a verifier): the reason it is
+ * not admitted, or undefined. Same rule, without decoding the RLP again.
+ */
+export function notAdmitted(tx: TypedTransaction, common: Common): string | undefined {
+  if (tx.type === 0) {
+    const v = tx.v ?? 0n
+    if (v < 35n) return 'only replay-protected (EIP-155) transactions allowed'
+    const chainId = (v - 35n) / 2n
+    return chainId === common.chainId() ? undefined : `invalid chain id: expected ${common.chainId()}, got ${chainId}`
+  }
+  if (!ADMITTED_TYPES.has(tx.type)) return tx.type === 3 ? 'blob transactions (type 3) are not supported by this sequencer' : `unknown transaction type ${tx.type}`
+  const chainId = (tx as { chainId?: bigint }).chainId
+  return chainId === common.chainId() ? undefined : `invalid chain id: expected ${common.chainId()}, got ${chainId}`
+}
+
+/**
+ * The transaction types and signing rules this chain admits — the one owner of that rule: the
+ * mempool refuses anything else, and verifiers fail a block that carries anything else. Types
+ * 0 (EIP-155 replay-protected only), 1, 2 and 4, signed for this chain; no blob transactions.
+ */
+export function checkChainAdmits(raw: Uint8Array, common: Common): Precheck {
+  let precheck: Precheck
+  try {
+    precheck = precheckFields(raw)
+  } catch (error) {
+    if (error instanceof MosaicError) throw error
+    throw txInvalid(`invalid transaction: malformed RLP (${(error as Error).message})`)
+  }
+  const { chainId } = precheck
+  if (chainId === undefined) throw txRejected('only replay-protected (EIP-155) transactions allowed over RPC')
+  if (chainId !== common.chainId()) {
+    throw txRejected(`invalid chain id: expected ${common.chainId()}, got ${chainId}`)
+  }
+  return precheck
+}
+
 export type DecodedTx = { readonly tx: TypedTransaction; readonly sender: Address; readonly hash: Uint8Array }
 
 /**
@@ -98,18 +138,7 @@ export async function decodeAndValidate(raw: Uint8Array, common: Common, limits:
   if (raw.length > limits.txMaxBytes) {
     throw txRejected(`oversized data: transaction size ${raw.length} bytes, limit ${limits.txMaxBytes}`)
   }
-  let precheck: Precheck
-  try {
-    precheck = precheckFields(raw)
-  } catch (error) {
-    if (error instanceof MosaicError) throw error
-    throw txInvalid(`invalid transaction: malformed RLP (${(error as Error).message})`)
-  }
-  const { chainId } = precheck
-  if (chainId === undefined) throw txRejected('only replay-protected (EIP-155) transactions allowed over RPC')
-  if (chainId !== common.chainId()) {
-    throw txRejected(`invalid chain id: expected ${common.chainId()}, got ${chainId}`)
-  }
+  const precheck = checkChainAdmits(raw, common)
   let tx: TypedTransaction
   try {
     // Unfrozen, so the recovered sender can be pinned on it before it is frozen.

@@ -3,9 +3,8 @@
  * executor, sequencer and simulator. The RPC server and the CLI sit on top of it.
  */
 import { availableParallelism } from 'node:os'
-import { createBlock, createBlockHeader } from '@ethereumjs/block'
-import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
+import type { Common } from '@ethereumjs/common'
 import { bytesToHex, createAddressFromString, equalsBytes } from '@ethereumjs/util'
 import { Chain, type ChainBlock } from '../chain/chain.ts'
 import { ChainWriter } from '../chain/chain-writer.ts'
@@ -14,7 +13,7 @@ import { CommitmentPipeline, type WitnessInput } from '../commitment/pipeline.ts
 import { computeStateRoot } from '../commitment/root.ts'
 import { createChainCommon } from '../chain/common.ts'
 import { type DevAccount, deriveDevAccounts } from '../chain/dev-accounts.ts'
-import { devGenesisJSON, type Genesis, loadGenesisFile, parseGenesis } from '../chain/genesis.ts'
+import { genesisBlock, loadChainGenesis } from '../chain/genesis.ts'
 import type { Config } from '../config/config.ts'
 import { MosaicError } from '../errors.ts'
 import { decodeReadSet } from '../state/read-set.ts'
@@ -55,28 +54,6 @@ export type MosaicNode = {
 }
 
 export type OpenNodeOptions = { log?: (message: string) => void }
-
-function loadChainGenesis(config: Config, devAccounts: readonly DevAccount[]): Genesis {
-  const defaults = { defaultChainId: config.chainId, defaultGasLimit: config.blockGasLimit, defaultBaseFee: 1_000_000_000n }
-  if (config.genesisFile !== undefined) return loadGenesisFile(config.genesisFile, defaults)
-  return parseGenesis(devGenesisJSON(config.chainId, devAccounts), { ...defaults, source: 'built-in devnet genesis' })
-}
-
-function genesisBlock(genesis: Genesis, common: Common, stateRoot: Uint8Array): ChainBlock {
-  const header = createBlockHeader(
-    {
-      number: 0n,
-      gasLimit: genesis.gasLimit,
-      baseFeePerGas: genesis.baseFeePerGas,
-      timestamp: genesis.timestamp,
-      extraData: genesis.extraData,
-      stateRoot,
-    },
-    { common, setHardfork: false },
-  )
-  const block = createBlock({ header, ...(common.isActivatedEIP(4895) ? { withdrawals: [] } : {}) }, { common, setHardfork: false })
-  return { block, hash: block.hash(), senders: [], receipts: [] }
-}
 
 /** What block `n`'s witness needs besides trie nodes, from what was stored with the block. */
 function storedWitnessInput(store: LmdbStore, n: bigint): WitnessInput | undefined {

@@ -51,6 +51,7 @@ const codeOf: Record<MosaicErrorCode, number> = {
   COMMITMENT: rpcErrorCodes.internalError,
   L1: rpcErrorCodes.internalError,
   QUEUE: rpcErrorCodes.internalError,
+  TRANSPORT: rpcErrorCodes.internalError,
   INTERNAL: rpcErrorCodes.internalError,
 }
 

@@ -13,14 +13,13 @@ import { type Address, bytesToHex, bytesToUnprefixedHex } from '@ethereumjs/util
 import { blockOf, serializeBlock } from '../chain/block.ts'
 import type { ChainWriter } from '../chain/chain-writer.ts'
 import { Bloom, encodeReceipt } from '@ethereumjs/vm'
-import { nextBaseFee } from '../chain/base-fee.ts'
+import { childHeaderTemplate, type HeaderRules, laggedRootBlock } from '../chain/header-rules.ts'
 import { type Chain, type ChainBlock, encodeStoredReceipt, type StoredReceipt } from '../chain/chain.ts'
 import { orderedTrieRoot } from '../commitment/ordered-root.ts'
 import type { CommitmentPipeline } from '../commitment/pipeline.ts'
 import { witnessExtras } from '../witness/inputs.ts'
 import { encodeReadSet } from '../state/read-set.ts'
 import { serializedTx } from '../chain/transaction.ts'
-import { keccak256 } from '../crypto/crypto.ts'
 import type { BlockExecutor, ExecutedTx } from '../execution/types.ts'
 import { MosaicError } from '../errors.ts'
 import type { Mempool } from '../mempool/mempool.ts'
@@ -66,7 +65,12 @@ export class Sequencer {
   /** When the next block is due (performance.now() ms): a fixed schedule, not "block time after the last one finished". */
   private deadline = 0
 
-  constructor(private readonly o: SequencerOptions) {}
+  /** The chain's header rules, one owner for the sequencer and the verifiers (`chain/header-rules.ts`). */
+  private readonly rules: HeaderRules
+
+  constructor(private readonly o: SequencerOptions) {
+    this.rules = { common: o.common, gasLimit: o.blockGasLimit, feeRecipient: o.feeRecipient, baseFeeFloor: o.baseFeeFloor, stateRootLag: o.stateRootLag }
+  }
 
   start(): void {
     this.stopped = false
@@ -134,22 +138,8 @@ export class Sequencer {
   nextHeader(): BlockHeader {
     const parent = this.o.chain.getBlock(this.o.chain.head)
     if (parent === undefined) throw new Error(`head block ${this.o.chain.head} missing from the store`)
-    const p = parent.block.header
-    const now = BigInt(Math.floor(Date.now() / 1000))
-    return createBlockHeader(
-      {
-        parentHash: parent.hash,
-        number: p.number + 1n,
-        // Several blocks per second share a timestamp (as Arbitrum's do); it never goes backwards.
-        timestamp: now > p.timestamp ? now : p.timestamp,
-        gasLimit: this.o.blockGasLimit,
-        coinbase: this.o.feeRecipient,
-        baseFeePerGas: nextBaseFee({ gasLimit: p.gasLimit, gasUsed: p.gasUsed, baseFeePerGas: p.baseFeePerGas ?? 0n }, this.o.baseFeeFloor),
-        // prevRandao: deterministic from the parent, so a verifier can re-derive it.
-        mixHash: keccak256(parent.hash),
-      },
-      { common: this.o.common, setHardfork: false },
-    )
+    // Several blocks per second share a timestamp (as Arbitrum's do); it never goes backwards.
+    return childHeaderTemplate({ header: parent.block.header, hash: parent.hash }, this.rules, BigInt(Math.floor(Date.now() / 1000)))
   }
 
   private async produce(): Promise<ChainBlock | undefined> {
@@ -170,8 +160,7 @@ export class Sequencer {
     const number = template.number
     const extras = witnessExtras(execution.reads, state, number - 1n, (n) => chain.getBlock(n)?.block.header.serialize())
     commitment.submit(number, execution.delta, { reads: execution.reads, ...extras })
-    const committed = number - BigInt(this.o.stateRootLag)
-    const stateRoot = await commitment.rootOf(committed < 0n ? 0n : committed)
+    const stateRoot = await commitment.rootOf(laggedRootBlock(number, this.o.stateRootLag))
     const { block, stored, chainBlock } = assembleBlock(template, execution.executed, execution.gasUsed, stateRoot)
     const readSet = encodeReadSet(execution.reads, extras.codeHashes)
     try {

@@ -6,17 +6,17 @@
  *   { "version": 1, "chainId": 901, "hardfork": "prague", "commitment": "mpt" | "sharded:<k>",
  *     "blockNumber": "0x…", "block": "0x<RLP>", "witness": "0x<binary witness>",
  *     "delta": "0x<binary delta>", "postStateRoot": "0x…" }
+ *
+ * The chain a bundle names must be the verifier's own (its configuration and genesis): bundles
+ * carry blocks, never chain rules.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createBlockFromRLP } from '@ethereumjs/block'
-import { bytesToHex, hexToBytes } from '@ethereumjs/util'
-import { createChainCommon } from '../chain/common.ts'
-import { type Layout, layoutName, layoutOf } from '../commitment/layout.ts'
-import { MosaicError } from '../errors.ts'
-import { decodeStateDelta, encodeStateDelta } from '../state/delta-codec.ts'
-import { decodeWitness, encodeWitness, witnessHash } from '../witness/witness.ts'
-import type { BlockSource, BlockToVerify } from './rpc-source.ts'
+import { bytesToHex, hexToBytes, isHexString } from '@ethereumjs/util'
+import { type Layout, layoutName } from '../commitment/layout.ts'
+import { MosaicError, VerificationError } from '../errors.ts'
+import type { BlockSource, RawBlockData } from './rpc-source.ts'
 
 type BundleJSON = {
   version: 1
@@ -30,29 +30,33 @@ type BundleJSON = {
   postStateRoot: string
 }
 
-export function writeBundle(dir: string, item: BlockToVerify, chainId: number, hardfork: string, layout: Layout): void {
+export type BundleChain = { readonly chainId: number; readonly hardfork: string; readonly layout: Layout }
+
+export function writeBundle(dir: string, item: RawBlockData, chain: BundleChain): void {
   const bundle: BundleJSON = {
     version: 1,
-    chainId,
-    hardfork,
-    commitment: layoutName(layout),
-    blockNumber: `0x${item.block.header.number.toString(16)}`,
-    block: bytesToHex(item.block.serialize()),
-    witness: bytesToHex(encodeWitness(item.witness)),
-    delta: bytesToHex(encodeStateDelta(item.delta)),
-    postStateRoot: bytesToHex(item.postStateRoot),
+    chainId: chain.chainId,
+    hardfork: chain.hardfork,
+    commitment: layoutName(chain.layout),
+    blockNumber: `0x${item.number.toString(16)}`,
+    block: bytesToHex(item.block),
+    witness: bytesToHex(item.witness),
+    delta: item.delta === undefined ? '0x' : bytesToHex(item.delta),
+    postStateRoot: item.postStateRoot === undefined ? '0x' : bytesToHex(item.postStateRoot),
   }
-  writeFileSync(join(dir, `block-${item.block.header.number}.json`), `${JSON.stringify(bundle)}\n`)
+  writeFileSync(join(dir, `block-${item.number}.json`), `${JSON.stringify(bundle)}\n`)
 }
 
 /** The bundles of a directory, as a block source. */
 export class FileSource implements BlockSource {
   private readonly files = new Map<bigint, string>()
-  readonly chainId: number
-  readonly hardfork: string
-  readonly layout: Layout
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    private readonly chain: BundleChain,
+    /** Largest bundle read, in bytes. */
+    private readonly maxBytes: number,
+  ) {
     let names: string[]
     try {
       names = readdirSync(dir)
@@ -64,11 +68,6 @@ export class FileSource implements BlockSource {
       if (match) this.files.set(BigInt(match[1]!), join(dir, name))
     }
     if (this.files.size === 0) throw new MosaicError('CONFIG_INVALID', `Invalid VERIFY_FILES (--files): no block-<n>.json bundles in ${dir}`)
-    const first = this.read(this.first)
-    this.chainId = first.chainId
-    this.hardfork = first.hardfork
-    const [mode, k] = first.commitment.split(':')
-    this.layout = layoutOf(mode === 'sharded' ? 'sharded' : 'mpt', Number(k ?? 3))
   }
 
   get first(): bigint {
@@ -81,37 +80,49 @@ export class FileSource implements BlockSource {
 
   private read(n: bigint): BundleJSON {
     const path = this.files.get(n)
-    if (path === undefined) throw new MosaicError('NOT_FOUND', `no bundle for block ${n} in ${this.dir}`)
+    if (path === undefined) throw new MosaicError('TRANSPORT', `no bundle for block ${n} in ${this.dir}`)
+    const size = statSync(path).size
+    if (size > this.maxBytes) throw new VerificationError('witness.too-large', `${path} is ${size} bytes, over the limit of ${this.maxBytes} (VERIFY_MAX_RESPONSE_BYTES)`)
     let bundle: BundleJSON
     try {
       bundle = JSON.parse(readFileSync(path, 'utf8')) as BundleJSON
     } catch (error) {
-      throw new MosaicError('WITNESS_INVALID', `${path} is not a block bundle: ${(error as Error).message}`)
+      throw new VerificationError('block.undecodable', `${path} is not a block bundle: ${(error as Error).message}`)
     }
-    if (bundle.version !== 1) throw new MosaicError('WITNESS_INVALID', `${path}: unknown bundle version ${String(bundle.version)}`)
+    if (typeof bundle !== 'object' || bundle === null || bundle.version !== 1) throw new VerificationError('block.undecodable', `${path}: not a version 1 block bundle`)
+    const { chainId, hardfork, layout } = this.chain
+    if (bundle.chainId !== chainId || bundle.hardfork !== hardfork || bundle.commitment !== layoutName(layout)) {
+      throw new MosaicError(
+        'CONFIG_INVALID',
+        `${path} is a block of chain ${bundle.chainId} (${bundle.hardfork}, ${bundle.commitment}), but this verifier checks chain ${chainId} (${hardfork}, ${layoutName(layout)}): configure the chain's CHAIN_ID, GENESIS_FILE, HARDFORK and STATE_COMMITMENT`,
+      )
+    }
     return bundle
   }
 
-  /** The root after block `n`: its bundle's claim, or for the block before the first bundle, the first witness's pre-state root. */
-  async stateRoot(n: bigint): Promise<Uint8Array> {
-    if (!this.files.has(n) && this.files.has(n + 1n)) return (await this.fetch(n + 1n)).witness.preStateRoot
-    return hexToBytes(this.read(n).postStateRoot as `0x${string}`)
+  private bytes(n: bigint, field: keyof BundleJSON): Uint8Array {
+    const value = this.read(n)[field]
+    if (typeof value !== 'string' || !isHexString(value) || value.length % 2 !== 0) throw new VerificationError('block.undecodable', `the bundle of block ${n}: ${field} is not hex bytes`)
+    return hexToBytes(value as `0x${string}`)
   }
 
   async witness(n: bigint): Promise<Uint8Array> {
-    return hexToBytes(this.read(n).witness as `0x${string}`)
+    return this.bytes(n, 'witness')
   }
 
-  async fetch(n: bigint): Promise<BlockToVerify> {
-    const bundle = this.read(n)
-    const common = createChainCommon({ chainId: bundle.chainId, hardfork: bundle.hardfork })
-    const witnessBytes = hexToBytes(bundle.witness as `0x${string}`)
+  async rawBlock(n: bigint): Promise<Uint8Array> {
+    return this.bytes(n, 'block')
+  }
+
+  async raw(n: bigint): Promise<RawBlockData> {
+    const delta = this.bytes(n, 'delta')
+    const postStateRoot = this.bytes(n, 'postStateRoot')
     return {
-      block: createBlockFromRLP(hexToBytes(bundle.block as `0x${string}`), { common, setHardfork: false }),
-      witness: decodeWitness(witnessBytes),
-      witnessHash: witnessHash(witnessBytes),
-      delta: decodeStateDelta(hexToBytes(bundle.delta as `0x${string}`)),
-      postStateRoot: hexToBytes(bundle.postStateRoot as `0x${string}`),
+      number: n,
+      block: this.bytes(n, 'block'),
+      witness: this.bytes(n, 'witness'),
+      ...(delta.length > 0 ? { delta } : {}),
+      ...(postStateRoot.length > 0 ? { postStateRoot } : {}),
     }
   }
 }

@@ -3,37 +3,53 @@
  * says, not what a sequencer says. Blocks, per-block roots and witness hashes come from the
  * batches on the inbox (frames reassembled, checked against the committed data hash, witness
  * commitment and post-state root); only the witnesses come from the sequencer's RPC or a bundle
- * directory, and each must hash to what the L1 committed.
+ * directory, and each must hash to what the L1 committed. The chain's rules come from the
+ * verifier's own configuration and genesis (`rules.ts`).
  *
- * Work is one queue job per block (`verify` queue): every verifier process scans the inbox and
- * adds a job for each block of each batch under the id `<batch hash>:<block>`, so any number of
- * processes on one Redis add each job once and BullMQ hands it to one of them — no block
- * verified twice, none skipped. A block is checked on its own: its pre-state root is the
- * previous block's root in the batch data (the previous batch's root for the first, or the
- * inbox's start root), so jobs run in any order on any machine. The verdict is the job's
- * result, kept in the queue backend: every process reads the same verdicts.
+ * Work is one queue job per block (`verify` queue): every verifier process scans the inbox —
+ * CONFIRMATIONS blocks behind the L1's head — and adds a job for each block of each batch under
+ * the id `<batch hash>:<block>`, so any number of processes on one Redis add each job once and
+ * BullMQ hands it to one of them. A block is checked on its own, as the child of the block
+ * before it in the L1's data (the previous batch's last block, or the genesis): its header
+ * against that parent and the chain's rules, its witness against that parent's root, its
+ * lagged header root against the L1's root of block N − L. Jobs run in any order on any machine.
+ *
+ * Every posted block gets a verdict: anything that fails to decode, validate or execute from the
+ * L1's data (or from a witness that matches the L1's commitment) is FAILED with its reason. Only
+ * transport failures are retried, and only until VERIFY_DEADLINE_MS after the block was
+ * scheduled: a witness that stays unavailable, or keeps not matching the commitment, is then
+ * FAILED as withheld. A batch an L1 reorg replaced is scheduled again under its new hash; only
+ * the verdicts of the batches now on the L1 count.
  */
 import { createBlockFromRLP } from '@ethereumjs/block'
-import type { Common } from '@ethereumjs/common'
-import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
 import { createPublicClient, type Hex, http, type PublicClient } from 'viem'
 import { hostname } from 'node:os'
-import type { Layout } from '../commitment/layout.ts'
+import { laggedRootBlock, type ParentHeader } from '../chain/header-rules.ts'
 import type { Config } from '../config/config.ts'
 import { keccak256 } from '../crypto/crypto.ts'
-import { isMosaicError, MosaicError } from '../errors.ts'
+import { isMosaicError, isTransportError, MosaicError, type VerdictReason, VerificationError, verdictReasonOf } from '../errors.ts'
 import { InboxReader, type L1Batch } from '../l1/inbox.ts'
 import type { JobQueue, QueueBackend } from '../queue/queue.ts'
 import { UnrecoverableJobError } from '../queue/queue.ts'
-import { decodeWitness } from '../witness/witness.ts'
+import { verifyChild } from './chain.ts'
+import type { ChainRules } from './rules.ts'
 import type { BlockSource } from './rpc-source.ts'
-import { verifyBlock } from './verify.ts'
 
-export type VerifyJob = { readonly batch: string; readonly batchHash: Hex; readonly block: string }
+export type VerifyJob = {
+  readonly batch: string
+  readonly batchHash: Hex
+  readonly block: string
+  /** When the job was scheduled (ms since the epoch): the deadline for its data counts from here. */
+  readonly scheduledAt?: number
+}
 export type BlockVerdict = {
   readonly block: string
   readonly batch: string
+  readonly batchHash?: Hex
   readonly ok: boolean
+  /** The rule a FAILED block broke (`VerdictReason`). */
+  readonly code?: string
   readonly reason?: string
   readonly stateRoot?: Hex
   readonly transactions?: number
@@ -44,9 +60,9 @@ export type BlockVerdict = {
 
 export type L1VerifierOptions = {
   readonly config: Config
-  readonly source: BlockSource
-  readonly common: Common
-  readonly layout: Layout
+  readonly rules: ChainRules
+  /** Where witnesses come from, tried in turn: the sequencer's RPC, bundle files. */
+  readonly sources: readonly BlockSource[]
   readonly queues: QueueBackend
   readonly log: (message: string) => void
   /** First and (optionally) last block to verify. */
@@ -55,8 +71,20 @@ export type L1VerifierOptions = {
   readonly pollMs?: number
 }
 
-/** Reasons that are verdicts about the sequencer, not trouble reaching something. */
-const VERDICT_CODES = new Set(['VERIFICATION_FAILED', 'WITNESS_INVALID', 'INVALID_PARAMS', 'DELTA_INVALID'])
+/** What the L1 says about one block: its RLP, its parent, the roots around it, the witness it committed to. */
+type L1Context = {
+  readonly blockRlp: Uint8Array
+  readonly parent: ParentHeader
+  readonly preStateRoot: Uint8Array
+  readonly postStateRoot: Uint8Array
+  readonly laggedRoot: Uint8Array
+  readonly witnessHash: Uint8Array
+  /** Timestamp of the L1 block that included the batch. */
+  readonly l1Timestamp: bigint
+}
+
+/** First retry delay of a job whose data is unavailable (it doubles with every try). */
+const RETRY_MS = 500
 
 export class L1Verifier {
   readonly inbox: InboxReader
@@ -64,23 +92,34 @@ export class L1Verifier {
   readonly id = `${hostname()}/${process.pid}/${Math.random().toString(36).slice(2, 8)}`
   /** Blocks this process verified (its own share), in the order it did them. */
   readonly mine: BlockVerdict[] = []
+  private readonly client: PublicClient
   private readonly batches = new Map<string, Promise<L1Batch>>()
+  /** The hash of each batch scheduled, by index, as the L1 (at the confirmation depth) has it now. */
+  private readonly current = new Map<bigint, Hex>()
+  /** When each scheduled block was scheduled, for the deadline of /health. */
+  private readonly scheduledAt = new Map<bigint, number>()
   private nextBatch = 0n
   private scheduledThrough = 0n
   private timer: NodeJS.Timeout | undefined
   private scanning: Promise<void> | undefined
   private stopped = false
+  private startRootChecked: Promise<void> | undefined
+  private readonly attempts: number
   lastError: string | null = null
 
   constructor(private readonly options: L1VerifierOptions) {
-    const { config } = options
-    const client = createPublicClient({ transport: http(config.l1RpcUrl!, { retryCount: 2 }) }) as PublicClient
-    this.inbox = new InboxReader(client, config.inboxAddress!, config.l1BeaconUrl ?? config.l1RpcUrl)
-    this.queue = options.queues.queue<VerifyJob, BlockVerdict>('verify', { attempts: 8, backoffMs: 500, keepCompleted: true })
+    const { config, rules } = options
+    this.client = createPublicClient({ transport: http(config.l1RpcUrl!, { retryCount: 2, timeout: rules.limits.timeoutMs }) }) as PublicClient
+    this.inbox = new InboxReader(this.client, config.inboxAddress!, config.l1BeaconUrl ?? config.l1RpcUrl, { ...rules.limits, batchBytes: rules.limits.batchBytes })
+    // Enough tries (the backoff doubles) to outlast the deadline; the last one returns a verdict.
+    let retries = 1
+    while (RETRY_MS * (2 ** retries - 1) < config.verifyDeadlineMs) retries++
+    this.attempts = retries + 1
+    this.queue = options.queues.queue<VerifyJob, BlockVerdict>('verify', { attempts: this.attempts, backoffMs: RETRY_MS, keepCompleted: true })
   }
 
   start(onVerdict: (verdict: BlockVerdict) => void): void {
-    this.queue.process((job) => this.verify(job.data), {
+    this.queue.process((job) => this.verify(job.data, job.attempt), {
       concurrency: 1,
       onEvent: (event) => {
         if (event.type === 'completed') {
@@ -114,77 +153,218 @@ export class L1Verifier {
     return this.options.to !== undefined && this.scheduledThrough >= this.options.to
   }
 
-  /** Add a job for every block of every batch on the inbox not scanned yet. */
+  /**
+   * Add a job for every block of every batch on the inbox not scanned yet, as of the L1 block
+   * CONFIRMATIONS − 1 below the head. A batch whose hash changed since (an L1 reorg) is
+   * scheduled again from the first one that differs: batch hashes chain, so the newest one
+   * matching means all before it match.
+   */
   async scan(): Promise<void> {
-    const { from, to } = this.options
-    const { nextIndex } = await this.inbox.state()
-    while (this.nextBatch < nextIndex && !this.scheduledAll) {
-      const batch = await this.inbox.batch(this.nextBatch)
+    const { from, to, config } = this.options
+    const latest = await this.client.getBlockNumber({ cacheTime: 0 })
+    const at = latest - BigInt(config.verifyL1Confirmations - 1)
+    if (at < 0n) return
+    const state = await this.inbox.state(at)
+    if (state.nextIndex < this.nextBatch || (this.nextBatch > 0n && this.current.get(this.nextBatch - 1n) !== (await this.hashAt(this.nextBatch - 1n, at)))) {
+      let index = state.nextIndex < this.nextBatch ? state.nextIndex : this.nextBatch - 1n
+      while (index > 0n && this.current.get(index - 1n) !== (await this.hashAt(index - 1n, at))) index--
+      this.options.log(`an L1 reorg replaced batches from ${index} on: verifying them again`)
+      for (const k of [...this.current.keys()]) if (k >= index) this.current.delete(k)
+      this.nextBatch = index
+      this.scheduledThrough = 0n
+    }
+    while (this.nextBatch < state.nextIndex && !this.scheduledAll) {
+      const batch = await this.inbox.batch(this.nextBatch, at)
       if (batch === undefined) return // not visible yet at the node we read logs from
       const last = to !== undefined && to < batch.lastBlock ? to : batch.lastBlock
+      const now = Date.now()
       for (let n = batch.firstBlock > from ? batch.firstBlock : from; n <= last; n++) {
-        await this.queue.add(`${batch.batchHash}:${n}`, { batch: batch.index.toString(), batchHash: batch.batchHash, block: n.toString() })
+        await this.queue.add(`${batch.batchHash}:${n}`, { batch: batch.index.toString(), batchHash: batch.batchHash, block: n.toString(), scheduledAt: now })
+        if (!this.scheduledAt.has(n)) this.scheduledAt.set(n, now)
       }
+      this.current.set(batch.index, batch.batchHash)
       this.scheduledThrough = batch.lastBlock
       this.nextBatch++
     }
   }
 
-  private loadBatch(index: bigint, batchHash: Hex): Promise<L1Batch> {
-    let loading = this.batches.get(batchHash)
+  private async hashAt(index: bigint, at: bigint): Promise<Hex | undefined> {
+    return (await this.inbox.batch(index, at))?.batchHash
+  }
+
+  private loadBatch(index: bigint): Promise<L1Batch> {
+    const key = index.toString()
+    let loading = this.batches.get(key)
     if (loading === undefined) {
       loading = this.inbox.readBatch(index)
-      loading.catch(() => this.batches.delete(batchHash))
-      this.batches.set(batchHash, loading)
+      loading.catch(() => this.batches.delete(key))
+      this.batches.set(key, loading)
       // A few recent batches are enough: jobs come roughly in order.
-      if (this.batches.size > 16) this.batches.delete(this.batches.keys().next().value!)
+      if (this.batches.size > 64) this.batches.delete(this.batches.keys().next().value!)
     }
     return loading
   }
 
-  /** The job: verify one block against the L1. */
-  async verify(job: VerifyJob): Promise<BlockVerdict> {
-    const started = performance.now()
-    const n = BigInt(job.block)
-    const base = { block: job.block, batch: job.batch, verifier: this.id }
-    let l1: L1Batch
-    try {
-      l1 = await this.loadBatch(BigInt(job.batch), job.batchHash)
-    } catch (error) {
-      // Data on the L1 that does not decode or match its commitments is a verdict on the sequencer.
-      if (isMosaicError(error) && VERDICT_CODES.has(error.code)) return { ...base, ok: false, reason: error.shortMessage, ms: performance.now() - started }
-      throw error
+  /** The batch `index` as the L1 has it now, checked to be the one with `batchHash`. */
+  private async batchNow(index: bigint, batchHash?: Hex): Promise<L1Batch> {
+    let l1 = await this.loadBatch(index)
+    if (batchHash !== undefined && l1.batch.batchHash !== batchHash) {
+      this.batches.delete(index.toString())
+      l1 = await this.loadBatch(index)
     }
-    if (l1.batch.batchHash !== job.batchHash) throw new UnrecoverableJobError(`batch ${job.batch} on the L1 is now ${l1.batch.batchHash}, not ${job.batchHash} (an L1 reorg replaced it)`)
-    const i = Number(n - l1.batch.firstBlock)
-    const { content } = l1
+    return l1
+  }
+
+  /** The inbox's start root must be the genesis root of the verifier's own chain. */
+  private checkStartRoot(): Promise<void> {
+    this.startRootChecked ??= this.inbox.startStateRoot().then((root) => {
+      if (!equalsBytes(hexToBytes(root), this.options.rules.genesis.stateRoot)) {
+        throw new VerificationError('batch.start-root', `the inbox starts from root ${root}, but this chain's genesis root is ${bytesToHex(this.options.rules.genesis.stateRoot)}`)
+      }
+    })
+    this.startRootChecked.catch(() => (this.startRootChecked = undefined))
+    return this.startRootChecked
+  }
+
+  /** The post-state root of block `k` as the L1 has it (the genesis root for 0), searching back from batch `index`. */
+  private async rootAfter(k: bigint, index: bigint): Promise<Uint8Array> {
+    if (k === 0n) return this.options.rules.genesis.stateRoot
+    for (let i = index; i >= 0n; i--) {
+      const { batch, content } = await this.batchNow(i)
+      if (batch.firstBlock <= k) return content.stateRoots[Number(k - batch.firstBlock)]!
+    }
+    throw new VerificationError('batch.commitment', `no batch on the L1 holds block ${k}`)
+  }
+
+  /** Everything the L1 says about block `n` of batch `index`. */
+  private async context(index: bigint, batchHash: Hex, n: bigint): Promise<L1Context> {
+    const { rules } = this.options
+    const l1 = await this.batchNow(index, batchHash)
+    if (l1.batch.batchHash !== batchHash) throw new UnrecoverableJobError(`batch ${index} on the L1 is now ${l1.batch.batchHash}, not ${batchHash} (an L1 reorg replaced it)`)
+    const { batch, content } = l1
+    const i = Number(n - batch.firstBlock)
+    let parent: ParentHeader
+    let preStateRoot: Uint8Array
+    if (i > 0) {
+      parent = this.headerOf(content.blocks[i - 1]!, n - 1n)
+      preStateRoot = content.stateRoots[i - 1]!
+    } else if (n === 1n) {
+      await this.checkStartRoot()
+      parent = rules.genesis
+      preStateRoot = rules.genesis.stateRoot
+    } else {
+      const previous = await this.batchNow(index - 1n, batch.previous)
+      if (previous.batch.batchHash !== batch.previous) throw new MosaicError('TRANSPORT', `batch ${index - 1n} on the L1 is not the one batch ${index} follows (yet)`)
+      parent = this.headerOf(previous.content.blocks.at(-1)!, n - 1n)
+      preStateRoot = previous.content.stateRoots.at(-1)!
+    }
+    const laggedRoot = await this.rootAfter(laggedRootBlock(n, rules.stateRootLag), index)
+    const l1Block = await this.client.getBlock({ blockNumber: batch.l1Block })
+    return { blockRlp: content.blocks[i]!, parent, preStateRoot, postStateRoot: content.stateRoots[i]!, laggedRoot, witnessHash: content.witnessHashes[i]!, l1Timestamp: l1Block.timestamp }
+  }
+
+  /** A parent's header from the L1's data (its own checks are its own job's). */
+  private headerOf(rlp: Uint8Array, n: bigint): ParentHeader {
     try {
-      const bytes = await this.options.source.witness(n)
-      const hash = keccak256(bytes)
-      if (!equalsBytes(hash, content.witnessHashes[i]!)) {
-        throw new MosaicError('VERIFICATION_FAILED', `the witness of block ${n} hashes to ${bytesToHex(hash)}, but the L1 committed ${bytesToHex(content.witnessHashes[i]!)}`)
-      }
-      const witness = decodeWitness(bytes)
-      const preStateRoot = i === 0 ? l1.preStateRoot : content.stateRoots[i - 1]!
-      if (!equalsBytes(witness.preStateRoot, preStateRoot)) {
-        throw new MosaicError('VERIFICATION_FAILED', `the witness of block ${n} starts from ${bytesToHex(witness.preStateRoot)}, but the L1 says block ${n - 1n} ended at ${bytesToHex(preStateRoot)}`)
-      }
-      const block = createBlockFromRLP(content.blocks[i]!, { common: this.options.common, setHardfork: false })
-      if (block.header.number !== n) throw new MosaicError('VERIFICATION_FAILED', `block ${i} of batch ${job.batch} is number ${block.header.number}, expected ${n}`)
-      const verdict = await verifyBlock({ common: this.options.common, layout: this.options.layout, block, witness, postStateRoot: content.stateRoots[i]! })
-      return { ...base, ok: true, stateRoot: bytesToHex(verdict.postStateRoot), transactions: verdict.transactions, ms: performance.now() - started }
+      const block = createBlockFromRLP(rlp, { common: this.options.rules.common, setHardfork: false })
+      return { header: block.header, hash: block.hash() }
     } catch (error) {
-      if (isMosaicError(error) && VERDICT_CODES.has(error.code)) {
-        return { ...base, ok: false, reason: error.shortMessage.replace('the sequencer claims', 'the L1 says'), ms: performance.now() - started }
-      }
-      throw error // the witness source or the L1 is unreachable: retried
+      throw new VerificationError('block.unverified-parent', `block ${n}, the parent, does not decode: ${(error as Error).message.split('\n')[0]}`)
     }
   }
 
-  /** Every verdict in the queue backend (all processes'), by block. */
+  /** Block `n`'s witness from the first source that has one hashing to the L1's commitment. */
+  private async witness(n: bigint, committed: Uint8Array): Promise<Uint8Array> {
+    const problems: string[] = []
+    let mismatch = false
+    for (const source of this.options.sources) {
+      try {
+        const bytes = await source.witness(n)
+        const hash = keccak256(bytes)
+        if (equalsBytes(hash, committed)) return bytes
+        mismatch = true
+        problems.push(`it hashes to ${bytesToHex(hash)}, the L1 committed ${bytesToHex(committed)}`)
+      } catch (error) {
+        problems.push((error as Error).message.split('\n')[0]!)
+      }
+    }
+    throw new MosaicError('TRANSPORT', `no witness of block ${n} matching the L1's commitment: ${problems.join('; ')}`, { details: mismatch ? 'mismatch' : 'unavailable' })
+  }
+
+  /** The job: verify one block against the L1; a verdict, or a transport error to retry. */
+  async verify(job: VerifyJob, attempt = 1): Promise<BlockVerdict> {
+    const started = performance.now()
+    const n = BigInt(job.block)
+    const base = { block: job.block, batch: job.batch, batchHash: job.batchHash, verifier: this.id }
+    const failed = (error: unknown, code: VerdictReason | 'internal' = verdictReasonOf(error) ?? 'internal'): BlockVerdict => {
+      const reason = (isMosaicError(error) ? error.shortMessage : (error as Error).message).replace('the sequencer claims', 'the L1 says')
+      return { ...base, ok: false, code, reason, ms: performance.now() - started }
+    }
+    const overdue = Date.now() - (job.scheduledAt ?? Date.now()) > this.options.config.verifyDeadlineMs || attempt >= this.attempts
+    let context: L1Context
+    let witness: Uint8Array
+    try {
+      context = await this.context(BigInt(job.batch), job.batchHash, n)
+    } catch (error) {
+      if (error instanceof UnrecoverableJobError || error instanceof VerificationError) {
+        if (error instanceof VerificationError) return failed(error)
+        throw error
+      }
+      // The L1 or its beacon API did not answer: retried until the deadline.
+      if (!overdue) throw error
+      return failed(new VerificationError('batch.withheld', `the L1 data of block ${n} stayed unreadable past the deadline: ${(error as Error).message.split('\n')[0]}`))
+    }
+    try {
+      witness = await this.witness(n, context.witnessHash)
+    } catch (error) {
+      if (!overdue) throw error
+      const mismatch = isMosaicError(error) && error.details === 'mismatch'
+      return failed(new VerificationError(mismatch ? 'witness.mismatch' : 'witness.withheld', `data withheld: ${(error as MosaicError).shortMessage}`))
+    }
+    try {
+      const verdict = await verifyChild(
+        this.options.rules,
+        { number: n, block: context.blockRlp, witness, postStateRoot: context.postStateRoot },
+        { parent: context.parent, preStateRoot: context.preStateRoot, laggedRoot: context.laggedRoot, maxTimestamp: context.l1Timestamp + this.options.rules.timestampDrift },
+      )
+      if (verdict.claimFailure !== undefined) return failed(verdict.claimFailure)
+      return { ...base, ok: true, stateRoot: bytesToHex(verdict.postStateRoot), transactions: verdict.transactions, ms: performance.now() - started }
+    } catch (error) {
+      if (isTransportError(error) && !overdue) throw error
+      return failed(error)
+    }
+  }
+
+  /**
+   * The verdicts that count (all processes', for the batches now on the L1), by block. Jobs verify
+   * blocks independently, each from the L1's root of its parent; a block after a FAILED one is
+   * reported FAILED too (`block.unverified-parent`): its pre-state was never verified.
+   */
   async verdicts(): Promise<Map<bigint, BlockVerdict>> {
     const all = await this.queue.completed(Number.MAX_SAFE_INTEGER)
-    return new Map(all.map((job) => [BigInt(job.result.block), job.result]))
+    const current = new Map<bigint, BlockVerdict>()
+    for (const { result } of all) {
+      const hash = this.current.get(BigInt(result.batch))
+      if (hash !== undefined && result.batchHash !== undefined && result.batchHash !== hash) continue
+      current.set(BigInt(result.block), result)
+    }
+    const ordered = [...current.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    let failed: bigint | undefined
+    for (const n of ordered) {
+      const verdict = current.get(n)!
+      if (failed !== undefined && verdict.ok) {
+        current.set(n, { ...verdict, ok: false, code: 'block.unverified-parent', reason: `block ${failed} failed verification, so no later block counts as verified (never from an unchained pre-state)` })
+      } else if (!verdict.ok) failed ??= n
+    }
+    return current
+  }
+
+  /** Scheduled blocks without a verdict for longer than the deadline. */
+  async overdue(now = Date.now()): Promise<bigint[]> {
+    const verdicts = await this.verdicts()
+    const late: bigint[] = []
+    for (const [n, at] of this.scheduledAt) if (!verdicts.has(n) && now - at > this.options.config.verifyDeadlineMs) late.push(n)
+    return late
   }
 
   async stop(): Promise<void> {

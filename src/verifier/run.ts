@@ -10,29 +10,35 @@
  */
 import { mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import type { Common } from '@ethereumjs/common'
 import { serve, type ServerType } from '@hono/node-server'
-import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { RLP } from '@ethereumjs/rlp'
+import { bytesToHex } from '@ethereumjs/util'
 import { Hono } from 'hono'
-import { createChainCommon } from '../chain/common.ts'
-import { type Layout, layoutName, layoutOf } from '../commitment/layout.ts'
-import type { CommitmentMode, Config } from '../config/config.ts'
-import { MosaicError } from '../errors.ts'
+import { layoutName } from '../commitment/layout.ts'
+import type { Config } from '../config/config.ts'
+import { keccak256 } from '../crypto/crypto.ts'
+import { isTransportError, MosaicError, VerificationError, verdictReasonOf } from '../errors.ts'
 import { Registry } from '../metrics/registry.ts'
 import { openQueues } from '../queue/open.ts'
 import type { QueueBackend, QueueCounts } from '../queue/queue.ts'
 import { FileSource, writeBundle } from './bundle.ts'
+import { ChainVerifier } from './chain.ts'
 import { L1Verifier } from './follow-l1.ts'
+import { type ChainRules, chainRulesOf } from './rules.ts'
 import { type BlockSource, RpcSource } from './rpc-source.ts'
-import { verifyBlock } from './verify.ts'
 
 export type VerifierStatus = {
   /** The sequencer's URL or the bundle directory. */
   source: string
   verified: number
-  failed: { block: string; reason: string }[]
+  /** FAILED blocks: the rule broken (`code`, a `VerdictReason`) and what was wrong. */
+  failed: { block: string; code: string; reason: string }[]
   lastVerifiedBlock: string | null
   following: boolean
+  /** With --to: whether every block of the range got a verdict (false when stopped early). */
+  complete?: boolean
+  /** Blocks that have waited past VERIFY_DEADLINE_MS without an OK verdict (their data unavailable so far). */
+  overdue?: string[]
   /** Following an L1 inbox: every process's verdicts from the shared queue, and its jobs. */
   l1?: { inbox: string; verdicts: { ok: number; failed: number }; queue: QueueCounts; failedJobs: { id: string; reason: string }[]; lastError: string | null }
 }
@@ -49,30 +55,50 @@ export type RunVerifierOptions = {
 
 const FOLLOW_POLL_MS = 250
 
-/** The blocks to verify and the chain they belong to. */
-async function openSource(config: Config): Promise<{ source: BlockSource; name: string; common: Common; layout: Layout; from: bigint; to: bigint | undefined }> {
+type Opened = { source: BlockSource; name: string; from: bigint; to: bigint | undefined }
+
+/** The blocks to verify: a sequencer's over RPC or bundles from files, of the verifier's own chain. */
+async function openSource(config: Config, rules: ChainRules): Promise<Opened> {
+  const to = config.verifyTo === undefined ? undefined : BigInt(config.verifyTo)
   if (config.verifyFiles !== undefined) {
-    const files = new FileSource(config.verifyFiles)
-    const common = createChainCommon({ chainId: files.chainId, hardfork: files.hardfork })
+    const files = new FileSource(config.verifyFiles, bundleChain(rules), rules.limits.maxBytes)
     const from = config.verifyFrom > 1 ? BigInt(config.verifyFrom) : files.first
-    return { source: files, name: config.verifyFiles, common, layout: files.layout, from, to: config.verifyTo === undefined ? await files.head() : BigInt(config.verifyTo) }
+    return { source: files, name: config.verifyFiles, from, to: to ?? (await files.head()) }
   }
   const url = config.sequencerRpcUrl
   if (url === undefined) throw new MosaicError('CONFIG_INVALID', 'Missing SEQUENCER_RPC_URL (--rpc) or VERIFY_FILES (--files): what to verify')
-  const probe = new RpcSource(url, createChainCommon({ chainId: 1, hardfork: config.hardfork }))
-  const chainId = Number(BigInt(await probe.call<string>('eth_chainId')))
-  const common = createChainCommon({ chainId, hardfork: config.hardfork })
-  const source = new RpcSource(url, common)
-  const status = await source.call<{ stateRoot: { mode: CommitmentMode; shardNibbles?: number } }>('mosaic_status')
-  const layout = layoutOf(status.stateRoot.mode, status.stateRoot.shardNibbles ?? 3)
-  return { source, name: url, common, layout, from: BigInt(config.verifyFrom), to: config.verifyTo === undefined ? undefined : BigInt(config.verifyTo) }
+  const source = new RpcSource(url, rules.common, rules.limits)
+  // The sequencer must run the verifier's chain; its answers are never taken as the chain's rules.
+  const chainId = await source.call<string>('eth_chainId')
+  if (typeof chainId !== 'string' || BigInt(chainId) !== rules.common.chainId()) {
+    throw new MosaicError('CONFIG_INVALID', `the sequencer at ${url} serves chain ${String(chainId)}, this verifier checks chain ${rules.common.chainId()}: set CHAIN_ID or GENESIS_FILE`)
+  }
+  const genesis = await source.rawBlock(0n)
+  if (keccak256Hex(genesis) !== bytesToHex(rules.genesis.hash)) {
+    throw new MosaicError(
+      'CONFIG_INVALID',
+      `the sequencer at ${url} has another genesis block than this verifier's ${bytesToHex(rules.genesis.hash)}: configure the chain's GENESIS_FILE, CHAIN_ID, BLOCK_GAS_LIMIT and STATE_COMMITMENT`,
+    )
+  }
+  return { source, name: url, from: BigInt(config.verifyFrom), to }
+}
+
+const bundleChain = (rules: ChainRules) => ({ chainId: Number(rules.common.chainId()), hardfork: rules.common.hardfork(), layout: rules.layout })
+
+function keccak256Hex(rlp: Uint8Array): string {
+  // The block hash is the hash of its header, the first item of the block's RLP.
+  try {
+    return bytesToHex(keccak256(RLP.encode((RLP.decode(rlp) as Uint8Array[][])[0]!)))
+  } catch {
+    return '(undecodable)'
+  }
 }
 
 export async function runVerifier(config: Config, options: RunVerifierOptions): Promise<VerifierStatus> {
-  const opened = await openSource(config)
-  if (config.l1RpcUrl !== undefined) return runL1Verifier(config, options, opened)
+  const rules = chainRulesOf(config)
+  if (config.l1RpcUrl !== undefined) return runL1Verifier(config, options, rules)
   const { log, stop, onListening } = options
-  const { source, name, common, layout, from, to } = opened
+  const { source, name, from, to } = await openSource(config, rules)
   const exportTo = config.verifyExport
   if (exportTo !== undefined) mkdirSync(exportTo, { recursive: true })
 
@@ -81,48 +107,89 @@ export async function runVerifier(config: Config, options: RunVerifierOptions): 
   const lastBlock = registry.gauge('mosaic_verifier_last_verified_block', 'Last block whose verdict is in')
   const seconds = registry.histogram('mosaic_verifier_block_seconds', 'Time to verify one block from its witness', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
   const result: VerifierStatus = { source: name, verified: 0, failed: [], lastVerifiedBlock: null, following: to === undefined }
-  const server = await startStatusServer(config, async () => result, registry)
+  /** Since when the block being fetched has been unavailable (for /health). */
+  let waitingSince: number | undefined
+  const server = await startStatusServer(config, async () => result, registry, () => (waitingSince === undefined ? undefined : Date.now() - waitingSince))
   onListening?.(server.url)
-  log(`mosaic verifier checking ${name} (chain ${common.chainId()}, ${layoutName(layout)}) from block ${from}${to === undefined ? ', following the head' : ` to ${to}`}; status on ${server.url}`)
+  log(`mosaic verifier checking ${name} (chain ${rules.common.chainId()}, ${layoutName(rules.layout)}) from block ${from}${to === undefined ? ', following the head' : ` to ${to}`}; status on ${server.url}`)
 
   let stopped = false
   void stop?.then(() => {
     stopped = true
   })
+  const sleep = (ms: number) => Promise.race([new Promise((resolve) => setTimeout(resolve, ms)), ...(stop === undefined ? [] : [stop])])
+  const record = (n: bigint, error: unknown) => {
+    const reason = error instanceof MosaicError ? error.shortMessage : (error as Error).message
+    const code = verdictReasonOf(error) ?? 'internal'
+    result.failed.push({ block: `0x${n.toString(16)}`, code, reason })
+    verdicts.inc({ verdict: 'failed' })
+    log(`block ${n} FAILED [${code}]: ${reason}`)
+  }
   try {
-    // The first block's pre-state is taken from the sequencer; every later one is chained.
-    let preStateRoot: Uint8Array | undefined = await source.stateRoot(from - 1n)
+    let chain: ChainVerifier
+    try {
+      chain = from <= 1n ? ChainVerifier.fromGenesis(rules) : await ChainVerifier.fromHeaders(rules, source, from)
+    } catch (error) {
+      if (verdictReasonOf(error) === undefined) throw new MosaicError('CONFIG_INVALID', `cannot check the header chain below --from ${from}: ${(error as Error).message}`, { cause: error })
+      record(from - 1n, error)
+      return result
+    }
     for (let n = from; to === undefined || n <= to; n++) {
-      while (!stopped && (await source.head()) < n) {
+      for (;;) {
+        if (stopped) break
+        let head: bigint
+        try {
+          head = await withRetry(() => source.head(), config.verifyDeadlineMs, sleep)
+        } catch (error) {
+          // Following, a sequencer that is down is waited for; with --to, it ends the run.
+          if (to !== undefined || !isTransportError(error)) throw error
+          log(`waiting for ${name}: ${(error as Error).message}`)
+          await sleep(FOLLOW_POLL_MS * 4)
+          continue
+        }
+        if (head >= n) break
         if (to !== undefined) throw new MosaicError('NOT_FOUND', `block ${n} does not exist yet: the head is below --to ${to}`)
-        await Promise.race([new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS)), ...(stop === undefined ? [] : [stop])])
+        await sleep(FOLLOW_POLL_MS)
       }
       if (stopped) break
       const started = performance.now()
       try {
-        const item = await source.fetch(n)
-        if (preStateRoot !== undefined && !equalsBytes(item.witness.preStateRoot, preStateRoot)) {
-          throw new MosaicError('VERIFICATION_FAILED', `the witness starts from ${bytesToHex(item.witness.preStateRoot)}, but block ${n - 1n} ended at ${bytesToHex(preStateRoot)}`)
+        waitingSince = Date.now()
+        // Unavailable data is retried until the deadline, then failed as withheld.
+        const item = await withRetry(() => source.raw(n), config.verifyDeadlineMs, sleep).catch((error: unknown) => {
+          if (!isTransportError(error)) throw error
+          throw new VerificationError('witness.withheld', `the data of block ${n} stayed unavailable for ${config.verifyDeadlineMs} ms (data withheld): ${(error as Error).message}`, { cause: error })
+        })
+        waitingSince = undefined
+        const verdict = await chain.verify(item)
+        if (exportTo !== undefined) writeBundle(exportTo, item, bundleChain(rules))
+        if (verdict.claimFailure !== undefined) {
+          // The block is valid and the chain goes on from its verified root; a claim beside it lied.
+          record(n, verdict.claimFailure)
+          continue
         }
-        const verdict = await verifyBlock({ common, layout, block: item.block, witness: item.witness, postStateRoot: item.postStateRoot, delta: item.delta })
-        preStateRoot = verdict.postStateRoot
-        if (exportTo !== undefined) writeBundle(exportTo, item, Number(common.chainId()), common.hardfork(), layout)
         result.verified++
         verdicts.inc({ verdict: 'ok' })
-        log(`block ${n} ok: ${verdict.transactions} txs, gas ${verdict.gasUsed}, root ${bytesToHex(verdict.postStateRoot)}, witness ${bytesToHex(item.witnessHash).slice(0, 18)}… (${verdict.witnessNodes} nodes) in ${(performance.now() - started).toFixed(1)} ms`)
+        log(`block ${n} ok: ${verdict.transactions} txs, gas ${verdict.gasUsed}, root ${bytesToHex(verdict.postStateRoot)}, witness ${bytesToHex(keccak256(item.witness)).slice(0, 18)}… (${verdict.witnessNodes} nodes) in ${(performance.now() - started).toFixed(1)} ms`)
       } catch (error) {
-        const reason = error instanceof MosaicError ? error.shortMessage : (error as Error).message
-        result.failed.push({ block: `0x${n.toString(16)}`, reason })
-        verdicts.inc({ verdict: 'failed' })
-        log(`block ${n} FAILED: ${reason}`)
-        // The chain of verified roots is broken here: the next block is checked from the
-        // pre-state its own witness names, so each failure is reported once.
-        preStateRoot = undefined
+        waitingSince = undefined
+        if (stopped && isTransportError(error)) break
+        chain.markFailed(n)
+        record(n, error)
+      } finally {
+        seconds.observe((performance.now() - started) / 1000)
+        lastBlock.set(Number(n))
+        result.lastVerifiedBlock = `0x${n.toString(16)}`
       }
-      seconds.observe((performance.now() - started) / 1000)
-      lastBlock.set(Number(n))
-      result.lastVerifiedBlock = `0x${n.toString(16)}`
     }
+    if (to !== undefined && !stopped) {
+      try {
+        await chain.confirmAnchor(source)
+      } catch (error) {
+        record(from, error)
+      }
+    }
+    if (to !== undefined) result.complete = !stopped
   } finally {
     await server.close()
   }
@@ -130,19 +197,38 @@ export async function runVerifier(config: Config, options: RunVerifierOptions): 
   return result
 }
 
+/** `read()`, retried while it fails with a transport error, for up to `deadlineMs`. */
+async function withRetry<T>(read: () => Promise<T>, deadlineMs: number, sleep: (ms: number) => Promise<unknown>): Promise<T> {
+  const started = Date.now()
+  for (let delay = 100; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      return await read()
+    } catch (error) {
+      if (!isTransportError(error) || Date.now() - started + delay > deadlineMs) throw error
+      await sleep(delay)
+    }
+  }
+}
+
 /**
  * Following an L1 inbox (`follow-l1.ts`): scan batches into per-block jobs, verify this
  * process's share, and — with `--to` — exit once every block of the range has a verdict from
  * any process (non-zero when one failed).
  */
-async function runL1Verifier(config: Config, { log, stop, onListening, queues: given }: RunVerifierOptions, opened: Awaited<ReturnType<typeof openSource>>): Promise<VerifierStatus> {
-  const { source, name, common, layout } = opened
+async function runL1Verifier(config: Config, { log, stop, onListening, queues: given }: RunVerifierOptions, rules: ChainRules): Promise<VerifierStatus> {
+  // Witnesses from every configured source; the chain, its blocks and roots from the L1 alone.
+  const sources: BlockSource[] = []
+  if (config.sequencerRpcUrl !== undefined) sources.push(new RpcSource(config.sequencerRpcUrl, rules.common, rules.limits))
+  if (config.verifyFiles !== undefined) sources.push(new FileSource(config.verifyFiles, bundleChain(rules), rules.limits.maxBytes))
+  if (sources.length === 0) throw new MosaicError('CONFIG_INVALID', 'Missing SEQUENCER_RPC_URL (--rpc) or VERIFY_FILES (--files): where witnesses come from')
+  const name = [config.sequencerRpcUrl, config.verifyFiles].filter((x) => x !== undefined).join(' and ')
   // The range is the L1's to scan: with --files, the bundles only supply witnesses.
   const from = BigInt(config.verifyFrom)
   const to = config.verifyTo === undefined ? undefined : BigInt(config.verifyTo)
   const queues = given ?? (await openQueues(config.redisUrl === undefined ? { prefix: config.queuePrefix } : { redisUrl: config.redisUrl, prefix: config.queuePrefix }))
-  const verifier = new L1Verifier({ config, source, common, layout, queues, log, from, to })
+  const verifier = new L1Verifier({ config, rules, sources, queues, log, from, to })
   await verifier.inbox.checkDeployed()
+  const { common, layout } = rules
   const registry = new Registry()
   const verdictsTotal = registry.counter('mosaic_verifier_blocks_total', 'Blocks verified by this process, by verdict (ok or failed)')
   const seconds = registry.histogram('mosaic_verifier_block_seconds', 'Time to verify one block from its witness', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
@@ -152,7 +238,8 @@ async function runL1Verifier(config: Config, { log, stop, onListening, queues: g
     const failed = all.filter((v) => !v.ok)
     return {
       ...result,
-      failed: failed.map((v) => ({ block: `0x${BigInt(v.block).toString(16)}`, reason: v.reason ?? '' })),
+      failed: failed.map((v) => ({ block: `0x${BigInt(v.block).toString(16)}`, code: v.code ?? 'internal', reason: v.reason ?? '' })),
+      overdue: (await verifier.overdue()).map((n) => `0x${n.toString(16)}`),
       l1: {
         inbox: verifier.inbox.address,
         verdicts: { ok: all.length - failed.length, failed: failed.length },
@@ -170,7 +257,7 @@ async function runL1Verifier(config: Config, { log, stop, onListening, queues: g
     seconds.observe(verdict.ms / 1000)
     if (verdict.ok) result.verified++
     result.lastVerifiedBlock = `0x${BigInt(verdict.block).toString(16)}`
-    log(verdict.ok ? `block ${verdict.block} ok (batch ${verdict.batch}): ${verdict.transactions} txs, root ${verdict.stateRoot} matches the L1, in ${verdict.ms.toFixed(1)} ms` : `block ${verdict.block} FAILED (batch ${verdict.batch}): ${verdict.reason}`)
+    log(verdict.ok ? `block ${verdict.block} ok (batch ${verdict.batch}): ${verdict.transactions} txs, root ${verdict.stateRoot} matches the L1, in ${verdict.ms.toFixed(1)} ms` : `block ${verdict.block} FAILED (batch ${verdict.batch}) [${verdict.code}]: ${verdict.reason}`)
   })
   let stopped = false
   void stop?.then(() => {
@@ -186,13 +273,16 @@ async function runL1Verifier(config: Config, { log, stop, onListening, queues: g
           const verdicts = await verifier.verdicts()
           let complete = true
           for (let n = from; n <= to && complete; n++) complete = verdicts.has(n)
-          if (complete) break
+          if (complete) {
+            result.complete = true
+            break
+          }
         }
         await Promise.race([new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS)), ...(stop === undefined ? [] : [stop])])
       }
     }
     final = await statusOf()
-    if (to !== undefined) final = { ...final, failed: final.failed.filter((f) => BigInt(f.block) >= from && BigInt(f.block) <= to) }
+    if (to !== undefined) final = { ...final, complete: result.complete === true, failed: final.failed.filter((f) => BigInt(f.block) >= from && BigInt(f.block) <= to) }
   } finally {
     await verifier.stop()
     await server.close()
@@ -202,11 +292,15 @@ async function runL1Verifier(config: Config, { log, stop, onListening, queues: g
   return final
 }
 
-async function startStatusServer(config: Config, statusOf: () => Promise<VerifierStatus>, registry: Registry): Promise<{ url: string; close(): Promise<void> }> {
+async function startStatusServer(config: Config, statusOf: () => Promise<VerifierStatus>, registry: Registry, waitingMs?: () => number | undefined): Promise<{ url: string; close(): Promise<void> }> {
   const app = new Hono()
+  // 503 on any FAILED verdict, and while a block has waited past the deadline without an OK one.
   app.get('/health', async (c) => {
     const status = await statusOf()
-    return c.json({ status: status.failed.length === 0 ? 'ok' : 'failing', ...status }, status.failed.length === 0 ? 200 : 503)
+    const waited = waitingMs?.()
+    const overdue = (status.overdue?.length ?? 0) > 0 || (waited !== undefined && waited > config.verifyDeadlineMs)
+    const healthy = status.failed.length === 0 && !overdue
+    return c.json({ status: healthy ? 'ok' : status.failed.length > 0 ? 'failing' : 'overdue', ...status }, healthy ? 200 : 503)
   })
   app.get('/metrics', (c) => c.text(registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }))
   app.post('/', async (c) => {

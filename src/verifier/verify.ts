@@ -11,13 +11,14 @@ import { RLP } from '@ethereumjs/rlp'
 import { bytesToBigInt, bytesToHex, bytesToUnprefixedHex, concatBytes, equalsBytes, KECCAK256_NULL, unprefixedHexToBytes } from '@ethereumjs/util'
 import { Bloom, encodeReceipt } from '@ethereumjs/vm'
 import { decodeTransaction } from '../chain/transaction.ts'
+import { notAdmitted } from '../mempool/validate.ts'
 import { orderedTrieRoot } from '../commitment/ordered-root.ts'
 import { BinaryMerkleTree, binaryPathFromStore, PAGE_BYTES, pageTopHash } from '../commitment/binary-merkle.ts'
 import { accountUpdates, SubtrieEngine, touchedKeys } from '../commitment/engine.ts'
 import { decodeAccountLeaf, type Layout, subtrieOf } from '../commitment/layout.ts'
 import { bytesToNibbles, decodeNode, EMPTY_ROOT, MerkleTrie, MissingNodeError, type NodeLoader } from '../commitment/trie.ts'
 import { keccak256 } from '../crypto/crypto.ts'
-import { MosaicError } from '../errors.ts'
+import { type VerdictReason, VerificationError } from '../errors.ts'
 import { createSequentialExecutor } from '../execution/sequential-executor.ts'
 import { encodeStateDelta } from '../state/delta-codec.ts'
 import { FlatState, type StateBackend } from '../state/flat-state.ts'
@@ -29,8 +30,8 @@ export type VerifyBlockParameters = {
   readonly layout: Layout
   readonly block: Block
   readonly witness: BlockWitness
-  /** The post-state root the sequencer claims for this block (from its RPC or the L1). */
-  readonly postStateRoot: Uint8Array
+  /** The post-state root claimed for this block (the sequencer's RPC, a bundle or the L1), checked when given. */
+  readonly postStateRoot?: Uint8Array | undefined
   /** The sequencer's state delta for the block, when it published one: must equal the re-executed one. */
   readonly delta?: StateDelta | undefined
 }
@@ -41,10 +42,20 @@ export type Verdict = {
   readonly gasUsed: bigint
   readonly transactions: number
   readonly witnessNodes: number
+  /** The re-executed state delta. */
+  readonly delta: StateDelta
 }
 
-function fail(message: string): never {
-  throw new MosaicError('VERIFICATION_FAILED', message)
+/** Claims made beside the block — a published delta, a claimed post-state root — against what re-execution found. */
+export function checkClaims(verdict: Verdict, claims: { readonly postStateRoot?: Uint8Array | undefined; readonly delta?: StateDelta | undefined }): void {
+  if (claims.delta !== undefined && !equalsBytes(encodeStateDelta(claims.delta), encodeStateDelta(verdict.delta))) fail('block.delta', 'the published state delta differs from the re-executed one')
+  if (claims.postStateRoot !== undefined && !equalsBytes(verdict.postStateRoot, claims.postStateRoot)) {
+    fail('block.post-state-root', `post-state root ${bytesToHex(verdict.postStateRoot)}, the sequencer claims ${bytesToHex(claims.postStateRoot)}`)
+  }
+}
+
+function fail(reason: VerdictReason, message: string): never {
+  throw new VerificationError(reason, message)
 }
 
 /**
@@ -80,7 +91,7 @@ function checkReachable(map: ReadonlyMap<string, Uint8Array>, nodes: readonly Ui
           try {
             leaf = decodeAccountLeaf(node.value)
           } catch {
-            fail(`witness node ${bytesToHex(hash)} holds a malformed account`)
+            fail('witness.unreachable-node', `witness node ${bytesToHex(hash)} holds a malformed account`)
           }
           if (!equalsBytes(leaf.storageRoot, EMPTY_ROOT)) visitTrie(leaf.storageRoot, true)
         }
@@ -95,7 +106,7 @@ function checkReachable(map: ReadonlyMap<string, Uint8Array>, nodes: readonly Ui
     try {
       node = decodeNode(enc)
     } catch (error) {
-      fail(`witness node ${bytesToHex(hash)} is not a trie node: ${(error as Error).message}`)
+      fail('witness.unreachable-node', `witness node ${bytesToHex(hash)} is not a trie node: ${(error as Error).message}`)
     }
     walk(node)
   }
@@ -114,7 +125,7 @@ function checkReachable(map: ReadonlyMap<string, Uint8Array>, nodes: readonly Ui
     visitPage(root, depth)
   }
   for (const node of nodes) {
-    if (!reachedNodes.has(node)) fail(`witness node ${bytesToHex(keccak256(node))} is not reachable from the pre-state root ${bytesToHex(root)}`)
+    if (!reachedNodes.has(node)) fail('witness.unreachable-node', `witness node ${bytesToHex(keccak256(node))} is not reachable from the pre-state root ${bytesToHex(root)}`)
   }
 }
 
@@ -133,6 +144,11 @@ class WitnessState implements StateBackend {
 
   /** Witness nodes the verification loaded — each reached from the root through its parent's hash. */
   readonly used = new Set<Uint8Array>()
+  /**
+   * The first read the witness could not answer. Inside execution such a failure surfaces as the
+   * transaction failing; this keeps the typed error so the verdict names it.
+   */
+  failure: VerificationError | undefined
 
   constructor(
     private readonly map: ReadonlyMap<string, Uint8Array>,
@@ -151,14 +167,15 @@ class WitnessState implements StateBackend {
     this.split = layout.mode === 'mpt' ? 0 : layout.splitNibbles
   }
 
+  /** A read through the witness: any failure on the way (a node missing, one malformed) is the witness's. */
   private prove<T>(what: string, read: () => T): T {
     try {
       return read()
     } catch (error) {
-      if (error instanceof MissingNodeError || /not in the store/.test((error as Error).message)) {
-        fail(`the witness cannot prove ${what}: a node on its path is missing (${(error as Error).message})`)
-      }
-      throw error
+      if (error instanceof VerificationError) throw error
+      const detail = error instanceof MissingNodeError ? `the node ${bytesToHex(error.hash)} on its path is missing` : `a node on its path is malformed (${(error as Error).message})`
+      this.failure ??= new VerificationError('witness.unprovable', `the witness cannot prove ${what}: ${detail}`, { cause: error })
+      throw this.failure
     }
   }
 
@@ -209,7 +226,10 @@ class WitnessState implements StateBackend {
   readCode(codeHash: string): Uint8Array | undefined {
     if (codeHash === bytesToUnprefixedHex(KECCAK256_NULL)) return new Uint8Array()
     const code = this.codes.get(codeHash)
-    if (code === undefined) fail(`the witness lacks the code 0x${codeHash}`)
+    if (code === undefined) {
+      this.failure ??= new VerificationError('witness.missing-code', `the witness lacks the code 0x${codeHash}`)
+      throw this.failure
+    }
     return code
   }
 
@@ -247,73 +267,86 @@ function rootFromPaths(depth: number, paths: ReadonlyMap<number, { leaf: Uint8Ar
   return level.get(0) ?? new BinaryMerkleTree(depth).root()
 }
 
-/** Verify `block` from its witness; resolves with the verdict or rejects saying what failed. */
+/** Verify `block` from its witness; resolves with the verdict or rejects with a `VerificationError`. */
 export async function verifyBlock({ common, layout, block, witness, postStateRoot, delta }: VerifyBlockParameters): Promise<Verdict> {
   const number = block.header.number
-  if (witness.blockNumber !== number) fail(`the witness is for block ${witness.blockNumber}, not block ${number}`)
+  if (witness.blockNumber !== number) fail('witness.block-number', `the witness is for block ${witness.blockNumber}, not block ${number}`)
 
-  // Ancestor headers: the parent first, each the parent of the one before.
+  // Ancestor headers: the parent first, each the parent of the one before, each with its number.
   const hashes = new Map<bigint, Uint8Array>()
   let expected = block.header.parentHash
   for (const [i, header] of witness.headers.entries()) {
     const hash = keccak256(header)
-    if (!equalsBytes(hash, expected)) fail(`witness header ${i} hashes to ${bytesToHex(hash)}, expected ${bytesToHex(expected)}`)
-    const fields = RLP.decode(header) as Uint8Array[]
-    hashes.set(bytesToBigInt(fields[8]!), hash)
-    expected = fields[0]!
+    if (!equalsBytes(hash, expected)) fail('witness.ancestor-header', `witness header ${i} hashes to ${bytesToHex(hash)}, expected ${bytesToHex(expected)}`)
+    let fields: Uint8Array[]
+    try {
+      fields = RLP.decode(header) as Uint8Array[]
+    } catch (error) {
+      fail('witness.ancestor-header', `witness header ${i} is not RLP: ${(error as Error).message}`)
+    }
+    const n = number - 1n - BigInt(i)
+    if (!Array.isArray(fields) || !(fields[0] instanceof Uint8Array) || !(fields[8] instanceof Uint8Array) || bytesToBigInt(fields[8]) !== n) {
+      fail('witness.ancestor-header', `witness header ${i} is not a header of block ${n}`)
+    }
+    hashes.set(n, hash)
+    expected = fields[0]
   }
-  if (number > 0n && witness.headers.length === 0) fail('the witness has no parent header')
+  if (number > 0n && witness.headers.length === 0) fail('witness.ancestor-header', 'the witness has no parent header')
 
-  const map = nodeMap(witness.nodes, layout)
-  const witnessState = new WitnessState(map, layout, witness.preStateRoot, witness.codes)
-
-  const executor = await createSequentialExecutor({ common })
-  // Senders recovered once each (natively) and pinned, as the sequencer's mempool does.
+  // Only what this chain admits (the mempool's rule), each signature recovered once and pinned.
   const transactions = block.transactions.map((tx, i) => {
+    const refusal = notAdmitted(tx, common)
+    if (refusal !== undefined) fail('block.transaction-type', `transaction ${i} is one this chain does not admit: ${refusal}`)
     try {
       return decodeTransaction(tx.serialize(), common)
     } catch (error) {
-      fail(`transaction ${i} has no valid signature: ${(error as Error).message}`)
+      fail('block.signature', `transaction ${i} has no valid signature: ${(error as Error).message}`)
     }
   })
+
+  const map = nodeMap(witness.nodes, layout)
+  const witnessState = new WitnessState(map, layout, witness.preStateRoot, witness.codes)
+  const executor = await createSequentialExecutor({ common })
   const execution = await executor.executeBlock({
     header: block.header,
     transactions,
     state: new FlatState(witnessState),
     blockHash: (n) => {
       const hash = hashes.get(n)
-      if (hash === undefined && n < number && n + 256n >= number) fail(`the witness lacks the header of block ${n}, which BLOCKHASH reads`)
+      if (hash === undefined && n < number && n + 256n >= number) {
+        witnessState.failure ??= new VerificationError('witness.ancestor-header', `the witness lacks the header of block ${n}, which BLOCKHASH reads`)
+        throw witnessState.failure
+      }
       return hash
     },
   })
+  // A read the witness cannot answer surfaces as a transaction failing: the witness is at fault.
+  if (witnessState.failure !== undefined) throw witnessState.failure
   const refused = execution.rejected[0]
-  if (refused !== undefined) {
-    // A read the witness cannot answer surfaces as the transaction failing: say what it is.
-    if (/^the witness /.test(refused.reason)) fail(`${refused.reason} (executing transaction ${bytesToHex(refused.tx.hash())})`)
-    fail(`transaction ${bytesToHex(refused.tx.hash())} is invalid at its position: ${refused.reason}`)
-  }
-  if (execution.gasUsed !== block.header.gasUsed) fail(`gas used ${execution.gasUsed}, the header says ${block.header.gasUsed}`)
+  if (refused !== undefined) fail('block.invalid-transaction', `transaction ${bytesToHex(refused.tx.hash())} is invalid at its position: ${refused.reason}`)
+  if (execution.gasUsed !== block.header.gasUsed) fail('block.gas-used', `gas used ${execution.gasUsed}, the header says ${block.header.gasUsed}`)
   const receiptsRoot = orderedTrieRoot(execution.executed.map(({ tx, receipt }) => encodeReceipt(receipt, tx.type)))
-  if (!equalsBytes(receiptsRoot, block.header.receiptTrie)) fail(`receipts root ${bytesToHex(receiptsRoot)}, the header says ${bytesToHex(block.header.receiptTrie)}`)
+  if (!equalsBytes(receiptsRoot, block.header.receiptTrie)) fail('block.receipts-root', `receipts root ${bytesToHex(receiptsRoot)}, the header says ${bytesToHex(block.header.receiptTrie)}`)
   const transactionsRoot = orderedTrieRoot(block.transactions.map((tx) => tx.serialize()))
-  if (!equalsBytes(transactionsRoot, block.header.transactionsTrie)) fail('the transactions root does not match the transactions')
+  if (!equalsBytes(transactionsRoot, block.header.transactionsTrie)) fail('block.transactions-root', 'the transactions root does not match the transactions')
   const bloom = new Bloom(undefined, common)
   for (const { receipt } of execution.executed) bloom.or(new Bloom(receipt.bitvector, common))
-  if (!equalsBytes(bloom.bitvector, block.header.logsBloom)) fail('the logs bloom does not match the receipts')
-  if (delta !== undefined && !equalsBytes(encodeStateDelta(delta), encodeStateDelta(execution.delta))) fail('the published state delta differs from the re-executed one')
+  if (!equalsBytes(bloom.bitvector, block.header.logsBloom)) fail('block.logs-bloom', 'the logs bloom does not match the receipts')
   // The witness's keys must be exactly the accounts and slots the block reads and writes.
   const keys = createWitness({ ...witness, keys: touchedKeys(accountUpdates(execution.delta, execution.reads)) }).keys.map(bytesToHex)
   const claimedKeys = createWitness(witness).keys.map(bytesToHex)
   if (keys.join() !== claimedKeys.join()) {
     const extra = claimedKeys.find((k) => !keys.includes(k))
     const missing = keys.find((k) => !claimedKeys.includes(k))
-    fail(`the witness keys are not the ones the block touches (${extra !== undefined ? `${extra} is not touched` : `${missing} is missing`})`)
+    fail('witness.keys', `the witness keys are not the ones the block touches (${extra !== undefined ? `${extra} is not touched` : `${missing} is missing`})`)
   }
 
   const root = witnessState.postStateRoot(execution.delta)
+  if (witnessState.failure !== undefined) throw witnessState.failure
   // Every node the block used was reached from the pre-state root through hashes; any other node
   // must still hang off that root (a changed byte makes a node hang off nothing).
   if (witness.nodes.some((node) => !witnessState.used.has(node))) checkReachable(map, witness.nodes, layout, witness.preStateRoot)
-  if (!equalsBytes(root, postStateRoot)) fail(`post-state root ${bytesToHex(root)}, the sequencer claims ${bytesToHex(postStateRoot)}`)
-  return { blockNumber: number, postStateRoot: root, gasUsed: execution.gasUsed, transactions: block.transactions.length, witnessNodes: map.size }
+  const verdict = { blockNumber: number, postStateRoot: root, gasUsed: execution.gasUsed, transactions: block.transactions.length, witnessNodes: map.size, delta: execution.delta }
+  checkClaims(verdict, { postStateRoot, delta })
+  return verdict
 }

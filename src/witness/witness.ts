@@ -76,16 +76,33 @@ function versioned(compressed: Uint8Array): Uint8Array {
   return out
 }
 
+/** deflate-raw `data` inflated, or `LIMIT_EXCEEDED` once the output would pass `maxBytes`. */
+export function inflateBounded(data: Uint8Array, maxBytes: number, what: string): Buffer {
+  try {
+    return inflateRawSync(data, { maxOutputLength: Math.min(maxBytes, 2 ** 32) })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new MosaicError('LIMIT_EXCEEDED', `the ${what} inflates to more than ${maxBytes} bytes (the limit)`, { cause: error })
+    }
+    throw error
+  }
+}
+
 function invalid(what: string): MosaicError {
   return new MosaicError('WITNESS_INVALID', `invalid witness: ${what}`)
 }
 
-export function decodeWitness(bytes: Uint8Array): BlockWitness {
+/**
+ * Decode a binary witness. `maxBytes` bounds the decompressed body (a verifier's defence against
+ * decompression bombs): over it, a `LIMIT_EXCEEDED` error, before the rest is inflated.
+ */
+export function decodeWitness(bytes: Uint8Array, maxBytes = Number.MAX_SAFE_INTEGER): BlockWitness {
   if (bytes[0] !== WITNESS_VERSION) throw invalid(`unknown version ${bytes[0] ?? '(empty)'} (this node reads version ${WITNESS_VERSION})`)
   let fields: unknown
   try {
-    fields = RLP.decode(new Uint8Array(inflateRawSync(bytes.subarray(1))))
+    fields = RLP.decode(new Uint8Array(inflateBounded(bytes.subarray(1), maxBytes, 'witness')))
   } catch (error) {
+    if (error instanceof MosaicError) throw error
     throw invalid(`cannot decompress or decode (${(error as Error).message})`)
   }
   if (!Array.isArray(fields) || fields.length !== 6) throw invalid('expected 6 fields')

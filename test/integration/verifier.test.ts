@@ -12,7 +12,8 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, it } from 'node:test'
 import { createBlockFromRLP } from '@ethereumjs/block'
-import { hexToBytes } from '@ethereumjs/util'
+import { RLP } from '@ethereumjs/rlp'
+import { bytesToHex, hexToBytes } from '@ethereumjs/util'
 import { type Hex, parseEther } from 'viem'
 import { loadArtifact } from '../../contracts/artifacts.ts'
 import { layoutOf } from '../../src/commitment/layout.ts'
@@ -109,6 +110,52 @@ describe('witnesses over RPC and mosaic verifier', { timeout: 180_000 }, () => {
     }
   })
 
+  it('behavior: a lying proxy changing one header field of block 4 makes mosaic verifier exit 1 with the named reason, an honest proxy exits 0', async () => {
+    const t = await startNode()
+    const proxies: Server[] = []
+    try {
+      const head = await populate(t)
+      assert.ok(head >= 5n)
+      const quantity = (n: bigint) => (n === 0n ? new Uint8Array() : hexToBytes(`0x${n.toString(16).padStart(n.toString(16).length + (n.toString(16).length % 2), '0')}`))
+      const int = (b: Uint8Array) => (b.length === 0 ? 0n : BigInt(bytesToHex(b)))
+      const flip = (b: Uint8Array) => Uint8Array.from(b, (x, i) => (i === b.length - 1 ? x ^ 1 : x))
+      // [field index in the header's RLP, change, the block caught at, the reason]
+      const lies: [string, number, (old: Uint8Array) => Uint8Array, bigint, string][] = [
+        ['timestamp +1 s', 11, (v) => quantity(int(v) + 1n), 5n, 'header.parent-hash'],
+        ['timestamp far in the future', 11, (v) => quantity(int(v) + 10n ** 9n), 4n, 'header.timestamp-future'],
+        ['timestamp before the parent', 11, () => quantity(1n), 4n, 'header.timestamp'],
+        ['extraData', 12, () => Uint8Array.of(1, 2, 3), 4n, 'header.extra-data'],
+        ['mixHash', 13, flip, 4n, 'header.mix-hash'],
+        ['gasLimit', 9, (v) => quantity(int(v) * 2n), 4n, 'header.gas-limit'],
+        ['lagged stateRoot', 3, flip, 4n, 'header.lagged-root'],
+        ['parentHash', 0, flip, 4n, 'header.parent-hash'],
+        ['baseFee', 15, (v) => quantity(int(v) + 1n), 4n, 'header.base-fee'],
+      ]
+      const run = async (rewrite: ((fields: Uint8Array[]) => void) | undefined) => {
+        const proxy = await lyingProxy(t.url, (method, params, result) => {
+          if (rewrite === undefined || method !== 'debug_getRawBlock' || params[0] !== '0x4') return result
+          const [header, ...rest] = RLP.decode(hexToBytes(result as Hex)) as unknown as [Uint8Array[], ...Uint8Array[][]]
+          const fields = [...header]
+          rewrite(fields)
+          return bytesToHex(RLP.encode([fields, ...rest] as never))
+        })
+        proxies.push(proxy.server)
+        return runVerifier(proxy.url, 1n, head)
+      }
+      const honest = await run(undefined)
+      assert.equal(honest.code, 0, honest.output)
+      for (const [name, index, change, block, reason] of lies) {
+        const lied = await run((fields) => (fields[index] = change(fields[index]!)))
+        assert.equal(lied.code, 1, `${name}: ${lied.output}`)
+        assert.match(lied.output, new RegExp(`block ${block} FAILED \\[${reason.replace('.', '\\.')}\\]`), name)
+        for (let n = 1n; n < block; n++) assert.match(lied.output, new RegExp(`block ${n} ok`), `${name}: block ${n} before the lie verifies`)
+      }
+    } finally {
+      for (const server of proxies) server.close()
+      await t.stop()
+    }
+  })
+
   it('behavior: mosaic verifier accepts an honest range (exit 0) and fails the block a sequencer lies about (exit 1)', async () => {
     const t = await startNode()
     const proxies: Server[] = []
@@ -129,7 +176,7 @@ describe('witnesses over RPC and mosaic verifier', { timeout: 180_000 }, () => {
       writeFileSync(edited, JSON.stringify({ ...bundle, postStateRoot: `0x${'cd'.repeat(32)}` }))
       const fromEdited = await runVerifierWith(['--files', bundles])
       assert.equal(fromEdited.code, 1, fromEdited.output)
-      assert.match(fromEdited.output, /block 2 FAILED: post-state root 0x[0-9a-f]{64}, the sequencer claims 0xcdcd/)
+      assert.match(fromEdited.output, /block 2 FAILED \[block\.post-state-root\]: post-state root 0x[0-9a-f]{64}, the sequencer claims 0xcdcd/)
       rmSync(bundles, { recursive: true, force: true })
 
       // Following the head (no --to): verdicts as blocks arrive, a status server, exit 0 on SIGINT.
@@ -162,7 +209,7 @@ describe('witnesses over RPC and mosaic verifier', { timeout: 180_000 }, () => {
       proxies.push(wrongRoot.server)
       const lied = await runVerifier(wrongRoot.url, 1n, head)
       assert.equal(lied.code, 1, lied.output)
-      assert.match(lied.output, /block 2 FAILED: post-state root 0x[0-9a-f]{64}, the sequencer claims 0xabab/)
+      assert.match(lied.output, /block 2 FAILED \[block\.post-state-root\]: post-state root 0x[0-9a-f]{64}, the sequencer claims 0xabab/)
       assert.match(lied.output, /block 1 ok/)
       assert.match(lied.output, /block 3 ok/)
       assert.match(lied.output, /verified \d+ block\(s\), 1 failed/)
@@ -177,7 +224,7 @@ describe('witnesses over RPC and mosaic verifier', { timeout: 180_000 }, () => {
       proxies.push(badWitness.server)
       const tampered = await runVerifier(badWitness.url, 1n, head)
       assert.equal(tampered.code, 1, tampered.output)
-      assert.match(tampered.output, /block 3 FAILED: (witness node 0x[0-9a-f]{64} is not reachable|the witness cannot prove)/)
+      assert.match(tampered.output, /block 3 FAILED \[witness\.(unreachable-node|unprovable)\]: (witness node 0x[0-9a-f]{64} is not reachable|the witness cannot prove)/)
     } finally {
       for (const server of proxies) server.close()
       await t.stop()
