@@ -13,7 +13,8 @@
  */
 import { type BlockHeader, createBlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
-import { type Address, bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { type Address, bytesToHex, createAddressFromString, equalsBytes } from '@ethereumjs/util'
+import type { Config } from '../config/config.ts'
 import { keccak256 } from '../crypto/crypto.ts'
 import { VerificationError } from '../errors.ts'
 import { nextBaseFee } from './base-fee.ts'
@@ -27,6 +28,17 @@ export type HeaderRules = {
   readonly baseFeeFloor: bigint
   /** L: the header of block N carries the state root after block max(N − L, 0). */
   readonly stateRootLag: number
+}
+
+/** The header rules a configuration sets (the sequencer's, and its verifiers' and replicas' own). */
+export function headerRulesOf(config: Pick<Config, 'blockGasLimit' | 'feeRecipient' | 'baseFeeFloor' | 'stateRootLag'>, common: Common): HeaderRules {
+  return {
+    common,
+    gasLimit: config.blockGasLimit,
+    feeRecipient: createAddressFromString(config.feeRecipient),
+    baseFeeFloor: config.baseFeeFloor,
+    stateRootLag: config.stateRootLag,
+  }
 }
 
 export type ParentHeader = { readonly header: BlockHeader; readonly hash: Uint8Array }

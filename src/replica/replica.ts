@@ -14,14 +14,13 @@ import { type Block, type BlockHeader, createBlockHeaderFromBytesArray } from '@
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { type Address, bytesToHex, createAddressFromString, equalsBytes, hexToBytes } from '@ethereumjs/util'
+import { type Address, bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
 import { Bloom, encodeReceipt, type TxReceipt } from '@ethereumjs/vm'
 import { blockOf, serializeBlock } from '../chain/block.ts'
 import { type ChainBlock, encodeStoredReceipt, type StoredReceipt } from '../chain/chain.ts'
-import { type HeaderRules, laggedRootBlock, validateChildHeader } from '../chain/header-rules.ts'
+import { type HeaderRules, headerRulesOf, laggedRootBlock, validateChildHeader } from '../chain/header-rules.ts'
 import { decodeTransaction } from '../chain/transaction.ts'
 import { orderedTrieRoot } from '../commitment/ordered-root.ts'
-import type { Config } from '../config/config.ts'
 import { MosaicError, type VerdictReason, VerificationError, verdictReasonOf } from '../errors.ts'
 import { checkChainAdmits } from '../mempool/validate.ts'
 import type { MosaicNode } from '../node/node.ts'
@@ -34,17 +33,6 @@ type ReceiptJSON = { status: `0x${string}`; cumulativeGasUsed: `0x${string}`; fr
 const POLL_MS = 100
 
 type Fail = (reason: VerdictReason, what: string) => never
-
-/** The header rules of the chain this replica follows: its own configuration, the sequencer's. */
-function headerRulesOf(config: Config, common: Common): HeaderRules {
-  return {
-    common,
-    gasLimit: config.blockGasLimit,
-    feeRecipient: createAddressFromString(config.feeRecipient),
-    baseFeeFloor: config.baseFeeFloor,
-    stateRootLag: config.stateRootLag,
-  }
-}
 
 export class Replica {
   private readonly source: RpcSource

@@ -67,11 +67,21 @@ function decodeDelta(bytes: Uint8Array | undefined, number: bigint): StateDelta 
   }
 }
 
-/** Verify block `data.number` as the child of `ctx.parent` (see the file comment). */
-export async function verifyChild(rules: ChainRules, data: RawBlockData, ctx: ChildContext): Promise<ChildVerdict> {
-  const n = data.number
-  const block = decodeBlock(rules, data.block, n)
+/**
+ * Block `number` decoded and its header checked against its parent and the chain's rules: all
+ * that can be judged before its witness (the L1's own data is judged by it even when no witness
+ * ever comes).
+ */
+export function checkChildHeader(rules: ChainRules, rlp: Uint8Array, number: bigint, ctx: ChildContext): Block {
+  const block = decodeBlock(rules, rlp, number)
   validateChildHeader(block.header, ctx.parent, rules, { laggedRoot: ctx.laggedRoot, maxTimestamp: ctx.maxTimestamp })
+  return block
+}
+
+/** Verify block `data.number` as the child of `ctx.parent` (see the file comment); `checked`: its header, already checked. */
+export async function verifyChild(rules: ChainRules, data: RawBlockData, ctx: ChildContext, checked?: Block): Promise<ChildVerdict> {
+  const n = data.number
+  const block = checked ?? checkChildHeader(rules, data.block, n, ctx)
   const witness = decodeWitnessWithin(rules, data.witness, n)
   if (!equalsBytes(witness.preStateRoot, ctx.preStateRoot)) {
     throw new VerificationError('witness.pre-state-root', `the witness of block ${n} starts from ${bytesToHex(witness.preStateRoot)}, but block ${n - 1n} ended at ${bytesToHex(ctx.preStateRoot)}`)

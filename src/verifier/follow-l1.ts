@@ -21,7 +21,7 @@
  * FAILED as withheld. A batch an L1 reorg replaced is scheduled again under its new hash; only
  * the verdicts of the batches now on the L1 count.
  */
-import { createBlockFromRLP } from '@ethereumjs/block'
+import { type Block, createBlockFromRLP } from '@ethereumjs/block'
 import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
 import { createPublicClient, type Hex, http, type PublicClient } from 'viem'
 import { hostname } from 'node:os'
@@ -32,7 +32,7 @@ import { isMosaicError, isTransportError, MosaicError, type VerdictReason, Verif
 import { InboxReader, type L1Batch } from '../l1/inbox.ts'
 import type { JobQueue, QueueBackend } from '../queue/queue.ts'
 import { UnrecoverableJobError } from '../queue/queue.ts'
-import { verifyChild } from './chain.ts'
+import { checkChildHeader, verifyChild } from './chain.ts'
 import type { ChainRules } from './rules.ts'
 import type { BlockSource } from './rpc-source.ts'
 
@@ -83,6 +83,13 @@ type L1Context = {
   readonly l1Timestamp: bigint
 }
 
+/** The job's batch is not (or no longer) the one on the L1: retried while the L1 may reorg back, never a verdict. */
+class ReplacedBatch extends MosaicError {
+  constructor(message: string) {
+    super('TRANSPORT', message)
+  }
+}
+
 /** First retry delay of a job whose data is unavailable (it doubles with every try). */
 const RETRY_MS = 500
 
@@ -96,6 +103,8 @@ export class L1Verifier {
   private readonly batches = new Map<string, Promise<L1Batch>>()
   /** The hash of each batch scheduled, by index, as the L1 (at the confirmation depth) has it now. */
   private readonly current = new Map<bigint, Hex>()
+  /** The blocks of each scheduled batch, by index (to forget them when a reorg drops the batch). */
+  private readonly spans = new Map<bigint, { first: bigint; last: bigint }>()
   /** When each scheduled block was scheduled, for the deadline of /health. */
   private readonly scheduledAt = new Map<bigint, number>()
   private nextBatch = 0n
@@ -169,7 +178,13 @@ export class L1Verifier {
       let index = state.nextIndex < this.nextBatch ? state.nextIndex : this.nextBatch - 1n
       while (index > 0n && this.current.get(index - 1n) !== (await this.hashAt(index - 1n, at))) index--
       this.options.log(`an L1 reorg replaced batches from ${index} on: verifying them again`)
-      for (const k of [...this.current.keys()]) if (k >= index) this.current.delete(k)
+      for (const k of [...this.current.keys()]) {
+        if (k < index) continue
+        this.current.delete(k)
+        const span = this.spans.get(k)
+        for (let n = span?.first ?? 0n; span !== undefined && n <= span.last; n++) this.scheduledAt.delete(n)
+        this.spans.delete(k)
+      }
       this.nextBatch = index
       this.scheduledThrough = 0n
     }
@@ -180,9 +195,10 @@ export class L1Verifier {
       const now = Date.now()
       for (let n = batch.firstBlock > from ? batch.firstBlock : from; n <= last; n++) {
         await this.queue.add(`${batch.batchHash}:${n}`, { batch: batch.index.toString(), batchHash: batch.batchHash, block: n.toString(), scheduledAt: now })
-        if (!this.scheduledAt.has(n)) this.scheduledAt.set(n, now)
+        this.scheduledAt.set(n, now)
       }
       this.current.set(batch.index, batch.batchHash)
+      this.spans.set(batch.index, { first: batch.firstBlock, last: batch.lastBlock })
       this.scheduledThrough = batch.lastBlock
       this.nextBatch++
     }
@@ -226,21 +242,27 @@ export class L1Verifier {
     return this.startRootChecked
   }
 
-  /** The post-state root of block `k` as the L1 has it (the genesis root for 0), searching back from batch `index`. */
-  private async rootAfter(k: bigint, index: bigint): Promise<Uint8Array> {
+  /**
+   * The post-state root of block `k` as the L1 has it (the genesis root for 0), searching back
+   * from batch `l1` along its predecessors' hashes — never from a batch read before a reorg
+   * replaced it.
+   */
+  private async rootAfter(k: bigint, l1: L1Batch): Promise<Uint8Array> {
     if (k === 0n) return this.options.rules.genesis.stateRoot
-    for (let i = index; i >= 0n; i--) {
-      const { batch, content } = await this.batchNow(i)
+    for (let { batch, content } = l1; ; ) {
       if (batch.firstBlock <= k) return content.stateRoots[Number(k - batch.firstBlock)]!
+      if (batch.index === 0n) throw new VerificationError('batch.commitment', `no batch on the L1 holds block ${k}`)
+      const previous = await this.batchNow(batch.index - 1n, batch.previous)
+      if (previous.batch.batchHash !== batch.previous) throw new MosaicError('TRANSPORT', `batch ${batch.index - 1n} on the L1 is not the one batch ${batch.index} follows (yet)`)
+      ;({ batch, content } = previous)
     }
-    throw new VerificationError('batch.commitment', `no batch on the L1 holds block ${k}`)
   }
 
   /** Everything the L1 says about block `n` of batch `index`. */
   private async context(index: bigint, batchHash: Hex, n: bigint): Promise<L1Context> {
     const { rules } = this.options
     const l1 = await this.batchNow(index, batchHash)
-    if (l1.batch.batchHash !== batchHash) throw new UnrecoverableJobError(`batch ${index} on the L1 is now ${l1.batch.batchHash}, not ${batchHash} (an L1 reorg replaced it)`)
+    if (l1.batch.batchHash !== batchHash) throw new ReplacedBatch(`batch ${index} on the L1 is now ${l1.batch.batchHash}, not ${batchHash} (an L1 reorg replaced it)`)
     const { batch, content } = l1
     const i = Number(n - batch.firstBlock)
     let parent: ParentHeader
@@ -258,7 +280,7 @@ export class L1Verifier {
       parent = this.headerOf(previous.content.blocks.at(-1)!, n - 1n)
       preStateRoot = previous.content.stateRoots.at(-1)!
     }
-    const laggedRoot = await this.rootAfter(laggedRootBlock(n, rules.stateRootLag), index)
+    const laggedRoot = await this.rootAfter(laggedRootBlock(n, rules.stateRootLag), l1)
     const l1Block = await this.client.getBlock({ blockNumber: batch.l1Block })
     return { blockRlp: content.blocks[i]!, parent, preStateRoot, postStateRoot: content.stateRoots[i]!, laggedRoot, witnessHash: content.witnessHashes[i]!, l1Timestamp: l1Block.timestamp }
   }
@@ -306,13 +328,21 @@ export class L1Verifier {
     try {
       context = await this.context(BigInt(job.batch), job.batchHash, n)
     } catch (error) {
-      if (error instanceof UnrecoverableJobError || error instanceof VerificationError) {
-        if (error instanceof VerificationError) return failed(error)
-        throw error
-      }
+      if (error instanceof VerificationError) return failed(error)
+      // A batch a reorg replaced is waited for (it may come back); its job gives no verdict.
+      if (error instanceof ReplacedBatch) throw attempt >= this.attempts ? new UnrecoverableJobError(error.shortMessage) : error
       // The L1 or its beacon API did not answer: retried until the deadline.
       if (!overdue) throw error
       return failed(new VerificationError('batch.withheld', `the L1 data of block ${n} stayed unreadable past the deadline: ${(error as Error).message.split('\n')[0]}`))
+    }
+    const child = { parent: context.parent, preStateRoot: context.preStateRoot, laggedRoot: context.laggedRoot, maxTimestamp: context.l1Timestamp + this.options.rules.timestampDrift }
+    // The L1's own data first: a block that does not decode, or whose header breaks the chain's
+    // rules, is FAILED at once, whatever becomes of its witness (never withheld into a deadline).
+    let block: Block
+    try {
+      block = checkChildHeader(this.options.rules, context.blockRlp, n, child)
+    } catch (error) {
+      return failed(error)
     }
     try {
       witness = await this.witness(n, context.witnessHash)
@@ -322,11 +352,7 @@ export class L1Verifier {
       return failed(new VerificationError(mismatch ? 'witness.mismatch' : 'witness.withheld', `data withheld: ${(error as MosaicError).shortMessage}`))
     }
     try {
-      const verdict = await verifyChild(
-        this.options.rules,
-        { number: n, block: context.blockRlp, witness, postStateRoot: context.postStateRoot },
-        { parent: context.parent, preStateRoot: context.preStateRoot, laggedRoot: context.laggedRoot, maxTimestamp: context.l1Timestamp + this.options.rules.timestampDrift },
-      )
+      const verdict = await verifyChild(this.options.rules, { number: n, block: context.blockRlp, witness, postStateRoot: context.postStateRoot }, child, block)
       if (verdict.claimFailure !== undefined) return failed(verdict.claimFailure)
       return { ...base, ok: true, stateRoot: bytesToHex(verdict.postStateRoot), transactions: verdict.transactions, ms: performance.now() - started }
     } catch (error) {
@@ -345,7 +371,8 @@ export class L1Verifier {
     const current = new Map<bigint, BlockVerdict>()
     for (const { result } of all) {
       const hash = this.current.get(BigInt(result.batch))
-      if (hash !== undefined && result.batchHash !== undefined && result.batchHash !== hash) continue
+      // A batch no longer on the L1 (dropped by a reorg, or replaced under another hash) counts for nothing.
+      if (result.batchHash !== undefined && result.batchHash !== hash) continue
       current.set(BigInt(result.block), result)
     }
     const ordered = [...current.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))

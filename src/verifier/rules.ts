@@ -7,12 +7,11 @@
 import { createChainCommon } from '../chain/common.ts'
 import { deriveDevAccounts } from '../chain/dev-accounts.ts'
 import { genesisBlock, loadChainGenesis } from '../chain/genesis.ts'
-import type { HeaderRules, ParentHeader } from '../chain/header-rules.ts'
+import { type HeaderRules, headerRulesOf, type ParentHeader } from '../chain/header-rules.ts'
 import { type Layout, layoutOf } from '../commitment/layout.ts'
 import { computeStateRoot } from '../commitment/root.ts'
 import type { Config } from '../config/config.ts'
 import type { FetchLimits } from '../utils/bounded-fetch.ts'
-import { createAddressFromString } from '@ethereumjs/util'
 
 export type ChainRules = HeaderRules & {
   readonly layout: Layout
@@ -31,11 +30,7 @@ export function chainRulesOf(config: Config): ChainRules {
   const stateRoot = computeStateRoot(genesis.state, layout)
   const block = genesisBlock(genesis, common, stateRoot)
   return {
-    common,
-    gasLimit: config.blockGasLimit,
-    feeRecipient: createAddressFromString(config.feeRecipient),
-    baseFeeFloor: config.baseFeeFloor,
-    stateRootLag: config.stateRootLag,
+    ...headerRulesOf(config, common),
     layout,
     genesis: { header: block.block.header, hash: block.hash, stateRoot },
     timestampDrift: BigInt(config.verifyTimestampDrift),

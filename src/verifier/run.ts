@@ -277,6 +277,10 @@ async function runL1Verifier(config: Config, { log, stop, onListening, queues: g
             result.complete = true
             break
           }
+          // Blocks left without a verdict past the deadline and no job left to give one (their
+          // batch was replaced and never came back): the range cannot complete — exit 1.
+          const counts = await verifier.queue.counts()
+          if (counts.waiting + counts.active + counts.delayed === 0 && (await verifier.overdue()).length > 0) break
         }
         await Promise.race([new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS)), ...(stop === undefined ? [] : [stop])])
       }

@@ -19,6 +19,7 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { loadArtifact } from '../../contracts/artifacts.ts'
 import { deriveDevAccounts } from '../../src/chain/dev-accounts.ts'
 import { rawRpc, startNode } from './harness.ts'
+import { runVerifierProcess } from './proxy.ts'
 
 const token = loadArtifact('MosaicToken')
 const accounts = deriveDevAccounts()
@@ -34,15 +35,6 @@ function genesisFile(dir: string): string {
   const path = join(dir, 'genesis.json')
   writeFileSync(path, JSON.stringify({ config: { chainId: 901 }, alloc }))
   return path
-}
-
-async function verifier(args: string[]): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['bin/mosaic.mjs', 'verifier', ...args, '--status-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  const [code] = (await once(child, 'exit')) as [number | null]
-  return { code, output }
 }
 
 /** Three blocks of one JSON-RPC batch each: transfers (some between senders), a storage write, a deployment, token calls. */
@@ -81,16 +73,16 @@ describe('honest chains are accepted in every configuration', { timeout: 300_000
           const head = await produce(t.url)
           assert.equal(head, 3n)
           const bundles = join(dir, 'bundles')
-          const overRpc = await verifier(['--rpc', t.url, '--from', '1', '--to', String(head), '--export', bundles, ...chainFlags])
+          const overRpc = await runVerifierProcess(['--rpc', t.url, '--from', '1', '--to', String(head), '--export', bundles, ...chainFlags])
           assert.equal(overRpc.code, 0, overRpc.output)
           assert.match(overRpc.output, new RegExp(`verified ${head} block\\(s\\), 0 failed`))
-          const fromFiles = await verifier(['--files', bundles, ...chainFlags])
+          const fromFiles = await runVerifierProcess(['--files', bundles, ...chainFlags])
           assert.equal(fromFiles.code, 0, fromFiles.output)
           assert.match(fromFiles.output, new RegExp(`verified ${head} block\\(s\\), 0 failed`))
           if (executor === 'sequential' && mode === 'mpt') {
             // Negative control: the verifier's own rules decide; another fee recipient fails block 1.
             const other = chainFlags.map((flag) => (flag === FEE_RECIPIENT ? `0x${'99'.repeat(20)}` : flag))
-            const wrong = await verifier(['--rpc', t.url, '--from', '1', '--to', String(head), ...other])
+            const wrong = await runVerifierProcess(['--rpc', t.url, '--from', '1', '--to', String(head), ...other])
             assert.equal(wrong.code, 1, wrong.output)
             assert.match(wrong.output, /block 1 FAILED \[header\.coinbase\]/)
           }

@@ -6,7 +6,12 @@
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { createServer } from 'node:http'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
 import { after, describe, it } from 'node:test'
+import type { MosaicError } from '../../src/errors.ts'
+import { InboxReader } from '../../src/l1/inbox.ts'
 import { type Anvil, startAnvil } from '../../src/l1/anvil.ts'
 import { connectL1 } from '../../src/node/l1.ts'
 import { openQueues } from '../../src/queue/open.ts'
@@ -136,6 +141,22 @@ describe('L1 posting on anvil', { timeout: 240_000 }, () => {
     const { batch } = await posting.reader.readBatch(0n)
     const tx = await posting.reader.client.getTransaction({ hash: (await posting.reader.frames(batch.dataHash)).length > 0 ? await firstFrameTx(posting.reader, batch.dataHash) : '0x' })
     assert.equal(tx.type, 'eip4844')
+    // A beacon API that serves other blob bytes is caught by the versioned hash (a transport
+    // failure of that API — retried, and FAILED as withheld past the deadline — never a verdict).
+    const beacon = createServer(async (req, res) => {
+      const upstream = await fetch(`${anvil.url}${req.url}`)
+      const body = (await upstream.json()) as { data?: string[] }
+      if (Array.isArray(body.data)) body.data = body.data.map((blob) => `${blob.slice(0, 10)}${blob[10] === '0' ? '1' : '0'}${blob.slice(11)}`)
+      res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+    })
+    beacon.listen(0, '127.0.0.1')
+    await once(beacon, 'listening')
+    try {
+      const lying = new InboxReader(posting.reader.client, posting.reader.address, `http://127.0.0.1:${(beacon.address() as AddressInfo).port}`)
+      await assert.rejects(lying.readBatch(0n), (error: MosaicError) => error.code === 'TRANSPORT' && /hashes to 0x01[0-9a-f]{62}, the L1 committed/.test(error.message))
+    } finally {
+      beacon.close()
+    }
     await posting.stop()
     cleanup.pop()
   })

@@ -22,6 +22,7 @@ import { Replica } from '../../src/replica/replica.ts'
 import { startRpcServer } from '../../src/rpc/server.ts'
 import { decodeStateDelta, encodeStateDelta } from '../../src/state/delta-codec.ts'
 import { rawRpc, startNode, type TestNode, tempDataDir } from './harness.ts'
+import { lyingProxy } from './proxy.ts'
 
 const token = loadArtifact('MosaicToken')
 const HOLDERS = [1, 2, 3].map((i) => `0x${(0xd00d + i).toString(16).padStart(40, '0')}` as Hex)
@@ -59,22 +60,6 @@ async function openReplica(sequencer: string, flags: string[] = []) {
       rmSync(dataDir, { recursive: true, force: true })
     },
   }
-}
-
-/** A JSON-RPC proxy in front of the sequencer that rewrites some answers. */
-async function lyingProxy(target: string, rewrite: (method: string, params: unknown[], result: unknown) => unknown): Promise<{ url: string; server: Server }> {
-  const server = createServer(async (req, res) => {
-    let body = ''
-    for await (const chunk of req) body += chunk
-    const request = JSON.parse(body) as { method: string; params: unknown[] }
-    const upstream = (await (await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).json()) as { result?: unknown }
-    if (upstream.result !== undefined) upstream.result = rewrite(request.method, request.params ?? [], upstream.result)
-    res.setHeader('content-type', 'application/json')
-    res.end(JSON.stringify(upstream))
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }
 }
 
 /** Header fields by their index in the header's RLP list. */

@@ -21,6 +21,7 @@ import { decodeStateDelta } from '../../src/state/delta-codec.ts'
 import { verifyBlock } from '../../src/verifier/verify.ts'
 import { decodeWitness, encodeWitness, type ExecutionWitnessJSON, witnessFromJSON } from '../../src/witness/witness.ts'
 import { startNode, type TestNode, tempDataDir } from './harness.ts'
+import { lyingProxy, runVerifierProcess } from './proxy.ts'
 
 const token = loadArtifact('MosaicToken')
 
@@ -50,32 +51,7 @@ async function populate(t: TestNode): Promise<bigint> {
 
 /** Run `mosaic verifier` as a child process; resolves with its exit code and output. */
 async function runVerifier(url: string, from: bigint, to: bigint, extra: string[] = []): Promise<{ code: number | null; output: string }> {
-  return runVerifierWith(['--rpc', url, '--from', String(from), '--to', String(to), ...extra])
-}
-
-async function runVerifierWith(args: string[]): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['bin/mosaic.mjs', 'verifier', ...args, '--status-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  const [code] = (await once(child, 'exit')) as [number | null]
-  return { code, output }
-}
-
-/** A JSON-RPC proxy in front of the sequencer that rewrites some answers. */
-async function lyingProxy(target: string, rewrite: (method: string, params: unknown[], result: unknown) => unknown): Promise<{ url: string; server: Server }> {
-  const server = createServer(async (req, res) => {
-    let body = ''
-    for await (const chunk of req) body += chunk
-    const request = JSON.parse(body) as { method: string; params: unknown[] }
-    const upstream = (await (await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).json()) as { result?: unknown }
-    if (upstream.result !== undefined) upstream.result = rewrite(request.method, request.params ?? [], upstream.result)
-    res.setHeader('content-type', 'application/json')
-    res.end(JSON.stringify(upstream))
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }
+  return runVerifierProcess(['--rpc', url, '--from', String(from), '--to', String(to), ...extra])
 }
 
 describe('witnesses over RPC and mosaic verifier', { timeout: 180_000 }, () => {
@@ -168,13 +144,13 @@ describe('witnesses over RPC and mosaic verifier', { timeout: 180_000 }, () => {
       assert.match(honest.output, new RegExp(`verified ${head} block\\(s\\), 0 failed`))
 
       // The exported bundles verify again from the files alone; a bundle edited afterwards does not.
-      const fromFiles = await runVerifierWith(['--files', bundles])
+      const fromFiles = await runVerifierProcess(['--files', bundles])
       assert.equal(fromFiles.code, 0, fromFiles.output)
       assert.match(fromFiles.output, new RegExp(`verified ${head} block\\(s\\), 0 failed`))
       const edited = join(bundles, 'block-2.json')
       const bundle = JSON.parse(readFileSync(edited, 'utf8')) as { postStateRoot: string }
       writeFileSync(edited, JSON.stringify({ ...bundle, postStateRoot: `0x${'cd'.repeat(32)}` }))
-      const fromEdited = await runVerifierWith(['--files', bundles])
+      const fromEdited = await runVerifierProcess(['--files', bundles])
       assert.equal(fromEdited.code, 1, fromEdited.output)
       assert.match(fromEdited.output, /block 2 FAILED \[block\.post-state-root\]: post-state root 0x[0-9a-f]{64}, the sequencer claims 0xcdcd/)
       rmSync(bundles, { recursive: true, force: true })
