@@ -51,3 +51,15 @@ export async function fetchText(url: string, init: RequestInit, limits: FetchLim
   }
   return { status: response.status, text: Buffer.concat(chunks).toString('utf8') }
 }
+
+/**
+ * A `fetch` for clients that take one (viem's http transport `fetchFn`): the same bounds, the
+ * body read in full within them and handed back as a fresh `Response`.
+ */
+export function boundedFetch(limits: FetchLimits, what: string): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
+  return async (input, init = {}) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
+    const { status, text } = await fetchText(url, init, limits, what)
+    return new Response(text, { status, headers: { 'content-type': 'application/json' } })
+  }
+}

@@ -35,6 +35,7 @@ import { UnrecoverableJobError } from '../queue/queue.ts'
 import { checkChildHeader, verifyChild } from './chain.ts'
 import type { ChainRules } from './rules.ts'
 import type { BlockSource } from './rpc-source.ts'
+import { boundedFetch } from '../utils/bounded-fetch.ts'
 
 export type VerifyJob = {
   readonly batch: string
@@ -118,7 +119,8 @@ export class L1Verifier {
 
   constructor(private readonly options: L1VerifierOptions) {
     const { config, rules } = options
-    this.client = createPublicClient({ transport: http(config.l1RpcUrl!, { retryCount: 2, timeout: rules.limits.timeoutMs }) }) as PublicClient
+    // Every L1 answer bounded in size and time, as every other read from outside.
+    this.client = createPublicClient({ transport: http(config.l1RpcUrl!, { retryCount: 2, timeout: rules.limits.timeoutMs, fetchFn: boundedFetch(rules.limits, `the L1 at ${config.l1RpcUrl}`) }) }) as PublicClient
     this.inbox = new InboxReader(this.client, config.inboxAddress!, config.l1BeaconUrl ?? config.l1RpcUrl, { ...rules.limits, batchBytes: rules.limits.batchBytes })
     // Enough tries (the backoff doubles) to outlast the deadline; the last one returns a verdict.
     let retries = 1

@@ -188,8 +188,14 @@ describe('L1 posting through Redis queues', { timeout: 180_000 }, async () => {
       child.child.kill('SIGKILL')
       await new Promise((resolve) => child.child.once('exit', resolve))
       child = await spawnNode(dataDir, [...FAST, '--l1', anvil.url, '--inbox', inbox, ...queueFlags])
+      // Transactions still pooled at the kill are gone: wait for blocks past what is posted, so
+      // the restarted poster has a batch of its own to post.
+      const posted = (await reader.state()).nextBlock
       await send()
-      const head = BigInt((await rawRpc(child.url, 'eth_blockNumber')).result as string)
+      const head = await waitFor('blocks past the posted ones', async () => {
+        const n = BigInt((await rawRpc(child.url, 'eth_blockNumber')).result as string)
+        return n >= posted ? n : undefined
+      })
       await waitFor(`the inbox to reach block ${head}`, async () => (await reader.state()).nextBlock > head, 90_000)
       child.child.kill('SIGTERM')
       await new Promise((resolve) => child.child.once('exit', resolve))
