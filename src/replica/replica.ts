@@ -26,7 +26,7 @@ import { checkChainAdmits } from '../mempool/validate.ts'
 import type { MosaicNode } from '../node/node.ts'
 import { decodeStateDelta } from '../state/delta-codec.ts'
 import type { StateDelta } from '../state/types.ts'
-import { RpcSource } from '../verifier/rpc-source.ts'
+import { RpcSource } from '../rpc/client.ts'
 
 type ReceiptJSON = { status: `0x${string}`; cumulativeGasUsed: `0x${string}`; from?: unknown; logs: { address: `0x${string}`; topics: `0x${string}`[]; data: `0x${string}` }[] }
 

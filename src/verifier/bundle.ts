@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { bytesToHex, hexToBytes, isHexString } from '@ethereumjs/util'
 import { type Layout, layoutName } from '../commitment/layout.ts'
 import { MosaicError, VerificationError } from '../errors.ts'
-import type { BlockSource, RawBlockData } from './rpc-source.ts'
+import type { BlockSource, RawBlockData } from '../rpc/client.ts'
 
 type BundleJSON = {
   version: 1

@@ -17,7 +17,7 @@ import { decodeStateDelta } from '../state/delta-codec.ts'
 import type { StateDelta } from '../state/types.ts'
 import { type BlockWitness, decodeWitness } from '../witness/witness.ts'
 import type { ChainRules } from './rules.ts'
-import type { BlockSource, RawBlockData } from './rpc-source.ts'
+import type { BlockSource, RawBlockData } from '../rpc/client.ts'
 import { checkClaims, type Verdict, verifyBlock } from './verify.ts'
 
 export type ChildContext = {

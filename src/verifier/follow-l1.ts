@@ -34,7 +34,7 @@ import type { JobQueue, QueueBackend } from '../queue/queue.ts'
 import { UnrecoverableJobError } from '../queue/queue.ts'
 import { checkChildHeader, verifyChild } from './chain.ts'
 import type { ChainRules } from './rules.ts'
-import type { BlockSource } from './rpc-source.ts'
+import type { BlockSource } from '../rpc/client.ts'
 import { boundedFetch } from '../utils/bounded-fetch.ts'
 
 export type VerifyJob = {

@@ -25,7 +25,7 @@ import { FileSource, writeBundle } from './bundle.ts'
 import { ChainVerifier } from './chain.ts'
 import { L1Verifier } from './follow-l1.ts'
 import { type ChainRules, chainRulesOf } from './rules.ts'
-import { type BlockSource, RpcSource } from './rpc-source.ts'
+import { type BlockSource, RpcSource } from '../rpc/client.ts'
 
 export type VerifierStatus = {
   /** The sequencer's URL or the bundle directory. */

@@ -26,7 +26,7 @@ import { createSequentialExecutor } from '../../src/execution/sequential-executo
 import { assembleBlock } from '../../src/sequencer/sequencer.ts'
 import { FlatState } from '../../src/state/flat-state.ts'
 import type { StateDelta } from '../../src/state/types.ts'
-import { RpcSource } from '../../src/verifier/rpc-source.ts'
+import { RpcSource } from '../../src/rpc/client.ts'
 import { verifyBlock } from '../../src/verifier/verify.ts'
 import { witnessExtras } from '../../src/witness/inputs.ts'
 import { type BlockWitness, decodeWitness } from '../../src/witness/witness.ts'

@@ -15,7 +15,7 @@ import { keccak256 } from '../../src/crypto/crypto.ts'
 import { verdictReasonOf } from '../../src/errors.ts'
 import { ChainVerifier } from '../../src/verifier/chain.ts'
 import { type ChainRules, chainRulesOf } from '../../src/verifier/rules.ts'
-import { type RawBlockData, RpcSource } from '../../src/verifier/rpc-source.ts'
+import { type RawBlockData, RpcSource } from '../../src/rpc/client.ts'
 import { startNode, type TestNode } from '../integration/harness.ts'
 import { type Chain, editWitness, LIED, LIES, liesTable } from './lies.ts'
 

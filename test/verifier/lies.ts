@@ -13,7 +13,7 @@ import { bigIntToUnpaddedBytes, bytesToHex, hexToBytes } from '@ethereumjs/util'
 import { parseGwei } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import type { ChainRules } from '../../src/verifier/rules.ts'
-import type { RawBlockData } from '../../src/verifier/rpc-source.ts'
+import type { RawBlockData } from '../../src/rpc/client.ts'
 import { decodeWitness, encodeWitness, type BlockWitness } from '../../src/witness/witness.ts'
 import { DEV_KEYS, type TestNode } from '../integration/harness.ts'
 

@@ -1,6 +1,8 @@
 /**
- * A verifier's view of a sequencer over JSON-RPC: per block, the raw block, its witness, its
- * state delta, the root the sequencer claims — everything `verifyBlock` needs, nothing else.
+ * A client of a mosaic node over JSON-RPC — the verifier's and the replica's view of a
+ * sequencer: per block, the raw block, its witness, its state delta, the root the sequencer
+ * claims — everything `verifyBlock` needs, nothing else; and `BlockSource`, what any source of
+ * blocks to verify offers (`verifier/bundle.ts` reads them from files).
  * Every call is bounded in size and time (`utils/bounded-fetch.ts`); a failure to get an answer,
  * or an error answer, is a `TRANSPORT` error (retried), never a verdict.
  */
