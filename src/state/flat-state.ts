@@ -20,6 +20,12 @@ export class FlatState implements StateReader {
   // null marks a key known to be absent, so a miss costs one LMDB read, not one per access.
   private readonly accounts = new Map<string, AccountRecord | null>()
   private readonly storage = new Map<string, Map<string, Uint8Array>>()
+  /**
+   * Accounts whose storage a block cleared (SELFDESTRUCT, CREATE over an account with storage):
+   * their cached slots are all the slots they have. The backend may still hold the old ones — a
+   * parallel worker applies a block's writes before the block is durable —, so it is not asked.
+   */
+  private readonly cleared = new Set<string>()
   private readonly code = new Map<string, Uint8Array>()
   private readonly backend: StateBackend
 
@@ -44,7 +50,7 @@ export class FlatState implements StateReader {
     }
     let value = slots.get(slot)
     if (value === undefined) {
-      value = this.backend.readStorage(address, slot) ?? EMPTY
+      value = this.cleared.has(address) ? EMPTY : (this.backend.readStorage(address, slot) ?? EMPTY)
       slots.set(slot, value)
     }
     return value
@@ -62,7 +68,10 @@ export class FlatState implements StateReader {
 
   /** Make a block's changes visible. Call only once the same delta is durable in the backend. */
   apply(delta: StateDelta): void {
-    for (const address of delta.storageCleared) this.storage.set(address, new Map())
+    for (const address of delta.storageCleared) {
+      this.storage.set(address, new Map())
+      this.cleared.add(address)
+    }
     for (const [address, record] of delta.accounts) this.accounts.set(address, record)
     for (const [address, slots] of delta.storage) {
       let cached = this.storage.get(address)
@@ -73,6 +82,14 @@ export class FlatState implements StateReader {
       for (const [slot, value] of slots) cached.set(slot, value)
     }
     for (const [hash, code] of delta.code) this.code.set(hash, code)
+  }
+
+  /** Forget everything held in memory: later reads go to the backend (a worker that fell behind it). */
+  clear(): void {
+    this.accounts.clear()
+    this.storage.clear()
+    this.cleared.clear()
+    this.code.clear()
   }
 
   /** Number of accounts held in memory (metrics). */

@@ -5,8 +5,9 @@
  *
  * Every block of a chain goes through one parallel executor (2 threads, `minParallelTxs: 2`,
  * workers reading the pre-state snapshot). A separate sequential executor, over its own copy of
- * the chain's state, then runs EXACTLY the parallel executor's `executed` transactions in that
- * order. Per block both must agree on every receipt (status, cumulative gas, logs, bloom), the gas
+ * the chain's state, then runs every candidate of the block in the block's order (issue 13:
+ * the parallel executor keeps the users' order); both must include, reject and order the same
+ * transactions. Per block both must agree on every receipt (status, cumulative gas, logs, bloom), the gas
  * of every transaction and of the block, the state delta (after dropping writes that change
  * nothing) and the post-state of every account and slot either wrote. The parallel executor must
  * also account for every candidate: the valid ones executed, exactly the invalid ones rejected.
@@ -24,14 +25,17 @@ import assert from 'node:assert/strict'
 import { after, describe, it, type TestContext } from 'node:test'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { bytesToHex, bytesToUnprefixedHex } from '@ethereumjs/util'
+import { bytesToHex, bytesToUnprefixedHex, KECCAK256_NULL } from '@ethereumjs/util'
 import type { TxReceipt } from '@ethereumjs/vm'
 import { createChainCommon } from '../../src/chain/common.ts'
 import { createParallelExecutor } from '../../src/execution/parallel/parallel-executor.ts'
 import { createSequentialExecutor } from '../../src/execution/sequential-executor.ts'
 import type { BlockExecution, BlockExecutor } from '../../src/execution/types.ts'
+import { layoutName, layoutOf } from '../../src/commitment/layout.ts'
+import { computeStateRoot } from '../../src/commitment/root.ts'
+import { mergeDelta } from '../../src/state/delta.ts'
 import { FlatState, type StateBackend } from '../../src/state/flat-state.ts'
-import type { AccountRecord, StateDelta, StateReader } from '../../src/state/types.ts'
+import { type AccountRecord, createStateDelta, type StateDelta, type StateReader } from '../../src/state/types.ts'
 import {
   CHAIN_ID,
   createChainWorkload,
@@ -132,9 +136,15 @@ function compareExecutions(block: GeneratedBlock, parallel: BlockExecution, sequ
       }
     }
   }
-  if (sequential.rejected.length > 0) {
-    const first = sequential.rejected[0]!
-    return { field: `sequential rejected ${txLabel(first.tx, byHash)}`, parallel: 'executed', sequential: first.reason }
+  // The same transactions rejected by both (the sequential executor ran every candidate, in order).
+  const rejectedBy = (execution: BlockExecution) => new Set(execution.rejected.map((r) => bytesToHex(r.tx.hash())))
+  const parallelRejected = rejectedBy(parallel)
+  for (const r of sequential.rejected) {
+    const hash = bytesToHex(r.tx.hash())
+    if (!parallelRejected.has(hash)) return { field: `rejection of ${txLabel(r.tx, byHash)}`, parallel: 'executed', sequential: r.reason }
+  }
+  if (sequential.rejected.length !== parallel.rejected.length) {
+    return { field: 'rejected.length', parallel: String(parallel.rejected.length), sequential: String(sequential.rejected.length) }
   }
   if (parallel.executed.length !== sequential.executed.length) {
     return { field: 'executed.length', parallel: String(parallel.executed.length), sequential: String(sequential.executed.length) }
@@ -168,7 +178,13 @@ function compareExecutions(block: GeneratedBlock, parallel: BlockExecution, sequ
  */
 function normalizeDelta(delta: StateDelta, parent: StateReader): Map<string, string> {
   const out = new Map<string, string>()
-  for (const address of delta.storageCleared) out.set(`cleared ${address}`, 'cleared')
+  for (const address of delta.storageCleared) {
+    // An account absent before has no storage: clearing it changes nothing (the sequential
+    // executor writes such clears for touched empty accounts, the parallel one drops them). What
+    // the commitment makes of it is checked by the post-state roots.
+    if (parent.getAccount(address) === undefined) continue
+    out.set(`cleared ${address}`, 'cleared')
+  }
   for (const [address, record] of delta.accounts) {
     const value = accountString(record)
     if (value !== accountString(parent.getAccount(address))) out.set(`account ${address}`, value)
@@ -286,6 +302,9 @@ async function runDifferential({ seed, blocks, profile, unsafeSkipValidation }: 
   const sequential = await createSequentialExecutor({ common: createChainCommon({ chainId: CHAIN_ID, hardfork: 'prague' }) })
   open.add(sequential)
 
+  // Each executor's whole state so far, for the post-state roots of both commitment modes.
+  const parallelAll = copyDelta(workload.preState)
+  const sequentialAll = copyDelta(workload.preState)
   const hashes = new Map<bigint, Uint8Array>([[0n, fakeBlockHash(0n)]])
   const blockHash = (n: bigint) => hashes.get(n)
   const touched = new TouchedKeys()
@@ -330,9 +349,11 @@ async function runDifferential({ seed, blocks, profile, unsafeSkipValidation }: 
       hashes.set(block.number, block.hash)
       inFlight = await startParallel()
 
+      // The sequential executor runs every candidate in the block's order: the parallel one must
+      // keep that order (it may change when a transaction runs, never where it lands).
       const seq = await sequential.executeBlock({
         header: block.header,
-        transactions: par.executed.map((e) => e.tx),
+        transactions: block.txs.map((t) => t.tx),
         state: sequentialState,
         blockHash,
       })
@@ -363,6 +384,8 @@ async function runDifferential({ seed, blocks, profile, unsafeSkipValidation }: 
         kinds.set(kind, tally)
       }
 
+      mergeDelta(parallelAll, par.delta)
+      mergeDelta(sequentialAll, seq.delta)
       const difference =
         compareExecutions(block, par, seq) ??
         compareMaps('delta', parallelChanges, sequentialChanges) ??
@@ -374,7 +397,7 @@ async function runDifferential({ seed, blocks, profile, unsafeSkipValidation }: 
       lastBlock = block.number
     }
     if (divergence === undefined) {
-      const difference = comparePostState(touched, parallelState, sequentialState)
+      const difference = comparePostState(touched, parallelState, sequentialState) ?? compareRoots(parallelAll, sequentialAll)
       if (difference !== undefined) divergence = { seed, block: lastBlock, ...difference, field: `final sweep: ${difference.field}` }
     }
   } finally {
@@ -382,6 +405,22 @@ async function runDifferential({ seed, blocks, profile, unsafeSkipValidation }: 
     await closeAll([parallel, sequential])
   }
   return { blocks: count, txs, parallelBlocks, rounds, aborts, kinds, divergence }
+}
+
+function copyDelta(delta: StateDelta): StateDelta {
+  const copy = createStateDelta()
+  mergeDelta(copy, delta)
+  return copy
+}
+
+/** The post-state roots, in both commitment modes, of each executor's whole state: what a verifier checks. */
+function compareRoots(parallel: StateDelta, sequential: StateDelta): Difference | undefined {
+  for (const layout of [layoutOf('mpt', 1), layoutOf('sharded', 3)]) {
+    const p = bytesToHex(computeStateRoot(parallel, layout))
+    const s = bytesToHex(computeStateRoot(sequential, layout))
+    if (p !== s) return { field: `${layoutName(layout)} post-state root`, parallel: p, sequential: s }
+  }
+  return undefined
 }
 
 function describeDivergence(d: Divergence): string {
@@ -534,6 +573,17 @@ function defineTests(): void {
       assert.ok(run.parallelBlocks > 0 && run.aborts > 0, 'the conflict-heavy chain never ran into a conflict on the parallel path')
     })
 
+    it('behavior: the post-state root comparison catches a phantom account (the storage of an absent account "cleared")', () => {
+      // The parallel executor's old bug (issue 13): kept alone, such a clear becomes an empty
+      // account leaf in the commitment, a root the sequential executor never makes.
+      const honest = createStateDelta()
+      honest.accounts.set('00000000000000000000000000000000000c0ffe', { nonce: 0n, balance: 1n, codeHash: KECCAK256_NULL })
+      const phantom = copyDelta(honest)
+      phantom.storageCleared.add('0000000000000000000000000000000000000001')
+      assert.equal(compareRoots(honest, copyDelta(honest)), undefined)
+      assert.match(compareRoots(phantom, honest)?.field ?? 'no difference', /post-state root/)
+    })
+
     it('behavior: a validator that skips the read-set check is caught', async (t) => {
       // Negative control: the same conflict-heavy chain as above, with validation off. Stale
       // reads of the pool's reserves then commit, and the comparison must notice.
@@ -558,7 +608,10 @@ function defineTests(): void {
       const state = new FlatState(memoryBackend(workload.preState))
       const executor = await createSequentialExecutor({ common })
       open.add(executor)
-      const hashes = new Map<bigint, Uint8Array>([[0n, fakeBlockHash(0n)]])
+      // Each executor's whole state so far, for the post-state roots of both commitment modes.
+  const parallelAll = copyDelta(workload.preState)
+  const sequentialAll = copyDelta(workload.preState)
+  const hashes = new Map<bigint, Uint8Array>([[0n, fakeBlockHash(0n)]])
       const outcomes = new Map<TxKind, Set<string>>()
     const drawn = new Set<TxKind>()
       try {

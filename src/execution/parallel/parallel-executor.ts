@@ -8,11 +8,13 @@
  *    chunk, in order, so known conflicts never cross chunks and each sender keeps nonce order;
  * 2. every worker executes its chunk in order against committed state (all earlier rounds), and
  *    returns per transaction its read set, write set and result;
- * 3. the coordinator validates in commit order (chunk 0 first): a transaction that read a key
- *    written by a transaction committed earlier in this round is aborted, with the rest of its
- *    chunk, and goes back to pending; the others commit. Chunk 0 always commits, so every round
- *    makes progress.
- * The commit order is the block's order. The fee recipient's balance, which every transaction
+ * 3. the coordinator validates in the block's order — the order it was given, the mempool's:
+ *    arrival, with nonce order per sender (Block-STM's preset order) — across chunks: a
+ *    transaction commits if no transaction committed before it in this round wrote a key it
+ *    read. At the first that fails, the round stops; it and every later one go back to pending,
+ *    to run again on the new state. The first always commits, so every round makes progress.
+ * Parallelism changes when a transaction runs, never where it lands: the result is that of
+ * executing the given order sequentially. The fee recipient's balance, which every transaction
  * credits, is applied as a delta at commit (see `worker.ts`) so it does not serialize the block.
  */
 import { fileURLToPath } from 'node:url'
@@ -52,6 +54,8 @@ export type CreateParallelExecutorParameters = {
 
 const WORKER = fileURLToPath(new URL('./worker-entry.mjs', import.meta.url))
 const HOT_LIMIT = 1024
+/** Write-log entries kept for workers that have not run for a while (LMDB-backed workers catch up from disk beyond it). */
+const LOG_LIMIT = 1024
 
 export function createParallelExecutor(parameters: CreateParallelExecutorParameters): ParallelExecutor {
   const { common, threads, source } = parameters
@@ -70,7 +74,12 @@ type Candidate = {
 
 export class ParallelExecutor implements BlockExecutor {
   readonly mode = 'parallel' as const
-  private readonly log: LogEntry[] = []
+  /** Committed write sets since `logStart`, in order: how workers' cached state follows the chain. */
+  private log: LogEntry[] = []
+  /** Sequence number of `log[0]`. */
+  private logStart = 0
+  /** Entries before this are durable in LMDB (every earlier block was committed before this one ran). */
+  private durableBelow = 0
   /** Log length each worker thread has applied, as far as the coordinator knows. */
   private readonly acked = new Map<number, number>()
   /** Contracts seen to conflict: calls into them are kept in one chunk. */
@@ -102,8 +111,29 @@ export class ParallelExecutor implements BlockExecutor {
     await this.parameters.fallback.close()
   }
 
+  private get logEnd(): number {
+    return this.logStart + this.log.length
+  }
+
   private appendLog(delta: StateDelta): void {
-    if (!isEmptyDelta(delta)) this.log.push({ seq: this.log.length, delta })
+    if (!isEmptyDelta(delta)) this.log.push({ seq: this.logEnd, delta })
+  }
+
+  /**
+   * Keep the log bounded: entries every worker has applied go; past LOG_LIMIT, so do entries of
+   * blocks already durable, when workers read LMDB (one behind them drops its cache instead).
+   */
+  private trimLog(): void {
+    let keepFrom = this.acked.size < this.threads ? this.logStart : Math.min(...this.acked.values())
+    if (this.logEnd - keepFrom > LOG_LIMIT && this.parameters.source.kind === 'lmdb') keepFrom = Math.max(keepFrom, this.durableBelow)
+    if (keepFrom <= this.logStart) return
+    this.log = this.log.slice(keepFrom - this.logStart)
+    this.logStart = keepFrom
+  }
+
+  /** Entries the log holds (diagnostics and tests: it stays bounded). */
+  get logSize(): number {
+    return this.log.length
   }
 
   /** Blocks where most calls go into contracts known to conflict run faster sequentially. */
@@ -115,6 +145,9 @@ export class ParallelExecutor implements BlockExecutor {
 
   async executeBlock(parameters: ExecuteBlockParameters): Promise<BlockExecution> {
     const { header, transactions, state, blockHash } = parameters
+    // Blocks are committed one after the other: all that is logged before this one is durable.
+    this.durableBelow = this.logEnd
+    this.trimLog()
     await this.recoverUnknownSenders(transactions)
     const candidates = transactions.map((tx, id): Candidate => {
       const sender = tx.getSenderAddress()
@@ -183,55 +216,62 @@ export class ParallelExecutor implements BlockExecutor {
       const results = await Promise.all(chunks.map((chunk) => this.run(env, chunk.map((id) => candidates[id]!.input), reads)))
       const roundDelta = createStateDelta()
       const roundWrites = new Set<string>()
-      const retry: number[] = []
-      for (let c = 0; c < chunks.length; c++) {
-        const outcomes = results[c]!
-        let aborted = false
-        for (const outcome of outcomes) {
-          const candidate = candidates[outcome.id]!
-          if (aborted || (!this.parameters.unsafeSkipValidation && this.conflict(outcome.reads, roundWrites, candidate))) {
-            // Later transactions of the chunk may have read this one's writes: they go back too.
-            aborted = true
-            aborts++
-            retry.push(outcome.id)
-            continue
-          }
-          if (!outcome.ok) {
-            rejected.push({ tx: candidate.tx, reason: outcome.error })
-            continue
-          }
-          if (gasUsed + candidate.tx.gasLimit > header.gasLimit) {
-            rejected.push({ tx: candidate.tx, reason: `block gas limit reached: ${gasUsed} used, tx gas limit ${candidate.tx.gasLimit}` })
-            if (!isEmptyDelta(outcome.writes)) aborted = true
-            continue
-          }
-          mergeDelta(roundDelta, outcome.writes)
-          markWrites(roundWrites, outcome.writes)
-          addReads(reads, outcome.reads)
-          if (outcome.feeDelta !== 0n) {
-            const before = roundDelta.accounts.get(coinbase) ?? current(coinbase)
-            roundDelta.accounts.set(coinbase, {
-              nonce: before?.nonce ?? 0n,
-              balance: (before?.balance ?? 0n) + outcome.feeDelta,
-              codeHash: before?.codeHash ?? KECCAK256_NULL,
-            })
-            roundWrites.add(accountKey(coinbase))
-          }
-          gasUsed += outcome.gasUsed
-          executed.push({
-            tx: candidate.tx,
-            sender: candidate.sender,
-            receipt: receiptOf(outcome, gasUsed, common),
-            gasUsed: outcome.gasUsed,
-            createdAddress: outcome.createdAddress === undefined ? undefined : new Address(outcome.createdAddress),
-          })
+      // Commit in the block's order (the mempool's: arrival, nonce order per sender), not chunk
+      // by chunk: each outcome stands if nothing committed before it in this round wrote what it
+      // read. At the first that does not, the round stops; it and everything after it run again
+      // on the new state. (Reads a chunk's own earlier writes answered are not recorded, and need
+      // not be: any other writer in between would itself have read the key and failed first.)
+      const outcomes = results.flat().sort((a, b) => a.id - b.id)
+      let stopAt = outcomes.length
+      for (const [index, outcome] of outcomes.entries()) {
+        const candidate = candidates[outcome.id]!
+        // Fee payments are credited without a recorded read (see worker.ts), so a transaction that
+        // writes the fee recipient's whole account must not follow any write to it in this round.
+        const overwritesFees = outcome.ok && outcome.writes.accounts.has(coinbase) && roundWrites.has(accountKey(coinbase))
+        if (!this.parameters.unsafeSkipValidation && (overwritesFees || this.conflict(outcome.reads, roundWrites, candidate))) {
+          stopAt = index
+          break
         }
+        if (!outcome.ok) {
+          rejected.push({ tx: candidate.tx, reason: outcome.error })
+          continue
+        }
+        if (gasUsed + candidate.tx.gasLimit > header.gasLimit) {
+          rejected.push({ tx: candidate.tx, reason: `block gas limit reached: ${gasUsed} used, tx gas limit ${candidate.tx.gasLimit}` })
+          // Later transactions of its chunk saw writes that never happened.
+          if (!isEmptyDelta(outcome.writes)) {
+            stopAt = index + 1
+            break
+          }
+          continue
+        }
+        mergeDelta(roundDelta, outcome.writes)
+        markWrites(roundWrites, outcome.writes)
+        addReads(reads, outcome.reads)
+        if (outcome.feeDelta !== 0n) {
+          const before = roundDelta.accounts.get(coinbase) ?? current(coinbase)
+          roundDelta.accounts.set(coinbase, {
+            nonce: before?.nonce ?? 0n,
+            balance: (before?.balance ?? 0n) + outcome.feeDelta,
+            codeHash: before?.codeHash ?? KECCAK256_NULL,
+          })
+          roundWrites.add(accountKey(coinbase))
+        }
+        gasUsed += outcome.gasUsed
+        executed.push({
+          tx: candidate.tx,
+          sender: candidate.sender,
+          receipt: receiptOf(outcome, gasUsed, common),
+          gasUsed: outcome.gasUsed,
+          createdAddress: outcome.createdAddress === undefined ? undefined : new Address(outcome.createdAddress),
+        })
       }
+      const retry = outcomes.slice(stopAt).map((outcome) => outcome.id)
+      aborts += retry.length
       mergeDelta(blockDelta, roundDelta)
       this.appendLog(roundDelta)
-      const done = new Set(batch)
-      for (const id of retry) done.delete(id)
-      pending = pending.filter((id) => !done.has(id))
+      // What is left: the stopped outcomes, then the pending beyond this round's batch, in order.
+      pending = [...retry, ...pending.slice(batch.length)]
     }
     return { executed, rejected, gasUsed, delta: blockDelta, reads, stats: { mode: 'parallel', rounds, aborts } }
   }
@@ -260,15 +300,16 @@ export class ParallelExecutor implements BlockExecutor {
 
   /** Run one chunk on a worker, sending the log entries it may not have seen. */
   private async run(block: BlockEnv, txs: TxInput[], reads: ReadSet): Promise<readonly TxOutcome[]> {
-    let from = Math.min(...(this.acked.size < this.threads ? [0] : [...this.acked.values()]))
+    let from = Math.max(this.logStart, Math.min(...(this.acked.size < this.threads ? [0] : [...this.acked.values()])))
     for (;;) {
-      const task: ExecuteTask = { block, entries: this.log.slice(from), logLength: this.log.length, txs }
+      const task: ExecuteTask = { block, entries: this.log.slice(Math.max(0, from - this.logStart)), logLength: this.logEnd, durableBelow: this.durableBelow, txs }
       const result = (await this.pool.run(task)) as ExecuteResult
       if (result.kind === 'behind') {
-        from = result.appliedUpTo
+        // Trimmed entries are resent as far as the log has them; a worker behind those reads LMDB.
+        from = Math.max(result.appliedUpTo, this.logStart)
         continue
       }
-      this.acked.set(result.threadId, this.log.length)
+      this.acked.set(result.threadId, this.logEnd)
       this.workerBusyMs += result.busyMs
       for (const n of result.blockNumbers) reads.blockNumbers.add(n)
       return result.outcomes

@@ -45,6 +45,11 @@ export type ExecuteTask = {
   readonly entries: readonly LogEntry[]
   /** Log length the coordinator had when it built this task (the snapshot version). */
   readonly logLength: number
+  /**
+   * Entries before this sequence number are durable in LMDB and may be gone from the log: a
+   * worker behind it drops its cached state and reads LMDB instead of applying them.
+   */
+  readonly durableBelow: number
   readonly txs: readonly TxInput[]
 }
 

@@ -74,7 +74,15 @@ function sameAccount(a: AccountRecord | undefined, b: AccountRecord | null): boo
  */
 function withoutNoOps(writes: StateDelta, before: StateReader): StateDelta {
   for (const [address, record] of writes.accounts) {
-    if (sameAccount(before.getAccount(address), record)) writes.accounts.delete(address)
+    if (!sameAccount(before.getAccount(address), record)) continue
+    writes.accounts.delete(address)
+    // An absent account deleted again (a precompile or an empty account touched, EIP-161): its
+    // storage "clear" is as much a no-op — kept alone, it would make the commitment insert an
+    // empty account the sequential executor never writes.
+    if (record === null) {
+      writes.storageCleared.delete(address)
+      writes.storage.delete(address)
+    }
   }
   for (const [address, slots] of writes.storage) {
     if (writes.storageCleared.has(address)) continue
@@ -151,6 +159,11 @@ async function executeOne(input: TxInput, current: Block, coinbase: string, chun
 
 export default async function execute(task: ExecuteTask): Promise<ExecuteResult> {
   const first = task.entries[0]?.seq ?? task.logLength
+  if (first > appliedUpTo && init.source.kind === 'lmdb' && appliedUpTo < task.durableBelow && first <= task.durableBelow) {
+    // The entries this worker missed were trimmed from the log, and are durable: start over from LMDB.
+    state.clear()
+    appliedUpTo = task.durableBelow
+  }
   if (first > appliedUpTo) return { kind: 'behind', threadId, appliedUpTo }
   for (const entry of task.entries) {
     if (entry.seq < appliedUpTo) continue
