@@ -45,10 +45,14 @@ export type ExecutionStats = {
   readonly rounds: number
   /** Executions thrown away on a read/write conflict (each is re-executed). */
   readonly aborts: number
+  /** Rounds stopped by a conflict: a transaction read a key an earlier one in the round wrote. */
+  readonly conflicts?: number
+  /** The keys most often behind those conflicts (`a<address>` or `s<address><slot>`), most first. */
+  readonly hotKeys?: readonly { readonly key: string; readonly conflicts: number }[]
 }
 
 export type BlockExecution = {
-  /** In block order: for the parallel executor, the commit order, which becomes the block's order. */
+  /** In block order: the order the transactions were given in, for both executors. */
   readonly executed: readonly ExecutedTx[]
   readonly rejected: readonly RejectedTx[]
   readonly gasUsed: bigint

@@ -107,6 +107,7 @@ export function createNodeMetrics(registry = new Registry()) {
     executorBlocks: registry.counter('mosaic_executor_blocks_total', 'Blocks executed, by executor_mode (sequential or parallel)'),
     executorAborts: registry.counter('mosaic_executor_aborts_total', 'Parallel executions aborted on a read/write conflict and re-executed'),
     executorRounds: registry.counter('mosaic_executor_rounds_total', 'Batches dispatched to parallel workers'),
+    executorConflicts: registry.counter('mosaic_executor_conflicts_total', 'Parallel rounds stopped by a read/write conflict (the transaction and those after it re-executed)'),
     workerSenderRecoveries: registry.gauge('mosaic_worker_sender_recoveries', 'Transactions whose sender was recovered on the parallel executor\'s worker threads'),
     executorLastAborts: registry.gauge('mosaic_executor_last_block_aborts', 'Aborts (re-executions) in the last block'),
     rpcLatency: registry.histogram('mosaic_rpc_request_seconds', 'JSON-RPC latency per method', [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5]),

@@ -15,6 +15,7 @@ import { decodeWitness, witnessHash, witnessToJSON } from '../witness/witness.ts
 import { MosaicError } from '../errors.ts'
 import { type CallRequest, type SimulationContext, throwFailure } from '../execution/simulate.ts'
 import type { MosaicNode } from '../node/node.ts'
+import type { Sequencer } from '../sequencer/sequencer.ts'
 import { invalidParams, RpcError, rpcErrorCodes } from './errors.ts'
 import { effectiveGasPrice, firstLogIndexes, formatBlock, formatLog, formatReceipt, formatTransaction } from './format.ts'
 import * as p from './params.ts'
@@ -404,6 +405,7 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
         headHash: bytesToHex(head.hash),
         mempool: { pending: mempool.size, pooledGas: bigIntToHex(mempool.pooledGas) },
         executor: node.executor.mode,
+        lastExecution: executionStatus(sequencer.lastExecution),
         stateRoot: {
           mode: node.layout.mode,
           ...(node.layout.mode === 'sharded' ? { shardNibbles: node.layout.splitNibbles } : {}),
@@ -466,3 +468,17 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
   }
 }
 
+
+/** The last block's execution as `mosaic_status` shows it: conflicts and the keys behind them. */
+function executionStatus(stats: Sequencer['lastExecution']) {
+  if (stats === undefined) return null
+  const { block, mode, rounds, aborts, conflicts, hotKeys } = stats
+  return {
+    block: bigIntToHex(block),
+    mode,
+    rounds,
+    reexecutions: aborts,
+    conflicts: conflicts ?? 0,
+    hotKeys: (hotKeys ?? []).map(({ key, conflicts }) => ({ kind: key[0] === 's' ? 'storage' : 'account', address: `0x${key.slice(1, 41)}`, ...(key[0] === 's' ? { slot: `0x${key.slice(41)}` } : {}), conflicts })),
+  }
+}

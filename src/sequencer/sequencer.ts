@@ -20,7 +20,7 @@ import type { CommitmentPipeline } from '../commitment/pipeline.ts'
 import { witnessExtras } from '../witness/inputs.ts'
 import { encodeReadSet } from '../state/read-set.ts'
 import { serializedTx } from '../chain/transaction.ts'
-import type { BlockExecutor, ExecutedTx } from '../execution/types.ts'
+import type { BlockExecutor, ExecutedTx, ExecutionStats } from '../execution/types.ts'
 import { MosaicError } from '../errors.ts'
 import type { Mempool } from '../mempool/mempool.ts'
 import type { NodeMetrics } from '../metrics/registry.ts'
@@ -62,6 +62,8 @@ export class Sequencer {
    * restart resumes from what is on disk (the kill -9 path).
    */
   halted: Error | undefined
+  /** How the last block was executed (`mosaic_status`): mode, rounds, re-executions, conflicts and their hottest keys. */
+  lastExecution: (ExecutionStats & { readonly block: bigint }) | undefined
   /** When the next block is due (performance.now() ms): a fixed schedule, not "block time after the last one finished". */
   private deadline = 0
 
@@ -176,6 +178,8 @@ export class Sequencer {
     metrics.executorAborts.inc({}, execution.stats.aborts)
     metrics.executorRounds.inc({}, execution.stats.rounds)
     metrics.executorLastAborts.set(execution.stats.aborts)
+    metrics.executorConflicts.inc({}, execution.stats.conflicts ?? 0)
+    this.lastExecution = { block: number, ...execution.stats }
     metrics.txs.inc({}, execution.executed.length)
     metrics.blockTime.observe((performance.now() - started) / 1000)
     metrics.stateRootLag.set(Number(number - (commitment.stats().computed ?? -1n)))

@@ -46,7 +46,12 @@ async function runBurst(executor: 'sequential' | 'parallel', flags: string[] = [
       balances[address] = await t.publicClient.getBalance({ address })
     }
     const metrics = await (await fetch(`${t.url}/metrics`)).text()
-    return { block, balances, metrics }
+    const receipts = ((await rawRpc(t.url, 'eth_getBlockReceipts', ['0x1'])).result as { transactionHash: string; status: string; gasUsed: string; cumulativeGasUsed: string; from: string }[]).map(
+      ({ transactionHash, status, gasUsed, cumulativeGasUsed, from }) => ({ transactionHash, status, gasUsed, cumulativeGasUsed, from }),
+    )
+    const root = ((await rawRpc(t.url, 'mosaic_getStateRoot', ['0x1'])).result as { stateRoot: string }).stateRoot
+    const status = (await rawRpc(t.url, 'mosaic_status')).result as { lastExecution: { block: string; mode: string; rounds: number; reexecutions: number; conflicts: number; hotKeys: { address: string; conflicts: number }[] } }
+    return { block, balances, metrics, receipts, root, status }
   } finally {
     await t.stop()
   }
@@ -58,6 +63,19 @@ describe('parallel executor inside the node (LMDB-backed workers)', () => {
     const sequential = await runBurst('sequential', ['--recovery-threads', '0'])
     const parallel = await runBurst('parallel')
     assert.equal(parallel.block.transactions.length, 50)
+    // The same order — the mempool's, as the transactions arrived —, the same receipts, the same state.
+    assert.deepEqual(parallel.block.transactions, sequential.block.transactions)
+    assert.deepEqual(parallel.receipts, sequential.receipts)
+    assert.equal(parallel.root, sequential.root)
+    // Visibility: how the block ran, its conflicts and the keys behind them.
+    const execution = parallel.status.lastExecution
+    assert.equal(execution.block, '0x1')
+    assert.equal(execution.mode, 'parallel')
+    assert.ok(execution.rounds >= 1)
+    assert.equal(execution.hotKeys.length > 0, execution.conflicts > 0, JSON.stringify(execution))
+    assert.equal(execution.hotKeys.reduce((sum, k) => sum + k.conflicts, 0) <= execution.conflicts, true)
+    assert.match(parallel.metrics, new RegExp(`mosaic_executor_conflicts_total ${execution.conflicts}\n`))
+    assert.equal(sequential.status.lastExecution.mode, 'sequential')
     assert.equal(parallel.block.gasUsed, sequential.block.gasUsed)
     assert.deepEqual(parallel.balances, sequential.balances)
     assert.match(parallel.metrics, /mosaic_executor_blocks_total\{executor_mode="parallel"\} 1/)

@@ -208,6 +208,8 @@ export class ParallelExecutor implements BlockExecutor {
     let gasUsed = 0n
     let rounds = 0
     let aborts = 0
+    /** Conflicts by the key that caused them (visibility: `mosaic_status`, metrics). */
+    const conflicts = new Map<string, number>()
     let pending = candidates.map((c) => c.input.id)
     while (pending.length > 0) {
       rounds++
@@ -228,7 +230,9 @@ export class ParallelExecutor implements BlockExecutor {
         // Fee payments are credited without a recorded read (see worker.ts), so a transaction that
         // writes the fee recipient's whole account must not follow any write to it in this round.
         const overwritesFees = outcome.ok && outcome.writes.accounts.has(coinbase) && roundWrites.has(accountKey(coinbase))
-        if (!this.parameters.unsafeSkipValidation && (overwritesFees || this.conflict(outcome.reads, roundWrites, candidate))) {
+        const conflictKey = this.parameters.unsafeSkipValidation ? undefined : overwritesFees ? accountKey(coinbase) : this.conflict(outcome.reads, roundWrites, candidate)
+        if (conflictKey !== undefined) {
+          conflicts.set(conflictKey, (conflicts.get(conflictKey) ?? 0) + 1)
           stopAt = index
           break
         }
@@ -273,12 +277,14 @@ export class ParallelExecutor implements BlockExecutor {
       // What is left: the stopped outcomes, then the pending beyond this round's batch, in order.
       pending = [...retry, ...pending.slice(batch.length)]
     }
-    return { executed, rejected, gasUsed, delta: blockDelta, reads, stats: { mode: 'parallel', rounds, aborts } }
+    const hotKeys = [...conflicts].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([key, count]) => ({ key, conflicts: count }))
+    const conflictCount = [...conflicts.values()].reduce((sum, n) => sum + n, 0)
+    return { executed, rejected, gasUsed, delta: blockDelta, reads, stats: { mode: 'parallel', rounds, aborts, conflicts: conflictCount, hotKeys } }
   }
 
-  /** Did `reads` see a key that a transaction committed earlier in this round wrote? Learns hot contracts. */
-  private conflict(reads: ReadonlySet<string>, written: ReadonlySet<string>, candidate: Candidate): boolean {
-    if (written.size === 0) return false
+  /** The key of `reads` that a transaction committed earlier in this round wrote, if any. Learns hot contracts. */
+  private conflict(reads: ReadonlySet<string>, written: ReadonlySet<string>, candidate: Candidate): string | undefined {
+    if (written.size === 0) return undefined
     for (const key of reads) {
       const address = key.slice(1, 41)
       if (written.has(key) || (key[0] === 's' && written.has(`c${address}`))) {
@@ -288,10 +294,10 @@ export class ParallelExecutor implements BlockExecutor {
           if (this.hot.size >= HOT_LIMIT) this.hot.clear()
           this.hot.add(address)
         }
-        return true
+        return key
       }
     }
-    return false
+    return undefined
   }
 
   private partition(batch: readonly number[], candidates: readonly Candidate[]): number[][] {
