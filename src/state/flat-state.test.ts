@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { KECCAK256_NULL } from '@ethereumjs/util'
+import { FlatState } from './flat-state.ts'
+import { createStateDelta } from './types.ts'
+
+const ADDRESS = '00000000000000000000000000000000000000aa'
+const SLOT = (n: number) => n.toString(16).padStart(64, '0')
+
+/** A backend that still holds an account's old slots — as LMDB does for a parallel worker mid-block. */
+function staleBackend() {
+  const reads: string[] = []
+  return {
+    reads,
+    backend: {
+      readAccount: () => ({ nonce: 0n, balance: 0n, codeHash: KECCAK256_NULL }),
+      readStorage: (_address: string, slot: string) => {
+        reads.push(slot)
+        return Uint8Array.of(7)
+      },
+      readCode: () => undefined,
+    },
+  }
+}
+
+describe('flat state', () => {
+  it('behavior: after a block clears an account’s storage, slots never read before are empty, not the backend’s stale values', () => {
+    const { backend, reads } = staleBackend()
+    const state = new FlatState(backend)
+    assert.deepEqual(state.getStorage(ADDRESS, SLOT(1)), Uint8Array.of(7))
+    const delta = createStateDelta()
+    delta.storageCleared.add(ADDRESS)
+    delta.storage.set(ADDRESS, new Map([[SLOT(3), Uint8Array.of(9)]]))
+    state.apply(delta)
+    assert.deepEqual(state.getStorage(ADDRESS, SLOT(1)), new Uint8Array(), 'a slot read before the clear')
+    assert.deepEqual(state.getStorage(ADDRESS, SLOT(2)), new Uint8Array(), 'a slot never read')
+    assert.deepEqual(state.getStorage(ADDRESS, SLOT(3)), Uint8Array.of(9), 'a slot written after the clear')
+    assert.deepEqual(reads, [SLOT(1)], 'the backend is not asked after the clear')
+    // Dropping the cache (a worker starting over from a durable backend) asks the backend again.
+    state.clear()
+    assert.deepEqual(state.getStorage(ADDRESS, SLOT(2)), Uint8Array.of(7))
+  })
+})
