@@ -78,9 +78,23 @@ export function touchedKeys(updates: readonly AccountUpdate[]): Uint8Array[] {
   return keys
 }
 
+/** Estimated bytes of the trie nodes an engine holds in memory, and their budget. */
+export type TrieMemory = { readonly bytes: number; readonly budget: number; readonly releases: number }
+
+/** What a node held in memory costs on average (estimate of growth between walks). */
+const AVERAGE_NODE_BYTES = 600
+
 export class SubtrieEngine {
   private readonly subtries = new Map<number, MerkleTrie>()
+  /** Storage tries by address, least recently used first. */
   private readonly storageTries = new Map<string, MerkleTrie>()
+  /** Bytes held at the last walk; nodes loaded and made since. */
+  private walkedBytes = 0
+  private loadsAtWalk = 0
+  private madeSinceWalk = 0
+  private releases = 0
+  /** Loads counted by storage tries since dropped. */
+  private droppedLoads = 0
 
   /**
    * An engine over tries already loaded (and partly decoded) elsewhere — the verifier's
@@ -111,10 +125,72 @@ export class SubtrieEngine {
 
   /** Nodes loaded from the store so far, over all tries. */
   get loads(): number {
-    let total = 0
+    let total = this.droppedLoads
     for (const trie of this.subtries.values()) total += trie.loads
     for (const trie of this.storageTries.values()) total += trie.loads
     return total
+  }
+
+  /**
+   * Estimated bytes of nodes in memory: from the last walk plus what was loaded or made since
+   * (no walk unless it may be over `budget`).
+   */
+  private estimatedBytes(): number {
+    return this.walkedBytes + (this.loads - this.loadsAtWalk + this.madeSinceWalk) * AVERAGE_NODE_BYTES
+  }
+
+  /** Walk every trie: bytes in memory by absolute nibble depth (storage tries from their own top). */
+  private memoryByDepth(): number[] {
+    const byDepth: number[] = []
+    for (const trie of this.subtries.values()) {
+      const own = trie.memoryByDepth()
+      own.forEach((bytes, depth) => (byDepth[depth + this.splitNibbles] = (byDepth[depth + this.splitNibbles] ?? 0) + bytes))
+    }
+    for (const trie of this.storageTries.values()) trie.memoryByDepth(byDepth)
+    return byDepth
+  }
+
+  /**
+   * Keep the nodes held in memory within `budget` bytes (estimated). When the estimate is over
+   * it, the deepest levels are released until what stays fits half the budget — the upper levels
+   * of every trie stay, the rest is read through LMDB's memory map when a path needs it — and, if
+   * the storage tries' top nodes alone are too many, the least recently used storage tries go.
+   * Only between blocks, once every node written so far is durable in the store.
+   */
+  trim(budget: number): TrieMemory {
+    if (this.estimatedBytes() > budget) {
+      const target = budget / 2
+      const byDepth = this.memoryByDepth()
+      let depth = 0
+      for (let kept = 0; depth < byDepth.length && kept + (byDepth[depth] ?? 0) <= target; depth++) kept += byDepth[depth] ?? 0
+      for (const trie of this.subtries.values()) trie.prune(Math.max(1, depth - this.splitNibbles))
+      for (const trie of this.storageTries.values()) trie.prune(Math.max(1, depth))
+      let bytes = this.memoryByDepth().reduce((sum, b) => sum + (b ?? 0), 0)
+      for (const [address, trie] of this.storageTries) {
+        if (bytes <= target) break
+        bytes -= trie.memoryByDepth().reduce((sum, b) => sum + (b ?? 0), 0)
+        this.dropStorageTrie(address)
+      }
+      this.walkedBytes = bytes
+      this.loadsAtWalk = this.loads
+      this.madeSinceWalk = 0
+      this.releases++
+    }
+    return { bytes: this.estimatedBytes(), budget, releases: this.releases }
+  }
+
+  private dropStorageTrie(address: string): void {
+    this.droppedLoads += this.storageTries.get(address)?.loads ?? 0
+    this.storageTries.delete(address)
+  }
+
+  /** The storage trie of an account, most recently used from now on. */
+  private storageTrie(address: string, root: () => Uint8Array): MerkleTrie {
+    let trie = this.storageTries.get(address)
+    if (trie === undefined) trie = new MerkleTrie(root(), this.trieOptions)
+    else this.storageTries.delete(address)
+    this.storageTries.set(address, trie)
+    return trie
   }
 
   private subtrie(index: number): MerkleTrie {
@@ -147,9 +223,10 @@ export class SubtrieEngine {
       trie.recordPath(path, witness)
       const slots = [...update.slots.map(([slot]) => slot), ...update.readSlots]
       if (slots.length === 0) continue
-      const leaf = trie.get(path)
-      const storage = this.storageTries.get(update.address) ?? new MerkleTrie(leaf === undefined ? EMPTY_ROOT : storageRootOfLeaf(leaf), this.trieOptions)
-      this.storageTries.set(update.address, storage)
+      const storage = this.storageTrie(update.address, () => {
+        const leaf = trie.get(path)
+        return leaf === undefined ? EMPTY_ROOT : storageRootOfLeaf(leaf)
+      })
       for (const slot of slots) storage.recordPath(bytesToNibbles(keccak256(unprefixedHexToBytes(slot))), witness)
     }
   }
@@ -162,8 +239,12 @@ export class SubtrieEngine {
   apply(updates: readonly AccountUpdate[], sink?: NodeSink, witness?: NodeSink): SubtrieRoot[] {
     if (witness !== undefined) this.recordWitness(updates, witness)
     this.setWitness(witness)
+    const counted: NodeSink = (hash, enc) => {
+      this.madeSinceWalk++
+      sink?.(hash, enc)
+    }
     try {
-      return this.applyUpdates(updates, sink)
+      return this.applyUpdates(updates, counted)
     } finally {
       this.setWitness(undefined)
     }
@@ -184,7 +265,7 @@ export class SubtrieEngine {
       changed.add(index)
       if (update.record === null) {
         trie.del(path)
-        this.storageTries.delete(update.address)
+        this.dropStorageTrie(update.address)
         continue
       }
       if (!update.cleared && update.slots.length === 0 && update.record !== undefined) {
@@ -198,11 +279,8 @@ export class SubtrieEngine {
       }
       const existing = trie.get(path)
       const before = existing === undefined ? EMPTY_ACCOUNT_LEAF : decodeAccountLeaf(existing)
-      let storage = update.cleared ? undefined : this.storageTries.get(update.address)
-      if (storage === undefined) {
-        storage = new MerkleTrie(update.cleared ? EMPTY_ROOT : before.storageRoot, this.trieOptions)
-        this.storageTries.set(update.address, storage)
-      }
+      if (update.cleared) this.dropStorageTrie(update.address)
+      const storage = this.storageTrie(update.address, () => (update.cleared ? EMPTY_ROOT : before.storageRoot))
       for (const [slot, value] of update.slots) {
         const key = bytesToNibbles(keccak256(unprefixedHexToBytes(slot)))
         if (value.length === 0) storage.del(key)

@@ -29,7 +29,7 @@ import { createWitness, encodeWitnessAsync } from '../witness/witness.ts'
 import { type Layout, layoutName, subtrieOf } from './layout.ts'
 import { createAggregator, type RootAggregator, subtriesOf } from './root.ts'
 import { EMPTY_ROOT } from './trie.ts'
-import type { CommitmentRequest, CommitmentResponse, CommitmentWorkerInit } from './worker.ts'
+import type { CommitmentRequest, CommitmentResponse, CommitmentWorkerInit, WorkerMemory } from './worker.ts'
 
 const WORKER = fileURLToPath(new URL('./worker-entry.mjs', import.meta.url))
 
@@ -40,6 +40,8 @@ export type OpenPipelineParameters = {
   /** The store nodes and roots go to; undefined keeps everything in memory (benchmarks, tests). */
   readonly store?: LmdbStore | undefined
   readonly dataDir?: string | undefined
+  /** Bytes of trie nodes all workers together keep in memory (`TRIE_CACHE_BYTES`); unset: no limit. */
+  readonly memoryBudget?: number | undefined
 }
 
 export type PipelineStats = {
@@ -52,6 +54,8 @@ export type PipelineStats = {
   /** Trie nodes loaded from LMDB while updating, and by prefetch. */
   readonly loadsOnUpdate: number
   readonly loadsOnPrefetch: number
+  /** Each worker's memory, as of its last block (undefined before its first). */
+  readonly workers: readonly (WorkerMemory | undefined)[]
 }
 
 type Pending = {
@@ -88,6 +92,7 @@ type Applied = { readonly roots: SubtrieRoot[]; readonly witness: readonly Uint8
 
 export class CommitmentPipeline {
   private readonly workers: Worker[] = []
+  private readonly workerMemory: (WorkerMemory | undefined)[] = []
   private readonly aggregator: RootAggregator
   private readonly pending = new Map<bigint, Pending>()
   private readonly roots = new Map<bigint, Uint8Array>()
@@ -122,6 +127,7 @@ export class CommitmentPipeline {
     head: { number: bigint; root: Uint8Array; subtries: readonly SubtrieRoot[] } | undefined,
     threads: number,
     dataDir: string | undefined,
+    memoryBudget: number,
   ) {
     this.aggregator = createAggregator(layout)
     this.aggregator.update(head?.subtries ?? [])
@@ -134,7 +140,7 @@ export class CommitmentPipeline {
     for (let w = 0; w < threads; w++) {
       const roots = new Map<number, Uint8Array>()
       for (const { index, root } of head?.subtries ?? []) if (index % threads === w) roots.set(index, root)
-      const workerData: CommitmentWorkerInit = { splitNibbles: layout.splitNibbles, withTops: layout.mode === 'mpt', roots, dataDir }
+      const workerData: CommitmentWorkerInit = { splitNibbles: layout.splitNibbles, withTops: layout.mode === 'mpt', roots, dataDir, memoryBudget: Math.floor(memoryBudget / threads) }
       // A larger young generation: hashing a block allocates many short-lived encodings, and
       // the default one made scavenges a fifth of a worker's time.
       const worker = new Worker(WORKER, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 96 } })
@@ -144,7 +150,7 @@ export class CommitmentPipeline {
           worker.once('error', reject)
         }),
       )
-      worker.on('message', (message: CommitmentResponse) => this.onMessage(message))
+      worker.on('message', (message: CommitmentResponse) => this.onMessage(message, w))
       worker.on('error', (error) => this.fail(new MosaicError('COMMITMENT', `commitment worker crashed: ${error.message}`, { cause: error })))
       worker.on('exit', (code) => {
         if (!this.closed) this.fail(new MosaicError('COMMITMENT', `commitment worker exited with code ${code}`))
@@ -158,7 +164,7 @@ export class CommitmentPipeline {
    * Start the pipeline over `store` (or in memory). A data dir keeps the layout it was created
    * with; another layout is refused.
    */
-  static async open({ layout, threads, store, dataDir }: OpenPipelineParameters): Promise<CommitmentPipeline> {
+  static async open({ layout, threads, store, dataDir, memoryBudget }: OpenPipelineParameters): Promise<CommitmentPipeline> {
     if (!Number.isSafeInteger(threads) || threads < 1) throw new Error('commitment threads must be a positive integer')
     let head: { number: bigint; root: Uint8Array; subtries: SubtrieRoot[] } | undefined
     if (store !== undefined) {
@@ -174,7 +180,9 @@ export class CommitmentPipeline {
       const committed = store.getCommitmentHead()
       if (committed !== undefined) head = { number: committed.number, root: committed.root, subtries: subtriesOf(store, layout, committed.root) }
     }
-    const pipeline = new CommitmentPipeline(layout, store, head, threads, store === undefined ? undefined : dataDir)
+    // Without a store every node must stay in memory: there is nowhere to load a released one from.
+    const budget = store === undefined ? Number.MAX_SAFE_INTEGER : (memoryBudget ?? Number.MAX_SAFE_INTEGER)
+    const pipeline = new CommitmentPipeline(layout, store, head, threads, store === undefined ? undefined : dataDir, budget)
     try {
       await pipeline.ready
     } catch (error) {
@@ -196,6 +204,7 @@ export class CommitmentPipeline {
       lastRootMs: this.lastRootMs,
       loadsOnUpdate: this.loadsOnUpdate,
       loadsOnPrefetch: this.loadsOnPrefetch,
+      workers: [...this.workerMemory],
     }
   }
 
@@ -270,7 +279,7 @@ export class CommitmentPipeline {
     return new Promise((resolve, reject) => this.answers.set(id, { resolve, reject }))
   }
 
-  private onMessage(message: CommitmentResponse): void {
+  private onMessage(message: CommitmentResponse, worker: number): void {
     if (message.kind === 'ready') return
     if (message.kind === 'prefetched') {
       this.loadsOnPrefetch += message.loads
@@ -284,6 +293,7 @@ export class CommitmentPipeline {
     }
     if (message.kind === 'applied') {
       this.loadsOnUpdate += message.loads
+      this.workerMemory[worker] = message.memory
       const answer = this.answers.get(message.id)
       this.answers.delete(message.id)
       answer?.resolve({ roots: [...message.roots], witness: message.witness })

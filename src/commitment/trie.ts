@@ -258,6 +258,26 @@ function branch(): BranchNode {
   return node(2, undefined, undefined, undefined, new Array<Ref | undefined>(16).fill(undefined), undefined, undefined) as BranchNode
 }
 
+/**
+ * What one node costs on the V8 heap, estimated: the node object, each typed array it holds
+ * (~100 bytes of object and buffer besides its contents), and a branch's 16-slot array.
+ * `bench:accounts` checks the estimate against the heap.
+ */
+const NODE_OBJECT_BYTES = 88
+const TYPED_ARRAY_BYTES = 100
+function nodeBytes(node: TrieNode): number {
+  let bytes = NODE_OBJECT_BYTES
+  if (node.enc !== undefined) bytes += TYPED_ARRAY_BYTES + node.enc.length
+  if (node.hash !== undefined) bytes += TYPED_ARRAY_BYTES + 32
+  if (node.t === 2) return bytes + 16 * 8 + 16
+  bytes += TYPED_ARRAY_BYTES + node.path.length
+  if (node.t === 0) {
+    bytes += TYPED_ARRAY_BYTES + node.value.length
+    if (node.key !== undefined) bytes += TYPED_ARRAY_BYTES + node.key.length
+  }
+  return bytes
+}
+
 function isDirty(ref: Ref): boolean {
   return ref.t !== 3 && ref.enc === undefined
 }
@@ -472,6 +492,47 @@ export class MerkleTrie {
         offset++
       }
     }
+  }
+
+  /**
+   * Estimated bytes of the nodes held in memory, by the nibble depth they start at (relative to
+   * this trie's top; index 0 is the top node). Walks only what is in memory.
+   */
+  memoryByDepth(into: number[] = []): number[] {
+    const walk = (ref: Ref, depth: number) => {
+      if (ref.t === 3) return
+      into[depth] = (into[depth] ?? 0) + nodeBytes(ref)
+      if (ref.t === 1) walk(ref.child, depth + ref.path.length)
+      else if (ref.t === 2) for (const child of ref.children) if (child !== undefined) walk(child, depth + 1)
+    }
+    if (this.root !== undefined) walk(this.root, 0)
+    return into
+  }
+
+  /**
+   * Release every node that starts at nibble depth `depth` or deeper, keeping a hash reference in
+   * its parent: it is loaded again from the store when a path reaches it. Only for a committed
+   * trie whose nodes are all stored (durable); nodes under an inline reference (encoding < 32
+   * bytes) go with their parent. The top node always stays.
+   */
+  prune(depth: number): void {
+    const walk = (ref: Ref, at: number): Ref => {
+      if (ref.t === 3) return ref
+      if (ref.enc === undefined) throw new Error('prune needs a committed trie')
+      if (at >= depth && ref.hash !== undefined && ref.enc.length >= 32) return hashRef(ref.hash)
+      if (ref.t === 1) ref.child = walk(ref.child, at + ref.path.length)
+      else if (ref.t === 2) {
+        for (let i = 0; i < 16; i++) {
+          const child = ref.children[i]
+          if (child !== undefined) ref.children[i] = walk(child, at + 1)
+        }
+      }
+      return ref
+    }
+    const root = this.root
+    if (root === undefined || root.t === 3) return
+    if (root.t === 1) root.child = walk(root.child, root.path.length)
+    else if (root.t === 2) for (let i = 0; i < 16; i++) if (root.children[i] !== undefined) root.children[i] = walk(root.children[i]!, 1)
   }
 
   /** Load every node on the path of `key` (prefetch); returns how many came from the loader. */

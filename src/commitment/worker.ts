@@ -4,10 +4,11 @@
  * sent, answers with the new sub-trie roots at once, then stores the new nodes in LMDB and says
  * so — the coordinator (`pipeline.ts`) records the block's commitment only after that.
  */
+import { getHeapStatistics } from 'node:v8'
 import { parentPort, workerData } from 'node:worker_threads'
 import { bytesToUnprefixedHex } from '@ethereumjs/util'
 import { LmdbStore } from '../storage/lmdb-store.ts'
-import { SubtrieEngine, type SubtrieRoot } from './engine.ts'
+import { SubtrieEngine, type SubtrieRoot, type TrieMemory } from './engine.ts'
 import { readUpdates } from './update-codec.ts'
 
 export type CommitmentWorkerInit = {
@@ -18,6 +19,20 @@ export type CommitmentWorkerInit = {
   readonly roots: ReadonlyMap<number, Uint8Array>
   /** LMDB data dir to load and store nodes; undefined keeps every node in memory only. */
   readonly dataDir: string | undefined
+  /**
+   * Bytes of trie nodes this worker keeps in memory (its share of `TRIE_CACHE_BYTES`); beyond it
+   * the deepest levels are released once durable. Without a data dir every node stays.
+   */
+  readonly memoryBudget: number
+}
+
+/** A worker's memory as it reports it with each block (`mosaic_status`, `/metrics`). */
+export type WorkerMemory = {
+  /** V8 heap of the worker's isolate, used and total. */
+  readonly heapUsed: number
+  readonly heapTotal: number
+  /** Estimated bytes of trie nodes held, with the budget, and how many times levels were released. */
+  readonly trie: TrieMemory
 }
 
 export type CommitmentRequest =
@@ -41,6 +56,7 @@ export type CommitmentResponse =
       readonly loads: number
       readonly nodes: number
       readonly ms: number
+      readonly memory: WorkerMemory
     }
   | { readonly kind: 'persisted'; readonly id: number }
   | { readonly kind: 'prefetched'; readonly loads: number }
@@ -51,6 +67,12 @@ const store = init.dataDir === undefined ? undefined : LmdbStore.open(init.dataD
 const engine = new SubtrieEngine(init.splitNibbles, init.roots, store, init.withTops)
 const port = parentPort!
 const send = (message: CommitmentResponse) => port.postMessage(message)
+let trieMemory: TrieMemory = { bytes: 0, budget: init.memoryBudget, releases: 0 }
+
+function memory(): WorkerMemory {
+  const heap = getHeapStatistics()
+  return { heapUsed: heap.used_heap_size, heapTotal: heap.total_heap_size, trie: trieMemory }
+}
 
 /** Node writes not yet durable: a worker must not exit in the middle of one. */
 const writes = new Set<Promise<void>>()
@@ -85,7 +107,7 @@ port.on('message', (request: CommitmentRequest) => {
     send({ kind: 'failed', id: request.id, error: error instanceof Error ? error.message : String(error) })
     return
   }
-  send({ kind: 'applied', id: request.id, roots, witness: [...witness.values()], loads: engine.loads - loadsBefore, nodes: nodes.length, ms: performance.now() - started })
+  send({ kind: 'applied', id: request.id, roots, witness: [...witness.values()], loads: engine.loads - loadsBefore, nodes: nodes.length, ms: performance.now() - started, memory: memory() })
   if (store === undefined) send({ kind: 'persisted', id: request.id })
   else {
     const write = store.putTrieNodes(nodes).then(
@@ -93,7 +115,16 @@ port.on('message', (request: CommitmentRequest) => {
       (error: unknown) => send({ kind: 'failed', id: request.id, error: `storing trie nodes failed: ${String(error)}` }),
     )
     writes.add(write)
-    void write.finally(() => writes.delete(write))
+    void write.finally(() => {
+      writes.delete(write)
+      // Every node written so far is durable and no block is being applied: nodes may be released.
+      if (writes.size > 0) return
+      try {
+        trieMemory = engine.trim(init.memoryBudget)
+      } catch (error) {
+        send({ kind: 'failed', id: undefined, error: `releasing trie nodes failed: ${String(error)}` })
+      }
+    })
   }
 })
 send({ kind: 'ready' })

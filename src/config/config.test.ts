@@ -73,6 +73,8 @@ describe('config', () => {
       rpcMaxBatch: 1000,
       rpcMaxConcurrent: 4096,
       chainCacheBytes: 67_108_864,
+      stateCacheBytes: 134_217_728,
+      trieCacheBytes: 134_217_728,
       rpcGetLogsMaxRange: 10_000,
       rpcGetLogsMaxResults: 10_000,
       rpcGasCap: 50_000_000n,

@@ -66,6 +66,8 @@ export type ExecutorMode = 'sequential' | 'parallel'
 
 export interface BlockExecutor {
   readonly mode: ExecutorMode
+  /** The memory of the executor's worker threads, if it has any (`mosaic_status`, `/metrics`). */
+  workerMemory?(): readonly { readonly heapUsed: number; readonly heapTotal: number; readonly stateBytes: number }[]
   executeBlock(parameters: ExecuteBlockParameters): Promise<BlockExecution>
   close(): Promise<void>
 }

@@ -30,6 +30,7 @@ import { FlatState } from '../state/flat-state.ts'
 import { metaKeys } from '../storage/schema.ts'
 import { LmdbStore } from '../storage/lmdb-store.ts'
 import { Mutex } from '../utils/mutex.ts'
+import { memoryStatus, registerMemoryMetrics } from './memory.ts'
 
 export type MosaicNode = {
   readonly config: Config
@@ -87,7 +88,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   const store = LmdbStore.open(config.dataDir)
   let commitment: CommitmentPipeline
   try {
-    commitment = await CommitmentPipeline.open({ layout, threads: config.commitmentThreads ?? defaultCommitmentThreads(), store, dataDir: config.dataDir })
+    commitment = await CommitmentPipeline.open({ layout, threads: config.commitmentThreads ?? defaultCommitmentThreads(), store, dataDir: config.dataDir, memoryBudget: config.trieCacheBytes })
   } catch (error) {
     await store.close()
     throw error
@@ -127,12 +128,12 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   if (behind > 0n && behind <= head) log(`recomputing state roots of blocks ${behind}–${head}`)
   const metrics = createNodeMetrics()
   const chain = new Chain(store, common, head, { cacheBytes: config.chainCacheBytes })
-  const state = new FlatState(store)
+  const state = new FlatState(store, { budget: config.stateCacheBytes })
   const sequential = await createSequentialExecutor({ common })
   // Parallel workers read committed state straight from LMDB, which holds the head state now.
   const parallel =
     config.executor === 'parallel'
-      ? createParallelExecutor({ common, threads: config.executorThreads ?? availableParallelism(), source: { kind: 'lmdb', dataDir: config.dataDir }, fallback: sequential })
+      ? createParallelExecutor({ common, threads: config.executorThreads ?? availableParallelism(), source: { kind: 'lmdb', dataDir: config.dataDir }, stateCacheBytes: config.stateCacheBytes, fallback: sequential })
       : undefined
   const executor: BlockExecutor = parallel ?? sequential
   // Incoming transactions' senders are recovered on worker threads: the executor's, or threads of their own.
@@ -170,6 +171,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   metrics.stateRootDurable.set(() => Number(commitment.stats().durable ?? -1n))
   metrics.trieNodeLoads.set(() => commitment.stats().loadsOnPrefetch, { phase: 'prefetch' })
   metrics.trieNodeLoads.set(() => commitment.stats().loadsOnUpdate, { phase: 'update' })
+  registerMemoryMetrics(metrics, () => memoryStatus({ chain, state, commitment, executor, mempool, config }))
   return {
     ...parts,
     config,

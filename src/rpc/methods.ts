@@ -15,6 +15,7 @@ import { decodeWitness, witnessHash, witnessToJSON } from '../witness/witness.ts
 import { MosaicError } from '../errors.ts'
 import { type CallRequest, type SimulationContext, throwFailure } from '../execution/simulate.ts'
 import type { MosaicNode } from '../node/node.ts'
+import { memoryStatus } from '../node/memory.ts'
 import type { Sequencer } from '../sequencer/sequencer.ts'
 import { invalidParams, RpcError, rpcErrorCodes } from './errors.ts'
 import { effectiveGasPrice, firstLogIndexes, formatBlock, formatLog, formatReceipt, formatTransaction } from './format.ts'
@@ -414,6 +415,7 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
           durable: nullableHex(node.commitment.stats().durable),
         },
         blockTimeMs: config.blockTimeMs,
+        memory: memoryStatus(node),
       }
     },
 

@@ -40,4 +40,55 @@ describe('flat state', () => {
     state.clear()
     assert.deepEqual(state.getStorage(ADDRESS, SLOT(2)), Uint8Array.of(7))
   })
+
+  it('behavior: within its byte budget, state not used for a generation is read from the backend again, with the values last applied', () => {
+    const durable = new Map<string, bigint>()
+    let reads = 0
+    const backend = {
+      readAccount: (address: string) => {
+        reads++
+        const balance = durable.get(address)
+        return balance === undefined ? undefined : { nonce: 0n, balance, codeHash: KECCAK256_NULL }
+      },
+      readStorage: () => undefined,
+      readCode: () => undefined,
+    }
+    const budget = 50_000
+    const state = new FlatState(backend, { budget })
+    const address = (i: number) => i.toString(16).padStart(40, '0')
+    let peak = 0
+    for (let block = 0; block < 20; block++) {
+      // Each block writes 50 accounts, durable first (as the chain writer does), then reads back older ones.
+      const delta = createStateDelta()
+      for (let i = block * 50; i < block * 50 + 50; i++) {
+        durable.set(address(i), BigInt(block))
+        delta.accounts.set(address(i), { nonce: 0n, balance: BigInt(block), codeHash: KECCAK256_NULL })
+      }
+      state.apply(delta)
+      peak = Math.max(peak, state.memory().bytes)
+      for (let i = 0; i < (block + 1) * 50; i += 7) assert.equal(state.getAccount(address(i))?.balance, BigInt(Math.floor(i / 50)))
+      peak = Math.max(peak, state.memory().bytes)
+    }
+    assert.ok(peak <= budget + 1_000, `estimated bytes ${peak} stay within the budget ${budget} (one entry over at most)`)
+    assert.ok(state.memory().accounts < 1_000, `accounts held ${state.memory().accounts} < 1000 written`)
+    assert.ok(reads > 0, 'dropped accounts were read from the backend again')
+  })
+
+  it('behavior: a parallel worker’s state, whose blocks are not durable yet, drops nothing until release()', () => {
+    const { backend, reads } = staleBackend()
+    const state = new FlatState(backend, { budget: 2_000, appliedIsDurable: false })
+    const delta = createStateDelta()
+    delta.storageCleared.add(ADDRESS)
+    for (let i = 0; i < 40; i++) delta.storage.set(ADDRESS, new Map(Array.from({ length: 40 }, (_, s) => [SLOT(s), Uint8Array.of(1)])))
+    state.apply(delta)
+    for (let s = 0; s < 40; s++) assert.deepEqual(state.getStorage(ADDRESS, SLOT(s)), Uint8Array.of(1))
+    assert.deepEqual(state.getStorage(ADDRESS, SLOT(99)), new Uint8Array(), 'cleared: not the stale backend')
+    assert.deepEqual(reads, [])
+    assert.ok(state.memory().bytes > 2_000, 'over budget, yet kept')
+    // Once durable the backend is right again (here: it still answers 7, standing for the durable value).
+    state.release()
+    assert.deepEqual(state.getStorage(ADDRESS, SLOT(1)), Uint8Array.of(1), 'the young generation became the old one: still held')
+    assert.deepEqual(state.getStorage(ADDRESS, SLOT(98)), Uint8Array.of(7), 'a slot never read: the backend answers now')
+    assert.deepEqual(reads, [SLOT(98)])
+  })
 })

@@ -32,7 +32,7 @@ import { createStateDelta, type StateDelta, type StateReader } from '../../state
 import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx, RejectedTx } from '../types.ts'
 import { applyBlockPrelude } from '../vm.ts'
 import { conflictHints, partitionBatch } from './batch.ts'
-import type { BlockEnv, ExecuteResult, ExecuteTask, LogEntry, TxInput, TxOutcome, WorkerInit, WorkerStateSource } from './protocol.ts'
+import type { BlockEnv, ExecuteResult, ExecuteTask, ExecutorWorkerMemory, LogEntry, TxInput, TxOutcome, WorkerInit, WorkerStateSource } from './protocol.ts'
 import { accountKey, slotKey } from './protocol.ts'
 import { SenderRecoveryPool } from './sender-recovery.ts'
 
@@ -42,6 +42,8 @@ export type CreateParallelExecutorParameters = {
   readonly threads: number
   /** Where workers read committed state; it must equal the state of the first block executed. */
   readonly source: WorkerStateSource
+  /** Bytes of committed state all workers together keep in memory; unset: no limit. */
+  readonly stateCacheBytes?: number | undefined
   /** Executes tiny or contended blocks. */
   readonly fallback: BlockExecutor
   /** Blocks with fewer transactions run on the fallback. Default 16. */
@@ -60,7 +62,8 @@ const LOG_LIMIT = 1024
 export function createParallelExecutor(parameters: CreateParallelExecutorParameters): ParallelExecutor {
   const { common, threads, source } = parameters
   if (!Number.isSafeInteger(threads) || threads < 1) throw new Error('threads must be a positive integer')
-  const workerData: WorkerInit = { chainId: Number(common.chainId()), hardfork: common.hardfork(), source }
+  const stateCacheBytes = parameters.stateCacheBytes === undefined ? undefined : Math.floor(parameters.stateCacheBytes / threads)
+  const workerData: WorkerInit = { chainId: Number(common.chainId()), hardfork: common.hardfork(), source, stateCacheBytes }
   const pool = new Piscina({ filename: WORKER, minThreads: threads, maxThreads: threads, idleTimeout: Number.POSITIVE_INFINITY, workerData })
   return new ParallelExecutor(parameters, pool)
 }
@@ -84,6 +87,8 @@ export class ParallelExecutor implements BlockExecutor {
   private readonly acked = new Map<number, number>()
   /** Contracts seen to conflict: calls into them are kept in one chunk. */
   private readonly hot = new Set<string>()
+  /** Each worker's memory as of its last task, by thread id. */
+  private readonly memory = new Map<number, ExecutorWorkerMemory>()
   /** Time workers spent executing (diagnostics: compare with the wall time of a block). */
   workerBusyMs = 0
   /** ecrecover on the same workers: for the mempool, and for blocks whose senders are not known. */
@@ -104,6 +109,10 @@ export class ParallelExecutor implements BlockExecutor {
     this.vmCommon = parameters.common.copy()
     this.vmCommon.updateParams(paramsVM)
     this.senders = new SenderRecoveryPool(pool, this.threads)
+  }
+
+  workerMemory(): readonly ExecutorWorkerMemory[] {
+    return [...this.memory.values()]
   }
 
   async close(): Promise<void> {
@@ -316,6 +325,7 @@ export class ParallelExecutor implements BlockExecutor {
         continue
       }
       this.acked.set(result.threadId, this.logEnd)
+      this.memory.set(result.threadId, result.memory)
       this.workerBusyMs += result.busyMs
       for (const n of result.blockNumbers) reads.blockNumbers.add(n)
       return result.outcomes

@@ -15,6 +15,8 @@ export type WorkerInit = {
   readonly chainId: number
   readonly hardfork: string
   readonly source: WorkerStateSource
+  /** Bytes of committed state each worker keeps in memory (its share of `STATE_CACHE_BYTES`); unset: no limit. */
+  readonly stateCacheBytes: number | undefined
 }
 
 /**
@@ -76,6 +78,9 @@ export type TxOutcome =
       readonly error: string
     }
 
+/** A parallel worker's V8 heap and the estimated bytes of the committed state it caches. */
+export type ExecutorWorkerMemory = { readonly heapUsed: number; readonly heapTotal: number; readonly stateBytes: number }
+
 export type ExecuteResult =
   | {
       readonly kind: 'done'
@@ -84,6 +89,8 @@ export type ExecuteResult =
       readonly busyMs: number
       /** Block numbers BLOCKHASH looked up while running the task (for the witness). */
       readonly blockNumbers: readonly bigint[]
+      /** The worker's memory after the task (`mosaic_status`, `/metrics`). */
+      readonly memory: ExecutorWorkerMemory
     }
   /** The worker has not seen log entries before `entries[0].seq`: resend from `appliedUpTo`. */
   | { readonly kind: 'behind'; readonly threadId: number; readonly appliedUpTo: number }

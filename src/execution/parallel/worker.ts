@@ -4,6 +4,7 @@
  * committed write sets, applied in order. It executes each transaction of a task independently
  * against that snapshot and returns its read set, write set and results.
  */
+import { getHeapStatistics } from 'node:v8'
 import { threadId, workerData } from 'node:worker_threads'
 import { type Block, createBlock } from '@ethereumjs/block'
 import { createTxFromRLP } from '@ethereumjs/tx'
@@ -37,7 +38,8 @@ function openBackend(source: WorkerStateSource): StateBackend {
   }
 }
 
-const state = new FlatState(openBackend(init.source))
+// Blocks reach a worker before they are durable: it drops cached state only once they are (below).
+const state = new FlatState(openBackend(init.source), { budget: init.stateCacheBytes, appliedIsDurable: false })
 let appliedUpTo = 0
 const stateManager = new JournaledStateManager(state)
 const execution = await createExecutionVM(common, stateManager)
@@ -170,6 +172,7 @@ export default async function execute(task: ExecuteTask): Promise<ExecuteResult>
     state.apply(entry.delta)
     appliedUpTo = entry.seq + 1
   }
+  if (init.source.kind === 'lmdb' && appliedUpTo <= task.durableBelow) state.release()
   const current = blockFor(task)
   const coinbase = bytesToUnprefixedHex(current.header.coinbase.bytes)
   const started = performance.now()
@@ -182,7 +185,9 @@ export default async function execute(task: ExecuteTask): Promise<ExecuteResult>
     if (outcome.ok) mergeDelta(chunk.delta, outcome.writes)
     outcomes.push(outcome)
   }
-  return { kind: 'done', threadId, outcomes, busyMs: performance.now() - started, blockNumbers: [...blockNumbers] }
+  const heap = getHeapStatistics()
+  const memory = { heapUsed: heap.used_heap_size, heapTotal: heap.total_heap_size, stateBytes: state.memory().bytes }
+  return { kind: 'done', threadId, outcomes, busyMs: performance.now() - started, blockNumbers: [...blockNumbers], memory }
 }
 
 /** Recover the senders of serialized signed transactions (`SenderRecoveryPool`). */
