@@ -27,18 +27,11 @@
  * sampled every 250 ms), mean interval between blocks as first seen, refused sends and retries.
  * Ratios: sequencer/anvil and devnet/anvil of tx/s, p50 and CPU per tx.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { fileURLToPath } from 'node:url'
 import { hexToBytes } from '@ethereumjs/util'
 import { encodeDeployData, encodeFunctionData } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { loadArtifact } from '../contracts/artifacts.ts'
-import { DEV_ACCOUNT_BALANCE, deriveDevAccounts } from '../src/chain/dev-accounts.ts'
-import { freePort, startAnvil } from '../src/l1/anvil.ts'
 import {
   addressFromLabel,
   addressOf,
@@ -52,10 +45,10 @@ import {
   type SignedTx,
   signEip1559,
 } from './e2e-client.ts'
+import { type NodeHandle, problems, sleep, startAnvilNode, startMosaicNode, tail } from './nodes.ts'
 import { checkNames, createReport, parseBenchArgs, printReport, ratiosOf, writeReport, type BenchRatio, type BenchRow } from './report.ts'
 
 const NODES = ['anvil', 'sequencer', 'devnet'] as const
-type NodeName = (typeof NODES)[number]
 const WORKLOADS = ['transfers-single', 'transfers-batch', 'rate-300', 'erc20'] as const
 type WorkloadName = (typeof WORKLOADS)[number]
 
@@ -81,7 +74,6 @@ const DEPLOYER_KEY = keyFromLabel('mosaic-e2e/deployer')
 const DEPLOYER = addressOf(DEPLOYER_KEY)
 /** The deployer's first transaction creates the token: the same address on every node. */
 const TOKEN = createAddress(DEPLOYER, 0n)
-const FEE_RECIPIENT = '0x4200000000000000000000000000000000000011'
 /**
  * Retries of one send refused for a while only: a full pool, the RPC over its concurrency, a
  * dropped connection, or a nonce ahead of the pool's window (an earlier one being retried).
@@ -89,7 +81,6 @@ const FEE_RECIPIENT = '0x4200000000000000000000000000000000000011'
 const MAX_RETRIES = 50
 const RETRYABLE = /txpool is full|pool is full|account limit|limit exceeded|too many|busy|try again|rate limit|nonce too high|ECONNRESET|socket hang up|EPIPE/i
 
-const REPO = fileURLToPath(new URL('..', import.meta.url))
 const token = loadArtifact('MosaicToken')
 
 // ---------------------------------------------------------------------------------------------
@@ -197,147 +188,6 @@ console.log(
   `bench:e2e${args.quick ? ' (quick)' : ''} — nodes ${nodes.join(', ')}; workloads ${plans.map((p) => `${p.name} (${p.total})`).join(', ')}; ` +
     `block gas limit ${gasLimit}; ${SENDERS} senders, W = ${WINDOW}; signed ${[warmup, ...plans].reduce((n, p) => n + p.total, 0)} txs in ${((performance.now() - started) / 1000).toFixed(1)} s`,
 )
-
-// ---------------------------------------------------------------------------------------------
-// Nodes.
-
-type NodeHandle = {
-  readonly name: NodeName
-  readonly url: string
-  /** Root of the process tree measured. */
-  readonly pid: number
-  /** The node's log file, if it has one of ours. */
-  readonly log: string | undefined
-  stop(): Promise<void>
-}
-
-/** What looked wrong (time-outs, refusals, node log lines), printed at the end. */
-const problems: string[] = []
-
-/** Every child started, killed on any exit of this process. */
-const children = new Set<ChildProcess>()
-/** The mosaic nodes' temporary directories, removed on any exit. */
-const tempDirs = new Set<string>()
-process.on('exit', () => {
-  for (const child of children) {
-    child.stdin?.destroy() // anvil's watchdog stops anvil at EOF
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  }
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
-})
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\nbench:e2e: ${signal}, stopping`)
-    process.exit(130)
-  })
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function startAnvilNode(): Promise<NodeHandle> {
-  const anvil = await startAnvil(['--block-time', '0.25', '--chain-id', String(CHAIN_ID), '--gas-limit', String(gasLimit)])
-  children.add(anvil.process)
-  return {
-    name: 'anvil',
-    url: anvil.url,
-    // The watchdog shell; anvil is its child, and the tree holds both (the shell only waits).
-    pid: anvil.process.pid!,
-    log: undefined,
-    async stop() {
-      await anvil.stop()
-      children.delete(anvil.process)
-    },
-  }
-}
-
-function tail(path: string | undefined, lines = 30): string {
-  if (path === undefined) return ''
-  try {
-    return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n')
-  } catch {
-    return ''
-  }
-}
-
-async function startMosaicNode(mode: 'sequencer' | 'devnet'): Promise<NodeHandle> {
-  const dir = mkdtempSync(join(tmpdir(), `mosaic-e2e-${mode}-`))
-  tempDirs.add(dir)
-  const port = await freePort()
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    DATA_DIR: join(dir, 'data'),
-    RPC_HOST: '127.0.0.1',
-    RPC_PORT: String(port),
-    BLOCK_TIME_MS: '250',
-    BLOCK_GAS_LIMIT: String(gasLimit),
-  }
-  if (mode === 'sequencer') {
-    const genesis = {
-      config: { chainId: Number(CHAIN_ID) },
-      gasLimit: `0x${gasLimit.toString(16)}`,
-      alloc: Object.fromEntries(deriveDevAccounts().map((a) => [a.address, { balance: `0x${DEV_ACCOUNT_BALANCE.toString(16)}` }])),
-    }
-    env.GENESIS_FILE = join(dir, 'genesis.json')
-    env.FEE_RECIPIENT = FEE_RECIPIENT
-    writeFileSync(env.GENESIS_FILE, JSON.stringify(genesis, null, 2))
-  }
-  const profileArgs: string[] = []
-  if (args.profile !== undefined) {
-    const profileDir = join(args.profile, mode)
-    mkdirSync(profileDir, { recursive: true })
-    profileArgs.push('--cpu-prof', '--cpu-prof-dir', profileDir)
-  }
-  const log = join(dir, 'node.log')
-  const fd = openSync(log, 'w')
-  const child = spawn(process.execPath, [...profileArgs, 'bin/mosaic.mjs', mode], { cwd: REPO, env, stdio: ['ignore', fd, fd] })
-  closeSync(fd)
-  children.add(child)
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const url = `http://127.0.0.1:${port}`
-  const probe = new RpcClient(url, 1)
-  const begun = Date.now()
-  try {
-    for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`mosaic ${mode} exited (${child.exitCode ?? child.signalCode}):\n${tail(log)}`)
-      try {
-        if (BigInt(await probe.call<string>('eth_chainId')) === CHAIN_ID) break
-        throw new Error(`mosaic ${mode} is not on chain ${CHAIN_ID}`)
-      } catch (error) {
-        if ((error as Error).message.includes('not on chain')) throw error
-      }
-      if (Date.now() - begun > 90_000) throw new Error(`mosaic ${mode} did not answer eth_chainId in 90 s:\n${tail(log)}`)
-      await sleep(100)
-    }
-  } catch (error) {
-    child.kill('SIGKILL')
-    throw error
-  } finally {
-    probe.close()
-  }
-  return {
-    name: mode,
-    url,
-    pid: child.pid!,
-    log,
-    async stop() {
-      // SIGINT: mosaic shuts down cleanly (and node writes --cpu-prof profiles on the way out).
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT')
-      const killed = await Promise.race([exited.then(() => false), sleep(60_000).then(() => true)])
-      if (killed) {
-        console.log(`  mosaic ${mode} did not stop within 60 s of SIGINT: killed`)
-        child.kill('SIGKILL')
-        await exited
-      }
-      children.delete(child)
-      // What the node said that looks like trouble goes into the summary.
-      const suspicious = readFileSync(log, 'utf8').split('\n').filter((line) => /error|fail|warn|refus|stall|timeout|timed out/i.test(line.replaceAll(/\b0 failed/g, '')))
-      if (suspicious.length > 0) problems.push(`mosaic ${mode} log: ${suspicious.length} lines like:\n    ${suspicious.slice(0, 5).join('\n    ')}`)
-      if (child.exitCode !== 0) problems.push(`mosaic ${mode} exited with ${child.exitCode ?? child.signalCode}`)
-      rmSync(dir, { recursive: true, force: true })
-      tempDirs.delete(dir)
-    },
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Inclusion: the poller reports every transaction of every new block; whoever waits for a hash
@@ -641,7 +491,8 @@ const rows: BenchRow[] = []
 
 for (const name of nodes) {
   started = performance.now()
-  const node = name === 'anvil' ? await startAnvilNode() : await startMosaicNode(name)
+  const options = { chainId: CHAIN_ID, gasLimit, profile: args.profile }
+  const node = name === 'anvil' ? await startAnvilNode(options) : await startMosaicNode(name, options)
   console.log(`\n${name}: up on ${node.url} in ${((performance.now() - started) / 1000).toFixed(1)} s${node.log === undefined ? '' : ` (log ${node.log})`}`)
   const client = new RpcClient(node.url, SENDERS)
   const head = Number(BigInt(await client.call<string>('eth_blockNumber')))

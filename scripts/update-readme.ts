@@ -25,7 +25,7 @@ type BenchJSON = {
   ratios: { workload: string; name: string; value: number }[]
 }
 
-const METRIC_LABELS: Record<string, string> = { tx_per_s: 'tx/s', mgas_per_s: 'Mgas/s', aborts_per_block: 'aborts/block', parallel_blocks: 'parallel blocks', main_us_per_tx: 'main-thread µs/tx', keys_per_s: 'keys/s', exec_tx_per_s: 'exec tx/s', max_lag_blocks: 'max lag (blocks)', ms_per_block: 'ms/block', witness_bytes_per_block: 'bytes/block', raw_bytes_per_block: 'raw bytes/block', bytes_per_key: 'bytes/key', raw_bytes_per_key: 'raw bytes/key', data_bytes_per_tx: 'data bytes/tx', l1_bytes_per_tx: 'L1 bytes/tx', l1_gas_per_tx: 'L1 gas/tx', blob_gas_per_tx: 'blob gas/tx', blob_fill: 'blob fill', p50_ms: 'p50 ms', p90_ms: 'p90 ms', p99_ms: 'p99 ms', cpu_ms_per_tx: 'CPU ms/tx', peak_rss_mb: 'peak RSS MB', block_interval_ms: 'block ms' }
+const METRIC_LABELS: Record<string, string> = { tx_per_s: 'tx/s', mgas_per_s: 'Mgas/s', aborts_per_block: 'aborts/block', parallel_blocks: 'parallel blocks', main_us_per_tx: 'main-thread µs/tx', keys_per_s: 'keys/s', exec_tx_per_s: 'exec tx/s', max_lag_blocks: 'max lag (blocks)', ms_per_block: 'ms/block', witness_bytes_per_block: 'bytes/block', raw_bytes_per_block: 'raw bytes/block', bytes_per_key: 'bytes/key', raw_bytes_per_key: 'raw bytes/key', data_bytes_per_tx: 'data bytes/tx', l1_bytes_per_tx: 'L1 bytes/tx', l1_gas_per_tx: 'L1 gas/tx', blob_gas_per_tx: 'blob gas/tx', blob_fill: 'blob fill', p50_ms: 'p50 ms', p90_ms: 'p90 ms', p99_ms: 'p99 ms', cpu_ms_per_tx: 'CPU ms/tx', peak_rss_mb: 'peak RSS MB', block_interval_ms: 'block ms', bytes_per_account: 'heap B/account', estimate_bytes_per_account: 'estimated B/account', rss_anon_mb: 'RssAnon MiB', offered_tx_per_s: 'offered tx/s', rss_mb_after_warmup: 'RSS MB after warm-up', rss_growth_pct: 'RSS growth %', heap_mb_after_warmup: 'heap MB after warm-up', heap_growth_pct: 'heap growth %', workers_heap_mb: 'workers heap MB', external_mb: 'external MB' }
 
 export function formatBenchMarkdown(result: BenchJSON, command: string): string {
   const metrics = [...new Set(result.rows.map((r) => r.metric))]
@@ -53,7 +53,7 @@ export function formatBenchMarkdown(result: BenchJSON, command: string): string 
 if (import.meta.url === `file://${process.argv[1]}`) {
   let readme = readFileSync('README.md', 'utf8')
   readme = replaceSection(readme, 'config-table', formatConfigMarkdown())
-  for (const name of ['e2e', 'exec', 'state', 'admission', 'root', 'witness', 'l1']) {
+  for (const name of ['e2e', 'exec', 'state', 'admission', 'root', 'witness', 'l1', 'accounts', 'soak']) {
     const path = `bench/results/${name}.json`
     if (!existsSync(path)) continue
     const result = JSON.parse(readFileSync(path, 'utf8')) as BenchJSON

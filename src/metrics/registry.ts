@@ -14,11 +14,24 @@ interface Metric {
   render(): string
 }
 
+/**
+ * Most label sets one metric keeps. Label values come from fixed sets (known methods, error
+ * codes), but should one ever come from input, the metric still cannot grow without bound: past
+ * the limit, new label sets are counted together under `overflow="true"`.
+ */
+export const MAX_SERIES = 1_000
+const OVERFLOW = labelKey({ overflow: 'true' })
+
+function boundedKey(series: Map<string, unknown>, labels: Labels): string {
+  const key = labelKey(labels)
+  return series.size < MAX_SERIES || series.has(key) ? key : OVERFLOW
+}
+
 export class Counter implements Metric {
   private readonly values = new Map<string, number>()
   constructor(readonly name: string, readonly help: string) {}
   inc(labels: Labels = {}, by = 1): void {
-    const key = labelKey(labels)
+    const key = boundedKey(this.values, labels)
     this.values.set(key, (this.values.get(key) ?? 0) + by)
   }
   get(labels: Labels = {}): number {
@@ -35,7 +48,7 @@ export class Gauge implements Metric {
   private readonly values = new Map<string, number | (() => number)>()
   constructor(readonly name: string, readonly help: string) {}
   set(value: number | (() => number), labels: Labels = {}): void {
-    this.values.set(labelKey(labels), value)
+    this.values.set(boundedKey(this.values, labels), value)
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`]
@@ -48,10 +61,10 @@ export class Histogram implements Metric {
   private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>()
   constructor(readonly name: string, readonly help: string, readonly buckets: readonly number[]) {}
   observe(value: number, labels: Labels = {}): void {
-    const key = labelKey(labels)
+    const key = boundedKey(this.series, labels)
     let s = this.series.get(key)
     if (s === undefined) {
-      s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 }
+      s = { labels: key === OVERFLOW ? { overflow: 'true' } : labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 }
       this.series.set(key, s)
     }
     for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++

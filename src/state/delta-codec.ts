@@ -20,19 +20,40 @@ export const DELTA_VERSION = 1
 
 const sorted = <T>(entries: Iterable<[string, T]>) => [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
+/**
+ * An RLP list of items already encoded, copied into one allocation: `RLP.encode` spreads a list's
+ * items into one call, which overflows the stack at a few hundred thousand (a genesis of a
+ * million accounts is one delta).
+ */
+function rlpList(items: readonly Uint8Array[]): Uint8Array {
+  let length = 0
+  for (const item of items) length += item.length
+  const lengthBytes = length < 56 ? new Uint8Array(0) : bigIntToUnpaddedBytes(BigInt(length))
+  const out = new Uint8Array(1 + lengthBytes.length + length)
+  out[0] = length < 56 ? 0xc0 + length : 0xf7 + lengthBytes.length
+  out.set(lengthBytes, 1)
+  let at = 1 + lengthBytes.length
+  for (const item of items) {
+    out.set(item, at)
+    at += item.length
+  }
+  return out
+}
+
 export function encodeStateDelta(delta: StateDelta): Uint8Array {
   const accounts = sorted(delta.accounts).map(([address, record]) =>
-    record === null
-      ? [unprefixedHexToBytes(address)]
-      : [unprefixedHexToBytes(address), bigIntToUnpaddedBytes(record.nonce), bigIntToUnpaddedBytes(record.balance), record.codeHash],
+    RLP.encode(
+      record === null
+        ? [unprefixedHexToBytes(address)]
+        : [unprefixedHexToBytes(address), bigIntToUnpaddedBytes(record.nonce), bigIntToUnpaddedBytes(record.balance), record.codeHash],
+    ),
   )
-  const storage = sorted(delta.storage).map(([address, slots]) => [
-    unprefixedHexToBytes(address),
-    sorted(slots).map(([slot, value]) => [unprefixedHexToBytes(slot), value]),
-  ])
-  const cleared = [...delta.storageCleared].sort().map(unprefixedHexToBytes)
-  const code = sorted(delta.code).map(([, bytes]) => bytes)
-  return RLP.encode([Uint8Array.of(DELTA_VERSION), accounts, storage, cleared, code])
+  const storage = sorted(delta.storage).map(([address, slots]) =>
+    rlpList([RLP.encode(unprefixedHexToBytes(address)), rlpList(sorted(slots).map(([slot, value]) => RLP.encode([unprefixedHexToBytes(slot), value])))]),
+  )
+  const cleared = [...delta.storageCleared].sort().map((address) => RLP.encode(unprefixedHexToBytes(address)))
+  const code = sorted(delta.code).map(([, bytes]) => RLP.encode(bytes))
+  return rlpList([RLP.encode(Uint8Array.of(DELTA_VERSION)), rlpList(accounts), rlpList(storage), rlpList(cleared), rlpList(code)])
 }
 
 function corrupt(what: string): MosaicError {

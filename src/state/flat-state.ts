@@ -37,7 +37,7 @@ const EMPTY_CODE_HASH = KECCAK256_NULL_S.slice(2)
  * Estimated heap bytes of one entry (key string, map entry, record or value and its buffer);
  * `bench:accounts` checks them against the heap.
  */
-const ACCOUNT_BYTES = 360
+const ACCOUNT_BYTES = 220
 const ACCOUNT_STORAGE_BYTES = 160
 const SLOT_BYTES = 260
 const CODE_BYTES = 200

@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { RLP } from '@ethereumjs/rlp'
-import { bigIntToUnpaddedBytes, bytesToBigInt, unprefixedHexToBytes } from '@ethereumjs/util'
+import { bigIntToUnpaddedBytes, bytesToBigInt, equalsBytes, KECCAK256_NULL, unprefixedHexToBytes } from '@ethereumjs/util'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { MosaicError } from '../errors.ts'
 import { decodeStateDelta, encodeStateDelta } from '../state/delta-codec.ts'
@@ -48,7 +48,9 @@ export function decodeAccountRecord(bytes: Uint8Array): AccountRecord {
   if (nonce === undefined || balance === undefined || codeHash === undefined) {
     throw new MosaicError('STORE_CORRUPT', 'Malformed account record in LMDB')
   }
-  return { nonce: bytesToBigInt(nonce), balance: bytesToBigInt(balance), codeHash }
+  // Most accounts have no code: they share one code hash instead of each holding a view that
+  // keeps its whole record buffer alive (flat state holds records for many accounts).
+  return { nonce: bytesToBigInt(nonce), balance: bytesToBigInt(balance), codeHash: equalsBytes(codeHash, KECCAK256_NULL) ? KECCAK256_NULL : codeHash.slice() }
 }
 
 export class LmdbStore {
