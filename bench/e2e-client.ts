@@ -295,7 +295,7 @@ export function cpuMs(pid: number): number {
 }
 
 /** A `VmRSS`/`VmHWM`-style line of /proc/PID/status, in kB (0 once it has exited). */
-export function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+export function statusKb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile'): number {
   try {
     const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return match === null ? 0 : Number(match[1])

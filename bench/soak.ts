@@ -11,7 +11,8 @@
  *   memory that grows is a leak or an unbounded cache, not state.
  * - `anvil` (from npm, `--block-time 0.25`): the same two phases at the same offered rates.
  *
- * Every 10 s: VmRSS of the node's process tree; for mosaic also `mosaic_status.memory` (V8 heap
+ * Every 10 s: VmRSS of the node's process tree, and its anonymous part (RssAnon: heaps and
+ * buffers, without the pages of files mapped in memory such as LMDB's); for mosaic also `mosaic_status.memory` (V8 heap
  * used, external and ArrayBuffer memory, its workers' heaps, cache bytes). Per phase: included
  * tx/s, RSS and heap at the end of the warm-up (the first minute; `--quick`: 20 s), their growth
  * after it (the median of the last three samples against the first three after warm-up), and the
@@ -115,7 +116,7 @@ async function capacity(client: RpcClient, next: bigint[], ms: number): Promise<
   return Number(end.reduce((sum, n, s) => sum + n - start[s]!, 0n)) / ((performance.now() - begun) / 1000)
 }
 
-type Sample = { atS: number; rssMb: number; heapMb?: number; externalMb?: number; arrayBuffersMb?: number; workersHeapMb?: number; cachesMb?: number }
+type Sample = { atS: number; rssMb: number; rssAnonMb: number; heapMb?: number; externalMb?: number; arrayBuffersMb?: number; workersHeapMb?: number; cachesMb?: number }
 
 type MemoryJSON = { process: { heapUsed: number; external: number; arrayBuffers: number }; workers: { heapUsed: number }[]; caches: Record<string, { bytes: number }> }
 
@@ -127,8 +128,12 @@ async function phase(node: NodeHandle, client: RpcClient, next: bigint[], rate: 
   const mb = (bytes: number) => bytes / 2 ** 20
   const sample = async () => {
     let rssKb = 0
-    for (const pid of processTree(node.pid)) rssKb += statusKb(pid, 'VmRSS')
-    const s: Sample = { atS: (performance.now() - begun) / 1000, rssMb: rssKb / 1024 }
+    let anonKb = 0
+    for (const pid of processTree(node.pid)) {
+      rssKb += statusKb(pid, 'VmRSS')
+      anonKb += statusKb(pid, 'RssAnon')
+    }
+    const s: Sample = { atS: (performance.now() - begun) / 1000, rssMb: rssKb / 1024, rssAnonMb: anonKb / 1024 }
     if (node.name !== 'anvil') {
       const memory = (await client.call<{ memory: MemoryJSON }>('mosaic_status')).memory
       s.heapMb = mb(memory.process.heapUsed)
@@ -168,7 +173,7 @@ async function phase(node: NodeHandle, client: RpcClient, next: bigint[], rate: 
 
 const median3 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
-function growth(samples: readonly Sample[], field: 'rssMb' | 'heapMb'): { atWarmup: number; growthPct: number } | undefined {
+function growth(samples: readonly Sample[], field: 'rssMb' | 'rssAnonMb' | 'heapMb'): { atWarmup: number; growthPct: number } | undefined {
   const after = samples.filter((s) => s.atS * 1000 >= WARMUP_MS && s[field] !== undefined)
   if (after.length < 2) return undefined
   const first = median3(after.slice(0, 3).map((s) => s[field]!))
@@ -223,6 +228,7 @@ for (const name of NODES.filter((n) => args.only === undefined || args.only.incl
       const result = await phase(node, client, next, rate, PHASE_MS)
       const workload = `${load * 100}%`
       const rss = growth(result.samples, 'rssMb')
+      const anon = growth(result.samples, 'rssAnonMb')
       const heap = growth(result.samples, 'heapMb')
       const add = (metric: string, value: number | undefined) => value !== undefined && Number.isFinite(value) && rows.push({ workload, variant: name, metric, value })
       add('offered_tx_per_s', rate)
@@ -230,6 +236,7 @@ for (const name of NODES.filter((n) => args.only === undefined || args.only.incl
       add('rss_mb_after_warmup', rss?.atWarmup)
       add('rss_growth_pct', rss?.growthPct)
       add('peak_rss_mb', Math.max(...result.samples.map((s) => s.rssMb)))
+      add('rss_anon_growth_pct', anon?.growthPct)
       add('heap_mb_after_warmup', heap?.atWarmup)
       add('heap_growth_pct', heap?.growthPct)
       add('workers_heap_mb', result.samples.at(-1)?.workersHeapMb)
@@ -252,7 +259,7 @@ for (const load of LOADS) {
   if (ours !== undefined && theirs !== undefined) ratios.push({ workload, name: 'peak RSS sequencer/anvil', value: ours / theirs })
 }
 const report = createReport({ bench: 'soak', quick: args.quick, rows, ratios })
-printReport(report, { tx_per_s: 'tx/s', offered_tx_per_s: 'offered tx/s', rss_mb_after_warmup: 'RSS MB after warm-up', rss_growth_pct: 'RSS growth %', peak_rss_mb: 'peak RSS MB', heap_mb_after_warmup: 'heap MB after warm-up', heap_growth_pct: 'heap growth %', workers_heap_mb: 'workers heap MB', external_mb: 'external MB' })
+printReport(report, { tx_per_s: 'tx/s', offered_tx_per_s: 'offered tx/s', rss_mb_after_warmup: 'RSS MB after warm-up', rss_growth_pct: 'RSS growth %', peak_rss_mb: 'peak RSS MB', rss_anon_growth_pct: 'RssAnon growth %', heap_mb_after_warmup: 'heap MB after warm-up', heap_growth_pct: 'heap growth %', workers_heap_mb: 'workers heap MB', external_mb: 'external MB' })
 writeReport(report, args.out)
 const svg = join(dirname(args.out), 'soak-rss.svg')
 plot(series, svg)

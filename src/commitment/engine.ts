@@ -10,7 +10,9 @@ import { keccak256 } from '../crypto/crypto.ts'
 import type { ReadSet } from '../state/read-set.ts'
 import type { AccountRecord, StateDelta } from '../state/types.ts'
 import { type AccountLeaf, decodeAccountLeaf, EMPTY_ACCOUNT_LEAF, encodeAccountLeaf, encodeStorageValue, storageRootOfLeaf, subtrieOf } from './layout.ts'
-import { bytesToNibbles, EMPTY_ROOT, MerkleTrie, type NodeLoader, type NodeSink, type TrieOptions } from './trie.ts'
+import { bytesToNibbles, type DepthMemory, EMPTY_ROOT, MerkleTrie, type NodeLoader, type NodeSink, type TrieOptions } from './trie.ts'
+
+const sum = (values: readonly (number | undefined)[]) => values.reduce<number>((total, value) => total + (value ?? 0), 0)
 
 /** One account's changes in one block, as the coordinator hands them to the owner of its sub-trie. */
 export type AccountUpdate = {
@@ -140,43 +142,51 @@ export class SubtrieEngine {
   }
 
   /** Walk every trie: bytes in memory by absolute nibble depth (storage tries from their own top). */
-  private memoryByDepth(): number[] {
-    const byDepth: number[] = []
-    for (const trie of this.subtries.values()) {
-      const own = trie.memoryByDepth()
-      own.forEach((bytes, depth) => (byDepth[depth + this.splitNibbles] = (byDepth[depth + this.splitNibbles] ?? 0) + bytes))
-    }
-    for (const trie of this.storageTries.values()) trie.memoryByDepth(byDepth)
-    return byDepth
+  private memoryByDepth(): DepthMemory {
+    const memory: DepthMemory = { bytes: [], refs: [] }
+    for (const trie of this.subtries.values()) trie.memoryByDepth(memory, this.splitNibbles)
+    for (const trie of this.storageTries.values()) trie.memoryByDepth(memory)
+    return memory
+  }
+
+  private walked(bytes: number): void {
+    this.walkedBytes = bytes
+    this.loadsAtWalk = this.loads
+    this.madeSinceWalk = 0
   }
 
   /**
-   * Keep the nodes held in memory within `budget` bytes (estimated). When the estimate is over
-   * it, the deepest levels are released until what stays fits half the budget — the upper levels
+   * Keep the nodes held in memory within `budget` bytes (estimated). When the estimate may be over
+   * it, the tries are walked; if they are over, the deepest levels are released until what stays,
+   * with the hash references left in place of what went, fits half the budget — the upper levels
    * of every trie stay, the rest is read through LMDB's memory map when a path needs it — and, if
-   * the storage tries' top nodes alone are too many, the least recently used storage tries go.
-   * Only between blocks, once every node written so far is durable in the store.
+   * that is not enough, the least recently used storage tries go. Only between blocks, once every
+   * node written so far is durable in the store.
    */
   trim(budget: number): TrieMemory {
-    if (this.estimatedBytes() > budget) {
-      const target = budget / 2
-      const byDepth = this.memoryByDepth()
-      let depth = 0
-      for (let kept = 0; depth < byDepth.length && kept + (byDepth[depth] ?? 0) <= target; depth++) kept += byDepth[depth] ?? 0
-      for (const trie of this.subtries.values()) trie.prune(Math.max(1, depth - this.splitNibbles))
-      for (const trie of this.storageTries.values()) trie.prune(Math.max(1, depth))
-      let bytes = this.memoryByDepth().reduce((sum, b) => sum + (b ?? 0), 0)
-      for (const [address, trie] of this.storageTries) {
-        if (bytes <= target) break
-        bytes -= trie.memoryByDepth().reduce((sum, b) => sum + (b ?? 0), 0)
-        this.dropStorageTrie(address)
-      }
-      this.walkedBytes = bytes
-      this.loadsAtWalk = this.loads
-      this.madeSinceWalk = 0
-      this.releases++
+    if (this.estimatedBytes() <= budget) return { bytes: this.estimatedBytes(), budget, releases: this.releases }
+    const memory = this.memoryByDepth()
+    const held = sum(memory.bytes)
+    if (held <= budget) {
+      this.walked(held)
+      return { bytes: held, budget, releases: this.releases }
     }
-    return { bytes: this.estimatedBytes(), budget, releases: this.releases }
+    const target = budget / 2
+    // The deepest depth whose upper levels, plus references to what is released, fit the target.
+    let depth = 0
+    let above = 0
+    while (depth + 1 < memory.bytes.length && above + (memory.bytes[depth] ?? 0) + (memory.refs[depth + 1] ?? 0) <= target) above += memory.bytes[depth++] ?? 0
+    for (const trie of this.subtries.values()) trie.prune(Math.max(1, depth - this.splitNibbles))
+    for (const trie of this.storageTries.values()) trie.prune(Math.max(1, depth))
+    let bytes = sum(this.memoryByDepth().bytes)
+    for (const [address, trie] of this.storageTries) {
+      if (bytes <= target) break
+      bytes -= sum(trie.memoryByDepth().bytes)
+      this.dropStorageTrie(address)
+    }
+    this.walked(bytes)
+    this.releases++
+    return { bytes, budget, releases: this.releases }
   }
 
   private dropStorageTrie(address: string): void {

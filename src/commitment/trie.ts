@@ -23,7 +23,7 @@ type Cache = {
   /** keccak(enc) when the node is referenced by hash (encoding ≥ 32 bytes) or is a root. */
   hash: Uint8Array | undefined
 }
-export type LeafNode = Cache & { readonly t: 0; path: Uint8Array; value: Uint8Array; /** hexPrefix(path, leaf), once computed. */ key: Uint8Array | undefined }
+export type LeafNode = Cache & { readonly t: 0; path: Uint8Array; value: Uint8Array }
 export type ExtensionNode = Cache & { readonly t: 1; path: Uint8Array; child: Ref }
 export type BranchNode = Cache & { readonly t: 2; readonly children: (Ref | undefined)[] }
 export type TrieNode = LeafNode | ExtensionNode | BranchNode
@@ -212,7 +212,9 @@ function nodeFromDecoded(raw: Decoded, enc: Uint8Array | undefined, hash: Uint8A
   const { path, leaf } = hexPrefixDecode(first)
   if (leaf) {
     if (Array.isArray(second)) throw new Error('malformed trie node: leaf value is a list')
-    return node(0, path, second, undefined, undefined, enc, hash) as LeafNode
+    // As for a committed leaf: the value is a view of the encoding's last bytes.
+    const value = enc === undefined ? second : enc.subarray(enc.length - second.length)
+    return node(0, path, value, undefined, undefined, enc, hash) as LeafNode
   }
   const child = childOf(second)
   if (child === undefined) throw new Error('malformed trie node: extension without a child')
@@ -239,7 +241,7 @@ function node(
   enc: Uint8Array | undefined,
   hash: Uint8Array | undefined,
 ): Ref {
-  return { t, path, value, child, children, key: undefined, enc, hash } as unknown as Ref
+  return { t, path, value, child, children, enc, hash } as unknown as Ref
 }
 
 function hashRef(hash: Uint8Array): HashRef {
@@ -265,16 +267,19 @@ function branch(): BranchNode {
  */
 const NODE_OBJECT_BYTES = 88
 const TYPED_ARRAY_BYTES = 100
+/** A released node: a node object and the hash it keeps. */
+const HASH_REF_BYTES = NODE_OBJECT_BYTES + TYPED_ARRAY_BYTES + 32
+
+/** Estimated bytes by nibble depth: as held, and as hash references. */
+export type DepthMemory = { readonly bytes: number[]; readonly refs: number[] }
 function nodeBytes(node: TrieNode): number {
   let bytes = NODE_OBJECT_BYTES
   if (node.enc !== undefined) bytes += TYPED_ARRAY_BYTES + node.enc.length
   if (node.hash !== undefined) bytes += TYPED_ARRAY_BYTES + 32
   if (node.t === 2) return bytes + 16 * 8 + 16
   bytes += TYPED_ARRAY_BYTES + node.path.length
-  if (node.t === 0) {
-    bytes += TYPED_ARRAY_BYTES + node.value.length
-    if (node.key !== undefined) bytes += TYPED_ARRAY_BYTES + node.key.length
-  }
+  // A committed leaf's value is a view into its encoding: no buffer of its own.
+  if (node.t === 0) bytes += TYPED_ARRAY_BYTES + (node.enc === undefined ? node.value.length : 0)
   return bytes
 }
 
@@ -496,16 +501,22 @@ export class MerkleTrie {
 
   /**
    * Estimated bytes of the nodes held in memory, by the nibble depth they start at (relative to
-   * this trie's top; index 0 is the top node). Walks only what is in memory.
+   * this trie's top; index 0 is the top node), added into `into.bytes`; and into `into.refs`, what
+   * the same nodes would cost as hash references (what stays of them when released). Walks only
+   * what is in memory.
    */
-  memoryByDepth(into: number[] = []): number[] {
+  memoryByDepth(into: DepthMemory = { bytes: [], refs: [] }, offset = 0): DepthMemory {
     const walk = (ref: Ref, depth: number) => {
-      if (ref.t === 3) return
-      into[depth] = (into[depth] ?? 0) + nodeBytes(ref)
+      into.refs[depth] = (into.refs[depth] ?? 0) + HASH_REF_BYTES
+      if (ref.t === 3) {
+        into.bytes[depth] = (into.bytes[depth] ?? 0) + HASH_REF_BYTES
+        return
+      }
+      into.bytes[depth] = (into.bytes[depth] ?? 0) + nodeBytes(ref)
       if (ref.t === 1) walk(ref.child, depth + ref.path.length)
       else if (ref.t === 2) for (const child of ref.children) if (child !== undefined) walk(child, depth + 1)
     }
-    if (this.root !== undefined) walk(this.root, 0)
+    if (this.root !== undefined) walk(this.root, offset)
     return into
   }
 
@@ -518,7 +529,8 @@ export class MerkleTrie {
   prune(depth: number): void {
     const walk = (ref: Ref, at: number): Ref => {
       if (ref.t === 3) return ref
-      if (ref.enc === undefined) throw new Error('prune needs a committed trie')
+      // A node changed since the last commit (none between blocks) stays, with what is under it.
+      if (ref.enc === undefined) return ref
       if (at >= depth && ref.hash !== undefined && ref.enc.length >= 32) return hashRef(ref.hash)
       if (ref.t === 1) ref.child = walk(ref.child, at + ref.path.length)
       else if (ref.t === 2) {
@@ -568,8 +580,10 @@ export class MerkleTrie {
     if (node.enc !== undefined) return node.enc
     let enc: Uint8Array
     if (node.t === 0) {
-      node.key ??= hexPrefix(node.path, true)
-      enc = encodeLeafWithKey(node.key, node.value)
+      enc = encodeLeafWithKey(hexPrefix(node.path, true), node.value)
+      // The value is the encoding's last bytes: share them rather than keep a second copy (a
+      // trie holds one leaf per account).
+      node.value = enc.subarray(enc.length - node.value.length)
     }
     else if (node.t === 1) enc = encodeExtension(node.path, this.childRef(node.child, sink))
     else {
