@@ -77,8 +77,10 @@ async function sendBatch(client: RpcClient, txs: readonly SignedTx[]): Promise<n
 async function fund(client: RpcClient): Promise<void> {
   const dev = addressOf(DEV_KEY)
   let nonce = BigInt(await client.call<string>('eth_getTransactionCount', [dev, 'latest']))
-  const txs = senderAddresses.map((to) => signEip1559({ chainId: CHAIN_ID, nonce: nonce++, maxPriorityFeePerGas: TIP, maxFeePerGas: MAX_FEE, gas: 21_000n, to, value: 10n ** 23n, data: new Uint8Array() }, DEV_KEY))
-  if ((await sendBatch(client, txs)) !== txs.length) throw new Error('funding the senders was refused')
+  const txs = senderAddresses.map((to) => signEip1559({ chainId: CHAIN_ID, nonce: nonce++, maxPriorityFeePerGas: TIP, maxFeePerGas: MAX_FEE, gas: 21_000n, to, value: 100n * 10n ** 18n, data: new Uint8Array() }, DEV_KEY))
+  const answers = await client.batch(txs.map((tx) => ({ method: 'eth_sendRawTransaction', params: [tx.raw] })))
+  const refused = answers.find((a) => a.error !== undefined)
+  if (refused !== undefined) throw new Error(`funding the senders was refused: ${refused.error!.message}`)
   for (let waited = 0; BigInt(await client.call<string>('eth_getTransactionCount', [dev, 'latest'])) < nonce; waited += 100) {
     if (waited > 60_000) throw new Error('the senders were not funded within 60 s')
     await sleep(100)
@@ -191,14 +193,16 @@ function plot(series: { name: string; samples: Sample[] }[], path: string): void
   const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728']
   const x = (t: number) => pad + (t / maxT) * (width - 2 * pad)
   const y = (r: number) => height - pad - (r / maxR) * (height - 2 * pad)
-  const lines = series.map((s, i) => `<polyline fill="none" stroke="${colors[i % colors.length]}" stroke-width="2" points="${s.samples.map((p) => `${x(p.atS).toFixed(1)},${y(p.rssMb).toFixed(1)}`).join(' ')}"/>` +
+  const points = (samples: readonly Sample[], field: 'rssMb' | 'rssAnonMb') => samples.map((p) => `${x(p.atS).toFixed(1)},${y(p[field]).toFixed(1)}`).join(' ')
+  const lines = series.map((s, i) => `<polyline fill="none" stroke="${colors[i % colors.length]}" stroke-width="2" points="${points(s.samples, 'rssMb')}"/>` +
+    `<polyline fill="none" stroke="${colors[i % colors.length]}" stroke-width="1" stroke-dasharray="4 3" points="${points(s.samples, 'rssAnonMb')}"/>` +
     `<text x="${width - pad - 150}" y="${pad + 16 * i}" fill="${colors[i % colors.length]}" font-size="12">${s.name}</text>`)
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<text x="4" y="${y(f * maxR) + 4}" font-size="11">${(f * maxR).toFixed(0)} MB</text><text x="${x(f * maxT) - 10}" y="${height - pad + 18}" font-size="11">${(f * maxT).toFixed(0)} s</text>`)
   writeFileSync(
     path,
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">` +
       `<rect width="100%" height="100%" fill="white"/><line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="black"/><line x1="${pad}" y1="${pad}" x2="${pad}" y2="${height - pad}" stroke="black"/>` +
-      `<text x="${pad}" y="20" font-size="14">VmRSS during bench:soak${args.quick ? ' (quick)' : ''}</text>${ticks.join('')}${lines.join('')}</svg>\n`,
+      `<text x="${pad}" y="20" font-size="14">VmRSS (solid) and RssAnon (dashed) during bench:soak${args.quick ? ' (quick)' : ''}, each phase from its start</text>${ticks.join('')}${lines.join('')}</svg>\n`,
   )
 }
 
@@ -236,13 +240,19 @@ for (const name of NODES.filter((n) => args.only === undefined || args.only.incl
       add('rss_mb_after_warmup', rss?.atWarmup)
       add('rss_growth_pct', rss?.growthPct)
       add('peak_rss_mb', Math.max(...result.samples.map((s) => s.rssMb)))
+      add('rss_anon_mb_after_warmup', anon?.atWarmup)
       add('rss_anon_growth_pct', anon?.growthPct)
+      add('peak_rss_anon_mb', Math.max(...result.samples.map((s) => s.rssAnonMb)))
       add('heap_mb_after_warmup', heap?.atWarmup)
       add('heap_growth_pct', heap?.growthPct)
       add('workers_heap_mb', result.samples.at(-1)?.workersHeapMb)
       add('external_mb', result.samples.at(-1)?.externalMb)
       series.push({ name: `${name} ${workload}`, samples: result.samples })
-      console.log(`${name} ${workload}: offered ${rate.toFixed(0)} tx/s, included ${result.txPerSecond.toFixed(0)} tx/s; RSS ${result.samples.map((s) => s.rssMb.toFixed(0)).join(' ')} MB`)
+      console.log(`${name} ${workload}: offered ${rate.toFixed(0)} tx/s, included ${result.txPerSecond.toFixed(0)} tx/s`)
+      for (const x of result.samples) {
+        const mosaic = x.heapMb === undefined ? '' : `; heap ${x.heapMb.toFixed(0)}, external ${x.externalMb!.toFixed(0)}, workers' heaps ${x.workersHeapMb!.toFixed(0)}, caches ${x.cachesMb!.toFixed(0)}`
+        console.log(`  ${x.atS.toFixed(0)} s: RSS ${x.rssMb.toFixed(0)} (anonymous ${x.rssAnonMb.toFixed(0)})${mosaic} MB`)
+      }
     }
   } finally {
     client.close()
@@ -257,9 +267,13 @@ for (const load of LOADS) {
   const ours = peak('sequencer')
   const theirs = peak('anvil')
   if (ours !== undefined && theirs !== undefined) ratios.push({ workload, name: 'peak RSS sequencer/anvil', value: ours / theirs })
+  const anon = (variant: string) => rows.find((r) => r.workload === workload && r.variant === variant && r.metric === 'peak_rss_anon_mb')?.value
+  const oursAnon = anon('sequencer')
+  const theirsAnon = anon('anvil')
+  if (oursAnon !== undefined && theirsAnon !== undefined) ratios.push({ workload, name: 'peak RssAnon sequencer/anvil', value: oursAnon / theirsAnon })
 }
 const report = createReport({ bench: 'soak', quick: args.quick, rows, ratios })
-printReport(report, { tx_per_s: 'tx/s', offered_tx_per_s: 'offered tx/s', rss_mb_after_warmup: 'RSS MB after warm-up', rss_growth_pct: 'RSS growth %', peak_rss_mb: 'peak RSS MB', rss_anon_growth_pct: 'RssAnon growth %', heap_mb_after_warmup: 'heap MB after warm-up', heap_growth_pct: 'heap growth %', workers_heap_mb: 'workers heap MB', external_mb: 'external MB' })
+printReport(report, { tx_per_s: 'tx/s', offered_tx_per_s: 'offered tx/s', rss_mb_after_warmup: 'RSS MB after warm-up', rss_growth_pct: 'RSS growth %', peak_rss_mb: 'peak RSS MB', rss_anon_mb_after_warmup: 'RssAnon MB after warm-up', rss_anon_growth_pct: 'RssAnon growth %', peak_rss_anon_mb: 'peak RssAnon MB', heap_mb_after_warmup: 'heap MB after warm-up', heap_growth_pct: 'heap growth %', workers_heap_mb: 'workers heap MB', external_mb: 'external MB' })
 writeReport(report, args.out)
 const svg = join(dirname(args.out), 'soak-rss.svg')
 plot(series, svg)
