@@ -10,6 +10,8 @@ export type MosaicErrorCode =
   | 'TX_REJECTED'
   | 'EXECUTION_REVERTED'
   | 'NOT_FOUND'
+  /** State at a block outside the history window (`HISTORY_BLOCKS`): pruned, or never kept. */
+  | 'HISTORY_UNAVAILABLE'
   | 'INVALID_PARAMS'
   | 'LIMIT_EXCEEDED'
   | 'STORE_CORRUPT'

@@ -75,6 +75,7 @@ describe('config', () => {
       chainCacheBytes: 67_108_864,
       stateCacheBytes: 134_217_728,
       trieCacheBytes: 134_217_728,
+      historyBlocks: undefined,
       rpcGetLogsMaxRange: 10_000,
       rpcGetLogsMaxResults: 10_000,
       rpcGasCap: 50_000_000n,

@@ -94,6 +94,12 @@ function enumType<const T extends string>(values: readonly T[]): ValueType<T> {
   }
 }
 
+/** A count of blocks, or `all`: Infinity. */
+const blockWindow: ValueType<number> = {
+  expected: 'a non-negative integer or all',
+  parse: (raw) => (raw === 'all' ? Number.POSITIVE_INFINITY : DECIMAL.test(raw) && Number.isSafeInteger(Number(raw)) ? Number(raw) : invalid),
+}
+
 /** Widens a type to allow "not set"; such options default to `undefined`. */
 function optional<T>(type: ValueType<T>): ValueType<T | undefined> {
   return type
@@ -252,6 +258,11 @@ export const configOptions = {
     positiveInteger,
     'Memory budget, in bytes, of the trie nodes the commitment workers keep (estimated; split among them); past it the deepest levels are released and read from LMDB again when a path needs them.',
   ),
+  historyBlocks: option(
+    'HISTORY_BLOCKS',
+    optional(blockWindow),
+    'How many blocks behind the head keep their state readable (eth_getBalance, eth_call, … at a past block), from change sets kept in LMDB; 0 serves the head only. Unset: all in devnet mode, 90000 otherwise (geth\'s default).',
+  ),
   rpcGetLogsMaxRange: option('RPC_GETLOGS_MAX_RANGE', positiveInteger, 'Widest block range of one eth_getLogs call.'),
   rpcGetLogsMaxResults: option('RPC_GETLOGS_MAX_RESULTS', positiveInteger, 'Most logs one eth_getLogs call returns.'),
   rpcGasCap: option('RPC_GAS_CAP', bigintType(1n), 'Most gas eth_call and eth_estimateGas may use.'),
@@ -397,6 +408,14 @@ type ConfigValues = { readonly [K in ConfigKey]: ConfigOptions[K] extends Config
 
 export type Config = ConfigValues & { readonly mode: Mode }
 
+/** The sequencer's history window when HISTORY_BLOCKS is unset: geth's (`--history.state`). */
+export const DEFAULT_HISTORY_BLOCKS = 90_000
+
+/** HISTORY_BLOCKS as it applies: Infinity keeps every block's state readable. */
+export function historyWindow(config: Pick<Config, 'historyBlocks' | 'mode'>): number {
+  return config.historyBlocks ?? (config.mode === 'devnet' ? Number.POSITIVE_INFINITY : DEFAULT_HISTORY_BLOCKS)
+}
+
 /**
  * Built-in defaults, the lowest-priority source. A default is treated exactly like the same
  * text given by the user (so `dataDir` is resolved against the working directory).
@@ -422,6 +441,7 @@ export const defaults: ConfigValues = {
   chainCacheBytes: 67_108_864,
   stateCacheBytes: 134_217_728,
   trieCacheBytes: 134_217_728,
+  historyBlocks: undefined,
   rpcGetLogsMaxRange: 10_000,
   rpcGetLogsMaxResults: 10_000,
   rpcGasCap: 50_000_000n,

@@ -14,7 +14,7 @@ import { computeStateRoot } from '../commitment/root.ts'
 import { createChainCommon } from '../chain/common.ts'
 import { type DevAccount, deriveDevAccounts } from '../chain/dev-accounts.ts'
 import { genesisBlock, loadChainGenesis } from '../chain/genesis.ts'
-import type { Config } from '../config/config.ts'
+import { type Config, historyWindow } from '../config/config.ts'
 import { MosaicError } from '../errors.ts'
 import { decodeReadSet } from '../state/read-set.ts'
 import { rebuildExtras } from '../witness/inputs.ts'
@@ -85,7 +85,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   const layout = layoutOf(config.stateCommitment, config.shardNibbles)
   // The genesis header commits to the genesis state in the configured layout.
   const genesisChainBlock = genesisBlock(genesis, common, computeStateRoot(genesis.state, layout))
-  const store = LmdbStore.open(config.dataDir)
+  const store = LmdbStore.open(config.dataDir, { historyBlocks: historyWindow(config) })
   let commitment: CommitmentPipeline
   try {
     commitment = await CommitmentPipeline.open({ layout, threads: config.commitmentThreads ?? defaultCommitmentThreads(), store, dataDir: config.dataDir, memoryBudget: config.trieCacheBytes })

@@ -42,6 +42,7 @@ const codeOf: Record<MosaicErrorCode, number> = {
   TX_REJECTED: rpcErrorCodes.serverError,
   EXECUTION_REVERTED: rpcErrorCodes.executionReverted,
   NOT_FOUND: rpcErrorCodes.serverError,
+  HISTORY_UNAVAILABLE: rpcErrorCodes.serverError,
   INVALID_PARAMS: rpcErrorCodes.invalidParams,
   LIMIT_EXCEEDED: rpcErrorCodes.limitExceeded,
   STORE_CORRUPT: rpcErrorCodes.internalError,

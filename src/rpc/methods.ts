@@ -10,7 +10,9 @@ import { nextBaseFee } from '../chain/base-fee.ts'
 import { proveAccount, proveStorage } from '../commitment/proof.ts'
 import { EMPTY_ROOT } from '../commitment/trie.ts'
 import { encodeStateDelta } from '../state/delta-codec.ts'
-import type { StateDelta } from '../state/types.ts'
+import { HistoricalState } from '../state/historical-state.ts'
+import type { StateDelta, StateReader } from '../state/types.ts'
+import { historyWindow } from '../config/config.ts'
 import { decodeWitness, witnessHash, witnessToJSON } from '../witness/witness.ts'
 import { MosaicError } from '../errors.ts'
 import { type CallRequest, type SimulationContext, throwFailure } from '../execution/simulate.ts'
@@ -76,14 +78,27 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
     return number === undefined ? undefined : chain.getBlock(number)
   }
 
-  /** Flat state is kept for the head only: older state is refused, not guessed. */
-  function requireHeadState(ref: p.BlockRef): void {
+  /**
+   * The state a read at `ref` sees: the head's flat state in memory, or an earlier block's from
+   * its change sets (`state/historical-state.ts`) within the history window; anything else is
+   * refused with what the window holds.
+   */
+  function stateAt(ref: p.BlockRef): { state: StateReader; number: bigint } {
     const number = resolveNumber(ref)
-    if (number === undefined) throw new RpcError(rpcErrorCodes.serverError, 'header not found')
+    if (number === undefined) throw new RpcError(rpcErrorCodes.serverError, 'hash' in ref ? `header for hash ${bytesToHex(ref.hash)} not found` : 'header not found')
     if (number > chain.head) throw new RpcError(rpcErrorCodes.serverError, `header not found: block ${number} is past the head ${chain.head}`)
-    if (number !== chain.head) {
-      throw new RpcError(rpcErrorCodes.serverError, `historical state not available: block ${number} is not the head (${chain.head}); mosaic serves state at the head block`)
+    if (number === chain.head) return { state, number }
+    const oldest = node.store.historyFrom ?? chain.head
+    if (number < oldest) {
+      const window = historyWindow(config)
+      throw new MosaicError(
+        'HISTORY_UNAVAILABLE',
+        window === 0
+          ? `state at block ${number} is not available: this node serves the head's state only (HISTORY_BLOCKS=0)`
+          : `state at block ${number} is not available: this node keeps the state of the last ${window} blocks (HISTORY_BLOCKS), blocks ${oldest} to ${chain.head}`,
+      )
     }
+    return { state: new HistoricalState(node.store, number), number }
   }
 
   /** A block by number, tag, EIP-1898 object or plain 32-byte hash; must exist. */
@@ -137,16 +152,24 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
     }
   }
 
-  function simulationContext(): SimulationContext {
-    return { state, header: sequencer.nextHeader(), blockHash: (n) => chain.getBlockHash(n) }
-  }
-
-  function callArgs(params: readonly unknown[]): CallRequest {
+  /**
+   * What eth_call and eth_estimateGas run against: at the head, its state under the next block's
+   * header (as a transaction sent now would run); at an earlier block N, N's state under N's
+   * header (geth's `DoCall`).
+   */
+  function callArgs(params: readonly unknown[]): { request: CallRequest; context: () => SimulationContext } {
     if (params[0] === undefined) throw invalidParams('missing value for required argument 0 (transaction)')
     const request = p.callRequest(params[0])
-    requireHeadState(p.blockRef(params[1]))
+    const ref = p.blockRef(params[1])
+    stateAt(ref)
     if (params[2] !== undefined && params[2] !== null) throw invalidParams('state overrides are not supported')
-    return request
+    // Resolved again under the state lock: the head may have moved while the call waited for it.
+    const context = (): SimulationContext => {
+      const at = stateAt(ref)
+      const header = at.number === chain.head ? sequencer.nextHeader() : (chain.getBlock(at.number) ?? notFound(`block ${at.number} missing`)).block.header
+      return { state: at.state, header, blockHash: (n) => chain.getBlockHash(n) }
+    }
+    return { request, context }
   }
 
   function receiptOf(hash: Uint8Array): unknown {
@@ -320,40 +343,37 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
 
     eth_getBalance: (params) => {
       const address = p.address(params[0], 'address')
-      requireHeadState(p.blockRef(params[1]))
-      return bigIntToHex(state.getAccount(bytesToUnprefixedHex(address))?.balance ?? 0n)
+      return bigIntToHex(stateAt(p.blockRef(params[1])).state.getAccount(bytesToUnprefixedHex(address))?.balance ?? 0n)
     },
     eth_getTransactionCount: (params) => {
       const key = bytesToUnprefixedHex(p.address(params[0], 'address'))
       const ref = p.blockRef(params[1])
       if ('tag' in ref && ref.tag === 'pending') return bigIntToHex(mempool.pendingNonce(key))
-      requireHeadState(ref)
-      return bigIntToHex(state.getAccount(key)?.nonce ?? 0n)
+      return bigIntToHex(stateAt(ref).state.getAccount(key)?.nonce ?? 0n)
     },
     eth_getCode: (params) => {
       const key = bytesToUnprefixedHex(p.address(params[0], 'address'))
-      requireHeadState(p.blockRef(params[1]))
+      const { state } = stateAt(p.blockRef(params[1]))
       const account = state.getAccount(key)
       return bytesToHex(account === undefined ? new Uint8Array() : (state.getCode(bytesToUnprefixedHex(account.codeHash)) ?? new Uint8Array()))
     },
     eth_getStorageAt: (params) => {
       const key = bytesToUnprefixedHex(p.address(params[0], 'address'))
       const slot = p.storageSlot(params[1], 'storage slot')
-      requireHeadState(p.blockRef(params[2]))
-      const value = state.getStorage(key, slot.toString(16).padStart(64, '0'))
+      const value = stateAt(p.blockRef(params[2])).state.getStorage(key, slot.toString(16).padStart(64, '0'))
       const padded = new Uint8Array(32)
       padded.set(value, 32 - value.length)
       return bytesToHex(padded)
     },
     eth_call: async (params) => {
-      const request = callArgs(params)
-      const result = await stateLock.run(() => simulator.call(request, simulationContext()))
+      const { request, context } = callArgs(params)
+      const result = await stateLock.run(() => simulator.call(request, context()))
       if (result.error !== undefined) throwFailure(result, request.gas ?? config.rpcGasCap)
       return bytesToHex(result.returnValue)
     },
     eth_estimateGas: async (params) => {
-      const request = callArgs(params)
-      return bigIntToHex(await stateLock.run(() => simulator.estimateGas(request, simulationContext())))
+      const { request, context } = callArgs(params)
+      return bigIntToHex(await stateLock.run(() => simulator.estimateGas(request, context())))
     },
 
     eth_sendRawTransaction: async (params) => bytesToHex(await addRaw(params)),

@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { RLP } from '@ethereumjs/rlp'
-import { bigIntToUnpaddedBytes, bytesToBigInt, equalsBytes, KECCAK256_NULL, unprefixedHexToBytes } from '@ethereumjs/util'
+import { bigIntToUnpaddedBytes, bytesToBigInt, bytesToUnprefixedHex, equalsBytes, KECCAK256_NULL, unprefixedHexToBytes } from '@ethereumjs/util'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { MosaicError } from '../errors.ts'
 import { decodeStateDelta, encodeStateDelta } from '../state/delta-codec.ts'
@@ -16,6 +16,32 @@ import type { AccountRecord, StateDelta } from '../state/types.ts'
 import { metaKeys, numberKey, readNumberKey, SCHEMA_VERSION, storageKey, tables } from './schema.ts'
 
 type Table = Database<Uint8Array, Uint8Array>
+
+export type StoreOptions = {
+  /**
+   * How many blocks behind the head keep their state readable (`HISTORY_BLOCKS`): each block's
+   * change sets are written with it and pruned once it is that far behind. Infinity keeps every
+   * block's, 0 none (state at the head only). Default: Infinity.
+   */
+  readonly historyBlocks?: number
+}
+
+/** Blocks whose change sets one block write prunes at most: a shrunk window catches up gradually. */
+const PRUNE_PER_WRITE = 4
+const NO_VALUE = new Uint8Array(0)
+const LAST_BLOCK_KEY = new Uint8Array(8).fill(0xff)
+
+function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let length = 0
+  for (const part of parts) length += part.length
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.length
+  }
+  return out
+}
 
 /** A block as it is stored: everything needed to serve it, its receipts and its indexes. */
 export type StoredBlock = {
@@ -53,13 +79,27 @@ export function decodeAccountRecord(bytes: Uint8Array): AccountRecord {
   return { nonce: bytesToBigInt(nonce), balance: bytesToBigInt(balance), codeHash: equalsBytes(codeHash, KECCAK256_NULL) ? KECCAK256_NULL : codeHash.slice() }
 }
 
+/** Every storage key of `address` sorts below address ‖ 0xff…ff (33 bytes after the address). */
+function storageEnd(address: string): Uint8Array {
+  const end = new Uint8Array(53).fill(0xff)
+  end.set(unprefixedHexToBytes(address))
+  return end
+}
+
 export class LmdbStore {
   private readonly env: RootDatabase
   private readonly t: Record<keyof typeof tables, Table>
+  private readonly historyBlocks: number
+  /**
+   * The oldest block whose state is readable. Raised before a pruning write commits, so a read
+   * that checks it after its lookup never takes a pruned block's missing change set for "no change".
+   */
+  private historyFloor: bigint | undefined
 
-  private constructor(path: string) {
+  private constructor(path: string, options: StoreOptions) {
     mkdirSync(path, { recursive: true })
-    this.env = open({ path: join(path, 'chain.mdb'), maxDbs: 16, compression: false })
+    this.historyBlocks = options.historyBlocks ?? Number.POSITIVE_INFINITY
+    this.env = open({ path: join(path, 'chain.mdb'), maxDbs: 24, compression: false })
     const table = (name: string): Table =>
       this.env.openDB<Uint8Array, Uint8Array>({ name, keyEncoding: 'binary', encoding: 'binary' })
     this.t = {
@@ -75,12 +115,18 @@ export class LmdbStore {
       stateRoots: table(tables.stateRoots),
       witnesses: table(tables.witnesses),
       readSets: table(tables.readSets),
+      accountChanges: table(tables.accountChanges),
+      storageChanges: table(tables.storageChanges),
+      accountHistory: table(tables.accountHistory),
+      storageHistory: table(tables.storageHistory),
       meta: table(tables.meta),
     }
+    const floor = this.getMeta(metaKeys.historyFrom)
+    this.historyFloor = floor === undefined ? undefined : readNumberKey(floor)
   }
 
-  static open(dataDir: string): LmdbStore {
-    const store = new LmdbStore(dataDir)
+  static open(dataDir: string, options: StoreOptions = {}): LmdbStore {
+    const store = new LmdbStore(dataDir, options)
     const version = store.getMeta(metaKeys.schemaVersion)
     if (version !== undefined && readNumberKey(version) !== BigInt(SCHEMA_VERSION)) {
       throw new MosaicError('STORE_CORRUPT', `Data dir ${dataDir} has schema version ${readNumberKey(version)}, this mosaic reads version ${SCHEMA_VERSION}: use another DATA_DIR (or remove this one to start the chain afresh)`)
@@ -117,6 +163,147 @@ export class LmdbStore {
 
   readCode(codeHash: string): Uint8Array | undefined {
     return this.t.code.getBinary(unprefixedHexToBytes(codeHash))
+  }
+
+  // ---- history: state at earlier blocks ----
+
+  /** The oldest block whose state can be read (`readAccountAt`, `readStorageAt`), or undefined for an empty store. */
+  get historyFrom(): bigint | undefined {
+    return this.historyFloor
+  }
+
+  /**
+   * The account as it was after block `number`: the value its first change set after `number`
+   * recorded, or the current one when nothing changed it since. One range seek in the history
+   * index and one read (reth's history lookup).
+   */
+  readAccountAt(address: string, number: bigint): AccountRecord | undefined {
+    const key = unprefixedHexToBytes(address)
+    const changed = this.firstChangeAfter(this.t.accountHistory, key, number)
+    let record: AccountRecord | undefined
+    if (changed === undefined) record = this.readAccount(address)
+    else {
+      const before = this.t.accountChanges.getBinary(concatBytes(numberKey(changed), key))
+      record = before === undefined || before.length === 0 ? undefined : decodeAccountRecord(before)
+    }
+    this.requireHistory(number)
+    return record
+  }
+
+  /** The slot's value after block `number` (leading zeros stripped; empty = zero). */
+  readStorageAt(address: string, slot: string, number: bigint): Uint8Array {
+    const key = storageKey(unprefixedHexToBytes(address), unprefixedHexToBytes(slot))
+    const changed = this.firstChangeAfter(this.t.storageHistory, key, number)
+    const value = changed === undefined ? this.t.storage.getBinary(key) : this.t.storageChanges.getBinary(concatBytes(numberKey(changed), key))
+    this.requireHistory(number)
+    return value ?? NO_VALUE
+  }
+
+  /** Disk use of the history tables: bytes of their pages (LMDB's own statistics). */
+  historyBytes(): { accountChanges: number; storageChanges: number; accountHistory: number; storageHistory: number } {
+    const bytes = (table: Table) => {
+      const stat = table.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number }
+      return stat.pageSize * (stat.treeBranchPageCount + stat.treeLeafPageCount + stat.overflowPages)
+    }
+    return { accountChanges: bytes(this.t.accountChanges), storageChanges: bytes(this.t.storageChanges), accountHistory: bytes(this.t.accountHistory), storageHistory: bytes(this.t.storageHistory) }
+  }
+
+  private firstChangeAfter(index: Table, prefix: Uint8Array, number: bigint): bigint | undefined {
+    for (const key of index.getKeys({ start: concatBytes(prefix, numberKey(number + 1n)), end: concatBytes(prefix, LAST_BLOCK_KEY), limit: 1 })) {
+      return readNumberKey(key.subarray(prefix.length))
+    }
+    return undefined
+  }
+
+  private requireHistory(number: bigint): void {
+    if (this.historyFloor === undefined || number < this.historyFloor) {
+      throw new MosaicError('HISTORY_UNAVAILABLE', `state at block ${number} is not available: it was pruned while being read (the oldest block with state is ${this.historyFloor})`)
+    }
+  }
+
+  /**
+   * Inside the block's write transaction, before its state changes are applied: record what the
+   * block is about to overwrite — each account's and each slot's current value, every slot of a
+   * wiped storage — and index each change under its key.
+   */
+  private writeChangeSets(number: bigint, delta: StateDelta): void {
+    const block = numberKey(number)
+    for (const address of delta.accounts.keys()) {
+      const key = unprefixedHexToBytes(address)
+      this.t.accountChanges.putSync(concatBytes(block, key), this.t.accounts.getBinary(key) ?? NO_VALUE)
+      this.t.accountHistory.putSync(concatBytes(key, block), NO_VALUE)
+    }
+    const recordSlot = (key: Uint8Array, before: Uint8Array | undefined) => {
+      this.t.storageChanges.putSync(concatBytes(block, key), before ?? NO_VALUE)
+      this.t.storageHistory.putSync(concatBytes(key, block), NO_VALUE)
+    }
+    // Slots written explicitly first; a wiped account's other slots after, each recorded once.
+    const written = delta.storageCleared.size === 0 ? undefined : new Set<string>()
+    for (const [address, slots] of delta.storage) {
+      const addressBytes = unprefixedHexToBytes(address)
+      for (const slot of slots.keys()) {
+        const key = storageKey(addressBytes, unprefixedHexToBytes(slot))
+        recordSlot(key, this.t.storage.getBinary(key))
+        written?.add(address + slot)
+      }
+    }
+    for (const address of delta.storageCleared) {
+      for (const { key, value } of this.t.storage.getRange({ start: unprefixedHexToBytes(address), end: storageEnd(address) })) {
+        const slotKey = key as Uint8Array
+        if (written?.has(address + bytesToUnprefixedHex(slotKey.subarray(20)))) continue
+        recordSlot(slotKey.slice(), (value as Uint8Array).slice())
+      }
+    }
+  }
+
+  /**
+   * Inside a block's write transaction: move the oldest readable block. History on, the blocks
+   * that left the window lose their change sets (a few per write); history off, only the head is
+   * readable, and change sets left from a time it was on are pruned the same way.
+   */
+  private advanceHistory(head: bigint, wroteChangeSets: boolean): void {
+    let floor = this.historyFloor
+    // The first block written with change sets makes its parent readable.
+    if (head === 0n || !wroteChangeSets) floor = head
+    else if (floor === undefined) floor = head - 1n
+    const window = this.historyBlocks
+    const pruneTo = window === Number.POSITIVE_INFINITY ? -1n : head - BigInt(window)
+    for (let i = 0; i < PRUNE_PER_WRITE; i++) {
+      const oldest = this.oldestChangeSet()
+      if (oldest === undefined || oldest > pruneTo) break
+      this.pruneChangeSets(oldest)
+      if (oldest > floor!) floor = oldest
+    }
+    if (floor !== this.historyFloor) {
+      this.historyFloor = floor
+      this.t.meta.putSync(new TextEncoder().encode(metaKeys.historyFrom), numberKey(floor!))
+    }
+  }
+
+  private oldestChangeSet(): bigint | undefined {
+    let oldest: bigint | undefined
+    for (const table of [this.t.accountChanges, this.t.storageChanges]) {
+      for (const key of table.getKeys({ limit: 1 })) {
+        const number = readNumberKey(key as Uint8Array)
+        if (oldest === undefined || number < oldest) oldest = number
+      }
+    }
+    return oldest
+  }
+
+  private pruneChangeSets(number: bigint): void {
+    const block = numberKey(number)
+    const range = { start: block, end: numberKey(number + 1n) }
+    for (const [changes, index] of [
+      [this.t.accountChanges, this.t.accountHistory],
+      [this.t.storageChanges, this.t.storageHistory],
+    ] as const) {
+      const keys = [...changes.getKeys(range)].map((key) => (key as Uint8Array).slice())
+      for (const key of keys) {
+        changes.removeSync(key)
+        index.removeSync(concatBytes(key.subarray(8), block))
+      }
+    }
   }
 
   // ---- chain ----
@@ -219,6 +406,7 @@ export class LmdbStore {
    */
   async writeBlock(block: StoredBlock, delta: StateDelta, options: { readonly meta?: Record<string, Uint8Array>; readonly readSet?: Uint8Array } = {}): Promise<void> {
     const num = numberKey(block.number)
+    const history = block.number > 0n && this.historyBlocks > 0
     await this.env.transaction(() => {
       this.t.blocks.putSync(num, RLP.encode([block.serialized, [...block.senders], [...block.txHashes], block.hash]))
       this.t.receipts.putSync(num, RLP.encode([...block.receipts]))
@@ -226,7 +414,9 @@ export class LmdbStore {
       block.txHashes.forEach((hash, index) => {
         this.t.txIndex.putSync(hash, RLP.encode([bigIntToUnpaddedBytes(block.number), bigIntToUnpaddedBytes(BigInt(index))]))
       })
+      if (history) this.writeChangeSets(block.number, delta)
       this.writeStateDelta(delta)
+      this.advanceHistory(block.number, history)
       this.t.stateDeltas.putSync(num, encodeStateDelta(delta))
       if (options.readSet !== undefined) this.t.readSets.putSync(num, options.readSet)
       const encoder = new TextEncoder()
@@ -239,11 +429,8 @@ export class LmdbStore {
   /** Apply a delta inside the current write transaction. */
   private writeStateDelta(delta: StateDelta): void {
     for (const address of delta.storageCleared) {
-      const prefix = unprefixedHexToBytes(address)
-      // Every key of this account sorts below address ‖ 0xff…ff (33 bytes after the address).
-      const end = new Uint8Array(53).fill(0xff)
-      end.set(prefix)
-      for (const key of this.t.storage.getKeys({ start: prefix, end })) this.t.storage.removeSync(key)
+      const keys = [...this.t.storage.getKeys({ start: unprefixedHexToBytes(address), end: storageEnd(address) })]
+      for (const key of keys) this.t.storage.removeSync(key)
     }
     for (const [address, record] of delta.accounts) {
       const key = unprefixedHexToBytes(address)

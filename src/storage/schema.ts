@@ -35,6 +35,18 @@ export const tables = {
   stateRoots: 'state_roots',
   /** block number (8, BE) → the block's witness (`witness/witness.ts`, binary form), written with its commitment. */
   witnesses: 'witnesses',
+  /**
+   * block (8, BE) ‖ address (20) → the account as it was before the block changed it:
+   * RLP([nonce, balance, codeHash]), or empty when it did not exist. One entry per account a block
+   * changed (reth's AccountChangeSets). Kept for the blocks of the history window (`HISTORY_BLOCKS`).
+   */
+  accountChanges: 'account_changes',
+  /** block (8) ‖ address (20) ‖ slot (32) → the slot's value before the block changed it (leading zeros stripped; empty = zero), including every slot a storage wipe removed (reth's StorageChangeSets). */
+  storageChanges: 'storage_changes',
+  /** address (20) ‖ block (8) → empty: the blocks that changed the account, so a read at block N finds the first change after N with one range seek (reth's AccountsHistory, one key per change). */
+  accountHistory: 'account_history',
+  /** address (20) ‖ slot (32) ‖ block (8) → empty: the blocks that changed the slot (reth's StoragesHistory). */
+  storageHistory: 'storage_history',
   /** UTF-8 name → value. Keys are listed in `metaKeys`. */
   meta: 'meta',
 } as const
@@ -52,6 +64,12 @@ export const metaKeys = {
   commitmentHead: 'commitment_head',
   /** UTF-8 `mpt` or `sharded:<k>`: the commitment layout the data dir was built with. */
   commitmentLayout: 'commitment_layout',
+  /**
+   * number (8, BE) of the oldest block whose state can be read: the change sets of every block
+   * after it are stored. Raised as blocks leave the history window, and to the head while history
+   * is off. Code needs no change set: it is content-addressed and never deleted.
+   */
+  historyFrom: 'history_from',
 } as const
 
 export function numberKey(n: bigint | number): Uint8Array {
