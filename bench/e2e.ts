@@ -1,5 +1,5 @@
 /**
- * `npm run bench:e2e [-- --quick] [--only anvil,sequencer,devnet] [--workloads …] [--gas-limit N]
+ * `npm run bench:e2e [-- --quick] [--only anvil,sequencer,devnet,sequencer-history-off] [--workloads …] [--gas-limit N]
  * [--profile DIR]`: the end-to-end figure (BENCHMARKS.md, "End to end"). Starts, one after the
  * other, each alone on the machine while it is measured:
  *
@@ -7,6 +7,8 @@
  * - `sequencer`: `mosaic sequencer` without an L1, from a genesis file funding the dev accounts;
  * - `devnet`: `mosaic devnet` — the sequencer plus its own anvil L1, the batch poster and a
  *   verifier, all of it measured;
+ * - `sequencer-history-off` (only when named in `--only`): the sequencer with `HISTORY_BLOCKS=0`,
+ *   for the ratio sequencer/sequencer-history-off — what keeping state at past blocks costs the head;
  *
  * and drives each with the same client and the same pre-signed transactions. Setup (untimed):
  * dev account 0 funds a set of 64 senders per workload (each set starts at nonce 0 on every
@@ -48,7 +50,9 @@ import {
 import { type NodeHandle, problems, sleep, startAnvilNode, startMosaicNode, tail } from './nodes.ts'
 import { checkNames, createReport, parseBenchArgs, printReport, ratiosOf, writeReport, type BenchRatio, type BenchRow } from './report.ts'
 
-const NODES = ['anvil', 'sequencer', 'devnet'] as const
+/** `sequencer-history-off`: the sequencer with HISTORY_BLOCKS=0, run only when named in --only. */
+const NODES = ['anvil', 'sequencer', 'devnet', 'sequencer-history-off'] as const
+const DEFAULT_NODES: readonly string[] = ['anvil', 'sequencer', 'devnet']
 const WORKLOADS = ['transfers-single', 'transfers-batch', 'rate-300', 'erc20'] as const
 type WorkloadName = (typeof WORKLOADS)[number]
 
@@ -99,7 +103,7 @@ for (let i = 2; i < process.argv.length; i++) {
 const args = parseBenchArgs('e2e', rest)
 checkNames('--only', args.only, NODES)
 checkNames('--workloads', args.workloads, WORKLOADS)
-const nodes = NODES.filter((n) => args.only === undefined || args.only.includes(n))
+const nodes = NODES.filter((n) => (args.only === undefined ? DEFAULT_NODES.includes(n) : args.only.includes(n)))
 const workloads = WORKLOADS.filter((w) => args.workloads === undefined || args.workloads.includes(w))
 
 // ---------------------------------------------------------------------------------------------
@@ -492,7 +496,12 @@ const rows: BenchRow[] = []
 for (const name of nodes) {
   started = performance.now()
   const options = { chainId: CHAIN_ID, gasLimit, profile: args.profile }
-  const node = name === 'anvil' ? await startAnvilNode(options) : await startMosaicNode(name, options)
+  const node =
+    name === 'anvil'
+      ? await startAnvilNode(options)
+      : name === 'sequencer-history-off'
+        ? await startMosaicNode('sequencer', { ...options, env: { HISTORY_BLOCKS: '0' } })
+        : await startMosaicNode(name, options)
   console.log(`\n${name}: up on ${node.url} in ${((performance.now() - started) / 1000).toFixed(1)} s${node.log === undefined ? '' : ` (log ${node.log})`}`)
   const client = new RpcClient(node.url, SENDERS)
   const head = Number(BigInt(await client.call<string>('eth_blockNumber')))
@@ -548,6 +557,8 @@ for (const variant of ['sequencer', 'devnet']) {
   ratios.push(...ratiosOf(rows, 'p50_ms', variant, 'anvil', { metricInName: true }))
   ratios.push(...ratiosOf(rows, 'cpu_ms_per_tx', variant, 'anvil', { metricInName: true }))
 }
+// What keeping state at past blocks costs the head (target ≥ 0.95).
+ratios.push(...ratiosOf(rows, 'tx_per_s', 'sequencer', 'sequencer-history-off'))
 ratios.sort((a, b) => ORDER.indexOf(a.workload) - ORDER.indexOf(b.workload))
 const report = createReport({ bench: 'e2e', quick: args.quick, rows, ratios })
 printReport(report, {
