@@ -21,7 +21,14 @@ export type DevnetVerifierParameters = {
   /** The chain's rules, passed on as flags: the verifier takes them from its own configuration, never from the sequencer. */
   readonly chain: Pick<Config, 'chainId' | 'genesisFile' | 'hardfork' | 'blockGasLimit' | 'feeRecipient' | 'baseFeeFloor' | 'stateRootLag' | 'stateCommitment' | 'shardNibbles'>
   readonly log: (message: string) => void
+  /** Each verdict the verifier logs, as it logs it (the `verified` block events). */
+  readonly onVerdict?: (verdict: DevnetVerdict) => void
 }
+
+export type DevnetVerdict = { readonly block: bigint; readonly ok: boolean; readonly batch: string; readonly reason?: string }
+
+/** `block N ok (batch B): …` or `block N FAILED (batch B) [REASON]: …`, as `verifier/run.ts` logs a verdict. */
+const VERDICT = /^block (\d+) (ok|FAILED) \(batch (\d+)\)(?: \[(\w+)\])?/
 
 export type DevnetVerifier = {
   /** The status server's URL, once it listens. */
@@ -32,7 +39,7 @@ export type DevnetVerifier = {
 const NICE = '/usr/bin/nice'
 const ISO_PREFIX = /^\d{4}-\d\d-\d\dT[\d:.]+Z /
 
-export function startDevnetVerifier({ l1Url, inbox, rpcUrl, statusPort, redisUrl, queuePrefix, chain, log }: DevnetVerifierParameters): DevnetVerifier {
+export function startDevnetVerifier({ l1Url, inbox, rpcUrl, statusPort, redisUrl, queuePrefix, chain, log, onVerdict }: DevnetVerifierParameters): DevnetVerifier {
   const bin = fileURLToPath(new URL('../../bin/mosaic.mjs', import.meta.url))
   const command = [process.execPath, bin, 'verifier', '--l1', l1Url, '--inbox', inbox, '--rpc', rpcUrl, '--status-port', String(statusPort), '--queue-prefix', queuePrefix]
   command.push('--chain-id', String(chain.chainId), '--hardfork', chain.hardfork, '--block-gas-limit', String(chain.blockGasLimit), '--fee-recipient', chain.feeRecipient)
@@ -56,6 +63,8 @@ export function startDevnetVerifier({ l1Url, inbox, rpcUrl, statusPort, redisUrl
       const message = line.replace(ISO_PREFIX, '')
       const status = /status on (http:\/\/\S+)/.exec(message)?.[1]
       if (status !== undefined) listening(status)
+      const verdict = VERDICT.exec(message)
+      if (verdict !== null) onVerdict?.({ block: BigInt(verdict[1]!), ok: verdict[2] === 'ok', batch: verdict[3]!, ...(verdict[4] === undefined ? {} : { reason: verdict[4] }) })
       log(`verifier: ${message}`)
     }
   }

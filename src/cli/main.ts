@@ -109,7 +109,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
         // Its status server takes a free port unless VERIFY_STATUS_PORT says otherwise, so a
         // devnet never collides with a verifier of its own on the default port.
         const statusPort = config.verifyStatusPort === defaults.verifyStatusPort ? 0 : config.verifyStatusPort
-        verifier = startDevnetVerifier({ l1Url: l1.url, inbox: l1.inbox, rpcUrl: rpc.url, statusPort, redisUrl: config.redisUrl, queuePrefix: config.queuePrefix, chain: config, log })
+        verifier = startDevnetVerifier({ l1Url: l1.url, inbox: l1.inbox, rpcUrl: rpc.url, statusPort, redisUrl: config.redisUrl, queuePrefix: config.queuePrefix, chain: config, log, onVerdict: (verdict) => node.blockEvents.verdict(verdict) })
         l1Lines = [`L1 RPC${anvil === undefined ? '' : ' (anvil)'}:`.padEnd(19) + l1.url, `Inbox:             ${l1.inbox}`, `Verifier status:   ${await verifier.statusUrl}/health`]
       }
     } catch (error) {

@@ -46,6 +46,8 @@ export type PostResult = {
   readonly status: 'posted' | 'already-on-l1' | 'superseded'
   readonly batchHash?: Hex
   readonly l1Block?: string
+  /** The `submitBatch` transaction. */
+  readonly l1Transaction?: Hex
   readonly frames?: number
   readonly dataBytes?: number
   readonly gasUsed?: string
@@ -65,6 +67,8 @@ export type PosterOptions = {
   readonly encoding?: BatchEncoding
   readonly pollMs?: number
   readonly log?: (message: string) => void
+  /** Called after each look at the inbox with the safe and finalized blocks (the block events). */
+  readonly onInboxState?: (safeBlock: bigint, finalizedBlock: bigint) => Promise<void>
   /** Called with each job's outcome (metrics). */
   readonly onOutcome?: (outcome: PostResult['status'] | 'retrying' | 'failed') => void
 }
@@ -94,6 +98,8 @@ export class Poster {
   /** Job ids this process added and has not seen finish. */
   private readonly live = new Set<string>()
   private readonly firstSeen = new Map<bigint, number>()
+  /** The batches this process posted lately (bounded), for the block events' batch details. */
+  private readonly posted: { readonly first: bigint; readonly last: bigint; readonly result: PostResult }[] = []
   private highestOnL1 = -1n
   /** The last block in a batch on the L1 (the rollup's `safe` block), and in a batch the L1 finalized. */
   safeBlock = 0n
@@ -111,6 +117,14 @@ export class Poster {
 
   get queue(): JobQueue<PostJob, PostResult> {
     return this.options.queue
+  }
+
+  /** What this process knows of the batch that carried `block`: its index, L1 block and transaction. */
+  batchOf(block: bigint): Record<string, string> | undefined {
+    const found = this.posted.find((p) => p.first <= block && block <= p.last)
+    if (found === undefined) return undefined
+    const { index, l1Block, l1Transaction } = found.result
+    return { batch: index, ...(l1Block === undefined ? {} : { l1Block }), ...(l1Transaction === undefined ? {} : { l1Transaction }) }
   }
 
   private log(message: string): void {
@@ -158,6 +172,8 @@ export class Poster {
     const result = event.result
     if (result.status === 'posted') {
       this.lastPosted = result
+      this.posted.push({ first: BigInt(firstBlock), last: BigInt(lastBlock), result })
+      if (this.posted.length > 64) this.posted.shift()
       this.log(`${what} posted: ${result.frames} frame(s), ${result.dataBytes} bytes, L1 block ${result.l1Block}, batch hash ${result.batchHash}`)
     } else if (result.status === 'superseded') {
       this.log(`${what} superseded: the L1 continued from another block`)
@@ -179,6 +195,7 @@ export class Poster {
     } catch {
       // The L1's finalized block predates the inbox: nothing is finalized yet.
     }
+    await this.options.onInboxState?.(this.safeBlock, this.finalizedBlock)
     // Keep the plans that continue the inbox's chain; drop the rest (their jobs find out alone).
     let index = state.nextIndex
     let block = state.nextBlock
@@ -311,6 +328,7 @@ export class Poster {
       status: 'posted',
       batchHash: (await inbox.client.readContract({ address: inbox.address, abi: this.abi, functionName: 'batchHashes', args: [index], blockNumber: receipt.blockNumber } as never)) as Hex,
       l1Block: receipt.blockNumber.toString(),
+      l1Transaction: receipt.transactionHash,
       frames: frames.length,
       dataBytes: data.length,
       gasUsed: receipts.reduce((sum, r) => sum + r.gasUsed, 0n).toString(),

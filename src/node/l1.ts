@@ -66,7 +66,7 @@ export async function connectL1(node: MosaicNode, { url, queues, log }: ConnectL
   const reader = new InboxReader(client, inbox, config.l1BeaconUrl ?? url)
   await reader.checkDeployed()
   const sender = new L1Sender({ client, account, chainId, confirmations: config.l1Confirmations, resendAfterMs: config.l1ResendMs, log })
-  const poster = new Poster({
+  const poster: Poster = new Poster({
     source: nodeBatchSource(node),
     inbox: reader,
     sender,
@@ -78,6 +78,7 @@ export async function connectL1(node: MosaicNode, { url, queues, log }: ConnectL
     frameBytes: config.frameBytes,
     log,
     onOutcome: (outcome) => node.metrics.l1Jobs.inc({ outcome }),
+    onInboxState: (safe, finalized): Promise<void> => node.store.recordL1Progress(safe, finalized, (block) => poster.batchOf(block)),
   })
   const { metrics } = node
   metrics.l1SafeBlock.set(() => Number(poster.safeBlock))

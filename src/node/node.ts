@@ -30,6 +30,7 @@ import { FlatState } from '../state/flat-state.ts'
 import { metaKeys } from '../storage/schema.ts'
 import { LmdbStore } from '../storage/lmdb-store.ts'
 import { Mutex } from '../utils/mutex.ts'
+import { BlockEvents } from './block-events.ts'
 import { memoryStatus, registerMemoryMetrics } from './memory.ts'
 
 export type MosaicNode = {
@@ -43,6 +44,8 @@ export type MosaicNode = {
   readonly sequencer: Sequencer
   /** The one path by which a block becomes canonical (sequencer and replica alike). */
   readonly writer: ChainWriter
+  /** Each block's life in order — executed, rooted, posted, finalized, verified — numbered (`mosaic_subscribe("blocks")`). */
+  readonly blockEvents: BlockEvents
   readonly simulator: Simulator
   readonly commitment: CommitmentPipeline
   readonly layout: Layout
@@ -86,6 +89,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   // The genesis header commits to the genesis state in the configured layout.
   const genesisChainBlock = genesisBlock(genesis, common, computeStateRoot(genesis.state, layout))
   const store = LmdbStore.open(config.dataDir, { historyBlocks: historyWindow(config) })
+  const blockEvents = new BlockEvents(store)
   let commitment: CommitmentPipeline
   try {
     commitment = await CommitmentPipeline.open({ layout, threads: config.commitmentThreads ?? defaultCommitmentThreads(), store, dataDir: config.dataDir, memoryBudget: config.trieCacheBytes })
@@ -177,6 +181,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
     config,
     sequencer,
     writer,
+    blockEvents,
     simulator,
     commitment,
     layout,

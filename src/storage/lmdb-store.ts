@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { RLP } from '@ethereumjs/rlp'
-import { bigIntToUnpaddedBytes, bytesToBigInt, bytesToUnprefixedHex, equalsBytes, KECCAK256_NULL, unprefixedHexToBytes } from '@ethereumjs/util'
+import { bigIntToUnpaddedBytes, bytesToBigInt, bytesToHex, bytesToUnprefixedHex, equalsBytes, KECCAK256_NULL, unprefixedHexToBytes } from '@ethereumjs/util'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { MosaicError } from '../errors.ts'
 import { decodeStateDelta, encodeStateDelta } from '../state/delta-codec.ts'
@@ -24,12 +24,36 @@ export type StoreOptions = {
    * block's, 0 none (state at the head only). Default: Infinity.
    */
   readonly historyBlocks?: number
+  /** Block events kept (`mosaic_subscribe("blocks")` resumes within them); default `BLOCK_EVENTS_KEPT`. */
+  readonly blockEventsKept?: number
 }
+
+/** The stages of a block's life, in the order they happen to it (`mosaic_subscribe("blocks")`). */
+export const BLOCK_EVENT_STATUSES = ['executed', 'rooted', 'posted', 'finalized', 'verified'] as const
+export type BlockEventStatus = (typeof BLOCK_EVENT_STATUSES)[number]
+
+/** One step of a block's life, numbered in the order the node recorded it. */
+export type BlockEvent = {
+  readonly sequence: bigint
+  readonly block: bigint
+  readonly status: BlockEventStatus
+  /** What the status adds: `rooted` the root, `posted` the batch and L1 block, `verified` the verdict. */
+  readonly data: Readonly<Record<string, string | boolean | number>>
+}
+
+export type NewBlockEvent = Omit<BlockEvent, 'sequence'>
+
+/** Block events kept; older ones are pruned a few per append. */
+export const BLOCK_EVENTS_KEPT = 1_000_000
+/** Most `posted` or `finalized` events one `recordL1Progress` call appends (a long backlog is caught up over several calls). */
+const L1_EVENTS_PER_CALL = 10_000
 
 /** Blocks whose change sets one block write prunes at most: a shrunk window catches up gradually. */
 const PRUNE_PER_WRITE = 4
 const NO_VALUE = new Uint8Array(0)
 const LAST_BLOCK_KEY = new Uint8Array(8).fill(0xff)
+
+const min = (a: bigint, b: bigint): bigint => (a < b ? a : b)
 
 function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let length = 0
@@ -90,15 +114,20 @@ export class LmdbStore {
   private readonly env: RootDatabase
   private readonly t: Record<keyof typeof tables, Table>
   private readonly historyBlocks: number
+  private readonly blockEventsKept: bigint
   /**
    * The oldest block whose state is readable. Raised before a pruning write commits, so a read
    * that checks it after its lookup never takes a pruned block's missing change set for "no change".
    */
   private historyFloor: bigint | undefined
+  private nextEvent: bigint
+  /** Hears the block events of each commit, in sequence order, once they are durable. */
+  onBlockEvents: ((events: readonly BlockEvent[]) => void) | undefined
 
   private constructor(path: string, options: StoreOptions) {
     mkdirSync(path, { recursive: true })
     this.historyBlocks = options.historyBlocks ?? Number.POSITIVE_INFINITY
+    this.blockEventsKept = BigInt(options.blockEventsKept ?? BLOCK_EVENTS_KEPT)
     this.env = open({ path: join(path, 'chain.mdb'), maxDbs: 24, compression: false })
     const table = (name: string): Table =>
       this.env.openDB<Uint8Array, Uint8Array>({ name, keyEncoding: 'binary', encoding: 'binary' })
@@ -115,6 +144,7 @@ export class LmdbStore {
       stateRoots: table(tables.stateRoots),
       witnesses: table(tables.witnesses),
       readSets: table(tables.readSets),
+      blockEvents: table(tables.blockEvents),
       accountChanges: table(tables.accountChanges),
       storageChanges: table(tables.storageChanges),
       accountHistory: table(tables.accountHistory),
@@ -123,6 +153,8 @@ export class LmdbStore {
     }
     const floor = this.getMeta(metaKeys.historyFrom)
     this.historyFloor = floor === undefined ? undefined : readNumberKey(floor)
+    const next = this.getMeta(metaKeys.nextEventSequence)
+    this.nextEvent = next === undefined ? 1n : readNumberKey(next)
   }
 
   static open(dataDir: string, options: StoreOptions = {}): LmdbStore {
@@ -306,6 +338,85 @@ export class LmdbStore {
     }
   }
 
+  // ---- block events: each block's life, numbered ----
+
+  /** Stored events with a sequence number above `after`, oldest first, at most `limit`. */
+  readBlockEvents(after: bigint, limit: number): BlockEvent[] {
+    const out: BlockEvent[] = []
+    for (const { key, value } of this.t.blockEvents.getRange({ start: numberKey(after + 1n), limit })) {
+      const [block, status, payload] = RLP.decode(value as Uint8Array) as Uint8Array[]
+      out.push({ sequence: readNumberKey(key as Uint8Array), block: bytesToBigInt(block!), status: new TextDecoder().decode(status) as BlockEventStatus, data: JSON.parse(new TextDecoder().decode(payload)) })
+    }
+    return out
+  }
+
+  /** The sequence number of the oldest stored event (the next one's when none is stored). */
+  oldestBlockEvent(): bigint {
+    for (const key of this.t.blockEvents.getKeys({ limit: 1 })) return readNumberKey(key as Uint8Array)
+    return this.nextEvent
+  }
+
+  /** The sequence number of the newest event (0 before any). */
+  get lastBlockEvent(): bigint {
+    return this.nextEvent - 1n
+  }
+
+  /**
+   * Record how far the L1 holds the chain: a `posted` event for every block up to `safe` and a
+   * `finalized` one up to `finalized` that has none yet, in one transaction with the cursors.
+   * `batchOf` adds what the poster knows of the batch that carried a block.
+   */
+  async recordL1Progress(safe: bigint, finalized: bigint, batchOf: (block: bigint) => NewBlockEvent['data'] | undefined): Promise<void> {
+    const cursor = (key: string) => {
+      const value = this.getMeta(key)
+      return value === undefined ? 0n : readNumberKey(value)
+    }
+    const head = this.getHead() ?? 0n
+    const events: NewBlockEvent[] = []
+    const postedFrom = cursor(metaKeys.postedEventsTo) + 1n
+    const postedTo = min(min(safe, head), postedFrom + BigInt(L1_EVENTS_PER_CALL) - 1n)
+    for (let n = postedFrom; n <= postedTo; n++) events.push({ block: n, status: 'posted', data: batchOf(n) ?? {} })
+    const finalizedFrom = cursor(metaKeys.finalizedEventsTo) + 1n
+    const finalizedTo = min(min(finalized, postedTo < postedFrom ? postedFrom - 1n : postedTo), finalizedFrom + BigInt(L1_EVENTS_PER_CALL) - 1n)
+    for (let n = finalizedFrom; n <= finalizedTo; n++) events.push({ block: n, status: 'finalized', data: {} })
+    if (events.length === 0) return
+    let appended: BlockEvent[] = []
+    await this.env.transaction(() => {
+      appended = this.appendBlockEvents(events)
+      const encoder = new TextEncoder()
+      if (postedTo >= postedFrom) this.t.meta.putSync(encoder.encode(metaKeys.postedEventsTo), numberKey(postedTo))
+      if (finalizedTo >= finalizedFrom) this.t.meta.putSync(encoder.encode(metaKeys.finalizedEventsTo), numberKey(finalizedTo))
+    })
+    this.onBlockEvents?.(appended)
+  }
+
+  /** Record events (a verifier's verdicts) and meta values (their cursor) in one transaction. */
+  async recordBlockEvents(events: readonly NewBlockEvent[], meta: Record<string, Uint8Array> = {}): Promise<void> {
+    if (events.length === 0) return
+    let appended: BlockEvent[] = []
+    await this.env.transaction(() => {
+      appended = this.appendBlockEvents(events)
+      for (const [key, value] of Object.entries(meta)) this.t.meta.putSync(new TextEncoder().encode(key), value)
+    })
+    this.onBlockEvents?.(appended)
+  }
+
+  /** Inside a write transaction: number and store events, and prune the oldest past the limit. */
+  private appendBlockEvents(events: readonly NewBlockEvent[]): BlockEvent[] {
+    const out: BlockEvent[] = []
+    const encoder = new TextEncoder()
+    for (const event of events) {
+      const sequence = this.nextEvent++
+      this.t.blockEvents.putSync(numberKey(sequence), RLP.encode([bigIntToUnpaddedBytes(event.block), encoder.encode(event.status), encoder.encode(JSON.stringify(event.data))]))
+      out.push({ sequence, ...event })
+    }
+    this.t.meta.putSync(encoder.encode(metaKeys.nextEventSequence), numberKey(this.nextEvent))
+    const keepFrom = this.nextEvent - this.blockEventsKept
+    const stale = [...this.t.blockEvents.getKeys({ end: numberKey(keepFrom > 0n ? keepFrom : 0n), limit: 2 * events.length })].map((key) => (key as Uint8Array).slice())
+    for (const key of stale) this.t.blockEvents.removeSync(key)
+    return out
+  }
+
   // ---- chain ----
 
   getBlock(number: bigint): StoredBlock | undefined {
@@ -385,6 +496,7 @@ export class LmdbStore {
    */
   async writeCommitments(blocks: readonly CommitmentRecord[]): Promise<void> {
     if (blocks.length === 0) return
+    let events: BlockEvent[] = []
     await this.env.transaction(() => {
       for (const { number, root, nodes, witness } of blocks) {
         for (const [hash, enc] of nodes) this.t.trieNodes.putSync(hash, enc)
@@ -392,7 +504,9 @@ export class LmdbStore {
         if (witness !== undefined) this.t.witnesses.putSync(numberKey(number), witness)
       }
       this.t.meta.putSync(new TextEncoder().encode(metaKeys.commitmentHead), numberKey(blocks[blocks.length - 1]!.number))
+      events = this.appendBlockEvents(blocks.map(({ number, root }) => ({ block: number, status: 'rooted', data: { stateRoot: bytesToHex(root) } })))
     })
+    this.onBlockEvents?.(events)
   }
 
   /** Record a meta value in its own transaction. */
@@ -407,6 +521,7 @@ export class LmdbStore {
   async writeBlock(block: StoredBlock, delta: StateDelta, options: { readonly meta?: Record<string, Uint8Array>; readonly readSet?: Uint8Array } = {}): Promise<void> {
     const num = numberKey(block.number)
     const history = block.number > 0n && this.historyBlocks > 0
+    let events: BlockEvent[] = []
     await this.env.transaction(() => {
       this.t.blocks.putSync(num, RLP.encode([block.serialized, [...block.senders], [...block.txHashes], block.hash]))
       this.t.receipts.putSync(num, RLP.encode([...block.receipts]))
@@ -417,6 +532,7 @@ export class LmdbStore {
       if (history) this.writeChangeSets(block.number, delta)
       this.writeStateDelta(delta)
       this.advanceHistory(block.number, history)
+      events = this.appendBlockEvents([{ block: block.number, status: 'executed', data: {} }])
       this.t.stateDeltas.putSync(num, encodeStateDelta(delta))
       if (options.readSet !== undefined) this.t.readSets.putSync(num, options.readSet)
       const encoder = new TextEncoder()
@@ -424,6 +540,7 @@ export class LmdbStore {
       this.t.meta.putSync(encoder.encode(metaKeys.schemaVersion), numberKey(SCHEMA_VERSION))
       for (const [key, value] of Object.entries(options.meta ?? {})) this.t.meta.putSync(encoder.encode(key), value)
     })
+    this.onBlockEvents?.(events)
   }
 
   /** Apply a delta inside the current write transaction. */

@@ -47,6 +47,15 @@ export const tables = {
   accountHistory: 'account_history',
   /** address (20) ‖ slot (32) ‖ block (8) → empty: the blocks that changed the slot (reth's StoragesHistory). */
   storageHistory: 'storage_history',
+  /**
+   * sequence number (8, BE) → RLP([block number, status, payload]): each block's life in order —
+   * `executed` (written with the block), `rooted` (with its commitment), `posted` and `finalized`
+   * (as the poster sees the inbox), `verified` (the devnet's verifier's verdict). `payload` is
+   * UTF-8 JSON of what the status adds. The numbers are never reused, so a client that reconnects
+   * with the last one it saw resumes with no gap and no duplicate (`mosaic_subscribe`). The
+   * oldest are pruned past `BLOCK_EVENTS_KEPT`.
+   */
+  blockEvents: 'block_events',
   /** UTF-8 name → value. Keys are listed in `metaKeys`. */
   meta: 'meta',
 } as const
@@ -70,6 +79,14 @@ export const metaKeys = {
    * is off. Code needs no change set: it is content-addressed and never deleted.
    */
   historyFrom: 'history_from',
+  /** number (8, BE): the sequence number the next block event gets. */
+  nextEventSequence: 'next_event_sequence',
+  /** number (8, BE): the last block that has its `posted` event. */
+  postedEventsTo: 'posted_events_to',
+  /** number (8, BE): the last block that has its `finalized` event. */
+  finalizedEventsTo: 'finalized_events_to',
+  /** number (8, BE): the last block that has its `verified` event (verdicts are recorded in block order). */
+  verifiedEventsTo: 'verified_events_to',
 } as const
 
 export function numberKey(n: bigint | number): Uint8Array {
