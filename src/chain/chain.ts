@@ -126,8 +126,10 @@ export class Chain {
     return number === undefined ? undefined : this.getBlock(number)
   }
 
+  /** Without decoding the block when it is not in memory (block filters read thousands). */
   getBlockHash(number: bigint): Uint8Array | undefined {
-    return this.getBlock(number)?.hash
+    if (number < 0n || number > this.headNumber) return undefined
+    return this.cache.get(number)?.block.hash ?? this.store.getBlock(number)?.hash
   }
 
   getTransaction(hash: Uint8Array): { chainBlock: ChainBlock; index: number; tx: TypedTransaction } | undefined {

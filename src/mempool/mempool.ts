@@ -42,6 +42,8 @@ export class Mempool {
   private readonly bySender = new Map<string, Map<bigint, PoolEntry>>()
   private nextSeq = 0
   private totalGas = 0n
+  /** `onAdded` listeners (filters, subscriptions); the add path only checks the length when none. */
+  private readonly addedListeners: ((entry: PoolEntry) => void)[] = []
 
   constructor(private readonly options: MempoolOptions) {}
 
@@ -111,7 +113,31 @@ export class Mempool {
     const entry: PoolEntry = { tx, sender, senderKey, hash, hashKey, seq: existing?.seq ?? this.nextSeq++ }
     if (existing !== undefined) this.removeEntry(existing)
     this.insert(entry)
+    if (this.addedListeners.length > 0) this.notifyAdded(entry)
     return { hash, entry, replaced: existing }
+  }
+
+  /**
+   * Hear of every transaction admitted to the pool (a replacement too), once it is pooled, for
+   * pending-transaction filters and subscriptions. Returns the function that stops listening.
+   */
+  onAdded(listener: (entry: PoolEntry) => void): () => void {
+    this.addedListeners.push(listener)
+    return () => {
+      const i = this.addedListeners.indexOf(listener)
+      if (i >= 0) this.addedListeners.splice(i, 1)
+    }
+  }
+
+  private notifyAdded(entry: PoolEntry): void {
+    for (const listener of [...this.addedListeners]) {
+      // The transaction is pooled whatever a listener does: its failure is not the sender's.
+      try {
+        listener(entry)
+      } catch (error) {
+        console.error('mempool onAdded listener failed:', error)
+      }
+    }
   }
 
   private insert(entry: PoolEntry): void {

@@ -53,7 +53,11 @@ export function formatTransaction(tx: TypedTransaction, sender: Address, locatio
   return out
 }
 
-export function formatBlock(chainBlock: ChainBlock, fullTransactions: boolean): Record<string, unknown> {
+/**
+ * A header as geth sends it to `newHeads` subscribers (`RPCMarshalHeader`): a block's fields
+ * without its transactions, uncles, size and total difficulty.
+ */
+export function formatHeader(chainBlock: ChainBlock): Record<string, unknown> {
   const { block, hash } = chainBlock
   const h = block.header.toJSON() as Record<string, unknown>
   const out: Record<string, unknown> = {
@@ -68,20 +72,28 @@ export function formatBlock(chainBlock: ChainBlock, fullTransactions: boolean): 
     receiptsRoot: h.receiptTrie,
     miner: h.coinbase,
     difficulty: h.difficulty,
-    totalDifficulty: '0x0',
     extraData: h.extraData,
-    size: intToHex(block.serialize().length),
     gasLimit: h.gasLimit,
     gasUsed: h.gasUsed,
     timestamp: h.timestamp,
     mixHash: h.mixHash,
+  }
+  for (const field of ['baseFeePerGas', 'withdrawalsRoot', 'blobGasUsed', 'excessBlobGas', 'parentBeaconBlockRoot', 'requestsHash'] as const) {
+    if (h[field] !== undefined) out[field] = h[field]
+  }
+  return out
+}
+
+export function formatBlock(chainBlock: ChainBlock, fullTransactions: boolean): Record<string, unknown> {
+  const { block } = chainBlock
+  const out: Record<string, unknown> = {
+    ...formatHeader(chainBlock),
+    totalDifficulty: '0x0',
+    size: intToHex(block.serialize().length),
     transactions: block.transactions.map((tx, index) =>
       fullTransactions ? formatTransaction(tx, chainBlock.senders[index]!, { chainBlock, index }) : bytesToHex(tx.hash()),
     ),
     uncles: [],
-  }
-  for (const field of ['baseFeePerGas', 'withdrawalsRoot', 'blobGasUsed', 'excessBlobGas', 'parentBeaconBlockRoot', 'requestsHash'] as const) {
-    if (h[field] !== undefined) out[field] = h[field]
   }
   if (block.withdrawals !== undefined) out.withdrawals = []
   return out

@@ -3,8 +3,7 @@
  * is ours, `admin_*` behind the admin token. Each handler gets parsed-on-demand params and
  * returns JSON-ready values; errors are thrown and mapped in `errors.ts`.
  */
-import { type Address, bigIntToBytes, bigIntToHex, bytesToBigInt, bytesToHex, bytesToUnprefixedHex, equalsBytes, intToHex, KECCAK256_NULL, setLengthLeft } from '@ethereumjs/util'
-import { Bloom } from '@ethereumjs/vm'
+import { type Address, bigIntToBytes, bigIntToHex, bytesToBigInt, bytesToHex, bytesToUnprefixedHex, intToHex, KECCAK256_NULL, setLengthLeft } from '@ethereumjs/util'
 import type { ChainBlock } from '../chain/chain.ts'
 import { nextBaseFee } from '../chain/base-fee.ts'
 import { proveAccount, proveStorage } from '../commitment/proof.ts'
@@ -20,14 +19,18 @@ import type { MosaicNode } from '../node/node.ts'
 import { memoryStatus } from '../node/memory.ts'
 import type { Sequencer } from '../sequencer/sequencer.ts'
 import { invalidParams, RpcError, rpcErrorCodes } from './errors.ts'
-import { effectiveGasPrice, firstLogIndexes, formatBlock, formatLog, formatReceipt, formatTransaction } from './format.ts'
+import { createFilterMethods } from './filters.ts'
+import { effectiveGasPrice, firstLogIndexes, formatBlock, formatReceipt, formatTransaction } from './format.ts'
+import { createLogReader } from './logs.ts'
 import * as p from './params.ts'
+import { createSubscriptionMethods, type SubscriptionSink } from './subscriptions.ts'
 
 export const CLIENT_VERSION = 'mosaic/v0.1.0'
 /** The tip we suggest: ordering is first come, first served, so a tip buys nothing but is accepted. */
 export const SUGGESTED_TIP = 1_000_000n
 
-export type RpcContext = { readonly admin: boolean }
+/** `subscriptions`: the connection's, over WebSocket only (`websocket.ts`); eth_subscribe needs it. */
+export type RpcContext = { readonly admin: boolean; readonly subscriptions?: SubscriptionSink }
 export type Handler = (params: readonly unknown[], context: RpcContext) => unknown | Promise<unknown>
 
 /** A JSON view of a state delta: accounts (null = deleted), storage, wiped storage, new code. */
@@ -245,8 +248,10 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
     }
   }
 
-  function getLogs(params: readonly unknown[]) {
-    const filter = p.logFilter(params[0] ?? {})
+  const logs = createLogReader({ chain, common: node.common, config })
+
+  /** eth_getLogs over a parsed filter: its range resolved and within RPC_GETLOGS_MAX_RANGE. */
+  function getLogs(filter: p.LogFilter) {
     let from: bigint
     let to: bigint
     if (filter.blockHash !== undefined) {
@@ -261,31 +266,7 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
         throw new RpcError(rpcErrorCodes.limitExceeded, `query exceeds max block range ${config.rpcGetLogsMaxRange}: ${from}..${to}`)
       }
     }
-    const out: unknown[] = []
-    const wanted = (bloom: Bloom) =>
-      (filter.addresses.length === 0 || filter.addresses.some((a) => bloom.check(a))) &&
-      filter.topics.every((alts) => alts === null || alts.some((t) => bloom.check(t)))
-    for (let n = from; n <= to; n++) {
-      const chainBlock = chain.getBlock(n)
-      if (chainBlock === undefined) continue
-      if (!wanted(new Bloom(chainBlock.block.header.logsBloom, node.common))) continue
-      let logIndex = 0
-      chainBlock.receipts.forEach((receipt, txIndex) => {
-        for (const log of receipt.logs) {
-          const matches =
-            (filter.addresses.length === 0 || filter.addresses.some((a) => equalsBytes(a, log[0]))) &&
-            filter.topics.every((alts, i) => alts === null || (log[1][i] !== undefined && alts.some((t) => equalsBytes(t, log[1][i]!))))
-          if (matches) {
-            if (out.length >= config.rpcGetLogsMaxResults) {
-              throw new RpcError(rpcErrorCodes.limitExceeded, `query returned more than ${config.rpcGetLogsMaxResults} results; narrow the block range or filter`)
-            }
-            out.push(formatLog(log, { chainBlock, txIndex, logIndex }))
-          }
-          logIndex++
-        }
-      })
-    }
-    return out
+    return logs.range(filter, from, to)
   }
 
   function txByBlockAndIndex(block: ChainBlock | undefined, indexParam: unknown) {
@@ -412,7 +393,9 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
       const first = firstLogIndexes(block)
       return block.block.transactions.map((_, i) => formatReceipt(block, i, first[i]!))
     },
-    eth_getLogs: getLogs,
+    eth_getLogs: (params) => getLogs(p.logFilter(params[0] ?? {})),
+    ...createFilterMethods({ chain, logs, getLogs, pool: mempool, config }),
+    ...createSubscriptionMethods(),
 
     // The L1 poster: inbox position, planned batches, queue counts, failures, fee bumps, reorgs.
     mosaic_posterStatus: async () => {

@@ -6,7 +6,8 @@
  * POST / is served straight from `node:http` — the body read as bytes, parsed once, answered as
  * one string — because it is the hot path of every transaction: hono's adapter builds a WHATWG
  * `Request` and `Response` per call, which the profile of a transfer load put at ~12% of the main
- * thread. Everything else (health, metrics, unknown routes) goes through hono.
+ * thread. Everything else (health, metrics, unknown routes) goes through hono. A WebSocket upgrade,
+ * on any path, is served by `websocket.ts` with the same JSON-RPC framing.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -14,7 +15,10 @@ import { getRequestListener } from '@hono/node-server'
 import { Hono } from 'hono'
 import type { MosaicNode } from '../node/node.ts'
 import { type JsonRpcErrorObject, RpcError, rpcErrorCodes, toJsonRpcError } from './errors.ts'
+import { createLogReader } from './logs.ts'
 import { createMethods, type Handler, type RpcContext } from './methods.ts'
+import { SubscriptionHub } from './subscriptions.ts'
+import { attachWebSocket } from './websocket.ts'
 
 type JsonRpcResponse = { jsonrpc: '2.0'; id: unknown; result?: unknown; error?: JsonRpcErrorObject }
 
@@ -148,6 +152,7 @@ export async function startRpcServer(node: MosaicNode): Promise<RpcServer> {
   const handle = createJsonRpcHandler(node)
   const other = getRequestListener(createRpcApp(node).fetch)
   const token = config.adminToken
+  const isAdmin = (req: IncomingMessage): boolean => token !== undefined && req.headers.authorization === `Bearer ${token}`
   let inFlight = 0
 
   async function post(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -177,7 +182,7 @@ export async function startRpcServer(node: MosaicNode): Promise<RpcServer> {
       } catch {
         return send(res, answer(errorResponse(null, { code: rpcErrorCodes.parseError, message: 'parse error: the body is not valid JSON' })))
       }
-      const context: RpcContext = { admin: token !== undefined && req.headers.authorization === `Bearer ${token}` }
+      const context: RpcContext = { admin: isAdmin(req) }
       send(res, await handle(payload, context))
     } finally {
       inFlight--
@@ -194,6 +199,9 @@ export async function startRpcServer(node: MosaicNode): Promise<RpcServer> {
   })
   // Node's defaults drop a keep-alive connection after 5 s idle; clients reuse theirs longer.
   server.keepAliveTimeout = 65_000
+  // WebSocket on the same port (`websocket.ts`); subscriptions hear the chain through one hub.
+  const hub = new SubscriptionHub({ writer: node.writer, pool: node.mempool, logs: createLogReader({ chain: node.chain, common: node.common, config }) })
+  const webSocket = attachWebSocket(server, { config, handle, hub, isAdmin })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(config.rpcPort, config.rpcHost, () => {
@@ -205,10 +213,12 @@ export async function startRpcServer(node: MosaicNode): Promise<RpcServer> {
   return {
     url: `http://${config.rpcHost}:${port}`,
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      }),
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeAllConnections()
+      await webSocket.close()
+      hub.close()
+      await closed
+    },
   }
 }
