@@ -20,7 +20,7 @@ import type { DA_MODES } from '../config/config.ts'
 import { MosaicError } from '../errors.ts'
 import type { JobEvent, JobQueue, QueueCounts } from '../queue/queue.ts'
 import { type BatchContent, type BatchEncoding, batchDataHash, encodeBatchData, type Frame, splitFrames, witnessCommitment } from './batch-data.ts'
-import { inboxArtifact, type InboxBatch, type InboxReader } from './inbox.ts'
+import { inboxArtifact, type InboxBatch, type InboxReader, type SubmittedBatch } from './inbox.ts'
 import type { L1Sender } from './sender.ts'
 
 export type DAMode = (typeof DA_MODES)[number]
@@ -67,7 +67,7 @@ export type PosterOptions = {
   readonly encoding?: BatchEncoding
   readonly pollMs?: number
   readonly log?: (message: string) => void
-  /** Called after each look at the inbox with the safe and finalized blocks (the block events). */
+  /** Called after each look at the inbox with the safe and finalized blocks (the block events; see `batchOf`). */
   readonly onInboxState?: (safeBlock: bigint, finalizedBlock: bigint) => Promise<void>
   /** Called with each job's outcome (metrics). */
   readonly onOutcome?: (outcome: PostResult['status'] | 'retrying' | 'failed') => void
@@ -98,8 +98,8 @@ export class Poster {
   /** Job ids this process added and has not seen finish. */
   private readonly live = new Set<string>()
   private readonly firstSeen = new Map<bigint, number>()
-  /** The batches this process posted lately (bounded), for the block events' batch details. */
-  private readonly posted: { readonly first: bigint; readonly last: bigint; readonly result: PostResult }[] = []
+  /** The latest batches on the L1 (bounded), read from the inbox's events, for the block events' batch details. */
+  private readonly onL1: SubmittedBatch[] = []
   private highestOnL1 = -1n
   /** The last block in a batch on the L1 (the rollup's `safe` block), and in a batch the L1 finalized. */
   safeBlock = 0n
@@ -119,12 +119,29 @@ export class Poster {
     return this.options.queue
   }
 
-  /** What this process knows of the batch that carried `block`: its index, L1 block and transaction. */
+  /** The batch that carried `block`, if it is among the latest on the L1: its index, L1 block and transaction. */
   batchOf(block: bigint): Record<string, string> | undefined {
-    const found = this.posted.find((p) => p.first <= block && block <= p.last)
-    if (found === undefined) return undefined
-    const { index, l1Block, l1Transaction } = found.result
-    return { batch: index, ...(l1Block === undefined ? {} : { l1Block }), ...(l1Transaction === undefined ? {} : { l1Transaction }) }
+    const found = this.onL1.find((b) => b.firstBlock <= block && block <= b.lastBlock)
+    return found === undefined ? undefined : { batch: found.index.toString(), l1Block: found.l1Block.toString(), l1Transaction: found.transactionHash }
+  }
+
+  /**
+   * Read the details of the batches new on the L1 (a few per look; at the first look only the
+   * newest), then report the safe block — no further than the batches whose details are known,
+   * so each block's `posted` event names its batch — and the finalized one.
+   */
+  private async reportInboxState(nextIndex: bigint): Promise<void> {
+    while (this.onL1.length > 0 && this.onL1.at(-1)!.index >= nextIndex) this.onL1.pop() // an L1 reorg
+    let index = this.onL1.length === 0 ? (nextIndex > 0n ? nextIndex - 1n : 0n) : this.onL1.at(-1)!.index + 1n
+    for (let read = 0; index < nextIndex && read < 16; index++, read++) {
+      const batch = await this.options.inbox.batch(index)
+      if (batch === undefined) break
+      this.onL1.push(batch)
+      if (this.onL1.length > 64) this.onL1.shift()
+    }
+    const known = this.onL1.at(-1)?.lastBlock ?? 0n
+    const safe = this.safeBlock < known ? this.safeBlock : known
+    await this.options.onInboxState?.(safe, this.finalizedBlock < safe ? this.finalizedBlock : safe)
   }
 
   private log(message: string): void {
@@ -172,8 +189,6 @@ export class Poster {
     const result = event.result
     if (result.status === 'posted') {
       this.lastPosted = result
-      this.posted.push({ first: BigInt(firstBlock), last: BigInt(lastBlock), result })
-      if (this.posted.length > 64) this.posted.shift()
       this.log(`${what} posted: ${result.frames} frame(s), ${result.dataBytes} bytes, L1 block ${result.l1Block}, batch hash ${result.batchHash}`)
     } else if (result.status === 'superseded') {
       this.log(`${what} superseded: the L1 continued from another block`)
@@ -195,7 +210,7 @@ export class Poster {
     } catch {
       // The L1's finalized block predates the inbox: nothing is finalized yet.
     }
-    await this.options.onInboxState?.(this.safeBlock, this.finalizedBlock)
+    if (this.options.onInboxState !== undefined) await this.reportInboxState(state.nextIndex)
     // Keep the plans that continue the inbox's chain; drop the rest (their jobs find out alone).
     let index = state.nextIndex
     let block = state.nextBlock

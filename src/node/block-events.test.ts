@@ -50,10 +50,11 @@ describe('block events', () => {
     await store.close()
   })
 
-  it('behavior: verdicts become `verified` events in block order, each block once, also when a restarted verifier repeats them', async () => {
+  it('behavior: verdicts become `verified` events in block order after the block\'s `posted`, each block once, also when a restarted verifier repeats them', async () => {
     const dir = tempDir()
     let store = LmdbStore.open(dir)
     let events = new BlockEvents(store)
+    for (let n = 0n; n <= 3n; n++) await store.writeBlock(block(n), createStateDelta())
     const heard: BlockEvent[] = []
     events.on('event', (e) => heard.push(e))
     const settle = () => new Promise((resolve) => setTimeout(resolve, 50))
@@ -62,16 +63,20 @@ describe('block events', () => {
     assert.equal(heard.length, 0, 'block 2 waits for block 1')
     events.verdict({ block: 1n, ok: false, batch: '0', reason: 'STATE_ROOT' })
     await settle()
-    assert.deepEqual(text(heard), ['1:1:verified', '2:2:verified'])
-    assert.deepEqual(heard[0]!.data, { ok: false, batch: '0', reason: 'STATE_ROOT' })
+    assert.equal(heard.length, 0, 'verdicts wait for the blocks to be posted')
+    await store.recordL1Progress(2n, 0n, () => undefined)
+    await settle()
+    assert.deepEqual(text(heard), ['5:1:posted', '6:2:posted', '7:1:verified', '8:2:verified'])
+    assert.deepEqual(heard[2]!.data, { ok: false, batch: '0', reason: 'STATE_ROOT' })
     await store.close()
     store = LmdbStore.open(dir)
     events = new BlockEvents(store)
     const again: BlockEvent[] = []
     events.on('event', (e) => again.push(e))
+    await store.recordL1Progress(3n, 0n, () => undefined)
     for (const block of [1n, 2n, 3n]) events.verdict({ block, ok: true, batch: '1' })
     await settle()
-    assert.deepEqual(text(again), ['3:3:verified'])
+    assert.deepEqual(text(again), ['9:3:posted', '10:3:verified'])
     await store.close()
   })
 

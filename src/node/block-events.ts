@@ -19,6 +19,8 @@ export class BlockEvents extends EventEmitter<{ event: [BlockEvent] }> {
   /** Verdicts that arrived before an earlier block's, by block. */
   private readonly waiting = new Map<bigint, Verdict>()
   private verifiedTo: bigint
+  /** The last block with its `posted` event: a verdict is recorded after it, never before. */
+  private postedTo: bigint
 
   constructor(private readonly store: LmdbStore) {
     super()
@@ -26,6 +28,8 @@ export class BlockEvents extends EventEmitter<{ event: [BlockEvent] }> {
     this.last = store.lastBlockEvent
     const verified = store.getMeta(metaKeys.verifiedEventsTo)
     this.verifiedTo = verified === undefined ? 0n : readNumberKey(verified)
+    const posted = store.getMeta(metaKeys.postedEventsTo)
+    this.postedTo = posted === undefined ? 0n : readNumberKey(posted)
     store.onBlockEvents = (events) => this.deliver(events)
   }
 
@@ -46,17 +50,22 @@ export class BlockEvents extends EventEmitter<{ event: [BlockEvent] }> {
 
   /**
    * A verifier's verdict: recorded as a `verified` event in block order, each block once — a
-   * verifier that starts again and re-verifies blocks adds nothing for those already recorded.
+   * verifier that starts again and re-verifies blocks adds nothing for those already recorded —
+   * and after the block's `posted` event (a verifier may hear of a batch before the poster does).
    */
   verdict(verdict: Verdict): void {
     if (verdict.block <= this.verifiedTo) return
     this.waiting.set(verdict.block, verdict)
+    this.flushVerdicts()
+  }
+
+  private flushVerdicts(): void {
     if (this.waiting.size > MAX_WAITING_VERDICTS) {
       // Verdicts never came for some block (a verifier that started later): skip to the oldest waiting.
       this.verifiedTo = [...this.waiting.keys()].reduce((a, b) => (a < b ? a : b)) - 1n
     }
     const ready: NewBlockEvent[] = []
-    for (let next = this.waiting.get(this.verifiedTo + 1n); next !== undefined; next = this.waiting.get(this.verifiedTo + 1n)) {
+    for (let next = this.waiting.get(this.verifiedTo + 1n); next !== undefined && next.block <= this.postedTo; next = this.waiting.get(this.verifiedTo + 1n)) {
       this.waiting.delete(next.block)
       this.verifiedTo = next.block
       ready.push({ block: next.block, status: 'verified', data: { ok: next.ok, batch: next.batch, ...(next.reason === undefined ? {} : { reason: next.reason }) } })
@@ -67,6 +76,8 @@ export class BlockEvents extends EventEmitter<{ event: [BlockEvent] }> {
   }
 
   private deliver(events: readonly BlockEvent[]): void {
+    for (const event of events) if (event.status === 'posted' && event.block > this.postedTo) this.postedTo = event.block
+    if (this.waiting.size > 0) queueMicrotask(() => this.flushVerdicts())
     for (const event of events) {
       if (event.sequence <= this.last) continue
       if (event.sequence > this.last + 1n) {

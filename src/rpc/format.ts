@@ -3,6 +3,7 @@ import type { TypedTransaction } from '@ethereumjs/tx'
 import { type Address, bigIntToHex, bigIntToUnpaddedBytes, bytesToHex, generateAddress, intToHex } from '@ethereumjs/util'
 import { Bloom } from '@ethereumjs/vm'
 import type { ChainBlock, StoredReceipt } from '../chain/chain.ts'
+import type { BlockEvent } from '../storage/lmdb-store.ts'
 
 type Hex = `0x${string}`
 
@@ -155,4 +156,23 @@ export function formatReceipt(chainBlock: ChainBlock, index: number, firstLogInd
     status: intToHex(receipt.status),
     effectiveGasPrice: bigIntToHex(effectiveGasPrice(tx, block.header.baseFeePerGas ?? 0n)),
   }
+}
+
+/**
+ * One block event of `mosaic_subscribe("blocks")`: `{ sequence, block, status, … }` with what the
+ * status adds — `executed`: the block's hash and transaction hashes; `rooted`: its post-state root
+ * and the block whose header carries it; `posted`: the batch, L1 block and L1 transaction (when
+ * this node posted it); `verified`: the verdict (`ok`, `batch`, `reason` when not ok).
+ */
+export function formatBlockEvent(
+  event: BlockEvent,
+  context: { readonly block: (number: bigint) => { hash: Uint8Array; txHashes: readonly Uint8Array[] } | undefined; readonly stateRootLag: number },
+): Record<string, unknown> {
+  const base = { sequence: bigIntToHex(event.sequence), block: bigIntToHex(event.block), status: event.status, ...event.data }
+  if (event.status === 'executed') {
+    const stored = context.block(event.block)
+    return stored === undefined ? base : { ...base, hash: bytesToHex(stored.hash), transactions: stored.txHashes.map((h) => bytesToHex(h)) }
+  }
+  if (event.status === 'rooted') return { ...base, inHeaderOf: bigIntToHex(event.block + BigInt(context.stateRootLag)) }
+  return base
 }

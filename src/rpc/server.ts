@@ -15,6 +15,7 @@ import { getRequestListener } from '@hono/node-server'
 import { Hono } from 'hono'
 import type { MosaicNode } from '../node/node.ts'
 import { type JsonRpcErrorObject, RpcError, rpcErrorCodes, toJsonRpcError } from './errors.ts'
+import { formatBlockEvent } from './format.ts'
 import { createLogReader } from './logs.ts'
 import { createMethods, type Handler, type RpcContext } from './methods.ts'
 import { SubscriptionHub } from './subscriptions.ts'
@@ -200,7 +201,12 @@ export async function startRpcServer(node: MosaicNode): Promise<RpcServer> {
   // Node's defaults drop a keep-alive connection after 5 s idle; clients reuse theirs longer.
   server.keepAliveTimeout = 65_000
   // WebSocket on the same port (`websocket.ts`); subscriptions hear the chain through one hub.
-  const hub = new SubscriptionHub({ writer: node.writer, pool: node.mempool, logs: createLogReader({ chain: node.chain, common: node.common, config }) })
+  const hub = new SubscriptionHub({
+    writer: node.writer,
+    pool: node.mempool,
+    logs: createLogReader({ chain: node.chain, common: node.common, config }),
+    blockEvents: { source: node.blockEvents, format: (event) => formatBlockEvent(event, { block: (n) => node.store.getBlock(n), stateRootLag: config.stateRootLag }) },
+  })
   const webSocket = attachWebSocket(server, { config, handle, hub, isAdmin })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto'
 import { bytesToHex } from '@ethereumjs/util'
 import type { ChainBlock } from '../chain/chain.ts'
 import type { PoolEntry } from '../mempool/mempool.ts'
+import type { BlockEvent } from '../storage/lmdb-store.ts'
 import { invalidParams, RpcError, rpcErrorCodes } from './errors.ts'
 import { formatHeader, formatTransaction } from './format.ts'
 import type { LogQuery, LogReader } from './logs.ts'
@@ -28,6 +29,8 @@ export type SubscriptionRequest =
   | { readonly kind: 'newHeads' }
   | { readonly kind: 'logs'; readonly query: LogQuery }
   | { readonly kind: 'newPendingTransactions'; readonly full: boolean }
+  /** `mosaic_subscribe("blocks", { after })`: the block events after sequence number `after`, or from now on. */
+  | { readonly kind: 'blocks'; readonly after: bigint | undefined }
 
 /** One connection's subscriptions, as the eth_subscribe handler sees them (`RpcContext.subscriptions`). */
 export interface SubscriptionSink {
@@ -60,20 +63,46 @@ export function subscriptionRequest(params: readonly unknown[]): SubscriptionReq
   }
 }
 
+/** `mosaic_subscribe`'s params: `["blocks"]` or `["blocks", { after: <sequence number> }]`. */
+export function mosaicSubscriptionRequest(params: readonly unknown[]): SubscriptionRequest {
+  if (params[0] !== 'blocks') throw new RpcError(rpcErrorCodes.methodNotFound, `no ${JSON.stringify(params[0])} subscription in mosaic namespace (there is "blocks")`)
+  const options = params[1]
+  if (options === undefined || options === null) return { kind: 'blocks', after: undefined }
+  if (typeof options !== 'object' || Array.isArray(options)) throw invalidParams('invalid options: expected { after: <sequence number> }')
+  const after = (options as Record<string, unknown>).after
+  return { kind: 'blocks', after: after === undefined || after === null ? undefined : p.quantity(after, 'options.after') }
+}
+
 export function createSubscriptionMethods(): Record<string, Handler> {
+  const unsubscribe: Handler = (params, context) => {
+    if (context.subscriptions === undefined) throw notificationsUnsupported()
+    if (typeof params[0] !== 'string') throw invalidParams('invalid subscription id: expected a string')
+    // geth's ErrSubscriptionNotFound.
+    if (!context.subscriptions.unsubscribe(params[0])) throw new RpcError(rpcErrorCodes.serverError, 'subscription not found')
+    return true
+  }
   return {
+    // Each block's life, in order, numbered: resumable with no gap and no duplicate (`node/block-events.ts`).
+    mosaic_subscribe: (params, context) => {
+      if (context.subscriptions === undefined) throw notificationsUnsupported()
+      return context.subscriptions.subscribe(mosaicSubscriptionRequest(params))
+    },
+    mosaic_unsubscribe: unsubscribe,
     eth_subscribe: (params, context) => {
       if (context.subscriptions === undefined) throw notificationsUnsupported()
       return context.subscriptions.subscribe(subscriptionRequest(params))
     },
-    eth_unsubscribe: (params, context) => {
-      if (context.subscriptions === undefined) throw notificationsUnsupported()
-      if (typeof params[0] !== 'string') throw invalidParams('invalid subscription id: expected a string')
-      // geth's ErrSubscriptionNotFound.
-      if (!context.subscriptions.unsubscribe(params[0])) throw new RpcError(rpcErrorCodes.serverError, 'subscription not found')
-      return true
-    },
+    eth_unsubscribe: unsubscribe,
   }
+}
+
+/** The numbered block events (`node/block-events.ts`), as the `blocks` subscription reads them. */
+export interface BlockEventSource {
+  readonly lastSequence: bigint
+  oldest(): bigint
+  read(after: bigint, limit: number): BlockEvent[]
+  on(event: 'event', listener: (event: BlockEvent) => void): unknown
+  off(event: 'event', listener: (event: BlockEvent) => void): unknown
 }
 
 export type SubscriptionHubDeps = {
@@ -84,6 +113,8 @@ export type SubscriptionHubDeps = {
   }
   readonly pool: { onAdded(listener: (entry: PoolEntry) => void): () => void }
   readonly logs: Pick<LogReader, 'block'>
+  /** The block events and their JSON (`mosaic_subscribe("blocks")`). */
+  readonly blockEvents?: { readonly source: BlockEventSource; readonly format: (event: BlockEvent) => unknown }
 }
 
 export type ConnectionOptions = {
@@ -93,6 +124,9 @@ export type ConnectionOptions = {
   readonly maxSubscriptions: number
   /** Called when the client is too slow to hear its subscriptions' first notifications. */
   readonly overflow: () => void
+  /** Bytes sent but not yet taken by the client: a replay of block events waits while it is over `maxBuffered` / 2. */
+  readonly buffered?: () => number
+  readonly maxBuffered?: number
 }
 
 type Subscription = {
@@ -101,6 +135,11 @@ type Subscription = {
   readonly connection: SubscriptionConnection
   /** Notifications produced before the client had the id, sent once it has (`activate`). */
   held: string[] | undefined
+  /** `blocks`: the sequence number of the last event delivered. */
+  cursor: bigint
+  /** `blocks`: events are being read back from the store (a resume, or a gap); live ones wait there. */
+  replaying: boolean
+  ended: boolean
 }
 
 /**
@@ -109,7 +148,10 @@ type Subscription = {
  */
 const MAX_HELD = 10_000
 
-const notification = (id: string, result: string) => `{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":"${id}","result":${result}}}`
+/** Events read back from the store per step of a replay. */
+const REPLAY_PAGE = 256
+
+const notification = (method: string, id: string, result: string) => `{"jsonrpc":"2.0","method":"${method}","params":{"subscription":"${id}","result":${result}}}`
 
 /** One connection's subscriptions. */
 export class SubscriptionConnection implements SubscriptionSink {
@@ -130,9 +172,9 @@ export class SubscriptionConnection implements SubscriptionSink {
     if (this.subscriptions.size >= this.options.maxSubscriptions) {
       throw new RpcError(rpcErrorCodes.limitExceeded, `too many subscriptions on this connection: limit ${this.options.maxSubscriptions} (WS_MAX_SUBSCRIPTIONS)`)
     }
-    const subscription: Subscription = { id: newRpcId(), request, connection: this, held: [] }
-    this.subscriptions.set(subscription.id, subscription)
+    const subscription: Subscription = { id: newRpcId(), request, connection: this, held: [], cursor: 0n, replaying: false, ended: false }
     this.hub.add(subscription)
+    this.subscriptions.set(subscription.id, subscription)
     return subscription.id
   }
 
@@ -140,6 +182,7 @@ export class SubscriptionConnection implements SubscriptionSink {
     const subscription = this.subscriptions.get(id)
     if (subscription === undefined) return false
     this.subscriptions.delete(id)
+    subscription.ended = true
     this.hub.remove(subscription)
     return true
   }
@@ -159,15 +202,22 @@ export class SubscriptionConnection implements SubscriptionSink {
   /** @internal The hub's delivery of one notification. */
   deliver(subscription: Subscription, result: string): void {
     if (this.closed) return
-    const message = notification(subscription.id, result)
+    const message = notification(subscription.request.kind === 'blocks' ? 'mosaic_subscription' : 'eth_subscription', subscription.id, result)
     if (subscription.held === undefined) return this.options.send(message)
     if (subscription.held.length >= MAX_HELD) return this.options.overflow()
     subscription.held.push(message)
   }
 
+  /** @internal Whether a replay may send now: the id is answered and the socket has room. */
+  ready(subscription: Subscription): boolean {
+    const { buffered, maxBuffered } = this.options
+    return subscription.held === undefined && (buffered === undefined || maxBuffered === undefined || buffered() <= maxBuffered / 2)
+  }
+
   /** Ends every subscription of the connection (the socket closed). */
   close(): void {
     this.closed = true
+    for (const subscription of this.subscriptions.values()) subscription.ended = true
     for (const subscription of this.subscriptions.values()) this.hub.remove(subscription)
     this.subscriptions.clear()
   }
@@ -178,7 +228,9 @@ export class SubscriptionHub {
   private readonly heads = new Set<Subscription>()
   private readonly logs = new Set<Subscription>()
   private readonly pending = new Set<Subscription>()
+  private readonly lifecycles = new Set<Subscription>()
   private listeningToBlocks = false
+  private listeningToEvents = false
   private stopPool: (() => void) | undefined
 
   constructor(private readonly deps: SubscriptionHubDeps) {}
@@ -187,8 +239,9 @@ export class SubscriptionHub {
     return new SubscriptionConnection(this, options)
   }
 
-  /** @internal */
+  /** @internal Throws, adding nothing, when a `blocks` subscription cannot start where it asks. */
   add(subscription: Subscription): void {
+    if (subscription.request.kind === 'blocks') this.startLifecycle(subscription, subscription.request.after)
     this.setOf(subscription).add(subscription)
     this.listen()
   }
@@ -201,15 +254,68 @@ export class SubscriptionHub {
 
   /** Stops hearing the chain and the pool (the server closed). */
   close(): void {
+    for (const subscription of this.lifecycles) subscription.ended = true
     this.heads.clear()
     this.logs.clear()
     this.pending.clear()
+    this.lifecycles.clear()
     this.listen()
   }
 
   private setOf(subscription: Subscription): Set<Subscription> {
     const { kind } = subscription.request
-    return kind === 'newHeads' ? this.heads : kind === 'logs' ? this.logs : this.pending
+    return kind === 'newHeads' ? this.heads : kind === 'logs' ? this.logs : kind === 'blocks' ? this.lifecycles : this.pending
+  }
+
+  private events(): NonNullable<SubscriptionHubDeps['blockEvents']> {
+    const events = this.deps.blockEvents
+    if (events === undefined) throw new RpcError(rpcErrorCodes.methodNotFound, 'this node keeps no block events')
+    return events
+  }
+
+  /** Where a `blocks` subscription starts: after `after` (read back from the store), or now. */
+  private startLifecycle(subscription: Subscription, after: bigint | undefined): void {
+    const { source } = this.events()
+    const last = source.lastSequence
+    if (after === undefined) {
+      subscription.cursor = last
+      return
+    }
+    if (after > last) throw invalidParams(`invalid options.after: ${after} is past the last block event, ${last} (a sequence number of another node or data dir?)`)
+    const oldest = source.oldest()
+    if (after + 1n < oldest) throw new RpcError(rpcErrorCodes.serverError, `block events up to ${oldest - 1n} were pruned: the oldest kept is ${oldest}; resume from ${oldest - 1n} or later`)
+    subscription.cursor = after
+    if (after < last) this.replay(subscription)
+  }
+
+  /**
+   * Sends a subscription the stored events after its cursor, a page at a time while its socket
+   * has room, until it has caught up with the newest; live events meanwhile are read back too.
+   */
+  private replay(subscription: Subscription): void {
+    if (subscription.replaying) return
+    subscription.replaying = true
+    const { source, format } = this.events()
+    const step = (): void => {
+      if (subscription.ended) return
+      if (!subscription.connection.ready(subscription)) {
+        setTimeout(step, 10).unref()
+        return
+      }
+      try {
+        for (const event of source.read(subscription.cursor, REPLAY_PAGE)) {
+          subscription.connection.deliver(subscription, JSON.stringify(format(event)))
+          subscription.cursor = event.sequence
+        }
+      } catch (error) {
+        console.error('blocks subscription replay failed:', error)
+        return
+      }
+      if (subscription.cursor < source.lastSequence) setImmediate(step)
+      else subscription.replaying = false
+    }
+    // The first page goes once the id is answered (`activate`): `ready` holds it until then.
+    setImmediate(step)
   }
 
   /** Listeners only while someone subscribes: the mempool's add path stays free otherwise. */
@@ -219,6 +325,12 @@ export class SubscriptionHub {
       if (blocks) this.deps.writer.on('block', this.onBlock)
       else this.deps.writer.off('block', this.onBlock)
       this.listeningToBlocks = blocks
+    }
+    const events = this.lifecycles.size > 0
+    if (events !== this.listeningToEvents) {
+      if (events) this.events().source.on('event', this.onEvent)
+      else this.deps.blockEvents?.source.off('event', this.onEvent)
+      this.listeningToEvents = events
     }
     if (this.pending.size > 0 && this.stopPool === undefined) this.stopPool = this.deps.pool.onAdded(this.onAdded)
     if (this.pending.size === 0 && this.stopPool !== undefined) {
@@ -242,6 +354,21 @@ export class SubscriptionHub {
       } catch (error) {
         console.error('logs subscription failed:', error)
       }
+    }
+  }
+
+  // Events come strictly in sequence order (`BlockEvents`); one that does not follow a
+  // subscription's cursor (it is replaying) is read back from the store in its turn.
+  private readonly onEvent = (event: BlockEvent): void => {
+    let json: string | undefined
+    for (const subscription of this.lifecycles) {
+      if (subscription.replaying || event.sequence <= subscription.cursor) continue
+      if (event.sequence !== subscription.cursor + 1n) {
+        this.replay(subscription)
+        continue
+      }
+      subscription.cursor = event.sequence
+      deliverSafely(subscription, () => (json ??= JSON.stringify(this.events().format(event))))
     }
   }
 

@@ -108,7 +108,7 @@ export function attachWebSocket(server: Server, { config, handle, hub, isAdmin }
       ws.send(message)
     }
     const tooSlow = (): void => close(1008, `too slow: over ${config.wsMaxBufferedBytes} bytes unsent (WS_MAX_BUFFERED_BYTES)`)
-    const subscriptions = hub.connect({ send, maxSubscriptions: config.wsMaxSubscriptions, overflow: tooSlow })
+    const subscriptions = hub.connect({ send, maxSubscriptions: config.wsMaxSubscriptions, overflow: tooSlow, buffered: () => ws.bufferedAmount, maxBuffered: config.wsMaxBufferedBytes })
 
     function close(code: number, reason: string): void {
       if (closing) return

@@ -12,6 +12,7 @@ import { parseEther } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { DEV_KEYS, rawRpc, tempDataDir } from './harness.ts'
 import { waitFor } from './l1-harness.ts'
+import { connect, eventually } from './ws-client.ts'
 
 describe('npm start: the devnet on anvil', { timeout: 120_000 }, () => {
   it('behavior: anvil, inbox, sequencer, poster and verifier from one command; a transfer reaches a verdict; SIGINT stops it all', async () => {
@@ -39,6 +40,21 @@ describe('npm start: the devnet on anvil', { timeout: 120_000 }, () => {
       const raw = await privateKeyToAccount(DEV_KEYS[1]).signTransaction({ chainId: 901, type: 'eip1559', nonce: 0, to: `0x${'11'.repeat(20)}`, value: parseEther('1'), gas: 21_000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 1n })
       assert.ok((await rawRpc(rollup, 'eth_sendRawTransaction', [raw])).result)
       await waitFor('the batch on the L1 and its verdict', () => /poster: batch 0 \(blocks 1–\d+\) posted/.test(output) && /verifier: block 1 ok \(batch 0\)/.test(output), 60_000)
+      // The block's life in one ordered stream: executed, rooted, posted (batch 0, its L1
+      // transaction), verified (the verifier's verdict), read back from the first event.
+      const client = await connect(rollup.replace(/^http/, 'ws'))
+      const id = (await client.call('mosaic_subscribe', ['blocks', { after: '0x0' }])).result as string
+      type Event = { sequence: string; block: string; status: string; batch?: string; l1Transaction?: string; ok?: boolean }
+      const ofBlock1 = await eventually(() => {
+        const events = (client.notifications(id) as Event[]).filter((e) => e.block === '0x1')
+        return events.some((e) => e.status === 'verified') && events
+      }, 'block 1 verified in the stream', 30_000)
+      assert.deepEqual(ofBlock1.map((e) => e.status).filter((s) => s !== 'finalized'), ['executed', 'rooted', 'posted', 'verified'])
+      const posted = ofBlock1.find((e) => e.status === 'posted')!
+      assert.equal(posted.batch, '0')
+      assert.match(posted.l1Transaction ?? '', /^0x[0-9a-f]{64}$/)
+      assert.equal(ofBlock1.find((e) => e.status === 'verified')!.ok, true)
+      client.ws.close()
       const health = (await (await fetch(status)).json()) as { status: string; l1: { verdicts: { ok: number } } }
       assert.equal(health.status, 'ok')
       assert.ok(health.l1.verdicts.ok >= 1)
