@@ -31,6 +31,13 @@ export function serializeBlock(block: Block): Uint8Array {
   return RLP.encode(raw as never)
 }
 
+/** Only the header of a stored block's RLP: no transaction is decoded (eth_call at a past block). */
+export function decodeHeader(serialized: Uint8Array, common: Common): BlockHeader {
+  const [headerData] = RLP.decode(serialized) as unknown as [Uint8Array[]]
+  if (!Array.isArray(headerData)) throw new Error('invalid block RLP: expected [header, …]')
+  return createBlockHeaderFromBytesArray(headerData, { common, setHardfork: false })
+}
+
 /**
  * Decode a block this node stored (or was given with its senders): transactions on the shared
  * transaction `Common`, their senders pinned from `senders` instead of recovered.

@@ -2,13 +2,13 @@
  * The canonical chain as the node serves it: blocks, receipts and indexes read from the LMDB
  * store, the most recent ones kept decoded in memory.
  */
-import type { Block } from '@ethereumjs/block'
+import type { Block, BlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import { Address, bytesToBigInt } from '@ethereumjs/util'
 import type { LmdbStore } from '../storage/lmdb-store.ts'
-import { decodeBlock } from './block.ts'
+import { decodeBlock, decodeHeader } from './block.ts'
 
 /** A receipt as stored, plus what is derived from its block. */
 export type StoredReceipt = {
@@ -122,8 +122,23 @@ export class Chain {
   }
 
   getBlockByHash(hash: Uint8Array): ChainBlock | undefined {
-    const number = this.store.getBlockNumber(hash)
+    const number = this.getBlockNumber(hash)
     return number === undefined ? undefined : this.getBlock(number)
+  }
+
+  /** The number of the canonical block `hash`, without decoding it. */
+  getBlockNumber(hash: Uint8Array): bigint | undefined {
+    const number = this.store.getBlockNumber(hash)
+    return number === undefined || number > this.headNumber ? undefined : number
+  }
+
+  /** A block's header, without decoding its transactions when the block is not in memory. */
+  getHeader(number: bigint): BlockHeader | undefined {
+    if (number < 0n || number > this.headNumber) return undefined
+    const cached = this.cache.get(number)
+    if (cached !== undefined) return cached.block.block.header
+    const stored = this.store.getBlock(number)
+    return stored === undefined ? undefined : decodeHeader(stored.serialized, this.common)
   }
 
   /** Without decoding the block when it is not in memory (block filters read thousands). */

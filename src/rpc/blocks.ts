@@ -1,0 +1,84 @@
+/**
+ * How the methods find a block and the state at it, shared by every namespace: a block parameter
+ * (number, tag, EIP-1898 object or hash) to a block number — `safe` and `finalized` from the L1
+ * poster when there is one —, to the block, and to the state a read at it sees (the head's flat
+ * state in memory, or an earlier block's within the history window, `HISTORY_BLOCKS`).
+ */
+import { bytesToHex } from '@ethereumjs/util'
+import type { Chain, ChainBlock } from '../chain/chain.ts'
+import { type Config, historyWindow } from '../config/config.ts'
+import { MosaicError } from '../errors.ts'
+import { HistoricalState, type HistoryReader } from '../state/historical-state.ts'
+import type { StateReader } from '../state/types.ts'
+import { RpcError, rpcErrorCodes } from './errors.ts'
+import * as p from './params.ts'
+
+export function notFound(what: string): never {
+  throw new MosaicError('NOT_FOUND', what)
+}
+
+export type BlockResolverDeps = {
+  readonly chain: Chain
+  /** The head's committed state (`FlatState`). */
+  readonly state: StateReader
+  readonly store: HistoryReader & { readonly historyFrom: bigint | undefined }
+  readonly config: Pick<Config, 'historyBlocks' | 'mode'>
+  /** The L1 poster's view, once the node posts to an L1 (`safe`, `finalized`). */
+  readonly poster: () => { readonly safeBlock: bigint; readonly finalizedBlock: bigint } | undefined
+}
+
+export type BlockResolver = ReturnType<typeof createBlockResolver>
+
+export function createBlockResolver({ chain, state, store, config, poster }: BlockResolverDeps) {
+  function resolveNumber(ref: p.BlockRef): bigint | undefined {
+    if ('tag' in ref) {
+      if (ref.tag === 'earliest') return 0n
+      // OP Stack semantics: safe = in a batch on the L1, finalized = in a batch the L1 finalized.
+      // Without an L1 every block is as final as it gets: the head.
+      const l1 = poster()
+      if (ref.tag === 'safe' && l1 !== undefined) return l1.safeBlock
+      if (ref.tag === 'finalized' && l1 !== undefined) return l1.finalizedBlock
+      return chain.head
+    }
+    if ('number' in ref) return ref.number
+    return chain.getBlockNumber(ref.hash)
+  }
+
+  function blockAt(ref: p.BlockRef): ChainBlock | undefined {
+    const number = resolveNumber(ref)
+    return number === undefined ? undefined : chain.getBlock(number)
+  }
+
+  /**
+   * The state a read at `ref` sees: the head's flat state in memory, or an earlier block's from
+   * its change sets (`state/historical-state.ts`) within the history window; anything else is
+   * refused with what the window holds.
+   */
+  function stateAt(ref: p.BlockRef): { state: StateReader; number: bigint } {
+    const number = resolveNumber(ref)
+    if (number === undefined) throw new RpcError(rpcErrorCodes.serverError, 'hash' in ref ? `header for hash ${bytesToHex(ref.hash)} not found` : 'header not found')
+    if (number > chain.head) throw new RpcError(rpcErrorCodes.serverError, `header not found: block ${number} is past the head ${chain.head}`)
+    if (number === chain.head) return { state, number }
+    const oldest = store.historyFrom ?? chain.head
+    if (number < oldest) {
+      const window = historyWindow(config)
+      throw new MosaicError(
+        'HISTORY_UNAVAILABLE',
+        window === 0
+          ? `state at block ${number} is not available: this node serves the head's state only (HISTORY_BLOCKS=0)`
+          : `state at block ${number} is not available: this node keeps the state of the last ${window} blocks (HISTORY_BLOCKS), blocks ${oldest} to ${chain.head}`,
+      )
+    }
+    return { state: new HistoricalState(store, number), number }
+  }
+
+  /** A block by number, tag, EIP-1898 object or plain 32-byte hash; must exist. */
+  function existingBlockNumber(value: unknown): bigint {
+    const ref = typeof value === 'string' && /^0x[0-9a-fA-F]{64}$/.test(value) ? { hash: p.hash(value, 'block hash'), requireCanonical: false } : p.blockRef(value)
+    const number = resolveNumber(ref)
+    if (number === undefined || number > chain.head) throw new RpcError(rpcErrorCodes.serverError, 'header not found')
+    return number
+  }
+
+  return { resolveNumber, blockAt, stateAt, existingBlockNumber }
+}

@@ -1,0 +1,116 @@
+/**
+ * `mosaic_*`: what is ours — the node's status, each block's exact state root, its state delta
+ * and witness, the L1 poster's status. (`mosaic_subscribe` is in `subscriptions.ts`.)
+ */
+import { bigIntToHex, bytesToHex } from '@ethereumjs/util'
+import { memoryStatus } from '../node/memory.ts'
+import type { MosaicNode } from '../node/node.ts'
+import type { Sequencer } from '../sequencer/sequencer.ts'
+import { encodeStateDelta } from '../state/delta-codec.ts'
+import type { StateDelta } from '../state/types.ts'
+import { decodeWitness, witnessHash } from '../witness/witness.ts'
+import { type BlockResolver, notFound } from './blocks.ts'
+import { recordedWitness } from './debug.ts'
+import type { Handler } from './methods.ts'
+
+/** A JSON view of a state delta: accounts (null = deleted), storage, wiped storage, new code. */
+function deltaToJSON(delta: StateDelta) {
+  const hex = (key: string) => `0x${key}`
+  return {
+    accounts: Object.fromEntries(
+      [...delta.accounts].map(([address, record]) => [
+        hex(address),
+        record === null ? null : { nonce: bigIntToHex(record.nonce), balance: bigIntToHex(record.balance), codeHash: bytesToHex(record.codeHash) },
+      ]),
+    ),
+    storage: Object.fromEntries([...delta.storage].map(([address, slots]) => [hex(address), Object.fromEntries([...slots].map(([slot, value]) => [hex(slot), bytesToHex(value)]))])),
+    storageCleared: [...delta.storageCleared].map(hex),
+    code: Object.fromEntries([...delta.code].map(([hash, code]) => [hex(hash), bytesToHex(code)])),
+  }
+}
+
+function nullableHex(value: bigint | undefined): string | null {
+  return value === undefined ? null : bigIntToHex(value)
+}
+
+export type MosaicDeps = Pick<MosaicNode, 'chain' | 'mempool' | 'sequencer' | 'config' | 'commitment' | 'store' | 'layout' | 'executor' | 'state' | 'poster'> & {
+  readonly blocks: Pick<BlockResolver, 'existingBlockNumber'>
+}
+
+export function createMosaicMethods(node: MosaicDeps): Record<string, Handler> {
+  const { chain, mempool, sequencer, config } = node
+  const { existingBlockNumber } = node.blocks
+  return {
+    // The L1 poster: inbox position, planned batches, queue counts, failures, fee bumps, reorgs.
+    mosaic_posterStatus: async () => {
+      if (node.poster === undefined) notFound('this node posts no batches: it has no L1 (L1_RPC_URL)')
+      return node.poster.status()
+    },
+    mosaic_status: () => {
+      const head = chain.getBlock(chain.head) ?? notFound('head block missing')
+      return {
+        head: bigIntToHex(chain.head),
+        headHash: bytesToHex(head.hash),
+        mempool: { pending: mempool.size, pooledGas: bigIntToHex(mempool.pooledGas) },
+        executor: node.executor.mode,
+        lastExecution: executionStatus(sequencer.lastExecution),
+        stateRoot: {
+          mode: node.layout.mode,
+          ...(node.layout.mode === 'sharded' ? { shardNibbles: node.layout.splitNibbles } : {}),
+          lag: config.stateRootLag,
+          computed: nullableHex(node.commitment.stats().computed),
+          durable: nullableHex(node.commitment.stats().durable),
+        },
+        blockTimeMs: config.blockTimeMs,
+        memory: memoryStatus(node),
+      }
+    },
+
+    // The exact post-state root of a block, once computed (waits at most for the pipeline to
+    // catch up); `final` once it is durable; `inHeaderOf`: the block whose header carries it.
+    mosaic_getStateRoot: async (params) => {
+      const number = existingBlockNumber(params[0])
+      const root = await node.commitment.rootOf(number)
+      const carrier = number + BigInt(config.stateRootLag)
+      return {
+        blockNumber: bigIntToHex(number),
+        stateRoot: bytesToHex(root),
+        final: node.commitment.isDurable(number),
+        inHeaderOf: carrier <= chain.head ? bigIntToHex(carrier) : null,
+      }
+    },
+    // The block's state delta (`state/delta-codec.ts`): the binary form and a JSON view.
+    mosaic_getStateDelta: (params) => {
+      const number = existingBlockNumber(params[0])
+      const delta = node.store.getStateDelta(number) ?? notFound(`no state delta stored for block ${number}`)
+      return { blockNumber: bigIntToHex(number), encoding: bytesToHex(encodeStateDelta(delta)), ...deltaToJSON(delta) }
+    },
+    // The block's witness in its compact binary form (`witness/witness.ts`) and its hash.
+    mosaic_getWitness: async (params) => {
+      const number = existingBlockNumber(params[0])
+      const encoded = await recordedWitness(node.commitment, number)
+      const witness = decodeWitness(encoded)
+      return {
+        blockNumber: bigIntToHex(number),
+        preStateRoot: bytesToHex(witness.preStateRoot),
+        hash: bytesToHex(witnessHash(encoded)),
+        size: encoded.length,
+        witness: bytesToHex(encoded),
+      }
+    },
+  }
+}
+
+/** The last block's execution as `mosaic_status` shows it: conflicts and the keys behind them. */
+function executionStatus(stats: Sequencer['lastExecution']) {
+  if (stats === undefined) return null
+  const { block, mode, rounds, aborts, conflicts, hotKeys } = stats
+  return {
+    block: bigIntToHex(block),
+    mode,
+    rounds,
+    reexecutions: aborts,
+    conflicts: conflicts ?? 0,
+    hotKeys: (hotKeys ?? []).map(({ key, conflicts }) => ({ kind: key[0] === 's' ? 'storage' : 'account', address: `0x${key.slice(1, 41)}`, ...(key[0] === 's' ? { slot: `0x${key.slice(41)}` } : {}), conflicts })),
+  }
+}
