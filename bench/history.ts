@@ -146,7 +146,7 @@ await variants[1]!.node.close()
 
 const node = variants[0]!.node
 const bytes = node.store.historyBytes()
-const total = bytes.accountChanges + bytes.storageChanges + bytes.accountHistory + bytes.storageHistory
+const total = bytes.accountHistory + bytes.storageHistory + bytes.historyKeys
 add('disk', 'change sets', 'bytes_per_block', total / BLOCKS)
 add('disk', 'change sets', 'bytes_per_tx', total / (BLOCKS * BLOCK_TXS))
 console.log(`change sets and indexes, bytes: ${JSON.stringify(bytes)}`)

@@ -3,6 +3,7 @@
  * and witness, the L1 poster's status. (`mosaic_subscribe` is in `subscriptions.ts`.)
  */
 import { bigIntToHex, bytesToHex } from '@ethereumjs/util'
+import { historyWindow } from '../config/config.ts'
 import { memoryStatus } from '../node/memory.ts'
 import type { MosaicNode } from '../node/node.ts'
 import type { Sequencer } from '../sequencer/sequencer.ts'
@@ -33,7 +34,7 @@ function nullableHex(value: bigint | undefined): string | null {
   return value === undefined ? null : bigIntToHex(value)
 }
 
-export type MosaicDeps = Pick<MosaicNode, 'chain' | 'mempool' | 'sequencer' | 'config' | 'commitment' | 'store' | 'layout' | 'executor' | 'state' | 'poster'> & {
+export type MosaicDeps = Pick<MosaicNode, 'chain' | 'mempool' | 'sequencer' | 'config' | 'commitment' | 'store' | 'layout' | 'executor' | 'state' | 'poster' | 'blockEvents'> & {
   readonly blocks: Pick<BlockResolver, 'existingBlockNumber'>
 }
 
@@ -62,6 +63,9 @@ export function createMosaicMethods(node: MosaicDeps): Record<string, Handler> {
           durable: nullableHex(node.commitment.stats().durable),
         },
         blockTimeMs: config.blockTimeMs,
+        // State at earlier blocks: the window and the oldest block readable now.
+        history: { blocks: Number.isFinite(historyWindow(config)) ? historyWindow(config) : 'all', from: nullableHex(node.store.historyFrom) },
+        blockEvents: { last: bigIntToHex(node.blockEvents.lastSequence) },
         memory: memoryStatus(node),
       }
     },

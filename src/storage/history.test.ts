@@ -145,7 +145,7 @@ describe('history: state at earlier blocks', () => {
       assert.throws(() => store.readStorageAt(ADDRESSES[0]!, SLOTS[0]!, 3n), /state at block 3 is not available/)
       // Only the window's change sets are kept: 10 blocks' worth of index entries at most.
       const bytes = store.historyBytes()
-      assert.ok(bytes.accountChanges > 0 && bytes.accountHistory > 0)
+      assert.ok(bytes.accountHistory > 0 && bytes.historyKeys > 0)
     } finally {
       await store.close()
     }

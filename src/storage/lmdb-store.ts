@@ -145,10 +145,9 @@ export class LmdbStore {
       witnesses: table(tables.witnesses),
       readSets: table(tables.readSets),
       blockEvents: table(tables.blockEvents),
-      accountChanges: table(tables.accountChanges),
-      storageChanges: table(tables.storageChanges),
       accountHistory: table(tables.accountHistory),
       storageHistory: table(tables.storageHistory),
+      historyKeys: table(tables.historyKeys),
       meta: table(tables.meta),
     }
     const floor = this.getMeta(metaKeys.historyFrom)
@@ -205,44 +204,40 @@ export class LmdbStore {
   }
 
   /**
-   * The account as it was after block `number`: the value its first change set after `number`
-   * recorded, or the current one when nothing changed it since. One range seek in the history
-   * index and one read (reth's history lookup).
+   * The account as it was after block `number`: the value its first history entry after `number`
+   * recorded, or the current one when nothing changed it since. One range seek (reth's history
+   * lookup, with the change set's value in the index entry).
    */
   readAccountAt(address: string, number: bigint): AccountRecord | undefined {
     const key = unprefixedHexToBytes(address)
-    const changed = this.firstChangeAfter(this.t.accountHistory, key, number)
-    let record: AccountRecord | undefined
-    if (changed === undefined) record = this.readAccount(address)
-    else {
-      const before = this.t.accountChanges.getBinary(concatBytes(numberKey(changed), key))
-      record = before === undefined || before.length === 0 ? undefined : decodeAccountRecord(before)
-    }
+    const before = this.firstChangeAfter(this.t.accountHistory, key, number)
+    const bytes = before === undefined ? this.t.accounts.getBinary(key) : before
     this.requireHistory(number)
-    return record
+    return bytes === undefined || bytes.length === 0 ? undefined : decodeAccountRecord(bytes)
   }
 
   /** The slot's value after block `number` (leading zeros stripped; empty = zero). */
   readStorageAt(address: string, slot: string, number: bigint): Uint8Array {
     const key = storageKey(unprefixedHexToBytes(address), unprefixedHexToBytes(slot))
-    const changed = this.firstChangeAfter(this.t.storageHistory, key, number)
-    const value = changed === undefined ? this.t.storage.getBinary(key) : this.t.storageChanges.getBinary(concatBytes(numberKey(changed), key))
+    const before = this.firstChangeAfter(this.t.storageHistory, key, number)
+    const value = before === undefined ? this.t.storage.getBinary(key) : before
     this.requireHistory(number)
-    return value ?? NO_VALUE
+    return value === undefined ? NO_VALUE : value.slice()
   }
 
   /** Disk use of the history tables: bytes of their pages (LMDB's own statistics). */
-  historyBytes(): { accountChanges: number; storageChanges: number; accountHistory: number; storageHistory: number } {
+  historyBytes(): { accountHistory: number; storageHistory: number; historyKeys: number } {
     const bytes = (table: Table) => {
       const stat = table.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number }
       return stat.pageSize * (stat.treeBranchPageCount + stat.treeLeafPageCount + stat.overflowPages)
     }
-    return { accountChanges: bytes(this.t.accountChanges), storageChanges: bytes(this.t.storageChanges), accountHistory: bytes(this.t.accountHistory), storageHistory: bytes(this.t.storageHistory) }
+    return { accountHistory: bytes(this.t.accountHistory), storageHistory: bytes(this.t.storageHistory), historyKeys: bytes(this.t.historyKeys) }
   }
 
-  private firstChangeAfter(index: Table, prefix: Uint8Array, number: bigint): bigint | undefined {
-    for (const key of index.getKeys({ start: concatBytes(prefix, numberKey(number + 1n)), end: concatBytes(prefix, LAST_BLOCK_KEY), limit: 1 })) {
-      return readNumberKey(key.subarray(prefix.length))
+  /** The value of `prefix`'s first history entry after block `number`, or undefined when there is none. */
+  private firstChangeAfter(history: Table, prefix: Uint8Array, number: bigint): Uint8Array | undefined {
+    for (const { value } of history.getRange({ start: concatBytes(prefix, numberKey(number + 1n)), end: concatBytes(prefix, LAST_BLOCK_KEY), limit: 1 })) {
+      return value as Uint8Array
     }
     return undefined
   }
@@ -256,18 +251,20 @@ export class LmdbStore {
   /**
    * Inside the block's write transaction, before its state changes are applied: record what the
    * block is about to overwrite — each account's and each slot's current value, every slot of a
-   * wiped storage — and index each change under its key.
+   * wiped storage — under the key and the block, and the block's list of those keys.
    */
   private writeChangeSets(number: bigint, delta: StateDelta): void {
     const block = numberKey(number)
+    const accountKeys: Uint8Array[] = []
+    const slotKeys: Uint8Array[] = []
     for (const address of delta.accounts.keys()) {
       const key = unprefixedHexToBytes(address)
-      this.t.accountChanges.putSync(concatBytes(block, key), this.t.accounts.getBinary(key) ?? NO_VALUE)
-      this.t.accountHistory.putSync(concatBytes(key, block), NO_VALUE)
+      this.t.accountHistory.putSync(concatBytes(key, block), this.t.accounts.getBinary(key) ?? NO_VALUE)
+      accountKeys.push(key)
     }
     const recordSlot = (key: Uint8Array, before: Uint8Array | undefined) => {
-      this.t.storageChanges.putSync(concatBytes(block, key), before ?? NO_VALUE)
-      this.t.storageHistory.putSync(concatBytes(key, block), NO_VALUE)
+      this.t.storageHistory.putSync(concatBytes(key, block), before ?? NO_VALUE)
+      slotKeys.push(key)
     }
     // Slots written explicitly first; a wiped account's other slots after, each recorded once.
     const written = delta.storageCleared.size === 0 ? undefined : new Set<string>()
@@ -286,6 +283,7 @@ export class LmdbStore {
         recordSlot(slotKey.slice(), (value as Uint8Array).slice())
       }
     }
+    if (accountKeys.length + slotKeys.length > 0) this.t.historyKeys.putSync(block, RLP.encode([accountKeys, slotKeys]))
   }
 
   /**
@@ -313,29 +311,18 @@ export class LmdbStore {
   }
 
   private oldestChangeSet(): bigint | undefined {
-    let oldest: bigint | undefined
-    for (const table of [this.t.accountChanges, this.t.storageChanges]) {
-      for (const key of table.getKeys({ limit: 1 })) {
-        const number = readNumberKey(key as Uint8Array)
-        if (oldest === undefined || number < oldest) oldest = number
-      }
-    }
-    return oldest
+    for (const key of this.t.historyKeys.getKeys({ limit: 1 })) return readNumberKey(key as Uint8Array)
+    return undefined
   }
 
   private pruneChangeSets(number: bigint): void {
     const block = numberKey(number)
-    const range = { start: block, end: numberKey(number + 1n) }
-    for (const [changes, index] of [
-      [this.t.accountChanges, this.t.accountHistory],
-      [this.t.storageChanges, this.t.storageHistory],
-    ] as const) {
-      const keys = [...changes.getKeys(range)].map((key) => (key as Uint8Array).slice())
-      for (const key of keys) {
-        changes.removeSync(key)
-        index.removeSync(concatBytes(key.subarray(8), block))
-      }
-    }
+    const keys = this.t.historyKeys.getBinary(block)
+    if (keys === undefined) return
+    const [accounts, slots] = RLP.decode(keys) as unknown as [Uint8Array[], Uint8Array[]]
+    for (const key of accounts) this.t.accountHistory.removeSync(concatBytes(key, block))
+    for (const key of slots) this.t.storageHistory.removeSync(concatBytes(key, block))
+    this.t.historyKeys.removeSync(block)
   }
 
   // ---- block events: each block's life, numbered ----

@@ -36,17 +36,17 @@ export const tables = {
   /** block number (8, BE) → the block's witness (`witness/witness.ts`, binary form), written with its commitment. */
   witnesses: 'witnesses',
   /**
-   * block (8, BE) ‖ address (20) → the account as it was before the block changed it:
+   * address (20) ‖ block (8, BE) → the account as it was before that block changed it:
    * RLP([nonce, balance, codeHash]), or empty when it did not exist. One entry per account a block
-   * changed (reth's AccountChangeSets). Kept for the blocks of the history window (`HISTORY_BLOCKS`).
+   * changed: the change set (reth's AccountChangeSets) keyed by account first, so it is its own
+   * history index — the state at block N is the value of the first entry after N (one range seek),
+   * or the current one. Kept for the blocks of the history window (`HISTORY_BLOCKS`).
    */
-  accountChanges: 'account_changes',
-  /** block (8) ‖ address (20) ‖ slot (32) → the slot's value before the block changed it (leading zeros stripped; empty = zero), including every slot a storage wipe removed (reth's StorageChangeSets). */
-  storageChanges: 'storage_changes',
-  /** address (20) ‖ block (8) → empty: the blocks that changed the account, so a read at block N finds the first change after N with one range seek (reth's AccountsHistory, one key per change). */
   accountHistory: 'account_history',
-  /** address (20) ‖ slot (32) ‖ block (8) → empty: the blocks that changed the slot (reth's StoragesHistory). */
+  /** address (20) ‖ slot (32) ‖ block (8) → the slot's value before that block changed it (leading zeros stripped; empty = zero), including every slot a storage wipe removed (reth's StorageChangeSets, keyed by slot first). */
   storageHistory: 'storage_history',
+  /** block (8, BE) → RLP([[address…], [address ‖ slot…]]): the keys of the block's history entries, so the block can be pruned when it leaves the window. */
+  historyKeys: 'history_keys',
   /**
    * sequence number (8, BE) → RLP([block number, status, payload]): each block's life in order —
    * `executed` (written with the block), `rooted` (with its commitment), `posted` and `finalized`
