@@ -298,7 +298,7 @@ export class LmdbStore {
     else if (floor === undefined) floor = head - 1n
     const window = this.historyBlocks
     const pruneTo = window === Number.POSITIVE_INFINITY ? -1n : head - BigInt(window)
-    for (let i = 0; i < PRUNE_PER_WRITE; i++) {
+    for (let i = 0; pruneTo >= 0n && i < PRUNE_PER_WRITE; i++) {
       const oldest = this.oldestChangeSet()
       if (oldest === undefined || oldest > pruneTo) break
       this.pruneChangeSets(oldest)

@@ -150,6 +150,8 @@ describe('state at earlier blocks over JSON-RPC', () => {
           assert.match(answer.error!.message, new RegExp(`state at block ${number} is not available: this node keeps the state of the last 3 blocks \\(HISTORY_BLOCKS\\), blocks ${head - 3n} to ${head}`))
         }
       }
+      const status = (await t.rpc('mosaic_status')).result as { history: { blocks: number | string; from: string } }
+      assert.deepEqual(status.history, { blocks: 3, from: `0x${(head - 3n).toString(16)}` })
       const old = `0x${(head - 5n).toString(16)}`
       assert.match((await t.rpc('eth_call', [{ to: RECIPIENTS[0] }, old])).error!.message, /HISTORY_BLOCKS/)
       assert.match((await t.rpc('eth_getStorageAt', [RECIPIENTS[0], '0x0', old])).error!.message, /HISTORY_BLOCKS/)
