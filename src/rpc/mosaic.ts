@@ -34,8 +34,10 @@ function nullableHex(value: bigint | undefined): string | null {
   return value === undefined ? null : bigIntToHex(value)
 }
 
-export type MosaicDeps = Pick<MosaicNode, 'chain' | 'mempool' | 'sequencer' | 'config' | 'commitment' | 'store' | 'layout' | 'executor' | 'state' | 'poster' | 'blockEvents'> & {
+export type MosaicDeps = Pick<MosaicNode, 'chain' | 'mempool' | 'sequencer' | 'config' | 'commitment' | 'store' | 'layout' | 'executor' | 'state' | 'blockEvents'> & {
   readonly blocks: Pick<BlockResolver, 'existingBlockNumber'>
+  /** The L1 poster, once the node is connected to an L1 (after the RPC server started). */
+  readonly poster: () => MosaicNode['poster']
 }
 
 export function createMosaicMethods(node: MosaicDeps): Record<string, Handler> {
@@ -44,8 +46,8 @@ export function createMosaicMethods(node: MosaicDeps): Record<string, Handler> {
   return {
     // The L1 poster: inbox position, planned batches, queue counts, failures, fee bumps, reorgs.
     mosaic_posterStatus: async () => {
-      if (node.poster === undefined) notFound('this node posts no batches: it has no L1 (L1_RPC_URL)')
-      return node.poster.status()
+      const poster = node.poster() ?? notFound('this node posts no batches: it has no L1 (L1_RPC_URL)')
+      return poster.status()
     },
     mosaic_status: () => {
       const head = chain.getBlock(chain.head) ?? notFound('head block missing')
