@@ -22,7 +22,14 @@ if (files.length === 0) {
   console.error('no test files matched')
   process.exit(1)
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
-  stdio: 'inherit',
-})
+// A test that hangs fails after 10 minutes, and a file whose tests are done exits even when a failed
+// test left a handle open (a timer, a socket): a hang must show up as a failure, never as a stalled run.
+// The whole run is bounded too, well inside CI's 90 minutes, so that what hung is printed.
+const RUN_LIMIT_MS = 60 * 60_000
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=600000', '--test-force-exit', ...files],
+  { stdio: 'inherit', timeout: RUN_LIMIT_MS, killSignal: 'SIGKILL' },
+)
+if (result.error?.code === 'ETIMEDOUT') console.error(`the tests ran past ${RUN_LIMIT_MS / 60_000} minutes and were stopped`)
 process.exit(result.status ?? 1)

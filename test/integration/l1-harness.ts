@@ -31,13 +31,17 @@ export function l1Client(url: string): PublicClient {
   return createPublicClient({ transport: http(url, { retryCount: 0 }), pollingInterval: 50 }) as PublicClient
 }
 
-/** Send transfers from dev account `keyIndex` until stopped; resolves with how many were sent. */
-export function traffic(node: TestNode, keyIndex = 1, everyMs = 60): { stop(): Promise<number> } {
+/**
+ * Send transfers from dev account `keyIndex` until stopped, or for `maxMs` at most, so that a test
+ * that fails before stopping it cannot keep its file's process alive; resolves with how many were sent.
+ */
+export function traffic(node: TestNode, keyIndex = 1, everyMs = 60, maxMs = 180_000): { stop(): Promise<number> } {
   let running = true
   let sent = 0
   const wallet = node.wallet(keyIndex)
+  const until = Date.now() + maxMs
   const loop = (async () => {
-    while (running) {
+    while (running && Date.now() < until) {
       try {
         await wallet.sendTransaction({ to: `0x${(sent % 7 + 1).toString(16).padStart(40, '0')}`, value: parseEther('0.001'), chain: null } as never)
         sent++

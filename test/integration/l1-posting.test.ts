@@ -56,6 +56,7 @@ describe('L1 posting on anvil', { timeout: 240_000 }, () => {
     const posting = await postingNode(anvil)
     cleanup.push(() => posting.stop())
     const load = traffic(posting.node)
+    cleanup.push(() => load.stop())
     await waitFor('three batches on the L1', async () => (await posting.reader.state()).nextIndex >= 3n)
     const sent = await load.stop()
     await postedThroughHead(posting.node, posting.reader)
@@ -90,6 +91,7 @@ describe('L1 posting on anvil', { timeout: 240_000 }, () => {
     const posting = await postingNode(anvil)
     cleanup.push(() => posting.stop())
     const load = traffic(posting.node)
+    cleanup.push(() => load.stop())
     await waitFor('a first batch on the L1', async () => (await posting.reader.state()).nextIndex >= 1n)
     await anvil.stop()
     // The L1 is down while blocks keep coming: the poster's jobs fail and back off.
@@ -113,6 +115,7 @@ describe('L1 posting on anvil', { timeout: 240_000 }, () => {
     const posting = await postingNode(anvil)
     cleanup.push(() => posting.stop())
     const load = traffic(posting.node)
+    cleanup.push(() => load.stop())
     await waitFor('a first batch on the L1', async () => (await posting.reader.state()).nextIndex >= 1n)
     const snapshot = (await rawRpc(anvil.url, 'evm_snapshot')).result as string
     const { nextIndex: before } = await posting.reader.state()
@@ -133,6 +136,7 @@ describe('L1 posting on anvil', { timeout: 240_000 }, () => {
     const posting = await postingNode(anvil, ['--da-mode', 'blobs', '--batch-max-blocks', '100', '--batch-max-age-ms', '1500'])
     cleanup.push(() => posting.stop())
     const load = traffic(posting.node, 1, 30)
+    cleanup.push(() => load.stop())
     await sleep(1_000)
     await load.stop()
     await postedThroughHead(posting.node, posting.reader, 90_000)

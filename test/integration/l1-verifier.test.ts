@@ -139,8 +139,11 @@ describe('verifiers following the L1', { timeout: 300_000 }, () => {
   /** Traffic until the inbox covers block `n`. */
   async function chainThrough(n: bigint) {
     const load = traffic(node, 1, 40)
-    await waitFor(`block ${n}`, () => node.node.chain.head >= n)
-    await load.stop()
+    try {
+      await waitFor(`block ${n}`, () => node.node.chain.head >= n)
+    } finally {
+      await load.stop()
+    }
     const reader = new InboxReader(l1Client(anvil.url), l1.inbox)
     await waitFor(`the inbox to cover block ${n}`, async () => (await reader.state()).nextBlock > n)
   }
