@@ -97,6 +97,28 @@ describe('Mempool', () => {
     assert.equal(pool.get(cheap.hash()), undefined)
   })
 
+  it('behavior: content splits each sender into pending (contiguous from the state nonce) and queued (behind a gap), in nonce order', async () => {
+    const { pool, accounts } = makePool()
+    // Sender 0: state nonce 0, pooled 0, 1, 3, 4 (gap at 2); sender 1: pooled 1 only (gap at 0); sender 2: nothing.
+    for (const [k, n] of [[0, 3n], [0, 0n], [1, 1n], [0, 4n], [0, 1n]] as const) await pool.add(tx(k, n).serialize())
+    const nonces = (entries: readonly { tx: { nonce: bigint } }[]) => entries.map((e) => e.tx.nonce)
+    const view = () => Object.fromEntries(pool.content().map((c) => [c.senderKey, { pending: nonces(c.pending), queued: nonces(c.queued) }]))
+    assert.deepEqual(view(), {
+      [senders[0]!]: { pending: [0n, 1n], queued: [3n, 4n] },
+      [senders[1]!]: { pending: [], queued: [1n] },
+    })
+    assert.deepEqual(pool.content().map((c) => c.senderKey), [senders[0]!, senders[1]!].sort())
+    assert.equal(pool.content()[0]!.sender.toString().slice(2), pool.content()[0]!.senderKey)
+    assert.deepEqual(pool.content(senders[1]!).map((c) => nonces(c.queued)), [[1n]])
+    assert.deepEqual(pool.content(senders[2]!), [])
+    // Closing the gap moves the queued ones to pending.
+    await pool.add(tx(0, 2n).serialize())
+    assert.deepEqual(view()[senders[0]!], { pending: [0n, 1n, 2n, 3n, 4n], queued: [] })
+    // A block took nonces 0 and 1 before prune ran: they are neither pending nor queued.
+    accounts.set(senders[0]!, { nonce: 2n, balance: 10n ** 20n, codeHash: KECCAK256_NULL })
+    assert.deepEqual(view()[senders[0]!], { pending: [2n, 3n, 4n], queued: [] })
+  })
+
   it('behavior: refused transactions leave the pool unchanged', async () => {
     const { pool } = makePool()
     await pool.add(tx(0, 0n).serialize())

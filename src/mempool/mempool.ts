@@ -23,6 +23,9 @@ export type PoolEntry = {
   readonly seq: number
 }
 
+/** One sender's pooled transactions as `Mempool.content` splits them, each list in nonce order. */
+export type SenderContent = { readonly sender: Address; readonly senderKey: string; readonly pending: readonly PoolEntry[]; readonly queued: readonly PoolEntry[] }
+
 export type MempoolOptions = StatelessLimits & {
   readonly common: Common
   readonly maxTxs: number
@@ -235,6 +238,34 @@ export class Mempool {
       const nonce = this.stateNonce(key)
       for (const entry of [...pooled.values()]) if (entry.tx.nonce < nonce) this.removeEntry(entry)
     }
+  }
+
+  /**
+   * The pool as geth's `txpool_*` methods show it: per sender (by address), in nonce order,
+   * `pending` — executable now, nonces contiguous from the sender's state nonce — and `queued` —
+   * behind a nonce gap. `senderKey` narrows it to one sender. Read-only; O(pool size), which
+   * `maxTxs` bounds. Entries already below the state nonce (a block just included them and
+   * `prune` has not run yet) are neither.
+   */
+  content(senderKey?: string): SenderContent[] {
+    const senders = senderKey === undefined ? [...this.bySender.keys()].sort() : this.bySender.has(senderKey) ? [senderKey] : []
+    return senders.map((key) => {
+      const pooled = [...this.bySender.get(key)!.values()].sort((a, b) => (a.tx.nonce < b.tx.nonce ? -1 : 1))
+      const pending: PoolEntry[] = []
+      const queued: PoolEntry[] = []
+      const stateNonce = this.stateNonce(key)
+      let next = stateNonce
+      for (const entry of pooled) {
+        if (entry.tx.nonce < stateNonce) continue
+        if (entry.tx.nonce === next && queued.length === 0) {
+          pending.push(entry)
+          next++
+        } else {
+          queued.push(entry)
+        }
+      }
+      return { sender: pooled[0]!.sender, senderKey: key, pending, queued }
+    })
   }
 
   /** Pooled entries, for status reporting. */
