@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { createServer } from 'node:http'
-import { once } from 'node:events'
+import { once as onceEvent } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { after, describe, it } from 'node:test'
 import type { MosaicError } from '../../src/errors.ts'
@@ -21,6 +21,12 @@ import { checkInbox, readerFor, sleep, traffic, waitFor } from './l1-harness.ts'
 
 const FAST = ['--batch-max-blocks', '4', '--batch-max-age-ms', '200', '--l1-resend-ms', '1500']
 
+/** `fn` run at most once; later calls get the first call's promise. */
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined
+  return () => (running ??= fn())
+}
+
 /** A node posting to `anvil` through in-process queues. */
 async function postingNode(anvil: Anvil, flags: string[] = []) {
   const node = await startNode([...FAST, ...flags])
@@ -30,11 +36,12 @@ async function postingNode(anvil: Anvil, flags: string[] = []) {
     node,
     l1,
     reader: readerFor(anvil.url, l1.inbox),
-    async stop() {
+    /** Idempotent: a test stops it, and the suite's cleanup stops it again when the test failed first. */
+    stop: once(async () => {
       await l1.stop()
       await queues.close()
       await node.stop()
-    },
+    }),
   }
 }
 
@@ -80,7 +87,6 @@ describe('L1 posting on anvil', { timeout: 240_000 }, () => {
       return BigInt(safe.number) === summary.nextBlock - 1n
     })
     await posting.stop()
-    cleanup.pop()
   })
 
   it('behavior: anvil stopped in the middle of posting and restarted: posting resumes with no gap and no duplicate', async () => {
@@ -105,7 +111,6 @@ describe('L1 posting on anvil', { timeout: 240_000 }, () => {
     const summary = await checkInbox(posting.reader, posting.node.node)
     assert.ok(summary.batches >= 2)
     await posting.stop()
-    cleanup.pop()
     rmSync(state, { force: true })
   })
 
@@ -127,7 +132,6 @@ describe('L1 posting on anvil', { timeout: 240_000 }, () => {
     await postedThroughHead(posting.node, posting.reader)
     await checkInbox(posting.reader, posting.node.node)
     await posting.stop()
-    cleanup.pop()
   })
 
   it('behavior: blob frames (DA_MODE=blobs) carry a batch that decodes back like calldata', async () => {
@@ -154,7 +158,7 @@ describe('L1 posting on anvil', { timeout: 240_000 }, () => {
       res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
     })
     beacon.listen(0, '127.0.0.1')
-    await once(beacon, 'listening')
+    await onceEvent(beacon, 'listening')
     try {
       const lying = new InboxReader(posting.reader.client, posting.reader.address, `http://127.0.0.1:${(beacon.address() as AddressInfo).port}`)
       await assert.rejects(lying.readBatch(0n), (error: MosaicError) => error.code === 'TRANSPORT' && /hashes to 0x01[0-9a-f]{62}, the L1 committed/.test(error.message))
@@ -162,7 +166,6 @@ describe('L1 posting on anvil', { timeout: 240_000 }, () => {
       beacon.close()
     }
     await posting.stop()
-    cleanup.pop()
   })
 })
 
