@@ -80,6 +80,8 @@ describe('config', () => {
       rpcGetLogsMaxResults: 10_000,
       rpcGasCap: 50_000_000n,
       rpcSyncTimeoutMs: 10_000,
+      rpcTraceTimeoutMs: 5000,
+      rpcTraceMaxBytes: 67_108_864,
       rpcMaxFilters: 10_000,
       wsMaxConnections: 1000,
       wsMaxSubscriptions: 1000,

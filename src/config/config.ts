@@ -271,6 +271,12 @@ export const configOptions = {
     positiveInteger,
     'Default and maximum timeout of eth_sendRawTransactionSync (EIP-7966), in milliseconds.',
   ),
+  rpcTraceTimeoutMs: option(
+    'RPC_TRACE_TIMEOUT_MS',
+    positiveInteger,
+    'Longest a debug_trace* call may run, in milliseconds (a call\'s own `timeout` option can only lower it); beyond it the trace is refused.',
+  ),
+  rpcTraceMaxBytes: option('RPC_TRACE_MAX_BYTES', positiveInteger, 'Largest result of one debug_trace* call, in bytes, counted as it is built; beyond it the trace is refused.'),
   rpcMaxFilters: option(
     'RPC_MAX_FILTERS',
     positiveInteger,
@@ -467,6 +473,8 @@ export const defaults: ConfigValues = {
   rpcGetLogsMaxResults: 10_000,
   rpcGasCap: 50_000_000n,
   rpcSyncTimeoutMs: 10_000,
+  rpcTraceTimeoutMs: 5000,
+  rpcTraceMaxBytes: 67_108_864,
   rpcMaxFilters: 10_000,
   wsMaxConnections: 1000,
   wsMaxSubscriptions: 1000,
