@@ -202,7 +202,6 @@ export function createEthMethods(node: EthDeps): Record<string, Handler> {
     net_peerCount: () => '0x0',
     eth_chainId: () => bigIntToHex(node.common.chainId()),
     eth_syncing: () => false,
-    eth_accounts: () => [],
     eth_coinbase: () => config.feeRecipient,
     eth_mining: () => true,
     eth_blockNumber: () => bigIntToHex(chain.head),

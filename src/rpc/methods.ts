@@ -1,20 +1,23 @@
 /**
  * The JSON-RPC method table, one module per namespace: `eth.ts` (`eth_*`, `net_*`, `web3_*` as
  * geth answers them), `filters.ts`, `subscriptions.ts` (`eth_subscribe`, `mosaic_subscribe`),
- * `debug.ts`, `mosaic.ts` (what is ours) and `admin.ts` (behind the admin token). Each takes only
- * the parts of the node it needs, so a handler can be tested without a whole node; this file
- * wires them to one node. Handlers get positional params and return JSON-ready values; errors
- * are thrown and mapped in `errors.ts` — for HTTP and WebSocket alike.
+ * `debug.ts`, `txpool.ts`, `dev-accounts.ts` (the devnet's unlocked accounts), `mosaic.ts` (what
+ * is ours) and `admin.ts` (behind the admin token). Each takes only the parts of the node it
+ * needs, so a handler can be tested without a whole node; this file wires them to one node.
+ * Handlers get positional params and return JSON-ready values; errors are thrown and mapped in
+ * `errors.ts` — for HTTP and WebSocket alike.
  */
 import type { MosaicNode } from '../node/node.ts'
 import { createAdminMethods } from './admin.ts'
 import { createBlockResolver } from './blocks.ts'
 import { createDebugMethods } from './debug.ts'
-import { createEthMethods, createGetLogs } from './eth.ts'
+import { createDevAccountMethods } from './dev-accounts.ts'
+import { createEthMethods, createGetLogs, SUGGESTED_TIP } from './eth.ts'
 import { createFilterMethods } from './filters.ts'
 import { createLogReader } from './logs.ts'
 import { createMosaicMethods } from './mosaic.ts'
 import { createSubscriptionMethods, type SubscriptionSink } from './subscriptions.ts'
+import { createTxpoolMethods } from './txpool.ts'
 
 export { CLIENT_VERSION, SUGGESTED_TIP } from './eth.ts'
 
@@ -28,8 +31,12 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
   const blocks = createBlockResolver({ chain, state: node.state, store: node.store, config, poster: () => node.poster })
   const logs = createLogReader({ chain, common: node.common, config })
   const getLogs = createGetLogs({ chain, blocks, config, logs })
+  const eth = createEthMethods({ ...node, blocks, getLogs })
   return {
-    ...createEthMethods({ ...node, blocks, getLogs }),
+    ...eth,
+    // Signed with a dev key, then the same path as eth_sendRawTransaction.
+    ...createDevAccountMethods({ ...node, suggestedTip: SUGGESTED_TIP, sendRawTransaction: eth.eth_sendRawTransaction!, estimateGas: eth.eth_estimateGas! }),
+    ...createTxpoolMethods({ mempool }),
     ...createFilterMethods({ chain, logs, getLogs, pool: mempool, config }),
     ...createSubscriptionMethods(),
     ...createDebugMethods({ chain, commitment: node.commitment, blocks }),
