@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Abi, Hex } from 'viem';
 
-export type ContractName = 'MosaicToken' | 'Probe' | 'Pool' | 'Chaos' | 'ChaosCounter' | 'Inbox';
+export type ContractName = 'MosaicToken' | 'Probe' | 'Pool' | 'Chaos' | 'ChaosCounter' | 'Inbox' | 'Tracee' | 'TraceChild';
 
 export interface Artifact {
   abi: Abi;

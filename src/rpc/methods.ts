@@ -17,6 +17,7 @@ import { createFilterMethods } from './filters.ts'
 import { createLogReader } from './logs.ts'
 import { createMosaicMethods } from './mosaic.ts'
 import { createSubscriptionMethods, type SubscriptionSink } from './subscriptions.ts'
+import { createTraceMethods } from './trace.ts'
 import { createTxpoolMethods } from './txpool.ts'
 
 export { CLIENT_VERSION, SUGGESTED_TIP } from './eth.ts'
@@ -40,6 +41,7 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
     ...createFilterMethods({ chain, logs, getLogs, pool: mempool, config }),
     ...createSubscriptionMethods(),
     ...createDebugMethods({ chain, commitment: node.commitment, blocks }),
+    ...createTraceMethods({ ...node, blocks }),
     ...createMosaicMethods({ ...node, blocks, poster: () => node.poster }),
     ...createAdminMethods({ sequencer: node.sequencer, config }),
   }

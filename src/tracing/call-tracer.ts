@@ -7,10 +7,10 @@
 import type { EVMResult, InterpreterStep } from '@ethereumjs/evm'
 import type { RunTxResult } from '@ethereumjs/vm'
 import { bigIntToHex, bytesToHex, intToHex, setLengthLeft, bigIntToBytes } from '@ethereumjs/util'
-import { gethError, revertReason } from './evm-names.ts'
+import { gethError, type LastStep, revertReason } from './evm-names.ts'
 import type { CallTracerOptions, CallType, EnterFrame, Tracer, TxTraceContext } from './types.ts'
 
-export type CallLog = { address: string; topics: string[]; data: string; position: string }
+export type CallLog = { address: string; topics: string[]; data: string; position: string; index: string }
 
 export type CallFrame = {
   type: CallType
@@ -34,26 +34,33 @@ export class CallTracer implements Tracer {
   private readonly stack: OpenFrame[] = []
   private root: CallFrame | undefined
   private depth = -1
+  /** The block-wide index the next log gets; per open frame, its value when the frame began (a failed frame's logs are undone, as the state's log list is). */
+  private logIndex = 0
+  private readonly logMarks: number[] = []
+  private last: LastStep | undefined
 
   constructor(private readonly options: CallTracerOptions) {}
 
   onTxStart(context: TxTraceContext): void {
     this.context = context
+    this.logIndex = context.firstLogIndex
   }
 
   onEnter(enter: EnterFrame): void {
     this.depth = enter.depth
+    this.logMarks.push(this.logIndex)
     if (this.options.onlyTopCall && enter.depth > 0) return
     const { message, type } = enter
     const to = message.to === undefined ? undefined : type === 'DELEGATECALL' || type === 'CALLCODE' ? message.codeAddress : message.to
     const input = bytesToHex(message.data)
     const frame: CallFrame = {
       type,
-      from: message.caller.toString(),
+      // A DELEGATECALL's message keeps the caller's caller; the frame is from the contract delegating.
+      from: (type === 'DELEGATECALL' && message.to !== undefined ? message.to : message.caller).toString(),
       ...(to === undefined ? {} : { to: to.toString() }),
       // geth: a STATICCALL carries no value.
       ...(type === 'STATICCALL' ? {} : { value: bigIntToHex(message.value) }),
-      gas: bigIntToHex(enter.depth === 0 ? this.context.gasLimit : message.gasLimit),
+      gas: bigIntToHex(message.gasLimit),
       gasUsed: '0x0',
       input,
     }
@@ -65,11 +72,12 @@ export class CallTracer implements Tracer {
   }
 
   onStep(step: InterpreterStep): void {
-    if (!this.options.withLog) return
     const name = step.opcode.name
-    if (!name.startsWith('LOG')) return
+    this.last = { op: name, gasLeft: step.gasLeft }
+    if (!this.options.withLog || !name.startsWith('LOG')) return
+    const index = this.logIndex++
     const open = this.stack[this.stack.length - 1]
-    if (open === undefined || step.depth !== this.depth) return
+    if (open === undefined || open.enter.depth !== step.depth) return
     const topicCount = Number(name.slice(3))
     const stack = step.stack
     if (stack.length < 2 + topicCount) return
@@ -80,7 +88,7 @@ export class CallTracer implements Tracer {
     // Memory beyond its current size reads as zeros (the LOG will expand it).
     const data = new Uint8Array(size)
     if (offset < step.memory.length) data.set(step.memory.subarray(offset, Math.min(offset + size, step.memory.length)))
-    const log: CallLog = { address: step.address.toString(), topics, data: bytesToHex(data), position: intToHex(open.frame.calls?.length ?? 0) }
+    const log: CallLog = { address: step.address.toString(), topics, data: bytesToHex(data), position: intToHex(open.frame.calls?.length ?? 0), index: intToHex(index) }
     this.context.budget.charge(log.data.length + topicCount * 70 + 120)
     ;(open.frame.logs ??= []).push(log)
   }
@@ -88,6 +96,8 @@ export class CallTracer implements Tracer {
   onExit(result: EVMResult): void {
     const exitingDepth = this.depth
     this.depth--
+    const mark = this.logMarks.pop()
+    if (result.execResult.exceptionError !== undefined && mark !== undefined) this.logIndex = mark
     if (this.options.onlyTopCall && exitingDepth > 0) return
     const open = this.stack.pop()
     if (open === undefined) return
@@ -105,7 +115,7 @@ export class CallTracer implements Tracer {
       }
     }
     if (error !== undefined) {
-      frame.error = gethError(error.error)
+      frame.error = gethError(error.error, this.last)
       if (error.error === 'revert') {
         const reason = revertReason(execResult.returnValue)
         if (reason !== undefined) frame.revertReason = reason

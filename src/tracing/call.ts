@@ -67,6 +67,7 @@ export async function traceCall({ common, request, gasLimit, state, header: at, 
     tx,
     block,
     sender: from.bytes,
+    firstLogIndex: 0,
     runOptions: { skipNonce: true, skipBalance: true, skipBlockGasLimitValidation: true, skipHardForkValidation: true },
   })
   return tracer.result()

@@ -21,9 +21,18 @@ export function callGasCost(step: InterpreterStep): bigint {
   return cost + (requested < allowed ? requested : allowed)
 }
 
-/** ethereumjs' `EVMError` messages as geth words them (core/vm/errors.go). */
-export function gethError(error: string, op?: string): string {
+/** The step a frame last ran: what its failure is worded after. */
+export type LastStep = { readonly op: string; readonly gasLeft: bigint }
+
+/** EIP-2200: an SSTORE with at most the call stipend left fails (geth wraps the reason in "out of gas"). */
+const SSTORE_SENTRY_GAS = 2300n
+
+/** ethereumjs' `EVMError` messages as geth words them (core/vm/errors.go), given the step that failed. */
+export function gethError(error: string, last?: LastStep): string {
+  const op = last?.op
   switch (error) {
+    case 'out of gas':
+      return op === 'SSTORE' && last!.gasLeft <= SSTORE_SENTRY_GAS ? 'out of gas: not enough gas for reentrancy sentry' : 'out of gas'
     case 'revert':
       return 'execution reverted'
     case 'invalid JUMP':

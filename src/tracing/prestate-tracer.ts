@@ -90,9 +90,7 @@ export class PrestateTracer implements Tracer {
     } else {
       const out: Record<string, PrestateAccount> = {}
       for (const [address, snapshot] of this.pre) {
-        // A contract this transaction created was not there before (geth drops it unless it existed).
-        if (this.created.has(address) && !snapshot.exists) continue
-        out[`0x${address}`] = this.format(snapshot, false)
+        out[`0x${address}`] = this.format(snapshot)
       }
       this.result_ = out
     }
@@ -113,7 +111,7 @@ export class PrestateTracer implements Tracer {
       const now = state.account(address)
       if (now === undefined && snapshot.exists) {
         // Deleted (self-destructed): in pre, not in post.
-        pre[`0x${address}`] = this.format(snapshot, false)
+        pre[`0x${address}`] = this.format(snapshot)
         continue
       }
       const after: PrestateAccount = {}
@@ -148,15 +146,14 @@ export class PrestateTracer implements Tracer {
       if (Object.keys(storageAfter).length > 0) after.storage = storageAfter
       post[`0x${address}`] = after
       if (this.created.has(address) && !snapshot.exists) continue
-      pre[`0x${address}`] = this.format({ ...snapshot, storage: kept }, true)
+      pre[`0x${address}`] = this.format({ ...snapshot, storage: kept })
     }
     return { pre, post }
   }
 
-  private format(snapshot: Snapshot, diffMode: boolean): PrestateAccount {
+  private format(snapshot: Snapshot): PrestateAccount {
     const account: PrestateAccount = {}
-    // geth always prints the balance outside diff mode; in diff mode only what is set.
-    if (!diffMode || snapshot.balance !== 0n) account.balance = bigIntToHex(snapshot.balance)
+    account.balance = bigIntToHex(snapshot.balance)
     if (snapshot.nonce !== 0n) account.nonce = Number(snapshot.nonce)
     if (!this.options.disableCode && snapshot.code.length > 0) account.code = bytesToHex(snapshot.code)
     if (!this.options.disableStorage && snapshot.storage.size > 0) {

@@ -43,20 +43,24 @@ export async function replayBlock({ common, block, senders, parentState, blockHa
   await applyBlockPrelude(vm.common, stateManager, header)
   const results: TxTraceResult[] = []
   let gasUsed = 0n
+  let logCount = 0
   const last = only ?? block.transactions.length - 1
   for (let i = 0; i <= last; i++) {
     const tx = block.transactions[i]!
     await yieldToEventLoop()
     budget.checkTime()
     if (only !== undefined && i < only) {
-      gasUsed += (await runTx(vm, { tx, block: executing, blockGasUsed: gasUsed })).totalGasSpent
+      const result = await runTx(vm, { tx, block: executing, blockGasUsed: gasUsed })
+      gasUsed += result.totalGasSpent
+      logCount += result.receipt.logs.length
       continue
     }
     const tracer = createTracer()
     const txHash = bytesToHex(tx.hash())
     try {
-      const result = await runTraced({ vm, stateManager, tracer, budget, tx, block: executing, sender: senders[i]!.bytes, runOptions: { blockGasUsed: gasUsed } })
+      const result = await runTraced({ vm, stateManager, tracer, budget, tx, block: executing, sender: senders[i]!.bytes, runOptions: { blockGasUsed: gasUsed }, firstLogIndex: logCount })
       gasUsed += result.totalGasSpent
+      logCount += result.receipt.logs.length
       results.push({ txHash, result: tracer.result() })
     } catch (error) {
       if (isTraceLimitError(error) || only !== undefined) throw error

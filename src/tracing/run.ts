@@ -29,6 +29,8 @@ export type RunTracedParameters = {
   readonly sender: Uint8Array
   /** Passed to `runTx` (`blockGasUsed`, or the relaxed checks of a call). */
   readonly runOptions: Omit<RunTxOpts, 'tx' | 'block'>
+  /** Logs the block's earlier transactions emitted (0 for a call). */
+  readonly firstLogIndex: number
 }
 
 export function stateView(stateManager: JournaledStateManager): TraceStateView {
@@ -43,7 +45,7 @@ export function stateView(stateManager: JournaledStateManager): TraceStateView {
 }
 
 /** Runs `tx` traced; the result's `tracer.result()` is then ready. A budget overrun throws `TraceLimitError`. */
-export async function runTraced({ vm, stateManager, tracer, budget, tx, block, sender, runOptions }: RunTracedParameters): Promise<RunTxResult> {
+export async function runTraced({ vm, stateManager, tracer, budget, tx, block, sender, runOptions, firstLogIndex }: RunTracedParameters): Promise<RunTxResult> {
   const evm = vm.evm as EVM
   let lastOp = ''
   let lastYield = Date.now()
@@ -70,6 +72,7 @@ export async function runTraced({ vm, stateManager, tracer, budget, tx, block, s
     gasLimit: tx.gasLimit,
     input: tx.data,
     coinbase: block.header.coinbase.bytes,
+    firstLogIndex,
     state: stateView(stateManager),
     isPrecompile: (address) => evm.getPrecompile(new Address(address)) !== undefined,
     budget,

@@ -105,7 +105,7 @@ export class StructLogger implements Tracer {
     const last = this.logs[this.logs.length - 1]
     // geth records the error on the opcode that faulted (not on REVERT, which ends the frame normally).
     if (error !== undefined && error.error !== 'revert' && last !== undefined && last.error === undefined && last.depth === depth + 1) {
-      last.error = gethError(error.error, last.op)
+      last.error = gethError(error.error, { op: last.op, gasLeft: BigInt(last.gas) })
     }
     // The frame's output is now its caller's return data.
     if (depth >= 1) this.returnData[depth - 1] = result.createdAddress !== undefined && error === undefined ? new Uint8Array() : result.execResult.returnValue

@@ -27,6 +27,8 @@ export type TxTraceContext = {
   readonly gasLimit: bigint
   readonly input: Uint8Array
   readonly coinbase: Uint8Array
+  /** How many logs the block's earlier transactions emitted: where this one's log indexes start. */
+  readonly firstLogIndex: number
   readonly state: TraceStateView
   readonly isPrecompile: (address: Uint8Array) => boolean
   readonly budget: TraceBudget
