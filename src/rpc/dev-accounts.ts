@@ -80,9 +80,16 @@ function requestedType(o: Record<string, unknown>): 0 | 1 | 2 {
 
 export function createDevAccountMethods(deps: DevAccountDeps): Record<string, Handler> {
   const { config, mempool, sequencer, suggestedTip } = deps
-  // Only the devnet signs: a replica of a devnet derives the same accounts (for its genesis) but holds no keys for anyone.
-  const accounts = config.mode === 'devnet' ? deps.devAccounts : []
-  const byAddress = new Map(accounts.map((a) => [a.address.toLowerCase(), a]))
+  // Only the devnet signs: a replica of a devnet derives the same accounts (for its genesis) but
+  // holds no keys for anyone. Read when first asked, as every handler reads its dependencies.
+  let signers: { readonly list: readonly DevAccount[]; readonly byAddress: ReadonlyMap<string, DevAccount> } | undefined
+  const keys = () => {
+    if (signers === undefined) {
+      const list = config.mode === 'devnet' ? deps.devAccounts : []
+      signers = { list, byAddress: new Map(list.map((a) => [a.address.toLowerCase(), a])) }
+    }
+    return signers
+  }
   // One send at a time per account, from choosing the nonce to pooling the transaction (geth's
   // nonce lock): two concurrent sends would otherwise take the same pending nonce.
   const nonceLocks = new Map<string, Mutex>()
@@ -100,7 +107,7 @@ export function createDevAccountMethods(deps: DevAccountDeps): Record<string, Ha
 
   /** Refuses every signing method where this node holds no keys, before looking at its params. */
   function requireDevAccounts(method: string): void {
-    if (accounts.length > 0) return
+    if (keys().list.length > 0) return
     if (config.mode !== 'devnet') {
       throw new RpcError(rpcErrorCodes.serverError, `${method}: this node holds no keys — dev accounts exist only on the devnet (\`npm start\`, \`mosaic devnet\`); sign locally and use eth_sendRawTransaction`)
     }
@@ -110,7 +117,7 @@ export function createDevAccountMethods(deps: DevAccountDeps): Record<string, Ha
   /** The dev account `value` names; anvil's "No Signer available", geth's "unknown account" otherwise. */
   function signer(value: unknown, name: string): DevAccount {
     const address = bytesToHex(p.address(value, name))
-    const account = byAddress.get(address)
+    const account = keys().byAddress.get(address)
     if (account === undefined) throw invalidParams(`unknown account ${address}: no signer available for it — not one of this devnet's dev accounts (eth_accounts lists them)`)
     return account
   }
@@ -123,7 +130,7 @@ export function createDevAccountMethods(deps: DevAccountDeps): Record<string, Ha
     }
     const o = request as Record<string, unknown>
     // As anvil: without `from`, the first dev account sends.
-    const account = signer(o.from ?? accounts[0]!.address, 'transaction.from')
+    const account = signer(o.from ?? keys().list[0]!.address, 'transaction.from')
     const call = p.callRequest(o)
     const type = requestedType(o)
     const chainId = deps.common.chainId()
@@ -187,7 +194,7 @@ export function createDevAccountMethods(deps: DevAccountDeps): Record<string, Ha
   }
 
   return {
-    eth_accounts: () => accounts.map((a) => a.address.toLowerCase()),
+    eth_accounts: () => keys().list.map((a) => a.address.toLowerCase()),
     eth_sendTransaction: sendTransaction,
     eth_sign: (params) => signMessage('eth_sign', params[0], params[1]),
     // The reverse order of eth_sign: message first, then the account (geth, MetaMask).
