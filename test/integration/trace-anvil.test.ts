@@ -72,12 +72,6 @@ type StructLogs = { gas: number; failed: boolean; returnValue: string; structLog
  */
 const STRUCT_FIELDS = ['pc', 'op', 'gas', 'gasCost', 'depth', 'stack', 'refund'] as const
 
-/** Storage as geth prints it (hex without 0x), whichever way it came. */
-function unprefixed(storage: unknown): unknown {
-  if (storage === undefined) return undefined
-  return Object.fromEntries(Object.entries(storage as Record<string, string>).map(([k, v]) => [k.replace(/^0x/, ''), v.replace(/^0x/, '')]))
-}
-
 /**
  * anvil's CREATE/CREATE2 gasCost includes the gas handed to the init code; geth's (and ours) is the
  * opcode's own cost, the forwarded all-but-1/64th being taken inside the opcode. Where anvil's
@@ -102,7 +96,7 @@ function structView(result: unknown): unknown {
     failed: r.failed,
     returnValue: String(r.returnValue).replace(/^0x/, ''),
     // geth omits a zero refund counter (omitempty); anvil prints 0.
-    structLogs: r.structLogs.map((log) => Object.fromEntries(STRUCT_FIELDS.filter((f) => log[f] !== undefined).map((f) => [f, lower(f === 'storage' ? unprefixed(log[f]) : log[f])]).concat([['refund', log.refund ?? 0]]))),
+    structLogs: r.structLogs.map((log) => Object.fromEntries(STRUCT_FIELDS.filter((f) => log[f] !== undefined).map((f) => [f, lower(log[f])]).concat([['refund', log.refund ?? 0]]))),
   }
 }
 
@@ -218,7 +212,7 @@ describe('tracing, differential against anvil', () => {
         const storage = log.storage as Record<string, string>
         assert.ok(storage[slot] !== undefined, `step ${i}: ${log.op} records its slot`)
         if (log.op === 'SSTORE' && log.error === undefined) assert.equal(BigInt(`0x${storage[slot]}`), BigInt(stack[stack.length - 2]!), `step ${i}: the stored value`)
-        if (log.op === 'SLOAD') assert.equal(BigInt(`0x${storage[slot]}`), BigInt(result.structLogs[i + 1]!.stack!.at(-1) as string), `step ${i}: the loaded value is what SLOAD pushed`)
+        if (log.op === 'SLOAD') assert.equal(BigInt(`0x${storage[slot]}`), BigInt((result.structLogs[i + 1]!.stack as string[]).at(-1)!), `step ${i}: the loaded value is what SLOAD pushed`)
         checked++
       } else {
         assert.equal(log.storage, undefined, `step ${i}: only SLOAD/SSTORE carry storage`)
