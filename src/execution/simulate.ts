@@ -2,14 +2,16 @@
  * eth_call and eth_estimateGas: a transaction run on a throw-away overlay of committed state, from
  * any sender without a signature (as geth's `DoCall`), with nonce and balance checks relaxed.
  */
-import { type BlockHeader, createBlock, createBlockHeader } from '@ethereumjs/block'
+import { type Block, type BlockHeader, createBlock, createBlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
-import { createFeeMarket1559Tx, createLegacyTx, type TypedTransaction } from '@ethereumjs/tx'
-import { Address, bytesToHex, bytesToUnprefixedHex } from '@ethereumjs/util'
-import { type RunTxResult, runTx } from '@ethereumjs/vm'
+import { type AccessList, createAccessList2930Tx, createFeeMarket1559Tx, createLegacyTx, type TypedTransaction } from '@ethereumjs/tx'
+import type { InterpreterStep } from '@ethereumjs/evm'
+import { Address, bigIntToUnpaddedBytes, bytesToHex, bytesToUnprefixedHex, generateAddress } from '@ethereumjs/util'
+import { type RunTxResult, runTx, type VM } from '@ethereumjs/vm'
 import { MosaicError } from '../errors.ts'
 import { JournaledStateManager } from '../state/journaled-state-manager.ts'
 import type { StateReader } from '../state/types.ts'
+import { applyStateOverrides, type BlockOverrides, overriddenHeaderData, overriddenPrecompiles, type StateOverrides } from './overrides.ts'
 import type { BlockHashLookup } from './types.ts'
 import { createExecutionVM, type ExecutionVM } from './vm.ts'
 
@@ -22,12 +24,16 @@ export type CallRequest = {
   maxPriorityFeePerGas?: bigint | undefined
   value?: bigint | undefined
   data?: Uint8Array | undefined
+  nonce?: bigint | undefined
+  accessList?: AccessList | undefined
 }
 
 export type SimulationContext = {
   readonly state: StateReader
+  /** The header the call runs under, block overrides applied (`overriddenHeader`). */
   readonly header: BlockHeader
   readonly blockHash: BlockHashLookup
+  readonly stateOverrides?: StateOverrides | undefined
 }
 
 export type CallOutcome = {
@@ -38,6 +44,129 @@ export type CallOutcome = {
 }
 
 const ZERO_ADDRESS = new Uint8Array(20)
+
+/**
+ * The unsigned transaction and the block a call runs as (geth's `DoCall`): from any sender, with
+ * the sender's nonce, and without any fee field a zero base fee, so that nobody needs funds. The
+ * header is the context's (block overrides already applied), its gas limit raised to the call's.
+ */
+export function callTransaction(common: Common, request: CallRequest, at: BlockHeader, gasLimit: bigint, state: Pick<JournaledStateManager, 'readAccount'>): { tx: TypedTransaction; block: Block } {
+  const from = new Address(request.from ?? ZERO_ADDRESS)
+  const feeGiven = request.gasPrice !== undefined || request.maxFeePerGas !== undefined
+  const header = createBlockHeader(
+    { ...at.toJSON(), baseFeePerGas: feeGiven ? (at.baseFeePerGas ?? 0n) : 0n, gasLimit: gasLimit > at.gasLimit ? gasLimit : at.gasLimit },
+    { common, setHardfork: false },
+  )
+  const block = createBlock({ header }, { common })
+  const base = {
+    nonce: request.nonce ?? state.readAccount(bytesToUnprefixedHex(from.bytes))?.nonce ?? 0n,
+    gasLimit,
+    ...(request.to === undefined ? {} : { to: new Address(request.to) }),
+    value: request.value ?? 0n,
+    data: request.data ?? new Uint8Array(),
+    ...(request.accessList === undefined ? {} : { accessList: request.accessList }),
+  }
+  let tx: TypedTransaction
+  if (request.maxFeePerGas !== undefined || request.maxPriorityFeePerGas !== undefined) {
+    const maxFeePerGas = request.maxFeePerGas ?? header.baseFeePerGas ?? 0n
+    tx = createFeeMarket1559Tx({ ...base, maxFeePerGas, maxPriorityFeePerGas: request.maxPriorityFeePerGas ?? 0n }, { common, freeze: false })
+  } else if (request.accessList !== undefined) {
+    tx = createAccessList2930Tx({ ...base, gasPrice: request.gasPrice ?? 0n }, { common, freeze: false })
+  } else {
+    tx = createLegacyTx({ ...base, gasPrice: request.gasPrice ?? 0n }, { common, freeze: false })
+  }
+  // Impersonation: the unsigned tx reports the requested sender.
+  Object.defineProperty(tx, 'getSenderAddress', { value: () => from })
+  return { tx, block }
+}
+
+/** The header a call at `header` runs under once block overrides are applied. */
+export function overriddenHeader(common: Common, header: BlockHeader, overrides: BlockOverrides | undefined): BlockHeader {
+  if (overrides === undefined) return header
+  return createBlockHeader(overriddenHeaderData(header, overrides), { common, setHardfork: false })
+}
+
+/** A list only grows from round to round; geth's loop settles in two or three. */
+const MAX_ACCESS_LIST_ROUNDS = 16
+
+const ACCOUNT_OPS = new Set(['EXTCODECOPY', 'EXTCODEHASH', 'EXTCODESIZE', 'BALANCE', 'SELFDESTRUCT'])
+const CALL_OPS = new Set(['CALL', 'CALLCODE', 'DELEGATECALL', 'STATICCALL'])
+
+/** geth's access list tracer: the addresses and slots a call's opcodes touch, in first-touch order. */
+class AccessListCollector {
+  private readonly entries = new Map<string, Set<string>>()
+  private slots = 0
+
+  constructor(
+    private readonly excluded: ReadonlySet<string>,
+    initial: AccessList,
+  ) {
+    for (const { address, storageKeys } of initial) {
+      const key = address.slice(2).toLowerCase()
+      if (!excluded.has(key)) this.addAddress(key)
+      for (const slot of storageKeys) this.addSlot(key, slot.slice(2).toLowerCase())
+    }
+  }
+
+  private addAddress(address: string): Set<string> {
+    let slots = this.entries.get(address)
+    if (slots === undefined) this.entries.set(address, (slots = new Set()))
+    return slots
+  }
+
+  private addSlot(address: string, slot: string): void {
+    const slots = this.addAddress(address)
+    if (!slots.has(slot)) {
+      slots.add(slot)
+      this.slots++
+    }
+  }
+
+  readonly onStep = (step: InterpreterStep): void => {
+    const name = step.opcode.name
+    const { stack } = step
+    const top = stack.length
+    if ((name === 'SLOAD' || name === 'SSTORE') && top >= 1) {
+      this.addSlot(bytesToUnprefixedHex(step.address.bytes), stack[top - 1]!.toString(16).padStart(64, '0'))
+    } else if (ACCOUNT_OPS.has(name) && top >= 1) {
+      this.addTouched(stack[top - 1]!)
+    } else if (CALL_OPS.has(name) && top >= 5) {
+      this.addTouched(stack[top - 2]!)
+    }
+  }
+
+  private addTouched(word: bigint): void {
+    const address = (word & ((1n << 160n) - 1n)).toString(16).padStart(40, '0')
+    if (!this.excluded.has(address)) this.addAddress(address)
+  }
+
+  size(): number {
+    return this.entries.size + this.slots
+  }
+
+  list(): AccessList {
+    return [...this.entries].map(([address, slots]) => ({ address: `0x${address}`, storageKeys: [...slots].map((slot) => `0x${slot}` as const) }))
+  }
+}
+
+type PrecompileHolder = { _precompiles: Map<string, unknown>; precompiles: Map<string, unknown> }
+
+/**
+ * Run `body` with the EVM's precompiles as the state overrides make them (`movePrecompileToAddress`,
+ * an overridden precompile address given code), and put them back after. The EVM keeps its active
+ * precompiles in one map, which runTx also warms from (EIP-2929).
+ */
+export async function withPrecompiles<T>(vm: VM, overrides: StateOverrides | undefined, body: () => Promise<T>): Promise<T> {
+  if (overrides === undefined || overrides.size === 0) return body()
+  const evm = vm.evm as unknown as PrecompileHolder
+  const original = evm._precompiles
+  evm._precompiles = overriddenPrecompiles(original, overrides)
+  try {
+    return await body()
+  } finally {
+    evm._precompiles = original
+  }
+}
 
 export class Simulator {
   private constructor(
@@ -51,36 +180,47 @@ export class Simulator {
     return new Simulator(stateManager, await createExecutionVM(common, stateManager), gasCap)
   }
 
-  private async run(request: CallRequest, context: SimulationContext, gasLimit: bigint): Promise<RunTxResult> {
+  private async run(request: CallRequest, context: SimulationContext, gasLimit: bigint, onStep?: (step: InterpreterStep) => void): Promise<RunTxResult> {
     const { vm, hashes } = this.execution
     this.stateManager.reset(context.state)
+    await applyStateOverrides(this.stateManager, context.stateOverrides)
     hashes.lookup = context.blockHash
-    const from = new Address(request.from ?? ZERO_ADDRESS)
-    const feeGiven = request.gasPrice !== undefined || request.maxFeePerGas !== undefined
-    // geth: without any fee field the call runs with a zero base fee, so nobody needs funds.
-    const header = createBlockHeader(
-      { ...context.header.toJSON(), baseFeePerGas: feeGiven ? (context.header.baseFeePerGas ?? 0n) : 0n, gasLimit: gasLimit > context.header.gasLimit ? gasLimit : context.header.gasLimit },
-      { common: vm.common, setHardfork: false },
-    )
-    const block = createBlock({ header }, { common: vm.common })
-    const nonce = context.state.getAccount(bytesToUnprefixedHex(from.bytes))?.nonce ?? 0n
-    const base = {
-      nonce,
-      gasLimit,
-      ...(request.to === undefined ? {} : { to: new Address(request.to) }),
-      value: request.value ?? 0n,
-      data: request.data ?? new Uint8Array(),
+    const { tx, block } = callTransaction(vm.common, request, context.header, gasLimit, this.stateManager)
+    if (onStep !== undefined) vm.evm.events!.on('step', onStep)
+    try {
+      return await withPrecompiles(vm, context.stateOverrides, () =>
+        runTx(vm, { tx, block, skipNonce: true, skipBalance: true, skipBlockGasLimitValidation: true, skipHardForkValidation: true }),
+      )
+    } finally {
+      if (onStep !== undefined) vm.evm.events!.off('step', onStep)
     }
-    let tx: TypedTransaction
-    if (request.maxFeePerGas !== undefined || request.maxPriorityFeePerGas !== undefined) {
-      const maxFeePerGas = request.maxFeePerGas ?? header.baseFeePerGas ?? 0n
-      tx = createFeeMarket1559Tx({ ...base, maxFeePerGas, maxPriorityFeePerGas: request.maxPriorityFeePerGas ?? 0n }, { common: vm.common, freeze: false })
-    } else {
-      tx = createLegacyTx({ ...base, gasPrice: request.gasPrice ?? 0n }, { common: vm.common, freeze: false })
+  }
+
+  /**
+   * eth_createAccessList as geth answers it: run the call, collect the addresses and slots its
+   * opcodes touch (not the sender, the recipient or a precompile — those are warm anyway), run it
+   * again with that list, until the list no longer grows. The gas used is with the list.
+   */
+  async createAccessList(request: CallRequest, context: SimulationContext): Promise<{ accessList: AccessList; gasUsed: bigint; error: string | undefined }> {
+    const gasLimit = this.capped(request.gas)
+    const from = request.from ?? ZERO_ADDRESS
+    let to = request.to
+    if (to === undefined) {
+      // A creation: the new contract's address, from the sender's nonce with the overrides applied.
+      this.stateManager.reset(context.state)
+      await applyStateOverrides(this.stateManager, context.stateOverrides)
+      to = generateAddress(from, bigIntToUnpaddedBytes(request.nonce ?? this.stateManager.readAccount(bytesToUnprefixedHex(from))?.nonce ?? 0n))
     }
-    // Impersonation: the unsigned tx reports the requested sender.
-    Object.defineProperty(tx, 'getSenderAddress', { value: () => from })
-    return runTx(vm, { tx, block, skipNonce: true, skipBalance: true, skipBlockGasLimitValidation: true, skipHardForkValidation: true })
+    const excluded = new Set([bytesToUnprefixedHex(from), bytesToUnprefixedHex(to), ...overriddenPrecompiles(this.execution.vm.evm.precompiles, context.stateOverrides).keys()])
+    let previous = new AccessListCollector(excluded, request.accessList ?? [])
+    for (let round = 0; round < MAX_ACCESS_LIST_ROUNDS; round++) {
+      const accessList = previous.list()
+      const collector = new AccessListCollector(excluded, accessList)
+      const result = await this.runChecked({ ...request, accessList }, context, gasLimit, collector.onStep)
+      if (collector.size() === previous.size()) return { accessList, gasUsed: result.totalGasSpent, error: outcome(result).error }
+      previous = collector
+    }
+    throw new MosaicError('LIMIT_EXCEEDED', `the access list did not settle in ${MAX_ACCESS_LIST_ROUNDS} runs`)
   }
 
   private capped(gas: bigint | undefined): bigint {
@@ -96,9 +236,9 @@ export class Simulator {
     return outcome(result)
   }
 
-  private async runChecked(request: CallRequest, context: SimulationContext, gasLimit: bigint): Promise<RunTxResult> {
+  private async runChecked(request: CallRequest, context: SimulationContext, gasLimit: bigint, onStep?: (step: InterpreterStep) => void): Promise<RunTxResult> {
     try {
-      return await this.run(request, context, gasLimit)
+      return await this.run(request, context, gasLimit, onStep)
     } catch (error) {
       if (error instanceof MosaicError) throw error
       const message = (error as Error).message.split('\n')[0]!.replace(/ \(tx type=.*$/, '').replace(/ -> .*$/, '')

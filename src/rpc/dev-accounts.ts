@@ -38,7 +38,6 @@ export type DevAccountDeps = {
 }
 
 type Hex = `0x${string}`
-type AccessList = { address: Hex; storageKeys: Hex[] }[]
 
 /** A recoverable signature as `eth_sign` returns it: r ‖ s ‖ v, with v 27 or 28 (geth, anvil). */
 function signHash(hash: Uint8Array, privateKey: Hex): Hex {
@@ -46,18 +45,6 @@ function signHash(hash: Uint8Array, privateKey: Hex): Hex {
   return bytesToHex(concatBytes(setLengthLeft(bigIntToBytes(signature.r), 32), setLengthLeft(bigIntToBytes(signature.s), 32), Uint8Array.of(27 + signature.recovery))) as Hex
 }
 
-function accessList(value: unknown): AccessList {
-  if (!Array.isArray(value)) throw invalidParams(`invalid transaction.accessList: expected an array of { address, storageKeys }, got ${JSON.stringify(value)}`)
-  return value.map((item: unknown, i) => {
-    const entry = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>
-    const keys = entry.storageKeys ?? []
-    if (!Array.isArray(keys)) throw invalidParams(`invalid transaction.accessList[${i}].storageKeys: expected an array of 32-byte keys`)
-    return {
-      address: bytesToHex(p.address(entry.address, `transaction.accessList[${i}].address`)) as Hex,
-      storageKeys: keys.map((key, j) => bytesToHex(p.hash(key, `transaction.accessList[${i}].storageKeys[${j}]`)) as Hex),
-    }
-  })
-}
 
 /** The transaction type a request asks for, by geth's rules: `gasPrice` → legacy (EIP-2930 with an access list), otherwise EIP-1559. */
 function requestedType(o: Record<string, unknown>): 0 | 1 | 2 {
@@ -94,17 +81,6 @@ export function createDevAccountMethods(deps: DevAccountDeps): Record<string, Ha
   // nonce lock): two concurrent sends would otherwise take the same pending nonce.
   const nonceLocks = new Map<string, Mutex>()
 
-  /**
-   * What an access list adds to the intrinsic gas (EIP-2930, at the node's hardfork): the
-   * estimate runs without the list, and the warm accesses the list buys only make execution
-   * cheaper, so the estimate plus this is enough.
-   */
-  function accessListGas(list: AccessList | undefined): bigint {
-    if (list === undefined || list.length === 0) return 0n
-    const intrinsic = (accessList: AccessList) => createTx({ type: 1, accessList }, { common: deps.common }).getIntrinsicGas()
-    return intrinsic(list) - intrinsic([])
-  }
-
   /** Refuses every signing method where this node holds no keys, before looking at its params. */
   function requireDevAccounts(method: string): void {
     if (keys().list.length > 0) return
@@ -138,7 +114,7 @@ export function createDevAccountMethods(deps: DevAccountDeps): Record<string, Ha
       const requested = p.quantity(o.chainId, 'transaction.chainId')
       if (requested !== chainId) throw invalidParams(`chainId does not match node's (have=${requested}, want=${chainId})`)
     }
-    const list = o.accessList === undefined || o.accessList === null ? undefined : accessList(o.accessList)
+    const list = call.accessList
     const nonceGiven = o.nonce === undefined || o.nonce === null ? undefined : p.quantity(o.nonce, 'transaction.nonce')
 
     const baseFee = sequencer.nextHeader().baseFeePerGas ?? 0n
@@ -161,7 +137,8 @@ export function createDevAccountMethods(deps: DevAccountDeps): Record<string, Ha
       ...Object.fromEntries(Object.entries(fees).map(([k, v]) => [k, bigIntToHex(v)])),
       ...(list === undefined ? {} : { accessList: list }),
     }
-    const gasLimit = call.gas ?? BigInt((await deps.estimateGas([fields], context)) as string) + accessListGas(list)
+    // The estimate runs with the access list, so it includes what the list costs.
+    const gasLimit = call.gas ?? BigInt((await deps.estimateGas([fields], context)) as string)
 
     const senderKey = account.address.slice(2).toLowerCase()
     let lock = nonceLocks.get(senderKey)

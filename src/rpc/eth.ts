@@ -9,7 +9,7 @@ import { nextBaseFee } from '../chain/base-fee.ts'
 import { proveAccount, proveStorage } from '../commitment/proof.ts'
 import { EMPTY_ROOT } from '../commitment/trie.ts'
 import type { Config } from '../config/config.ts'
-import { type CallRequest, type SimulationContext, throwFailure } from '../execution/simulate.ts'
+import { type CallRequest, overriddenHeader, type SimulationContext, throwFailure } from '../execution/simulate.ts'
 import type { MosaicNode } from '../node/node.ts'
 import { type BlockResolver, notFound } from './blocks.ts'
 import { invalidParams, RpcError, rpcErrorCodes } from './errors.ts'
@@ -97,21 +97,24 @@ export function createEthMethods(node: EthDeps): Record<string, Handler> {
   }
 
   /**
-   * What eth_call and eth_estimateGas run against: at the head, its state under the next block's
-   * header (as a transaction sent now would run); at an earlier block N, N's state under N's
-   * header (geth's `DoCall`).
+   * What eth_call, eth_estimateGas and eth_createAccessList run against: at the head, its state
+   * under the next block's header (as a transaction sent now would run); at an earlier block N,
+   * N's state under N's header (geth's `DoCall`); either with the call's state overrides (3rd
+   * parameter) and block overrides (4th, eth_call and eth_estimateGas).
    */
-  function callArgs(params: readonly unknown[]): { request: CallRequest; context: () => SimulationContext } {
+  function callArgs(params: readonly unknown[], withBlockOverrides = true): { request: CallRequest; context: () => SimulationContext } {
     if (params[0] === undefined) throw invalidParams('missing value for required argument 0 (transaction)')
     const request = p.callRequest(params[0])
     const ref = p.blockRef(params[1])
     stateAt(ref)
-    if (params[2] !== undefined && params[2] !== null) throw invalidParams('state overrides are not supported')
+    const stateOverrides = p.stateOverrides(params[2])
+    const blockOverrides = withBlockOverrides ? p.blockOverrides(params[3]) : undefined
+    if (blockOverrides?.blobBaseFee !== undefined) throw invalidParams('invalid block overrides.blobBaseFee: this rollup has no blobs, so BLOBBASEFEE cannot be overridden')
     // Resolved again under the state lock: the head may have moved while the call waited for it.
     const context = (): SimulationContext => {
       const at = stateAt(ref)
       const header = at.number === chain.head ? sequencer.nextHeader() : (chain.getHeader(at.number) ?? notFound(`block ${at.number} missing`))
-      return { state: at.state, header, blockHash: (n) => chain.getBlockHash(n) }
+      return { state: at.state, header: overriddenHeader(node.common, header, blockOverrides), blockHash: (n) => chain.getBlockHash(n), stateOverrides }
     }
     return { request, context }
   }
@@ -267,6 +270,11 @@ export function createEthMethods(node: EthDeps): Record<string, Handler> {
     eth_estimateGas: async (params) => {
       const { request, context } = callArgs(params)
       return bigIntToHex(await stateLock.run(() => simulator.estimateGas(request, context())))
+    },
+    eth_createAccessList: async (params) => {
+      const { request, context } = callArgs(params, false)
+      const { accessList, gasUsed, error } = await stateLock.run(() => simulator.createAccessList(request, context()))
+      return { accessList, gasUsed: bigIntToHex(gasUsed), ...(error === undefined ? {} : { error }) }
     },
 
     eth_sendRawTransaction: async (params) => bytesToHex(await addRaw(params)),

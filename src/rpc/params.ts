@@ -2,7 +2,9 @@
  * Parsers for JSON-RPC parameters: each either returns a typed value or throws -32602 with a
  * message naming the parameter and what was expected.
  */
-import { hexToBytes } from '@ethereumjs/util'
+import type { AccessList } from '@ethereumjs/tx'
+import { bigIntToUnpaddedBytes, bytesToHex, bytesToUnprefixedHex, hexToBytes } from '@ethereumjs/util'
+import type { AccountOverride, BlockOverrides, StateOverrides } from '../execution/overrides.ts'
 import type { CallRequest } from '../execution/simulate.ts'
 import { invalidParams } from './errors.ts'
 
@@ -92,7 +94,29 @@ export function callRequest(value: unknown): CallRequest {
     maxPriorityFeePerGas: optional(o.maxPriorityFeePerGas, (v) => quantity(v, 'transaction.maxPriorityFeePerGas')),
     value: optional(o.value, (v) => quantity(v, 'transaction.value')),
     data: optional(input, (v) => data(v, 'transaction.input')),
+    nonce: optional(o.nonce, (v) => quantity(v, 'transaction.nonce')),
+    accessList: optional(o.accessList, (v) => accessList(v, 'transaction.accessList')),
   }
+}
+
+/** Most entries, and most storage keys in all, of one access list in a call. */
+export const MAX_ACCESS_LIST_ENTRIES = 10_000
+
+/** An EIP-2930 access list: `[{ address, storageKeys: [32-byte keys] }]`. */
+export function accessList(value: unknown, name: string): AccessList {
+  if (!Array.isArray(value)) throw invalidParams(`invalid ${name}: expected an array of { address, storageKeys }, got ${JSON.stringify(value)?.slice(0, 80)}`)
+  let count = 0
+  return value.map((item: unknown, i) => {
+    const entry = objectParam(item, `${name}[${i}]`)
+    const keys = entry.storageKeys ?? []
+    if (!Array.isArray(keys)) throw invalidParams(`invalid ${name}[${i}].storageKeys: expected an array of 32-byte keys`)
+    count += 1 + keys.length
+    if (count > MAX_ACCESS_LIST_ENTRIES) throw invalidParams(`invalid ${name}: more than ${MAX_ACCESS_LIST_ENTRIES} addresses and keys`)
+    return {
+      address: bytesToHex(address(entry.address, `${name}[${i}].address`)),
+      storageKeys: keys.map((key, j) => bytesToHex(hash(key, `${name}[${i}].storageKeys[${j}]`))),
+    }
+  })
 }
 
 export type LogFilter = {
@@ -124,4 +148,89 @@ export function logFilter(value: unknown): LogFilter {
     return [hash(t, `filter.topics[${i}]`)]
   })
   return { fromBlock: blockRef(o.fromBlock, 'filter.fromBlock'), toBlock: blockRef(o.toBlock, 'filter.toBlock'), blockHash, addresses, topics }
+}
+
+/** Most accounts one state override set may name, and most storage slots in all. */
+export const MAX_OVERRIDE_ACCOUNTS = 1_000
+export const MAX_OVERRIDE_SLOTS = 100_000
+
+function objectParam(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidParams(`invalid ${name}: expected an object, got ${JSON.stringify(value)?.slice(0, 80)}`)
+  }
+  return value as Record<string, unknown>
+}
+
+function rejectUnknown(o: Record<string, unknown>, known: readonly string[], name: string): void {
+  for (const key of Object.keys(o)) {
+    if (!known.includes(key)) throw invalidParams(`invalid ${name}: unknown field "${key}" (expected ${known.join(', ')})`)
+  }
+}
+
+function slotKey(value: bigint): string {
+  return value.toString(16).padStart(64, '0')
+}
+
+/** geth's state override set: `{ address: { balance, nonce, code, state | stateDiff, movePrecompileToAddress } }`. */
+export function stateOverrides(value: unknown, name = 'state overrides'): StateOverrides | undefined {
+  if (value === undefined || value === null) return undefined
+  const o = objectParam(value, name)
+  const entries = Object.entries(o)
+  if (entries.length > MAX_OVERRIDE_ACCOUNTS) throw invalidParams(`invalid ${name}: ${entries.length} accounts, limit ${MAX_OVERRIDE_ACCOUNTS}`)
+  const result = new Map<string, AccountOverride>()
+  let slots = 0
+  const storage = (raw: unknown, field: string) => {
+    const map = new Map<string, Uint8Array>()
+    for (const [slot, v] of Object.entries(objectParam(raw, field))) {
+      if (++slots > MAX_OVERRIDE_SLOTS) throw invalidParams(`invalid ${name}: more than ${MAX_OVERRIDE_SLOTS} storage slots`)
+      const valueBig = storageSlot(v, `${field}[${slot}]`)
+      map.set(slotKey(storageSlot(slot, `${field} key ${slot}`)), bigIntToUnpaddedBytes(valueBig))
+    }
+    return map
+  }
+  for (const [addressText, raw] of entries) {
+    const key = bytesToUnprefixedHex(address(addressText, `${name} address`))
+    if (result.has(key)) throw invalidParams(`invalid ${name}: account 0x${key} appears twice`)
+    const field = `${name}[${addressText}]`
+    const a = objectParam(raw, field)
+    rejectUnknown(a, ['balance', 'nonce', 'code', 'state', 'stateDiff', 'movePrecompileToAddress'], field)
+    if (a.state !== undefined && a.state !== null && a.stateDiff !== undefined && a.stateDiff !== null) {
+      throw invalidParams(`account 0x${key} has both 'state' and 'stateDiff'`)
+    }
+    const nonce = optional(a.nonce, (v) => quantity(v, `${field}.nonce`))
+    if (nonce !== undefined && nonce >= 2n ** 64n) throw invalidParams(`invalid ${field}.nonce: above 2^64-1`)
+    const balance = optional(a.balance, (v) => quantity(v, `${field}.balance`))
+    if (balance !== undefined && balance >= 2n ** 256n) throw invalidParams(`invalid ${field}.balance: above 2^256-1`)
+    result.set(key, {
+      balance,
+      nonce,
+      code: optional(a.code, (v) => data(v, `${field}.code`)),
+      state: optional(a.state, (v) => storage(v, `${field}.state`)),
+      stateDiff: optional(a.stateDiff, (v) => storage(v, `${field}.stateDiff`)),
+      movePrecompileToAddress: optional(a.movePrecompileToAddress, (v) => bytesToUnprefixedHex(address(v, `${field}.movePrecompileToAddress`))),
+    })
+  }
+  return result
+}
+
+/** geth's block overrides: `{ number, time, gasLimit, feeRecipient, prevRandao, baseFeePerGas, blobBaseFee }`. */
+export function blockOverrides(value: unknown, name = 'block overrides'): BlockOverrides | undefined {
+  if (value === undefined || value === null) return undefined
+  const o = objectParam(value, name)
+  rejectUnknown(o, ['number', 'time', 'gasLimit', 'feeRecipient', 'coinbase', 'prevRandao', 'random', 'baseFeePerGas', 'baseFee', 'blobBaseFee', 'difficulty', 'withdrawals', 'beaconRoot'], name)
+  if (o.withdrawals !== undefined && o.withdrawals !== null && (!Array.isArray(o.withdrawals) || o.withdrawals.length > 0)) {
+    throw invalidParams(`invalid ${name}.withdrawals: withdrawals are not supported on this rollup (expected an empty list)`)
+  }
+  const feeRecipient = o.feeRecipient ?? o.coinbase
+  const prevRandao = o.prevRandao ?? o.random
+  const baseFee = o.baseFeePerGas ?? o.baseFee
+  return {
+    number: optional(o.number, (v) => quantity(v, `${name}.number`)),
+    time: optional(o.time, (v) => quantity(v, `${name}.time`)),
+    gasLimit: optional(o.gasLimit, (v) => quantity(v, `${name}.gasLimit`)),
+    feeRecipient: optional(feeRecipient, (v) => address(v, `${name}.feeRecipient`)),
+    prevRandao: optional(prevRandao, (v) => hash(v, `${name}.prevRandao`)),
+    baseFeePerGas: optional(baseFee, (v) => quantity(v, `${name}.baseFeePerGas`)),
+    blobBaseFee: optional(o.blobBaseFee, (v) => quantity(v, `${name}.blobBaseFee`)),
+  }
 }

@@ -11,6 +11,7 @@ import type { Chain } from '../chain/chain.ts'
 import type { Config } from '../config/config.ts'
 import { historyWindow } from '../config/config.ts'
 import { MosaicError } from '../errors.ts'
+import { overriddenHeader } from '../execution/simulate.ts'
 import type { MosaicNode } from '../node/node.ts'
 import { HistoricalState, type HistoryReader } from '../state/historical-state.ts'
 import type { StateReader } from '../state/types.ts'
@@ -88,17 +89,17 @@ export function createTraceMethods({ chain, common, store, sequencer, stateLock,
     const request = p.callRequest(params[0])
     const ref = p.blockRef(params[1])
     const options = parseTraceOptions(params[2], 'call')
-    if (options.stateOverrides !== undefined || options.blockOverrides !== undefined) {
-      throw invalidParams('debug_traceCall: stateOverrides and blockOverrides are not supported yet')
-    }
+    const stateOverrides = p.stateOverrides(options.stateOverrides, 'stateOverrides')
+    const blockOverrides = p.blockOverrides(options.blockOverrides, 'blockOverrides')
     const gasLimit = request.gas ?? config.rpcGasCap
     if (gasLimit > config.rpcGasCap) throw invalidParams(`gas ${gasLimit} exceeds the RPC gas cap ${config.rpcGasCap}`)
     const at = blocks.stateAt(ref)
     const run = (state: StateReader) => {
-      const header = at.number === chain.head ? sequencer.nextHeader() : (chain.getHeader(at.number) ?? notFound(`block ${at.number} missing`))
+      const atHeader = at.number === chain.head ? sequencer.nextHeader() : (chain.getHeader(at.number) ?? notFound(`block ${at.number} missing`))
+      const header = overriddenHeader(common, atHeader, blockOverrides)
       return limited(async () => {
         try {
-          return await traceCall({ common, request, gasLimit, state, header, blockHash: (n) => chain.getBlockHash(n), tracer: createTracer(options), budget: budgetFor(options) })
+          return await traceCall({ common, request, gasLimit, state, header, blockHash: (n) => chain.getBlockHash(n), stateOverrides, tracer: createTracer(options), budget: budgetFor(options) })
         } catch (error) {
           if (error instanceof MosaicError || error instanceof RpcError) throw error
           // Invalid in this state (fee below base fee, …): refused as eth_call refuses it.

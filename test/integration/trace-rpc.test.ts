@@ -111,7 +111,8 @@ describe('debug_trace* over JSON-RPC', () => {
       ['debug_traceBlockByNumber', ['0xffffff', {}], -32000, /header not found/],
       ['debug_traceBlockByNumber', ['0x0', {}], -32000, /genesis is not traceable/],
       ['debug_traceBlockByHash', [`0x${'cd'.repeat(32)}`, {}], -32000, /block 0xcdcd.* not found/],
-      ['debug_traceCall', [{ to: '0x00000000000000000000000000000000000beef2' }, 'latest', { stateOverrides: {} }], -32602, /stateOverrides and blockOverrides are not supported/],
+      ['debug_traceCall', [{ to: '0x00000000000000000000000000000000000beef2' }, 'latest', { stateOverrides: { '0x00000000000000000000000000000000000beef2': { state: {}, stateDiff: {} } } }], -32602, /has both 'state' and 'stateDiff'/],
+      ['debug_traceCall', [{ to: '0x00000000000000000000000000000000000beef2' }, 'latest', { blockOverrides: { number: 7 } }], -32602, /invalid blockOverrides.number/],
       ['debug_traceCall', [{ to: '0x00000000000000000000000000000000000beef2', gas: '0xffffffffff' }, 'latest', {}], -32602, /exceeds the RPC gas cap/],
     ]
     for (const [method, params, code, message] of cases) {
