@@ -48,13 +48,14 @@ const ZERO_ADDRESS = new Uint8Array(20)
 /**
  * The unsigned transaction and the block a call runs as (geth's `DoCall`): from any sender, with
  * the sender's nonce, and without any fee field a zero base fee, so that nobody needs funds. The
- * header is the context's (block overrides already applied), its gas limit raised to the call's.
+ * header is the context's (block overrides already applied); the call's gas may exceed the block's
+ * gas limit (runTx is told to skip that check), and GASLIMIT reads the block's, as in geth.
  */
 export function callTransaction(common: Common, request: CallRequest, at: BlockHeader, gasLimit: bigint, state: Pick<JournaledStateManager, 'readAccount'>): { tx: TypedTransaction; block: Block } {
   const from = new Address(request.from ?? ZERO_ADDRESS)
   const feeGiven = request.gasPrice !== undefined || request.maxFeePerGas !== undefined
   const header = createBlockHeader(
-    { ...at.toJSON(), baseFeePerGas: feeGiven ? (at.baseFeePerGas ?? 0n) : 0n, gasLimit: gasLimit > at.gasLimit ? gasLimit : at.gasLimit },
+    { ...at.toJSON(), baseFeePerGas: feeGiven ? (at.baseFeePerGas ?? 0n) : 0n },
     { common, setHardfork: false },
   )
   const block = createBlock({ header }, { common })

@@ -14,29 +14,12 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { loadArtifact } from '../../contracts/artifacts.ts'
 import { type Anvil, startAnvil } from '../../src/l1/anvil.ts'
 import { DEV_KEYS, rawRpc, startNode, type TestNode } from './harness.ts'
+import { jsonDifferences } from './json-differences.ts'
 
 const tracee = loadArtifact('Tracee')
 const deployer = privateKeyToAccount(DEV_KEYS[2])
 const GAS_PRICE = 20_000_000_000n
 const FEE_RECIPIENT = '0x4200000000000000000000000000000000000011'
-
-/** Every difference between two JSON values, as `path: a != b` (an empty list when equal). */
-export function jsonDifferences(a: unknown, b: unknown, path = '$'): string[] {
-  if (a === b) return []
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) {
-    return [`${path}: ${JSON.stringify(a)} != ${JSON.stringify(b)}`]
-  }
-  const out: string[] = []
-  if (Array.isArray(a) && Array.isArray(b)) {
-    if (a.length !== b.length) out.push(`${path}.length: ${a.length} != ${b.length}`)
-    for (let i = 0; i < Math.min(a.length, b.length); i++) out.push(...jsonDifferences(a[i], b[i], `${path}[${i}]`))
-    return out
-  }
-  const ao = a as Record<string, unknown>
-  const bo = b as Record<string, unknown>
-  for (const key of new Set([...Object.keys(ao), ...Object.keys(bo)])) out.push(...jsonDifferences(ao[key], bo[key], `${path}.${key}`))
-  return out
-}
 
 async function call(url: string, method: string, params: unknown[]): Promise<unknown> {
   const response = await rawRpc(url, method, params)

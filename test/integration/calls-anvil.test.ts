@@ -1,0 +1,218 @@
+/**
+ * Calls with overrides, access lists and eth_simulateV1, differential against anvil (which answers
+ * in geth's shapes): the same contract deployed by the same key at the same nonce on both chains,
+ * then the same requests sent to both and the answers compared. Each comparison has a negative
+ * control: the same request without the override answers differently, so an ignored override
+ * cannot pass.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { createPublicClient, encodeFunctionData, http, type Hex, numberToHex, parseEther } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { loadArtifact } from '../../contracts/artifacts.ts'
+import { type Anvil, startAnvil } from '../../src/l1/anvil.ts'
+import { DEV_KEYS, mosaicChain, rawRpc, startNode, type TestNode } from './harness.ts'
+import { jsonDifferences } from './json-differences.ts'
+
+const tracee = loadArtifact('Tracee')
+const deployer = privateKeyToAccount(DEV_KEYS[2])
+const FEE_RECIPIENT = '0x4200000000000000000000000000000000000011'
+const PROBE = '0x00000000000000000000000000000000000c0de1'
+const OTHER = '0x00000000000000000000000000000000000beef1'
+
+/** Bytecode returning the 32-byte words pushed by `ops` (each an opcode byte), in order. */
+function returning(ops: number[]): Hex {
+  let code = ''
+  ops.forEach((op, i) => {
+    code += op.toString(16).padStart(2, '0') // the value
+    code += `60${(i * 32).toString(16).padStart(2, '0')}52` // PUSH1 offset, MSTORE
+  })
+  code += `61${(ops.length * 32).toString(16).padStart(4, '0')}6000f3` // PUSH2 size, PUSH1 0, RETURN
+  return `0x${code}`
+}
+
+// SELFBALANCE, NUMBER, TIMESTAMP, COINBASE, PREVRANDAO, BASEFEE, GASLIMIT, CHAINID
+const ENVIRONMENT = returning([0x47, 0x43, 0x42, 0x41, 0x44, 0x48, 0x45, 0x46])
+// SELFBALANCE, CHAINID
+const BALANCE_AND_CHAIN = returning([0x47, 0x46])
+// CREATE(0, 0, 0): the new address depends on the creator's nonce; then SLOAD(0) and SLOAD(1).
+const CREATE_AND_LOAD: Hex = '0x600060006000f060005260005460205260015460405260606000f3'
+
+async function call(url: string, method: string, params: unknown[]): Promise<unknown> {
+  const response = await rawRpc(url, method, params)
+  if (response.error !== undefined) throw new Error(`${method} at ${url}: ${response.error.code} ${response.error.message}`)
+  return response.result
+}
+
+function lower(value: unknown): unknown {
+  if (typeof value === 'string') return value.toLowerCase()
+  if (Array.isArray(value)) return value.map(lower)
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, lower(v)]))
+  return value
+}
+
+/** An access list as a sorted set: the order of entries is not part of the answer. */
+function accessListSet(list: unknown): string[] {
+  return (list as { address: string; storageKeys: string[] }[]).flatMap(({ address, storageKeys }) => [address.toLowerCase(), ...storageKeys.map((k) => `${address}:${k}`.toLowerCase())]).sort()
+}
+
+let mosaic: TestNode
+let anvil: Anvil
+let traceeAddress: Hex
+
+describe('calls with overrides, access lists and eth_simulateV1, differential against anvil', () => {
+  const both = async (method: string, params: unknown[]) => [await call(mosaic.url, method, params), await call(anvil.url, method, params)] as const
+
+  before(async () => {
+    ;[mosaic, anvil] = await Promise.all([startNode(), startAnvil(['--chain-id', '901', '--hardfork', 'prague'])])
+    const balance = await call(mosaic.url, 'eth_getBalance', [deployer.address, 'latest'])
+    await call(anvil.url, 'anvil_setBalance', [deployer.address, balance])
+    await call(anvil.url, 'anvil_setCoinbase', [FEE_RECIPIENT])
+    const hashes: Hex[] = []
+    for (const url of [mosaic.url, anvil.url]) {
+      const nonce = Number(await call(url, 'eth_getTransactionCount', [deployer.address, 'pending']))
+      const signed = await deployer.signTransaction({ type: 'legacy', chainId: 901, nonce, gasPrice: 20_000_000_000n, gas: 2_000_000n, data: tracee.bytecode })
+      hashes.push((await call(url, 'eth_sendRawTransaction', [signed])) as Hex)
+    }
+    const addresses: Hex[] = []
+    for (const [i, url] of [mosaic.url, anvil.url].entries()) {
+      for (let tries = 0; ; tries++) {
+        const receipt = (await call(url, 'eth_getTransactionReceipt', [hashes[i]])) as { contractAddress: Hex } | null
+        if (receipt !== null) {
+          addresses.push(receipt.contractAddress)
+          break
+        }
+        if (tries > 200) throw new Error(`deploy not mined at ${url}`)
+        await new Promise((resolve) => setTimeout(resolve, 25))
+      }
+    }
+    assert.equal(addresses[0], addresses[1], 'same deployer and nonce give the same address on both')
+    traceeAddress = addresses[0]!
+    // Both at the same state for the contract: run it once on each.
+  })
+  after(async () => {
+    await mosaic?.stop()
+    await anvil?.stop()
+  })
+
+  it('negative control: the comparison notices a difference', () => {
+    assert.deepEqual(jsonDifferences(lower('0x01'), lower('0x02')), ['$: "0x01" != "0x02"'])
+    assert.notDeepEqual(accessListSet([{ address: OTHER, storageKeys: [] }]), accessListSet([]))
+  })
+
+  it('eth_call with state overrides: balance, code, nonce, state and stateDiff answer as on anvil', async () => {
+    const total = encodeFunctionData({ abi: tracee.abi, functionName: 'total' })
+    const child = encodeFunctionData({ abi: tracee.abi, functionName: 'child' })
+    const slot0 = numberToHex(0, { size: 32 })
+    const slot1 = numberToHex(1, { size: 32 })
+    const cases: [string, unknown[], unknown[]][] = [
+      ['balance and code', [{ to: PROBE, data: '0x' }, 'latest', { [PROBE]: { balance: '0x1234', code: BALANCE_AND_CHAIN } }], [{ to: PROBE, data: '0x' }, 'latest']],
+      ['nonce (CREATE address) and stateDiff', [{ to: PROBE }, 'latest', { [PROBE]: { code: CREATE_AND_LOAD, nonce: '0x7', stateDiff: { [slot1]: numberToHex(9, { size: 32 }) } } }], [{ to: PROBE }, 'latest', { [PROBE]: { code: CREATE_AND_LOAD } }]],
+      ['stateDiff on a contract', [{ to: traceeAddress, data: total }, 'latest', { [traceeAddress]: { stateDiff: { [slot0]: numberToHex(77, { size: 32 }) } } }], [{ to: traceeAddress, data: total }, 'latest']],
+      ['state replaces every slot', [{ to: traceeAddress, data: child }, 'latest', { [traceeAddress]: { state: { [slot0]: numberToHex(5, { size: 32 }) } } }], [{ to: traceeAddress, data: child }, 'latest']],
+      ['an account the chain does not have', [{ to: OTHER, data: '0x' }, 'latest', { [OTHER]: { code: CREATE_AND_LOAD, state: { [slot0]: numberToHex(3, { size: 32 }) } } }], [{ to: OTHER, data: '0x' }, 'latest']],
+    ]
+    for (const [name, withOverride, without] of cases) {
+      const [ours, theirs] = await both('eth_call', withOverride)
+      assert.deepEqual(jsonDifferences(lower(ours), lower(theirs)), [], name)
+      assert.notEqual(ours, await call(mosaic.url, 'eth_call', without), `${name}: the override changed the answer`)
+    }
+  })
+
+  it('eth_call with movePrecompileToAddress (geth\'s rule; anvil does not move precompiles): the precompile answers at its new address, its own address runs the code given', async () => {
+    const identity = '0x0000000000000000000000000000000000000004'
+    const moved = '0x0000000000000000000000000000000000001234'
+    const overrides = { [identity]: { code: BALANCE_AND_CHAIN, movePrecompileToAddress: moved } }
+    // anvil 1.x answers '0x' at the new address (it does not move precompiles): geth's rule is checked here.
+    const atNew = await call(mosaic.url, 'eth_call', [{ to: moved, data: '0xdeadbeef' }, 'latest', overrides])
+    assert.equal(atNew, '0xdeadbeef', 'identity answers at its new address')
+    assert.equal(await call(mosaic.url, 'eth_call', [{ to: moved, data: '0xdeadbeef' }, 'latest']), '0x', 'negative control: without the move nothing answers there')
+    // anvil also keeps the precompile at its old address, ignoring the code given there.
+    const atOld = await call(mosaic.url, 'eth_call', [{ to: identity, data: '0xdeadbeef' }, 'latest', overrides])
+    assert.equal(atOld, `${numberToHex(0, { size: 32 })}${numberToHex(901, { size: 32 }).slice(2)}`, 'the old address runs the code given: SELFBALANCE 0, CHAINID 901')
+    const refused = await rawRpc(mosaic.url, 'eth_call', [{ to: moved }, 'latest', { [OTHER]: { movePrecompileToAddress: moved } }])
+    assert.equal(refused.error?.code, -32602)
+    assert.match(refused.error!.message, /is not a precompile/)
+  })
+
+  it('eth_call and eth_estimateGas with block overrides: NUMBER, TIMESTAMP, COINBASE, PREVRANDAO, BASEFEE, GASLIMIT as on anvil', async () => {
+    const blockOverrides = {
+      number: '0x1000',
+      time: '0x70000000',
+      feeRecipient: '0x00000000000000000000000000000000000fee01',
+      prevRandao: numberToHex(42, { size: 32 }),
+      baseFeePerGas: '0x0',
+      gasLimit: '0x2000000',
+    }
+    const request = { to: PROBE, data: '0x' }
+    const stateOverrides = { [PROBE]: { code: ENVIRONMENT, balance: '0x5' } }
+    const [ours, theirs] = await both('eth_call', [request, 'latest', stateOverrides, blockOverrides])
+    assert.deepEqual(jsonDifferences(lower(ours), lower(theirs)), [])
+    assert.notEqual(ours, await call(mosaic.url, 'eth_call', [request, 'latest', stateOverrides]), 'the block overrides changed the answer')
+    const [gasOurs, gasTheirs] = await both('eth_estimateGas', [request, 'latest', stateOverrides])
+    assert.equal(gasOurs, gasTheirs)
+  })
+
+  it('eth_createAccessList: the same addresses and slots as anvil, and the gas used with the list', async () => {
+    const run = encodeFunctionData({ abi: tracee.abi, functionName: 'run', args: [5n] })
+    const [ours, theirs] = (await both('eth_createAccessList', [{ from: deployer.address, to: traceeAddress, data: run, gas: '0x100000' }, 'latest'])) as unknown as { accessList: unknown; gasUsed: string }[]
+    assert.deepEqual(accessListSet(ours!.accessList), accessListSet(theirs!.accessList))
+    assert.ok(accessListSet(ours!.accessList).length >= 3, 'the child contract and the slots are listed')
+    assert.equal(ours!.gasUsed, theirs!.gasUsed)
+    // The list makes the call cheaper or equal, never more expensive to estimate.
+    const withList = await call(mosaic.url, 'eth_estimateGas', [{ from: deployer.address, to: traceeAddress, data: run, accessList: ours!.accessList }, 'latest'])
+    assert.ok(BigInt(withList as string) >= BigInt(ours!.gasUsed), 'the estimate covers what the call used with the list')
+    // With a state override (anvil takes none here) the list follows the overridden code: the
+    // recipient's two slots, the recipient itself not listed for its own sake.
+    const overridden = (await call(mosaic.url, 'eth_createAccessList', [{ to: PROBE }, 'latest', { [PROBE]: { code: CREATE_AND_LOAD } }])) as { accessList: unknown }
+    const slot = (n: number) => `${PROBE}:${numberToHex(n, { size: 32 })}`
+    assert.deepEqual(accessListSet(overridden.accessList), [PROBE, slot(0), slot(1)].sort())
+  })
+
+  it('viem simulateContract with a state override, and simulateCalls, work against mosaic', async () => {
+    const client = createPublicClient({ chain: mosaicChain(mosaic.url), transport: http(mosaic.url) })
+    const total = await client.readContract({
+      address: traceeAddress,
+      abi: tracee.abi,
+      functionName: 'total',
+      stateOverride: [{ address: traceeAddress, stateDiff: [{ slot: numberToHex(0, { size: 32 }), value: numberToHex(1234, { size: 32 }) }] }],
+    })
+    assert.equal(total, 1234n)
+    const simulated = await client.simulateContract({
+      account: OTHER,
+      address: traceeAddress,
+      abi: tracee.abi,
+      functionName: 'run',
+      args: [1n],
+      value: parseEther('1'),
+      stateOverride: [{ address: OTHER, balance: parseEther('10') }],
+    })
+    assert.equal(typeof simulated.result, 'bigint')
+    const { results } = await client.simulateCalls({
+      account: OTHER,
+      calls: [
+        { to: traceeAddress, abi: tracee.abi, functionName: 'run', args: [2n] },
+        { to: traceeAddress, abi: tracee.abi, functionName: 'total' },
+      ],
+    })
+    assert.equal(results[0]!.status, 'success')
+    assert.equal(results[1]!.result, 2n, 'the second call sees the first call\'s write')
+  })
+
+  it('bad overrides get clear errors and change nothing', async () => {
+    const before = await call(mosaic.url, 'eth_getBalance', [OTHER, 'latest'])
+    for (const [params, pattern] of [
+      [[{ to: OTHER }, 'latest', { [OTHER]: { state: {}, stateDiff: {} } }], /has both 'state' and 'stateDiff'/],
+      [[{ to: OTHER }, 'latest', { [OTHER]: { balance: 5 } }], /invalid state overrides\[.*\]\.balance/],
+      [[{ to: OTHER }, 'latest', { [OTHER]: { colour: 'red' } }], /unknown field "colour"/],
+      [[{ to: OTHER }, 'latest', { nope: {} }], /invalid state overrides address/],
+      [[{ to: OTHER }, 'latest', {}, { number: 5 }], /invalid block overrides\.number/],
+      [[{ to: OTHER }, 'latest', {}, { blobBaseFee: '0x1' }], /no blobs/],
+    ] as const) {
+      const response = await rawRpc(mosaic.url, 'eth_call', params as unknown as unknown[])
+      assert.equal(response.error?.code, -32602, JSON.stringify(params))
+      assert.match(response.error!.message, pattern)
+    }
+    assert.equal(await call(mosaic.url, 'eth_getBalance', [OTHER, 'latest']), before)
+  })
+})
