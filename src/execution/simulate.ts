@@ -8,6 +8,7 @@ import { type AccessList, createAccessList2930Tx, createFeeMarket1559Tx, createL
 import type { InterpreterStep } from '@ethereumjs/evm'
 import { Address, bigIntToUnpaddedBytes, bytesToHex, bytesToUnprefixedHex, generateAddress } from '@ethereumjs/util'
 import { type RunTxResult, runTx, type VM } from '@ethereumjs/vm'
+import { pinSenderAddress } from '../chain/transaction.ts'
 import { MosaicError } from '../errors.ts'
 import { JournaledStateManager } from '../state/journaled-state-manager.ts'
 import type { StateReader } from '../state/types.ts'
@@ -77,7 +78,7 @@ export function callTransaction(common: Common, request: CallRequest, at: BlockH
     tx = createLegacyTx({ ...base, gasPrice: request.gasPrice ?? 0n }, { common, freeze: false })
   }
   // Impersonation: the unsigned tx reports the requested sender.
-  Object.defineProperty(tx, 'getSenderAddress', { value: () => from })
+  pinSenderAddress(tx, from)
   return { tx, block }
 }
 

@@ -1,6 +1,6 @@
 /**
  * The JSON-RPC method table, one module per namespace: `eth.ts` (`eth_*`, `net_*`, `web3_*` as
- * geth answers them), `filters.ts`, `subscriptions.ts` (`eth_subscribe`, `mosaic_subscribe`),
+ * geth answers them), `simulate.ts` (`eth_simulateV1`), `filters.ts`, `subscriptions.ts` (`eth_subscribe`, `mosaic_subscribe`),
  * `debug.ts`, `txpool.ts`, `dev-accounts.ts` (the devnet's unlocked accounts), `mosaic.ts` (what
  * is ours) and `admin.ts` (behind the admin token). Each takes only the parts of the node it
  * needs, so a handler can be tested without a whole node; this file wires them to one node.
@@ -16,6 +16,7 @@ import { createEthMethods, createGetLogs, SUGGESTED_TIP } from './eth.ts'
 import { createFilterMethods } from './filters.ts'
 import { createLogReader } from './logs.ts'
 import { createMosaicMethods } from './mosaic.ts'
+import { createSimulateMethods } from './simulate.ts'
 import { createSubscriptionMethods, type SubscriptionSink } from './subscriptions.ts'
 import { createTraceMethods } from './trace.ts'
 import { createTxpoolMethods } from './txpool.ts'
@@ -37,6 +38,7 @@ export function createMethods(node: MosaicNode): Record<string, Handler> {
     ...eth,
     // Signed with a dev key, then the same path as eth_sendRawTransaction.
     ...createDevAccountMethods({ ...node, suggestedTip: SUGGESTED_TIP, sendRawTransaction: eth.eth_sendRawTransaction!, estimateGas: eth.eth_estimateGas! }),
+    ...createSimulateMethods({ ...node, blocks }),
     ...createTxpoolMethods({ mempool }),
     ...createFilterMethods({ chain, logs, getLogs, pool: mempool, config }),
     ...createSubscriptionMethods(),

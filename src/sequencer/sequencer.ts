@@ -6,26 +6,22 @@
  * and its state changes to LMDB in one transaction, and only then makes it the head: no receipt
  * is served before its block is durable.
  */
-import { type Block, type BlockHeader, createBlockHeader } from '@ethereumjs/block'
+import type { BlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import { type Address, bytesToHex, bytesToUnprefixedHex } from '@ethereumjs/util'
-import { blockOf, serializeBlock } from '../chain/block.ts'
 import type { ChainWriter } from '../chain/chain-writer.ts'
-import { Bloom, encodeReceipt } from '@ethereumjs/vm'
 import { childHeaderTemplate, type HeaderRules, laggedRootBlock } from '../chain/header-rules.ts'
-import { type Chain, type ChainBlock, encodeStoredReceipt, type StoredReceipt } from '../chain/chain.ts'
-import { orderedTrieRoot } from '../commitment/ordered-root.ts'
+import type { Chain, ChainBlock } from '../chain/chain.ts'
 import type { CommitmentPipeline } from '../commitment/pipeline.ts'
 import { witnessExtras } from '../witness/inputs.ts'
 import { encodeReadSet } from '../state/read-set.ts'
-import { serializedTx } from '../chain/transaction.ts'
-import type { BlockExecutor, ExecutedTx, ExecutionStats } from '../execution/types.ts'
+import { assembleBlock } from '../execution/assemble.ts'
+import type { BlockExecutor, ExecutionStats } from '../execution/types.ts'
 import { MosaicError } from '../errors.ts'
 import type { Mempool } from '../mempool/mempool.ts'
 import type { NodeMetrics } from '../metrics/registry.ts'
 import type { FlatState } from '../state/flat-state.ts'
-import type { StoredBlock } from '../storage/lmdb-store.ts'
 import type { LmdbStore } from '../storage/lmdb-store.ts'
 import type { Mutex } from '../utils/mutex.ts'
 
@@ -200,44 +196,3 @@ function touchedAccounts(candidates: readonly TypedTransaction[], coinbase: Addr
   return touched
 }
 
-/**
- * Header roots and bloom from the executed transactions, then the final block — built from the
- * transaction objects already in hand and their bytes as they arrived (`chain/block.ts`).
- */
-export function assembleBlock(
-  template: BlockHeader,
-  executed: readonly ExecutedTx[],
-  gasUsed: bigint,
-  stateRoot: Uint8Array,
-): { block: Block; stored: StoredBlock; chainBlock: ChainBlock } {
-  const { common } = template
-  const transactions = executed.map((e) => e.tx)
-  const bloom = new Bloom(undefined, common)
-  const receipts: StoredReceipt[] = []
-  for (const { receipt } of executed) {
-    if (receipt.logs.length > 0) bloom.or(new Bloom(receipt.bitvector, common))
-    receipts.push({
-      status: 'status' in receipt ? receipt.status : 1,
-      cumulativeGasUsed: receipt.cumulativeBlockGasUsed,
-      logs: receipt.logs as StoredReceipt['logs'],
-    })
-  }
-  const transactionsTrie = orderedTrieRoot(transactions.map((tx) => serializedTx(tx)))
-  const receiptTrie = orderedTrieRoot(executed.map(({ tx, receipt }) => encodeReceipt(receipt, tx.type)))
-  const header = createBlockHeader(
-    { ...template.toJSON(), gasUsed, transactionsTrie, receiptTrie, logsBloom: bloom.bitvector, stateRoot },
-    { common, setHardfork: false },
-  )
-  const block = blockOf(header, transactions)
-  const hash = block.hash()
-  const senders = executed.map((e) => e.sender)
-  const stored: StoredBlock = {
-    number: block.header.number,
-    hash,
-    serialized: serializeBlock(block),
-    senders: senders.map((s) => s.bytes),
-    txHashes: transactions.map((tx) => tx.hash()),
-    receipts: receipts.map(encodeStoredReceipt),
-  }
-  return { block, stored, chainBlock: { block, hash, senders, receipts } }
-}

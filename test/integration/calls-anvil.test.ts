@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { createPublicClient, encodeFunctionData, http, type Hex, numberToHex, parseEther } from 'viem'
+import { createPublicClient, encodeFunctionData, http, type Hex, numberToHex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { loadArtifact } from '../../contracts/artifacts.ts'
 import { type Anvil, startAnvil } from '../../src/l1/anvil.ts'
@@ -184,10 +184,10 @@ describe('calls with overrides, access lists and eth_simulateV1, differential ag
       abi: tracee.abi,
       functionName: 'run',
       args: [1n],
-      value: parseEther('1'),
-      stateOverride: [{ address: OTHER, balance: parseEther('10') }],
+      stateOverride: [{ address: traceeAddress, stateDiff: [{ slot: numberToHex(0, { size: 32 }), value: numberToHex(100, { size: 32 }) }] }],
     })
-    assert.equal(typeof simulated.result, 'bigint')
+    // run(1) returns child.set(1) doubled plus child.value() seen after it: 2 + 1, whatever total was.
+    assert.equal(simulated.result, 3n)
     const { results } = await client.simulateCalls({
       account: OTHER,
       calls: [
@@ -196,7 +196,105 @@ describe('calls with overrides, access lists and eth_simulateV1, differential ag
       ],
     })
     assert.equal(results[0]!.status, 'success')
-    assert.equal(results[1]!.result, 2n, 'the second call sees the first call\'s write')
+    assert.equal(results[1]!.result, 3n, 'the second call sees the first call\'s write: run(2) leaves total = 3')
+  })
+
+  /** What a simulated call's result shows, without the hashes (anvil's blocks and transactions hash differently: see below). */
+  function callView(block: unknown) {
+    return (block as { calls: { returnData: string; status: string; gasUsed: string; logs: { address: string; topics: string[]; data: string; logIndex: string; transactionIndex: string }[]; error?: { code: number } }[] }).calls.map((call) => ({
+      returnData: call.returnData,
+      status: call.status,
+      gasUsed: call.gasUsed,
+      // anvil 1.x reports a revert as -3200 where geth (and the spec) say 3.
+      errorCode: call.error?.code === -3200 ? 3 : (call.error?.code ?? null),
+      logs: call.logs.map((log) => ({ address: log.address.toLowerCase(), topics: log.topics, data: log.data, logIndex: log.logIndex, transactionIndex: log.transactionIndex })),
+    }))
+  }
+
+  it('eth_simulateV1: calls across blocks with state overrides and traceTransfers answer as on anvil; blocks follow geth\'s rules', async () => {
+    const head = BigInt((await call(mosaic.url, 'eth_blockNumber', [])) as string)
+    const run = encodeFunctionData({ abi: tracee.abi, functionName: 'run', args: [3n] })
+    const total = encodeFunctionData({ abi: tracee.abi, functionName: 'total' })
+    const simulation = (traceTransfers: boolean, number?: bigint) => ({
+      blockStateCalls: [
+        {
+          stateOverrides: { [OTHER]: { balance: '0xde0b6b3a7640000' }, [PROBE]: { code: BALANCE_AND_CHAIN } },
+          calls: [
+            { from: OTHER, to: '0x00000000000000000000000000000000000beef2', value: '0x10' },
+            { from: OTHER, to: traceeAddress, data: run },
+            { from: OTHER, to: PROBE, value: '0x9' },
+          ],
+        },
+        {
+          ...(number === undefined ? {} : { blockOverrides: { number: numberToHex(number) } }),
+          calls: [
+            { from: OTHER, to: traceeAddress, data: total },
+            { from: OTHER, to: traceeAddress, data: encodeFunctionData({ abi: tracee.abi, functionName: 'boom', args: ['simulated no'] }) },
+            // Reverts (run's DELEGATECALL carries the value into a non-payable function): geth drops its transfer log with it.
+            { from: OTHER, to: traceeAddress, data: run, value: '0x7' },
+          ],
+        },
+      ],
+      traceTransfers,
+      returnFullTransactions: true,
+    })
+    // anvil's own block numbering starts at 0 whatever the base block; so the numbers are checked against geth's rules below.
+    const ours = (await call(mosaic.url, 'eth_simulateV1', [simulation(true, head + 4n), 'latest'])) as Record<string, unknown>[]
+    const theirs = (await call(anvil.url, 'eth_simulateV1', [simulation(true), 'latest'])) as Record<string, unknown>[]
+    assert.equal(ours.length, 4, 'two blocks and the two empty blocks filling the gap')
+    assert.deepEqual(jsonDifferences(callView(ours[0]), callView(theirs[0])), [], 'block 1')
+    // anvil keeps a reverted call's transfer log; geth drops it with the call's other logs.
+    const reverted = callView(ours[3])[2]!
+    assert.equal(reverted.errorCode, 3)
+    assert.deepEqual(reverted.logs, [], 'a reverted call has no logs, its transfer included')
+    assert.deepEqual(jsonDifferences(callView(ours[3]).slice(0, 2), callView(theirs[1]).slice(0, 2)), [], 'block 2')
+    // The controls: without traceTransfers there is no transfer log; the second block saw the first's write.
+    const plain = (await call(mosaic.url, 'eth_simulateV1', [simulation(false), 'latest'])) as Record<string, unknown>[]
+    assert.equal(callView(plain[0]).flatMap((c) => c.logs).filter((l) => l.address === '0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee').length, 0)
+    assert.ok(callView(ours[0]).flatMap((c) => c.logs).some((l) => l.address === '0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee'))
+    const committedTotal = BigInt((await call(mosaic.url, 'eth_call', [{ to: traceeAddress, data: total }, 'latest'])) as string)
+    // run(3) leaves total = 4 (its DELEGATECALL into set(v + 1) writes the caller's slot 0).
+    assert.equal(BigInt(callView(ours[3])[0]!.returnData), 4n, 'the later block reads the earlier block\'s write')
+    assert.notEqual(committedTotal, 4n, 'negative control: the chain itself does not hold that value')
+    assert.equal(callView(ours[3])[1]!.errorCode, 3, 'a revert is error code 3')
+    // Blocks: numbers from the base block, gaps filled, 12 s apart, chained by hash, fee recipient zero.
+    const latest = (await call(mosaic.url, 'eth_getBlockByNumber', ['latest', false])) as { hash: string; timestamp: string }
+    assert.deepEqual(ours.map((b) => BigInt(b.number as string)), [head + 1n, head + 2n, head + 3n, head + 4n])
+    assert.deepEqual(ours.map((b) => BigInt(b.timestamp as string) - BigInt(latest.timestamp)), [12n, 24n, 36n, 48n])
+    assert.equal(ours[0]!.parentHash, latest.hash)
+    for (let i = 1; i < ours.length; i++) assert.equal(ours[i]!.parentHash, ours[i - 1]!.hash)
+    assert.equal(ours[0]!.miner, '0x0000000000000000000000000000000000000000')
+    const txs = ours[0]!.transactions as { from: string; hash: string }[]
+    assert.equal(txs[0]!.from.toLowerCase(), OTHER)
+    assert.equal((callView(ours[0])[0]!.logs[0] as unknown as { transactionHash?: string }).transactionHash ?? txs[0]!.hash, txs[0]!.hash)
+    // The chain did not move: nothing simulated was committed.
+    assert.equal(await call(mosaic.url, 'eth_getBalance', [OTHER, 'latest']), '0x0')
+  })
+
+  it('eth_simulateV1 refusals with the execution-apis codes: block order, timestamps, block gas, nonce and funds under validation', async () => {
+    const head = BigInt((await call(mosaic.url, 'eth_blockNumber', [])) as string)
+    const transfer = { from: deployer.address, to: OTHER, value: '0x1', maxFeePerGas: '0x3b9aca00', maxPriorityFeePerGas: '0x0' }
+    const nonce = Number(await call(mosaic.url, 'eth_getTransactionCount', [deployer.address, 'latest']))
+    for (const [name, request, code] of [
+      ['block numbers out of order', { blockStateCalls: [{ blockOverrides: { number: numberToHex(head + 5n) } }, { blockOverrides: { number: numberToHex(head + 3n) } }] }, -38020],
+      ['timestamps out of order', { blockStateCalls: [{ blockOverrides: { time: '0x70000000' } }, { blockOverrides: { time: '0x60000000' } }] }, -38021],
+      ['block gas limit', { blockStateCalls: [{ blockOverrides: { gasLimit: '0x10000' }, calls: [{ ...transfer, gas: '0x5208' }, { ...transfer, gas: '0x10000' }] }] }, -38015],
+      ['nonce too high', { validation: true, blockStateCalls: [{ calls: [{ ...transfer, nonce: numberToHex(nonce + 5) }] }] }, -38011],
+      ['nonce too low', { validation: true, blockStateCalls: [{ calls: [{ ...transfer, nonce: '0x0' }] }] }, nonce > 0 ? -38010 : null],
+      ['insufficient funds', { validation: true, blockStateCalls: [{ calls: [{ ...transfer, from: OTHER, nonce: '0x0' }] }] }, -38014],
+      ['too many blocks', { blockStateCalls: [{ blockOverrides: { number: numberToHex(head + 300n) } }] }, -38026],
+    ] as const) {
+      if (code === null) continue
+      const response = await rawRpc(mosaic.url, 'eth_simulateV1', [request, 'latest'])
+      assert.equal(response.error?.code, code, `${name}: ${JSON.stringify(response.error ?? response.result).slice(0, 200)}`)
+    }
+    // The same transfer that is valid passes validation (the negative control of the refusals above).
+    const valid = (await call(mosaic.url, 'eth_simulateV1', [{ validation: true, blockStateCalls: [{ calls: [{ ...transfer, nonce: numberToHex(nonce) }] }] }, 'latest'])) as Record<string, unknown>[]
+    assert.equal(callView(valid[0])[0]!.status, '0x1')
+    for (const bad of [{}, { blockStateCalls: [] }, { blockStateCalls: [{ calls: 'x' }] }, { blockStateCalls: [{}], colour: 1 }]) {
+      const response = await rawRpc(mosaic.url, 'eth_simulateV1', [bad, 'latest'])
+      assert.equal(response.error?.code, -32602, JSON.stringify(bad))
+    }
   })
 
   it('bad overrides get clear errors and change nothing', async () => {
