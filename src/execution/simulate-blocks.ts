@@ -26,7 +26,7 @@ import { assembleBlock } from './assemble.ts'
 import { JournaledStateManager } from '../state/journaled-state-manager.ts'
 import type { StateReader } from '../state/types.ts'
 import { applyStateOverrides, type BlockOverrides, overriddenPrecompiles, type StateOverrides } from './overrides.ts'
-import { type CallRequest, revertMessage } from './simulate.ts'
+import { type CallRequest, revertMessage, txRejection } from './simulate.ts'
 import type { BlockHashLookup, ExecutedTx } from './types.ts'
 import { applyBlockPrelude, createExecutionVM } from './vm.ts'
 
@@ -230,7 +230,7 @@ function simulatedTransaction(common: Common, call: CallRequest, from: Uint8Arra
 
 /** An invalid call (in validation mode, or whatever mode for intrinsic gas) refuses the whole simulation, as in geth. */
 function refusal(error: unknown, index: number, number: bigint): SimulateError {
-  const message = (error as Error).message.split('\n')[0]!.replace(/ \(tx type=.*$/, '').replace(/ -> .*$/, '')
+  const message = txRejection(error).shortMessage
   const where = `call ${index} of block ${number}`
   const nonce = /account has nonce of: (\d+) tx has nonce of: (\d+)/.exec(message)
   if (nonce !== null) {

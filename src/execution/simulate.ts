@@ -243,9 +243,8 @@ export class Simulator {
       return await this.run(request, context, gasLimit, onStep)
     } catch (error) {
       if (error instanceof MosaicError) throw error
-      const message = (error as Error).message.split('\n')[0]!.replace(/ \(tx type=.*$/, '').replace(/ -> .*$/, '')
       // Invalid in this state (fee below base fee, funds): a server error, as geth reports it.
-      throw new MosaicError('TX_REJECTED', message, { cause: error })
+      throw txRejection(error)
     }
   }
 
@@ -285,6 +284,12 @@ function outcome(result: RunTxResult): CallOutcome {
     returnValue: result.execResult.returnValue,
     error: result.execResult.exceptionError?.error,
   }
+}
+
+/** ethereumjs' refusal of a transaction (nonce, funds, fee, intrinsic gas) as a short TX_REJECTED error. */
+export function txRejection(error: unknown): MosaicError {
+  const message = (error as Error).message.split('\n')[0]!.replace(/ \(tx type=.*$/, '').replace(/ -> .*$/, '')
+  return new MosaicError('TX_REJECTED', message, { cause: error })
 }
 
 /** A failed call as the JSON-RPC error geth returns: code 3 with the revert data, or a plain message. */

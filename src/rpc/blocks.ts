@@ -23,13 +23,15 @@ export type BlockResolverDeps = {
   readonly state: StateReader
   readonly store: HistoryReader & { readonly historyFrom: bigint | undefined }
   readonly config: Pick<Config, 'historyBlocks' | 'mode'>
+  /** Held while a block commits (`withStableState` without history). */
+  readonly stateLock: { run<T>(fn: () => Promise<T>): Promise<T> }
   /** The L1 poster's view, once the node posts to an L1 (`safe`, `finalized`). */
   readonly poster: () => { readonly safeBlock: bigint; readonly finalizedBlock: bigint } | undefined
 }
 
 export type BlockResolver = ReturnType<typeof createBlockResolver>
 
-export function createBlockResolver({ chain, state, store, config, poster }: BlockResolverDeps) {
+export function createBlockResolver({ chain, state, store, config, stateLock, poster }: BlockResolverDeps) {
   function resolveNumber(ref: p.BlockRef): bigint | undefined {
     if ('tag' in ref) {
       if (ref.tag === 'earliest') return 0n
@@ -72,6 +74,19 @@ export function createBlockResolver({ chain, state, store, config, poster }: Blo
     return { state: new HistoricalState(store, number), number }
   }
 
+  /**
+   * Run `body` on the state at `ref` without its changing underneath: an earlier block's state, or
+   * the head's as history keeps it (later blocks only add change sets), needs no lock; without
+   * history the head's live state is only stable under the state lock, which then blocks new blocks
+   * for as long as `body` runs. For work longer than a call: traces and simulations.
+   */
+  async function withStableState<T>(ref: p.BlockRef, body: (at: { state: StateReader; number: bigint }) => Promise<T>): Promise<T> {
+    const at = stateAt(ref)
+    if (at.number !== chain.head) return body(at)
+    if (historyWindow(config) > 0 && store.historyFrom !== undefined) return body({ state: new HistoricalState(store, at.number), number: at.number })
+    return stateLock.run(() => body(stateAt(ref)))
+  }
+
   /** A block by number, tag, EIP-1898 object or plain 32-byte hash; must exist. */
   function existingBlockNumber(value: unknown): bigint {
     const ref = typeof value === 'string' && /^0x[0-9a-fA-F]{64}$/.test(value) ? { hash: p.hash(value, 'block hash'), requireCanonical: false } : p.blockRef(value)
@@ -80,5 +95,5 @@ export function createBlockResolver({ chain, state, store, config, poster }: Blo
     return number
   }
 
-  return { resolveNumber, blockAt, stateAt, existingBlockNumber }
+  return { resolveNumber, blockAt, stateAt, withStableState, existingBlockNumber }
 }

@@ -31,7 +31,8 @@ function setup({ mode = 'devnet', genesisFile, delay = 0 }: { mode?: Mode; genes
     mempool: { pendingNonce: (key) => BigInt(sent.filter((tx) => tx.getSenderAddress().toString().slice(2) === key).length) },
     sequencer: { nextHeader: () => ({ baseFeePerGas: BASE_FEE }) as BlockHeader },
     suggestedTip: TIP,
-    estimateGas: async () => '0x5208',
+    // Like eth_estimateGas, a listed address costs its EIP-2930 2,400 gas: the estimate must be asked with the list.
+    estimateGas: async (params) => `0x${(21_000 + 2_400 * (((params[0] as { accessList?: unknown[] }).accessList ?? []).length)).toString(16)}`,
     sendRawTransaction: async (params) => {
       const tx = createTxFromRLP(hexToBytes(params[0] as `0x${string}`), { common })
       await new Promise((resolve) => setTimeout(resolve, delay))
@@ -68,7 +69,7 @@ describe('dev accounts', () => {
     const [legacy, eip2930, typed, lowCap, given] = sent
     assert.deepEqual([legacy!.type, eip2930!.type, typed!.type, lowCap!.type, given!.type], [0, 1, 0, 2, 2])
     assert.equal('gasPrice' in legacy! && legacy.gasPrice, 100n)
-    // 21,000 estimated + 2,400 for the listed address (EIP-2930).
+    // Estimated with the access list: 21,000 + 2,400 for the listed address (EIP-2930).
     assert.equal(eip2930!.gasLimit, 23_400n)
     assert.equal('gasPrice' in typed! && typed.gasPrice, BASE_FEE + TIP)
     assert.deepEqual('maxFeePerGas' in lowCap! && [lowCap.maxFeePerGas, lowCap.maxPriorityFeePerGas], [3n, 3n])

@@ -20,9 +20,8 @@ export const MAX_SIMULATED_CALLS = 10_000
 export type SimulateDeps = {
   readonly chain: Chain
   readonly common: MosaicNode['common']
-  readonly stateLock: MosaicNode['stateLock']
   readonly config: Pick<Config, 'rpcGasCap' | 'baseFeeFloor'>
-  readonly blocks: Pick<BlockResolver, 'stateAt'>
+  readonly blocks: Pick<BlockResolver, 'stateAt' | 'withStableState'>
 }
 
 type Payload = { blocks: SimulatedBlockRequest[]; validation: boolean; traceTransfers: boolean; returnFullTransactions: boolean }
@@ -93,15 +92,14 @@ function formatSimulatedBlock({ chainBlock, calls }: SimulatedBlock, fullTransac
   return block
 }
 
-export function createSimulateMethods({ chain, common, stateLock, config, blocks }: SimulateDeps): Record<string, Handler> {
+export function createSimulateMethods({ chain, common, config, blocks }: SimulateDeps): Record<string, Handler> {
   return {
     eth_simulateV1: async (params) => {
       const request = payload(params[0])
       const ref = p.blockRef(params[1])
       blocks.stateAt(ref)
-      // Under the state lock, as eth_call: the head's state must not move while the calls run.
-      const simulated = await stateLock.run(async () => {
-        const at = blocks.stateAt(ref)
+      // On state no later block changes: without the state lock when history is kept.
+      const simulated = await blocks.withStableState(ref, async (at) => {
         const header = chain.getHeader(at.number) ?? notFound(`block ${at.number} missing`)
         const hash = chain.getBlockHash(at.number) ?? notFound(`block ${at.number} missing`)
         try {

@@ -9,12 +9,9 @@
 import { bytesToHex } from '@ethereumjs/util'
 import type { Chain } from '../chain/chain.ts'
 import type { Config } from '../config/config.ts'
-import { historyWindow } from '../config/config.ts'
 import { MosaicError } from '../errors.ts'
-import { overriddenHeader } from '../execution/simulate.ts'
+import { overriddenHeader, txRejection } from '../execution/simulate.ts'
 import type { MosaicNode } from '../node/node.ts'
-import { HistoricalState, type HistoryReader } from '../state/historical-state.ts'
-import type { StateReader } from '../state/types.ts'
 import { isTraceLimitError, TraceBudget } from '../tracing/budget.ts'
 import { traceCall } from '../tracing/call.ts'
 import { createTracer, parseTraceOptions } from '../tracing/options.ts'
@@ -28,14 +25,12 @@ import * as p from './params.ts'
 export type TraceDeps = {
   readonly chain: Chain
   readonly common: MosaicNode['common']
-  readonly store: HistoryReader & { readonly historyFrom: bigint | undefined }
   readonly sequencer: Pick<MosaicNode['sequencer'], 'nextHeader'>
-  readonly stateLock: MosaicNode['stateLock']
   readonly config: Pick<Config, 'rpcTraceTimeoutMs' | 'rpcTraceMaxBytes' | 'rpcGasCap' | 'historyBlocks' | 'mode'>
-  readonly blocks: Pick<BlockResolver, 'stateAt' | 'existingBlockNumber'>
+  readonly blocks: Pick<BlockResolver, 'stateAt' | 'withStableState' | 'existingBlockNumber'>
 }
 
-export function createTraceMethods({ chain, common, store, sequencer, stateLock, config, blocks }: TraceDeps): Record<string, Handler> {
+export function createTraceMethods({ chain, common, sequencer, config, blocks }: TraceDeps): Record<string, Handler> {
   function budgetFor(options: TraceOptions): TraceBudget {
     const timeout = options.timeoutMs === undefined ? config.rpcTraceTimeoutMs : Math.min(options.timeoutMs, config.rpcTraceTimeoutMs)
     return new TraceBudget(timeout, config.rpcTraceMaxBytes)
@@ -93,26 +88,20 @@ export function createTraceMethods({ chain, common, store, sequencer, stateLock,
     const blockOverrides = p.blockOverrides(options.blockOverrides, 'blockOverrides')
     const gasLimit = request.gas ?? config.rpcGasCap
     if (gasLimit > config.rpcGasCap) throw invalidParams(`gas ${gasLimit} exceeds the RPC gas cap ${config.rpcGasCap}`)
-    const at = blocks.stateAt(ref)
-    const run = (state: StateReader) => {
+    blocks.stateAt(ref)
+    return blocks.withStableState(ref, (at) => {
       const atHeader = at.number === chain.head ? sequencer.nextHeader() : (chain.getHeader(at.number) ?? notFound(`block ${at.number} missing`))
       const header = overriddenHeader(common, atHeader, blockOverrides)
       return limited(async () => {
         try {
-          return await traceCall({ common, request, gasLimit, state, header, blockHash: (n) => chain.getBlockHash(n), stateOverrides, tracer: createTracer(options), budget: budgetFor(options) })
+          return await traceCall({ common, request, gasLimit, state: at.state, header, blockHash: (n) => chain.getBlockHash(n), stateOverrides, tracer: createTracer(options), budget: budgetFor(options) })
         } catch (error) {
           if (error instanceof MosaicError || error instanceof RpcError) throw error
           // Invalid in this state (fee below base fee, …): refused as eth_call refuses it.
-          const message = (error as Error).message.split('\n')[0]!.replace(/ \(tx type=.*$/, '').replace(/ -> .*$/, '')
-          throw new MosaicError('TX_REJECTED', message, { cause: error })
+          throw txRejection(error)
         }
       })
-    }
-    if (at.number !== chain.head) return run(at.state)
-    // At the head: its state as history keeps it, which the next block does not change, so no lock
-    // is held while tracing. Without history the head's live state is only stable under the lock.
-    if (historyWindow(config) > 0 && store.historyFrom !== undefined) return run(new HistoricalState(store, at.number))
-    return stateLock.run(() => run(at.state))
+    })
   }
 
   return {
