@@ -153,6 +153,17 @@ describe('calls with overrides, access lists and eth_simulateV1, differential ag
     assert.equal(gasOurs, gasTheirs)
   })
 
+  it('debug_traceCall with state and block overrides: the callTracer frame equals anvil\'s, and differs without them', async () => {
+    // The gas is given: without it each node fills in its own cap (mosaic RPC_GAS_CAP, anvil the block gas limit).
+    const request = { from: OTHER, to: PROBE, data: '0x', gas: '0x100000' }
+    const options = { tracer: 'callTracer', stateOverrides: { [PROBE]: { code: CREATE_AND_LOAD, stateDiff: { [numberToHex(1, { size: 32 })]: numberToHex(6, { size: 32 }) } } }, blockOverrides: { number: '0x99' } }
+    const [ours, theirs] = await both('debug_traceCall', [request, 'latest', options])
+    assert.deepEqual(jsonDifferences(lower(ours), lower(theirs)), [])
+    assert.ok(((ours as { calls?: unknown[] }).calls ?? []).length === 1, 'the overridden code made a CREATE')
+    const plain = await call(mosaic.url, 'debug_traceCall', [request, 'latest', { tracer: 'callTracer' }])
+    assert.notDeepEqual(plain, ours, 'negative control: without the overrides the trace differs')
+  })
+
   it('eth_createAccessList: the same addresses and slots as anvil, and the gas used with the list', async () => {
     const run = encodeFunctionData({ abi: tracee.abi, functionName: 'run', args: [5n] })
     const [ours, theirs] = (await both('eth_createAccessList', [{ from: deployer.address, to: traceeAddress, data: run, gas: '0x100000' }, 'latest'])) as unknown as { accessList: unknown; gasUsed: string }[]
