@@ -12,7 +12,7 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { loadArtifact } from '../../contracts/artifacts.ts'
 import { type Anvil, startAnvil } from '../../src/l1/anvil.ts'
 import { DEV_KEYS, mosaicChain, rawRpc, startNode, type TestNode } from './harness.ts'
-import { jsonDifferences } from './json-differences.ts'
+import { jsonDifferences, lower, rpcResult as call } from './json-differences.ts'
 
 const tracee = loadArtifact('Tracee')
 const deployer = privateKeyToAccount(DEV_KEYS[2])
@@ -38,18 +38,6 @@ const BALANCE_AND_CHAIN = returning([0x47, 0x46])
 // CREATE(0, 0, 0): the new address depends on the creator's nonce; then SLOAD(0) and SLOAD(1).
 const CREATE_AND_LOAD: Hex = '0x600060006000f060005260005460205260015460405260606000f3'
 
-async function call(url: string, method: string, params: unknown[]): Promise<unknown> {
-  const response = await rawRpc(url, method, params)
-  if (response.error !== undefined) throw new Error(`${method} at ${url}: ${response.error.code} ${response.error.message}`)
-  return response.result
-}
-
-function lower(value: unknown): unknown {
-  if (typeof value === 'string') return value.toLowerCase()
-  if (Array.isArray(value)) return value.map(lower)
-  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, lower(v)]))
-  return value
-}
 
 /** An access list as a sorted set: the order of entries is not part of the answer. */
 function accessListSet(list: unknown): string[] {

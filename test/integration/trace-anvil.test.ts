@@ -14,26 +14,13 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { loadArtifact } from '../../contracts/artifacts.ts'
 import { type Anvil, startAnvil } from '../../src/l1/anvil.ts'
 import { DEV_KEYS, rawRpc, startNode, type TestNode } from './harness.ts'
-import { jsonDifferences } from './json-differences.ts'
+import { jsonDifferences, lower, rpcResult as call } from './json-differences.ts'
 
 const tracee = loadArtifact('Tracee')
 const deployer = privateKeyToAccount(DEV_KEYS[2])
 const GAS_PRICE = 20_000_000_000n
 const FEE_RECIPIENT = '0x4200000000000000000000000000000000000011'
 
-async function call(url: string, method: string, params: unknown[]): Promise<unknown> {
-  const response = await rawRpc(url, method, params)
-  if (response.error !== undefined) throw new Error(`${method} at ${url}: ${response.error.code} ${response.error.message}`)
-  return response.result
-}
-
-/** Lowercases every string (addresses: anvil checksums nothing, but be safe) — hex compares case-insensitively. */
-function lower(value: unknown): unknown {
-  if (typeof value === 'string') return value.toLowerCase()
-  if (Array.isArray(value)) return value.map(lower)
-  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.toLowerCase(), lower(v)]))
-  return value
-}
 
 /** The fee recipient's balance differs legitimately (different base fees): drop it from prestate output. */
 function withoutFeeRecipientBalance(value: unknown): unknown {
