@@ -11,7 +11,9 @@
  *   with the logs around it, dropped with its frame when the frame reverts.
  * Simulated blocks have no state root (zero): mosaic computes roots off the execution path.
  */
-import { type BlockHeader, createBlock, createBlockHeader } from '@ethereumjs/block'
+import { type BlockHeader, createBlockHeader } from '@ethereumjs/block'
+import { blockOf } from '../chain/block.ts'
+import { blockCommonFor, txCommonFor } from '../chain/common.ts'
 import type { Common } from '@ethereumjs/common'
 import type { EVM, EVMResult, InterpreterStep, Message } from '@ethereumjs/evm'
 import { createFeeMarket1559Tx, type TypedTransaction } from '@ethereumjs/tx'
@@ -104,7 +106,7 @@ export async function simulateBlocks(parameters: SimulateParameters): Promise<Si
     }
     evm._precompiles = precompiles
     await applyBlockPrelude(vm.common, stateManager, header)
-    const block = createBlock({ header }, { common: vm.common })
+    const block = blockOf(header, [])
     const executed: ExecutedTx[] = []
     const calls: SimulatedCall[] = []
     let gasUsed = 0n
@@ -197,7 +199,7 @@ function simulatedHeader(common: Common, previous: { header: BlockHeader; hash: 
       extraData: new Uint8Array(),
       gasUsed: 0n,
     },
-    { common, setHardfork: false },
+    { common: blockCommonFor(common), setHardfork: false },
   )
 }
 
@@ -220,7 +222,7 @@ function simulatedTransaction(common: Common, call: CallRequest, from: Uint8Arra
       data: call.data ?? new Uint8Array(),
       ...(call.accessList === undefined ? {} : { accessList: call.accessList }),
     },
-    { common, freeze: false },
+    { common: txCommonFor(common), freeze: false },
   )
   const hash = keccak256(tx.serialize())
   Object.defineProperty(tx, 'hash', { value: () => hash })

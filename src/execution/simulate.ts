@@ -2,7 +2,9 @@
  * eth_call and eth_estimateGas: a transaction run on a throw-away overlay of committed state, from
  * any sender without a signature (as geth's `DoCall`), with nonce and balance checks relaxed.
  */
-import { type Block, type BlockHeader, createBlock, createBlockHeader } from '@ethereumjs/block'
+import { type Block, type BlockHeader, createBlockHeader } from '@ethereumjs/block'
+import { blockOf } from '../chain/block.ts'
+import { blockCommonFor, txCommonFor } from '../chain/common.ts'
 import type { Common } from '@ethereumjs/common'
 import { type AccessList, createAccessList2930Tx, createFeeMarket1559Tx, createLegacyTx, type TypedTransaction } from '@ethereumjs/tx'
 import type { InterpreterStep } from '@ethereumjs/evm'
@@ -55,11 +57,9 @@ const ZERO_ADDRESS = new Uint8Array(20)
 export function callTransaction(common: Common, request: CallRequest, at: BlockHeader, gasLimit: bigint, state: Pick<JournaledStateManager, 'readAccount'>): { tx: TypedTransaction; block: Block } {
   const from = new Address(request.from ?? ZERO_ADDRESS)
   const feeGiven = request.gasPrice !== undefined || request.maxFeePerGas !== undefined
-  const header = createBlockHeader(
-    { ...at.toJSON(), baseFeePerGas: feeGiven ? (at.baseFeePerGas ?? 0n) : 0n },
-    { common, setHardfork: false },
-  )
-  const block = createBlock({ header }, { common })
+  const header = createBlockHeader({ ...at.toJSON(), baseFeePerGas: feeGiven ? (at.baseFeePerGas ?? 0n) : 0n }, { common: blockCommonFor(common), setHardfork: false })
+  const block = blockOf(header, [])
+  const txCommon = txCommonFor(common)
   const base = {
     nonce: request.nonce ?? state.readAccount(bytesToUnprefixedHex(from.bytes))?.nonce ?? 0n,
     gasLimit,
@@ -71,11 +71,11 @@ export function callTransaction(common: Common, request: CallRequest, at: BlockH
   let tx: TypedTransaction
   if (request.maxFeePerGas !== undefined || request.maxPriorityFeePerGas !== undefined) {
     const maxFeePerGas = request.maxFeePerGas ?? header.baseFeePerGas ?? 0n
-    tx = createFeeMarket1559Tx({ ...base, maxFeePerGas, maxPriorityFeePerGas: request.maxPriorityFeePerGas ?? 0n }, { common, freeze: false })
+    tx = createFeeMarket1559Tx({ ...base, maxFeePerGas, maxPriorityFeePerGas: request.maxPriorityFeePerGas ?? 0n }, { common: txCommon, freeze: false })
   } else if (request.accessList !== undefined) {
-    tx = createAccessList2930Tx({ ...base, gasPrice: request.gasPrice ?? 0n }, { common, freeze: false })
+    tx = createAccessList2930Tx({ ...base, gasPrice: request.gasPrice ?? 0n }, { common: txCommon, freeze: false })
   } else {
-    tx = createLegacyTx({ ...base, gasPrice: request.gasPrice ?? 0n }, { common, freeze: false })
+    tx = createLegacyTx({ ...base, gasPrice: request.gasPrice ?? 0n }, { common: txCommon, freeze: false })
   }
   // Impersonation: the unsigned tx reports the requested sender.
   pinSenderAddress(tx, from)
@@ -85,7 +85,7 @@ export function callTransaction(common: Common, request: CallRequest, at: BlockH
 /** The header a call at `header` runs under once block overrides are applied. */
 export function overriddenHeader(common: Common, header: BlockHeader, overrides: BlockOverrides | undefined): BlockHeader {
   if (overrides === undefined) return header
-  return createBlockHeader(overriddenHeaderData(header, overrides), { common, setHardfork: false })
+  return createBlockHeader(overriddenHeaderData(header, overrides), { common: blockCommonFor(common), setHardfork: false })
 }
 
 /** A list only grows from round to round; geth's loop settles in two or three. */
