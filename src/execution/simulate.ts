@@ -1,6 +1,8 @@
 /**
- * eth_call and eth_estimateGas: a transaction run on a throw-away overlay of committed state, from
- * any sender without a signature (as geth's `DoCall`), with nonce and balance checks relaxed.
+ * eth_call, eth_estimateGas and eth_createAccessList: a transaction run on a throw-away overlay of
+ * committed state, from any sender without a signature — an address with code too — and without a
+ * nonce check, as geth's `DoCall`; the sender must afford what it sends (value, and gas × price when
+ * a fee is given), or the call is refused with geth's "insufficient funds for gas * price + value".
  */
 import { type Block, type BlockHeader, createBlockHeader } from '@ethereumjs/block'
 import { blockOf } from '../chain/block.ts'
@@ -8,7 +10,7 @@ import { blockCommonFor, txCommonFor } from '../chain/common.ts'
 import type { Common } from '@ethereumjs/common'
 import { type AccessList, createAccessList2930Tx, createFeeMarket1559Tx, createLegacyTx, type TypedTransaction } from '@ethereumjs/tx'
 import type { InterpreterStep } from '@ethereumjs/evm'
-import { Address, bigIntToUnpaddedBytes, bytesToHex, bytesToUnprefixedHex, generateAddress } from '@ethereumjs/util'
+import { Account, Address, bigIntToUnpaddedBytes, bytesToHex, bytesToUnprefixedHex, equalsBytes, generateAddress, KECCAK256_NULL } from '@ethereumjs/util'
 import { type RunTxResult, runTx, type VM } from '@ethereumjs/vm'
 import { pinSenderAddress } from '../chain/transaction.ts'
 import { MosaicError } from '../errors.ts'
@@ -170,15 +172,52 @@ export async function withPrecompiles<T>(vm: VM, overrides: StateOverrides | und
   }
 }
 
+/**
+ * The state a call runs on. A call may come from an address with code (a Safe, a 4337 account):
+ * geth's eth_call skips the EIP-3607 sender check, which ethereumjs' runTx makes unconditionally
+ * on its first read of the sender. That one read shows the sender without code; the account runTx
+ * then writes back (fees, nonce) keeps the sender's real code, and every other read sees it.
+ */
+export class CallStateManager extends JournaledStateManager {
+  private sender: { key: string; codeHash: Uint8Array; masked: boolean } | undefined
+
+  /** The next call comes from `key`: let it pass the EOA check. */
+  callFrom(key: string): void {
+    const codeHash = this.readAccount(key)?.codeHash
+    this.sender = codeHash === undefined || equalsBytes(codeHash, KECCAK256_NULL) ? undefined : { key, codeHash, masked: false }
+  }
+
+  override reset(base?: StateReader): void {
+    this.sender = undefined
+    super.reset(base)
+  }
+
+  override async getAccount(address: Address): Promise<Account | undefined> {
+    const account = await super.getAccount(address)
+    const sender = this.sender
+    if (account === undefined || sender === undefined || sender.masked || bytesToUnprefixedHex(address.bytes) !== sender.key) return account
+    sender.masked = true
+    return new Account(account.nonce, account.balance, undefined, KECCAK256_NULL)
+  }
+
+  override async putAccount(address: Address, account?: Account): Promise<void> {
+    const sender = this.sender
+    if (account !== undefined && sender !== undefined && bytesToUnprefixedHex(address.bytes) === sender.key && equalsBytes(account.codeHash, KECCAK256_NULL)) {
+      account = new Account(account.nonce, account.balance, account.storageRoot, sender.codeHash)
+    }
+    return super.putAccount(address, account)
+  }
+}
+
 export class Simulator {
   private constructor(
-    private readonly stateManager: JournaledStateManager,
+    private readonly stateManager: CallStateManager,
     private readonly execution: ExecutionVM,
     private readonly gasCap: bigint,
   ) {}
 
   static async create(common: Common, gasCap: bigint): Promise<Simulator> {
-    const stateManager = new JournaledStateManager({ getAccount: () => undefined, getStorage: () => new Uint8Array(), getCode: () => undefined })
+    const stateManager = new CallStateManager({ getAccount: () => undefined, getStorage: () => new Uint8Array(), getCode: () => undefined })
     return new Simulator(stateManager, await createExecutionVM(common, stateManager), gasCap)
   }
 
@@ -186,12 +225,13 @@ export class Simulator {
     const { vm, hashes } = this.execution
     this.stateManager.reset(context.state)
     await applyStateOverrides(this.stateManager, context.stateOverrides)
+    this.stateManager.callFrom(bytesToUnprefixedHex(request.from ?? ZERO_ADDRESS))
     hashes.lookup = context.blockHash
     const { tx, block } = callTransaction(vm.common, request, context.header, gasLimit, this.stateManager)
     if (onStep !== undefined) vm.evm.events!.on('step', onStep)
     try {
       return await withPrecompiles(vm, context.stateOverrides, () =>
-        runTx(vm, { tx, block, skipNonce: true, skipBalance: true, skipBlockGasLimitValidation: true, skipHardForkValidation: true }),
+        runTx(vm, { tx, block, skipNonce: true, skipBlockGasLimitValidation: true, skipHardForkValidation: true }),
       )
     } finally {
       if (onStep !== undefined) vm.evm.events!.off('step', onStep)
@@ -288,7 +328,10 @@ function outcome(result: RunTxResult): CallOutcome {
 
 /** ethereumjs' refusal of a transaction (nonce, funds, fee, intrinsic gas) as a short TX_REJECTED error. */
 export function txRejection(error: unknown): MosaicError {
-  const message = (error as Error).message.split('\n')[0]!.replace(/ \(tx type=.*$/, '').replace(/ -> .*$/, '')
+  const message = (error as Error).message.split('\n')[0]!.replace(/ \((vm hf|tx type)=.*$/, '').replace(/ -> .*$/, '')
+  // geth's words for the funds check, which wallets and viem recognise.
+  const funds = /enough funds to send tx\. The (?:upfront|max) cost is: (\d+) and the sender's account \((0x[0-9a-fA-F]{40})\) only has: (\d+)/.exec(message)
+  if (funds !== null) return new MosaicError('TX_REJECTED', `insufficient funds for gas * price + value: address ${funds[2]} have ${funds[3]} want ${funds[1]}`, { cause: error })
   return new MosaicError('TX_REJECTED', message, { cause: error })
 }
 

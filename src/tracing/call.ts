@@ -1,15 +1,15 @@
 /**
  * debug_traceCall: a call run as eth_call runs it (`execution/simulate.ts`: from any sender,
- * unsigned, nonce and balance checks relaxed, a zero base fee when no fee is given; state and block
+ * unsigned, no nonce or EOA check, a zero base fee when no fee is given; state and block
  * overrides as eth_call takes them), traced.
  */
 import type { BlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import { applyStateOverrides, type StateOverrides } from '../execution/overrides.ts'
-import { type CallRequest, callTransaction, withPrecompiles } from '../execution/simulate.ts'
+import { type CallRequest, CallStateManager, callTransaction, withPrecompiles } from '../execution/simulate.ts'
 import type { BlockHashLookup } from '../execution/types.ts'
 import { createExecutionVM } from '../execution/vm.ts'
-import { JournaledStateManager } from '../state/journaled-state-manager.ts'
+import { bytesToUnprefixedHex } from '@ethereumjs/util'
 import type { StateReader } from '../state/types.ts'
 import type { TraceBudget } from './budget.ts'
 import { runTraced } from './run.ts'
@@ -31,10 +31,11 @@ export type TraceCallParameters = {
 const ZERO_ADDRESS = new Uint8Array(20)
 
 export async function traceCall({ common, request, gasLimit, state, header, blockHash, stateOverrides, tracer, budget }: TraceCallParameters): Promise<unknown> {
-  const stateManager = new JournaledStateManager(state)
+  const stateManager = new CallStateManager(state)
   const { vm, hashes } = await createExecutionVM(common, stateManager)
   hashes.lookup = blockHash
   await applyStateOverrides(stateManager, stateOverrides)
+  stateManager.callFrom(bytesToUnprefixedHex(request.from ?? ZERO_ADDRESS))
   const { tx, block } = callTransaction(vm.common, request, header, gasLimit, stateManager)
   await withPrecompiles(vm, stateOverrides, () =>
     runTraced({
@@ -46,7 +47,7 @@ export async function traceCall({ common, request, gasLimit, state, header, bloc
       block,
       sender: request.from ?? ZERO_ADDRESS,
       firstLogIndex: 0,
-      runOptions: { skipNonce: true, skipBalance: true, skipBlockGasLimitValidation: true, skipHardForkValidation: true },
+      runOptions: { skipNonce: true, skipBlockGasLimitValidation: true, skipHardForkValidation: true },
     }),
   )
   return tracer.result()

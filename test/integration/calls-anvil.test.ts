@@ -296,6 +296,22 @@ describe('calls with overrides, access lists and eth_simulateV1, differential ag
     }
   })
 
+  it('eth_call from an address with code runs (no EIP-3607 check, as geth), its code intact; a sender that cannot afford the value is refused as on anvil', async () => {
+    // PROBE calls itself: the answer needs its code, so a sender whose code was dropped would answer '0x'.
+    const fromContract = [{ from: PROBE, to: PROBE }, 'latest', { [PROBE]: { code: BALANCE_AND_CHAIN, balance: '0x2a' } }]
+    const [ours, theirs] = await both('eth_call', fromContract)
+    assert.equal(ours, `${numberToHex(42, { size: 32 })}${numberToHex(901, { size: 32 }).slice(2)}`)
+    assert.equal(ours, theirs)
+    for (const request of [{ from: OTHER, to: PROBE, value: '0x1' }, { from: OTHER, to: PROBE, gasPrice: '0x3b9aca00' }]) {
+      const [mosaicAnswer, anvilAnswer] = [await rawRpc(mosaic.url, 'eth_call', [request, 'latest']), await rawRpc(anvil.url, 'eth_call', [request, 'latest'])]
+      assert.ok(anvilAnswer.error !== undefined, 'anvil refuses it')
+      assert.equal(mosaicAnswer.error?.code, -32000)
+      assert.match(mosaicAnswer.error!.message, /^insufficient funds for gas \* price \+ value: address 0x0+beef1 have 0 want [1-9]/)
+      // The negative control: the same call with the funds given by an override passes.
+      assert.equal((await rawRpc(mosaic.url, 'eth_call', [request, 'latest', { [OTHER]: { balance: '0xde0b6b3a7640000' } }])).error, undefined)
+    }
+  })
+
   it('bad overrides get clear errors and change nothing', async () => {
     const before = await call(mosaic.url, 'eth_getBalance', [OTHER, 'latest'])
     for (const [params, pattern] of [
