@@ -289,12 +289,37 @@ export class Simulator {
   }
 
   /**
+   * geth's allowance: with a fee, the most gas the sender can pay for after the value it sends, so
+   * that the search is capped by the sender's funds rather than refused at the RPC gas cap.
+   */
+  private async affordable(request: CallRequest, context: SimulationContext, cap: bigint): Promise<bigint> {
+    const feeCap = request.maxFeePerGas ?? request.gasPrice ?? 0n
+    if (feeCap === 0n) return cap
+    this.stateManager.reset(context.state)
+    await applyStateOverrides(this.stateManager, context.stateOverrides)
+    const from = bytesToHex(request.from ?? ZERO_ADDRESS)
+    const balance = this.stateManager.readAccount(from.slice(2))?.balance ?? 0n
+    const value = request.value ?? 0n
+    if (value > balance) throw new MosaicError('TX_REJECTED', `insufficient funds for transfer: address ${from} have ${balance} want ${value}`)
+    const allowance = (balance - value) / feeCap
+    return allowance < cap ? allowance : cap
+  }
+
+  /**
    * The smallest gas limit with which the call succeeds: a binary search between the gas used and
    * the cap, as geth's `eth_estimateGas` does (stopping within 1.5%).
    */
   async estimateGas(request: CallRequest, context: SimulationContext): Promise<bigint> {
-    const cap = this.capped(request.gas)
-    const first = await this.runChecked(request, context, cap)
+    const limit = this.capped(request.gas)
+    const cap = await this.affordable(request, context, limit)
+    let first: RunTxResult
+    try {
+      first = await this.runChecked(request, context, cap)
+    } catch (error) {
+      // Funds allow less gas than even the intrinsic cost.
+      if (cap < limit) throw new MosaicError('TX_REJECTED', `gas required exceeds allowance (${cap})`, { cause: error })
+      throw error
+    }
     const firstOutcome = outcome(first)
     if (firstOutcome.error !== undefined) throwFailure(firstOutcome, cap)
     let lo = first.totalGasSpent - 1n

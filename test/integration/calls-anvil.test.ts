@@ -312,6 +312,17 @@ describe('calls with overrides, access lists and eth_simulateV1, differential ag
     }
   })
 
+  it('eth_estimateGas with a fee is capped by what the sender can pay, as geth\'s allowance', async () => {
+    const request = { from: OTHER, to: PROBE, gasPrice: '0x3b9aca00' }
+    const funded = (gas: bigint) => ({ [OTHER]: { balance: numberToHex(gas * 1_000_000_000n) } })
+    assert.equal(await call(mosaic.url, 'eth_estimateGas', [request, 'latest', funded(30_000n)]), '0x5208', 'enough for 30,000 gas: the transfer\'s 21,000')
+    const short = await rawRpc(mosaic.url, 'eth_estimateGas', [request, 'latest', funded(20_000n)])
+    assert.equal(short.error?.code, -32000)
+    assert.match(short.error!.message, /^gas required exceeds allowance \(20000\)/)
+    const transfer = await rawRpc(mosaic.url, 'eth_estimateGas', [{ ...request, value: '0x5' }, 'latest', { [OTHER]: { balance: '0x1' } }])
+    assert.match(transfer.error?.message ?? '', /^insufficient funds for transfer: address 0x0+beef1 have 1 want 5/)
+  })
+
   it('bad overrides get clear errors and change nothing', async () => {
     const before = await call(mosaic.url, 'eth_getBalance', [OTHER, 'latest'])
     for (const [params, pattern] of [
