@@ -4,6 +4,7 @@
  * poster when there is one —, to the block, and to the state a read at it sees (the head's flat
  * state in memory, or an earlier block's within the history window, `HISTORY_BLOCKS`).
  */
+import type { BlockHeader } from '@ethereumjs/block'
 import { bytesToHex } from '@ethereumjs/util'
 import type { Chain, ChainBlock } from '../chain/chain.ts'
 import { type Config, historyWindow } from '../config/config.ts'
@@ -23,6 +24,8 @@ export type BlockResolverDeps = {
   readonly state: StateReader
   readonly store: HistoryReader & { readonly historyFrom: bigint | undefined }
   readonly config: Pick<Config, 'historyBlocks' | 'mode'>
+  /** The header the next block will have (a call at `pending` runs under it). */
+  readonly nextHeader: () => BlockHeader
   /** Held while a block commits (`withStableState` without history). */
   readonly stateLock: { run<T>(fn: () => Promise<T>): Promise<T> }
   /** The L1 poster's view, once the node posts to an L1 (`safe`, `finalized`). */
@@ -31,7 +34,7 @@ export type BlockResolverDeps = {
 
 export type BlockResolver = ReturnType<typeof createBlockResolver>
 
-export function createBlockResolver({ chain, state, store, config, stateLock, poster }: BlockResolverDeps) {
+export function createBlockResolver({ chain, state, store, config, stateLock, nextHeader, poster }: BlockResolverDeps) {
   function resolveNumber(ref: p.BlockRef): bigint | undefined {
     if ('tag' in ref) {
       if (ref.tag === 'earliest') return 0n
@@ -87,6 +90,16 @@ export function createBlockResolver({ chain, state, store, config, stateLock, po
     return stateLock.run(() => body(stateAt(ref)))
   }
 
+  /**
+   * The header a call at `ref` (resolved to block `number`) runs under, as geth's: `pending` the
+   * next block's (what a transaction sent now meets), anything else that block's own — so NUMBER,
+   * TIMESTAMP and BASEFEE at `latest` read the head's, as on geth and anvil.
+   */
+  function callHeader(ref: p.BlockRef, number: bigint): BlockHeader {
+    if ('tag' in ref && ref.tag === 'pending' && number === chain.head) return nextHeader()
+    return chain.getHeader(number) ?? notFound(`block ${number} missing`)
+  }
+
   /** A block by number, tag, EIP-1898 object or plain 32-byte hash; must exist. */
   function existingBlockNumber(value: unknown): bigint {
     const ref = typeof value === 'string' && /^0x[0-9a-fA-F]{64}$/.test(value) ? { hash: p.hash(value, 'block hash'), requireCanonical: false } : p.blockRef(value)
@@ -95,5 +108,5 @@ export function createBlockResolver({ chain, state, store, config, stateLock, po
     return number
   }
 
-  return { resolveNumber, blockAt, stateAt, withStableState, existingBlockNumber }
+  return { resolveNumber, blockAt, stateAt, withStableState, callHeader, existingBlockNumber }
 }

@@ -138,7 +138,8 @@ export function createDevAccountMethods(deps: DevAccountDeps): Record<string, Ha
       ...(list === undefined ? {} : { accessList: list }),
     }
     // The estimate runs with the access list, so it includes what the list costs.
-    const gasLimit = call.gas ?? BigInt((await deps.estimateGas([fields], context)) as string)
+    // At `pending`: under the next block's header, whose base fee the fees above are drawn from.
+    const gasLimit = call.gas ?? BigInt((await deps.estimateGas([fields, 'pending'], context)) as string)
 
     const senderKey = account.address.slice(2).toLowerCase()
     let lock = nonceLocks.get(senderKey)

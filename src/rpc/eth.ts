@@ -97,10 +97,10 @@ export function createEthMethods(node: EthDeps): Record<string, Handler> {
   }
 
   /**
-   * What eth_call, eth_estimateGas and eth_createAccessList run against: at the head, its state
-   * under the next block's header (as a transaction sent now would run); at an earlier block N,
-   * N's state under N's header (geth's `DoCall`); either with the call's state overrides (3rd
-   * parameter) and block overrides (4th, eth_call and eth_estimateGas).
+   * What eth_call, eth_estimateGas and eth_createAccessList run against: block N's state under
+   * N's header (geth's `DoCall`; `pending`: the head's state under the next block's header), with
+   * the call's state overrides (3rd parameter) and block overrides (4th, eth_call and
+   * eth_estimateGas).
    */
   function callArgs(params: readonly unknown[], withBlockOverrides = true): { request: CallRequest; context: () => SimulationContext } {
     if (params[0] === undefined) throw invalidParams('missing value for required argument 0 (transaction)')
@@ -113,8 +113,7 @@ export function createEthMethods(node: EthDeps): Record<string, Handler> {
     // Resolved again under the state lock: the head may have moved while the call waited for it.
     const context = (): SimulationContext => {
       const at = stateAt(ref)
-      const header = at.number === chain.head ? sequencer.nextHeader() : (chain.getHeader(at.number) ?? notFound(`block ${at.number} missing`))
-      return { state: at.state, header: overriddenHeader(node.common, header, blockOverrides), blockHash: (n) => chain.getBlockHash(n), stateOverrides }
+      return { state: at.state, header: overriddenHeader(node.common, blocks.callHeader(ref, at.number), blockOverrides), blockHash: (n) => chain.getBlockHash(n), stateOverrides }
     }
     return { request, context }
   }

@@ -25,12 +25,11 @@ import * as p from './params.ts'
 export type TraceDeps = {
   readonly chain: Chain
   readonly common: MosaicNode['common']
-  readonly sequencer: Pick<MosaicNode['sequencer'], 'nextHeader'>
   readonly config: Pick<Config, 'rpcTraceTimeoutMs' | 'rpcTraceMaxBytes' | 'rpcGasCap' | 'historyBlocks' | 'mode'>
-  readonly blocks: Pick<BlockResolver, 'stateAt' | 'withStableState' | 'existingBlockNumber'>
+  readonly blocks: Pick<BlockResolver, 'stateAt' | 'withStableState' | 'callHeader' | 'existingBlockNumber'>
 }
 
-export function createTraceMethods({ chain, common, sequencer, config, blocks }: TraceDeps): Record<string, Handler> {
+export function createTraceMethods({ chain, common, config, blocks }: TraceDeps): Record<string, Handler> {
   function budgetFor(options: TraceOptions): TraceBudget {
     const timeout = options.timeoutMs === undefined ? config.rpcTraceTimeoutMs : Math.min(options.timeoutMs, config.rpcTraceTimeoutMs)
     return new TraceBudget(timeout, config.rpcTraceMaxBytes)
@@ -90,8 +89,7 @@ export function createTraceMethods({ chain, common, sequencer, config, blocks }:
     if (gasLimit > config.rpcGasCap) throw invalidParams(`gas ${gasLimit} exceeds the RPC gas cap ${config.rpcGasCap}`)
     blocks.stateAt(ref)
     return blocks.withStableState(ref, (at) => {
-      const atHeader = at.number === chain.head ? sequencer.nextHeader() : (chain.getHeader(at.number) ?? notFound(`block ${at.number} missing`))
-      const header = overriddenHeader(common, atHeader, blockOverrides)
+      const header = overriddenHeader(common, blocks.callHeader(ref, at.number), blockOverrides)
       return limited(async () => {
         try {
           return await traceCall({ common, request, gasLimit, state: at.state, header, blockHash: (n) => chain.getBlockHash(n), stateOverrides, tracer: createTracer(options), budget: budgetFor(options) })

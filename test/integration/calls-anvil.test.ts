@@ -323,6 +323,18 @@ describe('calls with overrides, access lists and eth_simulateV1, differential ag
     assert.match(transfer.error?.message ?? '', /^insufficient funds for transfer: address 0x0+beef1 have 1 want 5/)
   })
 
+  it('eth_call at latest runs under the head\'s header (NUMBER is the head, as on anvil and geth); at pending under the next block\'s', async () => {
+    const number = '0x4360005260206000f3' // NUMBER PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN
+    for (const url of [mosaic.url, anvil.url]) {
+      for (const [tag, offset] of [['latest', 0n], ['pending', 1n]] as const) {
+        const before = BigInt((await call(url, 'eth_blockNumber', [])) as string)
+        const seen = BigInt((await call(url, 'eth_call', [{ to: PROBE }, tag, { [PROBE]: { code: number } }])) as string)
+        const after = BigInt((await call(url, 'eth_blockNumber', [])) as string)
+        assert.ok(seen >= before + offset && seen <= after + offset, `${url === anvil.url ? 'anvil' : 'mosaic'} at ${tag}: NUMBER ${seen}, head ${before}…${after}`)
+      }
+    }
+  })
+
   it('bad overrides get clear errors and change nothing', async () => {
     const before = await call(mosaic.url, 'eth_getBalance', [OTHER, 'latest'])
     for (const [params, pattern] of [
