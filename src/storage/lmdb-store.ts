@@ -26,6 +26,8 @@ export type StoreOptions = {
   readonly historyBlocks?: number
   /** Block events kept (`mosaic_subscribe("blocks")` resumes within them); default `BLOCK_EVENTS_KEPT`. */
   readonly blockEventsKept?: number
+  /** Blocks whose change sets are indexed together (`HISTORY_INDEX_BATCH_BLOCKS`); tests lower it. */
+  readonly historyIndexBatchBlocks?: number
 }
 
 /** The stages of a block's life, in the order they happen to it (`mosaic_subscribe("blocks")`). */
@@ -50,6 +52,13 @@ const L1_EVENTS_PER_CALL = 10_000
 
 /** Blocks whose change sets one block write prunes at most: a shrunk window catches up gradually. */
 const PRUNE_PER_WRITE = 4
+/**
+ * The history index is written in batches, this many blocks at a time, or sooner once this many
+ * change-set entries wait: one LMDB commit dirties each index page once per batch instead of once
+ * per block. Until then the entries are indexed in memory (a few MB at most).
+ */
+const HISTORY_INDEX_BATCH_BLOCKS = 64
+const HISTORY_INDEX_BATCH_ENTRIES = 32_768
 const NO_VALUE = new Uint8Array(0)
 const LAST_BLOCK_KEY = new Uint8Array(8).fill(0xff)
 
@@ -103,6 +112,11 @@ export function decodeAccountRecord(bytes: Uint8Array): AccountRecord {
   return { nonce: bytesToBigInt(nonce), balance: bytesToBigInt(balance), codeHash: equalsBytes(codeHash, KECCAK256_NULL) ? KECCAK256_NULL : codeHash.slice() }
 }
 
+/** A change set entry not yet in the history index: the block that changed the key, and the value before. */
+type PendingChange = { readonly block: bigint; readonly before: Uint8Array }
+/** Per key (hex of its table key), its pending changes, oldest first. */
+type PendingHistory = Map<string, { readonly key: Uint8Array; changes: PendingChange[] }>
+
 /** Every storage key of `address` sorts below address ‖ 0xff…ff (33 bytes after the address). */
 function storageEnd(address: string): Uint8Array {
   const end = new Uint8Array(53).fill(0xff)
@@ -120,6 +134,13 @@ export class LmdbStore {
    * that checks it after its lookup never takes a pruned block's missing change set for "no change".
    */
   private historyFloor: bigint | undefined
+  /** The last block whose change sets are in the index tables (-1 for none). */
+  private historyIndexedTo: bigint
+  /** The last block of the index batch being committed, while one is. */
+  private historyIndexing: { readonly to: bigint; readonly done: Promise<void> } | undefined
+  /** The change sets of the blocks after `historyIndexedTo`, indexed in memory until their batch is committed. */
+  private readonly pendingHistory = { accounts: new Map() as PendingHistory, storage: new Map() as PendingHistory, blocks: [] as bigint[], entries: 0 }
+  private readonly historyIndexBatchBlocks: number
   private nextEvent: bigint
   /** Hears the block events of each commit, in sequence order, once they are durable. */
   onBlockEvents: ((events: readonly BlockEvent[]) => void) | undefined
@@ -145,13 +166,18 @@ export class LmdbStore {
       witnesses: table(tables.witnesses),
       readSets: table(tables.readSets),
       blockEvents: table(tables.blockEvents),
+      accountChangeSets: table(tables.accountChangeSets),
+      storageChangeSets: table(tables.storageChangeSets),
       accountHistory: table(tables.accountHistory),
       storageHistory: table(tables.storageHistory),
-      historyKeys: table(tables.historyKeys),
       meta: table(tables.meta),
     }
     const floor = this.getMeta(metaKeys.historyFrom)
     this.historyFloor = floor === undefined ? undefined : readNumberKey(floor)
+    this.historyIndexBatchBlocks = options.historyIndexBatchBlocks ?? HISTORY_INDEX_BATCH_BLOCKS
+    const indexedTo = this.getMeta(metaKeys.historyIndexedTo)
+    this.historyIndexedTo = indexedTo === undefined ? -1n : readNumberKey(indexedTo)
+    this.loadPendingHistory()
     const next = this.getMeta(metaKeys.nextEventSequence)
     this.nextEvent = next === undefined ? 1n : readNumberKey(next)
   }
@@ -166,6 +192,7 @@ export class LmdbStore {
   }
 
   async close(): Promise<void> {
+    await this.historyIndexing?.done
     await this.env.close()
   }
 
@@ -210,7 +237,7 @@ export class LmdbStore {
    */
   readAccountAt(address: string, number: bigint): AccountRecord | undefined {
     const key = unprefixedHexToBytes(address)
-    const before = this.firstChangeAfter(this.t.accountHistory, key, number)
+    const before = this.firstChangeAfter('accounts', key, number)
     const bytes = before === undefined ? this.t.accounts.getBinary(key) : before
     this.requireHistory(number)
     return bytes === undefined || bytes.length === 0 ? undefined : decodeAccountRecord(bytes)
@@ -219,27 +246,41 @@ export class LmdbStore {
   /** The slot's value after block `number` (leading zeros stripped; empty = zero). */
   readStorageAt(address: string, slot: string, number: bigint): Uint8Array {
     const key = storageKey(unprefixedHexToBytes(address), unprefixedHexToBytes(slot))
-    const before = this.firstChangeAfter(this.t.storageHistory, key, number)
+    const before = this.firstChangeAfter('storage', key, number)
     const value = before === undefined ? this.t.storage.getBinary(key) : before
     this.requireHistory(number)
     return value === undefined ? NO_VALUE : value.slice()
   }
 
   /** Disk use of the history tables: bytes of their pages (LMDB's own statistics). */
-  historyBytes(): { accountHistory: number; storageHistory: number; historyKeys: number } {
+  historyBytes(): { changeSets: number; index: number } {
     const bytes = (table: Table) => {
       const stat = table.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number }
       return stat.pageSize * (stat.treeBranchPageCount + stat.treeLeafPageCount + stat.overflowPages)
     }
-    return { accountHistory: bytes(this.t.accountHistory), storageHistory: bytes(this.t.storageHistory), historyKeys: bytes(this.t.historyKeys) }
+    return {
+      changeSets: bytes(this.t.accountChangeSets) + bytes(this.t.storageChangeSets),
+      index: bytes(this.t.accountHistory) + bytes(this.t.storageHistory),
+    }
   }
 
-  /** The value of `prefix`'s first history entry after block `number`, or undefined when there is none. */
-  private firstChangeAfter(history: Table, prefix: Uint8Array, number: bigint): Uint8Array | undefined {
-    for (const { value } of history.getRange({ start: concatBytes(prefix, numberKey(number + 1n)), end: concatBytes(prefix, LAST_BLOCK_KEY), limit: 1 })) {
-      return value as Uint8Array
+  /** Change set entries written but not yet in the history index (indexed in memory meanwhile). */
+  get historyPendingEntries(): number {
+    return this.pendingHistory.entries
+  }
+
+  /**
+   * The value `key` had before the first block after `number` that changed it, or undefined when
+   * none did since. The index on disk holds the blocks up to `historyIndexedTo`, the pending
+   * history the ones after it, so the first match in the index is the first change.
+   */
+  private firstChangeAfter(kind: 'accounts' | 'storage', key: Uint8Array, number: bigint): Uint8Array | undefined {
+    const [index, changeSets] = kind === 'accounts' ? [this.t.accountHistory, this.t.accountChangeSets] : [this.t.storageHistory, this.t.storageChangeSets]
+    for (const entry of index.getKeys({ start: concatBytes(key, numberKey(number + 1n)), end: concatBytes(key, LAST_BLOCK_KEY), limit: 1 })) {
+      // Undefined when that block was pruned meanwhile: the floor check after the lookup refuses the read.
+      return changeSets.getBinary(concatBytes((entry as Uint8Array).subarray(key.length), key))
     }
-    return undefined
+    return this.pendingHistory[kind].get(bytesToUnprefixedHex(key))?.changes.find((change) => change.block > number)?.before
   }
 
   private requireHistory(number: bigint): void {
@@ -251,20 +292,19 @@ export class LmdbStore {
   /**
    * Inside the block's write transaction, before its state changes are applied: record what the
    * block is about to overwrite — each account's and each slot's current value, every slot of a
-   * wiped storage — under the key and the block, and the block's list of those keys.
+   * wiped storage — in the block's change sets, appended at the end of their tables, and in the
+   * pending history, which serves reads until the index batch holding the block is committed.
+   * (Pending first: until the commit, the value recorded is still the current one.)
    */
   private writeChangeSets(number: bigint, delta: StateDelta): void {
     const block = numberKey(number)
-    const accountKeys: Uint8Array[] = []
-    const slotKeys: Uint8Array[] = []
+    const record = (kind: 'accounts' | 'storage', hex: string, key: Uint8Array, before: Uint8Array | undefined) => {
+      this.t[kind === 'accounts' ? 'accountChangeSets' : 'storageChangeSets'].putSync(concatBytes(block, key), before ?? NO_VALUE)
+      this.addPendingChange(kind, hex, key, number, before ?? NO_VALUE)
+    }
     for (const address of delta.accounts.keys()) {
       const key = unprefixedHexToBytes(address)
-      this.t.accountHistory.putSync(concatBytes(key, block), this.t.accounts.getBinary(key) ?? NO_VALUE)
-      accountKeys.push(key)
-    }
-    const recordSlot = (key: Uint8Array, before: Uint8Array | undefined) => {
-      this.t.storageHistory.putSync(concatBytes(key, block), before ?? NO_VALUE)
-      slotKeys.push(key)
+      record('accounts', address, key, this.t.accounts.getBinary(key))
     }
     // Slots written explicitly first; a wiped account's other slots after, each recorded once.
     const written = delta.storageCleared.size === 0 ? undefined : new Set<string>()
@@ -272,18 +312,92 @@ export class LmdbStore {
       const addressBytes = unprefixedHexToBytes(address)
       for (const slot of slots.keys()) {
         const key = storageKey(addressBytes, unprefixedHexToBytes(slot))
-        recordSlot(key, this.t.storage.getBinary(key))
+        record('storage', address + slot, key, this.t.storage.getBinary(key))
         written?.add(address + slot)
       }
     }
     for (const address of delta.storageCleared) {
       for (const { key, value } of this.t.storage.getRange({ start: unprefixedHexToBytes(address), end: storageEnd(address) })) {
         const slotKey = key as Uint8Array
-        if (written?.has(address + bytesToUnprefixedHex(slotKey.subarray(20)))) continue
-        recordSlot(slotKey.slice(), (value as Uint8Array).slice())
+        const hex = address + bytesToUnprefixedHex(slotKey.subarray(20))
+        if (written?.has(hex)) continue
+        record('storage', hex, slotKey.slice(), (value as Uint8Array).slice())
       }
     }
-    if (accountKeys.length + slotKeys.length > 0) this.t.historyKeys.putSync(block, RLP.encode([accountKeys, slotKeys]))
+  }
+
+  /** `hex` is the key's hex (the delta's address, or address ‖ slot). */
+  private addPendingChange(kind: 'accounts' | 'storage', hex: string, key: Uint8Array, block: bigint, before: Uint8Array): void {
+    const pending = this.pendingHistory
+    const entry = pending[kind].get(hex)
+    if (entry === undefined) pending[kind].set(hex, { key, changes: [{ block, before }] })
+    else entry.changes.push({ block, before })
+    if (pending.blocks[pending.blocks.length - 1] !== block) pending.blocks.push(block)
+    pending.entries++
+  }
+
+  /** On open: the change sets written after the last index batch go back into the pending history. */
+  private loadPendingHistory(): void {
+    const start = numberKey(this.historyIndexedTo + 1n)
+    const found: [bigint, 'accounts' | 'storage', Uint8Array, Uint8Array][] = []
+    for (const [kind, table] of [['accounts', this.t.accountChangeSets], ['storage', this.t.storageChangeSets]] as const) {
+      for (const { key, value } of table.getRange({ start })) {
+        const bytes = key as Uint8Array
+        found.push([readNumberKey(bytes.subarray(0, 8)), kind, bytes.slice(8), (value as Uint8Array).slice()])
+      }
+    }
+    found.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    for (const [block, kind, key, before] of found) this.addPendingChange(kind, bytesToUnprefixedHex(key), key, block, before)
+  }
+
+  /**
+   * After a block's commit: once enough change sets wait, index them in one batch of
+   * asynchronous writes, sorted by key, committed by LMDB's write thread (with the new
+   * `history_indexed_to`), then drop them from the pending history. One batch at a time.
+   */
+  private indexHistoryWhenDue(): void {
+    const pending = this.pendingHistory
+    if (this.historyIndexing !== undefined || pending.blocks.length === 0) return
+    if (pending.blocks.length < this.historyIndexBatchBlocks && pending.entries < HISTORY_INDEX_BATCH_ENTRIES) return
+    const to = pending.blocks[pending.blocks.length - 1]!
+    const entries = (kind: 'accounts' | 'storage') => {
+      const out: Uint8Array[] = []
+      for (const { key, changes } of pending[kind].values()) for (const { block } of changes) if (block <= to) out.push(concatBytes(key, numberKey(block)))
+      return out.sort(Buffer.compare)
+    }
+    const writes: Promise<boolean>[] = []
+    for (const key of entries('accounts')) writes.push(this.t.accountHistory.put(key, NO_VALUE))
+    for (const key of entries('storage')) writes.push(this.t.storageHistory.put(key, NO_VALUE))
+    writes.push(this.t.meta.put(new TextEncoder().encode(metaKeys.historyIndexedTo), numberKey(to)))
+    const done = Promise.all(writes).then(
+      () => {
+        this.historyIndexedTo = to
+        this.dropPendingHistory((block) => block <= to)
+      },
+      // A failed commit leaves the changes pending: the next block's write retries the batch
+      // (and a disk that cannot commit stops block production there).
+      () => undefined,
+    )
+    this.historyIndexing = {
+      to,
+      done: done.finally(() => {
+        this.historyIndexing = undefined
+      }),
+    }
+  }
+
+  /** Remove the pending changes of the blocks `drop` selects. */
+  private dropPendingHistory(drop: (block: bigint) => boolean): void {
+    const pending = this.pendingHistory
+    for (const map of [pending.accounts, pending.storage]) {
+      for (const [hex, entry] of map) {
+        const kept = entry.changes.filter(({ block }) => !drop(block))
+        pending.entries -= entry.changes.length - kept.length
+        if (kept.length === 0) map.delete(hex)
+        else entry.changes = kept
+      }
+    }
+    pending.blocks = pending.blocks.filter((block) => !drop(block))
   }
 
   /**
@@ -301,6 +415,8 @@ export class LmdbStore {
     for (let i = 0; pruneTo >= 0n && i < PRUNE_PER_WRITE; i++) {
       const oldest = this.oldestChangeSet()
       if (oldest === undefined || oldest > pruneTo) break
+      // Not a block whose index batch is being committed: its entries would outlive it.
+      if (this.historyIndexing !== undefined && oldest > this.historyIndexedTo && oldest <= this.historyIndexing.to) break
       this.pruneChangeSets(oldest)
       if (oldest > floor!) floor = oldest
     }
@@ -311,18 +427,27 @@ export class LmdbStore {
   }
 
   private oldestChangeSet(): bigint | undefined {
-    for (const key of this.t.historyKeys.getKeys({ limit: 1 })) return readNumberKey(key as Uint8Array)
-    return undefined
+    let oldest: bigint | undefined
+    for (const table of [this.t.accountChangeSets, this.t.storageChangeSets]) {
+      for (const key of table.getKeys({ limit: 1 })) {
+        const block = readNumberKey((key as Uint8Array).subarray(0, 8))
+        if (oldest === undefined || block < oldest) oldest = block
+      }
+    }
+    return oldest
   }
 
+  /** Remove a block's change sets and their index entries (none yet for a pending block: it leaves the pending history). */
   private pruneChangeSets(number: bigint): void {
     const block = numberKey(number)
-    const keys = this.t.historyKeys.getBinary(block)
-    if (keys === undefined) return
-    const [accounts, slots] = RLP.decode(keys) as unknown as [Uint8Array[], Uint8Array[]]
-    for (const key of accounts) this.t.accountHistory.removeSync(concatBytes(key, block))
-    for (const key of slots) this.t.storageHistory.removeSync(concatBytes(key, block))
-    this.t.historyKeys.removeSync(block)
+    const range = { start: block, end: numberKey(number + 1n) }
+    for (const [changeSets, index] of [[this.t.accountChangeSets, this.t.accountHistory], [this.t.storageChangeSets, this.t.storageHistory]] as const) {
+      for (const key of [...changeSets.getKeys(range)] as Uint8Array[]) {
+        changeSets.removeSync(key)
+        index.removeSync(concatBytes(key.subarray(8), block))
+      }
+    }
+    if (number > this.historyIndexedTo) this.dropPendingHistory((b) => b === number)
   }
 
   // ---- block events: each block's life, numbered ----
@@ -527,6 +652,7 @@ export class LmdbStore {
       this.t.meta.putSync(encoder.encode(metaKeys.schemaVersion), numberKey(SCHEMA_VERSION))
       for (const [key, value] of Object.entries(options.meta ?? {})) this.t.meta.putSync(encoder.encode(key), value)
     })
+    this.indexHistoryWhenDue()
     this.onBlockEvents?.(events)
   }
 
@@ -551,5 +677,5 @@ export class LmdbStore {
     }
     for (const [hash, code] of delta.code) this.t.code.putSync(unprefixedHexToBytes(hash), code)
   }
-}
 
+}

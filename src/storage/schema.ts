@@ -8,7 +8,7 @@
  * store holds either all of a block or none of it (kill -9 safe: LMDB commits are atomic).
  */
 
-export const SCHEMA_VERSION = 2
+export const SCHEMA_VERSION = 3
 
 export const tables = {
   /** address (20 bytes) → RLP([nonce, balance, codeHash]) of the account at the head block. */
@@ -36,17 +36,25 @@ export const tables = {
   /** block number (8, BE) → the block's witness (`witness/witness.ts`, binary form), written with its commitment. */
   witnesses: 'witnesses',
   /**
-   * address (20) ‖ block (8, BE) → the account as it was before that block changed it:
-   * RLP([nonce, balance, codeHash]), or empty when it did not exist. One entry per account a block
-   * changed: the change set (reth's AccountChangeSets) keyed by account first, so it is its own
-   * history index — the state at block N is the value of the first entry after N (one range seek),
-   * or the current one. Kept for the blocks of the history window (`HISTORY_BLOCKS`).
+   * block (8, BE) ‖ address (20) → the account as it was before that block changed it:
+   * RLP([nonce, balance, codeHash]), or empty when it did not exist. One entry per account the
+   * block changed (reth's AccountChangeSets). Keyed by block first, so a block's change set is
+   * appended at the end of the table: writing it dirties a few pages, not one per account.
+   * Kept for the blocks of the history window (`HISTORY_BLOCKS`).
+   */
+  accountChangeSets: 'account_changesets',
+  /** block (8, BE) ‖ address (20) ‖ slot (32) → the slot's value before that block changed it (leading zeros stripped; empty = zero), including every slot a storage wipe removed (reth's StorageChangeSets). */
+  storageChangeSets: 'storage_changesets',
+  /**
+   * address (20) ‖ block (8, BE) → empty: the history index (reth's AccountsHistory). The state at
+   * block N is the change set entry of the first block after N in the index (one range seek), or
+   * the current value. Built from the change sets in batches a few blocks behind the head
+   * (`meta.history_indexed_to`); the blocks after it are indexed in memory, rebuilt from their
+   * change sets on open.
    */
   accountHistory: 'account_history',
-  /** address (20) ‖ slot (32) ‖ block (8) → the slot's value before that block changed it (leading zeros stripped; empty = zero), including every slot a storage wipe removed (reth's StorageChangeSets, keyed by slot first). */
+  /** address (20) ‖ slot (32) ‖ block (8, BE) → empty: the storage history index (reth's StoragesHistory). */
   storageHistory: 'storage_history',
-  /** block (8, BE) → RLP([[address…], [address ‖ slot…]]): the keys of the block's history entries, so the block can be pruned when it leaves the window. */
-  historyKeys: 'history_keys',
   /**
    * sequence number (8, BE) → RLP([block number, status, payload]): each block's life in order —
    * `executed` (written with the block), `rooted` (with its commitment), `posted` and `finalized`
@@ -79,6 +87,8 @@ export const metaKeys = {
    * is off. Code needs no change set: it is content-addressed and never deleted.
    */
   historyFrom: 'history_from',
+  /** number (8, BE) of the last block whose change sets are in the history index tables. */
+  historyIndexedTo: 'history_indexed_to',
   /** number (8, BE): the sequence number the next block event gets. */
   nextEventSequence: 'next_event_sequence',
   /** number (8, BE): the last block that has its `posted` event. */
