@@ -130,7 +130,7 @@ async function throughputRows(n: number, blocks: number): Promise<BenchRow[]> {
     const genesisFile = join(dir, 'genesis.json')
     writeFileSync(genesisFile, JSON.stringify({ config: { chainId: Number(CHAIN_ID) }, alloc }))
     const config = loadConfig({
-      argv: ['--data-dir', join(dir, 'data'), '--genesis-file', genesisFile, '--fee-recipient', FEE_RECIPIENT, '--block-time-ms', '3600000'],
+      argv: ['--data-dir', join(dir, 'data'), '--genesis-file', genesisFile, '--fee-recipient', FEE_RECIPIENT, '--block-time-ms', '3600000', '--miniblock-ms', '3600000'],
       env: {},
       cwd: dir,
       mode: 'sequencer',

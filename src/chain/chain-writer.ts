@@ -8,6 +8,10 @@
  * head, its state published and its commitment allowed to become durable. So a kill -9 at any
  * moment loses no receipt that was served. Then the mempool forgets what the block settled and
  * `eth_sendRawTransactionSync` waiters and `block` listeners hear of it.
+ *
+ * A mini-batch of the open block goes the same way (`preconfirm`): its record on disk, then its
+ * transactions visible as preconfirmed (`pending`), then the mempool, waiters and `miniBatch`
+ * listeners. The block that seals it clears the preconfirmed view in the turn it becomes the head.
  */
 import { EventEmitter } from 'node:events'
 import { bytesToUnprefixedHex } from '@ethereumjs/util'
@@ -34,12 +38,41 @@ export interface SettledPool {
   prune(included: readonly TypedTransaction[], rejected: readonly TypedTransaction[], changedAccounts: Iterable<string>): void
 }
 
+/** The preconfirmed transactions of the open block (`sequencer/preconfirmations.ts`): the `pending` view. */
+export interface PreconfirmedState {
+  /** Make a durable mini-batch visible: pending state, receipts, the pending block. */
+  publish(batch: MiniBatchToPreconfirm): void
+  /** The open block became canonical: nothing is pending any more. */
+  clear(): void
+}
+
 export type ChainWriterOptions = {
   readonly store: LmdbStore
   readonly chain: Chain
   readonly state: PublishedState
   readonly commitment: Pick<CommitmentLog, 'markDurable'>
   readonly mempool: SettledPool
+  /** Where preconfirmed mini-batches become visible (a sequencer); absent: no preconfirmations (a replica). */
+  readonly pending?: PreconfirmedState | undefined
+}
+
+/** One executed mini-batch of the open block, ready to be preconfirmed. */
+export type MiniBatchToPreconfirm = {
+  readonly block: bigint
+  /** Its position among the block's stored mini-batches. */
+  readonly index: number
+  /** What `LmdbStore.writeMiniBatch` keeps: enough to re-execute it after a crash (`sequencer/preconfirmations.ts`). */
+  readonly record: Uint8Array
+  /** Executed, in block order: each is preconfirmed at its position. */
+  readonly included: readonly TypedTransaction[]
+  /** Position in the block of the first of `included`. */
+  readonly firstIndex: number
+  /** Left out at execution: the mempool drops them, waiters hear why. */
+  readonly rejected: readonly { readonly tx: TypedTransaction; readonly reason: string }[]
+  /** The state it changed, values after it. */
+  readonly changes: StateDelta
+  /** Gas used by the block so far. */
+  readonly gasUsed: bigint
 }
 
 /** A block ready to become canonical. */
@@ -53,9 +86,9 @@ export type BlockToCommit = {
   readonly rejected?: readonly { readonly tx: TypedTransaction; readonly reason: string }[]
 }
 
-export type InclusionOutcome = { status: 'included' } | { status: 'dropped'; reason: string } | { status: 'timeout' }
+export type InclusionOutcome = { status: 'included' } | { status: 'preconfirmed' } | { status: 'dropped'; reason: string } | { status: 'timeout' }
 
-export type ChainWriterEvents = { block: [ChainBlock] }
+export type ChainWriterEvents = { block: [ChainBlock]; miniBatch: [MiniBatchToPreconfirm] }
 
 export class ChainWriter extends EventEmitter<ChainWriterEvents> {
   /** `eth_sendRawTransactionSync` callers, by transaction hash (unprefixed hex). */
@@ -72,6 +105,8 @@ export class ChainWriter extends EventEmitter<ChainWriterEvents> {
     await store.writeBlock(stored, delta, readSet === undefined ? {} : { readSet })
     chain.advance(stored.number, chainBlock, stored.serialized.length)
     state.apply(delta)
+    // The open block's preconfirmed view, now the head's state: gone in the same turn.
+    this.o.pending?.clear()
     commitment.markDurable(stored.number)
     mempool.prune(
       chainBlock.block.transactions,
@@ -85,7 +120,34 @@ export class ChainWriter extends EventEmitter<ChainWriterEvents> {
     this.emit('block', chainBlock)
   }
 
-  /** Resolves once the transaction `hash` is in a durable block, is dropped, or `timeoutMs` passed. */
+  /**
+   * Preconfirm a mini-batch of the open block: durable first (its record on disk, so a restart
+   * re-executes it at the same position), then visible (pending state and receipts), then the
+   * mempool drops what execution refused and `eth_sendRawTransactionSync` waiters and
+   * `miniBatch` listeners hear of it. Throws, showing nothing, when it could not be made durable.
+   */
+  async preconfirm(batch: MiniBatchToPreconfirm): Promise<void> {
+    const { store, mempool, pending } = this.o
+    if (pending === undefined) throw new Error('ChainWriter.preconfirm: this node keeps no preconfirmations')
+    if (batch.included.length > 0) {
+      await store.writeMiniBatch(batch.block, batch.index, batch.record)
+      pending.publish(batch)
+    }
+    if (batch.rejected.length > 0) {
+      mempool.prune(
+        [],
+        batch.rejected.map((r) => r.tx),
+        [],
+      )
+    }
+    if (this.waiters.size > 0) {
+      for (const tx of batch.included) this.settle(bytesToUnprefixedHex(tx.hash()), { status: 'preconfirmed' })
+      for (const { tx, reason } of batch.rejected) this.settle(bytesToUnprefixedHex(tx.hash()), { status: 'dropped', reason })
+    }
+    if (batch.included.length > 0) this.emit('miniBatch', batch)
+  }
+
+  /** Resolves once the transaction `hash` is preconfirmed or in a durable block, is dropped, or `timeoutMs` passed. */
   waitForInclusion(hash: Uint8Array, timeoutMs: number): Promise<InclusionOutcome> {
     const key = bytesToUnprefixedHex(hash)
     return new Promise((resolve) => {

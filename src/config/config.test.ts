@@ -61,6 +61,7 @@ describe('config', () => {
       dataDir: join(emptyCwd, 'data'),
       blockTimeMs: 250,
       emptyBlocks: false,
+      miniblockMs: 20,
       blockGasLimit: 30_000_000n,
       feeRecipient: '0x4200000000000000000000000000000000000011',
       genesisFile: undefined,

@@ -214,6 +214,11 @@ export const configOptions = {
   dataDir: option('DATA_DIR', path, 'Directory of the chain database, resolved against the working directory.'),
   blockTimeMs: option('BLOCK_TIME_MS', positiveInteger, 'Interval between blocks, in milliseconds.'),
   emptyBlocks: option('EMPTY_BLOCKS', boolean, 'Seal a block every interval even when it has no transactions.'),
+  miniblockMs: option(
+    'MINIBLOCK_MS',
+    positiveInteger,
+    'Interval between mini-batches, in milliseconds: transactions pooled since the last one are executed on top of the open block, made durable and preconfirmed (eth_sendRawTransactionSync answers, receipts and the pending tag show them); a block is its mini-batches, sealed every BLOCK_TIME_MS. At BLOCK_TIME_MS or more there are none: each block is executed whole when sealed.',
+  ),
   blockGasLimit: option('BLOCK_GAS_LIMIT', bigintType(21000n), 'Gas limit of every block (at least one transfer).'),
   feeRecipient: option(
     'FEE_RECIPIENT',
@@ -454,6 +459,7 @@ export const defaults: ConfigValues = {
   dataDir: './data',
   blockTimeMs: 250,
   emptyBlocks: false,
+  miniblockMs: 20,
   blockGasLimit: 30_000_000n,
   feeRecipient: '0x4200000000000000000000000000000000000011',
   genesisFile: undefined,

@@ -4,13 +4,22 @@
  * eth_simulateV1 builds its simulated blocks the same way.
  */
 import { type Block, type BlockHeader, createBlockHeader } from '@ethereumjs/block'
-import { Bloom, encodeReceipt } from '@ethereumjs/vm'
+import { Bloom, encodeReceipt, type TxReceipt } from '@ethereumjs/vm'
 import { blockOf, serializeBlock } from '../chain/block.ts'
 import { type ChainBlock, encodeStoredReceipt, type StoredReceipt } from '../chain/chain.ts'
 import { serializedTx } from '../chain/transaction.ts'
 import { orderedTrieRoot } from '../commitment/ordered-root.ts'
 import type { StoredBlock } from '../storage/lmdb-store.ts'
 import type { ExecutedTx } from './types.ts'
+
+/** What the store keeps of an executed transaction's receipt. */
+export function storedReceiptOf(receipt: TxReceipt): StoredReceipt {
+  return {
+    status: 'status' in receipt ? receipt.status : 1,
+    cumulativeGasUsed: receipt.cumulativeBlockGasUsed,
+    logs: receipt.logs as StoredReceipt['logs'],
+  }
+}
 
 /**
  * Header roots and bloom from the executed transactions, then the final block — built from the
@@ -28,11 +37,7 @@ export function assembleBlock(
   const receipts: StoredReceipt[] = []
   for (const { receipt } of executed) {
     if (receipt.logs.length > 0) bloom.or(new Bloom(receipt.bitvector, common))
-    receipts.push({
-      status: 'status' in receipt ? receipt.status : 1,
-      cumulativeGasUsed: receipt.cumulativeBlockGasUsed,
-      logs: receipt.logs as StoredReceipt['logs'],
-    })
+    receipts.push(storedReceiptOf(receipt))
   }
   const transactionsTrie = orderedTrieRoot(transactions.map((tx) => serializedTx(tx)))
   const receiptTrie = orderedTrieRoot(executed.map(({ tx, receipt }) => encodeReceipt(receipt, tx.type)))

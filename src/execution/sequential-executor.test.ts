@@ -4,11 +4,15 @@ import { describe, it } from 'node:test'
 import { createBlockHeader } from '@ethereumjs/block'
 import { createCustomCommon, Mainnet } from '@ethereumjs/common'
 import { createFeeMarket1559Tx } from '@ethereumjs/tx'
-import { bytesToUnprefixedHex, concatBytes, hexToBytes, KECCAK256_NULL, privateToAddress } from '@ethereumjs/util'
+import { bytesToHex, bytesToUnprefixedHex, concatBytes, hexToBytes, KECCAK256_NULL, privateToAddress } from '@ethereumjs/util'
 import { createChainCommon } from '../chain/common.ts'
 import { decodeTransaction } from '../chain/transaction.ts'
 import { customCrypto, keccak256 } from '../crypto/crypto.ts'
 import { FlatState } from '../state/flat-state.ts'
+import { mergeDelta } from '../state/delta.ts'
+import { encodeStateDelta } from '../state/delta-codec.ts'
+import { createStateDelta } from '../state/types.ts'
+import type { BlockExecution } from './types.ts'
 import type { AccountRecord } from '../state/types.ts'
 import { createSequentialExecutor } from './sequential-executor.ts'
 
@@ -73,5 +77,38 @@ describe('SequentialExecutor', () => {
     assert.match(result.rejected[0]!.reason, /kzg not initialized/)
     assert.match(result.rejected[1]!.reason, /nonce/)
     assert.equal(result.delta.accounts.has(SENDER), false, 'the dropped transaction left no trace')
+  })
+
+  it('behavior: an open block executed in mini-batches is the whole block — receipts, gas, delta, reads — and its mini-batches\' changes merge into the delta', async () => {
+    const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
+    const txs = (n: number) =>
+      Array.from({ length: n }, (_, nonce) =>
+        decodeTransaction(
+          createFeeMarket1559Tx({ nonce: BigInt(nonce), gasLimit: 100_000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 1n, to: POINT_EVALUATION, value: BigInt(nonce + 1), data: pointEvaluationInput(nonce % 2), chainId: 901n }, { common }).sign(KEY).serialize(),
+          common,
+        ),
+      )
+    const all = txs(5)
+    const header = createBlockHeader({ number: 1n, gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n }, { common, setHardfork: false })
+    const executor = await createSequentialExecutor({ common })
+    const whole = await executor.executeBlock({ header, transactions: all, state: state(), blockHash: () => undefined })
+    const open = await executor.openBlock({ header, state: state(), blockHash: () => undefined })
+    const merged = createStateDelta()
+    for (const cut of [all.slice(0, 2), all.slice(2, 3), [], all.slice(3)]) mergeDelta(merged, (await open.execute(cut)).changes)
+    const parts = open.finish()
+    const shape = (e: BlockExecution) => ({
+      receipts: e.executed.map((x) => [('status' in x.receipt ? x.receipt.status : 1), x.receipt.cumulativeBlockGasUsed, x.gasUsed]),
+      gasUsed: e.gasUsed,
+      delta: bytesToHex(encodeStateDelta(e.delta)),
+      reads: [...e.reads.accounts].sort(),
+    })
+    assert.deepEqual(shape(parts), shape(whole))
+    assert.deepEqual(shape(whole).receipts.map((r) => r[0]), [1, 0, 1, 0, 1])
+    assert.equal(bytesToHex(encodeStateDelta(merged)), bytesToHex(encodeStateDelta(parts.delta)))
+    // Control: another order is another block.
+    const swapped = await executor.executeBlock({ header, transactions: [all[0]!, all[2]!, all[1]!, all[3]!, all[4]!], state: state(), blockHash: () => undefined })
+    assert.notDeepEqual(shape(swapped), shape(whole))
+    // The executor is free again, and a finished block runs nothing more.
+    await assert.rejects(open.execute(all), /finished/)
   })
 })

@@ -8,7 +8,7 @@ import type { Common } from '@ethereumjs/common'
 import { runTx } from '@ethereumjs/vm'
 import { createReadSet, mergeReadSet, ReadSetRecorder } from '../state/read-set.ts'
 import { JournaledStateManager } from '../state/journaled-state-manager.ts'
-import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx, RejectedTx } from './types.ts'
+import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx, OpenBlockExecution, OpenBlockParameters, RejectedTx } from './types.ts'
 import { applyBlockPrelude, createExecutionVM, type ExecutionVM } from './vm.ts'
 
 export type CreateSequentialExecutorParameters = { common: Common }
@@ -32,54 +32,100 @@ class SequentialExecutor implements BlockExecutor {
     private readonly execution: ExecutionVM,
   ) {}
 
-  async executeBlock({ header, transactions, state, blockHash }: ExecuteBlockParameters): Promise<BlockExecution> {
-    if (this.running) throw new Error('SequentialExecutor.executeBlock is not re-entrant')
-    this.running = true
+  async executeBlock({ transactions, ...parameters }: ExecuteBlockParameters): Promise<BlockExecution> {
+    const open = await this.openBlock(parameters)
     try {
-      const { vm, hashes } = this.execution
-      // What the block reads: the prelude's and the included transactions' reads — a
-      // transaction left out of the block leaves no reads behind (its witness must not carry them).
-      const reads = createReadSet()
-      const recorder = new ReadSetRecorder(state, reads)
-      this.stateManager.reset(recorder)
-      hashes.lookup = (n) => {
-        recorder.reads.blockNumbers.add(n)
-        return blockHash(n)
-      }
-      const block = createBlock({ header }, { common: vm.common })
-      await applyBlockPrelude(vm.common, this.stateManager, header)
-      const executed: ExecutedTx[] = []
-      const rejected: RejectedTx[] = []
-      let gasUsed = 0n
-      for (const tx of transactions) {
-        if (gasUsed + tx.gasLimit > header.gasLimit) {
-          rejected.push({ tx, reason: `block gas limit reached: ${gasUsed} used, tx gas limit ${tx.gasLimit}` })
-          continue
-        }
-        recorder.reads = createReadSet()
-        try {
-          const result = await runTx(vm, { tx, block, blockGasUsed: gasUsed })
-          mergeReadSet(reads, recorder.reads)
-          gasUsed += result.totalGasSpent
-          executed.push({
-            tx,
-            sender: tx.getSenderAddress(),
-            receipt: result.receipt,
-            gasUsed: result.totalGasSpent,
-            createdAddress: result.createdAddress,
-          })
-        } catch (error) {
-          // runTx reverted its own checkpoint, but not those of call frames an exception
-          // escaped from: revert them too, so state is exactly as before this tx.
-          await this.stateManager.revertAll()
-          rejected.push({ tx, reason: error instanceof Error ? error.message : String(error) })
-        }
-      }
-      recorder.reads = reads
-      const delta = this.stateManager.delta()
-      return { executed, rejected, gasUsed, delta, reads, stats: { mode: 'sequential', rounds: 0, aborts: 0 } }
-    } finally {
+      await open.execute(transactions)
+    } catch (error) {
+      // An exception out of execution (not a rejected tx: a bug) still frees the executor.
+      try {
+        open.finish()
+      } catch {}
+      throw error
+    }
+    return open.finish()
+  }
+
+  /**
+   * One block, executed as its mini-batches arrive: the prelude now, then each `execute` runs its
+   * transactions after all earlier ones on the same overlay, VM and cumulative gas — exactly the
+   * loop a whole block runs, cut where the mini-batches end.
+   */
+  async openBlock({ header, state, blockHash }: OpenBlockParameters): Promise<OpenBlockExecution> {
+    if (this.running) throw new Error('SequentialExecutor: a block is already being executed (not re-entrant)')
+    this.running = true
+    const { vm, hashes } = this.execution
+    const stateManager = this.stateManager
+    // What the block reads: the prelude's and the included transactions' reads — a
+    // transaction left out of the block leaves no reads behind (its witness must not carry them).
+    const reads = createReadSet()
+    const recorder = new ReadSetRecorder(state, reads)
+    stateManager.reset(recorder)
+    stateManager.trackChanges()
+    hashes.lookup = (n) => {
+      recorder.reads.blockNumbers.add(n)
+      return blockHash(n)
+    }
+    const block = createBlock({ header }, { common: vm.common })
+    try {
+      await applyBlockPrelude(vm.common, stateManager, header)
+    } catch (error) {
       this.running = false
+      throw error
+    }
+    const executed: ExecutedTx[] = []
+    const rejected: RejectedTx[] = []
+    let gasUsed = 0n
+    let finished = false
+    const release = () => {
+      finished = true
+      this.running = false
+    }
+    return {
+      header,
+      get gasUsed() {
+        return gasUsed
+      },
+      async execute(transactions) {
+        if (finished) throw new Error('SequentialExecutor: the block is finished')
+        const batchExecuted: ExecutedTx[] = []
+        const batchRejected: RejectedTx[] = []
+        for (const tx of transactions) {
+          if (gasUsed + tx.gasLimit > header.gasLimit) {
+            batchRejected.push({ tx, reason: `block gas limit reached: ${gasUsed} used, tx gas limit ${tx.gasLimit}` })
+            continue
+          }
+          recorder.reads = createReadSet()
+          try {
+            const result = await runTx(vm, { tx, block, blockGasUsed: gasUsed })
+            mergeReadSet(reads, recorder.reads)
+            gasUsed += result.totalGasSpent
+            batchExecuted.push({
+              tx,
+              sender: tx.getSenderAddress(),
+              receipt: result.receipt,
+              gasUsed: result.totalGasSpent,
+              createdAddress: result.createdAddress,
+            })
+          } catch (error) {
+            // runTx reverted its own checkpoint, but not those of call frames an exception
+            // escaped from: revert them too, so state is exactly as before this tx.
+            await stateManager.revertAll()
+            batchRejected.push({ tx, reason: error instanceof Error ? error.message : String(error) })
+          }
+        }
+        recorder.reads = reads
+        executed.push(...batchExecuted)
+        rejected.push(...batchRejected)
+        return { executed: batchExecuted, rejected: batchRejected, gasUsed, changes: stateManager.takeChanges() }
+      },
+      finish() {
+        if (finished) throw new Error('SequentialExecutor: the block is finished')
+        release()
+        recorder.reads = reads
+        const delta = stateManager.delta()
+        return { executed, rejected, gasUsed, delta, reads, stats: { mode: 'sequential', rounds: 0, aborts: 0 } }
+      },
     }
   }
 

@@ -64,10 +64,42 @@ export type BlockExecution = {
 
 export type ExecutorMode = 'sequential' | 'parallel'
 
+/** An open block: its header template, committed state and BLOCKHASH source; no transactions yet. */
+export type OpenBlockParameters = Omit<ExecuteBlockParameters, 'transactions'>
+
+/** One mini-batch executed on top of the open block. */
+export type MiniBatchExecution = {
+  /** In the order given; their receipts' cumulative gas counts every earlier mini-batch of the block. */
+  readonly executed: readonly ExecutedTx[]
+  /** Left out: invalid at their position (nonce, funds) or past the block's gas limit. */
+  readonly rejected: readonly RejectedTx[]
+  /** Gas used by the block so far (every mini-batch up to this one). */
+  readonly gasUsed: bigint
+  /** The state this mini-batch changed, values after it (merged in order, the block's delta). */
+  readonly changes: StateDelta
+}
+
+/**
+ * A block executed incrementally, mini-batch by mini-batch, on one journaled state (the VM,
+ * the overlay, the read set and the cumulative gas stay between calls). `finish` gives the same
+ * `BlockExecution` as `executeBlock` of all the transactions given, in that order: the open block
+ * is the sequential execution of their concatenation.
+ */
+export interface OpenBlockExecution {
+  readonly header: BlockHeader
+  /** Gas used so far. */
+  readonly gasUsed: bigint
+  execute(transactions: readonly TypedTransaction[]): Promise<MiniBatchExecution>
+  /** The whole block; the executor is free again. */
+  finish(): BlockExecution
+}
+
 export interface BlockExecutor {
   readonly mode: ExecutorMode
   /** The memory of the executor's worker threads, if it has any (`mosaic_status`, `/metrics`). */
   workerMemory?(): readonly { readonly heapUsed: number; readonly heapTotal: number; readonly stateBytes: number }[]
   executeBlock(parameters: ExecuteBlockParameters): Promise<BlockExecution>
+  /** Start a block to execute in mini-batches; until it is finished the executor runs nothing else. */
+  openBlock(parameters: OpenBlockParameters): Promise<OpenBlockExecution>
   close(): Promise<void>
 }

@@ -172,7 +172,8 @@ export class Mempool {
       if (key === senderKey) continue
       let tail: PoolEntry | undefined
       for (const entry of pooled.values()) if (tail === undefined || entry.tx.nonce > tail.tx.nonce) tail = entry
-      if (tail === undefined) continue
+      // A tail below the state nonce is preconfirmed in the open block: evicting it frees nothing.
+      if (tail === undefined || tail.tx.nonce < this.stateNonce(key)) continue
       const queued = tail.tx.nonce >= this.pendingNonce(key)
       const better =
         victim === undefined ||

@@ -25,6 +25,7 @@ import { Simulator } from '../execution/simulate.ts'
 import type { BlockExecutor } from '../execution/types.ts'
 import { Mempool } from '../mempool/mempool.ts'
 import { createNodeMetrics, type NodeMetrics } from '../metrics/registry.ts'
+import { Preconfirmations } from '../sequencer/preconfirmations.ts'
 import { Sequencer } from '../sequencer/sequencer.ts'
 import { FlatState } from '../state/flat-state.ts'
 import { metaKeys } from '../storage/schema.ts'
@@ -42,6 +43,8 @@ export type MosaicNode = {
   readonly mempool: Mempool
   readonly executor: BlockExecutor
   readonly sequencer: Sequencer
+  /** The open block's preconfirmed mini-batches: the `pending` tag, preconfirmed receipts. */
+  readonly preconfirmations: Preconfirmations
   /** The one path by which a block becomes canonical (sequencer and replica alike). */
   readonly writer: ChainWriter
   /** Each block's life in order — executed, rooted, posted, finalized, verified — numbered (`mosaic_subscribe("blocks")`). */
@@ -133,6 +136,8 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   const metrics = createNodeMetrics()
   const chain = new Chain(store, common, head, { cacheBytes: config.chainCacheBytes })
   const state = new FlatState(store, { budget: config.stateCacheBytes })
+  // What a transaction sent now meets: the head's state with the open block's preconfirmed mini-batches over it.
+  const preconfirmations = new Preconfirmations(state)
   const sequential = await createSequentialExecutor({ common })
   // Parallel workers read committed state straight from LMDB, which holds the head state now.
   const parallel =
@@ -150,16 +155,17 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
     txMaxBytes: config.txMaxBytes,
     blockGasLimit: config.blockGasLimit,
     baseFeeFloor: config.baseFeeFloor,
-    state: () => state,
+    state: () => preconfirmations.state(),
     recoverSender: senders === undefined ? undefined : (raw) => senders.recover(raw),
   })
   const simulator = await Simulator.create(common, config.rpcGasCap)
   const parts = { common, store, chain, state, mempool, executor, metrics, stateLock: new Mutex() }
-  const writer = new ChainWriter({ store, chain, state, commitment, mempool })
+  const writer = new ChainWriter({ store, chain, state, commitment, mempool, pending: preconfirmations })
   const sequencer = new Sequencer({
     ...parts,
     writer,
     blockTimeMs: config.blockTimeMs,
+    miniblockMs: config.miniblockMs,
     emptyBlocks: config.emptyBlocks,
     blockGasLimit: config.blockGasLimit,
     baseFeeFloor: config.baseFeeFloor,
@@ -176,10 +182,21 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   metrics.trieNodeLoads.set(() => commitment.stats().loadsOnPrefetch, { phase: 'prefetch' })
   metrics.trieNodeLoads.set(() => commitment.stats().loadsOnUpdate, { phase: 'update' })
   registerMemoryMetrics(metrics, () => memoryStatus({ chain, state, commitment, executor, mempool, config }))
+  // A crash left an open block with preconfirmed mini-batches: seal it before anything is served.
+  try {
+    await sequencer.recoverOpenBlock()
+  } catch (error) {
+    await commitment.close()
+    await executor.close()
+    await recovery?.close()
+    await store.close()
+    throw error
+  }
   return {
     ...parts,
     config,
     sequencer,
+    preconfirmations,
     writer,
     blockEvents,
     simulator,

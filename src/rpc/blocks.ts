@@ -30,11 +30,19 @@ export type BlockResolverDeps = {
   readonly stateLock: { run<T>(fn: () => Promise<T>): Promise<T> }
   /** The L1 poster's view, once the node posts to an L1 (`safe`, `finalized`). */
   readonly poster: () => { readonly safeBlock: bigint; readonly finalizedBlock: bigint } | undefined
+  /**
+   * The open block's preconfirmed mini-batches (`sequencer/preconfirmations.ts`): `pending` reads
+   * their state, and `pending` blocks are the open block so far (Base's flashblocks: with nothing
+   * preconfirmed, the head).
+   */
+  readonly pending?: { readonly block: { chainBlock(): ChainBlock } | undefined; state(): StateReader }
 }
 
 export type BlockResolver = ReturnType<typeof createBlockResolver>
 
-export function createBlockResolver({ chain, state, store, config, stateLock, nextHeader, poster }: BlockResolverDeps) {
+const isPending = (ref: p.BlockRef): boolean => 'tag' in ref && ref.tag === 'pending'
+
+export function createBlockResolver({ chain, state, store, config, stateLock, nextHeader, poster, pending }: BlockResolverDeps) {
   function resolveNumber(ref: p.BlockRef): bigint | undefined {
     if ('tag' in ref) {
       if (ref.tag === 'earliest') return 0n
@@ -50,6 +58,10 @@ export function createBlockResolver({ chain, state, store, config, stateLock, ne
   }
 
   function blockAt(ref: p.BlockRef): ChainBlock | undefined {
+    if (isPending(ref)) {
+      const open = pending?.block
+      if (open !== undefined) return open.chainBlock()
+    }
     const number = resolveNumber(ref)
     return number === undefined ? undefined : chain.getBlock(number)
   }
@@ -63,7 +75,7 @@ export function createBlockResolver({ chain, state, store, config, stateLock, ne
     const number = resolveNumber(ref)
     if (number === undefined) throw new RpcError(rpcErrorCodes.serverError, 'hash' in ref ? `header for hash ${bytesToHex(ref.hash)} not found` : 'header not found')
     if (number > chain.head) throw new RpcError(rpcErrorCodes.serverError, `header not found: block ${number} is past the head ${chain.head}`)
-    if (number === chain.head) return { state, number }
+    if (number === chain.head) return { state: isPending(ref) && pending !== undefined ? pending.state() : state, number }
     const oldest = store.historyFrom ?? chain.head
     if (number < oldest) {
       const window = historyWindow(config)
@@ -86,6 +98,8 @@ export function createBlockResolver({ chain, state, store, config, stateLock, ne
   async function withStableState<T>(ref: p.BlockRef, body: (at: { state: StateReader; number: bigint }) => Promise<T>): Promise<T> {
     const at = stateAt(ref)
     if (at.number !== chain.head) return body(at)
+    // The preconfirmed state changes with each mini-batch, which runs under the state lock.
+    if (isPending(ref)) return stateLock.run(() => body(stateAt(ref)))
     if (historyWindow(config) > 0 && store.historyFrom !== undefined) return body({ state: new HistoricalState(store, at.number), number: at.number })
     return stateLock.run(() => body(stateAt(ref)))
   }

@@ -51,7 +51,7 @@ export function createGetLogs({ chain, blocks, config, logs }: { readonly chain:
   }
 }
 
-export type EthDeps = Pick<MosaicNode, 'chain' | 'mempool' | 'sequencer' | 'simulator' | 'config' | 'stateLock' | 'writer' | 'common' | 'commitment' | 'store' | 'layout'> & {
+export type EthDeps = Pick<MosaicNode, 'chain' | 'mempool' | 'sequencer' | 'simulator' | 'config' | 'stateLock' | 'writer' | 'common' | 'commitment' | 'store' | 'layout' | 'preconfirmations'> & {
   readonly blocks: BlockResolver
   readonly getLogs: ReturnType<typeof createGetLogs>
 }
@@ -118,10 +118,18 @@ export function createEthMethods(node: EthDeps): Record<string, Handler> {
     return { request, context }
   }
 
+  /**
+   * A sealed transaction's receipt, or a preconfirmed one's: the open block's number, the
+   * transaction's position, status, gas and logs are final; the block hash (zero until sealed,
+   * as Base's flashblocks) and the block's roots are not.
+   */
   function receiptOf(hash: Uint8Array): unknown {
     const found = chain.getTransaction(hash)
-    if (found === undefined) return null
-    return formatReceipt(found.chainBlock, found.index, firstLogIndexes(found.chainBlock)[found.index]!)
+    if (found !== undefined) return formatReceipt(found.chainBlock, found.index, firstLogIndexes(found.chainBlock)[found.index]!)
+    const open = node.preconfirmations.block
+    const index = open?.indexOf(hash)
+    if (open === undefined || index === undefined) return null
+    return formatReceipt(open.chainBlock(), index, open.firstLogIndexes()[index]!)
   }
 
   async function addRaw(params: readonly unknown[]): Promise<Uint8Array> {
@@ -293,7 +301,8 @@ export function createEthMethods(node: EthDeps): Record<string, Handler> {
       const waiting = node.writer.waitForInclusion(hash, timeout)
       sequencer.notifyPooled()
       const outcome = await waiting
-      if (outcome.status === 'included') return receiptOf(hash)
+      // Preconfirmed: its mini-batch is durable, so it lands at this position with this receipt.
+      if (outcome.status === 'included' || outcome.status === 'preconfirmed') return receiptOf(hash)
       if (outcome.status === 'dropped') {
         throw new RpcError(rpcErrorCodes.syncNotReady, `The transaction was added to the mempool but wasn't processed: ${outcome.reason}`, hashHex)
       }
@@ -302,7 +311,13 @@ export function createEthMethods(node: EthDeps): Record<string, Handler> {
     eth_getTransactionByHash: (params) => {
       const hash = p.hash(params[0], 'transaction hash')
       const found = chain.getTransaction(hash)
-      if (found === undefined) return pendingTx(hash)
+      if (found === undefined) {
+        const open = node.preconfirmations.block
+        const index = open?.indexOf(hash)
+        if (open === undefined || index === undefined) return pendingTx(hash)
+        const chainBlock = open.chainBlock()
+        return formatTransaction(chainBlock.block.transactions[index]!, chainBlock.senders[index]!, { chainBlock, index })
+      }
       return formatTransaction(found.tx, found.chainBlock.senders[found.index]!, { chainBlock: found.chainBlock, index: found.index })
     },
     eth_getTransactionReceipt: (params) => receiptOf(p.hash(params[0], 'transaction hash')),

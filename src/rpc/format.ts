@@ -1,8 +1,9 @@
 /** Chain objects as the JSON shapes geth returns (execution-apis spec). */
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { type Address, bigIntToHex, bigIntToUnpaddedBytes, bytesToHex, generateAddress, intToHex } from '@ethereumjs/util'
+import { type Address, bigIntToHex, bigIntToUnpaddedBytes, bytesToHex, generateAddress, intToHex, setLengthLeft } from '@ethereumjs/util'
 import { Bloom } from '@ethereumjs/vm'
 import type { ChainBlock, StoredReceipt } from '../chain/chain.ts'
+import type { MiniBatchToPreconfirm } from '../chain/chain-writer.ts'
 import type { BlockEvent } from '../storage/lmdb-store.ts'
 
 type Hex = `0x${string}`
@@ -175,4 +176,50 @@ export function formatBlockEvent(
   }
   if (event.status === 'rooted') return { ...base, inHeaderOf: bigIntToHex(event.block + BigInt(context.stateRootLag)) }
   return base
+}
+
+/** The open block as far as it is preconfirmed (`sequencer/preconfirmations.ts`'s `PendingBlock`). */
+export type PendingBlockView = { chainBlock(): ChainBlock; firstLogIndexes(): number[] }
+
+/**
+ * One preconfirmed mini-batch, as `eth_subscribe("miniBatches")` sends it (after Base's
+ * flashblocks payload and MegaETH's mini-blocks): the open block's number and this mini-batch's
+ * index in it, the block's parent, timestamp and base fee, the gas used by the block so far, its
+ * transactions, their receipts (preconfirmed: block hash zero) and the state it changed, values
+ * after it — accounts (null when deleted), storage slots (32-byte values), accounts whose storage
+ * was wiped, and new code by hash.
+ */
+export function formatMiniBatch(batch: MiniBatchToPreconfirm, pending: PendingBlockView | undefined): Record<string, unknown> {
+  const chainBlock = pending?.chainBlock()
+  const header = chainBlock?.block.header
+  const firstLogs = pending?.firstLogIndexes() ?? []
+  const { changes } = batch
+  const accounts: Record<string, unknown> = {}
+  for (const [address, record] of changes.accounts) {
+    accounts[`0x${address}`] = record === null ? null : { nonce: bigIntToHex(record.nonce), balance: bigIntToHex(record.balance), codeHash: bytesToHex(record.codeHash) }
+  }
+  const storage: Record<string, Record<string, string>> = {}
+  for (const [address, slots] of changes.storage) {
+    const out: Record<string, string> = {}
+    for (const [slot, value] of slots) out[`0x${slot}`] = bytesToHex(setLengthLeft(value, 32))
+    storage[`0x${address}`] = out
+  }
+  const code: Record<string, string> = {}
+  for (const [hash, bytes] of changes.code) code[`0x${hash}`] = bytesToHex(bytes)
+  const receipts: unknown[] = []
+  if (chainBlock !== undefined) {
+    for (let i = batch.firstIndex; i < batch.firstIndex + batch.included.length && i < chainBlock.receipts.length; i++) receipts.push(formatReceipt(chainBlock, i, firstLogs[i]!))
+  }
+  return {
+    blockNumber: bigIntToHex(batch.block),
+    index: intToHex(batch.index),
+    parentHash: header === undefined ? null : bytesToHex(header.parentHash),
+    timestamp: header === undefined ? null : bigIntToHex(header.timestamp),
+    baseFeePerGas: header?.baseFeePerGas === undefined ? null : bigIntToHex(header.baseFeePerGas),
+    gasUsed: bigIntToHex(batch.gasUsed),
+    firstTransactionIndex: intToHex(batch.firstIndex),
+    transactions: batch.included.map((tx) => bytesToHex(tx.hash())),
+    receipts,
+    stateChanges: { accounts, storage, storageCleared: [...changes.storageCleared].map((a) => `0x${a}`), code },
+  }
 }

@@ -30,7 +30,7 @@ export type Handler = (params: readonly unknown[], context: RpcContext) => unkno
 export function createMethods(node: MosaicNode): Record<string, Handler> {
   const { chain, config, mempool } = node
   // The poster joins the node after the RPC server started (`node/l1.ts`): read it when asked.
-  const blocks = createBlockResolver({ chain, state: node.state, store: node.store, config, stateLock: node.stateLock, nextHeader: () => node.sequencer.nextHeader(), poster: () => node.poster })
+  const blocks = createBlockResolver({ chain, state: node.state, store: node.store, config, stateLock: node.stateLock, nextHeader: () => node.sequencer.nextHeader(), poster: () => node.poster, pending: node.preconfirmations })
   const logs = createLogReader({ chain, common: node.common, config })
   const getLogs = createGetLogs({ chain, blocks, config, logs })
   const eth = createEthMethods({ ...node, blocks, getLogs })

@@ -15,7 +15,7 @@ import { getRequestListener } from '@hono/node-server'
 import { Hono } from 'hono'
 import type { MosaicNode } from '../node/node.ts'
 import { type JsonRpcErrorObject, RpcError, rpcErrorCodes, toJsonRpcError } from './errors.ts'
-import { formatBlockEvent } from './format.ts'
+import { formatBlockEvent, formatMiniBatch } from './format.ts'
 import { createLogReader } from './logs.ts'
 import { createMethods, type Handler, type RpcContext } from './methods.ts'
 import { SubscriptionHub } from './subscriptions.ts'
@@ -206,6 +206,11 @@ export async function startRpcServer(node: MosaicNode): Promise<RpcServer> {
     pool: node.mempool,
     logs: createLogReader({ chain: node.chain, common: node.common, config }),
     blockEvents: { source: node.blockEvents, format: (event) => formatBlockEvent(event, { block: (n) => node.store.getBlock(n), stateRootLag: config.stateRootLag }) },
+    miniBatches: {
+      on: (listener) => node.writer.on('miniBatch', listener),
+      off: (listener) => node.writer.off('miniBatch', listener),
+      format: (batch) => formatMiniBatch(batch, node.preconfirmations.block),
+    },
   })
   const webSocket = attachWebSocket(server, { config, handle, hub, isAdmin })
   await new Promise<void>((resolve, reject) => {

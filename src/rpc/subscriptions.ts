@@ -1,7 +1,9 @@
 /**
  * `eth_subscribe` / `eth_unsubscribe` as geth serves them (`eth/filters/api.go`,
  * `rpc/subscription.go`): `newHeads`, `logs` with an address/topics filter and
- * `newPendingTransactions` (hashes, or full transactions with `true`), each notification
+ * `newPendingTransactions` (hashes, or full transactions with `true`), mosaic's `miniBatches`
+ * (each preconfirmed mini-batch with its receipts and state changes, like Base's flashblocks
+ * stream and MegaETH's `miniBlocks`), each notification
  * `{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":id,"result":…}}`.
  *
  * One hub per server hears the chain and the mempool once and fans out to every subscription; a
@@ -12,6 +14,7 @@
 import { randomBytes } from 'node:crypto'
 import { bytesToHex } from '@ethereumjs/util'
 import type { ChainBlock } from '../chain/chain.ts'
+import type { MiniBatchToPreconfirm } from '../chain/chain-writer.ts'
 import type { PoolEntry } from '../mempool/mempool.ts'
 import type { BlockEvent } from '../storage/lmdb-store.ts'
 import { invalidParams, RpcError, rpcErrorCodes } from './errors.ts'
@@ -31,6 +34,8 @@ export type SubscriptionRequest =
   | { readonly kind: 'newPendingTransactions'; readonly full: boolean }
   /** `mosaic_subscribe("blocks", { after })`: the block events after sequence number `after`, or from now on. */
   | { readonly kind: 'blocks'; readonly after: bigint | undefined }
+  /** `eth_subscribe("miniBatches")`: each preconfirmed mini-batch of the open block, with its receipts and state changes. */
+  | { readonly kind: 'miniBatches' }
 
 /** One connection's subscriptions, as the eth_subscribe handler sees them (`RpcContext.subscriptions`). */
 export interface SubscriptionSink {
@@ -58,6 +63,9 @@ export function subscriptionRequest(params: readonly unknown[]): SubscriptionReq
     }
     case 'newPendingTransactions':
       return { kind: 'newPendingTransactions', full: params[1] === undefined || params[1] === null ? false : p.bool(params[1], 'fullTx') }
+    case 'miniBatches':
+      if (params[1] !== undefined && params[1] !== null) throw invalidParams('invalid miniBatches subscription: it takes no options')
+      return { kind: 'miniBatches' }
     default:
       throw new RpcError(rpcErrorCodes.methodNotFound, `no ${JSON.stringify(name)} subscription in eth namespace`)
   }
@@ -115,6 +123,12 @@ export type SubscriptionHubDeps = {
   readonly logs: Pick<LogReader, 'block'>
   /** The block events and their JSON (`mosaic_subscribe("blocks")`). */
   readonly blockEvents?: { readonly source: BlockEventSource; readonly format: (event: BlockEvent) => unknown }
+  /** Preconfirmed mini-batches (`ChainWriter`'s `miniBatch`) and their JSON (`eth_subscribe("miniBatches")`). */
+  readonly miniBatches?: {
+    on(listener: (batch: MiniBatchToPreconfirm) => void): unknown
+    off(listener: (batch: MiniBatchToPreconfirm) => void): unknown
+    readonly format: (batch: MiniBatchToPreconfirm) => unknown
+  }
 }
 
 export type ConnectionOptions = {
@@ -229,7 +243,9 @@ export class SubscriptionHub {
   private readonly logs = new Set<Subscription>()
   private readonly pending = new Set<Subscription>()
   private readonly lifecycles = new Set<Subscription>()
+  private readonly miniBatchSubscriptions = new Set<Subscription>()
   private listeningToBlocks = false
+  private listeningToMiniBatches = false
   private listeningToEvents = false
   private stopPool: (() => void) | undefined
 
@@ -242,6 +258,7 @@ export class SubscriptionHub {
   /** @internal Throws, adding nothing, when a `blocks` subscription cannot start where it asks. */
   add(subscription: Subscription): void {
     if (subscription.request.kind === 'blocks') this.startLifecycle(subscription, subscription.request.after)
+    if (subscription.request.kind === 'miniBatches' && this.deps.miniBatches === undefined) throw new RpcError(rpcErrorCodes.methodNotFound, 'this node makes no mini-batches')
     this.setOf(subscription).add(subscription)
     this.listen()
   }
@@ -259,12 +276,13 @@ export class SubscriptionHub {
     this.logs.clear()
     this.pending.clear()
     this.lifecycles.clear()
+    this.miniBatchSubscriptions.clear()
     this.listen()
   }
 
   private setOf(subscription: Subscription): Set<Subscription> {
     const { kind } = subscription.request
-    return kind === 'newHeads' ? this.heads : kind === 'logs' ? this.logs : kind === 'blocks' ? this.lifecycles : this.pending
+    return kind === 'newHeads' ? this.heads : kind === 'logs' ? this.logs : kind === 'blocks' ? this.lifecycles : kind === 'miniBatches' ? this.miniBatchSubscriptions : this.pending
   }
 
   private events(): NonNullable<SubscriptionHubDeps['blockEvents']> {
@@ -332,6 +350,12 @@ export class SubscriptionHub {
       else this.deps.blockEvents?.source.off('event', this.onEvent)
       this.listeningToEvents = events
     }
+    const miniBatches = this.miniBatchSubscriptions.size > 0
+    if (miniBatches !== this.listeningToMiniBatches) {
+      if (miniBatches) this.deps.miniBatches?.on(this.onMiniBatch)
+      else this.deps.miniBatches?.off(this.onMiniBatch)
+      this.listeningToMiniBatches = miniBatches
+    }
     if (this.pending.size > 0 && this.stopPool === undefined) this.stopPool = this.deps.pool.onAdded(this.onAdded)
     if (this.pending.size === 0 && this.stopPool !== undefined) {
       this.stopPool()
@@ -370,6 +394,12 @@ export class SubscriptionHub {
       subscription.cursor = event.sequence
       deliverSafely(subscription, () => (json ??= JSON.stringify(this.events().format(event))))
     }
+  }
+
+  // Runs inside ChainWriter.preconfirm, once the mini-batch is durable and visible.
+  private readonly onMiniBatch = (batch: MiniBatchToPreconfirm): void => {
+    let json: string | undefined
+    for (const subscription of this.miniBatchSubscriptions) deliverSafely(subscription, () => (json ??= JSON.stringify(this.deps.miniBatches!.format(batch))))
   }
 
   private readonly onAdded = (entry: PoolEntry): void => {

@@ -1,15 +1,18 @@
 /**
- * The block producer. Every block time (or as soon as the pool holds a block's worth of gas) it
- * takes the mempool's ordered transactions, executes them, hands the state delta to the
+ * The block producer. Every MINIBLOCK_MS it takes the transactions pooled since the last
+ * mini-batch, in the mempool's order, executes them on top of the open block (the executor keeps
+ * the block's state, VM and cumulative gas between mini-batches) and has the writer make the
+ * mini-batch durable before its receipts are served (preconfirmations). Every block time (or as
+ * soon as the block is full) it seals the open block — the concatenation of its mini-batches,
+ * identical to executing its transactions one after the other —: hands the state delta to the
  * commitment pipeline, assembles the header — whose state root is the root after block
  * N − STATE_ROOT_LAG, waiting for it only if the pipeline is further behind —, writes the block
- * and its state changes to LMDB in one transaction, and only then makes it the head: no receipt
- * is served before its block is durable.
+ * and its state changes to LMDB in one transaction, and only then makes it the head.
  */
 import type { BlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { type Address, bytesToHex, bytesToUnprefixedHex } from '@ethereumjs/util'
+import { type Address, bytesToHex, bytesToUnprefixedHex, equalsBytes } from '@ethereumjs/util'
 import type { ChainWriter } from '../chain/chain-writer.ts'
 import { childHeaderTemplate, type HeaderRules, laggedRootBlock } from '../chain/header-rules.ts'
 import type { Chain, ChainBlock } from '../chain/chain.ts'
@@ -17,13 +20,16 @@ import type { CommitmentPipeline } from '../commitment/pipeline.ts'
 import { witnessExtras } from '../witness/inputs.ts'
 import { encodeReadSet } from '../state/read-set.ts'
 import { assembleBlock } from '../execution/assemble.ts'
-import type { BlockExecutor, ExecutionStats } from '../execution/types.ts'
+import type { BlockExecution, BlockExecutor, ExecutionStats, OpenBlockExecution } from '../execution/types.ts'
+import { mergeDelta } from '../state/delta.ts'
+import { createStateDelta, type StateDelta } from '../state/types.ts'
+import { decodeMiniBatches, encodeMiniBatch, type PreconfirmedMiniBatch } from './preconfirmations.ts'
 import { MosaicError } from '../errors.ts'
 import type { Mempool } from '../mempool/mempool.ts'
 import type { NodeMetrics } from '../metrics/registry.ts'
 import type { FlatState } from '../state/flat-state.ts'
 import type { LmdbStore } from '../storage/lmdb-store.ts'
-import type { Mutex } from '../utils/mutex.ts'
+import { Mutex } from '../utils/mutex.ts'
 
 export type SequencerOptions = {
   readonly common: Common
@@ -33,53 +39,88 @@ export type SequencerOptions = {
   readonly mempool: Mempool
   readonly executor: BlockExecutor
   readonly metrics: NodeMetrics
-  /** Shared with eth_call so a call never sees a half-applied block. */
+  /** Shared with eth_call so a call never sees a half-applied block or mini-batch. */
   readonly stateLock: Mutex
   readonly blockTimeMs: number
+  /** Interval of mini-batches (`MINIBLOCK_MS`); none when it is not below `blockTimeMs`. */
+  readonly miniblockMs: number
   readonly emptyBlocks: boolean
   readonly blockGasLimit: bigint
   readonly baseFeeFloor: bigint
   readonly feeRecipient: Address
   readonly commitment: CommitmentPipeline
-  /** Makes each sealed block canonical (durable, head, state, mempool, waiters). */
+  /** Makes each mini-batch preconfirmed and each sealed block canonical (durable, visible, mempool, waiters). */
   readonly writer: ChainWriter
   /** L: the header of block N carries the state root after block max(N − L, 0). */
   readonly stateRootLag: number
   readonly log: (message: string) => void
 }
 
+/** The block being built: executed mini-batch by mini-batch, sealed at its deadline. */
+type OpenBlock = {
+  readonly execution: OpenBlockExecution
+  /** Mini-batches stored (the next one's index). */
+  stored: number
+  /** Transactions executed so far (the next one's position). */
+  count: number
+  /** Changes of mini-batches that included nothing (the prelude's), published with the next one. */
+  carry: StateDelta
+  readonly opened: number
+}
+
+/** The least gas a transaction uses: with less left, the block is full. */
+const MIN_TX_GAS = 21_000n
+
 export class Sequencer {
-  private timer: NodeJS.Timeout | undefined
-  private sealing: Promise<void> | undefined
+  private blockTimer: NodeJS.Timeout | undefined
+  private miniTimer: NodeJS.Timeout | undefined
+  /** Mini-batches and seals take turns (then the state lock, shared with eth_call). */
+  private readonly production = new Mutex()
+  private sealing = false
   private stopped = true
+  private open: OpenBlock | undefined
   /**
-   * Why block production stopped for good: a block could not be made durable. Its delta is
-   * already in the commitment pipeline, so no other block may follow it in this process; a
-   * restart resumes from what is on disk (the kill -9 path).
+   * Why block production stopped for good: a block or a mini-batch could not be made durable.
+   * Its delta may already be in the commitment pipeline, or its transactions executed in the
+   * open block, so nothing may follow it in this process; a restart resumes from what is on disk
+   * (the kill -9 path).
    */
   halted: Error | undefined
   /** How the last block was executed (`mosaic_status`): mode, rounds, re-executions, conflicts and their hottest keys. */
   lastExecution: (ExecutionStats & { readonly block: bigint }) | undefined
   /** When the next block is due (performance.now() ms): a fixed schedule, not "block time after the last one finished". */
   private deadline = 0
+  /** Undefined: no mini-batches (MINIBLOCK_MS ≥ BLOCK_TIME_MS), each block executed whole at its seal. */
+  private readonly miniblockMs: number | undefined
 
   /** The chain's header rules, one owner for the sequencer and the verifiers (`chain/header-rules.ts`). */
   private readonly rules: HeaderRules
 
   constructor(private readonly o: SequencerOptions) {
     this.rules = { common: o.common, gasLimit: o.blockGasLimit, feeRecipient: o.feeRecipient, baseFeeFloor: o.baseFeeFloor, stateRootLag: o.stateRootLag }
+    this.miniblockMs = o.miniblockMs < o.blockTimeMs ? o.miniblockMs : undefined
   }
 
   start(): void {
     this.stopped = false
     this.deadline = performance.now()
     this.schedule()
+    this.scheduleMini()
   }
 
+  /** Stops the timers and seals the open block, if any (its mini-batches are durable anyway). */
   async stop(): Promise<void> {
     this.stopped = true
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    await this.sealing
+    if (this.blockTimer !== undefined) clearTimeout(this.blockTimer)
+    if (this.miniTimer !== undefined) clearTimeout(this.miniTimer)
+    await this.production.run(async () => {
+      if (this.open === undefined || this.halted !== undefined) return
+      try {
+        await this.o.stateLock.run(() => this.sealOpen())
+      } catch (error) {
+        this.o.log(`sealing the open block at stop failed: ${(error as Error).message}; its mini-batches are sealed at the next start`)
+      }
+    })
   }
 
   /**
@@ -92,12 +133,17 @@ export class Sequencer {
     const now = performance.now()
     this.deadline += this.o.blockTimeMs
     if (this.deadline < now - this.o.blockTimeMs) this.deadline = now
-    this.timer = setTimeout(() => void this.tick(), Math.max(0, this.deadline - now))
+    this.blockTimer = setTimeout(() => void this.tick(), Math.max(0, this.deadline - now))
   }
 
-  private async tick(): Promise<void> {
+  /**
+   * At the deadline the block is what its mini-batches preconfirmed: what arrived since waits for
+   * the next block's first mini-batch, right after this seal, instead of adding a write to the
+   * seal. A block sealed early because the pool holds a full block takes it in a last one.
+   */
+  private async tick(lastMiniBatch = false): Promise<void> {
     try {
-      if (this.o.mempool.size > 0 || this.o.emptyBlocks) await this.seal()
+      if (this.o.mempool.size > 0 || this.open !== undefined || this.o.emptyBlocks) await this.seal({ lastMiniBatch })
     } catch (error) {
       this.o.log(`block production failed: ${(error as Error).stack ?? error}`)
     } finally {
@@ -105,56 +151,182 @@ export class Sequencer {
     }
   }
 
-  /** Called after a transaction is pooled: seal at once when the pool holds a full block. */
-  notifyPooled(): void {
-    if (this.stopped || this.sealing !== undefined) return
-    if (this.o.mempool.pooledGas >= this.o.blockGasLimit) {
-      if (this.timer !== undefined) clearTimeout(this.timer)
-      // The schedule restarts from this early block.
-      this.deadline = performance.now()
-      void this.tick()
+  /** Mini-batches every `MINIBLOCK_MS` after the previous one finished: under load they grow instead of piling up. */
+  private scheduleMini(): void {
+    if (this.stopped || this.halted !== undefined || this.miniblockMs === undefined) return
+    this.miniTimer = setTimeout(() => void this.miniTick(), this.miniblockMs)
+  }
+
+  private async miniTick(): Promise<void> {
+    try {
+      // During a seal it waits for it, then opens the next block at once: no tick lost to a seal.
+      if (this.o.mempool.size > 0) await this.production.run(() => this.o.stateLock.run(() => this.miniBatch()))
+    } catch (error) {
+      this.o.log(`mini-batch failed: ${(error as Error).stack ?? error}`)
+    } finally {
+      this.scheduleMini()
     }
   }
 
-  /** Seal one block now (tests and the devnet's on-demand mining use this). */
-  async seal(): Promise<ChainBlock | undefined> {
-    while (this.sealing !== undefined) await this.sealing
-    if (this.halted !== undefined) throw new MosaicError('INTERNAL', `block production stopped: ${this.halted.message}; restart the node to resume from its data dir`)
-    let sealed: ChainBlock | undefined
-    this.sealing = this.o.stateLock
-      .run(async () => {
-        sealed = await this.produce()
-      })
-      .finally(() => {
-        this.sealing = undefined
-      })
-    await this.sealing
-    return sealed
+  /** Called after a transaction is pooled: seal at once when the pool holds a full block. */
+  notifyPooled(): void {
+    if (this.o.mempool.pooledGas >= this.o.blockGasLimit) this.sealSoon()
   }
 
-  /** The header template of the block after the head. */
+  /** Seal now instead of at the deadline; the schedule restarts from this early block. */
+  private sealSoon(): void {
+    if (this.stopped || this.sealing) return
+    if (this.blockTimer !== undefined) clearTimeout(this.blockTimer)
+    this.deadline = performance.now()
+    void this.tick(true)
+  }
+
+  /**
+   * Seal one block now (the block timer, and tests and the devnet's on-demand mining): an open
+   * block gets what was pooled since its last mini-batch as a last one (unless `lastMiniBatch`
+   * is false: the block timer seals what is preconfirmed), then is sealed; with no
+   * block open (no mini-batch ran since the last seal: MINIBLOCK_MS ≥ BLOCK_TIME_MS, or sealing
+   * on demand) the pooled transactions are executed as one block, in parallel with
+   * `EXECUTOR=parallel`, and are included, not preconfirmed first.
+   */
+  async seal({ lastMiniBatch = true }: { readonly lastMiniBatch?: boolean } = {}): Promise<ChainBlock | undefined> {
+    this.sealing = true
+    try {
+      return await this.production.run(async () => {
+        this.refuseWhenHalted()
+        return this.o.stateLock.run(async () => {
+          if (this.open === undefined) return this.produceWhole()
+          if (lastMiniBatch) await this.miniBatch()
+          return this.sealOpen()
+        })
+      })
+    } finally {
+      this.sealing = false
+    }
+  }
+
+  /** Run one mini-batch now (tests use this to cut a block into mini-batches where they choose). */
+  async runMiniBatch(): Promise<void> {
+    await this.production.run(() => this.o.stateLock.run(() => this.miniBatch()))
+  }
+
+  private refuseWhenHalted(): void {
+    if (this.halted !== undefined) throw new MosaicError('INTERNAL', `block production stopped: ${this.halted.message}; restart the node to resume from its data dir`)
+  }
+
+  private halt(error: unknown, what: string): void {
+    this.halted = error instanceof Error ? error : new Error(String(error))
+    this.o.log(`${what} could not be made durable (${this.halted.message}): block production stopped; restart the node to resume from its data dir`)
+  }
+
+  /** The header of the block being built: the open block's, or a template for the block after the head. */
   nextHeader(): BlockHeader {
+    return this.open?.execution.header ?? this.freshHeader()
+  }
+
+  private freshHeader(): BlockHeader {
     const parent = this.o.chain.getBlock(this.o.chain.head)
     if (parent === undefined) throw new Error(`head block ${this.o.chain.head} missing from the store`)
     // Several blocks per second share a timestamp (as Arbitrum's do); it never goes backwards.
     return childHeaderTemplate({ header: parent.block.header, hash: parent.hash }, this.rules, BigInt(Math.floor(Date.now() / 1000)))
   }
 
-  private async produce(): Promise<ChainBlock | undefined> {
-    const { mempool, executor, chain, state, metrics } = this.o
+  private async openBlock(header: BlockHeader): Promise<OpenBlock> {
+    const { executor, state, chain } = this.o
+    const execution = await executor.openBlock({ header, state, blockHash: (n) => chain.getBlockHash(n) })
+    return { execution, stored: 0, count: 0, carry: createStateDelta(), opened: performance.now() }
+  }
+
+  /**
+   * One mini-batch (under the state lock): the transactions pooled since the last one, in the
+   * mempool's order (arrival, nonce order per sender — the mempool reads nonces from the
+   * preconfirmed state, so it offers only what the open block has not executed), up to the gas
+   * the block has left, executed on top of the open block, then preconfirmed by the writer:
+   * durable, visible, waiters answered.
+   */
+  private async miniBatch(): Promise<void> {
+    const { mempool, commitment, writer, metrics } = this.o
+    this.refuseWhenHalted()
+    if (this.open === undefined) {
+      if (mempool.size === 0) return
+      this.open = await this.openBlock(this.freshHeader())
+    }
+    const open = this.open
+    const { header } = open.execution
+    const left = header.gasLimit - open.execution.gasUsed
+    if (left < MIN_TX_GAS) return
+    const candidates = mempool.select(left, header.baseFeePerGas ?? 0n)
+    if (candidates.length === 0) return
     const started = performance.now()
-    const template = this.nextHeader()
+    // Trie paths of the accounts the block will write are loaded while it executes.
+    commitment.prefetch(touchedAccounts(candidates, header.coinbase))
+    const batch = await open.execution.execute(candidates)
+    const included = batch.executed.map((e) => e.tx)
+    // A mini-batch that includes nothing is not published: its changes (the prelude's) go with the next.
+    const changes = mergeDelta(open.carry, batch.changes)
+    const preconfirmed: PreconfirmedMiniBatch = {
+      block: header.number,
+      index: open.stored,
+      record: included.length === 0 ? new Uint8Array() : encodeMiniBatch(open.stored === 0 ? header : undefined, included),
+      included,
+      firstIndex: open.count,
+      rejected: batch.rejected,
+      changes,
+      gasUsed: batch.gasUsed,
+      header,
+      executed: batch.executed,
+    }
+    try {
+      await writer.preconfirm(preconfirmed)
+    } catch (error) {
+      this.halt(error, `mini-batch ${open.stored} of block ${header.number}`)
+      throw error
+    }
+    if (batch.rejected.length > 0) metrics.rejectedTxs.inc({ reason: 'execution' }, batch.rejected.length)
+    if (included.length > 0) {
+      open.stored++
+      open.count += included.length
+      open.carry = createStateDelta()
+      metrics.miniBatches.inc()
+      metrics.preconfirmedTxs.inc({}, included.length)
+      metrics.miniBatchTime.observe((performance.now() - started) / 1000)
+    }
+    // A full block is sealed at once rather than at its deadline.
+    if (header.gasLimit - batch.gasUsed < MIN_TX_GAS) queueMicrotask(() => this.sealSoon())
+  }
+
+  /**
+   * Seal the open block (under the state lock): finish its execution, hand the delta to the
+   * commitment pipeline, assemble the header — whose state root is the root after block
+   * N − STATE_ROOT_LAG — and have the writer make it canonical. Without an open block, an empty
+   * block when EMPTY_BLOCKS is on.
+   */
+  private async sealOpen(): Promise<ChainBlock | undefined> {
+    const open = this.open
+    if (open === undefined) return this.produceWhole()
+    this.open = undefined
+    const execution = open.execution.finish()
+    if (execution.executed.length === 0 && !this.o.emptyBlocks) return undefined
+    return this.sealExecuted(open.execution.header, execution, open.stored, open.opened)
+  }
+
+  /** A block of the pooled transactions executed in one go (no mini-batch opened it). */
+  private async produceWhole(): Promise<ChainBlock | undefined> {
+    const { mempool, executor, chain, state, commitment } = this.o
+    const started = performance.now()
+    const template = this.freshHeader()
     const candidates = mempool.select(template.gasLimit, template.baseFeePerGas ?? 0n)
     if (candidates.length === 0 && !this.o.emptyBlocks) return undefined
-    const { commitment } = this.o
     // Trie paths of the accounts the block will write are loaded while it executes.
     commitment.prefetch(touchedAccounts(candidates, template.coinbase))
-    const execution = await executor.executeBlock({
-      header: template,
-      transactions: candidates,
-      state,
-      blockHash: (n) => chain.getBlockHash(n),
-    })
+    const execution = await executor.executeBlock({ header: template, transactions: candidates, state, blockHash: (n) => chain.getBlockHash(n) })
+    return this.sealExecuted(template, execution, 0, started)
+  }
+
+  /** The commit of an executed block: commitment, header, then the writer's commit sequence. */
+  private async sealExecuted(template: BlockHeader, execution: BlockExecution, miniBatches: number, opened: number): Promise<ChainBlock> {
+    const { chain, state, metrics, commitment } = this.o
+    const sealStarted = performance.now()
     const number = template.number
     const extras = witnessExtras(execution.reads, state, number - 1n, (n) => chain.getBlock(n)?.block.header.serialize())
     commitment.submit(number, execution.delta, { reads: execution.reads, ...extras })
@@ -164,11 +336,11 @@ export class Sequencer {
     try {
       await this.o.writer.commit({ stored, chainBlock, delta: execution.delta, readSet, rejected: execution.rejected })
     } catch (error) {
-      this.halted = error instanceof Error ? error : new Error(String(error))
-      this.o.log(`block ${number} could not be made durable (${this.halted.message}): block production stopped; restart the node to resume from its data dir`)
+      this.halt(error, `block ${number}`)
       throw error
     }
-    if (execution.rejected.length > 0) metrics.rejectedTxs.inc({ reason: 'execution' }, execution.rejected.length)
+    // Its stored mini-batches are now stale: the next block's first mini-batch drops them in its
+    // own write, and a start drops any a crash left behind (`recoverOpenBlock`).
     metrics.blocks.inc()
     metrics.executorBlocks.inc({ executor_mode: execution.stats.mode })
     metrics.executorAborts.inc({}, execution.stats.aborts)
@@ -177,12 +349,52 @@ export class Sequencer {
     metrics.executorConflicts.inc({}, execution.stats.conflicts ?? 0)
     this.lastExecution = { block: number, ...execution.stats }
     metrics.txs.inc({}, execution.executed.length)
-    metrics.blockTime.observe((performance.now() - started) / 1000)
+    metrics.blockTime.observe((performance.now() - sealStarted) / 1000)
     metrics.stateRootLag.set(Number(number - (commitment.stats().computed ?? -1n)))
     this.o.log(
-      `sealed block ${block.header.number} hash=${bytesToHex(chainBlock.hash).slice(0, 18)}… txs=${execution.executed.length} gas=${execution.gasUsed} in ${(performance.now() - started).toFixed(1)} ms`,
+      `sealed block ${block.header.number} hash=${bytesToHex(chainBlock.hash).slice(0, 18)}… txs=${execution.executed.length} mini-batches=${miniBatches} gas=${execution.gasUsed} in ${(performance.now() - sealStarted).toFixed(1)} ms, ${(performance.now() - opened).toFixed(1)} ms after it opened`,
     )
     return chainBlock
+  }
+
+  /**
+   * At start, before anything is served: the open block a crash interrupted. Its stored
+   * mini-batches — every preconfirmed transaction, in order, and its header template — are
+   * re-executed and sealed as that block, so each preconfirmed transaction lands at the position
+   * and with the receipt it was preconfirmed with (execution is deterministic). Mini-batches of
+   * blocks already stored (a crash between the block and dropping them) are dropped.
+   * Returns the block sealed, if any.
+   */
+  async recoverOpenBlock(): Promise<ChainBlock | undefined> {
+    const { store, chain, common } = this.o
+    const head = chain.head
+    const records = store.readMiniBatches()
+    if (records.length === 0) return undefined
+    if (records.some((r) => r.block <= head)) await store.dropMiniBatches(head)
+    const beyond = records.find((r) => r.block > head + 1n)
+    if (beyond !== undefined) throw new MosaicError('STORE_CORRUPT', `a mini-batch of block ${beyond.block} is stored but the head is ${head}`)
+    const mine = records.filter((r) => r.block === head + 1n)
+    if (mine.length === 0) return undefined
+    const { header, transactions } = decodeMiniBatches(mine, common)
+    const parentHash = chain.getBlockHash(head)
+    if (header.number !== head + 1n || parentHash === undefined || !equalsBytes(header.parentHash, parentHash)) {
+      throw new MosaicError('STORE_CORRUPT', `the stored mini-batches of block ${header.number} do not follow the head ${head}`)
+    }
+    return this.production.run(() =>
+      this.o.stateLock.run(async () => {
+        const open = await this.openBlock(header)
+        this.open = open
+        const batch = await open.execution.execute(transactions)
+        if (batch.rejected.length > 0) {
+          // Execution is deterministic: this is a different chain config or a bug, never a choice.
+          throw new MosaicError('STORE_CORRUPT', `re-executing the preconfirmed mini-batches of block ${header.number} left out ${batch.rejected.length} transaction(s): ${batch.rejected[0]!.reason}`)
+        }
+        open.stored = mine.length
+        open.count = batch.executed.length
+        this.o.log(`sealing block ${header.number} from ${mine.length} stored mini-batch(es), ${transactions.length} preconfirmed transaction(s)`)
+        return this.sealOpen()
+      }),
+    )
   }
 }
 

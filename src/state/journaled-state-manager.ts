@@ -30,12 +30,16 @@ type UndoEntry =
 
 const EMPTY = new Uint8Array(0)
 
+type ChangedKeys = { accounts: Set<string>; storage: Map<string, Set<string>>; cleared: Set<string>; code: Set<string> }
+
 export class JournaledStateManager implements StateManagerInterface {
   readonly originalStorageCache: OriginalStorageCache
   private base: StateReader
   private overlay: StateDelta = createStateDelta()
   private undo: UndoEntry[] = []
   private checkpoints: number[] = []
+  /** Keys written since the last `takeChanges`, while an open block tracks its mini-batches' changes. */
+  private changed: ChangedKeys | undefined
 
   constructor(base: StateReader) {
     this.base = base
@@ -48,7 +52,54 @@ export class JournaledStateManager implements StateManagerInterface {
     this.overlay = createStateDelta()
     this.undo = []
     this.checkpoints = []
+    this.changed = undefined
     this.originalStorageCache.clear()
+  }
+
+  /** From now until the next `reset`, remember which keys are written, for `takeChanges`. */
+  trackChanges(): void {
+    this.changed = { accounts: new Set(), storage: new Map(), cleared: new Set(), code: new Set() }
+  }
+
+  /**
+   * What the writes since the last call (or `trackChanges`) left in the overlay: the state changes
+   * of one mini-batch, values as they are now (a write a revert undid is not in it). Only valid
+   * outside any checkpoint. Merged in order (`mergeDelta`), the changes of every mini-batch are
+   * the block's delta.
+   */
+  takeChanges(): StateDelta {
+    if (this.checkpoints.length > 0) throw new MosaicError('INTERNAL', 'takeChanges() taken inside an open checkpoint')
+    const changed = this.changed
+    const out = createStateDelta()
+    if (changed === undefined) return out
+    const { accounts, storage, storageCleared, code } = this.overlay
+    for (const key of changed.cleared) {
+      if (!storageCleared.has(key)) continue
+      out.storageCleared.add(key)
+      const slots = storage.get(key)
+      if (slots !== undefined) out.storage.set(key, new Map(slots))
+    }
+    for (const key of changed.accounts) {
+      const record = accounts.get(key)
+      if (record !== undefined) out.accounts.set(key, record)
+    }
+    for (const [key, slots] of changed.storage) {
+      const written = storage.get(key)
+      if (written === undefined) continue
+      let into = out.storage.get(key)
+      for (const slot of slots) {
+        const value = written.get(slot)
+        if (value === undefined) continue
+        if (into === undefined) out.storage.set(key, (into = new Map()))
+        into.set(slot, value)
+      }
+    }
+    for (const hash of changed.code) {
+      const bytes = code.get(hash)
+      if (bytes !== undefined) out.code.set(hash, bytes)
+    }
+    this.trackChanges()
+    return out
   }
 
   /** The changes made since the last reset. Only valid outside any checkpoint. */
@@ -79,11 +130,13 @@ export class JournaledStateManager implements StateManagerInterface {
   // ---- writes, each with its undo entry ----
 
   private writeAccount(key: string, record: AccountRecord | null): void {
+    this.changed?.accounts.add(key)
     if (this.checkpoints.length > 0) this.undo.push({ kind: 'account', key, previous: this.overlay.accounts.get(key) })
     this.overlay.accounts.set(key, record)
   }
 
   private wipeStorage(key: string): void {
+    this.changed?.cleared.add(key)
     if (this.checkpoints.length > 0) {
       this.undo.push({
         kind: 'clear',
@@ -134,6 +187,7 @@ export class JournaledStateManager implements StateManagerInterface {
       if (!this.overlay.code.has(hash)) {
         if (this.checkpoints.length > 0) this.undo.push({ kind: 'code', hash, existed: false })
         this.overlay.code.set(hash, value)
+        this.changed?.code.add(hash)
       }
     }
     await this.modifyAccountFields(address, { codeHash })
@@ -166,6 +220,11 @@ export class JournaledStateManager implements StateManagerInterface {
     }
     if (this.checkpoints.length > 0) this.undo.push({ kind: 'storage', key: addressKey, slot, previous: slots.get(slot) })
     slots.set(slot, unpadBytes(value))
+    if (this.changed !== undefined) {
+      let changedSlots = this.changed.storage.get(addressKey)
+      if (changedSlots === undefined) this.changed.storage.set(addressKey, (changedSlots = new Set()))
+      changedSlots.add(slot)
+    }
   }
 
   async clearStorage(address: Address): Promise<void> {

@@ -171,6 +171,7 @@ export class LmdbStore {
       accountHistory: table(tables.accountHistory),
       storageHistory: table(tables.storageHistory),
       meta: table(tables.meta),
+      miniBatches: table(tables.miniBatches),
     }
     const floor = this.getMeta(metaKeys.historyFrom)
     this.historyFloor = floor === undefined ? undefined : readNumberKey(floor)
@@ -678,4 +679,43 @@ export class LmdbStore {
     for (const [hash, code] of delta.code) this.t.code.putSync(unprefixedHexToBytes(hash), code)
   }
 
+  // ---- mini-batches of the open block (preconfirmations, `sequencer/preconfirmations.ts`) ----
+
+  /**
+   * Store mini-batch `index` of block `block`; resolves once its LMDB transaction is on disk. A
+   * block's first also drops what earlier blocks left (they are sealed: the head is past them),
+   * in the same transaction rather than one more commit per block.
+   */
+  async writeMiniBatch(block: bigint, index: number, record: Uint8Array): Promise<void> {
+    const key = concatBytes(numberKey(block), miniBatchIndexKey(index))
+    await this.env.transaction(() => {
+      if (index === 0) this.removeMiniBatchesBelow(block)
+      this.t.miniBatches.putSync(key, record)
+    })
+  }
+
+  private removeMiniBatchesBelow(block: bigint): void {
+    for (const key of [...this.t.miniBatches.getKeys({ end: numberKey(block) })].map((k) => (k as Uint8Array).slice())) this.t.miniBatches.removeSync(key)
+  }
+
+  /** Every stored mini-batch, by block then index. */
+  readMiniBatches(): { block: bigint; index: number; record: Uint8Array }[] {
+    const out: { block: bigint; index: number; record: Uint8Array }[] = []
+    for (const { key, value } of this.t.miniBatches.getRange({})) {
+      const k = key as Uint8Array
+      out.push({ block: readNumberKey(k.subarray(0, 8)), index: new DataView(k.buffer, k.byteOffset + 8, 4).getUint32(0), record: Uint8Array.from(value as Uint8Array) })
+    }
+    return out
+  }
+
+  /** Drop the mini-batches of every block up to `block` (sealed and durable as blocks). */
+  async dropMiniBatches(block: bigint): Promise<void> {
+    await this.env.transaction(() => this.removeMiniBatchesBelow(block + 1n))
+  }
+}
+
+function miniBatchIndexKey(index: number): Uint8Array {
+  const key = new Uint8Array(4)
+  new DataView(key.buffer).setUint32(0, index)
+  return key
 }

@@ -66,6 +66,15 @@ export const tables = {
   blockEvents: 'block_events',
   /** UTF-8 name → value. Keys are listed in `metaKeys`. */
   meta: 'meta',
+  /**
+   * block (8, BE) ‖ mini-batch index (4, BE) → RLP([header template RLP (index 0 only, else
+   * empty), [raw tx…]]): the mini-batches of the open block, each written (and on disk) before
+   * its transactions' preconfirmed receipts are served (`sequencer/preconfirmations.ts`). On
+   * restart those of the block after the head are re-executed in order and sealed as that block;
+   * those of blocks already stored are dropped (and by the next block's first mini-batch). No
+   * SCHEMA_VERSION bump: an older store simply has none.
+   */
+  miniBatches: 'mini_batches',
 } as const
 
 export type TableName = (typeof tables)[keyof typeof tables]

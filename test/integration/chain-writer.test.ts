@@ -29,8 +29,8 @@ function signed(keyIndex: number, nonce: number, value = 1n): Promise<Hex> {
 describe('ChainWriter: the commit sequence', () => {
   let t: TestNode
   before(async () => {
-    // Blocks only when a test seals one.
-    t = await startNode(['--block-time-ms', '3600000', '--chain-cache-bytes', '150000'])
+    // Blocks (and mini-batches) only when a test seals one.
+    t = await startNode(['--block-time-ms', '3600000', '--miniblock-ms', '3600000', '--chain-cache-bytes', '150000'])
   })
   after(() => t.stop())
 
@@ -66,7 +66,7 @@ describe('ChainWriter: the commit sequence', () => {
 describe('a block that cannot be made durable', () => {
   let t: TestNode
   before(async () => {
-    t = await startNode(['--block-time-ms', '3600000'])
+    t = await startNode(['--block-time-ms', '3600000', '--miniblock-ms', '3600000'])
   })
   after(() => t.stop())
 
@@ -105,10 +105,40 @@ describe('a block that cannot be made durable', () => {
   })
 })
 
+describe('a mini-batch that cannot be made durable', () => {
+  let t: TestNode
+  before(async () => {
+    t = await startNode(['--block-time-ms', '3600000', '--miniblock-ms', '3600000'])
+  })
+  after(() => t.stop())
+
+  it('behavior: is never visible — no receipt, pending state unchanged, the waiter not answered — and block production stops', async () => {
+    const { node } = t
+    const raw = await signed(1, 0, 9n)
+    const hash = hexToBytes((await t.rpc('eth_sendRawTransaction', [raw])).result as Hex)
+    const waiting = node.writer.waitForInclusion(hash, 300)
+    const write = node.store.writeMiniBatch.bind(node.store)
+    node.store.writeMiniBatch = async () => {
+      throw new Error('disk full (mini-batch test)')
+    }
+    try {
+      await assert.rejects(node.sequencer.runMiniBatch(), /disk full \(mini-batch test\)/)
+    } finally {
+      node.store.writeMiniBatch = write
+    }
+    assert.deepEqual(await waiting, { status: 'timeout' })
+    assert.equal((await t.rpc('eth_getTransactionReceipt', [`0x${bytesToUnprefixedHex(hash)}`])).result, null)
+    assert.equal((await t.rpc('eth_getBalance', [SINK, 'pending'])).result, '0x0')
+    assert.equal(node.chain.head, 0n)
+    assert.equal(node.preconfirmations.block, undefined)
+    await assert.rejects(node.sequencer.seal(), /block production stopped: disk full \(mini-batch test\)/)
+  })
+})
+
 describe('overload', () => {
   let t: TestNode
   before(async () => {
-    t = await startNode(['--block-time-ms', '3600000', '--rpc-max-concurrent', '2'])
+    t = await startNode(['--block-time-ms', '3600000', '--miniblock-ms', '3600000', '--rpc-max-concurrent', '2'])
   })
   after(() => t.stop())
 

@@ -45,7 +45,9 @@ export type TestNode = {
 export async function startNode(flags: string[] = [], options: { dataDir?: string; mode?: Extract<Mode, 'devnet' | 'sequencer'> } = {}): Promise<TestNode> {
   const dataDir = options.dataDir ?? tempDataDir()
   const config = loadConfig({
-    argv: ['--data-dir', dataDir, '--rpc-port', '0', '--block-time-ms', '50', '--admin-token', 'test-token', ...flags],
+    // No mini-batches unless a test asks (`--miniblock-ms` below the block time): a receipt then
+    // means a sealed block, whose state `latest` reads show, as these tests expect.
+    argv: ['--data-dir', dataDir, '--rpc-port', '0', '--block-time-ms', '50', '--miniblock-ms', '50', '--admin-token', 'test-token', ...flags],
     env: {},
     cwd: process.cwd(),
     mode: options.mode ?? 'devnet',

@@ -93,7 +93,7 @@ describe('honest chains are accepted in every configuration', { timeout: 600_000
         it(`behavior: ${executor} executor, ${mode} commitment, genesis of ${shape} — mosaic verifier accepts every block over --rpc, from --files${viaL1 ? ' and from the L1' : ''}`, async () => {
           const dir = mkdtempSync(join(tmpdir(), 'mosaic-honest-'))
           const chainFlags = ['--genesis-file', genesisFile(dir, shape), '--fee-recipient', FEE_RECIPIENT, '--state-commitment', mode, '--shard-nibbles', '2']
-          const t = await startNode([...chainFlags, '--executor', executor, '--executor-threads', '2', '--block-time-ms', '100000', '--l1-private-key', DEV_KEYS[0]], { mode: 'sequencer' })
+          const t = await startNode([...chainFlags, '--executor', executor, '--executor-threads', '2', '--block-time-ms', '100000', '--miniblock-ms', '100000', '--l1-private-key', DEV_KEYS[0]], { mode: 'sequencer' })
           const stops: (() => Promise<unknown>)[] = [() => t.stop()]
           try {
             const l1 = viaL1 ? await postTo(t, stops) : undefined

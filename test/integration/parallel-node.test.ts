@@ -26,7 +26,7 @@ async function burst(): Promise<Hex[]> {
 }
 
 async function runBurst(executor: 'sequential' | 'parallel', flags: string[] = []) {
-  const t: TestNode = await startNode(['--executor', executor, '--executor-threads', '2', '--block-time-ms', '100000', ...flags])
+  const t: TestNode = await startNode(['--executor', executor, '--executor-threads', '2', '--block-time-ms', '100000', '--miniblock-ms', '100000', ...flags])
   try {
     // One JSON-RPC batch: with the parallel executor, the senders are recovered on its workers.
     const raws = await burst()

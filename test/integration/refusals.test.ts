@@ -2,7 +2,7 @@
  * Every mempool refusal over real JSON-RPC: each raw transaction is refused with the JSON-RPC
  * code and message geth's txpool would give (-32000 for refusals, -32602 for malformed params),
  * and a refusal leaves no trace: the sender's pending nonce, its balance and the pool size are
- * the same afterwards. Blocks are only sealed on demand (`--block-time-ms 100000` +
+ * the same afterwards. Blocks are only sealed on demand (`--block-time-ms 100000`, `--miniblock-ms 100000` +
  * `admin_sealBlock`), so nothing moves between the snapshots.
  */
 import assert from 'node:assert/strict'
@@ -99,7 +99,7 @@ describe('mempool refusals over JSON-RPC', () => {
   let t: TestNode
 
   before(async () => {
-    t = await startNode(['--block-time-ms', '100000', '--mempool-max-per-sender', '4', '--base-fee-floor', '1000000000', '--tx-max-bytes', '1000'])
+    t = await startNode(['--block-time-ms', '100000', '--miniblock-ms', '100000', '--mempool-max-per-sender', '4', '--base-fee-floor', '1000000000', '--tx-max-bytes', '1000'])
   })
   after(async () => {
     await t?.stop()
@@ -281,7 +281,7 @@ describe('mempool per-sender limit', () => {
   let t: TestNode
 
   before(async () => {
-    t = await startNode(['--block-time-ms', '100000', '--mempool-max-per-sender', '2'])
+    t = await startNode(['--block-time-ms', '100000', '--miniblock-ms', '100000', '--mempool-max-per-sender', '2'])
   })
   after(async () => {
     await t?.stop()
@@ -299,7 +299,7 @@ describe('mempool full', () => {
   let t: TestNode
 
   before(async () => {
-    t = await startNode(['--block-time-ms', '100000', '--mempool-max-txs', '2'])
+    t = await startNode(['--block-time-ms', '100000', '--miniblock-ms', '100000', '--mempool-max-txs', '2'])
   })
   after(async () => {
     await t?.stop()
@@ -355,7 +355,7 @@ describe('mempool pruning after a block', () => {
   let t: TestNode
 
   before(async () => {
-    t = await startNode(['--block-time-ms', '100000'])
+    t = await startNode(['--block-time-ms', '100000', '--miniblock-ms', '100000'])
   })
   after(async () => {
     await t?.stop()

@@ -66,7 +66,7 @@ describe('txpool_* against anvil', () => {
   before(async () => {
     anvil = await startAnvil(['--no-mining', '--chain-id', '901'])
     // No block while the test runs: what is pooled stays pooled.
-    node = await startNode(['--block-time-ms', '3600000'])
+    node = await startNode(['--block-time-ms', '3600000', '--miniblock-ms', '3600000'])
   })
   after(async () => {
     await node?.stop()

@@ -29,7 +29,7 @@ import { isEmptyDelta, mergeDelta } from '../../state/delta.ts'
 import { JournaledStateManager } from '../../state/journaled-state-manager.ts'
 import { addStorageRead, createReadSet, type ReadSet, ReadSetRecorder } from '../../state/read-set.ts'
 import { createStateDelta, type StateDelta, type StateReader } from '../../state/types.ts'
-import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx, RejectedTx } from '../types.ts'
+import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx, OpenBlockExecution, OpenBlockParameters, RejectedTx } from '../types.ts'
 import { applyBlockPrelude } from '../vm.ts'
 import { conflictHints, partitionBatch } from './batch.ts'
 import type { BlockEnv, ExecuteResult, ExecuteTask, ExecutorWorkerMemory, LogEntry, TxInput, TxOutcome, WorkerInit, WorkerStateSource } from './protocol.ts'
@@ -168,6 +168,33 @@ export class ParallelExecutor implements BlockExecutor {
       return result
     }
     return this.executeParallel(header, candidates, state, blockHash)
+  }
+
+  /**
+   * A block in mini-batches runs on the sequential fallback: a mini-batch of a few transactions
+   * every MINIBLOCK_MS is below what pays for a round on the workers (`minParallelTxs`), and each
+   * must see the state every earlier mini-batch left. The block's delta joins the write log at
+   * `finish`, as a block the fallback executed whole does, so workers follow the chain.
+   */
+  async openBlock(parameters: OpenBlockParameters): Promise<OpenBlockExecution> {
+    this.durableBelow = this.logEnd
+    this.trimLog()
+    const open = await this.parameters.fallback.openBlock(parameters)
+    return {
+      header: open.header,
+      get gasUsed() {
+        return open.gasUsed
+      },
+      execute: async (transactions) => {
+        await this.recoverUnknownSenders(transactions)
+        return open.execute(transactions)
+      },
+      finish: () => {
+        const result = open.finish()
+        this.appendLog(result.delta)
+        return result
+      },
+    }
   }
 
   /**

@@ -1,0 +1,318 @@
+/**
+ * Preconfirmations (`sequencer/sequencer.ts`, `sequencer/preconfirmations.ts`): a block cut into
+ * mini-batches is the sequential execution of its transactions in that order; a preconfirmed
+ * transaction lands in its block at its position with the receipt it was preconfirmed with; the
+ * `pending` tag and receipt lookups show preconfirmed transactions until the block is sealed;
+ * `eth_subscribe("miniBatches")` streams them over WebSocket (viem); and after kill -9 between
+ * a preconfirmation and the seal, the restarted node seals them where they were promised.
+ *
+ * Blocks and mini-batches are cut by the test (`runMiniBatch`, `seal`) with both timers an hour
+ * long, so nothing depends on timing.
+ */
+import assert from 'node:assert/strict'
+import type { ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { rmSync } from 'node:fs'
+import { after, before, describe, it } from 'node:test'
+import { bytesToHex, hexToBytes } from '@ethereumjs/util'
+import { type Hex, webSocket } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { decodeBlock } from '../../src/chain/block.ts'
+import { encodeStateDelta } from '../../src/state/delta-codec.ts'
+import { assembleBlock } from '../../src/execution/assemble.ts'
+import { createSequentialExecutor } from '../../src/execution/sequential-executor.ts'
+import { HistoricalState } from '../../src/state/historical-state.ts'
+import type { MosaicNode } from '../../src/node/node.ts'
+import { DEV_KEYS, mosaicChain, rawRpc, spawnNode, type SpawnedNode, startNode, tempDataDir, type TestNode } from './harness.ts'
+import { eventually, within } from './ws-client.ts'
+
+const SINK = '0x000000000000000000000000000000000000dEaD'
+const ZERO_HASH = `0x${'00'.repeat(32)}`
+/**
+ * Runtime: slot 0 += calldata word 0, then LOG0 of the new value — every call reads what the
+ * previous one wrote, so the order of execution shows in storage, logs and gas.
+ */
+const RUNTIME = '600035600054018060005560005260206000a000'
+const INIT = `0x6014600c60003960146000f3${RUNTIME}` as Hex
+
+type Receipt = { transactionHash: Hex; transactionIndex: Hex; blockHash: Hex; blockNumber: Hex; status: Hex; gasUsed: Hex; cumulativeGasUsed: Hex; contractAddress: Hex | null; logs: { blockHash: Hex; logIndex: Hex; data: Hex }[] }
+
+function sign(keyIndex: number, nonce: number, fields: { to?: Hex; value?: bigint; data?: Hex; gas?: bigint } = {}): Promise<Hex> {
+  return privateKeyToAccount(DEV_KEYS[keyIndex]!).signTransaction({
+    chainId: 901,
+    type: 'eip1559',
+    nonce,
+    ...(fields.to === undefined ? {} : { to: fields.to }),
+    value: fields.value ?? 0n,
+    ...(fields.data === undefined ? {} : { data: fields.data }),
+    gas: fields.gas ?? 100_000n,
+    maxFeePerGas: 10n ** 10n,
+    maxPriorityFeePerGas: 1n,
+  })
+}
+
+const word = (n: number): Hex => `0x${n.toString(16).padStart(64, '0')}`
+
+/** The receipt as it is once sealed: the same, with the block's hash in it and its logs. */
+function sealedForm(receipt: Receipt, blockHash: Hex): Receipt {
+  return { ...receipt, blockHash, logs: receipt.logs.map((log) => ({ ...log, blockHash })) }
+}
+
+/**
+ * Re-execute block `n` as one sequential run of `order` (its transactions' indexes) from its
+ * parent's state, under its header: the block hash (transactions and receipts roots, bloom, gas)
+ * and the encoded delta, to compare with what the node sealed from mini-batches.
+ */
+async function reexecute(node: MosaicNode, n: bigint, order?: readonly number[]): Promise<{ hash: Hex; delta: Hex }> {
+  const stored = node.store.getBlock(n)!
+  const block = decodeBlock(stored.serialized, node.common, node.chain.getBlock(n)!.senders)
+  const transactions = (order ?? block.transactions.map((_, i) => i)).map((i) => block.transactions[i]!)
+  const executor = await createSequentialExecutor({ common: node.common })
+  try {
+    const execution = await executor.executeBlock({
+      header: block.header,
+      transactions,
+      state: new HistoricalState(node.store, n - 1n),
+      blockHash: (k) => node.chain.getBlockHash(k),
+    })
+    assert.equal(execution.rejected.length, 0)
+    const { chainBlock } = assembleBlock(block.header, execution.executed, execution.gasUsed, block.header.stateRoot)
+    return { hash: bytesToHex(chainBlock.hash), delta: bytesToHex(encodeStateDelta(execution.delta)) }
+  } finally {
+    await executor.close()
+  }
+}
+
+describe('preconfirmations: a block of mini-batches', () => {
+  let t: TestNode
+  before(async () => {
+    t = await startNode(['--block-time-ms', '3600000', '--miniblock-ms', '3600000'])
+  })
+  after(() => t.stop())
+
+  const result = async <T>(method: string, params: unknown[] = []): Promise<T> => {
+    const response = await t.rpc(method, params)
+    if (response.error !== undefined) throw new Error(`${method}: ${response.error.message}`)
+    return response.result as T
+  }
+
+  it('default: is sequential execution of its transactions; preconfirmed receipts and pending state hold until and after the seal', async () => {
+    const { node } = t
+    // Block 1: the contract.
+    await result('eth_sendRawTransaction', [await sign(0, 0, { data: INIT, gas: 200_000n })])
+    await node.sequencer.seal()
+    const contract = ((await result<Receipt>('eth_getTransactionReceipt', [(await result<{ transactions: Hex[] }>('eth_getBlockByNumber', ['0x1', false])).transactions[0]])).contractAddress)!
+    assert.ok(contract)
+
+    // Block 2, in three mini-batches: transfers and calls that each read the slot the previous wrote, one out of gas.
+    const batches: Hex[][] = [
+      [await sign(1, 0, { to: SINK, value: 5n }), await sign(0, 1, { to: contract, data: word(1) }), await sign(2, 0, { to: contract, data: word(2) })],
+      [await sign(0, 2, { to: contract, data: word(3) }), await sign(1, 1, { to: SINK, value: 7n }), await sign(2, 1, { to: contract, data: word(4), gas: 21_500n })],
+      [await sign(1, 2, { to: contract, data: word(5) }), await sign(0, 3, { to: SINK, value: 11n })],
+    ]
+    const preconfirmed = new Map<Hex, Receipt>()
+    const miniBatches: number[] = []
+    node.writer.on('miniBatch', (batch) => miniBatches.push(batch.included.length))
+    let position = 0
+    for (const [i, batch] of batches.entries()) {
+      const hashes: Hex[] = []
+      for (const raw of batch) hashes.push(await result<Hex>('eth_sendRawTransaction', [raw]))
+      // Not executed yet: no receipt.
+      assert.equal(await result('eth_getTransactionReceipt', [hashes[0]]), null)
+      await node.sequencer.runMiniBatch()
+      for (const hash of hashes) {
+        const receipt = await result<Receipt>('eth_getTransactionReceipt', [hash])
+        assert.equal(receipt.blockHash, ZERO_HASH, 'preconfirmed: no block hash yet')
+        assert.equal(receipt.blockNumber, '0x2')
+        assert.equal(receipt.transactionIndex, `0x${(position++).toString(16)}`)
+        preconfirmed.set(hash, receipt)
+      }
+      // The pending block is the open block so far; latest is still block 1.
+      const pending = await result<{ number: Hex; hash: Hex; transactions: Hex[]; gasUsed: Hex }>('eth_getBlockByNumber', ['pending', false])
+      assert.equal(pending.number, '0x2')
+      assert.equal(pending.hash, ZERO_HASH)
+      assert.deepEqual(pending.transactions, [...preconfirmed.keys()])
+      assert.equal(pending.gasUsed, preconfirmed.get(hashes.at(-1)!)!.cumulativeGasUsed)
+      assert.equal(await result('eth_blockNumber'), '0x1', `after mini-batch ${i}`)
+    }
+    assert.deepEqual(miniBatches, [3, 3, 2])
+    const statuses = [...preconfirmed.values()].map((r) => r.status)
+    assert.deepEqual(statuses, ['0x1', '0x1', '0x1', '0x1', '0x1', '0x0', '0x1', '0x1'], 'the call with 21,500 gas runs out of gas')
+    // Pending state has the preconfirmed transfers (5 + 7 + 11), latest does not; so do nonces and calls.
+    assert.equal(await result('eth_getBalance', [SINK, 'pending']), '0x17')
+    assert.equal(await result('eth_getBalance', [SINK, 'latest']), '0x0')
+    assert.equal(await result('eth_getTransactionCount', [privateKeyToAccount(DEV_KEYS[1]!).address, 'pending']), '0x3')
+    assert.equal(await result('eth_getTransactionCount', [privateKeyToAccount(DEV_KEYS[1]!).address, 'latest']), '0x0')
+    // slot 0 = 1 + 2 + 3 + 5 (the out-of-gas call wrote nothing).
+    assert.equal(await result('eth_getStorageAt', [contract, '0x0', 'pending']), word(11))
+    assert.equal(await result('eth_call', [{ to: contract, data: word(0) }, 'pending']), '0x')
+    assert.equal(await result('eth_getStorageAt', [contract, '0x0', 'latest']), word(0))
+    // A transaction with a nonce already preconfirmed is refused at admission.
+    assert.match((await t.rpc('eth_sendRawTransaction', [await sign(1, 2, { to: SINK, value: 1n })])).error!.message, /^nonce too low/)
+
+    const sealed = (await node.sequencer.seal())!
+    assert.equal(sealed.block.header.number, 2n)
+    const blockHash = bytesToHex(sealed.hash) as Hex
+    // Every preconfirmed transaction is in the block at its position with the receipt it was preconfirmed with.
+    assert.deepEqual(sealed.block.transactions.map((tx) => bytesToHex(tx.hash())), [...preconfirmed.keys()])
+    for (const [hash, receipt] of preconfirmed) assert.deepEqual(await result('eth_getTransactionReceipt', [hash]), sealedForm(receipt, blockHash))
+    assert.equal(await result('eth_getBalance', [SINK, 'latest']), '0x17')
+    // Nothing pending any more: `pending` is the head (Base's fallback).
+    assert.equal((await result<{ hash: Hex }>('eth_getBlockByNumber', ['pending', false])).hash, blockHash)
+    assert.equal(node.store.readMiniBatches().filter((b) => b.block === 2n).length, 3, 'stale, kept until the next block\'s first mini-batch')
+
+    // The sealed block equals one sequential run of its transactions from its parent's state…
+    const again = await reexecute(node, 2n)
+    assert.equal(again.hash, blockHash)
+    assert.equal(again.delta, bytesToHex(encodeStateDelta(node.store.getStateDelta(2n)!)))
+    // …and the comparison can fail: two calls on the same slot swapped give another block.
+    const swapped = await reexecute(node, 2n, [0, 2, 1, 3, 4, 5, 6, 7])
+    assert.notEqual(swapped.hash, blockHash)
+  })
+
+  it('behavior: a block without mini-batches before its seal is the same as one with them (sealed in one go)', async () => {
+    const { node } = t
+    for (let i = 0; i < 4; i++) await result('eth_sendRawTransaction', [await sign(2, 2 + i, { to: SINK, value: 1n })])
+    const sealed = (await node.sequencer.seal())!
+    assert.equal(sealed.block.transactions.length, 4)
+    assert.equal((await reexecute(node, sealed.block.header.number)).hash, bytesToHex(sealed.hash))
+  })
+
+  it('behavior: eth_subscribe("miniBatches") over WebSocket (viem) streams each mini-batch with its receipts and state changes', async () => {
+    const { node } = t
+    const url = t.url.replace(/^http/, 'ws')
+    const transport = webSocket(url, { retryCount: 0, reconnect: false })({ chain: mosaicChain(t.url) })
+    const received: { blockNumber: Hex; index: Hex; transactions: Hex[]; receipts: Receipt[]; stateChanges: { accounts: Record<string, { balance: Hex } | null> } }[] = []
+    const { unsubscribe } = await transport.value!.subscribe({
+      params: ['miniBatches'] as never,
+      onData: (data: { result?: unknown }) => {
+        if (data.result !== undefined) received.push(data.result as (typeof received)[number])
+      },
+    })
+    try {
+      const head = node.chain.head
+      const first = await result<Hex>('eth_sendRawTransaction', [await sign(0, 4, { to: SINK, value: 3n })])
+      await node.sequencer.runMiniBatch()
+      const second = await result<Hex>('eth_sendRawTransaction', [await sign(1, 3, { to: SINK, value: 4n })])
+      await node.sequencer.runMiniBatch()
+      await eventually(() => received.length >= 2, 'two mini-batches')
+      // The first mini-batch of this block dropped the stored mini-batches of sealed blocks.
+      assert.deepEqual(
+        node.store.readMiniBatches().map((b) => [b.block, b.index]),
+        [
+          [head + 1n, 0],
+          [head + 1n, 1],
+        ],
+      )
+      assert.deepEqual(
+        received.map((m) => [m.blockNumber, m.index, m.transactions]),
+        [
+          [`0x${(head + 1n).toString(16)}`, '0x0', [first]],
+          [`0x${(head + 1n).toString(16)}`, '0x1', [second]],
+        ],
+      )
+      assert.deepEqual(received[1]!.receipts[0], await result('eth_getTransactionReceipt', [second]))
+      assert.equal(received[1]!.receipts[0]!.transactionIndex, '0x1')
+      // The state it changed: the sink's balance after it (0x17 + 4 + 3 + 4 = 0x21).
+      assert.equal(received[1]!.stateChanges.accounts[SINK.toLowerCase()]!.balance, await result('eth_getBalance', [SINK, 'pending']))
+      await node.sequencer.seal()
+    } finally {
+      await unsubscribe()
+      await transport.value!.getRpcClient().then((c) => c.close())
+    }
+  })
+
+  it('behavior: bad subscription params get a clear JSON-RPC error', async () => {
+    const url = t.url.replace(/^http/, 'ws')
+    const transport = webSocket(url, { retryCount: 0, reconnect: false })({ chain: mosaicChain(t.url) })
+    await assert.rejects(
+      transport.value!.subscribe({ params: ['miniBatches', { nope: 1 }] as never, onData: () => {} }),
+      (error: { code?: number; message?: string }) => error.code === -32602 && /^invalid miniBatches subscription: it takes no options/.test(error.message ?? ''),
+    )
+    await transport.value!.getRpcClient().then((c) => c.close())
+  })
+})
+
+describe('preconfirmations: a mini-batch is bounded by the gas the block has left', () => {
+  let t: TestNode
+  before(async () => {
+    // Room for two transfers per block; both timers an hour away.
+    t = await startNode(['--block-time-ms', '3600000', '--miniblock-ms', '3600000', '--block-gas-limit', '42000'])
+  })
+  after(() => t.stop())
+
+  it('behavior: a mini-batch takes what fits, the full block is sealed at once, and the rest opens the next block', async () => {
+    const { node } = t
+    const hashes: Hex[] = []
+    // Pooled directly: the RPC path would seal early on its own once the pool holds a full block.
+    for (let i = 0; i < 3; i++) hashes.push(bytesToHex((await node.mempool.add(hexToBytes(await sign(i, 0, { to: SINK, value: 1n, gas: 21_000n })))).hash) as Hex)
+    await node.sequencer.runMiniBatch()
+    // Full: sealed without waiting for the block time, with the two that fit.
+    await eventually(() => node.chain.head === 1n, 'block 1')
+    assert.deepEqual(node.chain.getBlock(1n)!.block.transactions.map((tx) => bytesToHex(tx.hash())), hashes.slice(0, 2))
+    assert.equal(((await t.rpc('eth_getTransactionReceipt', [hashes[2]])).result), null)
+    await node.sequencer.runMiniBatch()
+    const receipt = (await t.rpc('eth_getTransactionReceipt', [hashes[2]])).result as Receipt
+    assert.deepEqual([receipt.blockNumber, receipt.transactionIndex, receipt.blockHash], ['0x2', '0x0', ZERO_HASH])
+    assert.match(await (await fetch(`${t.url}/metrics`)).text(), /^mosaic_mini_batches_total 2$/m)
+  })
+})
+
+describe('preconfirmations: kill -9 between a preconfirmation and the seal', { timeout: 180_000 }, () => {
+  const children: ChildProcess[] = []
+  const dataDir = tempDataDir()
+  after(async () => {
+    for (const child of children) {
+      if (child.exitCode !== null || child.signalCode !== null) continue
+      const exited = once(child, 'exit')
+      child.kill('SIGKILL')
+      await exited
+    }
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  async function spawn(flags: string[]): Promise<SpawnedNode> {
+    const node = await spawnNode(dataDir, flags)
+    children.push(node.child)
+    return node
+  }
+
+  it('default: every preconfirmed transaction is sealed at its preconfirmed position with its receipt', { timeout: 120_000 }, async () => {
+    // Mini-batches every 5 ms, blocks never: whatever is preconfirmed is unsealed when the node dies.
+    let node = await spawn(['--block-time-ms', '3600000', '--miniblock-ms', '5'])
+    const call = async <T>(url: string, method: string, params: unknown[]): Promise<T> => {
+      const response = await rawRpc(url, method, params)
+      if (response.error !== undefined) throw new Error(`${method}: ${response.error.message}`)
+      return response.result as T
+    }
+    const preconfirmed: Receipt[] = []
+    for (let i = 0; i < 6; i++) preconfirmed.push(await call<Receipt>(node.url, 'eth_sendRawTransactionSync', [await sign(i % 3, Math.floor(i / 3), { to: SINK, value: BigInt(i + 1) })]))
+    for (const receipt of preconfirmed) {
+      assert.equal(receipt.blockHash, ZERO_HASH)
+      assert.equal(receipt.blockNumber, '0x1')
+    }
+    assert.deepEqual(preconfirmed.map((r) => r.transactionIndex), ['0x0', '0x1', '0x2', '0x3', '0x4', '0x5'])
+    assert.equal(await call(node.url, 'eth_blockNumber', []), '0x0', 'nothing sealed before the kill')
+
+    const exited = once(node.child, 'exit')
+    assert.ok(node.child.kill('SIGKILL'))
+    await exited
+    assert.equal(node.child.signalCode, 'SIGKILL')
+
+    node = await spawn(['--block-time-ms', '3600000', '--miniblock-ms', '5'])
+    // Sealed at start, before the RPC answered anything.
+    assert.equal(await call(node.url, 'eth_blockNumber', []), '0x1')
+    const block = await call<{ hash: Hex; transactions: Hex[] }>(node.url, 'eth_getBlockByNumber', ['0x1', false])
+    assert.deepEqual(block.transactions, preconfirmed.map((r) => r.transactionHash))
+    for (const receipt of preconfirmed) assert.deepEqual(await call(node.url, 'eth_getTransactionReceipt', [receipt.transactionHash]), sealedForm(receipt, block.hash))
+    assert.equal(await call(node.url, 'eth_getBalance', [SINK, 'latest']), '0x15')
+    // And the chain goes on from it.
+    const next = await call<Receipt>(node.url, 'eth_sendRawTransactionSync', [await sign(0, 2, { to: SINK, value: 1n })])
+    assert.equal(next.blockNumber, '0x2')
+    assert.equal(next.transactionIndex, '0x0')
+    await within(
+      eventually(async () => (await rawRpc(node.url, 'eth_getBalance', [SINK, 'pending'])).result === '0x16', 'pending balance'),
+      'pending balance',
+    )
+  })
+})
