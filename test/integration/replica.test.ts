@@ -98,7 +98,7 @@ describe('mosaic replica', { timeout: 120_000 }, () => {
     const r = await openReplica(t.url, ['--state-commitment', 'sharded', '--shard-nibbles', '2'])
     try {
       const address = await populate(t)
-      const head = await t.publicClient.getBlockNumber()
+      const head = await t.publicClient.getBlockNumber({ cacheTime: 0 })
       while (r.node.chain.head < head) await r.replica.syncOnce()
       assert.equal(r.replica.failure, undefined)
       for (let n = 0n; n <= head; n++) {
@@ -168,7 +168,7 @@ describe('mosaic replica against a lying sequencer', { timeout: 180_000 }, () =>
   before(async () => {
     t = await startNode()
     await populate(t)
-    head = await t.publicClient.getBlockNumber()
+    head = await t.publicClient.getBlockNumber({ cacheTime: 0 })
     assert.ok(head > LIED, `the sequencer has blocks after block ${LIED}`)
     proxy = await lyingProxy(t.url, (method, params, result) => lie(method, params, result))
   })
@@ -263,7 +263,7 @@ describe('mosaic replica with STATE_ROOT_LAG=0', { timeout: 120_000 }, () => {
         const hash = await t.wallet(0).sendTransaction({ to: HOLDERS[0]!, value: BigInt(i), chain: null } as never)
         await t.publicClient.waitForTransactionReceipt({ hash, timeout: 20_000 })
       }
-      const head = await t.publicClient.getBlockNumber()
+      const head = await t.publicClient.getBlockNumber({ cacheTime: 0 })
       assert.ok(head > LIED)
       // The negative control: the same chain, told honestly, replicates (lag 0 does not deadlock).
       await replicate(honest, head)
