@@ -3,6 +3,7 @@
  * in-process (`startNode`) or as a child process that can be killed with SIGKILL (`spawnNode`).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -83,6 +84,17 @@ export async function rawRpc(url: string, method: string, params: unknown[] = []
 }
 
 export type SpawnedNode = { url: string; child: ChildProcess; output: () => string }
+
+
+/** Kill with SIGKILL every child still running and wait for each to exit (a test's teardown). */
+export async function killChildren(children: readonly ChildProcess[]): Promise<void> {
+  for (const child of children) {
+    if (child.exitCode !== null || child.signalCode !== null) continue
+    const exited = once(child, 'exit')
+    child.kill('SIGKILL')
+    await exited
+  }
+}
 
 /** Run `mosaic devnet` as a child process (for kill -9 tests); resolves once it listens. */
 export function spawnNode(dataDir: string, flags: string[] = []): Promise<SpawnedNode> {

@@ -23,7 +23,7 @@ import { assembleBlock } from '../../src/execution/assemble.ts'
 import { createSequentialExecutor } from '../../src/execution/sequential-executor.ts'
 import { HistoricalState } from '../../src/state/historical-state.ts'
 import type { MosaicNode } from '../../src/node/node.ts'
-import { DEV_KEYS, mosaicChain, rawRpc, spawnNode, type SpawnedNode, startNode, tempDataDir, type TestNode } from './harness.ts'
+import { DEV_KEYS, killChildren, mosaicChain, rawRpc, spawnNode, type SpawnedNode, startNode, tempDataDir, type TestNode } from './harness.ts'
 import { eventually, within } from './ws-client.ts'
 
 const SINK = '0x000000000000000000000000000000000000dEaD'
@@ -262,12 +262,7 @@ describe('preconfirmations: kill -9 between a preconfirmation and the seal', { t
   const children: ChildProcess[] = []
   const dataDir = tempDataDir()
   after(async () => {
-    for (const child of children) {
-      if (child.exitCode !== null || child.signalCode !== null) continue
-      const exited = once(child, 'exit')
-      child.kill('SIGKILL')
-      await exited
-    }
+    await killChildren(children)
     rmSync(dataDir, { recursive: true, force: true })
   })
 

@@ -15,7 +15,7 @@ import { createPublicClient, createWalletClient, type Hex, http, parseEther, par
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { loadArtifact } from '../../contracts/artifacts.ts'
 import { DEV_ACCOUNT_BALANCE, deriveDevAccounts } from '../../src/chain/dev-accounts.ts'
-import { mosaicChain, rawRpc, spawnNode, type SpawnedNode, tempDataDir } from './harness.ts'
+import { killChildren, mosaicChain, rawRpc, spawnNode, type SpawnedNode, tempDataDir } from './harness.ts'
 
 const token = loadArtifact('MosaicToken')
 const DEV = deriveDevAccounts()
@@ -66,12 +66,7 @@ describe('kill -9 and restart', { timeout: 180_000 }, () => {
   }
 
   after(async () => {
-    for (const child of children) {
-      if (child.exitCode !== null || child.signalCode !== null) continue
-      const exited = once(child, 'exit')
-      child.kill('SIGKILL')
-      await exited
-    }
+    await killChildren(children)
     for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true })
   })
 
