@@ -41,6 +41,13 @@ export type BlockResolverDeps = {
 export type BlockResolver = ReturnType<typeof createBlockResolver>
 
 const isPending = (ref: p.BlockRef): boolean => 'tag' in ref && ref.tag === 'pending'
+/**
+ * State reads at `latest` (and at `pending`) include the preconfirmed mini-batches, as MegaETH's
+ * realtime API does: once a client holds a receipt, `latest` reads see its effects, as on anvil
+ * and geth (viem's `writeContract` right after a deploy's receipt estimates gas at `latest`).
+ * Blocks at `latest` and reads at the head's number stay the sealed head.
+ */
+const readsPreconfirmed = (ref: p.BlockRef): boolean => 'tag' in ref && (ref.tag === 'pending' || ref.tag === 'latest')
 
 export function createBlockResolver({ chain, state, store, config, stateLock, nextHeader, poster, pending }: BlockResolverDeps) {
   function resolveNumber(ref: p.BlockRef): bigint | undefined {
@@ -75,7 +82,7 @@ export function createBlockResolver({ chain, state, store, config, stateLock, ne
     const number = resolveNumber(ref)
     if (number === undefined) throw new RpcError(rpcErrorCodes.serverError, 'hash' in ref ? `header for hash ${bytesToHex(ref.hash)} not found` : 'header not found')
     if (number > chain.head) throw new RpcError(rpcErrorCodes.serverError, `header not found: block ${number} is past the head ${chain.head}`)
-    if (number === chain.head) return { state: isPending(ref) && pending !== undefined ? pending.state() : state, number }
+    if (number === chain.head) return { state: readsPreconfirmed(ref) && pending?.block !== undefined ? pending.state() : state, number }
     const oldest = store.historyFrom ?? chain.head
     if (number < oldest) {
       const window = historyWindow(config)
@@ -99,7 +106,7 @@ export function createBlockResolver({ chain, state, store, config, stateLock, ne
     const at = stateAt(ref)
     if (at.number !== chain.head) return body(at)
     // The preconfirmed state changes with each mini-batch, which runs under the state lock.
-    if (isPending(ref)) return stateLock.run(() => body(stateAt(ref)))
+    if (readsPreconfirmed(ref) && pending?.block !== undefined) return stateLock.run(() => body(stateAt(ref)))
     if (historyWindow(config) > 0 && store.historyFrom !== undefined) return body({ state: new HistoricalState(store, at.number), number: at.number })
     return stateLock.run(() => body(stateAt(ref)))
   }

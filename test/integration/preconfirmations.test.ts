@@ -138,15 +138,19 @@ describe('preconfirmations: a block of mini-batches', () => {
     assert.deepEqual(miniBatches, [3, 3, 2])
     const statuses = [...preconfirmed.values()].map((r) => r.status)
     assert.deepEqual(statuses, ['0x1', '0x1', '0x1', '0x1', '0x1', '0x0', '0x1', '0x1'], 'the call with 21,500 gas runs out of gas')
-    // Pending state has the preconfirmed transfers (5 + 7 + 11), latest does not; so do nonces and calls.
-    assert.equal(await result('eth_getBalance', [SINK, 'pending']), '0x17')
-    assert.equal(await result('eth_getBalance', [SINK, 'latest']), '0x0')
-    assert.equal(await result('eth_getTransactionCount', [privateKeyToAccount(DEV_KEYS[1]!).address, 'pending']), '0x3')
-    assert.equal(await result('eth_getTransactionCount', [privateKeyToAccount(DEV_KEYS[1]!).address, 'latest']), '0x0')
-    // slot 0 = 1 + 2 + 3 + 5 (the out-of-gas call wrote nothing).
-    assert.equal(await result('eth_getStorageAt', [contract, '0x0', 'pending']), word(11))
-    assert.equal(await result('eth_call', [{ to: contract, data: word(0) }, 'pending']), '0x')
-    assert.equal(await result('eth_getStorageAt', [contract, '0x0', 'latest']), word(0))
+    // State at pending and at latest has the preconfirmed transfers (5 + 7 + 11), nonces and
+    // storage; state at the head's number (block 1) is the sealed head's.
+    const sender = privateKeyToAccount(DEV_KEYS[1]!).address
+    for (const tag of ['pending', 'latest']) {
+      assert.equal(await result('eth_getBalance', [SINK, tag]), '0x17', tag)
+      assert.equal(await result('eth_getTransactionCount', [sender, tag]), '0x3', tag)
+      // slot 0 = 1 + 2 + 3 + 5 (the out-of-gas call wrote nothing).
+      assert.equal(await result('eth_getStorageAt', [contract, '0x0', tag]), word(11), tag)
+      assert.equal(await result('eth_call', [{ to: contract, data: word(0) }, tag]), '0x', tag)
+    }
+    assert.equal(await result('eth_getBalance', [SINK, '0x1']), '0x0')
+    assert.equal(await result('eth_getTransactionCount', [sender, '0x1']), '0x0')
+    assert.equal(await result('eth_getStorageAt', [contract, '0x0', '0x1']), word(0))
     // A transaction with a nonce already preconfirmed is refused at admission.
     assert.match((await t.rpc('eth_sendRawTransaction', [await sign(1, 2, { to: SINK, value: 1n })])).error!.message, /^nonce too low/)
 
