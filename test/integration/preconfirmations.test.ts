@@ -2,12 +2,14 @@
  * Preconfirmations (`sequencer/sequencer.ts`, `sequencer/preconfirmations.ts`): a block cut into
  * mini-batches is the sequential execution of its transactions in that order; a preconfirmed
  * transaction lands in its block at its position with the receipt it was preconfirmed with; the
- * `pending` tag and receipt lookups show preconfirmed transactions until the block is sealed;
+ * `pending` tag and receipt lookups show preconfirmed transactions until the block is sealed, and
+ * state reads at `latest` show them too (viem deploys, then writes to the contract, on preconfirmed
+ * receipts alone);
  * `eth_subscribe("miniBatches")` streams them over WebSocket (viem); and after kill -9 between
  * a preconfirmation and the seal, the restarted node seals them where they were promised.
  *
  * Blocks and mini-batches are cut by the test (`runMiniBatch`, `seal`) with both timers an hour
- * long, so nothing depends on timing.
+ * long, so nothing depends on timing; the viem flow runs the 20 ms mini-batch timer and polls.
  */
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
@@ -17,6 +19,7 @@ import { after, before, describe, it } from 'node:test'
 import { bytesToHex, hexToBytes } from '@ethereumjs/util'
 import { type Hex, webSocket } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { loadArtifact } from '../../contracts/artifacts.ts'
 import { decodeBlock } from '../../src/chain/block.ts'
 import { encodeStateDelta } from '../../src/state/delta-codec.ts'
 import { assembleBlock } from '../../src/execution/assemble.ts'
@@ -234,6 +237,44 @@ describe('preconfirmations: a block of mini-batches', () => {
       (error: { code?: number; message?: string }) => error.code === -32602 && /^invalid miniBatches subscription: it takes no options/.test(error.message ?? ''),
     )
     await transport.value!.getRpcClient().then((c) => c.close())
+  })
+})
+
+describe('preconfirmations: what a tool holding a preconfirmed receipt sees', () => {
+  let t: TestNode
+  before(async () => {
+    // Mini-batches every 20 ms, blocks never sealed by time: every receipt here is preconfirmed.
+    t = await startNode(['--block-time-ms', '3600000', '--miniblock-ms', '20'])
+  })
+  after(() => t.stop())
+
+  // A client polling eth_getTransactionReceipt (cast does; viem's waitForTransactionReceipt looks
+  // when a new block appears, so it gets a preconfirmed receipt when one is sealed meanwhile).
+  const receiptOf = async (hash: Hex) => {
+    for (;;) {
+      const receipt = await t.publicClient.getTransactionReceipt({ hash }).catch(() => undefined)
+      if (receipt !== undefined) return receipt
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+
+  it('behavior: viem deploys, gets the preconfirmed receipt, then writes to and reads the contract at latest, as against anvil', async () => {
+    const token = loadArtifact('MosaicToken')
+    const holder = privateKeyToAccount(DEV_KEYS[2]!).address
+    const wallet = t.wallet(0)
+    const deploy = await wallet.deployContract({ abi: token.abi, bytecode: token.bytecode, args: ['Mosaic', 'MSC', 1_000_000n], chain: null } as never)
+    const deployed = await receiptOf(deploy)
+    assert.equal(deployed.blockHash, ZERO_HASH, 'preconfirmed, not sealed')
+    const address = deployed.contractAddress!
+    // writeContract estimates gas at latest: it must see the contract the receipt says exists.
+    const transfer = await wallet.writeContract({ address, abi: token.abi, functionName: 'transfer', args: [holder, 4242n], chain: null } as never)
+    const transferred = await receiptOf(transfer)
+    assert.equal(transferred.status, 'success')
+    assert.equal(await t.publicClient.readContract({ address, abi: token.abi, functionName: 'balanceOf', args: [holder] }), 4242n)
+    // Control: the sealed head, read by its number, has no contract yet.
+    const head = await t.publicClient.getBlockNumber({ cacheTime: 0 })
+    assert.equal(head, 0n)
+    await assert.rejects(t.publicClient.readContract({ address, abi: token.abi, functionName: 'balanceOf', args: [holder], blockNumber: head }))
   })
 })
 
