@@ -30,12 +30,15 @@ import type { TxReceipt } from '@ethereumjs/vm'
 import { createChainCommon } from '../../src/chain/common.ts'
 import { createParallelExecutor } from '../../src/execution/parallel/parallel-executor.ts'
 import { createSequentialExecutor } from '../../src/execution/sequential-executor.ts'
-import type { BlockExecution, BlockExecutor } from '../../src/execution/types.ts'
+import type { BlockExecution, BlockExecutor, ExecuteBlockParameters } from '../../src/execution/types.ts'
+import { encodeStateDelta } from '../../src/state/delta-codec.ts'
+import { createRandom } from '../../src/utils/random.ts'
 import { layoutName, layoutOf } from '../../src/commitment/layout.ts'
 import { computeStateRoot } from '../../src/commitment/root.ts'
 import { mergeDelta } from '../../src/state/delta.ts'
 import { FlatState, type StateBackend } from '../../src/state/flat-state.ts'
 import { type AccountRecord, createStateDelta, type StateDelta, type StateReader } from '../../src/state/types.ts'
+import { accountString, normalizeDelta } from './normalize.ts'
 import {
   CHAIN_ID,
   createChainWorkload,
@@ -61,6 +64,8 @@ const BLOCKS_PER_SEED = Math.max(1, Math.ceil(TOTAL_BLOCKS / SEEDS.length))
 const CONFLICT_SEED = 0xc0f11c7
 const CONFLICT_BLOCKS = 20
 const THREADS = 2
+/** Blocks of the mixed chain executed in mini-batches. */
+const MINI_BATCH_BLOCKS = 40
 
 /** Executors still holding worker threads; `after` closes whatever a failed test left open. */
 const open = new Set<BlockExecutor>()
@@ -92,10 +97,6 @@ type Divergence = {
 
 type Difference = Omit<Divergence, 'seed' | 'block'>
 
-function accountString(record: AccountRecord | null | undefined): string {
-  if (record === null || record === undefined) return 'absent'
-  return `nonce=${record.nonce} balance=${record.balance} codeHash=${bytesToHex(record.codeHash)}`
-}
 
 function statusOf(receipt: TxReceipt): string {
   return 'status' in receipt ? String(receipt.status) : 'pre-byzantium'
@@ -171,34 +172,6 @@ function compareExecutions(block: GeneratedBlock, parallel: BlockExecution, sequ
   return undefined
 }
 
-/**
- * A delta reduced to what it changes relative to `parent`: writes that leave a value as it was
- * are dropped (the parallel executor pays the fee recipient as a delta and skips a zero fee, the
- * sequential one writes the account either way), as are code blobs the parent already had.
- */
-function normalizeDelta(delta: StateDelta, parent: StateReader): Map<string, string> {
-  const out = new Map<string, string>()
-  for (const address of delta.storageCleared) {
-    // An account absent before has no storage: clearing it changes nothing (the sequential
-    // executor writes such clears for touched empty accounts, the parallel one drops them). What
-    // the commitment makes of it is checked by the post-state roots.
-    if (parent.getAccount(address) === undefined) continue
-    out.set(`cleared ${address}`, 'cleared')
-  }
-  for (const [address, record] of delta.accounts) {
-    const value = accountString(record)
-    if (value !== accountString(parent.getAccount(address))) out.set(`account ${address}`, value)
-  }
-  for (const [address, slots] of delta.storage) {
-    const cleared = delta.storageCleared.has(address)
-    for (const [slot, value] of slots) {
-      const before = cleared ? '0x' : bytesToHex(parent.getStorage(address, slot))
-      if (bytesToHex(value) !== before) out.set(`storage ${address} ${slot}`, bytesToHex(value))
-    }
-  }
-  for (const hash of delta.code.keys()) if (parent.getCode(hash) === undefined) out.set(`code ${hash}`, 'new')
-  return out
-}
 
 function compareMaps(what: string, parallel: ReadonlyMap<string, string>, sequential: ReadonlyMap<string, string>): Difference | undefined {
   const keys = [...new Set([...parallel.keys(), ...sequential.keys()])].sort()
@@ -279,9 +252,36 @@ type RunDifferentialParameters = {
   readonly blocks: number
   readonly profile: WorkloadProfile
   readonly unsafeSkipValidation?: boolean
+  /** The parallel side executes each block in mini-batches (`openBlock`), cut at random places. */
+  readonly miniBatches?: boolean
 }
 
-async function runDifferential({ seed, blocks, profile, unsafeSkipValidation }: RunDifferentialParameters): Promise<ChainRun> {
+/**
+ * A block through `openBlock`, cut into mini-batches at places drawn from `seed` (some empty,
+ * some a single transaction, some many): the sequencer's path with MINIBLOCK_MS. The mini-batches'
+ * executed transactions and changes must add up to the finished block's.
+ */
+async function executeInMiniBatches(executor: BlockExecutor, parameters: ExecuteBlockParameters, seed: number): Promise<BlockExecution> {
+  const random = createRandom(seed)
+  const open = await executor.openBlock(parameters)
+  const executed: string[] = []
+  const changes = createStateDelta()
+  let rest = [...parameters.transactions]
+  while (rest.length > 0 || random.chance(0.2)) {
+    const size = random.pick([0, 1, 2, 3, 8, 20, 64])
+    const batch = await open.execute(rest.slice(0, size))
+    rest = rest.slice(size)
+    executed.push(...batch.executed.map((e) => bytesToHex(e.tx.hash())))
+    mergeDelta(changes, batch.changes)
+    if (batch.gasUsed !== open.gasUsed) throw new Error(`a mini-batch reported ${batch.gasUsed} gas used, the open block ${open.gasUsed}`)
+  }
+  const block = open.finish()
+  assert.deepEqual(executed, block.executed.map((e) => bytesToHex(e.tx.hash())), 'the mini-batches executed other transactions than the block holds')
+  assert.equal(bytesToHex(encodeStateDelta(changes)), bytesToHex(encodeStateDelta(block.delta)), "the mini-batches' changes do not add up to the block's delta")
+  return block
+}
+
+async function runDifferential({ seed, blocks, profile, unsafeSkipValidation, miniBatches }: RunDifferentialParameters): Promise<ChainRun> {
   const common = createChainCommon({ chainId: CHAIN_ID, hardfork: 'prague' })
   const workload = createChainWorkload({ seed, blocks, common, profile })
   const parallelState = new FlatState(memoryBackend(workload.preState))
@@ -331,7 +331,8 @@ async function runDifferential({ seed, blocks, profile, unsafeSkipValidation }: 
     const block = upcoming
     if (block === undefined) return undefined
     const transactions = block.txs.map((t) => t.tx)
-    const result = parallel.executeBlock({ header: block.header, transactions, state: parallelState, blockHash })
+    const parameters = { header: block.header, transactions, state: parallelState, blockHash }
+    const result = miniBatches === true ? executeInMiniBatches(parallel, parameters, seed ^ Number(block.number)) : parallel.executeBlock(parameters)
     result.catch(() => undefined) // awaited below; not an unhandled rejection meanwhile
     // Let the executor hand the block to its workers before generating the next one.
     await new Promise<void>((resolve) => setImmediate(resolve))
@@ -571,6 +572,28 @@ function defineTests(): void {
       report(t, `seed 0x${CONFLICT_SEED.toString(16)} (conflicts)`, run, performance.now() - t0)
       assert.equal(run.divergence, undefined, run.divergence === undefined ? '' : describeDivergence(run.divergence))
       assert.ok(run.parallelBlocks > 0 && run.aborts > 0, 'the conflict-heavy chain never ran into a conflict on the parallel path')
+    })
+
+    it('behavior: a block executed in mini-batches on the workers matches the sequential executor', async (t) => {
+      // The sequencer's path with MINIBLOCK_MS and EXECUTOR=parallel (issue 16): each mini-batch
+      // runs in rounds on top of the block so far. A mixed chain and a conflict-heavy one.
+      for (const job of [
+        { seed: SEEDS[0]!, blocks: MINI_BATCH_BLOCKS, profile: 'mixed' as const },
+        { seed: CONFLICT_SEED, blocks: CONFLICT_BLOCKS, profile: 'conflicts' as const },
+      ]) {
+        const t0 = performance.now()
+        const run = await lane().run({ ...job, miniBatches: true })
+        report(t, `seed 0x${job.seed.toString(16)} (${job.profile}, mini-batches)`, run, performance.now() - t0)
+        assert.equal(run.divergence, undefined, run.divergence === undefined ? '' : describeDivergence(run.divergence))
+        assert.ok(run.rounds > run.blocks && run.aborts > 0, 'the mini-batches never ran into a conflict on the workers')
+      }
+    })
+
+    it('behavior: mini-batches that skip the read-set check are caught', async (t) => {
+      // Negative control of the test above: the same conflict-heavy chain, validation off.
+      const run = await lane().run({ seed: CONFLICT_SEED, blocks: CONFLICT_BLOCKS, profile: 'conflicts', miniBatches: true, unsafeSkipValidation: true })
+      assert.ok(run.divergence !== undefined, 'skipping validation in mini-batches went unnoticed')
+      t.diagnostic(`caught as expected: ${describeDivergence(run.divergence).split('\n')[0]}`)
     })
 
     it('behavior: the post-state root comparison catches a phantom account (the storage of an absent account "cleared")', () => {

@@ -29,7 +29,7 @@ import { isEmptyDelta, mergeDelta } from '../../state/delta.ts'
 import { JournaledStateManager } from '../../state/journaled-state-manager.ts'
 import { addStorageRead, createReadSet, type ReadSet, ReadSetRecorder } from '../../state/read-set.ts'
 import { createStateDelta, type StateDelta, type StateReader } from '../../state/types.ts'
-import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx, OpenBlockExecution, OpenBlockParameters, RejectedTx } from '../types.ts'
+import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx, MiniBatchExecution, OpenBlockExecution, OpenBlockParameters, RejectedTx } from '../types.ts'
 import { applyBlockPrelude } from '../vm.ts'
 import { conflictHints, partitionBatch } from './batch.ts'
 import type { BlockEnv, ExecuteResult, ExecuteTask, ExecutorWorkerMemory, LogEntry, TxInput, TxOutcome, WorkerInit, WorkerStateSource } from './protocol.ts'
@@ -68,6 +68,35 @@ export function createParallelExecutor(parameters: CreateParallelExecutorParamet
   return new ParallelExecutor(parameters, pool)
 }
 
+/** A block being executed on the workers: what its committed rounds have produced so far. */
+type ParallelBlock = {
+  readonly header: BlockHeader
+  /** Committed state of the parent block. */
+  readonly state: StateReader
+  readonly env: BlockEnv
+  /** The fee recipient (lowercase hex, no 0x). */
+  readonly coinbase: string
+  /** Everything the block changed so far, the prelude included. */
+  readonly delta: StateDelta
+  /** Changes since the last mini-batch returned (the first one carries the prelude's). */
+  unpublished: StateDelta
+  readonly reads: ReadSet
+  readonly executed: ExecutedTx[]
+  readonly rejected: RejectedTx[]
+  gasUsed: bigint
+  rounds: number
+  aborts: number
+  /** Conflicts by the key that caused them (visibility: `mosaic_status`, metrics). */
+  readonly conflicts: Map<string, number>
+}
+
+function finishBlock(block: ParallelBlock): BlockExecution {
+  const { executed, rejected, gasUsed, delta, reads, rounds, aborts, conflicts } = block
+  const hotKeys = [...conflicts].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([key, count]) => ({ key, conflicts: count }))
+  const conflictCount = [...conflicts.values()].reduce((sum, n) => sum + n, 0)
+  return { executed, rejected, gasUsed, delta, reads, stats: { mode: 'parallel', rounds, aborts, conflicts: conflictCount, hotKeys } }
+}
+
 type Candidate = {
   readonly tx: TypedTransaction
   readonly sender: Address
@@ -89,6 +118,8 @@ export class ParallelExecutor implements BlockExecutor {
   private readonly hot = new Set<string>()
   /** Each worker's memory as of its last task, by thread id. */
   private readonly memory = new Map<number, ExecutorWorkerMemory>()
+  /** Blocks started and not finished (at most one: the executor is not re-entrant). */
+  private openBlocks = 0
   /** Time workers spent executing (diagnostics: compare with the wall time of a block). */
   workerBusyMs = 0
   /** ecrecover on the same workers: for the mempool, and for blocks whose senders are not known. */
@@ -153,48 +184,70 @@ export class ParallelExecutor implements BlockExecutor {
   }
 
   async executeBlock(parameters: ExecuteBlockParameters): Promise<BlockExecution> {
-    const { header, transactions, state, blockHash } = parameters
+    const { transactions } = parameters
+    this.refuseWhileOpen()
     // Blocks are committed one after the other: all that is logged before this one is durable.
     this.durableBelow = this.logEnd
     this.trimLog()
     await this.recoverUnknownSenders(transactions)
-    const candidates = transactions.map((tx, id): Candidate => {
-      const sender = tx.getSenderAddress()
-      return { tx, sender, senderKey: bytesToUnprefixedHex(sender.bytes), input: { id, raw: serializedTx(tx), sender: sender.bytes } }
-    })
+    const candidates = this.candidatesOf(transactions)
     if (candidates.length < this.minParallelTxs || this.contended(candidates)) {
       const result = await this.parameters.fallback.executeBlock(parameters)
       this.appendLog(result.delta)
       return result
     }
-    return this.executeParallel(header, candidates, state, blockHash)
+    const block = await this.startBlock(parameters)
+    try {
+      await this.runRounds(block, candidates, this.threads)
+    } finally {
+      this.openBlocks--
+    }
+    return finishBlock(block)
   }
 
   /**
-   * A block in mini-batches runs on the sequential fallback: a mini-batch of a few transactions
-   * every MINIBLOCK_MS is below what pays for a round on the workers (`minParallelTxs`), and each
-   * must see the state every earlier mini-batch left. The block's delta joins the write log at
-   * `finish`, as a block the fallback executed whole does, so workers follow the chain.
+   * A block in mini-batches: each `execute` runs its transactions in rounds on the workers, on
+   * top of every earlier mini-batch (the workers follow them through the write log, as they
+   * follow earlier rounds), so a mini-batch's result is that of executing it after the block so
+   * far, one transaction after the other. A mini-batch too small to pay for a chunk per thread,
+   * or contended, runs as one chunk on one worker: in order, one round trip, nothing re-executed.
    */
   async openBlock(parameters: OpenBlockParameters): Promise<OpenBlockExecution> {
+    this.refuseWhileOpen()
     this.durableBelow = this.logEnd
     this.trimLog()
-    const open = await this.parameters.fallback.openBlock(parameters)
+    const block = await this.startBlock(parameters)
+    let finished = false
     return {
-      header: open.header,
+      header: parameters.header,
       get gasUsed() {
-        return open.gasUsed
+        return block.gasUsed
       },
       execute: async (transactions) => {
+        if (finished) throw new Error('ParallelExecutor: the block is finished')
         await this.recoverUnknownSenders(transactions)
-        return open.execute(transactions)
+        const candidates = this.candidatesOf(transactions)
+        const threads = candidates.length < this.minParallelTxs || this.contended(candidates) ? 1 : this.threads
+        return this.runRounds(block, candidates, threads)
       },
       finish: () => {
-        const result = open.finish()
-        this.appendLog(result.delta)
-        return result
+        if (finished) throw new Error('ParallelExecutor: the block is finished')
+        finished = true
+        this.openBlocks--
+        return finishBlock(block)
       },
     }
+  }
+
+  private refuseWhileOpen(): void {
+    if (this.openBlocks > 0) throw new Error('ParallelExecutor: a block is already being executed (not re-entrant)')
+  }
+
+  private candidatesOf(transactions: readonly TypedTransaction[]): Candidate[] {
+    return transactions.map((tx, id): Candidate => {
+      const sender = tx.getSenderAddress()
+      return { tx, sender, senderKey: bytesToUnprefixedHex(sender.bytes), input: { id, raw: serializedTx(tx), sender: sender.bytes } }
+    })
   }
 
   /**
@@ -212,46 +265,48 @@ export class ParallelExecutor implements BlockExecutor {
     })
   }
 
-  private async executeParallel(
-    header: BlockHeader,
-    candidates: readonly Candidate[],
-    state: StateReader,
-    blockHash: ExecuteBlockParameters['blockHash'],
-  ): Promise<BlockExecution> {
-    const common = this.vmCommon
-    const coinbase = bytesToUnprefixedHex(header.coinbase.bytes)
-    const blockDelta = createStateDelta()
-    const reads = createReadSet()
-    // The block prelude (EIP-2935) runs before every transaction, on the main thread.
-    const prelude = new JournaledStateManager(new ReadSetRecorder(state, reads))
-    await applyBlockPrelude(common, prelude, header)
-    mergeDelta(blockDelta, prelude.delta())
-    this.appendLog(prelude.delta())
-
-    const ancestors = new Map<string, Uint8Array>()
-    for (let n = header.number - 1n; n >= 0n && n >= header.number - 256n; n--) {
-      const hash = blockHash(n)
-      if (hash !== undefined) ancestors.set(n.toString(), hash)
+  /** A block started on the workers: the prelude (EIP-2935) applied on this thread and logged, the environment workers run under. */
+  private async startBlock({ header, state, blockHash }: OpenBlockParameters): Promise<ParallelBlock> {
+    this.openBlocks++
+    try {
+      const reads = createReadSet()
+      const prelude = new JournaledStateManager(new ReadSetRecorder(state, reads))
+      await applyBlockPrelude(this.vmCommon, prelude, header)
+      const delta = createStateDelta()
+      mergeDelta(delta, prelude.delta())
+      this.appendLog(prelude.delta())
+      const ancestors = new Map<string, Uint8Array>()
+      for (let n = header.number - 1n; n >= 0n && n >= header.number - 256n; n--) {
+        const hash = blockHash(n)
+        if (hash !== undefined) ancestors.set(n.toString(), hash)
+      }
+      const env: BlockEnv = { header: header.toJSON() as Record<string, string | undefined>, ancestors }
+      return { header, state, env, coinbase: bytesToUnprefixedHex(header.coinbase.bytes), delta, unpublished: mergeDelta(createStateDelta(), delta), reads, executed: [], rejected: [], gasUsed: 0n, rounds: 0, aborts: 0, conflicts: new Map() }
+    } catch (error) {
+      this.openBlocks--
+      throw error
     }
-    const env: BlockEnv = { header: header.toJSON() as Record<string, string | undefined>, ancestors }
+  }
+
+  /**
+   * Execute `candidates` after everything the block holds, in rounds over `threads` chunks.
+   * Returns what they added: executed and rejected in their order, and the state they changed.
+   */
+  private async runRounds(block: ParallelBlock, candidates: readonly Candidate[], threads: number): Promise<MiniBatchExecution> {
+    const { header, state, env, coinbase } = block
+    const common = this.vmCommon
     const current = (address: string) => {
-      const written = blockDelta.accounts.get(address)
+      const written = block.delta.accounts.get(address)
       return written !== undefined ? (written ?? undefined) : state.getAccount(address)
     }
-
     const executed: ExecutedTx[] = []
     const rejected: RejectedTx[] = []
-    let gasUsed = 0n
-    let rounds = 0
-    let aborts = 0
-    /** Conflicts by the key that caused them (visibility: `mosaic_status`, metrics). */
-    const conflicts = new Map<string, number>()
     let pending = candidates.map((c) => c.input.id)
     while (pending.length > 0) {
-      rounds++
+      block.rounds++
       const batch = pending.slice(0, this.maxBatch)
-      const chunks = this.partition(batch, candidates)
-      const results = await Promise.all(chunks.map((chunk) => this.run(env, chunk.map((id) => candidates[id]!.input), reads)))
+      const chunks = this.partition(batch, candidates, threads)
+      const results = await Promise.all(chunks.map((chunk) => this.run(env, chunk.map((id) => candidates[id]!.input), block.reads)))
       const roundDelta = createStateDelta()
       const roundWrites = new Set<string>()
       // Commit in the block's order (the mempool's: arrival, nonce order per sender), not chunk
@@ -268,7 +323,7 @@ export class ParallelExecutor implements BlockExecutor {
         const overwritesFees = outcome.ok && outcome.writes.accounts.has(coinbase) && roundWrites.has(accountKey(coinbase))
         const conflictKey = this.parameters.unsafeSkipValidation ? undefined : overwritesFees ? accountKey(coinbase) : this.conflict(outcome.reads, roundWrites, candidate)
         if (conflictKey !== undefined) {
-          conflicts.set(conflictKey, (conflicts.get(conflictKey) ?? 0) + 1)
+          block.conflicts.set(conflictKey, (block.conflicts.get(conflictKey) ?? 0) + 1)
           stopAt = index
           break
         }
@@ -276,8 +331,8 @@ export class ParallelExecutor implements BlockExecutor {
           rejected.push({ tx: candidate.tx, reason: outcome.error })
           continue
         }
-        if (gasUsed + candidate.tx.gasLimit > header.gasLimit) {
-          rejected.push({ tx: candidate.tx, reason: `block gas limit reached: ${gasUsed} used, tx gas limit ${candidate.tx.gasLimit}` })
+        if (block.gasUsed + candidate.tx.gasLimit > header.gasLimit) {
+          rejected.push({ tx: candidate.tx, reason: `block gas limit reached: ${block.gasUsed} used, tx gas limit ${candidate.tx.gasLimit}` })
           // Later transactions of its chunk saw writes that never happened.
           if (!isEmptyDelta(outcome.writes)) {
             stopAt = index + 1
@@ -287,7 +342,7 @@ export class ParallelExecutor implements BlockExecutor {
         }
         mergeDelta(roundDelta, outcome.writes)
         markWrites(roundWrites, outcome.writes)
-        addReads(reads, outcome.reads)
+        addReads(block.reads, outcome.reads)
         if (outcome.feeDelta !== 0n) {
           const before = roundDelta.accounts.get(coinbase) ?? current(coinbase)
           roundDelta.accounts.set(coinbase, {
@@ -297,25 +352,28 @@ export class ParallelExecutor implements BlockExecutor {
           })
           roundWrites.add(accountKey(coinbase))
         }
-        gasUsed += outcome.gasUsed
+        block.gasUsed += outcome.gasUsed
         executed.push({
           tx: candidate.tx,
           sender: candidate.sender,
-          receipt: receiptOf(outcome, gasUsed, common),
+          receipt: receiptOf(outcome, block.gasUsed, common),
           gasUsed: outcome.gasUsed,
           createdAddress: outcome.createdAddress === undefined ? undefined : new Address(outcome.createdAddress),
         })
       }
       const retry = outcomes.slice(stopAt).map((outcome) => outcome.id)
-      aborts += retry.length
-      mergeDelta(blockDelta, roundDelta)
+      block.aborts += retry.length
+      mergeDelta(block.delta, roundDelta)
+      mergeDelta(block.unpublished, roundDelta)
       this.appendLog(roundDelta)
       // What is left: the stopped outcomes, then the pending beyond this round's batch, in order.
       pending = [...retry, ...pending.slice(batch.length)]
     }
-    const hotKeys = [...conflicts].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([key, count]) => ({ key, conflicts: count }))
-    const conflictCount = [...conflicts.values()].reduce((sum, n) => sum + n, 0)
-    return { executed, rejected, gasUsed, delta: blockDelta, reads, stats: { mode: 'parallel', rounds, aborts, conflicts: conflictCount, hotKeys } }
+    block.executed.push(...executed)
+    block.rejected.push(...rejected)
+    const changes = block.unpublished
+    block.unpublished = createStateDelta()
+    return { executed, rejected, gasUsed: block.gasUsed, changes }
   }
 
   /** The key of `reads` that a transaction committed earlier in this round wrote, if any. Learns hot contracts. */
@@ -336,8 +394,8 @@ export class ParallelExecutor implements BlockExecutor {
     return undefined
   }
 
-  private partition(batch: readonly number[], candidates: readonly Candidate[]): number[][] {
-    return partitionBatch(batch, (id) => conflictHints(candidates[id]!.tx, candidates[id]!.senderKey, this.hot), this.threads)
+  private partition(batch: readonly number[], candidates: readonly Candidate[], threads: number): number[][] {
+    return partitionBatch(batch, (id) => conflictHints(candidates[id]!.tx, candidates[id]!.senderKey, this.hot), threads)
   }
 
   /** Run one chunk on a worker, sending the log entries it may not have seen. */
