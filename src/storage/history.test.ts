@@ -106,16 +106,17 @@ async function writeChain(store: LmdbStore, models: ModelState[], from: bigint, 
 describe('history: state at earlier blocks', () => {
   // The default index batch (64 blocks) leaves the first 60 blocks' change sets pending across
   // the reopen, so they are reloaded from disk; a batch of 7 has most blocks read through the
-  // index on disk, with batches committed while blocks are written.
+  // index on disk, with batches committed while blocks are written, 5 entries per commit (so the
+  // reads at the end may meet a batch half written).
   for (const batch of [undefined, 7]) {
   it(`differential: every account and slot read at every block equals a full copy of the state after it, across a reopen (index batch ${batch ?? 'default'})`, async () => {
     const dir = tempDir()
     const next = random(7)
     const models: ModelState[] = []
-    let store = LmdbStore.open(dir, batch === undefined ? {} : { historyIndexBatchBlocks: batch })
+    let store = LmdbStore.open(dir, batch === undefined ? {} : { historyIndexBatchBlocks: batch, historyIndexChunkEntries: 5 })
     await writeChain(store, models, 0n, 60n, next)
     await store.close()
-    store = LmdbStore.open(dir, batch === undefined ? {} : { historyIndexBatchBlocks: batch })
+    store = LmdbStore.open(dir, batch === undefined ? {} : { historyIndexBatchBlocks: batch, historyIndexChunkEntries: 5 })
     if (batch === undefined) assert.ok(store.historyPendingEntries > 0, 'the pending change sets were not reloaded')
     try {
       await writeChain(store, models, 61n, 120n, next)

@@ -28,6 +28,8 @@ export type StoreOptions = {
   readonly blockEventsKept?: number
   /** Blocks whose change sets are indexed together (`HISTORY_INDEX_BATCH_BLOCKS`); tests lower it. */
   readonly historyIndexBatchBlocks?: number
+  /** Index entries per commit within a batch; tests lower it. */
+  readonly historyIndexChunkEntries?: number
 }
 
 /** The stages of a block's life, in the order they happen to it (`mosaic_subscribe("blocks")`). */
@@ -59,6 +61,8 @@ const PRUNE_PER_WRITE = 4
  */
 const HISTORY_INDEX_BATCH_BLOCKS = 64
 const HISTORY_INDEX_BATCH_ENTRIES = 32_768
+/** Index entries per LMDB commit within a batch (see `writeIndexChunks`). */
+const HISTORY_INDEX_CHUNK_ENTRIES = 2_048
 const NO_VALUE = new Uint8Array(0)
 const LAST_BLOCK_KEY = new Uint8Array(8).fill(0xff)
 
@@ -141,6 +145,7 @@ export class LmdbStore {
   /** The change sets of the blocks after `historyIndexedTo`, indexed in memory until their batch is committed. */
   private readonly pendingHistory = { accounts: new Map() as PendingHistory, storage: new Map() as PendingHistory, blocks: [] as bigint[], entries: 0 }
   private readonly historyIndexBatchBlocks: number
+  private readonly historyIndexChunkEntries: number
   private nextEvent: bigint
   /** Hears the block events of each commit, in sequence order, once they are durable. */
   onBlockEvents: ((events: readonly BlockEvent[]) => void) | undefined
@@ -176,6 +181,7 @@ export class LmdbStore {
     const floor = this.getMeta(metaKeys.historyFrom)
     this.historyFloor = floor === undefined ? undefined : readNumberKey(floor)
     this.historyIndexBatchBlocks = options.historyIndexBatchBlocks ?? HISTORY_INDEX_BATCH_BLOCKS
+    this.historyIndexChunkEntries = options.historyIndexChunkEntries ?? HISTORY_INDEX_CHUNK_ENTRIES
     const indexedTo = this.getMeta(metaKeys.historyIndexedTo)
     this.historyIndexedTo = indexedTo === undefined ? -1n : readNumberKey(indexedTo)
     this.loadPendingHistory()
@@ -366,11 +372,8 @@ export class LmdbStore {
       for (const { key, changes } of pending[kind].values()) for (const { block } of changes) if (block <= to) out.push(concatBytes(key, numberKey(block)))
       return out.sort(Buffer.compare)
     }
-    const writes: Promise<boolean>[] = []
-    for (const key of entries('accounts')) writes.push(this.t.accountHistory.put(key, NO_VALUE))
-    for (const key of entries('storage')) writes.push(this.t.storageHistory.put(key, NO_VALUE))
-    writes.push(this.t.meta.put(new TextEncoder().encode(metaKeys.historyIndexedTo), numberKey(to)))
-    const done = Promise.all(writes).then(
+    const keys = [...entries('accounts').map((key) => [this.t.accountHistory, key] as const), ...entries('storage').map((key) => [this.t.storageHistory, key] as const)]
+    const done = this.writeIndexChunks(keys, to).then(
       () => {
         this.historyIndexedTo = to
         this.dropPendingHistory((block) => block <= to)
@@ -384,6 +387,24 @@ export class LmdbStore {
       done: done.finally(() => {
         this.historyIndexing = undefined
       }),
+    }
+  }
+
+  /**
+   * A batch's index entries, a chunk per LMDB commit, one after the other: LMDB has one writer,
+   * so a block or mini-batch write waits behind at most one chunk, never the whole batch (a batch
+   * of 32,768 entries in one commit held a block's write for ~80 ms). `history_indexed_to` moves
+   * with the last chunk; entries of a batch cut short are true (each key's blocks are written in
+   * order) and are written again from the pending changes after a restart.
+   */
+  private async writeIndexChunks(keys: readonly (readonly [Database<Uint8Array, Uint8Array>, Uint8Array])[], to: bigint): Promise<void> {
+    for (let start = 0; ; start += this.historyIndexChunkEntries) {
+      const chunk = keys.slice(start, start + this.historyIndexChunkEntries)
+      const writes = chunk.map(([table, key]) => table.put(key, NO_VALUE))
+      const last = start + this.historyIndexChunkEntries >= keys.length
+      if (last) writes.push(this.t.meta.put(new TextEncoder().encode(metaKeys.historyIndexedTo), numberKey(to)))
+      await Promise.all(writes)
+      if (last) return
     }
   }
 
