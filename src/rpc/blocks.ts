@@ -40,7 +40,7 @@ export type BlockResolverDeps = {
 
 export type BlockResolver = ReturnType<typeof createBlockResolver>
 
-const isPending = (ref: p.BlockRef): boolean => 'tag' in ref && ref.tag === 'pending'
+export const isPending = (ref: p.BlockRef): boolean => 'tag' in ref && ref.tag === 'pending'
 /**
  * State reads at `latest` (and at `pending`) include the preconfirmed mini-batches, as MegaETH's
  * realtime API does: once a client holds a receipt, `latest` reads see its effects, as on anvil
@@ -62,6 +62,11 @@ export function createBlockResolver({ chain, state, store, config, stateLock, ne
     }
     if ('number' in ref) return ref.number
     return chain.getBlockNumber(ref.hash)
+  }
+
+  /** The open block as far as it is preconfirmed; undefined when nothing is (then `pending` is the head). */
+  function preconfirmedBlock(): ChainBlock | undefined {
+    return pending?.block?.chainBlock()
   }
 
   function blockAt(ref: p.BlockRef): ChainBlock | undefined {
@@ -129,5 +134,5 @@ export function createBlockResolver({ chain, state, store, config, stateLock, ne
     return number
   }
 
-  return { resolveNumber, blockAt, stateAt, withStableState, callHeader, existingBlockNumber }
+  return { resolveNumber, blockAt, preconfirmedBlock, stateAt, withStableState, callHeader, existingBlockNumber }
 }

@@ -11,7 +11,7 @@ import { EMPTY_ROOT } from '../commitment/trie.ts'
 import type { Config } from '../config/config.ts'
 import { type CallRequest, overriddenHeader, type SimulationContext, throwFailure } from '../execution/simulate.ts'
 import type { MosaicNode } from '../node/node.ts'
-import { type BlockResolver, notFound } from './blocks.ts'
+import { type BlockResolver, isPending, notFound } from './blocks.ts'
 import { invalidParams, RpcError, rpcErrorCodes } from './errors.ts'
 import { effectiveGasPrice, firstLogIndexes, formatBlock, formatReceipt, formatTransaction } from './format.ts'
 import type { LogReader } from './logs.ts'
@@ -29,25 +29,32 @@ export function requireWritable(config: Pick<Config, 'mode' | 'sequencerRpcUrl'>
   }
 }
 
-/** eth_getLogs over a parsed filter: its range resolved and within RPC_GETLOGS_MAX_RANGE (also `eth_getFilterLogs`). */
+/**
+ * eth_getLogs over a parsed filter: its range resolved and within RPC_GETLOGS_MAX_RANGE (also
+ * `eth_getFilterLogs`). A range ending at `pending` takes in the open block's preconfirmed logs
+ * after the head's (Base's flashblocks `eth_getLogs`; their `blockHash` is zero, as in
+ * preconfirmed receipts); from `pending` to `pending` is the open block alone. With nothing
+ * preconfirmed, `pending` is the head.
+ */
 export function createGetLogs({ chain, blocks, config, logs }: { readonly chain: MosaicNode['chain']; readonly blocks: BlockResolver; readonly config: Pick<Config, 'rpcGetLogsMaxRange'>; readonly logs: Pick<LogReader, 'range'> }) {
   const { resolveNumber } = blocks
   return function getLogs(filter: p.LogFilter) {
     let from: bigint
     let to: bigint
+    const open = filter.blockHash === undefined && isPending(filter.toBlock) ? blocks.preconfirmedBlock() : undefined
     if (filter.blockHash !== undefined) {
       const block = chain.getBlockByHash(filter.blockHash) ?? notFound('unknown block')
       from = to = block.block.header.number
     } else {
-      from = resolveNumber(filter.fromBlock) ?? notFound('fromBlock not found')
-      to = resolveNumber(filter.toBlock) ?? notFound('toBlock not found')
-      if (to > chain.head) to = chain.head
+      from = open !== undefined && isPending(filter.fromBlock) ? open.block.header.number : (resolveNumber(filter.fromBlock) ?? notFound('fromBlock not found'))
+      to = open !== undefined ? open.block.header.number : (resolveNumber(filter.toBlock) ?? notFound('toBlock not found'))
+      if (to > chain.head && open === undefined) to = chain.head
       if (from > to) throw invalidParams(`invalid block range: fromBlock ${from} is after toBlock ${to}`)
       if (to - from + 1n > BigInt(config.rpcGetLogsMaxRange)) {
         throw new RpcError(rpcErrorCodes.limitExceeded, `query exceeds max block range ${config.rpcGetLogsMaxRange}: ${from}..${to}`)
       }
     }
-    return logs.range(filter, from, to)
+    return open === undefined ? logs.range(filter, from, to) : logs.range(filter, from, chain.head, open)
   }
 }
 

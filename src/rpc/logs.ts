@@ -26,10 +26,11 @@ export type LogReader = {
   /** The logs of one block matching `query`, as geth's JSON (`removed: false`). */
   block(chainBlock: ChainBlock, query: LogQuery): Record<string, unknown>[]
   /**
-   * The logs of blocks `from`..`to` matching `query`, in chain order; more than
-   * `RPC_GETLOGS_MAX_RESULTS` is refused with -32005, as eth_getLogs does.
+   * The logs of blocks `from`..`to` matching `query`, in chain order, then those of `after` (the
+   * open block, preconfirmed); more than `RPC_GETLOGS_MAX_RESULTS` is refused with -32005, as
+   * eth_getLogs does.
    */
-  range(query: LogQuery, from: bigint, to: bigint): Record<string, unknown>[]
+  range(query: LogQuery, from: bigint, to: bigint, after?: ChainBlock): Record<string, unknown>[]
   /**
    * For filter polls, which must not lose logs: the logs of blocks `from`..`to`, ending at the
    * last whole block within `RPC_GETLOGS_MAX_RESULTS` (always at least block `from`, however many
@@ -58,11 +59,16 @@ export function createLogReader({ chain, common, config }: LogReaderDeps): LogRe
     return out
   }
 
-  function range(query: LogQuery, from: bigint, to: bigint): Record<string, unknown>[] {
+  function range(query: LogQuery, from: bigint, to: bigint, after?: ChainBlock): Record<string, unknown>[] {
     const out: Record<string, unknown>[] = []
-    for (let n = from; n <= to; n++) {
-      const chainBlock = chain.getBlock(n)
-      if (chainBlock === undefined) continue
+    const blocks = function* () {
+      for (let n = from; n <= to; n++) {
+        const chainBlock = chain.getBlock(n)
+        if (chainBlock !== undefined) yield chainBlock
+      }
+      if (after !== undefined) yield after
+    }
+    for (const chainBlock of blocks()) {
       for (const log of block(chainBlock, query)) {
         if (out.length >= config.rpcGetLogsMaxResults) {
           throw new RpcError(rpcErrorCodes.limitExceeded, `query returned more than ${config.rpcGetLogsMaxResults} results; narrow the block range or filter`)

@@ -13,6 +13,7 @@ import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import { type Address, bytesToUnprefixedHex } from '@ethereumjs/util'
+import { Bloom } from '@ethereumjs/vm'
 import { blockOf } from '../chain/block.ts'
 import type { ChainBlock, StoredReceipt } from '../chain/chain.ts'
 import type { MiniBatchToPreconfirm, PreconfirmedState } from '../chain/chain-writer.ts'
@@ -42,6 +43,8 @@ export class PendingBlock {
   miniBatches = 0
   gasUsed = 0n
   private readonly index = new Map<string, number>()
+  /** The preconfirmed logs' bloom: the pending block's `logsBloom` so far, what log queries check first. */
+  private readonly bloom: Bloom
   private cached: { block: ChainBlock; firstLogs: number[] } | undefined
 
   constructor(
@@ -49,7 +52,9 @@ export class PendingBlock {
     readonly header: BlockHeader,
     /** The head's state with every published mini-batch's changes over it. */
     readonly state: OverlayReader,
-  ) {}
+  ) {
+    this.bloom = new Bloom(undefined, header.common)
+  }
 
   get number(): bigint {
     return this.header.number
@@ -69,6 +74,7 @@ export class PendingBlock {
       this.transactions.push(executed.tx)
       this.senders.push(executed.sender)
       this.receipts.push(storedReceiptOf(executed.receipt))
+      if (executed.receipt.logs.length > 0) this.bloom.or(new Bloom(executed.receipt.bitvector, this.header.common))
     }
     mergeDelta(this.state.delta, batch.changes)
     this.gasUsed = batch.gasUsed
@@ -78,8 +84,8 @@ export class PendingBlock {
 
   /**
    * The block so far as the RPC formats blocks and receipts: the template's header with the gas
-   * used so far, the preconfirmed transactions, and the zero hash. Its roots and bloom are the
-   * template's (not final); built once per mini-batch, on first use.
+   * used and the logs' bloom so far, the preconfirmed transactions, and the zero hash. Its roots
+   * are the template's (not final); built once per mini-batch, on first use.
    */
   chainBlock(): ChainBlock {
     return this.view().block
@@ -93,7 +99,7 @@ export class PendingBlock {
   private view(): { block: ChainBlock; firstLogs: number[] } {
     if (this.cached !== undefined) return this.cached
     const { common } = this.header
-    const header = createBlockHeader({ ...this.header.toJSON(), gasUsed: this.gasUsed }, { common, setHardfork: false })
+    const header = createBlockHeader({ ...this.header.toJSON(), gasUsed: this.gasUsed, logsBloom: this.bloom.bitvector }, { common, setHardfork: false })
     const block: ChainBlock = { block: blockOf(header, [...this.transactions]), hash: PENDING_BLOCK_HASH, senders: [...this.senders], receipts: [...this.receipts] }
     const firstLogs: number[] = []
     let n = 0

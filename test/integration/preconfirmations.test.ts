@@ -157,6 +157,15 @@ for (const executor of ['sequential', 'parallel'] as const) describe(`preconfirm
     assert.equal(await result('eth_getBalance', [SINK, '0x1']), '0x0')
     assert.equal(await result('eth_getTransactionCount', [sender, '0x1']), '0x0')
     assert.equal(await result('eth_getStorageAt', [contract, '0x0', '0x1']), word(0))
+    // eth_getLogs to `pending`: the preconfirmed logs as the preconfirmed receipts carry them
+    // (Base's flashblocks); to `latest`, none of them.
+    const preconfirmedLogs = [...preconfirmed.values()].flatMap((r) => r.logs)
+    assert.equal(preconfirmedLogs.length, 4, 'a log per successful call')
+    assert.deepEqual(await result('eth_getLogs', [{ fromBlock: 'pending', toBlock: 'pending' }]), preconfirmedLogs)
+    assert.deepEqual(await result('eth_getLogs', [{ fromBlock: '0x0', toBlock: 'pending', address: contract }]), preconfirmedLogs)
+    assert.deepEqual(await result('eth_getLogs', [{ fromBlock: '0x0', toBlock: 'latest' }]), [])
+    const pendingBloom = (await result<{ logsBloom: Hex }>('eth_getBlockByNumber', ['pending', false])).logsBloom
+    assert.notEqual(BigInt(pendingBloom), 0n, 'the pending block carries its logs\' bloom')
     // A transaction with a nonce already preconfirmed is refused at admission.
     assert.match((await t.rpc('eth_sendRawTransaction', [await sign(1, 2, { to: SINK, value: 1n })])).error!.message, /^nonce too low/)
 
@@ -168,6 +177,8 @@ for (const executor of ['sequential', 'parallel'] as const) describe(`preconfirm
     assert.deepEqual(sealed.block.transactions.map((tx) => bytesToHex(tx.hash())), [...preconfirmed.keys()])
     for (const [hash, receipt] of preconfirmed) assert.deepEqual(await result('eth_getTransactionReceipt', [hash]), sealedForm(receipt, blockHash))
     assert.equal(await result('eth_getBalance', [SINK, 'latest']), '0x17')
+    assert.deepEqual(await result('eth_getLogs', [{ fromBlock: 'pending', toBlock: 'pending' }]), preconfirmedLogs.map((log) => ({ ...log, blockHash })))
+    assert.equal((await result<{ logsBloom: Hex }>('eth_getBlockByNumber', ['0x2', false])).logsBloom, pendingBloom)
     // Nothing pending any more: `pending` is the head (Base's fallback).
     assert.equal((await result<{ hash: Hex }>('eth_getBlockByNumber', ['pending', false])).hash, blockHash)
     assert.equal(node.store.readMiniBatches().filter((b) => b.block === 2n).length, 3, 'stale, kept until the next block\'s first mini-batch')
