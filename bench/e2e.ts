@@ -1,5 +1,5 @@
 /**
- * `npm run bench:e2e [-- --quick] [--only anvil,sequencer,devnet,sequencer-history-off] [--workloads …] [--gas-limit N]
+ * `npm run bench:e2e [-- --quick] [--only anvil,sequencer,devnet,sequencer-history-off,sequencer-parallel] [--workloads …] [--gas-limit N]
  * [--profile DIR]`: the end-to-end figure (BENCHMARKS.md, "End to end"). Starts, one after the
  * other, each alone on the machine while it is measured:
  *
@@ -9,6 +9,8 @@
  *   verifier, all of it measured;
  * - `sequencer-history-off` (only when named in `--only`): the sequencer with `HISTORY_BLOCKS=0`,
  *   for the ratio sequencer/sequencer-history-off — what keeping state at past blocks costs the head;
+ * - `sequencer-parallel` (only when named in `--only`): the sequencer with `EXECUTOR=parallel`,
+ *   for the ratio sequencer-parallel/sequencer (issue 13's end-to-end target: ≥ 1.1);
  *
  * and drives each with the same client and the same pre-signed transactions. Setup (untimed):
  * dev account 0 funds a set of 64 senders per workload (each set starts at nonce 0 on every
@@ -54,8 +56,9 @@ import {
 import { type NodeHandle, problems, sleep, startAnvilNode, startMosaicNode, tail } from './nodes.ts'
 import { checkNames, createReport, parseBenchArgs, printReport, ratiosOf, writeReport, type BenchRatio, type BenchRow } from './report.ts'
 
-/** `sequencer-history-off`: the sequencer with HISTORY_BLOCKS=0, run only when named in --only. */
-const NODES = ['anvil', 'sequencer', 'devnet', 'sequencer-history-off'] as const
+/** `sequencer-history-off` (HISTORY_BLOCKS=0) and `sequencer-parallel` (EXECUTOR=parallel): variants of the sequencer, run only when named in --only. */
+const NODES = ['anvil', 'sequencer', 'devnet', 'sequencer-history-off', 'sequencer-parallel'] as const
+const VARIANT_ENV: Partial<Record<(typeof NODES)[number], Record<string, string>>> = { 'sequencer-history-off': { HISTORY_BLOCKS: '0' }, 'sequencer-parallel': { EXECUTOR: 'parallel' } }
 const DEFAULT_NODES: readonly string[] = ['anvil', 'sequencer', 'devnet']
 const WORKLOADS = ['transfers-single', 'transfers-batch', 'rate-300', 'erc20', 'preconf-300'] as const
 type WorkloadName = (typeof WORKLOADS)[number]
@@ -513,9 +516,7 @@ for (const name of nodes) {
   const node =
     name === 'anvil'
       ? await startAnvilNode(options)
-      : name === 'sequencer-history-off'
-        ? await startMosaicNode('sequencer', { ...options, env: { HISTORY_BLOCKS: '0' } })
-        : await startMosaicNode(name, options)
+      : await startMosaicNode(name === 'devnet' ? 'devnet' : 'sequencer', { ...options, env: VARIANT_ENV[name] ?? {} })
   console.log(`\n${name}: up on ${node.url} in ${((performance.now() - started) / 1000).toFixed(1)} s${node.log === undefined ? '' : ` (log ${node.log})`}`)
   const client = new RpcClient(node.url, SENDERS)
   // eth_sendRawTransactionSync holds a connection until its receipt: at 300 tx/s and a 0.25 s
@@ -579,6 +580,9 @@ for (const variant of ['sequencer', 'devnet']) {
 for (const variant of ['sequencer', 'devnet']) ratios.push(...ratiosOf(rows, 'p99_ms', variant, 'anvil', { metricInName: true }).filter((r) => r.workload === 'preconf-300'))
 // What keeping state at past blocks costs the head (target ≥ 0.95).
 ratios.push(...ratiosOf(rows, 'tx_per_s', 'sequencer', 'sequencer-history-off'))
+// What the parallel executor brings end to end (issue 13's target ≥ 1.1), and its preconfirmation latency.
+ratios.push(...ratiosOf(rows, 'tx_per_s', 'sequencer-parallel', 'sequencer'))
+ratios.push(...ratiosOf(rows, 'p99_ms', 'sequencer-parallel', 'sequencer', { metricInName: true }).filter((r) => r.workload === 'preconf-300'))
 ratios.sort((a, b) => ORDER.indexOf(a.workload) - ORDER.indexOf(b.workload))
 const report = createReport({ bench: 'e2e', quick: args.quick, rows, ratios })
 printReport(report, {
