@@ -161,9 +161,15 @@ export class FlatState implements StateReader {
     if (this.appliedIsDurable) this.release()
   }
 
+  /** Whether `release()` would drop a generation now: the young one holds half the budget. */
+  get releaseDue(): boolean {
+    return this.young.bytes > this.budget / 2
+  }
+
   /**
    * Drop the old generation if the young one holds half the budget. Call only when everything
-   * applied is durable in the backend (automatic when `appliedIsDurable`).
+   * applied is durable in the backend (automatic when `appliedIsDurable`), or apply again, right
+   * after, in order, every delta applied that is not.
    */
   release(): void {
     if (this.young.bytes <= this.budget / 2) return

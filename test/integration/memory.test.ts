@@ -99,4 +99,39 @@ describe('memory bounded in bytes', () => {
       await large.stop()
     }
   })
+
+  it('behavior: the parallel executor\'s workers keep their state budget while blocks are built in mini-batches, and the roots stay right', async () => {
+    // A worker runs ahead of what is durable for as long as a block is open: it must still drop
+    // state within the block, and what it drops must not lose the open block's earlier
+    // mini-batches. Two blocks of 12 mini-batches, each mini-batch 100 transfers to fresh addresses.
+    const flags = ['--block-time-ms', '100000', '--miniblock-ms', '100000', '--commitment-threads', '1', '--executor', 'parallel', '--executor-threads', '2']
+    const small = await startNode([...flags, '--state-cache-bytes', String(BUDGETS.state)])
+    const large = await startNode(['--block-time-ms', '100000', '--commitment-threads', '1'])
+    const MINI_BATCHES = 12
+    try {
+      for (let block = 0; block < 2; block++) {
+        const all: Hex[] = []
+        for (let m = 0; m < MINI_BATCHES; m++) {
+          const raws = await blockTxs(block * MINI_BATCHES + m)
+          all.push(...raws)
+          for (const raw of raws) assert.equal((await small.rpc('eth_sendRawTransaction', [raw])).error, undefined)
+          await small.node.sequencer.runMiniBatch()
+          const executors = (await memory(small)).workers.filter((w) => w.pool === 'executor')
+          assert.equal(executors.length, 2)
+          // Each worker's share is half the budget; it may pass it by one task's reads before its next drop.
+          for (const worker of executors) assert.ok(worker.cacheBytes <= BUDGETS.state, `block ${block + 1}, mini-batch ${m}: an executor worker holds ${worker.cacheBytes} bytes of state, over twice its share of ${BUDGETS.state / 2}`)
+        }
+        assert.equal(typeof (await rawRpc(small.url, 'admin_sealBlock', [], ADMIN)).result, 'string')
+        await seal(large, all)
+        assert.equal(small.node.sequencer.lastExecution?.mode, 'parallel')
+      }
+      for (const n of [1, 2]) {
+        const root = (t: TestNode) => t.rpc('mosaic_getStateRoot', [`0x${n.toString(16)}`]).then((r) => (r.result as { stateRoot: string }).stateRoot)
+        assert.equal(await root(small), await root(large), `block ${n}`)
+      }
+    } finally {
+      await small.stop()
+      await large.stop()
+    }
+  })
 })

@@ -13,12 +13,12 @@ import { runTx } from '@ethereumjs/vm'
 import { createChainCommon, txCommonFor } from '../../chain/common.ts'
 import { FlatState, type StateBackend } from '../../state/flat-state.ts'
 import { JournaledStateManager } from '../../state/journaled-state-manager.ts'
-import type { AccountRecord, StateDelta, StateReader } from '../../state/types.ts'
+import { type AccountRecord, createStateDelta, type StateDelta, type StateReader } from '../../state/types.ts'
 import { mergeDelta } from '../../state/delta.ts'
 import { OverlayReader } from '../../state/overlay-reader.ts'
 import { LmdbStore } from '../../storage/lmdb-store.ts'
 import { createExecutionVM } from '../vm.ts'
-import type { ExecuteResult, ExecuteTask, TxInput, TxOutcome, WorkerInit, WorkerStateSource } from './protocol.ts'
+import type { ExecuteResult, ExecuteTask, LogEntry, TxInput, TxOutcome, WorkerInit, WorkerStateSource } from './protocol.ts'
 import { accountKey } from './protocol.ts'
 import { RecordingReader } from './recording-reader.ts'
 import { recoverSendersWith } from '../recover-senders.ts'
@@ -38,8 +38,17 @@ function openBackend(source: WorkerStateSource): StateBackend {
   }
 }
 
-// Blocks reach a worker before they are durable: it drops cached state only once they are (below).
-const state = new FlatState(openBackend(init.source), { budget: init.stateCacheBytes, appliedIsDurable: false })
+/**
+ * Committed state in two layers. `cache` holds only what is durable in LMDB (or the snapshot), so
+ * it keeps its byte budget by dropping whatever it likes: LMDB answers again. `state` lays over it
+ * the log entries that are not durable yet (at or after the coordinator's `durableBelow`): the
+ * open block's earlier rounds and mini-batches, or a block whose commit is still on its way. A
+ * worker runs ahead of LMDB for as long as a block is open; those writes exist nowhere else.
+ */
+const cache = new FlatState(openBackend(init.source), { budget: init.stateCacheBytes, appliedIsDurable: true })
+const state = new OverlayReader(cache)
+/** The entries in `state`'s overlay, in order. */
+let undurable: LogEntry[] = []
 let appliedUpTo = 0
 const stateManager = new JournaledStateManager(state)
 const execution = await createExecutionVM(common, stateManager)
@@ -163,16 +172,31 @@ export default async function execute(task: ExecuteTask): Promise<ExecuteResult>
   const first = task.entries[0]?.seq ?? task.logLength
   if (first > appliedUpTo && init.source.kind === 'lmdb' && appliedUpTo < task.durableBelow && first <= task.durableBelow) {
     // The entries this worker missed were trimmed from the log, and are durable: start over from LMDB.
-    state.clear()
+    cache.clear()
+    undurable = []
+    state.delta = createStateDelta()
     appliedUpTo = task.durableBelow
   }
   if (first > appliedUpTo) return { kind: 'behind', threadId, appliedUpTo }
+  // A snapshot never changes underneath: everything it is given is as good as durable.
+  const durableBelow = init.source.kind === 'lmdb' ? task.durableBelow : Number.POSITIVE_INFINITY
+  if (undurable.length > 0 && undurable[0]!.seq < durableBelow) {
+    // Blocks committed since: their writes move from the overlay into the cache.
+    const settled = undurable.filter((entry) => entry.seq < durableBelow)
+    undurable = undurable.slice(settled.length)
+    for (const entry of settled) cache.apply(entry.delta)
+    state.delta = createStateDelta()
+    for (const entry of undurable) mergeDelta(state.delta, entry.delta)
+  }
   for (const entry of task.entries) {
     if (entry.seq < appliedUpTo) continue
-    state.apply(entry.delta)
+    if (entry.seq < durableBelow) cache.apply(entry.delta)
+    else {
+      undurable.push(entry)
+      mergeDelta(state.delta, entry.delta)
+    }
     appliedUpTo = entry.seq + 1
   }
-  if (init.source.kind === 'lmdb' && appliedUpTo <= task.durableBelow) state.release()
   const current = blockFor(task)
   const coinbase = bytesToUnprefixedHex(current.header.coinbase.bytes)
   const started = performance.now()
@@ -186,7 +210,7 @@ export default async function execute(task: ExecuteTask): Promise<ExecuteResult>
     outcomes.push(outcome)
   }
   const heap = getHeapStatistics()
-  const memory = { heapUsed: heap.used_heap_size, heapTotal: heap.total_heap_size, stateBytes: state.memory().bytes }
+  const memory = { heapUsed: heap.used_heap_size, heapTotal: heap.total_heap_size, stateBytes: cache.memory().bytes }
   return { kind: 'done', threadId, outcomes, busyMs: performance.now() - started, blockNumbers: [...blockNumbers], memory }
 }
 
