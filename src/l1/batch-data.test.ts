@@ -6,7 +6,7 @@ import { bytesToHex } from '@ethereumjs/util'
 import { createChainCommon } from '../chain/common.ts'
 import { keccak256 } from '../crypto/crypto.ts'
 import { createRandom } from '../utils/random.ts'
-import { type BatchContent, batchDataHash, decodeBatchData, encodeBatchData, reassembleFrames, splitFrames, witnessCommitment } from './batch-data.ts'
+import { type BatchContent, batchDataHash, decodeBatchData, encodeBatchData, encodeBatchDataOffThread, reassembleFrames, splitFrames, witnessCommitment } from './batch-data.ts'
 
 const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
 const KEY = keccak256(Uint8Array.of(9))
@@ -25,11 +25,15 @@ function batch(count: number, txsPerBlock: number): BatchContent {
 const hexes = (content: BatchContent) => [content.blocks, content.stateRoots, content.witnessHashes].map((list) => list.map(bytesToHex))
 
 describe('batch data and frames', () => {
-  it('behavior: blocks survive encoding, splitting into frames of any size, shuffling and reassembly', () => {
+  it('behavior: blocks survive encoding, splitting into frames of any size, shuffling and reassembly', async () => {
     const random = createRandom(3)
     const original = batch(5, 12)
     const data = encodeBatchData(original)
     const raw = encodeBatchData(original, { encoding: 'raw' })
+    // The poster compresses off the main thread: the same bytes, in both encodings, and the same limit.
+    assert.equal(bytesToHex(await encodeBatchDataOffThread(original)), bytesToHex(data))
+    assert.equal(bytesToHex(await encodeBatchDataOffThread(original, { encoding: 'raw' })), bytesToHex(raw))
+    await assert.rejects(encodeBatchDataOffThread(original, { maxBytes: data.length - 1 }), /exceeds the limit/)
     assert.ok(data.length < raw.length, `compressed ${data.length} < raw ${raw.length}`)
     assert.deepEqual(hexes(decodeBatchData(raw)), hexes(original))
     for (const frameBytes of [1, 7, 100, data.length - 1, data.length, 10 * data.length]) {

@@ -17,7 +17,8 @@
  * own — its pre-state root is the previous block's (the previous batch's root for the first) —
  * and the witness hashes let it check a witness fetched from anywhere against the L1.
  */
-import { deflateRawSync } from 'node:zlib'
+import { promisify } from 'node:util'
+import { deflateRaw, deflateRawSync } from 'node:zlib'
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex, concatBytes, equalsBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
@@ -55,11 +56,31 @@ function invalid(what: string): MosaicError {
  * (the caller then closes the batch earlier).
  */
 export function encodeBatchData(content: BatchContent, { maxBytes = Number.POSITIVE_INFINITY, encoding = 'deflate' }: { maxBytes?: number; encoding?: BatchEncoding } = {}): Uint8Array {
-  const { blocks, stateRoots, witnessHashes } = content
+  const body = batchBody(content)
+  return withVersion(encoding, encoding === 'deflate' ? deflateRawSync(body, BATCH_DEFLATE) : body, maxBytes)
+}
+
+/**
+ * `encodeBatchData`, byte for byte, with the compression on libuv's thread pool: the poster's
+ * path, so deflating a batch (level 9, tens of ms for a few MB) never holds the sequencer's
+ * thread — mini-batches and their preconfirmations wait for it otherwise.
+ */
+export async function encodeBatchDataOffThread(content: BatchContent, { maxBytes = Number.POSITIVE_INFINITY, encoding = 'deflate' }: { maxBytes?: number; encoding?: BatchEncoding } = {}): Promise<Uint8Array> {
+  const body = batchBody(content)
+  return withVersion(encoding, encoding === 'deflate' ? await deflateRawAsync(body, BATCH_DEFLATE) : body, maxBytes)
+}
+
+const BATCH_DEFLATE = { level: 9 }
+const deflateRawAsync = promisify(deflateRaw)
+
+function batchBody({ blocks, stateRoots, witnessHashes }: BatchContent): Uint8Array {
   if (blocks.length === 0) throw invalid('a batch holds at least one block')
   if (stateRoots.length !== blocks.length || witnessHashes.length !== blocks.length) throw invalid('one state root and one witness hash per block')
-  const body = RLP.encode([[...blocks], [...stateRoots], [...witnessHashes]])
-  const data = concatBytes(Uint8Array.of(BATCH_DATA_VERSIONS[encoding]), encoding === 'deflate' ? deflateRawSync(body, { level: 9 }) : body)
+  return RLP.encode([[...blocks], [...stateRoots], [...witnessHashes]])
+}
+
+function withVersion(encoding: BatchEncoding, body: Uint8Array, maxBytes: number): Uint8Array {
+  const data = concatBytes(Uint8Array.of(BATCH_DATA_VERSIONS[encoding]), body)
   if (data.length > maxBytes) throw new MosaicError('LIMIT_EXCEEDED', `batch data of ${data.length} bytes exceeds the limit of ${maxBytes}`)
   return data
 }

@@ -19,7 +19,7 @@ import { encodeFunctionData, type Hex, type TransactionReceipt } from 'viem'
 import type { DA_MODES } from '../config/config.ts'
 import { MosaicError } from '../errors.ts'
 import type { JobEvent, JobQueue, QueueCounts } from '../queue/queue.ts'
-import { type BatchContent, type BatchEncoding, batchDataHash, encodeBatchData, type Frame, splitFrames, witnessCommitment } from './batch-data.ts'
+import { type BatchContent, type BatchEncoding, batchDataHash, encodeBatchDataOffThread, type Frame, splitFrames, witnessCommitment } from './batch-data.ts'
 import { inboxArtifact, type InboxBatch, type InboxReader, type SubmittedBatch } from './inbox.ts'
 import type { L1Sender } from './sender.ts'
 
@@ -230,7 +230,7 @@ export class Poster {
     for (const key of this.planned.keys()) if (key >= index) this.planned.delete(key)
     const rooted = this.options.source.rootedHead()
     while (this.planned.size < MAX_AHEAD && block <= rooted) {
-      const last = this.closeBatch(block, rooted)
+      const last = await this.closeBatch(block, rooted)
       if (last === undefined) break
       const job: PostJob = { index: index.toString(), firstBlock: block.toString(), lastBlock: last.toString() }
       const id = await this.enqueue(job)
@@ -242,7 +242,7 @@ export class Poster {
   }
 
   /** The last block of a batch starting at `first`, or undefined to wait for more blocks. */
-  private closeBatch(first: bigint, rooted: bigint): bigint | undefined {
+  private async closeBatch(first: bigint, rooted: bigint): Promise<bigint | undefined> {
     const { maxBlocks, maxAgeMs, maxBytes } = this.options
     let last = rooted < first + BigInt(maxBlocks) - 1n ? rooted : first + BigInt(maxBlocks) - 1n
     const full = last - first + 1n === BigInt(maxBlocks)
@@ -250,17 +250,17 @@ export class Poster {
     this.firstSeen.set(first, seen)
     if (!full && Date.now() - seen < maxAgeMs) return undefined
     // Over the size limit: halve the range until it fits (a single block always goes alone).
-    while (last > first && this.encodedSize(first, last) > maxBytes) last = first + (last - first) / 2n
-    if (last === first && this.encodedSize(first, last) > maxBytes) this.log(`block ${first} alone exceeds BATCH_MAX_BYTES (${maxBytes}); posting it as a batch of its own`)
+    while (last > first && (await this.encodedSize(first, last)) > maxBytes) last = first + (last - first) / 2n
+    if (last === first && (await this.encodedSize(first, last)) > maxBytes) this.log(`block ${first} alone exceeds BATCH_MAX_BYTES (${maxBytes}); posting it as a batch of its own`)
     return last
   }
 
-  private encodedSize(first: bigint, last: bigint): number {
+  private async encodedSize(first: bigint, last: bigint): Promise<number> {
     const { source, encoding } = this.options
     const blocks: Uint8Array[] = []
     for (let n = first; n <= last; n++) blocks.push(source.blockRlp(n))
     const zero = new Uint8Array(32)
-    return encodeBatchData({ blocks, stateRoots: blocks.map(() => zero), witnessHashes: blocks.map(() => zero) }, encoding === undefined ? {} : { encoding }).length
+    return (await encodeBatchDataOffThread({ blocks, stateRoots: blocks.map(() => zero), witnessHashes: blocks.map(() => zero) }, encoding === undefined ? {} : { encoding })).length
   }
 
   /**
@@ -303,7 +303,7 @@ export class Poster {
     if (first !== state.nextBlock) return { index: job.index, status: 'superseded' }
 
     const content = await this.content(first, last)
-    const data = encodeBatchData(content, encoding === undefined ? {} : { encoding })
+    const data = await encodeBatchDataOffThread(content, encoding === undefined ? {} : { encoding })
     const dataHash = batchDataHash(data)
     const frames = splitFrames(index, data, daMode === 'blobs' ? BLOB_FRAME_BYTES : frameBytes)
     // Frames of this very data already on the L1 (an earlier attempt) are not posted again.
