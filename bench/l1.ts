@@ -125,7 +125,7 @@ async function post(client: PublicClient, url: string, chain: Chain, daMode: DAM
   const account = privateKeyToAccount(L1_KEY)
   const inbox = await deployInbox({ client, url, account, sequencer: account.address, firstBlock: 1n, startStateRoot: bytesToHex(chain.genesisRoot) })
   const reader = new InboxReader(client, inbox, url)
-  const sender = new L1Sender({ client, account, chainId: await client.getChainId(), confirmations: 1, resendAfterMs: 60_000 })
+  const sender = new L1Sender({ client, privateKey: L1_KEY, chainId: await client.getChainId(), confirmations: 1, resendAfterMs: 60_000 })
   const head = BigInt(chain.blocks.length)
   const at = (n: bigint) => Number(n) - 1
   const source: BatchSource = {

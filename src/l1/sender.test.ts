@@ -6,14 +6,16 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { createPublicClient, encodeFunctionData, type Hex, http, keccak256, type PublicClient } from 'viem'
+import { createPublicClient, encodeFunctionData, type Hex, hexToBytes, http, keccak256, type PublicClient, toHex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { type Anvil, startAnvil } from './anvil.ts'
 import { deployInbox } from './deploy.ts'
 import { inboxArtifact } from './inbox.ts'
-import { L1Sender } from './sender.ts'
+import { createChainCommon, txCommonFor } from '../chain/common.ts'
+import { L1Sender, signFeeMarketTx } from './sender.ts'
 
-const ACCOUNT = privateKeyToAccount('0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80')
+const KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80'
+const ACCOUNT = privateKeyToAccount(KEY)
 
 describe('L1Sender on anvil', { timeout: 60_000 }, () => {
   let anvil: Anvil
@@ -22,7 +24,7 @@ describe('L1Sender on anvil', { timeout: 60_000 }, () => {
   const rpc = async (method: string, params: unknown[] = []) => client.request({ method, params } as never) as Promise<unknown>
   const frame = (i: number) => encodeFunctionData({ abi: inboxArtifact().abi, functionName: 'postFrame', args: [0n, keccak256('0x01'), i, false, '0x1234'] })
   const sender = (options: { confirmations?: number; resendAfterMs?: number } = {}) =>
-    new L1Sender({ client, account: ACCOUNT, chainId: 31337, confirmations: options.confirmations ?? 1, resendAfterMs: options.resendAfterMs ?? 300 })
+    new L1Sender({ client, privateKey: KEY, chainId: 31337, confirmations: options.confirmations ?? 1, resendAfterMs: options.resendAfterMs ?? 300 })
 
   before(async () => {
     anvil = await startAnvil()
@@ -84,5 +86,18 @@ describe('L1Sender on anvil', { timeout: 60_000 }, () => {
     await rpc('anvil_mine', ['0x3'])
     await assert.rejects(sending, /dropped by an L1 reorg before 3 confirmation/)
     await rpc('evm_setAutomine', [true])
+  })
+})
+
+describe('L1 transaction signing', () => {
+  it('behavior: the fast signer makes the bytes viem\'s signTransaction makes, for a frame of calldata', async () => {
+    const common = txCommonFor(createChainCommon({ chainId: 31337, hardfork: 'prague' }))
+    const data = toHex(Uint8Array.from({ length: 120_000 }, (_, i) => (i * 7919) % 256))
+    const fields = { nonce: 7, to: '0x5FbDB2315678afecb367f032d93F642f64180aa3' as const, data, gas: 2_500_000n, maxFeePerGas: 3_000_000_000n, maxPriorityFeePerGas: 1_000_000_000n }
+    const ours = signFeeMarketTx(common, hexToBytes(KEY), fields)
+    const viems = await ACCOUNT.signTransaction({ chainId: 31337, type: 'eip1559', ...fields })
+    assert.equal(ours, viems)
+    // Control: another nonce is another transaction.
+    assert.notEqual(signFeeMarketTx(common, hexToBytes(KEY), { ...fields, nonce: 8 }), viems)
   })
 })

@@ -7,7 +7,9 @@
  * returned after `confirmations` blocks, and only if it is still in the chain then (an L1 reorg
  * that dropped it is an error the caller retries).
  */
-import { bytesToHex } from '@ethereumjs/util'
+import type { Common } from '@ethereumjs/common'
+import { createFeeMarket1559Tx } from '@ethereumjs/tx'
+import { bytesToHex, hexToBytes } from '@ethereumjs/util'
 import {
   type Address,
   type BlobSidecars,
@@ -21,6 +23,8 @@ import {
   toBlobSidecars,
   toBlobs,
 } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { createChainCommon, txCommonFor } from '../chain/common.ts'
 import { viemKZG } from '../crypto/kzg.ts'
 import { MosaicError } from '../errors.ts'
 
@@ -33,7 +37,8 @@ export type L1Request = {
 
 export type L1SenderOptions = {
   readonly client: PublicClient
-  readonly account: PrivateKeyAccount
+  /** The poster's key: it signs every L1 transaction. */
+  readonly privateKey: Hex
   readonly chainId: number
   /** Blocks on top of the including one before a transaction counts (1: once mined). */
   readonly confirmations: number
@@ -50,6 +55,21 @@ function toBlob(content: Uint8Array): Hex {
   return blobs[0]!
 }
 
+/** The fields of an EIP-1559 L1 transaction the sender signs. */
+export type FeeMarketFields = { readonly nonce: number; readonly to: Address; readonly data: Hex; readonly gas: bigint; readonly maxFeePerGas: bigint; readonly maxPriorityFeePerGas: bigint }
+
+/**
+ * An EIP-1559 transaction signed through ethereumjs with the node's crypto (hash-wasm keccak,
+ * native secp256k1): the same bytes as viem's `signTransaction` (RFC 6979 signatures are
+ * deterministic), which hashes a frame of calldata with a JavaScript keccak and hex conversions —
+ * ~40 ms for one frame on the sequencer's thread in the devnet's profile, long enough to hold up
+ * mini-batches and their preconfirmations.
+ */
+export function signFeeMarketTx(common: Common, key: Uint8Array, { nonce, to, data, gas, maxFeePerGas, maxPriorityFeePerGas }: FeeMarketFields): Hex {
+  const tx = createFeeMarket1559Tx({ chainId: common.chainId(), nonce: BigInt(nonce), to, data: hexToBytes(data), gasLimit: gas, maxFeePerGas, maxPriorityFeePerGas, value: 0n }, { common })
+  return bytesToHex(tx.sign(key).serialize()) as Hex
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const bump = (value: bigint, num: bigint, den: bigint) => (value * num) / den + 1n
 const MAX_REPLACEMENTS = 20
@@ -57,18 +77,26 @@ const MAX_REPLACEMENTS = 20
 export class L1Sender {
   readonly stats: SenderStats = { sent: 0, replaced: 0, mined: 0, gasUsed: 0n, blobGasUsed: 0n }
   private readonly pollMs: number
+  private readonly account: PrivateKeyAccount
+  private readonly key: Uint8Array
+  /** The L1's chain for ethereumjs, with the node's crypto. */
+  private readonly txCommon: Common
 
   constructor(private readonly options: L1SenderOptions) {
     this.pollMs = Math.max(20, Math.min(1000, Math.floor(options.resendAfterMs / 20)))
+    this.account = privateKeyToAccount(options.privateKey)
+    this.key = hexToBytes(options.privateKey)
+    this.txCommon = txCommonFor(createChainCommon({ chainId: options.chainId, hardfork: 'prague' }))
   }
 
   get address(): Address {
-    return this.options.account.address
+    return this.account.address
   }
 
   /** Send one transaction and resolve with its receipt once confirmed; throws when it reverted or was reorged out. */
   async send(request: L1Request, label: string): Promise<TransactionReceipt> {
-    const { client, account, chainId, resendAfterMs, log = () => {} } = this.options
+    const { client, chainId, resendAfterMs, log = () => {} } = this.options
+    const account = this.account
     let sidecars: BlobSidecars<Hex> | undefined
     let blobVersionedHashes: readonly Hex[] | undefined
     if (request.blobs !== undefined) {
@@ -85,16 +113,10 @@ export class L1Sender {
     let maxFeePerBlobGas = sidecars === undefined ? undefined : (await client.getBlobBaseFee()) * 2n + 1n
     const sent: Hex[] = []
     for (let round = 0; round <= MAX_REPLACEMENTS; round++) {
-      const raw = await account.signTransaction({
-        chainId,
-        nonce,
-        to: request.to,
-        data: request.data,
-        gas,
-        maxFeePerGas,
-        maxPriorityFeePerGas,
-        ...(sidecars === undefined ? { type: 'eip1559' as const } : { type: 'eip4844' as const, sidecars, blobVersionedHashes: blobVersionedHashes!, maxFeePerBlobGas: maxFeePerBlobGas! }),
-      } as never)
+      const raw =
+        sidecars === undefined
+          ? signFeeMarketTx(this.txCommon, this.key, { nonce, to: request.to, data: request.data, gas, maxFeePerGas: maxFeePerGas!, maxPriorityFeePerGas: maxPriorityFeePerGas! })
+          : await account.signTransaction({ chainId, nonce, to: request.to, data: request.data, gas, maxFeePerGas, maxPriorityFeePerGas, type: 'eip4844', sidecars, blobVersionedHashes: blobVersionedHashes!, maxFeePerBlobGas: maxFeePerBlobGas! } as never)
       let bumpNow = false
       try {
         sent.push(await client.request({ method: 'eth_sendRawTransaction', params: [raw] }))

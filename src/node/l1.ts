@@ -65,7 +65,7 @@ export async function connectL1(node: MosaicNode, { url, queues, log }: ConnectL
   }
   const reader = new InboxReader(client, inbox, config.l1BeaconUrl ?? url)
   await reader.checkDeployed()
-  const sender = new L1Sender({ client, account, chainId, confirmations: config.l1Confirmations, resendAfterMs: config.l1ResendMs, log })
+  const sender = new L1Sender({ client, privateKey: key as Hex, chainId, confirmations: config.l1Confirmations, resendAfterMs: config.l1ResendMs, log })
   const poster: Poster = new Poster({
     source: nodeBatchSource(node),
     inbox: reader,

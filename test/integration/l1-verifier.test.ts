@@ -439,7 +439,7 @@ describe('verifiers following the L1', { timeout: 300_000 }, () => {
     const poster = new Poster({
       source: { ...honest, rootedHead: () => head, stateRoot: (n) => (n === target ? wrong : honest.stateRoot(n)) },
       inbox: new InboxReader(client, inbox),
-      sender: new L1Sender({ client, account, chainId: await client.getChainId(), confirmations: 1, resendAfterMs: 1500 }),
+      sender: new L1Sender({ client, privateKey: DEV_KEYS[1], chainId: await client.getChainId(), confirmations: 1, resendAfterMs: 1500 }),
       queue: createMemoryQueues().queue<PostJob, PostResult>('post', { attempts: 3, backoffMs: 100, keepCompleted: false }),
       daMode: 'calldata',
       maxBlocks: Number(target),
