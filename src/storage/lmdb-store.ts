@@ -367,13 +367,18 @@ export class LmdbStore {
     if (this.historyIndexing !== undefined || pending.blocks.length === 0) return
     if (pending.blocks.length < this.historyIndexBatchBlocks && pending.entries < HISTORY_INDEX_BATCH_ENTRIES) return
     const to = pending.blocks[pending.blocks.length - 1]!
-    const entries = (kind: 'accounts' | 'storage') => {
-      const out: Uint8Array[] = []
-      for (const { key, changes } of pending[kind].values()) for (const { block } of changes) if (block <= to) out.push(concatBytes(key, numberKey(block)))
-      return out.sort(Buffer.compare)
+    // In key order, built a chunk at a time as the chunks commit. A kind's hex keys all have one
+    // length, so string order is byte order; each key's changes are in block order already.
+    const tables = { accounts: this.t.accountHistory, storage: this.t.storageHistory }
+    const keys = function* (): Generator<readonly [Database<Uint8Array, Uint8Array>, Uint8Array]> {
+      for (const kind of ['accounts', 'storage'] as const) {
+        for (const hex of [...pending[kind].keys()].sort()) {
+          const entry = pending[kind].get(hex)
+          for (const { block } of entry?.changes ?? []) if (block <= to) yield [tables[kind], concatBytes(entry!.key, numberKey(block))]
+        }
+      }
     }
-    const keys = [...entries('accounts').map((key) => [this.t.accountHistory, key] as const), ...entries('storage').map((key) => [this.t.storageHistory, key] as const)]
-    const done = this.writeIndexChunks(keys, to).then(
+    const done = this.writeIndexChunks(keys(), to).then(
       () => {
         this.historyIndexedTo = to
         this.dropPendingHistory((block) => block <= to)
@@ -397,11 +402,19 @@ export class LmdbStore {
    * with the last chunk; entries of a batch cut short are true (each key's blocks are written in
    * order) and are written again from the pending changes after a restart.
    */
-  private async writeIndexChunks(keys: readonly (readonly [Database<Uint8Array, Uint8Array>, Uint8Array])[], to: bigint): Promise<void> {
-    for (let start = 0; ; start += this.historyIndexChunkEntries) {
-      const chunk = keys.slice(start, start + this.historyIndexChunkEntries)
-      const writes = chunk.map(([table, key]) => table.put(key, NO_VALUE))
-      const last = start + this.historyIndexChunkEntries >= keys.length
+  private async writeIndexChunks(keys: Iterator<readonly [Database<Uint8Array, Uint8Array>, Uint8Array]>, to: bigint): Promise<void> {
+    for (;;) {
+      const writes: Promise<boolean>[] = []
+      let last = false
+      while (writes.length < this.historyIndexChunkEntries) {
+        const next = keys.next()
+        if (next.done === true) {
+          last = true
+          break
+        }
+        const [table, key] = next.value
+        writes.push(table.put(key, NO_VALUE))
+      }
       if (last) writes.push(this.t.meta.put(new TextEncoder().encode(metaKeys.historyIndexedTo), numberKey(to)))
       await Promise.all(writes)
       if (last) return
