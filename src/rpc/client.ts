@@ -100,7 +100,7 @@ export class RpcSource implements BlockSource {
     const [block, witness, delta, postStateRoot] = await Promise.all([
       this.rawBlock(number),
       this.witness(number),
-      this.call<{ encoding?: unknown }>('mosaic_getStateDelta', [tag(number)]).then((d) => bytesOf(d?.encoding, 'mosaic_getStateDelta')),
+      this.call<{ encoding?: unknown }>('mosaic_getStateDelta', [tag(number), { view: false }]).then((d) => bytesOf(d?.encoding, 'mosaic_getStateDelta')),
       this.stateRoot(number),
     ])
     return { number, block, witness, delta, postStateRoot }

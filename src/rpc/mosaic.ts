@@ -7,9 +7,9 @@ import { historyWindow } from '../config/config.ts'
 import { memoryStatus } from '../node/memory.ts'
 import type { MosaicNode } from '../node/node.ts'
 import type { Sequencer } from '../sequencer/sequencer.ts'
-import { encodeStateDelta } from '../state/delta-codec.ts'
+import { decodeStateDelta } from '../state/delta-codec.ts'
 import type { StateDelta } from '../state/types.ts'
-import { decodeWitness, witnessHash } from '../witness/witness.ts'
+import { witnessHash } from '../witness/witness.ts'
 import { type BlockResolver, notFound } from './blocks.ts'
 import { recordedWitness } from './debug.ts'
 import type { Handler } from './methods.ts'
@@ -88,17 +88,22 @@ export function createMosaicMethods(node: MosaicDeps): Record<string, Handler> {
     // The block's state delta (`state/delta-codec.ts`): the binary form and a JSON view.
     mosaic_getStateDelta: (params) => {
       const number = existingBlockNumber(params[0])
-      const delta = node.store.getStateDelta(number) ?? notFound(`no state delta stored for block ${number}`)
-      return { blockNumber: bigIntToHex(number), encoding: bytesToHex(encodeStateDelta(delta)), ...deltaToJSON(delta) }
+      // `{ view: false }`: the binary form only, as stored (what verifiers fetch; a JSON view of a
+      // full block's delta is thousands of objects built on the sequencer's thread).
+      const view = (params[1] as { view?: unknown } | undefined)?.view !== false
+      const encoding = node.store.getStateDeltaEncoding(number) ?? notFound(`no state delta stored for block ${number}`)
+      if (!view) return { blockNumber: bigIntToHex(number), encoding: bytesToHex(encoding) }
+      return { blockNumber: bigIntToHex(number), encoding: bytesToHex(encoding), ...deltaToJSON(decodeStateDelta(encoding)) }
     },
-    // The block's witness in its compact binary form (`witness/witness.ts`) and its hash.
+    // The block's witness in its compact binary form (`witness/witness.ts`) and its hash. Its
+    // pre-state root is the root after the block before, as the commitment recorded it: the
+    // witness is not inflated and decoded here, on the sequencer's thread, to read it back.
     mosaic_getWitness: async (params) => {
       const number = existingBlockNumber(params[0])
       const encoded = await recordedWitness(node.commitment, number)
-      const witness = decodeWitness(encoded)
       return {
         blockNumber: bigIntToHex(number),
-        preStateRoot: bytesToHex(witness.preStateRoot),
+        preStateRoot: bytesToHex(await node.commitment.rootOf(number - 1n)),
         hash: bytesToHex(witnessHash(encoded)),
         size: encoded.length,
         witness: bytesToHex(encoded),

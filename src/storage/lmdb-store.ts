@@ -589,8 +589,13 @@ export class LmdbStore {
 
   /** The state delta block `number` made (`state/delta-codec.ts`), or undefined. */
   getStateDelta(number: bigint): StateDelta | undefined {
-    const bytes = this.t.stateDeltas.getBinary(numberKey(number))
+    const bytes = this.getStateDeltaEncoding(number)
     return bytes === undefined ? undefined : decodeStateDelta(bytes)
+  }
+
+  /** The same delta as stored: its `encodeStateDelta` bytes, not decoded. */
+  getStateDeltaEncoding(number: bigint): Uint8Array | undefined {
+    return this.t.stateDeltas.getBinary(numberKey(number))
   }
 
   // ---- commitment ----

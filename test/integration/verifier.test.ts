@@ -72,6 +72,8 @@ describe('witnesses over RPC and mosaic verifier', { timeout: 180_000 }, () => {
         assert.deepEqual(encodeWitness(fromJSON), encodeWitness(witness))
         const delta = await call<{ encoding: Hex; accounts: Record<string, unknown> }>(t.url, 'mosaic_getStateDelta', [tag])
         assert.ok(Object.keys(delta.accounts).length > 0)
+        // What verifiers fetch: the same bytes without the JSON view.
+        assert.deepEqual(await call(t.url, 'mosaic_getStateDelta', [tag, { view: false }]), { blockNumber: tag, encoding: delta.encoding })
         const block = createBlockFromRLP(hexToBytes(await call<Hex>(t.url, 'debug_getRawBlock', [tag])), { common: t.node.common, setHardfork: false })
         const root = hexToBytes((await call<{ stateRoot: Hex }>(t.url, 'mosaic_getStateRoot', [tag])).stateRoot)
         const verdict = await verifyBlock({ common: t.node.common, layout, block, witness: fromJSON, postStateRoot: root, delta: decodeStateDelta(hexToBytes(delta.encoding)) })
