@@ -73,22 +73,4 @@ describe('flat state', () => {
     assert.ok(state.memory().accounts < 1_000, `accounts held ${state.memory().accounts} < 1000 written`)
     assert.ok(reads > 0, 'dropped accounts were read from the backend again')
   })
-
-  it('behavior: a parallel worker’s state, whose blocks are not durable yet, drops nothing until release()', () => {
-    const { backend, reads } = staleBackend()
-    const state = new FlatState(backend, { budget: 2_000, appliedIsDurable: false })
-    const delta = createStateDelta()
-    delta.storageCleared.add(ADDRESS)
-    for (let i = 0; i < 40; i++) delta.storage.set(ADDRESS, new Map(Array.from({ length: 40 }, (_, s) => [SLOT(s), Uint8Array.of(1)])))
-    state.apply(delta)
-    for (let s = 0; s < 40; s++) assert.deepEqual(state.getStorage(ADDRESS, SLOT(s)), Uint8Array.of(1))
-    assert.deepEqual(state.getStorage(ADDRESS, SLOT(99)), new Uint8Array(), 'cleared: not the stale backend')
-    assert.deepEqual(reads, [])
-    assert.ok(state.memory().bytes > 2_000, 'over budget, yet kept')
-    // Once durable the backend is right again (here: it still answers 7, standing for the durable value).
-    state.release()
-    assert.deepEqual(state.getStorage(ADDRESS, SLOT(1)), Uint8Array.of(1), 'the young generation became the old one: still held')
-    assert.deepEqual(state.getStorage(ADDRESS, SLOT(98)), Uint8Array.of(7), 'a slot never read: the backend answers now')
-    assert.deepEqual(reads, [SLOT(98)])
-  })
 })

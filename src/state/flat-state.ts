@@ -22,12 +22,6 @@ export interface StateBackend {
 export type FlatStateOptions = {
   /** Bytes of state kept in memory (estimated); unset: everything read stays. */
   readonly budget?: number | undefined
-  /**
-   * Whether everything `apply` is given is already durable in the backend (the node's own state):
-   * then a generation may be dropped whenever the young one is full. A parallel worker applies
-   * blocks before they are durable, so it drops one only when it calls `release()`, after they are.
-   */
-  readonly appliedIsDurable?: boolean | undefined
 }
 
 const EMPTY = new Uint8Array(0)
@@ -80,20 +74,17 @@ export class FlatState implements StateReader {
   private old = new Generation()
   /**
    * Accounts whose storage a block cleared (SELFDESTRUCT, CREATE over an account with storage)
-   * since the last durable point: their cached slots are all the slots they have. The backend may
-   * still hold the old ones — a parallel worker applies a block's writes before the block is
-   * durable —, so it is not asked.
+   * since the last rotation: their cached slots are all the slots they have, so the backend is
+   * not asked for the others.
    */
   private readonly cleared = new Set<string>()
   private readonly backend: StateBackend
   private readonly budget: number
-  private readonly appliedIsDurable: boolean
   private dropped = 0
 
   constructor(backend: StateBackend, options: FlatStateOptions = {}) {
     this.backend = backend
     this.budget = options.budget ?? Number.POSITIVE_INFINITY
-    this.appliedIsDurable = options.appliedIsDurable ?? true
   }
 
   getAccount(address: string): AccountRecord | undefined {
@@ -157,26 +148,16 @@ export class FlatState implements StateReader {
     }
   }
 
-  private maybeRotate(): void {
-    if (this.appliedIsDurable) this.release()
-  }
-
-  /** Whether `release()` would drop a generation now: the young one holds half the budget. */
-  get releaseDue(): boolean {
-    return this.young.bytes > this.budget / 2
-  }
-
   /**
-   * Drop the old generation if the young one holds half the budget. Call only when everything
-   * applied is durable in the backend (automatic when `appliedIsDurable`), or apply again, right
-   * after, in order, every delta applied that is not.
+   * Drop the old generation once the young one holds half the budget. Everything applied is
+   * durable in the backend (`apply`'s contract), so the backend answers for what goes, cleared
+   * storage included.
    */
-  release(): void {
+  private maybeRotate(): void {
     if (this.young.bytes <= this.budget / 2) return
     this.dropped += this.old.accounts.size
     this.old = this.young
     this.young = new Generation()
-    // Everything applied is durable: the backend now answers for cleared storage too.
     this.cleared.clear()
   }
 

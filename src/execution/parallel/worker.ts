@@ -45,7 +45,7 @@ function openBackend(source: WorkerStateSource): StateBackend {
  * open block's earlier rounds and mini-batches, or a block whose commit is still on its way. A
  * worker runs ahead of LMDB for as long as a block is open; those writes exist nowhere else.
  */
-const cache = new FlatState(openBackend(init.source), { budget: init.stateCacheBytes, appliedIsDurable: true })
+const cache = new FlatState(openBackend(init.source), { budget: init.stateCacheBytes })
 const state = new OverlayReader(cache)
 /** The entries in `state`'s overlay, in order. */
 let undurable: LogEntry[] = []
