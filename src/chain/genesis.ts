@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { createBlock, createBlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
-import { bytesToUnprefixedHex, hexToBytes, isHexString, KECCAK256_NULL, setLengthLeft, unpadBytes } from '@ethereumjs/util'
+import { bytesToUnprefixedHex, concatBytes, hexToBytes, isHexString, KECCAK256_NULL, setLengthLeft, unpadBytes } from '@ethereumjs/util'
 import type { Config } from '../config/config.ts'
 import { keccak256 } from '../crypto/crypto.ts'
 import type { ChainBlock } from './chain.ts'
@@ -108,13 +108,16 @@ export function parseGenesis(json: unknown, options: ParseGenesisOptions): Genes
   }
 }
 
-export function loadGenesisFile(path: string, options: Omit<ParseGenesisOptions, 'source'>): Genesis {
-  let text: string
+function readGenesisFile(path: string): Buffer {
   try {
-    text = readFileSync(path, 'utf8')
+    return readFileSync(path)
   } catch (cause) {
     throw new MosaicError('GENESIS_INVALID', `Cannot read genesis file ${path}`, { cause })
   }
+}
+
+export function loadGenesisFile(path: string, options: Omit<ParseGenesisOptions, 'source'>): Genesis {
+  const text = readGenesisFile(path).toString('utf8')
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -140,6 +143,20 @@ export function loadChainGenesis(config: Pick<Config, 'chainId' | 'blockGasLimit
   const defaults = { defaultChainId: config.chainId, defaultGasLimit: config.blockGasLimit, defaultBaseFee: 1_000_000_000n }
   if (config.genesisFile !== undefined) return loadGenesisFile(config.genesisFile, defaults)
   return parseGenesis(devGenesisJSON(config.chainId, devAccounts), { ...defaults, source: 'built-in devnet genesis' })
+}
+
+/**
+ * What block 0 is built from, hashed: the genesis file's bytes (or the built-in devnet genesis),
+ * the defaults a file may leave out (CHAIN_ID, BLOCK_GAS_LIMIT), the hardfork (header fields) and
+ * the commitment layout (the state root). A data dir records it at its first start; a start whose
+ * digest matches reads block 0 from the store instead of parsing the genesis and computing its
+ * root again (at a million accounts, minutes and gigabytes). Any other start computes the root
+ * and compares the genesis hash, so a file reformatted but equal is still accepted.
+ */
+export function genesisDigest(config: Pick<Config, 'chainId' | 'blockGasLimit' | 'genesisFile' | 'hardfork'>, devAccounts: readonly DevAccount[], layout: string): Uint8Array {
+  const source = config.genesisFile !== undefined ? readGenesisFile(config.genesisFile) : new TextEncoder().encode(JSON.stringify(devGenesisJSON(config.chainId, devAccounts)))
+  const context = new TextEncoder().encode(JSON.stringify({ digest: 1, chainId: config.chainId, blockGasLimit: String(config.blockGasLimit), hardfork: config.hardfork, layout }))
+  return keccak256(concatBytes(context, source))
 }
 
 /** Block 0: the genesis header committing to the genesis state's root in the configured layout. */

@@ -8,12 +8,12 @@ import type { Common } from '@ethereumjs/common'
 import { bytesToHex, createAddressFromString, equalsBytes } from '@ethereumjs/util'
 import { Chain, type ChainBlock } from '../chain/chain.ts'
 import { ChainWriter } from '../chain/chain-writer.ts'
-import { type Layout, layoutOf } from '../commitment/layout.ts'
+import { type Layout, layoutName, layoutOf } from '../commitment/layout.ts'
 import { CommitmentPipeline, type WitnessInput } from '../commitment/pipeline.ts'
 import { computeStateRoot } from '../commitment/root.ts'
 import { createChainCommon } from '../chain/common.ts'
 import { type DevAccount, deriveDevAccounts } from '../chain/dev-accounts.ts'
-import { genesisBlock, loadChainGenesis } from '../chain/genesis.ts'
+import { genesisBlock, genesisDigest, loadChainGenesis } from '../chain/genesis.ts'
 import { type Config, historyWindow } from '../config/config.ts'
 import { MosaicError } from '../errors.ts'
 import { decodeReadSet } from '../state/read-set.ts'
@@ -28,7 +28,7 @@ import { createNodeMetrics, type NodeMetrics } from '../metrics/registry.ts'
 import { Preconfirmations } from '../sequencer/preconfirmations.ts'
 import { Sequencer } from '../sequencer/sequencer.ts'
 import { FlatState } from '../state/flat-state.ts'
-import { metaKeys } from '../storage/schema.ts'
+import { metaKeys, numberKey, readNumberKey } from '../storage/schema.ts'
 import { LmdbStore } from '../storage/lmdb-store.ts'
 import { Mutex } from '../utils/mutex.ts'
 import { BlockEvents } from './block-events.ts'
@@ -83,14 +83,61 @@ export function defaultCommitmentThreads(): number {
   return Math.max(1, Math.min(8, availableParallelism() - 1))
 }
 
+/**
+ * Block 0 of the data dir. At the first start the genesis is parsed and its state root computed
+ * once, by the commitment workers within their trie budget (the pipeline's block 0), then block
+ * 0 is written with the genesis digest and chain id. A later start whose genesis digest matches
+ * reads nothing more; otherwise (the file reformatted, a data dir from before the digest) the
+ * root is computed again and the genesis hash compared: a data dir started with another genesis
+ * is refused.
+ */
+async function openGenesis({ config, devAccounts, layout, store, commitment, log }: {
+  readonly config: Config
+  readonly devAccounts: readonly DevAccount[]
+  readonly layout: Layout
+  readonly store: LmdbStore
+  readonly commitment: CommitmentPipeline
+  readonly log: (message: string) => void
+}): Promise<{ chainId: number; head: bigint }> {
+  const digest = genesisDigest(config, devAccounts, layoutName(layout))
+  const head = store.getHead()
+  const storedChainId = store.getMeta(metaKeys.genesisChainId)
+  if (head !== undefined && storedChainId !== undefined && equalsBytes(store.getMeta(metaKeys.genesisDigest) ?? new Uint8Array(), digest)) {
+    log(`resuming at block ${head} from ${config.dataDir} (genesis digest matches)`)
+    return { chainId: Number(readNumberKey(storedChainId)), head }
+  }
+  const genesis = loadChainGenesis(config, devAccounts)
+  const common = createChainCommon({ chainId: genesis.chainId, hardfork: config.hardfork })
+  const meta = { [metaKeys.genesisDigest]: digest, [metaKeys.genesisChainId]: numberKey(BigInt(genesis.chainId)) }
+  if (head === undefined) {
+    commitment.submit(0n, genesis.state)
+    const block = genesisBlock(genesis, common, await commitment.rootOf(0n))
+    await store.writeBlock(
+      { number: 0n, hash: block.hash, serialized: block.block.serialize(), senders: [], txHashes: [], receipts: [] },
+      genesis.state,
+      { meta: { [metaKeys.genesisHash]: block.hash, ...meta } },
+    )
+    commitment.markDurable(0n)
+    log(`initialised ${config.dataDir} with genesis ${bytesToHex(block.hash)}`)
+    return { chainId: genesis.chainId, head: 0n }
+  }
+  const hash = genesisBlock(genesis, common, computeStateRoot(genesis.state, layout)).hash
+  const stored = store.getMeta(metaKeys.genesisHash)
+  if (stored === undefined || !equalsBytes(stored, hash)) {
+    throw new MosaicError(
+      'GENESIS_INVALID',
+      `Data dir ${config.dataDir} holds a chain with genesis ${stored ? bytesToHex(stored) : '(none)'}, but the configured genesis is ${bytesToHex(hash)}: use another DATA_DIR or the same genesis`,
+    )
+  }
+  for (const [key, value] of Object.entries(meta)) await store.putMeta(key, value)
+  log(`resuming at block ${head} from ${config.dataDir} (genesis root recomputed: the genesis digest is new to this data dir)`)
+  return { chainId: genesis.chainId, head }
+}
+
 export async function openNode(config: Config, { log = () => {} }: OpenNodeOptions = {}): Promise<MosaicNode> {
   // A replica of a devnet starts from the same built-in genesis.
   const devAccounts = (config.mode === 'devnet' || config.mode === 'replica') && config.genesisFile === undefined ? deriveDevAccounts() : []
-  const genesis = loadChainGenesis(config, devAccounts)
-  const common = createChainCommon({ chainId: genesis.chainId, hardfork: config.hardfork })
   const layout = layoutOf(config.stateCommitment, config.shardNibbles)
-  // The genesis header commits to the genesis state in the configured layout.
-  const genesisChainBlock = genesisBlock(genesis, common, computeStateRoot(genesis.state, layout))
   const store = LmdbStore.open(config.dataDir, { historyBlocks: historyWindow(config) })
   const blockEvents = new BlockEvents(store)
   let commitment: CommitmentPipeline
@@ -100,27 +147,16 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
     await store.close()
     throw error
   }
-  let head = store.getHead()
-  if (head === undefined) {
-    await store.writeBlock(
-      { number: 0n, hash: genesisChainBlock.hash, serialized: genesisChainBlock.block.serialize(), senders: [], txHashes: [], receipts: [] },
-      genesis.state,
-      { meta: { [metaKeys.genesisHash]: genesisChainBlock.hash } },
-    )
-    head = 0n
-    log(`initialised ${config.dataDir} with genesis ${bytesToHex(genesisChainBlock.hash)}`)
-  } else {
-    const stored = store.getMeta(metaKeys.genesisHash)
-    if (stored === undefined || !equalsBytes(stored, genesisChainBlock.hash)) {
-      await commitment.close()
-      await store.close()
-      throw new MosaicError(
-        'GENESIS_INVALID',
-        `Data dir ${config.dataDir} holds a chain with genesis ${stored ? bytesToHex(stored) : '(none)'}, but the configured genesis is ${bytesToHex(genesisChainBlock.hash)}: use another DATA_DIR or the same genesis`,
-      )
-    }
-    log(`resuming at block ${head} from ${config.dataDir}`)
+  let opened: { chainId: number; head: bigint }
+  try {
+    opened = await openGenesis({ config, devAccounts, layout, store, commitment, log })
+  } catch (error) {
+    await commitment.close()
+    await store.close()
+    throw error
   }
+  const common = createChainCommon({ chainId: opened.chainId, hardfork: config.hardfork })
+  const head = opened.head
   // Blocks after the last durable commitment (a crash, or a fresh data dir): their stored deltas
   // go through the pipeline again, and the roots come out as in an uninterrupted run.
   const behind = commitment.expected

@@ -84,6 +84,10 @@ export const metaKeys = {
   head: 'head',
   /** hash (32) of block 0; a data dir started with a different genesis is refused. */
   genesisHash: 'genesis_hash',
+  /** keccak256 (32) of what block 0 is built from (`chain/genesis.ts`, `genesisDigest`): a start whose digest matches trusts block 0 without computing the genesis root. */
+  genesisDigest: 'genesis_digest',
+  /** number (8, BE): the chain id the genesis resolved to (its `config.chainId`, else CHAIN_ID), read when the digest matches. */
+  genesisChainId: 'genesis_chain_id',
   /** SCHEMA_VERSION (8, BE) the store was created with. */
   schemaVersion: 'schema_version',
   /** number (8, BE) of the last block whose post-state root and nodes are durable (the sub-trie roots are read from that root). */
