@@ -362,19 +362,28 @@ export class Sequencer {
    * mini-batches — every preconfirmed transaction, in order, and its header template — are
    * re-executed and sealed as that block, so each preconfirmed transaction lands at the position
    * and with the receipt it was preconfirmed with (execution is deterministic). Mini-batches of
-   * blocks already stored (a crash between the block and dropping them) are dropped.
-   * Returns the block sealed, if any.
+   * blocks already stored (kept until their block's write is flushed) are dropped. A power cut
+   * that lost the last blocks' writes leaves the mini-batches of each: they are sealed in turn.
+   * Returns the last block sealed, if any.
    */
   async recoverOpenBlock(): Promise<ChainBlock | undefined> {
+    let sealed: ChainBlock | undefined
+    for (;;) {
+      const block = await this.recoverBlockAfterHead()
+      if (block === undefined) return sealed
+      sealed = block
+    }
+  }
+
+  private async recoverBlockAfterHead(): Promise<ChainBlock | undefined> {
     const { store, chain, common } = this.o
     const head = chain.head
     const records = store.readMiniBatches()
-    if (records.length === 0) return undefined
     if (records.some((r) => r.block <= head)) await store.dropMiniBatches(head)
-    const beyond = records.find((r) => r.block > head + 1n)
-    if (beyond !== undefined) throw new MosaicError('STORE_CORRUPT', `a mini-batch of block ${beyond.block} is stored but the head is ${head}`)
-    const mine = records.filter((r) => r.block === head + 1n)
-    if (mine.length === 0) return undefined
+    const after = records.filter((r) => r.block > head)
+    if (after.length === 0) return undefined
+    if (after[0]!.block !== head + 1n) throw new MosaicError('STORE_CORRUPT', `a mini-batch of block ${after[0]!.block} is stored but the head is ${head}`)
+    const mine = after.filter((r) => r.block === head + 1n)
     const { header, transactions } = decodeMiniBatches(mine, common)
     const parentHash = chain.getBlockHash(head)
     if (header.number !== head + 1n || parentHash === undefined || !equalsBytes(header.parentHash, parentHash)) {

@@ -147,6 +147,17 @@ export class LmdbStore {
   private readonly historyIndexBatchBlocks: number
   private readonly historyIndexChunkEntries: number
   private nextEvent: bigint
+  /**
+   * The open block's mini-batches, in an environment of their own (`DATA_DIR/mini-batches.mdb`):
+   * a mini-batch's commit — what its preconfirmations wait for — never queues behind the chain's
+   * writes (blocks, commitments, trie nodes, history index chunks), which held it for tens of
+   * milliseconds at times. A block's mini-batches are dropped once its own write is flushed to
+   * disk (`flushedHead`), so a power cut that loses that write leaves them for the next start.
+   */
+  private readonly miniEnv: RootDatabase
+  private readonly miniBatches: Table
+  /** The last block whose write is flushed to disk. */
+  private flushedHead: bigint
   /** Hears the block events of each commit, in sequence order, once they are durable. */
   onBlockEvents: ((events: readonly BlockEvent[]) => void) | undefined
 
@@ -178,6 +189,10 @@ export class LmdbStore {
       meta: table(tables.meta),
       miniBatches: table(tables.miniBatches),
     }
+    this.miniEnv = open({ path: join(path, 'mini-batches.mdb'), maxDbs: 1, compression: false })
+    this.miniBatches = this.miniEnv.openDB<Uint8Array, Uint8Array>({ name: tables.miniBatches, keyEncoding: 'binary', encoding: 'binary' })
+    this.moveMiniBatchesOutOfChain()
+    this.flushedHead = this.getHead() ?? -1n
     const floor = this.getMeta(metaKeys.historyFrom)
     this.historyFloor = floor === undefined ? undefined : readNumberKey(floor)
     this.historyIndexBatchBlocks = options.historyIndexBatchBlocks ?? HISTORY_INDEX_BATCH_BLOCKS
@@ -200,6 +215,7 @@ export class LmdbStore {
 
   async close(): Promise<void> {
     await this.historyIndexing?.done
+    await this.miniEnv.close()
     await this.env.close()
   }
 
@@ -692,6 +708,9 @@ export class LmdbStore {
       this.t.meta.putSync(encoder.encode(metaKeys.schemaVersion), numberKey(SCHEMA_VERSION))
       for (const [key, value] of Object.entries(options.meta ?? {})) this.t.meta.putSync(encoder.encode(key), value)
     })
+    void Promise.resolve(this.env.flushed).then(() => {
+      if (block.number > this.flushedHead) this.flushedHead = block.number
+    })
     this.indexHistoryWhenDue()
     this.onBlockEvents?.(events)
   }
@@ -721,35 +740,52 @@ export class LmdbStore {
   // ---- mini-batches of the open block (preconfirmations, `sequencer/preconfirmations.ts`) ----
 
   /**
-   * Store mini-batch `index` of block `block`; resolves once its LMDB transaction is on disk. A
-   * block's first also drops what earlier blocks left (they are sealed: the head is past them),
-   * in the same transaction rather than one more commit per block.
+   * Store mini-batch `index` of block `block`; resolves once its transaction is committed (in
+   * the mini-batches' own environment). A block's first also drops the mini-batches of blocks
+   * whose write is flushed, in the same transaction rather than one more commit per block.
    */
   async writeMiniBatch(block: bigint, index: number, record: Uint8Array): Promise<void> {
     const key = concatBytes(numberKey(block), miniBatchIndexKey(index))
-    await this.env.transaction(() => {
-      if (index === 0) this.removeMiniBatchesBelow(block)
-      this.t.miniBatches.putSync(key, record)
+    const flushed = this.flushedHead < block ? this.flushedHead : block - 1n
+    await this.miniEnv.transaction(() => {
+      if (index === 0) this.removeMiniBatchesBelow(flushed + 1n)
+      this.miniBatches.putSync(key, record)
     })
   }
 
   private removeMiniBatchesBelow(block: bigint): void {
-    for (const key of [...this.t.miniBatches.getKeys({ end: numberKey(block) })].map((k) => (k as Uint8Array).slice())) this.t.miniBatches.removeSync(key)
+    for (const key of [...this.miniBatches.getKeys({ end: numberKey(block) })].map((k) => (k as Uint8Array).slice())) this.miniBatches.removeSync(key)
   }
 
   /** Every stored mini-batch, by block then index. */
   readMiniBatches(): { block: bigint; index: number; record: Uint8Array }[] {
     const out: { block: bigint; index: number; record: Uint8Array }[] = []
-    for (const { key, value } of this.t.miniBatches.getRange({})) {
+    for (const { key, value } of this.miniBatches.getRange({})) {
       const k = key as Uint8Array
       out.push({ block: readNumberKey(k.subarray(0, 8)), index: new DataView(k.buffer, k.byteOffset + 8, 4).getUint32(0), record: Uint8Array.from(value as Uint8Array) })
     }
     return out
   }
 
-  /** Drop the mini-batches of every block up to `block` (sealed and durable as blocks). */
+  /** Drop the mini-batches of every block up to `block` (sealed and durable as blocks) whose write is flushed. */
   async dropMiniBatches(block: bigint): Promise<void> {
-    await this.env.transaction(() => this.removeMiniBatchesBelow(block + 1n))
+    const flushed = this.flushedHead < block ? this.flushedHead : block
+    await this.miniEnv.transaction(() => this.removeMiniBatchesBelow(flushed + 1n))
+  }
+
+  /**
+   * Mini-batches a data dir of an earlier version kept in the chain's environment move to their
+   * own, copied before they are removed (a crash in between copies them again, under the same keys).
+   */
+  private moveMiniBatchesOutOfChain(): void {
+    const legacy = [...this.t.miniBatches.getRange({})].map(({ key, value }) => [(key as Uint8Array).slice(), (value as Uint8Array).slice()] as const)
+    if (legacy.length === 0) return
+    this.miniEnv.transactionSync(() => {
+      for (const [key, value] of legacy) this.miniBatches.putSync(key, value)
+    })
+    this.env.transactionSync(() => {
+      for (const [key] of legacy) this.t.miniBatches.removeSync(key)
+    })
   }
 }
 

@@ -2,7 +2,8 @@
  * The whole LMDB layout of mosaic, in one place (reth's `tables/mod.rs` habit).
  *
  * One LMDB environment in `DATA_DIR/chain.mdb`, one named sub-database per table, binary keys
- * and binary values. Numbers in keys are 8-byte big-endian so that LMDB's byte order is
+ * and binary values — except the open block's mini-batches, in `DATA_DIR/mini-batches.mdb` (see
+ * `miniBatches`). Numbers in keys are 8-byte big-endian so that LMDB's byte order is
  * numeric order. Every write of a block — its header and body, receipts, indexes, the flat-state
  * changes it made and the new head pointer — goes into ONE LMDB transaction, so after a crash the
  * store holds either all of a block or none of it (kill -9 safe: LMDB commits are atomic).
@@ -68,11 +69,13 @@ export const tables = {
   meta: 'meta',
   /**
    * block (8, BE) ‖ mini-batch index (4, BE) → RLP([header template RLP (index 0 only, else
-   * empty), [raw tx…]]): the mini-batches of the open block, each written (and on disk) before
-   * its transactions' preconfirmed receipts are served (`sequencer/preconfirmations.ts`). On
-   * restart those of the block after the head are re-executed in order and sealed as that block;
-   * those of blocks already stored are dropped (and by the next block's first mini-batch). No
-   * SCHEMA_VERSION bump: an older store simply has none.
+   * empty), [raw tx…]]): the mini-batches of the open block, each committed before its
+   * transactions' preconfirmed receipts are served (`sequencer/preconfirmations.ts`). In an
+   * environment of its own, `DATA_DIR/mini-batches.mdb`, so that a mini-batch's commit never
+   * waits behind the chain's writes; a store of an earlier version had it in `chain.mdb`, and its
+   * entries move at open. On restart those of the blocks after the head are re-executed in order
+   * and sealed, block by block; those of blocks stored and flushed are dropped (and by the next
+   * block's first mini-batch). No SCHEMA_VERSION bump: an older store simply has none.
    */
   miniBatches: 'mini_batches',
 } as const

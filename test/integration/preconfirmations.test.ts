@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { rmSync } from 'node:fs'
+import { cpSync, rmSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { bytesToHex, hexToBytes } from '@ethereumjs/util'
 import { type Hex, webSocket } from 'viem'
@@ -26,6 +26,7 @@ import { assembleBlock } from '../../src/execution/assemble.ts'
 import { createSequentialExecutor } from '../../src/execution/sequential-executor.ts'
 import { HistoricalState } from '../../src/state/historical-state.ts'
 import type { MosaicNode } from '../../src/node/node.ts'
+import { LmdbStore } from '../../src/storage/lmdb-store.ts'
 import { DEV_KEYS, killChildren, mosaicChain, rawRpc, spawnNode, type SpawnedNode, startNode, tempDataDir, type TestNode } from './harness.ts'
 import { eventually, within } from './ws-client.ts'
 import { normalizeDelta } from '../differential/normalize.ts'
@@ -375,5 +376,60 @@ describe('preconfirmations: kill -9 between a preconfirmation and the seal', { t
       eventually(async () => (await rawRpc(node.url, 'eth_getBalance', [SINK, 'pending'])).result === '0x16', 'pending balance'),
       'pending balance',
     )
+  })
+})
+
+describe('preconfirmations: a power cut that loses the last blocks’ writes', () => {
+  const dirs: string[] = []
+  after(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('behavior: the mini-batches kept until their block’s write is flushed are sealed in turn at the next start', async () => {
+    const flags = ['--block-time-ms', '3600000', '--miniblock-ms', '3600000']
+    const dataDir = tempDataDir()
+    const copy = tempDataDir()
+    dirs.push(dataDir, copy)
+    const send = async (t: TestNode, raw: Hex) => assert.equal((await t.rpc('eth_sendRawTransaction', [raw])).error, undefined)
+
+    // Block 1: the head the cut goes back to.
+    let t = await startNode(flags, { dataDir })
+    await send(t, await sign(0, 0, { to: SINK, value: 1n }))
+    await t.node.sequencer.runMiniBatch()
+    await t.node.sequencer.seal({ lastMiniBatch: false })
+    await t.stop({ keepData: true })
+
+    // A copy goes on: block 2 from two mini-batches, block 3 from one. Their records are what a
+    // power cut leaves when neither block's write was flushed.
+    cpSync(dataDir, copy, { recursive: true })
+    t = await startNode(flags, { dataDir: copy })
+    await send(t, await sign(0, 1, { to: SINK, value: 2n }))
+    await send(t, await sign(1, 0, { to: SINK, value: 3n }))
+    await t.node.sequencer.runMiniBatch()
+    await send(t, await sign(2, 0, { to: SINK, value: 4n }))
+    await t.node.sequencer.runMiniBatch()
+    const records = t.node.store.readMiniBatches().filter((r) => r.block === 2n)
+    await t.node.sequencer.seal({ lastMiniBatch: false })
+    await send(t, await sign(0, 2, { to: SINK, value: 5n }))
+    await t.node.sequencer.runMiniBatch()
+    records.push(...t.node.store.readMiniBatches().filter((r) => r.block === 3n))
+    await t.node.sequencer.seal({ lastMiniBatch: false })
+    const hashes = [2n, 3n].map((n) => bytesToHex(t.node.chain.getBlockHash(n)!))
+    await t.stop({ keepData: true })
+    assert.deepEqual(records.map((r) => [r.block, r.index]), [[2n, 0], [2n, 1], [3n, 0]])
+
+    // The original data dir as the cut leaves it: head 1, the mini-batches of blocks 2 and 3.
+    const store = LmdbStore.open(dataDir)
+    for (const r of records) await store.writeMiniBatch(r.block, r.index, r.record)
+    await store.close()
+
+    t = await startNode(flags, { dataDir })
+    try {
+      assert.equal(t.node.chain.head, 3n)
+      assert.deepEqual([2n, 3n].map((n) => bytesToHex(t.node.chain.getBlockHash(n)!)), hashes)
+      assert.equal((await t.rpc('eth_getBalance', [SINK, 'latest'])).result, '0xf')
+    } finally {
+      await t.stop()
+    }
   })
 })
