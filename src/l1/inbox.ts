@@ -4,7 +4,8 @@
  * `postFrame` calls, or blobs of `postBlobFrames` transactions fetched from a beacon API
  * (`GET /eth/v1/beacon/blobs/{block}`, which anvil serves on its RPC port).
  */
-import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
+import { equalsBytes, hexToBytes } from '@ethereumjs/util'
+import { bytesToHex } from '../utils/hex.ts'
 import { type Address, decodeEventLog, decodeFunctionData, fromBlobs, type Hex, type PublicClient, zeroHash } from 'viem'
 import { blobVersionedHash } from '../crypto/kzg.ts'
 import { loadArtifact } from '../../contracts/artifacts.ts'

@@ -9,7 +9,8 @@
  */
 import type { Common } from '@ethereumjs/common'
 import { createFeeMarket1559Tx } from '@ethereumjs/tx'
-import { bytesToHex, hexToBytes } from '@ethereumjs/util'
+import { hexToBytes } from '@ethereumjs/util'
+import { bytesToHex } from '../utils/hex.ts'
 import {
   type Address,
   type BlobSidecars,

@@ -5,7 +5,7 @@
  * state in memory, or an earlier block's within the history window, `HISTORY_BLOCKS`).
  */
 import type { BlockHeader } from '@ethereumjs/block'
-import { bytesToHex } from '@ethereumjs/util'
+import { bytesToHex } from '../utils/hex.ts'
 import type { Chain, ChainBlock } from '../chain/chain.ts'
 import { type Config, historyWindow } from '../config/config.ts'
 import { MosaicError } from '../errors.ts'

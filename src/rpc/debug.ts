@@ -1,7 +1,7 @@
 /**
  * `debug_*`: a block's execution witness in geth/reth's shape and its raw RLP.
  */
-import { bytesToHex } from '@ethereumjs/util'
+import { bytesToHex } from '../utils/hex.ts'
 import type { MosaicNode } from '../node/node.ts'
 import { decodeWitness, witnessToJSON } from '../witness/witness.ts'
 import { type BlockResolver, notFound } from './blocks.ts'

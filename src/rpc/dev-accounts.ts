@@ -12,7 +12,8 @@
  */
 import type { Common } from '@ethereumjs/common'
 import { createTx } from '@ethereumjs/tx'
-import { bigIntToBytes, bigIntToHex, bytesToHex, concatBytes, hashPersonalMessage, hexToBytes, intToHex, setLengthLeft } from '@ethereumjs/util'
+import { bigIntToBytes, bigIntToHex, concatBytes, hashPersonalMessage, hexToBytes, intToHex, setLengthLeft } from '@ethereumjs/util'
+import { bytesToHex } from '../utils/hex.ts'
 import { secp256k1 } from 'ethereum-cryptography/secp256k1.js'
 import type { DevAccount } from '../chain/dev-accounts.ts'
 import type { Config } from '../config/config.ts'

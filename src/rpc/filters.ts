@@ -19,7 +19,7 @@
  *   admitted since the previous one, at most the last 4096 — the oldest are dropped when more
  *   arrived between two polls.
  */
-import { bytesToHex } from '@ethereumjs/util'
+import { bytesToHex } from '../utils/hex.ts'
 import type { Config } from '../config/config.ts'
 import { invalidParams, RpcError, rpcErrorCodes } from './errors.ts'
 import type { LogReader } from './logs.ts'

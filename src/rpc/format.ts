@@ -1,6 +1,7 @@
 /** Chain objects as the JSON shapes geth returns (execution-apis spec). */
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { type Address, bigIntToHex, bigIntToUnpaddedBytes, bytesToHex, generateAddress, intToHex, setLengthLeft } from '@ethereumjs/util'
+import { type Address, bigIntToHex, bigIntToUnpaddedBytes, generateAddress, intToHex, setLengthLeft } from '@ethereumjs/util'
+import { bytesToHex } from '../utils/hex.ts'
 import { Bloom } from '@ethereumjs/vm'
 import type { ChainBlock, StoredReceipt } from '../chain/chain.ts'
 import type { MiniBatchToPreconfirm } from '../chain/chain-writer.ts'

@@ -2,7 +2,8 @@
  * `mosaic_*`: what is ours — the node's status, each block's exact state root, its state delta
  * and witness, the L1 poster's status. (`mosaic_subscribe` is in `subscriptions.ts`.)
  */
-import { bigIntToHex, bytesToHex } from '@ethereumjs/util'
+import { bigIntToHex } from '@ethereumjs/util'
+import { bytesToHex } from '../utils/hex.ts'
 import { historyWindow } from '../config/config.ts'
 import { memoryStatus } from '../node/memory.ts'
 import type { MosaicNode } from '../node/node.ts'

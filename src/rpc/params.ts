@@ -3,7 +3,8 @@
  * message naming the parameter and what was expected.
  */
 import type { AccessList } from '@ethereumjs/tx'
-import { bigIntToUnpaddedBytes, bytesToHex, bytesToUnprefixedHex, hexToBytes } from '@ethereumjs/util'
+import { bigIntToUnpaddedBytes, bytesToUnprefixedHex, hexToBytes } from '@ethereumjs/util'
+import { bytesToHex } from '../utils/hex.ts'
 import type { AccountOverride, BlockOverrides, StateOverrides } from '../execution/overrides.ts'
 import type { CallRequest } from '../execution/simulate.ts'
 import { invalidParams } from './errors.ts'

@@ -3,7 +3,8 @@
  * the requested block (`execution/simulate-blocks.ts`), and the answer in geth's shape — each block
  * as `eth_getBlockByNumber` shows one, with a `calls` list of results and logs.
  */
-import { bigIntToHex, bytesToHex, intToHex } from '@ethereumjs/util'
+import { bigIntToHex, intToHex } from '@ethereumjs/util'
+import { bytesToHex } from '../utils/hex.ts'
 import type { Chain } from '../chain/chain.ts'
 import type { Config } from '../config/config.ts'
 import { MAX_SIMULATED_BLOCKS, type SimulatedBlock, type SimulatedBlockRequest, SimulateError, simulateBlocks } from '../execution/simulate-blocks.ts'

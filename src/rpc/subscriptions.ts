@@ -12,7 +12,7 @@
  * `notifications not supported`.
  */
 import { randomBytes } from 'node:crypto'
-import { bytesToHex } from '@ethereumjs/util'
+import { bytesToHex } from '../utils/hex.ts'
 import type { ChainBlock } from '../chain/chain.ts'
 import type { MiniBatchToPreconfirm } from '../chain/chain-writer.ts'
 import type { PoolEntry } from '../mempool/mempool.ts'

@@ -6,7 +6,7 @@
  * history, which later blocks do not change. Each call has a budget (RPC_TRACE_TIMEOUT_MS, lowered
  * by its `timeout` option; RPC_TRACE_MAX_BYTES) and is refused with -32000 naming the limit it hit.
  */
-import { bytesToHex } from '@ethereumjs/util'
+import { bytesToHex } from '../utils/hex.ts'
 import type { Chain } from '../chain/chain.ts'
 import type { Config } from '../config/config.ts'
 import { MosaicError } from '../errors.ts'
