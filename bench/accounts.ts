@@ -17,7 +17,9 @@
  *   to an existing account drawn uniformly from all N (cold reads, cold trie paths); each block is
  *   sealed as soon as its transactions are pooled; after 3 untimed warm-up blocks, the clock runs
  *   until the last root is durable. RssAnon (the process's heaps and buffers, not LMDB's mapped
- *   pages) at the end. Ratio: tx/s at N / tx/s at 10,000 accounts (target ≥ 0.8 at 1M).
+ *   pages) at the end. Then a restart on the same data dir, in a fresh process: seconds until the
+ *   node is open, and its RssAnon then. Ratio: tx/s at N / tx/s at 10,000 accounts (target ≥ 0.8
+ *   at 1M).
  *
  * Sizes: 10k, 100k, 1M accounts (`--quick`: 10k and 100k, fewer blocks).
  */
@@ -120,6 +122,23 @@ function rssAnonBytes(): number {
   return Number(/^RssAnon:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024
 }
 
+/** The node of `dir` (its genesis file and data dir): sequencer mode, default budgets, blocks sealed on demand. */
+function nodeConfig(dir: string) {
+  return loadConfig({
+    argv: ['--data-dir', join(dir, 'data'), '--genesis-file', join(dir, 'genesis.json'), '--fee-recipient', FEE_RECIPIENT, '--block-time-ms', '3600000', '--miniblock-ms', '3600000'],
+    env: {},
+    cwd: dir,
+    mode: 'sequencer',
+  })
+}
+
+/** A restart on `dir`'s data dir, in a fresh process: seconds until the node is open, and its RssAnon then. */
+function restartOf(dir: string): { seconds: number; rssAnon: number } {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--restart', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  if (child.status !== 0) throw new Error(`the restart on ${dir} failed (exit ${child.status})`)
+  return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { seconds: number; rssAnon: number }
+}
+
 async function throughputRows(n: number, blocks: number): Promise<BenchRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'mosaic-accounts-'))
   try {
@@ -127,14 +146,8 @@ async function throughputRows(n: number, blocks: number): Promise<BenchRow[]> {
     const alloc: Record<string, { balance: string }> = {}
     for (let i = 0; i < n; i++) alloc[`0x${accountAddress(i)}`] = { balance: '0x1' }
     for (const key of senders) alloc[addressOf(key)] = { balance: `0x${(10n ** 24n).toString(16)}` }
-    const genesisFile = join(dir, 'genesis.json')
-    writeFileSync(genesisFile, JSON.stringify({ config: { chainId: Number(CHAIN_ID) }, alloc }))
-    const config = loadConfig({
-      argv: ['--data-dir', join(dir, 'data'), '--genesis-file', genesisFile, '--fee-recipient', FEE_RECIPIENT, '--block-time-ms', '3600000', '--miniblock-ms', '3600000'],
-      env: {},
-      cwd: dir,
-      mode: 'sequencer',
-    })
+    writeFileSync(join(dir, 'genesis.json'), JSON.stringify({ config: { chainId: Number(CHAIN_ID) }, alloc }))
+    const config = nodeConfig(dir)
     let started = performance.now()
     const node = await openNode(config)
     await node.commitment.flush()
@@ -169,17 +182,33 @@ async function throughputRows(n: number, blocks: number): Promise<BenchRow[]> {
     const seconds = (performance.now() - started) / 1000
     const rss = rssAnonBytes()
     await node.close()
-    console.log(`  ${n} accounts: started in ${startupS.toFixed(1)} s (RssAnon ${(rssAtStart / 2 ** 20).toFixed(0)} MiB); ${included} txs in ${seconds.toFixed(2)} s; RssAnon ${(rss / 2 ** 20).toFixed(0)} MiB`)
+    const restart = restartOf(dir)
+    console.log(
+      `  ${n} accounts: started in ${startupS.toFixed(1)} s (RssAnon ${(rssAtStart / 2 ** 20).toFixed(0)} MiB); ${included} txs in ${seconds.toFixed(2)} s; RssAnon ${(rss / 2 ** 20).toFixed(0)} MiB; restarted in ${restart.seconds.toFixed(1)} s (RssAnon ${(restart.rssAnon / 2 ** 20).toFixed(0)} MiB)`,
+    )
     if (included !== blocks * BLOCK_TXS) throw new Error(`only ${included} of ${blocks * BLOCK_TXS} transactions were included`)
     return [
       { workload: `${n}`, variant: 'node', metric: 'tx_per_s', value: included / seconds },
       { workload: `${n}`, variant: 'node', metric: 'startup_s', value: startupS },
       { workload: `${n}`, variant: 'node', metric: 'rss_anon_start_mb', value: rssAtStart / 2 ** 20 },
       { workload: `${n}`, variant: 'node', metric: 'rss_anon_mb', value: rss / 2 ** 20 },
+      { workload: `${n}`, variant: 'node', metric: 'restart_s', value: restart.seconds },
+      { workload: `${n}`, variant: 'node', metric: 'rss_anon_restart_mb', value: restart.rssAnon / 2 ** 20 },
     ]
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+const restartArg = process.argv.indexOf('--restart')
+if (restartArg > 0) {
+  const started = performance.now()
+  const node = await openNode(nodeConfig(process.argv[restartArg + 1]!))
+  const seconds = (performance.now() - started) / 1000
+  const rssAnon = rssAnonBytes()
+  await node.close()
+  console.log(JSON.stringify({ seconds, rssAnon }))
+  process.exit(0)
 }
 
 const sizeArg = process.argv.indexOf('--size')
@@ -220,5 +249,5 @@ const ratios: BenchRatio[] = rows
   .filter((r) => r.metric === 'tx_per_s' && r.workload !== String(sizes[0]))
   .map((r) => ({ workload: r.workload, name: `tx/s at ${r.workload} / at ${sizes[0]}`, value: r.value / base }))
 const report = createReport({ bench: 'accounts', quick: args.quick, rows, ratios })
-printReport(report, { bytes_per_account: 'heap B/account', estimate_bytes_per_account: 'estimated B/account', tx_per_s: 'tx/s', startup_s: 'startup s', rss_anon_start_mb: 'RssAnon MiB at start', rss_anon_mb: 'RssAnon MiB after load' })
+printReport(report, { bytes_per_account: 'heap B/account', estimate_bytes_per_account: 'estimated B/account', tx_per_s: 'tx/s', startup_s: 'startup s', rss_anon_start_mb: 'RssAnon MiB at start', rss_anon_mb: 'RssAnon MiB after load', restart_s: 'restart s', rss_anon_restart_mb: 'RssAnon MiB at restart' })
 writeReport(report, args.out)
