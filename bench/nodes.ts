@@ -33,6 +33,8 @@ export type NodeHandle = {
   readonly pid: number
   /** The node's log file, if it has one of ours. */
   readonly log: string | undefined
+  /** mosaic's DATA_DIR. */
+  readonly dataDir?: string
   stop(): Promise<void>
 }
 
@@ -145,6 +147,7 @@ export async function startMosaicNode(mode: 'sequencer' | 'devnet', { chainId: C
     url,
     pid: child.pid!,
     log,
+    dataDir: env.DATA_DIR!,
     async stop() {
       // SIGINT: mosaic shuts down cleanly (and node writes --cpu-prof profiles on the way out).
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT')

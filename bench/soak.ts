@@ -11,15 +11,16 @@
  *   memory that grows is a leak or an unbounded cache, not state.
  * - `anvil` (from npm, `--block-time 0.25`): the same two phases at the same offered rates.
  *
- * Every 10 s: VmRSS of the node's process tree, and its anonymous part (RssAnon: heaps and
- * buffers, without the pages of files mapped in memory such as LMDB's); for mosaic also `mosaic_status.memory` (V8 heap
- * used, external and ArrayBuffer memory, its workers' heaps, cache bytes). Per phase: included
+ * Every 10 s: VmRSS of the node's process tree, its anonymous part (RssAnon: heaps and buffers)
+ * and its file-backed part (RssFile: pages of files mapped in memory, such as LMDB's); for mosaic
+ * also `mosaic_status.memory` (V8 heap used, external and ArrayBuffer memory, its workers' heaps,
+ * cache bytes) and the size of its data dir, which RssFile's growth is set against. Per phase: included
  * tx/s, RSS and heap at the end of the warm-up (the first minute; `--quick`: 20 s), their growth
  * after it (the median of the last three samples against the first three after warm-up), and the
  * peak RSS. Ratio: mosaic's peak RSS / anvil's per phase. The RSS over time is drawn in
  * `bench/results/soak-rss.svg`.
  */
-import { writeFileSync } from 'node:fs'
+import { readdirSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { hexToBytes } from '@ethereumjs/util'
 import { addressFromLabel, addressOf, type Hex, keyFromLabel, RpcClient, signEip1559, type SignedTx, processTree, statusKb } from './e2e-client.ts'
@@ -118,7 +119,7 @@ async function capacity(client: RpcClient, next: bigint[], ms: number): Promise<
   return Number(end.reduce((sum, n, s) => sum + n - start[s]!, 0n)) / ((performance.now() - begun) / 1000)
 }
 
-type Sample = { atS: number; rssMb: number; rssAnonMb: number; heapMb?: number; externalMb?: number; arrayBuffersMb?: number; workersHeapMb?: number; cachesMb?: number }
+type Sample = { atS: number; rssMb: number; rssAnonMb: number; rssFileMb: number; dataMb?: number; heapMb?: number; externalMb?: number; arrayBuffersMb?: number; workersHeapMb?: number; cachesMb?: number }
 
 type MemoryJSON = { process: { heapUsed: number; external: number; arrayBuffers: number }; workers: { heapUsed: number }[]; caches: Record<string, { bytes: number }> }
 
@@ -131,11 +132,14 @@ async function phase(node: NodeHandle, client: RpcClient, next: bigint[], rate: 
   const sample = async () => {
     let rssKb = 0
     let anonKb = 0
+    let fileKb = 0
     for (const pid of processTree(node.pid)) {
       rssKb += statusKb(pid, 'VmRSS')
       anonKb += statusKb(pid, 'RssAnon')
+      fileKb += statusKb(pid, 'RssFile')
     }
-    const s: Sample = { atS: (performance.now() - begun) / 1000, rssMb: rssKb / 1024, rssAnonMb: anonKb / 1024 }
+    const s: Sample = { atS: (performance.now() - begun) / 1000, rssMb: rssKb / 1024, rssAnonMb: anonKb / 1024, rssFileMb: fileKb / 1024 }
+    if (node.dataDir !== undefined) s.dataMb = mb(dirBytes(node.dataDir))
     if (node.name !== 'anvil') {
       const memory = (await client.call<{ memory: MemoryJSON }>('mosaic_status')).memory
       s.heapMb = mb(memory.process.heapUsed)
@@ -173,14 +177,28 @@ async function phase(node: NodeHandle, client: RpcClient, next: bigint[], rate: 
   return { samples, txPerSecond }
 }
 
+/** Bytes of the files under `dir` (the data dir: LMDB's files grow with the chain). */
+function dirBytes(dir: string): number {
+  let bytes = 0
+  for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+    try {
+      const stat = statSync(join(dir, name))
+      if (stat.isFile()) bytes += stat.size
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return bytes
+}
+
 const median3 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
-function growth(samples: readonly Sample[], field: 'rssMb' | 'rssAnonMb' | 'heapMb'): { atWarmup: number; growthPct: number } | undefined {
+function growth(samples: readonly Sample[], field: 'rssMb' | 'rssAnonMb' | 'rssFileMb' | 'dataMb' | 'heapMb'): { atWarmup: number; growthMb: number; growthPct: number } | undefined {
   const after = samples.filter((s) => s.atS * 1000 >= WARMUP_MS && s[field] !== undefined)
   if (after.length < 2) return undefined
   const first = median3(after.slice(0, 3).map((s) => s[field]!))
   const last = median3(after.slice(-3).map((s) => s[field]!))
-  return { atWarmup: first, growthPct: ((last - first) / first) * 100 }
+  return { atWarmup: first, growthMb: last - first, growthPct: ((last - first) / first) * 100 }
 }
 
 /** RSS over time, one line per node and phase, as an SVG. */
@@ -234,6 +252,8 @@ for (const name of NODES.filter((n) => args.only === undefined || args.only.incl
       const rss = growth(result.samples, 'rssMb')
       const anon = growth(result.samples, 'rssAnonMb')
       const heap = growth(result.samples, 'heapMb')
+      const file = growth(result.samples, 'rssFileMb')
+      const data = growth(result.samples, 'dataMb')
       const add = (metric: string, value: number | undefined) => value !== undefined && Number.isFinite(value) && rows.push({ workload, variant: name, metric, value })
       add('offered_tx_per_s', rate)
       add('tx_per_s', result.txPerSecond)
@@ -243,6 +263,8 @@ for (const name of NODES.filter((n) => args.only === undefined || args.only.incl
       add('rss_anon_mb_after_warmup', anon?.atWarmup)
       add('rss_anon_growth_pct', anon?.growthPct)
       add('peak_rss_anon_mb', Math.max(...result.samples.map((s) => s.rssAnonMb)))
+      add('rss_file_growth_mb', file?.growthMb)
+      add('data_growth_mb', data?.growthMb)
       add('heap_mb_after_warmup', heap?.atWarmup)
       add('heap_growth_pct', heap?.growthPct)
       add('workers_heap_mb', result.samples.at(-1)?.workersHeapMb)
@@ -251,7 +273,8 @@ for (const name of NODES.filter((n) => args.only === undefined || args.only.incl
       console.log(`${name} ${workload}: offered ${rate.toFixed(0)} tx/s, included ${result.txPerSecond.toFixed(0)} tx/s`)
       for (const x of result.samples) {
         const mosaic = x.heapMb === undefined ? '' : `; heap ${x.heapMb.toFixed(0)}, external ${x.externalMb!.toFixed(0)}, workers' heaps ${x.workersHeapMb!.toFixed(0)}, caches ${x.cachesMb!.toFixed(0)}`
-        console.log(`  ${x.atS.toFixed(0)} s: RSS ${x.rssMb.toFixed(0)} (anonymous ${x.rssAnonMb.toFixed(0)})${mosaic} MB`)
+        const data = x.dataMb === undefined ? '' : `; data dir ${x.dataMb.toFixed(0)}`
+        console.log(`  ${x.atS.toFixed(0)} s: RSS ${x.rssMb.toFixed(0)} (anonymous ${x.rssAnonMb.toFixed(0)}, files ${x.rssFileMb.toFixed(0)})${mosaic}${data} MB`)
       }
     }
   } finally {

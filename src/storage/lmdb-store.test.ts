@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -49,6 +49,30 @@ describe('LmdbStore', () => {
       assert.equal(encoded(store.getStateDelta(0n)), encoded(first))
       assert.equal(encoded(store.getStateDelta(1n)), encoded(wipe))
       assert.equal(store.getStateDelta(2n), undefined)
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('behavior: the store is mapped once however far it grows, and holds each file page at most once', { skip: process.platform === 'linux' ? false : 'reads /proc/self/smaps (Linux)' }, async () => {
+    const dir = tempDir()
+    const store = LmdbStore.open(dir)
+    try {
+      // 48 blocks of 1 MB each: a store lmdb-js would otherwise remap nine times on the way (128 KB doubling).
+      const body = new Uint8Array(1 << 20).fill(7)
+      for (let n = 0n; n < 48n; n++) {
+        await store.writeBlock({ ...emptyBlock(n), serialized: body }, createStateDelta())
+        assert.equal(store.getBlock(n)?.serialized.length, body.length) // each block read back through the map
+      }
+      const file = join(dir, 'chain.mdb')
+      const maps: { size: number; rssKb: number }[] = []
+      for (const entry of readFileSync('/proc/self/smaps', 'utf8').split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
+        const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s+(.*)$/m.exec(entry)
+        if (head?.[3] !== file) continue
+        maps.push({ size: parseInt(head[2]!, 16) - parseInt(head[1]!, 16), rssKb: Number(/^Rss:\s+(\d+) kB/m.exec(entry)![1]) })
+      }
+      assert.equal(maps.length, 1, `chain.mdb is mapped ${maps.length} times: ${JSON.stringify(maps)}`)
+      assert.ok(maps[0]!.rssKb * 1024 <= statSync(file).size, `resident pages of the map (${maps[0]!.rssKb} kB) exceed the file (${statSync(file).size} bytes)`)
     } finally {
       await store.close()
     }
