@@ -213,7 +213,7 @@ export const configOptions = {
   rpcPort: option('RPC_PORT', port, 'Port of the JSON-RPC server; 0 picks a free port.'),
   dataDir: option('DATA_DIR', path, 'Directory of the chain database, resolved against the working directory.'),
   blockTimeMs: option('BLOCK_TIME_MS', positiveInteger, 'Interval between blocks, in milliseconds.'),
-  emptyBlocks: option('EMPTY_BLOCKS', boolean, 'Seal a block every interval even when it has no transactions.'),
+  emptyBlocks: option('EMPTY_BLOCKS', boolean, 'Seal a block every interval even when it has no transactions. Off, an empty block is still sealed when a pooled transaction waits for the base fee to fall below its fee cap.'),
   miniblockMs: option(
     'MINIBLOCK_MS',
     positiveInteger,

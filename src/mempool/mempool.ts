@@ -219,6 +219,18 @@ export class Mempool {
   }
 
   /**
+   * Whether a sender's next transaction (executable by nonce) is held back only by a fee cap below
+   * `baseFee`: it waits for the base fee to fall, which takes blocks (EIP-1559).
+   */
+  waitsForBaseFee(baseFee: bigint): boolean {
+    for (const [key, pooled] of this.bySender) {
+      const head = pooled.get(this.stateNonce(key))
+      if (head !== undefined && maxFeePerGas(head.tx) < baseFee) return true
+    }
+    return false
+  }
+
+  /**
    * After a block: forget included transactions and every transaction made stale by the new
    * nonces; drop the ones execution refused.
    */

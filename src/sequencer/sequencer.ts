@@ -143,7 +143,8 @@ export class Sequencer {
    */
   private async tick(lastMiniBatch = false): Promise<void> {
     try {
-      if (this.o.mempool.size > 0 || this.open !== undefined || this.o.emptyBlocks) await this.seal({ lastMiniBatch })
+      // A tick on the schedule (not an early seal of a full pool) may seal an empty block to lower the base fee.
+      if (this.o.mempool.size > 0 || this.open !== undefined || this.o.emptyBlocks) await this.seal({ lastMiniBatch, onSchedule: !lastMiniBatch })
     } catch (error) {
       this.o.log(`block production failed: ${(error as Error).stack ?? error}`)
     } finally {
@@ -189,15 +190,15 @@ export class Sequencer {
    * on demand) the pooled transactions are executed as one block, in parallel with
    * `EXECUTOR=parallel`, and are included, not preconfirmed first.
    */
-  async seal({ lastMiniBatch = true }: { readonly lastMiniBatch?: boolean } = {}): Promise<ChainBlock | undefined> {
+  async seal({ lastMiniBatch = true, onSchedule = false }: { readonly lastMiniBatch?: boolean; readonly onSchedule?: boolean } = {}): Promise<ChainBlock | undefined> {
     this.sealing = true
     try {
       return await this.production.run(async () => {
         this.refuseWhenHalted()
         return this.o.stateLock.run(async () => {
-          if (this.open === undefined) return this.produceWhole()
+          if (this.open === undefined) return this.produceWhole(onSchedule)
           if (lastMiniBatch) await this.miniBatch()
-          return this.sealOpen()
+          return this.sealOpen(onSchedule)
         })
       })
     } finally {
@@ -301,26 +302,37 @@ export class Sequencer {
    * N − STATE_ROOT_LAG — and have the writer make it canonical. Without an open block, an empty
    * block when EMPTY_BLOCKS is on.
    */
-  private async sealOpen(): Promise<ChainBlock | undefined> {
+  private async sealOpen(onSchedule = false): Promise<ChainBlock | undefined> {
     const open = this.open
-    if (open === undefined) return this.produceWhole()
+    if (open === undefined) return this.produceWhole(onSchedule)
     this.open = undefined
     const execution = open.execution.finish()
-    if (execution.executed.length === 0 && !this.o.emptyBlocks) return undefined
+    if (execution.executed.length === 0 && !this.sealsEmpty(onSchedule, open.execution.header)) return undefined
     return this.sealExecuted(open.execution.header, execution, open.stored, open.opened)
   }
 
   /** A block of the pooled transactions executed in one go (no mini-batch opened it). */
-  private async produceWhole(): Promise<ChainBlock | undefined> {
+  private async produceWhole(onSchedule = false): Promise<ChainBlock | undefined> {
     const { mempool, executor, chain, state, commitment } = this.o
     const started = performance.now()
     const template = this.freshHeader()
     const candidates = mempool.select(template.gasLimit, template.baseFeePerGas ?? 0n)
-    if (candidates.length === 0 && !this.o.emptyBlocks) return undefined
+    if (candidates.length === 0 && !this.sealsEmpty(onSchedule, template)) return undefined
     // Trie paths of the accounts the block will write are loaded while it executes.
     commitment.prefetch(touchedAccounts(candidates, template.coinbase))
     const execution = await executor.executeBlock({ header: template, transactions: candidates, state, blockHash: (n) => chain.getBlockHash(n) })
     return this.sealExecuted(template, execution, 0, started)
+  }
+
+  /**
+   * Whether a block with no transactions is sealed: always with EMPTY_BLOCKS; otherwise at a
+   * scheduled tick when a pooled transaction, next by nonce, waits for the base fee to fall below
+   * its fee cap. Only blocks lower the base fee (12.5% per empty one): without them, a base fee
+   * that full blocks raised past every pooled fee cap would stay there, and the chain would stall
+   * with a full pool. geth and anvil keep sealing, empty or not, for the same reason.
+   */
+  private sealsEmpty(onSchedule: boolean, header: BlockHeader): boolean {
+    return this.o.emptyBlocks || (onSchedule && this.o.mempool.waitsForBaseFee(header.baseFeePerGas ?? 0n))
   }
 
   /** The commit of an executed block: commitment, header, then the writer's commit sequence. */
