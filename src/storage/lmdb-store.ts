@@ -118,14 +118,18 @@ export function decodeAccountRecord(bytes: Uint8Array): AccountRecord {
 
 /** A change set entry not yet in the history index: the block that changed the key, and the value before. */
 /**
- * The address space each LMDB environment maps: 1 TiB, reserved once at open (erigon and reth's
- * MDBX reserve terabytes the same way). It is only address space: without a write map the file
- * grows with the data, not to this size. Left to lmdb-js, the map starts at 128 KB and doubles as
- * the file grows, and every earlier map stays mapped (readers may still point into it), so a page
- * read after a remap was resident once per map: a 137 MB store held 285 MB of file pages in six
- * maps. With one map the process holds each page at most once.
+ * The address space each LMDB environment maps, reserved once at open (erigon and reth's MDBX
+ * reserve terabytes the same way). It is only address space: without a write map the file grows
+ * with the data, not to this size, and past it lmdb-js still grows the map. Left to lmdb-js, the
+ * map starts at 128 KB and doubles as the file grows, and every earlier map stays mapped (readers
+ * may still point into it), so a page read after a remap was resident once per map: a 137 MB
+ * store held 285 MB of file pages in six maps. With one map the process holds each page at most
+ * once. The reservation stays well inside the 128 TiB of a 64-bit process however many stores a
+ * test opens.
  */
-const MAP_BYTES = 2 ** 40
+const CHAIN_MAP_BYTES = 256 * 2 ** 30
+/** The open block's mini-batches: a few MB at most. */
+const MINI_BATCHES_MAP_BYTES = 2 ** 30
 
 type PendingChange = { readonly block: bigint; readonly before: Uint8Array }
 /** Per key (hex of its table key), its pending changes, oldest first. */
@@ -175,7 +179,7 @@ export class LmdbStore {
     mkdirSync(path, { recursive: true })
     this.historyBlocks = options.historyBlocks ?? Number.POSITIVE_INFINITY
     this.blockEventsKept = BigInt(options.blockEventsKept ?? BLOCK_EVENTS_KEPT)
-    this.env = open({ path: join(path, 'chain.mdb'), maxDbs: 24, compression: false, mapSize: MAP_BYTES })
+    this.env = open({ path: join(path, 'chain.mdb'), maxDbs: 24, compression: false, mapSize: CHAIN_MAP_BYTES })
     const table = (name: string): Table =>
       this.env.openDB<Uint8Array, Uint8Array>({ name, keyEncoding: 'binary', encoding: 'binary' })
     this.t = {
@@ -199,7 +203,7 @@ export class LmdbStore {
       meta: table(tables.meta),
       miniBatches: table(tables.miniBatches),
     }
-    this.miniEnv = open({ path: join(path, 'mini-batches.mdb'), maxDbs: 1, compression: false, mapSize: MAP_BYTES })
+    this.miniEnv = open({ path: join(path, 'mini-batches.mdb'), maxDbs: 1, compression: false, mapSize: MINI_BATCHES_MAP_BYTES })
     this.miniBatches = this.miniEnv.openDB<Uint8Array, Uint8Array>({ name: tables.miniBatches, keyEncoding: 'binary', encoding: 'binary' })
     this.moveMiniBatchesOutOfChain()
     this.flushedHead = this.getHead() ?? -1n
