@@ -12,6 +12,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { Capability, createTxFromBlockBodyData, type TypedTransaction } from '@ethereumjs/tx'
 import { type Address, createWithdrawalFromBytesArray, type WithdrawalBytes } from '@ethereumjs/util'
 import { txCommonFor } from './common.ts'
+import { rlpListLength, rlpStringLength } from '../utils/rlp.ts'
 import { pinSenderAddress, rememberSerialized, serializedTx } from './transaction.ts'
 
 /** A block of `transactions` (already decoded, kept as they are) under `header`. */
@@ -29,6 +30,28 @@ export function serializeBlock(block: Block): Uint8Array {
   ]
   if (block.withdrawals !== undefined) raw.push(block.withdrawals.map((w) => w.raw()))
   return RLP.encode(raw as never)
+}
+
+const sizes = new WeakMap<Block, number>()
+
+/**
+ * `serializeBlock(block).length` (the `size` of an RPC block), from the lengths of its parts:
+ * a block of 1,000 transactions is not re-encoded each time a client fetches it.
+ */
+export function blockSize(block: Block): number {
+  const known = sizes.get(block)
+  if (known !== undefined) return known
+  let transactions = 0
+  for (const tx of block.transactions) {
+    const bytes = serializedTx(tx)
+    // A typed transaction is a byte string in the block's list; a legacy one is its own RLP list.
+    transactions += tx.supports(Capability.EIP2718TypedTransaction) ? rlpStringLength(bytes) : bytes.length
+  }
+  let payload = block.header.serialize().length + rlpListLength(transactions) + rlpListLength(0)
+  if (block.withdrawals !== undefined) payload += rlpListLength(block.withdrawals.reduce((sum, w) => sum + RLP.encode(w.raw()).length, 0))
+  const size = rlpListLength(payload)
+  sizes.set(block, size)
+  return size
 }
 
 /** Only the header of a stored block's RLP: no transaction is decoded (eth_call at a past block). */

@@ -4,6 +4,7 @@ import { type Address, bigIntToHex, bigIntToUnpaddedBytes, generateAddress, intT
 import { bytesToHex } from '../utils/hex.ts'
 import { Bloom } from '@ethereumjs/vm'
 import type { ChainBlock, StoredReceipt } from '../chain/chain.ts'
+import { blockSize } from '../chain/block.ts'
 import type { MiniBatchToPreconfirm } from '../chain/chain-writer.ts'
 import type { BlockEvent } from '../storage/lmdb-store.ts'
 
@@ -92,7 +93,7 @@ export function formatBlock(chainBlock: ChainBlock, fullTransactions: boolean): 
   const out: Record<string, unknown> = {
     ...formatHeader(chainBlock),
     totalDifficulty: '0x0',
-    size: intToHex(block.serialize().length),
+    size: intToHex(blockSize(block)),
     transactions: block.transactions.map((tx, index) =>
       fullTransactions ? formatTransaction(tx, chainBlock.senders[index]!, { chainBlock, index }) : bytesToHex(tx.hash()),
     ),

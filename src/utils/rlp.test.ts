@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { RLP } from '@ethereumjs/rlp'
+import { createRandom } from './random.ts'
+import { type RlpValue, rlpEncode, rlpListLength, rlpStringLength } from './rlp.ts'
+
+describe('rlp', () => {
+  it('behavior: string and list lengths agree with @ethereumjs/rlp at every boundary', () => {
+    for (const n of [...Array(300).keys(), 65_535, 65_536, 16_777_216]) {
+      const bytes = new Uint8Array(n).fill(0x61)
+      assert.equal(rlpStringLength(bytes), RLP.encode(bytes).length, `string of ${n}`)
+      // A list of n one-byte items has an n-byte payload.
+      if (n < 70_000) assert.equal(rlpListLength(n), RLP.encode(Array.from({ length: n }, () => Uint8Array.of(1))).length, `list of ${n}`)
+    }
+    for (const byte of [0, 1, 0x7f, 0x80, 0xff]) assert.equal(rlpStringLength(Uint8Array.of(byte)), RLP.encode(Uint8Array.of(byte)).length, `byte ${byte}`)
+  })
+
+  it('behavior: encodes random nested values to the same bytes as @ethereumjs/rlp', () => {
+    const random = createRandom(11)
+    // Sizes around each length boundary: single bytes, 55/56, one and two length bytes.
+    const sizes = [0, 1, 1, 2, 54, 55, 56, 57, 255, 256, 300, 70_000]
+    const value = (depth: number): RlpValue => {
+      if (depth > 3 || random.chance(0.6)) {
+        const size = random.pick(sizes)
+        return size === 1 ? Uint8Array.of(random.int(256)) : random.bytes(size)
+      }
+      return Array.from({ length: random.pick([0, 1, 2, 5, 30]) }, () => value(depth + 1))
+    }
+    for (let i = 0; i < 300; i++) {
+      const v = value(0)
+      assert.deepEqual(rlpEncode(v), RLP.encode(v as never), `value ${i}`)
+    }
+  })
+})
