@@ -6,9 +6,10 @@ import type { Block, BlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { Address, bytesToBigInt } from '@ethereumjs/util'
+import { Address, bigIntToUnpaddedBytes, bytesToBigInt } from '@ethereumjs/util'
 import type { LmdbStore } from '../storage/lmdb-store.ts'
 import { decodeBlock, decodeHeader } from './block.ts'
+import { type RlpValue, rlpEncode } from '../utils/rlp.ts'
 
 /** A receipt as stored, plus what is derived from its block. */
 export type StoredReceipt = {
@@ -26,7 +27,7 @@ export type ChainBlock = {
 }
 
 export function encodeStoredReceipt(receipt: StoredReceipt): Uint8Array {
-  return RLP.encode([receipt.status === 1 ? Uint8Array.of(1) : new Uint8Array(), receipt.cumulativeGasUsed, receipt.logs as never])
+  return rlpEncode([receipt.status === 1 ? Uint8Array.of(1) : new Uint8Array(), bigIntToUnpaddedBytes(receipt.cumulativeGasUsed), receipt.logs as RlpValue])
 }
 
 export function decodeStoredReceipt(bytes: Uint8Array): StoredReceipt {

@@ -4,7 +4,8 @@
  * eth_simulateV1 builds its simulated blocks the same way.
  */
 import { type Block, type BlockHeader, createBlockHeader } from '@ethereumjs/block'
-import { Bloom, encodeReceipt, type TxReceipt } from '@ethereumjs/vm'
+import { Bloom, type TxReceipt } from '@ethereumjs/vm'
+import { encodeReceipt } from '../chain/receipt.ts'
 import { blockOf, serializeBlock } from '../chain/block.ts'
 import { type ChainBlock, encodeStoredReceipt, type StoredReceipt } from '../chain/chain.ts'
 import { serializedTx } from '../chain/transaction.ts'

@@ -24,6 +24,7 @@ import { MosaicError } from '../errors.ts'
 import { mergeDelta } from '../state/delta.ts'
 import { OverlayReader } from '../state/overlay-reader.ts'
 import type { StateReader } from '../state/types.ts'
+import { rlpEncode } from '../utils/rlp.ts'
 
 /** A mini-batch as the sequencer hands it to `ChainWriter.preconfirm`: with its executed transactions and the open block's header. */
 export type PreconfirmedMiniBatch = MiniBatchToPreconfirm & {
@@ -146,7 +147,7 @@ export class Preconfirmations implements PreconfirmedState {
 
 /** RLP([header template RLP, or empty after the block's first mini-batch, [raw tx…]]). */
 export function encodeMiniBatch(header: BlockHeader | undefined, transactions: readonly TypedTransaction[]): Uint8Array {
-  return RLP.encode([header === undefined ? new Uint8Array() : header.serialize(), transactions.map((tx) => serializedTx(tx))])
+  return rlpEncode([header === undefined ? new Uint8Array() : header.serialize(), transactions.map((tx) => serializedTx(tx))])
 }
 
 /** The stored mini-batches of one block, in order, back to its header template and transactions. */

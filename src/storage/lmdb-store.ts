@@ -14,6 +14,7 @@ import { MosaicError } from '../errors.ts'
 import { decodeStateDelta, encodeStateDelta } from '../state/delta-codec.ts'
 import type { AccountRecord, StateDelta } from '../state/types.ts'
 import { metaKeys, numberKey, readNumberKey, SCHEMA_VERSION, storageKey, tables } from './schema.ts'
+import { rlpEncode } from '../utils/rlp.ts'
 
 type Table = Database<Uint8Array, Uint8Array>
 
@@ -103,7 +104,7 @@ export type CommitmentRecord = {
 }
 
 export function encodeAccountRecord(record: AccountRecord): Uint8Array {
-  return RLP.encode([bigIntToUnpaddedBytes(record.nonce), bigIntToUnpaddedBytes(record.balance), record.codeHash])
+  return rlpEncode([bigIntToUnpaddedBytes(record.nonce), bigIntToUnpaddedBytes(record.balance), record.codeHash])
 }
 
 export function decodeAccountRecord(bytes: Uint8Array): AccountRecord {
@@ -705,11 +706,12 @@ export class LmdbStore {
     const history = block.number > 0n && this.historyBlocks > 0
     let events: BlockEvent[] = []
     await this.env.transaction(() => {
-      this.t.blocks.putSync(num, RLP.encode([block.serialized, [...block.senders], [...block.txHashes], block.hash]))
-      this.t.receipts.putSync(num, RLP.encode([...block.receipts]))
+      this.t.blocks.putSync(num, rlpEncode([block.serialized, block.senders, block.txHashes, block.hash]))
+      this.t.receipts.putSync(num, rlpEncode(block.receipts))
       this.t.blockHashes.putSync(block.hash, num)
+      const numberBytes = bigIntToUnpaddedBytes(block.number)
       block.txHashes.forEach((hash, index) => {
-        this.t.txIndex.putSync(hash, RLP.encode([bigIntToUnpaddedBytes(block.number), bigIntToUnpaddedBytes(BigInt(index))]))
+        this.t.txIndex.putSync(hash, rlpEncode([numberBytes, bigIntToUnpaddedBytes(BigInt(index))]))
       })
       if (history) this.writeChangeSets(block.number, delta)
       this.writeStateDelta(delta)
