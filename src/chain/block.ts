@@ -11,7 +11,7 @@ import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import { Capability, createTxFromBlockBodyData, type TypedTransaction } from '@ethereumjs/tx'
 import { type Address, createWithdrawalFromBytesArray, type WithdrawalBytes } from '@ethereumjs/util'
-import { txCommonFor } from './common.ts'
+import { blockCommonFor, txCommonFor } from './common.ts'
 import { rlpListLength, rlpStringLength } from '../utils/rlp.ts'
 import { pinSenderAddress, rememberSerialized, serializedTx } from './transaction.ts'
 
@@ -58,7 +58,7 @@ export function blockSize(block: Block): number {
 export function decodeHeader(serialized: Uint8Array, common: Common): BlockHeader {
   const [headerData] = RLP.decode(serialized) as unknown as [Uint8Array[]]
   if (!Array.isArray(headerData)) throw new Error('invalid block RLP: expected [header, …]')
-  return createBlockHeaderFromBytesArray(headerData, { common, setHardfork: false })
+  return createBlockHeaderFromBytesArray(headerData, { common: blockCommonFor(common), setHardfork: false })
 }
 
 /**
@@ -72,7 +72,7 @@ export function decodeBlock(serialized: Uint8Array, common: Common, senders: rea
     throw new Error('invalid block RLP: expected [header, transactions, [], withdrawals?]')
   }
   if (senders.length !== txsData.length) throw new Error(`${senders.length} senders for ${txsData.length} transactions`)
-  const header = createBlockHeaderFromBytesArray(headerData, { common, setHardfork: false })
+  const header = createBlockHeaderFromBytesArray(headerData, { common: blockCommonFor(common), setHardfork: false })
   const txCommon = txCommonFor(common)
   const transactions = txsData.map((data, i) => {
     const tx = createTxFromBlockBodyData(data, { common: txCommon, freeze: false })

@@ -29,8 +29,10 @@ export function txCommonFor(common: Common): Common {
 }
 
 /**
- * The same for block headers (`paramsBlock`), which eth_call, traces and simulations build one or
- * more of per request: the copy and merge cost ~0.3 ms each, more than a small call's execution.
+ * The same for block headers (`paramsBlock`): the sequencer builds several per block (the
+ * template, the sealed header, the pending view's), every block read back from the store decodes
+ * one, and eth_call, traces and simulations build one or more per request. The copy and merge cost
+ * ~0.3 ms each, more than a small call's execution. Every header of the chain's is built on it.
  */
 export function blockCommonFor(common: Common): Common {
   return sharedCommon(common, paramsBlock, blockCommons)

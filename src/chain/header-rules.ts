@@ -13,6 +13,7 @@
  */
 import { type BlockHeader, createBlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
+import { blockCommonFor } from './common.ts'
 import { type Address, bytesToHex, createAddressFromString, equalsBytes } from '@ethereumjs/util'
 import type { Config } from '../config/config.ts'
 import { keccak256 } from '../crypto/crypto.ts'
@@ -60,7 +61,7 @@ export function childHeaderFields(parent: ParentHeader, rules: HeaderRules) {
 /** The header template of the child of `parent` at `timestamp` (never before the parent's). */
 export function childHeaderTemplate(parent: ParentHeader, rules: HeaderRules, timestamp: bigint): BlockHeader {
   const t = timestamp > parent.header.timestamp ? timestamp : parent.header.timestamp
-  return createBlockHeader({ ...childHeaderFields(parent, rules), timestamp: t }, { common: rules.common, setHardfork: false })
+  return createBlockHeader({ ...childHeaderFields(parent, rules), timestamp: t }, { common: blockCommonFor(rules.common), setHardfork: false })
 }
 
 /** The block number whose post-state root the header of block `number` carries. */
@@ -129,7 +130,7 @@ export function validateChildHeader(header: BlockHeader, parent: ParentHeader, r
       logsBloom: header.logsBloom,
       stateRoot: header.stateRoot,
     },
-    { common: rules.common, setHardfork: false },
+    { common: blockCommonFor(rules.common), setHardfork: false },
   ).raw()
   const actual = header.raw()
   if (actual.length !== expected.length) fail('header.fields', `its header has ${actual.length} fields, the chain's have ${expected.length}`)

@@ -12,6 +12,7 @@
  */
 import { type Block, type BlockHeader, createBlockHeaderFromBytesArray } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
+import { blockCommonFor } from '../chain/common.ts'
 import { RLP } from '@ethereumjs/rlp'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import { type Address, bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
@@ -161,7 +162,7 @@ function decodeFetchedBlock(raw: Uint8Array, common: Common, fail: Fail): { head
   try {
     const values = RLP.decode(raw) as unknown
     if (!Array.isArray(values) || !Array.isArray(values[0]) || !Array.isArray(values[1])) throw new Error('expected [header, transactions, …]')
-    const header = createBlockHeaderFromBytesArray(values[0] as Uint8Array[], { common, setHardfork: false })
+    const header = createBlockHeaderFromBytesArray(values[0] as Uint8Array[], { common: blockCommonFor(common), setHardfork: false })
     const transactions = (values[1] as (Uint8Array | Uint8Array[])[]).map((tx) => (tx instanceof Uint8Array ? tx : RLP.encode(tx)))
     return { header, transactions }
   } catch (error) {

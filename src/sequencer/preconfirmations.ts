@@ -10,6 +10,7 @@
  */
 import { type BlockHeader, createBlockHeader, createBlockHeaderFromBytesArray } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
+import { blockCommonFor } from '../chain/common.ts'
 import { RLP } from '@ethereumjs/rlp'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import { type Address, bytesToUnprefixedHex } from '@ethereumjs/util'
@@ -178,5 +179,5 @@ function decodeHeaderTemplate(bytes: Uint8Array, common: Common): BlockHeader {
   const values = RLP.decode(bytes) as unknown
   if (!Array.isArray(values) || values.some((v) => !(v instanceof Uint8Array))) throw new MosaicError('STORE_CORRUPT', 'the header template of the open block is malformed')
   // The Common the sequencer makes its templates with (`chain/header-rules.ts`).
-  return createBlockHeaderFromBytesArray(values as Uint8Array[], { common, setHardfork: false })
+  return createBlockHeaderFromBytesArray(values as Uint8Array[], { common: blockCommonFor(common), setHardfork: false })
 }

@@ -8,7 +8,8 @@ import { after, before, describe, it } from 'node:test'
 import { bytesToUnprefixedHex, hexToBytes } from '@ethereumjs/util'
 import type { Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { txCommonFor } from '../../src/chain/common.ts'
+import { blockCommonFor, txCommonFor } from '../../src/chain/common.ts'
+import type { ChainBlock } from '../../src/chain/chain.ts'
 import { DEV_KEYS, startNode, type TestNode } from './harness.ts'
 
 const SINK = '0x000000000000000000000000000000000000dEaD'
@@ -45,11 +46,12 @@ describe('ChainWriter: the commit sequence', () => {
     assert.deepEqual(await waitOther, { status: 'timeout' })
   })
 
-  it('behavior: decoded blocks share the transaction Common and the block cache stays within its byte budget', async () => {
+  it('behavior: decoded blocks share the transaction and block Commons, and the block cache stays within its byte budget', async () => {
     const { node } = t
+    const sealed: ChainBlock[] = []
     for (let block = 0; block < 6; block++) {
       for (let i = 0; i < 20; i++) await t.rpc('eth_sendRawTransaction', [await signed(2, block * 20 + i)])
-      await node.sequencer.seal()
+      sealed.push((await node.sequencer.seal())!)
     }
     // Read every block back: old ones come from the store, decoded again.
     for (let n = 0n; n <= node.chain.head; n++) assert.ok(node.chain.getBlock(n))
@@ -58,6 +60,9 @@ describe('ChainWriter: the commit sequence', () => {
     assert.ok(stats.blocks < Number(node.chain.head) + 1, 'some blocks were evicted')
     const first = node.chain.getBlock(3n)!.block.transactions[0]!
     assert.equal(first.common, txCommonFor(node.common), 'a decoded transaction has no Common of its own')
+    // Nor has a header, sealed or decoded from the store.
+    assert.equal(node.chain.getBlock(3n)!.block.header.common, blockCommonFor(node.common), 'a decoded header has no Common of its own')
+    for (const { block } of sealed) assert.equal(block.header.common, blockCommonFor(node.common), 'a sealed header has no Common of its own')
     // Its sender comes from the store, not from a signature recovery.
     assert.equal(first.getSenderAddress().toString(), privateKeyToAccount(DEV_KEYS[2]!).address.toLowerCase())
   })
