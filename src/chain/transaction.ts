@@ -1,8 +1,10 @@
 /** Per-transaction facts computed once at admission and reused by execution. */
 import type { Common } from '@ethereumjs/common'
+import { RLP } from '@ethereumjs/rlp'
 import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx'
-import { Address } from '@ethereumjs/util'
-import { keccak256 } from '../crypto/crypto.ts'
+import { Address, bigIntToUnpaddedBytes, bytesToBigInt } from '@ethereumjs/util'
+import { ecrecover, keccak256 } from '../crypto/crypto.ts'
+import { type RlpValue, rlpEncode } from '../utils/rlp.ts'
 import { txCommonFor } from './common.ts'
 
 const pinned = new WeakSet<TypedTransaction>()
@@ -65,7 +67,64 @@ export function serializedTx(tx: TypedTransaction): Uint8Array {
  */
 export function decodeTransaction(raw: Uint8Array, common: Common): TypedTransaction {
   const tx = createTxFromRLP(raw, { common: txCommonFor(common), freeze: false })
-  pinSender(tx)
+  pinSender(tx, senderKeyFromRlp(raw, common.chainId()))
   rememberSerialized(tx, raw)
   return tx
+}
+
+/** Fields of each typed envelope, signature (yParity, r, s) included: EIP-2930, EIP-1559, EIP-7702. */
+const TYPED_FIELDS: Readonly<Record<number, number>> = { 1: 11, 2: 12, 4: 13 }
+const LEGACY_FIELDS = 9
+/** secp256k1's n / 2: a larger s is refused (EIP-2). */
+const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n
+
+/**
+ * The sender's 64-byte public key, with the signing hash taken straight from the transaction's
+ * RLP: its fields without the signature, re-encoded, as EIP-2718 and EIP-155 define it. Building
+ * an ethereumjs transaction for it — every field converted and checked, then encoded again — was a
+ * third of a recovery worker's time per transaction. Undefined for whatever it does not take as it
+ * is (a malformed or unknown envelope, a high s, a `v` that is not this chain's, a signature with
+ * no key): ethereumjs decides those, with its own error message. It checks the signature only: the
+ * other fields are checked where the transaction is decoded (admission, a verifier's decoding).
+ */
+export function senderKeyFromRlp(raw: Uint8Array, chainId: bigint): Uint8Array | undefined {
+  if (raw.length === 0) return undefined
+  const type = raw[0]!
+  const typed = type < 0x80
+  const fieldCount = typed ? TYPED_FIELDS[type] : LEGACY_FIELDS
+  if (fieldCount === undefined) return undefined
+  let fields: unknown
+  try {
+    fields = RLP.decode(typed ? raw.subarray(1) : raw)
+  } catch {
+    return undefined
+  }
+  if (!Array.isArray(fields) || fields.length !== fieldCount) return undefined
+  const [vBytes, r, s] = fields.slice(-3) as unknown[]
+  if (!(vBytes instanceof Uint8Array) || !(r instanceof Uint8Array) || !(s instanceof Uint8Array) || r.length > 32 || s.length > 32) return undefined
+  if (bytesToBigInt(s) > HALF_N) return undefined
+  const v = bytesToBigInt(vBytes)
+  const unsigned = fields.slice(0, -3) as RlpValue[]
+  let message: Uint8Array
+  let replayProtected: bigint | undefined
+  if (typed) {
+    if (v > 1n) return undefined
+    const body = rlpEncode(unsigned)
+    message = new Uint8Array(body.length + 1)
+    message[0] = type
+    message.set(body, 1)
+  } else if (v === 27n || v === 28n) {
+    message = rlpEncode(unsigned)
+  } else if (v === chainId * 2n + 35n || v === chainId * 2n + 36n) {
+    // EIP-155: the chain id and two empty fields stand in for the signature.
+    message = rlpEncode([...unsigned, bigIntToUnpaddedBytes(chainId), new Uint8Array(), new Uint8Array()])
+    replayProtected = chainId
+  } else {
+    return undefined
+  }
+  try {
+    return ecrecover(keccak256(message), v, r, s, replayProtected)
+  } catch {
+    return undefined
+  }
 }

@@ -14,7 +14,7 @@ import {
 } from '@ethereumjs/tx'
 import { type Address, bytesToBigInt } from '@ethereumjs/util'
 import { txCommonFor } from '../chain/common.ts'
-import { pinSender, rememberSerialized } from '../chain/transaction.ts'
+import { pinSender, rememberSerialized, senderKeyFromRlp } from '../chain/transaction.ts'
 import { MosaicError } from '../errors.ts'
 
 export type StatelessLimits = {
@@ -159,7 +159,9 @@ export async function decodeAndValidate(raw: Uint8Array, common: Common, limits:
   }
   let sender: Address
   try {
-    sender = pinSender(tx, recoverSender === undefined ? undefined : await recoverSender(raw))
+    // On this thread the fields are checked already (the constructor above): the key comes
+    // straight from the RLP, and ethereumjs recovers only what that path does not take.
+    sender = pinSender(tx, recoverSender === undefined ? senderKeyFromRlp(raw, common.chainId()) : await recoverSender(raw))
   } catch (error) {
     throw txRejected(`invalid sender: ${firstLine((error as Error).message)}`)
   }

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { RLP } from '@ethereumjs/rlp'
+import {
+  createAccessList2930Tx,
+  createEOACode7702Tx,
+  createFeeMarket1559Tx,
+  createLegacyTx,
+  createTxFromRLP,
+  type TypedTransaction,
+} from '@ethereumjs/tx'
+import { bigIntToUnpaddedBytes, bytesToHex } from '@ethereumjs/util'
+import { createChainCommon, txCommonFor } from '../chain/common.ts'
+import { ecrecover, keccak256 } from '../crypto/crypto.ts'
+import { createRandom } from '../utils/random.ts'
+import { senderKeyFromRlp } from '../chain/transaction.ts'
+import { recoverSendersWith } from './recover-senders.ts'
+
+const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
+const txCommon = txCommonFor(common)
+const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
+
+/** What ethereumjs makes of the bytes: the public key, or its error message. */
+function reference(raw: Uint8Array): Uint8Array | string {
+  try {
+    return createTxFromRLP(raw, { common: txCommon }).getSenderPublicKey()
+  } catch (error) {
+    return (error as Error).message
+  }
+}
+
+/** Signed transactions of every type this path takes, with random fields of every size. */
+function signedTransactions(count: number): TypedTransaction[] {
+  const random = createRandom(21)
+  const out: TypedTransaction[] = []
+  for (let i = 0; i < count; i++) {
+    const key = keccak256(Uint8Array.of(i, 1))
+    const base = {
+      nonce: BigInt(random.pick([0, 1, 127, 128, 2 ** 20, 2 ** 40])),
+      gasLimit: BigInt(random.range(21_000, 30_000_000)),
+      ...(random.chance(0.1) ? {} : { to: bytesToHex(random.bytes(20)) }),
+      value: random.bigint(random.pick([0, 8, 64, 200])),
+      data: random.bytes(random.pick([0, 1, 55, 56, 300, 5000])),
+    }
+    const accessList = Array.from({ length: random.pick([0, 1, 3]) }, () => ({
+      address: bytesToHex(random.bytes(20)),
+      storageKeys: Array.from({ length: random.int(3) }, () => bytesToHex(random.bytes(32))),
+    }))
+    const fees = { maxFeePerGas: random.bigint(40), maxPriorityFeePerGas: random.bigint(30) }
+    switch (i % 5) {
+      case 0:
+        out.push(createLegacyTx({ ...base, gasPrice: random.bigint(40) }, { common }).sign(key))
+        break
+      case 1: {
+        // Before EIP-155: v is 27 or 28, no chain id.
+        const unprotected = createLegacyTx({ ...base, gasPrice: random.bigint(40), v: 27n }, { common })
+        out.push(unprotected.sign(key))
+        break
+      }
+      case 2:
+        out.push(createAccessList2930Tx({ ...base, gasPrice: random.bigint(40), accessList, chainId: 901n }, { common }).sign(key))
+        break
+      case 3:
+        out.push(createFeeMarket1559Tx({ ...base, ...fees, accessList, chainId: 901n }, { common }).sign(key))
+        break
+      default: {
+        const authorizationList = Array.from({ length: random.range(1, 3) }, () => ({
+          chainId: bytesToHex(bigIntToUnpaddedBytes(901n)),
+          address: bytesToHex(random.bytes(20)),
+          nonce: '0x01',
+          yParity: '0x01',
+          r: bytesToHex(random.bytes(32)),
+          s: bytesToHex(random.bytes(31)),
+        })) as never
+        out.push(createEOACode7702Tx({ ...base, to: bytesToHex(random.bytes(20)), ...fees, accessList, authorizationList, chainId: 901n }, { common }).sign(key))
+      }
+    }
+  }
+  return out
+}
+
+/** The same transaction with s replaced by n - s and the parity flipped: the same signer, but refused (EIP-2). */
+function withHighS(tx: TypedTransaction): Uint8Array {
+  const typed = tx.type !== 0
+  const fields = RLP.decode(typed ? tx.serialize().subarray(1) : tx.serialize()) as Uint8Array[]
+  const v = fields.at(-3)!
+  const flipped = typed ? (v.length === 0 ? Uint8Array.of(1) : new Uint8Array()) : Uint8Array.of(v[v.length - 1]! ^ 1)
+  fields.splice(-3, 3, flipped, fields.at(-2)!, bigIntToUnpaddedBytes(N - tx.s!))
+  const body = RLP.encode(fields)
+  return typed ? Uint8Array.of(tx.type, ...body) : body
+}
+
+describe('sender recovery from the RLP (senderKeyFromRlp)', () => {
+  it('behavior: the same public key as ethereumjs for every transaction type, with and without EIP-155', () => {
+    const transactions = signedTransactions(200)
+    const raws = transactions.map((tx) => tx.serialize())
+    raws.forEach((raw, i) => {
+      const fast = senderKeyFromRlp(raw, 901n)
+      assert.ok(fast !== undefined, `tx ${i} (type ${transactions[i]!.type}) took the fast path`)
+      assert.deepEqual(fast, reference(raw), `tx ${i} (type ${transactions[i]!.type})`)
+    })
+    assert.deepEqual(recoverSendersWith(txCommon, raws), raws.map(reference))
+  })
+
+  it('behavior: what the fast path does not take gets ethereumjs\' answer, error message included', () => {
+    const [legacy, , accessList, feeMarket] = signedTransactions(4)
+    const otherChain = createLegacyTx({ nonce: 1n, gasLimit: 21_000n, gasPrice: 1n, to: `0x${'11'.repeat(20)}` }, { common: createChainCommon({ chainId: 5, hardfork: 'prague' }) }).sign(keccak256(Uint8Array.of(3)))
+    const unsigned = RLP.encode(RLP.decode(legacy!.serialize()).slice(0, 6) as Uint8Array[])
+    const cases: Record<string, Uint8Array> = {
+      'high s (legacy)': withHighS(legacy!),
+      'high s (2930)': withHighS(accessList!),
+      'high s (1559)': withHighS(feeMarket!),
+      'another chain': otherChain.serialize(),
+      unsigned,
+      'a blob envelope': Uint8Array.of(3, ...RLP.encode([])),
+      'r past the curve order': Uint8Array.of(2, ...RLP.encode([...(RLP.decode(feeMarket!.serialize().subarray(1)) as Uint8Array[]).slice(0, -2), bigIntToUnpaddedBytes(N + 1n), bigIntToUnpaddedBytes(1n)])),
+      'not RLP': Uint8Array.of(2, 0xff, 0xff),
+      empty: new Uint8Array(),
+    }
+    for (const [name, raw] of Object.entries(cases)) {
+      assert.equal(senderKeyFromRlp(raw, 901n), undefined, `${name}: not taken`)
+      assert.deepEqual(recoverSendersWith(txCommon, [raw]), [reference(raw)], name)
+    }
+    // Negative control: the high-s twin's signature does recover the same signer, so only the
+    // EIP-2 check keeps the fast path from accepting it.
+    const signer = feeMarket!.getSenderPublicKey()
+    const twin = RLP.decode(cases['high s (1559)']!.subarray(1)) as Uint8Array[]
+    const message = keccak256(Uint8Array.of(2, ...RLP.encode(twin.slice(0, -3))))
+    assert.deepEqual(ecrecover(message, twin.at(-3)!.length === 0 ? 0n : 1n, twin.at(-2)!, twin.at(-1)!), signer)
+    assert.match(String(reference(cases['high s (1559)']!)), /s-values greater than secp256k1n\/2/)
+  })
+})
