@@ -72,6 +72,23 @@ describe('sender recovery on the worker threads', () => {
     assert.equal(pool.size, raws.length)
   })
 
+  it('behavior: requests that arrive while a shipment is on the workers go together in the next one, answered in order', async () => {
+    const shipped = executor.senders.shipments
+    // One request per turn of the event loop, as single RPC requests arrive under load.
+    const answers: Promise<Uint8Array>[] = []
+    for (const raw of raws) {
+      answers.push(executor.senders.recover(raw))
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    const keys = await Promise.all(answers)
+    raws.forEach((raw, i) => assert.deepEqual(keys[i], createTxFromRLP(raw, { common }).getSenderPublicKey(), `tx ${i}`))
+    const shipments = executor.senders.shipments - shipped
+    assert.ok(shipments < raws.length / 2, `${shipments} shipments for ${raws.length} requests`)
+    // An idle pool ships a lone request at once: it is answered without another one to wait for.
+    const lone = await executor.senders.recover(raws[0]!)
+    assert.deepEqual(lone, keys[0])
+  })
+
   it('behavior: a block whose senders are unknown has them recovered on the workers and executes as sequentially', async () => {
     const header = createBlockHeader(
       { number: 1n, gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n, coinbase: workload.coinbase },
