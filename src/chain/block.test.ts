@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { createBlock } from '@ethereumjs/block'
+import { createBlock, createBlockFromRLP } from '@ethereumjs/block'
+import { RLP } from '@ethereumjs/rlp'
 import { createFeeMarket1559Tx, createLegacyTx, type TypedTransaction } from '@ethereumjs/tx'
 import { keccak256 } from '../crypto/crypto.ts'
-import { blockOf, blockSize, serializeBlock } from './block.ts'
+import { blockOf, blockSize, decodeForeignBlock, serializeBlock } from './block.ts'
+import { txCommonFor } from './common.ts'
 import { createChainCommon } from './common.ts'
-import { rememberSerialized } from './transaction.ts'
+import { rememberSerialized, serializedTx } from './transaction.ts'
 
 const KEY = keccak256(Uint8Array.of(7))
 const TO = `0x${'42'.repeat(20)}` as const
@@ -30,4 +32,45 @@ describe('block size', () => {
       assert.notEqual(blockSize(blockOf(reference.header, transactions.slice(1))), reference.serialize().length)
     })
   }
+})
+
+describe('decoding a block from elsewhere', () => {
+  for (const hardfork of ['london', 'prague'] as const) {
+    it(`behavior: the same block as createBlockFromRLP, on the shared Commons (${hardfork})`, () => {
+      const common = createChainCommon({ chainId: 901, hardfork })
+      const transactions: TypedTransaction[] = [0, 1, 2, 3].map((i) =>
+        i % 2 === 0
+          ? createFeeMarket1559Tx({ nonce: BigInt(i), gasLimit: 50_000n, maxFeePerGas: 10n ** 9n, maxPriorityFeePerGas: 1n, to: TO, data: new Uint8Array(i * 40), chainId: 901n }, { common }).sign(KEY)
+          : createLegacyTx({ nonce: BigInt(i), gasLimit: 50_000n, gasPrice: 10n ** 9n, to: TO }, { common }).sign(KEY),
+      )
+      const rlp = createBlock({ header: { number: 9n, gasLimit: 30_000_000n, baseFeePerGas: 7n }, transactions }, { common, setHardfork: false }).serialize()
+      const reference = createBlockFromRLP(rlp, { common, setHardfork: false })
+      const decoded = decodeForeignBlock(rlp, common)
+      assert.deepEqual(decoded.hash(), reference.hash())
+      assert.deepEqual(decoded.serialize(), rlp)
+      assert.deepEqual(decoded.transactions.map((tx) => tx.hash()), reference.transactions.map((tx) => tx.hash()))
+      assert.deepEqual(decoded.transactions.map((tx) => serializedTx(tx)), reference.transactions.map((tx) => tx.serialize()))
+      assert.ok(decoded.transactions.every((tx) => tx.common === txCommonFor(common)), 'no transaction has a Common of its own')
+      assert.equal(decoded.withdrawals?.length, reference.withdrawals?.length)
+    })
+  }
+
+  it('behavior: refuses what createBlockFromRLP refuses', () => {
+    const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
+    const tx = createFeeMarket1559Tx({ nonce: 1n, gasLimit: 50_000n, maxFeePerGas: 10n ** 9n, maxPriorityFeePerGas: 1n, to: TO, chainId: 901n }, { common }).sign(KEY)
+    const [header, , uncles, withdrawals] = RLP.decode(createBlock({ header: { number: 9n, gasLimit: 30_000_000n, baseFeePerGas: 7n } }, { common, setHardfork: false }).serialize()) as Uint8Array[][]
+    const fields = RLP.decode(tx.serialize().subarray(1)) as Uint8Array[]
+    const leadingZeroNonce = Uint8Array.of(2, ...RLP.encode([fields[0]!, Uint8Array.of(0, 1), ...fields.slice(2)]))
+    const cases: Record<string, Uint8Array> = {
+      'not a list': RLP.encode(Uint8Array.of(1, 2, 3)),
+      'six values': RLP.encode([header!, [], uncles!, withdrawals!, [], []] as never),
+      'no withdrawals under EIP-4895': RLP.encode([header!, [], uncles!] as never),
+      'a transaction with a leading zero': RLP.encode([header!, [leadingZeroNonce], uncles!, withdrawals!] as never),
+      'a truncated header': RLP.encode([header!.slice(0, 5), [], uncles!, withdrawals!] as never),
+    }
+    for (const [name, rlp] of Object.entries(cases)) {
+      assert.throws(() => createBlockFromRLP(rlp, { common, setHardfork: false }), `${name}: the reference refuses it`)
+      assert.throws(() => decodeForeignBlock(rlp, common), name)
+    }
+  })
 })

@@ -73,13 +73,45 @@ export function decodeBlock(serialized: Uint8Array, common: Common, senders: rea
   }
   if (senders.length !== txsData.length) throw new Error(`${senders.length} senders for ${txsData.length} transactions`)
   const header = createBlockHeaderFromBytesArray(headerData, { common: blockCommonFor(common), setHardfork: false })
-  const txCommon = txCommonFor(common)
-  const transactions = txsData.map((data, i) => {
-    const tx = createTxFromBlockBodyData(data, { common: txCommon, freeze: false })
-    rememberSerialized(tx, data instanceof Uint8Array ? data : RLP.encode(data))
-    pinSenderAddress(tx, senders[i]!)
-    return tx
-  })
+  const transactions = decodeBodyTransactions(txsData, common, false)
+  transactions.forEach((tx, i) => pinSenderAddress(tx, senders[i]!))
   const withdrawals = common.isActivatedEIP(4895) ? (withdrawalsData ?? []).map(createWithdrawalFromBytesArray) : undefined
   return new Block(header, transactions, [], withdrawals, { common, setHardfork: false })
+}
+
+/**
+ * A block from elsewhere (what a verifier is given), decoded with the checks `createBlockFromRLP`
+ * makes — every header field, every transaction's fields, the body's shape — but on the shared
+ * `Common`s, each transaction's bytes remembered. ethereumjs' decoder gives every transaction a
+ * copy of the `Common`: ~35–150 µs each, more than re-executing a transfer. Senders are not
+ * recovered: the caller does that, and judges a signature.
+ */
+export function decodeForeignBlock(serialized: Uint8Array, common: Common): Block {
+  if (common.isActivatedEIP(7934) && serialized.length > Number(common.param('maxRlpBlockSize'))) {
+    throw new Error(`Block size exceeds limit: ${serialized.length} > ${common.param('maxRlpBlockSize')}`)
+  }
+  const values = RLP.decode(serialized) as unknown
+  if (!Array.isArray(values)) throw new Error('Invalid serialized block input. Must be array')
+  if (values.length > 5) throw new Error(`invalid block RLP: ${values.length} values, at most 5`)
+  const [headerData, txsData, unclesData, ...tail] = values as [Uint8Array[], (Uint8Array | Uint8Array[])[]?, Uint8Array[][]?, ...unknown[]]
+  const header = createBlockHeaderFromBytesArray(headerData, { common: blockCommonFor(common), setHardfork: false })
+  const withdrawalsData = header.common.isActivatedEIP(4895) ? tail[0] : undefined
+  if (header.common.isActivatedEIP(4895) && !Array.isArray(withdrawalsData)) {
+    throw new Error('Invalid serialized block input: EIP-4895 is active, and no withdrawals were provided as array')
+  }
+  const transactions = decodeBodyTransactions(txsData ?? [], common, true)
+  // Uncles on a copy of the Common: no block of this chain has any (the caller refuses them).
+  const uncles = (unclesData ?? []).map((data) => createBlockHeaderFromBytesArray(data, { common, setHardfork: false }))
+  const withdrawals = (withdrawalsData as WithdrawalBytes[] | undefined)?.map(createWithdrawalFromBytesArray)
+  return new Block(header, transactions, uncles, withdrawals, { common, setHardfork: false })
+}
+
+/** A block body's transactions on the shared transaction `Common`, each with its bytes remembered. */
+function decodeBodyTransactions(txsData: readonly (Uint8Array | Uint8Array[])[], common: Common, freeze: boolean): TypedTransaction[] {
+  const txCommon = txCommonFor(common)
+  return txsData.map((data) => {
+    const tx = createTxFromBlockBodyData(data, { common: txCommon, freeze })
+    rememberSerialized(tx, data instanceof Uint8Array ? data : RLP.encode(data))
+    return tx
+  })
 }

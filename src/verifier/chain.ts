@@ -9,7 +9,8 @@
  * post-state roots the lagged header roots are checked against. After a failure it verifies
  * nothing more — never from an unchained pre-state.
  */
-import { type Block, createBlockFromRLP } from '@ethereumjs/block'
+import type { Block } from '@ethereumjs/block'
+import { decodeForeignBlock } from '../chain/block.ts'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import { laggedRootBlock, type ParentHeader, validateChildHeader } from '../chain/header-rules.ts'
 import { isMosaicError, MosaicError, VerificationError } from '../errors.ts'
@@ -40,7 +41,7 @@ export type ChildVerdict = Verdict & {
 export function decodeBlock(rules: ChainRules, rlp: Uint8Array, number: bigint): Block {
   let block: Block
   try {
-    block = createBlockFromRLP(rlp, { common: rules.common, setHardfork: false })
+    block = decodeForeignBlock(rlp, rules.common)
   } catch (error) {
     throw new VerificationError('block.undecodable', `block ${number} does not decode: ${(error as Error).message.split('\n')[0]}`, { cause: error })
   }

@@ -21,7 +21,8 @@
  * FAILED as withheld. A batch an L1 reorg replaced is scheduled again under its new hash; only
  * the verdicts of the batches now on the L1 count.
  */
-import { type Block, createBlockFromRLP } from '@ethereumjs/block'
+import type { Block } from '@ethereumjs/block'
+import { decodeForeignBlock } from '../chain/block.ts'
 import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
 import { createPublicClient, type Hex, http, type PublicClient } from 'viem'
 import { hostname } from 'node:os'
@@ -290,7 +291,7 @@ export class L1Verifier {
   /** A parent's header from the L1's data (its own checks are its own job's). */
   private headerOf(rlp: Uint8Array, n: bigint): ParentHeader {
     try {
-      const block = createBlockFromRLP(rlp, { common: this.options.rules.common, setHardfork: false })
+      const block = decodeForeignBlock(rlp, this.options.rules.common)
       return { header: block.header, hash: block.hash() }
     } catch (error) {
       throw new VerificationError('block.unverified-parent', `block ${n}, the parent, does not decode: ${(error as Error).message.split('\n')[0]}`)

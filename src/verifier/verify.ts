@@ -11,7 +11,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { bytesToBigInt, bytesToHex, bytesToUnprefixedHex, concatBytes, equalsBytes, KECCAK256_NULL, unprefixedHexToBytes } from '@ethereumjs/util'
 import { Bloom } from '@ethereumjs/vm'
 import { encodeReceipt } from '../chain/receipt.ts'
-import { decodeTransaction } from '../chain/transaction.ts'
+import { decodeTransaction, serializedTx } from '../chain/transaction.ts'
 import { notAdmitted } from '../mempool/validate.ts'
 import { orderedTrieRoot } from '../commitment/ordered-root.ts'
 import { BinaryMerkleTree, binaryPathFromStore, PAGE_BYTES, pageTopHash } from '../commitment/binary-merkle.ts'
@@ -299,7 +299,7 @@ export async function verifyBlock({ common, layout, block, witness, postStateRoo
     const refusal = notAdmitted(tx, common)
     if (refusal !== undefined) fail('block.transaction-type', `transaction ${i} is one this chain does not admit: ${refusal}`)
     try {
-      return decodeTransaction(tx.serialize(), common)
+      return decodeTransaction(serializedTx(tx), common)
     } catch (error) {
       fail('block.signature', `transaction ${i} has no valid signature: ${(error as Error).message}`)
     }
@@ -328,7 +328,7 @@ export async function verifyBlock({ common, layout, block, witness, postStateRoo
   if (execution.gasUsed !== block.header.gasUsed) fail('block.gas-used', `gas used ${execution.gasUsed}, the header says ${block.header.gasUsed}`)
   const receiptsRoot = orderedTrieRoot(execution.executed.map(({ tx, receipt }) => encodeReceipt(receipt, tx.type)))
   if (!equalsBytes(receiptsRoot, block.header.receiptTrie)) fail('block.receipts-root', `receipts root ${bytesToHex(receiptsRoot)}, the header says ${bytesToHex(block.header.receiptTrie)}`)
-  const transactionsRoot = orderedTrieRoot(block.transactions.map((tx) => tx.serialize()))
+  const transactionsRoot = orderedTrieRoot(block.transactions.map((tx) => serializedTx(tx)))
   if (!equalsBytes(transactionsRoot, block.header.transactionsTrie)) fail('block.transactions-root', 'the transactions root does not match the transactions')
   const bloom = new Bloom(undefined, common)
   for (const { receipt } of execution.executed) bloom.or(new Bloom(receipt.bitvector, common))
