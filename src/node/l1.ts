@@ -24,9 +24,9 @@ export function nodeBatchSource(node: MosaicNode): BatchSource {
       return durable < chain.head ? durable : chain.head
     },
     blockRlp: (n) => {
-      const block = store.getBlock(n)
-      if (block === undefined) throw new MosaicError('STORE_CORRUPT', `block ${n} is missing from the store`)
-      return block.serialized
+      const rlp = store.getBlockRlp(n)
+      if (rlp === undefined) throw new MosaicError('STORE_CORRUPT', `block ${n} is missing from the store`)
+      return rlp
     },
     stateRoot: (n) => {
       const root = commitment.rootIfComputed(n)

@@ -54,6 +54,20 @@ describe('LmdbStore', () => {
     }
   })
 
+  it('behavior: the RLP of a block alone is read back as written, without its senders, hashes and receipts', async () => {
+    const store = LmdbStore.open(tempDir())
+    try {
+      const serialized = new Uint8Array(5_000).map((_, i) => i % 251)
+      const block = { ...emptyBlock(0n), serialized, senders: [new Uint8Array(20).fill(1)], txHashes: [new Uint8Array(32).fill(2)], receipts: [Uint8Array.of(0xc3, 1, 2, 3)] }
+      await store.writeBlock(block, createStateDelta())
+      assert.deepEqual(new Uint8Array(store.getBlockRlp(0n)!), serialized)
+      assert.deepEqual(new Uint8Array(store.getBlockRlp(0n)!), new Uint8Array(store.getBlock(0n)!.serialized))
+      assert.equal(store.getBlockRlp(1n), undefined)
+    } finally {
+      await store.close()
+    }
+  })
+
   it('behavior: the store is mapped once however far it grows, and holds each file page at most once', { skip: process.platform === 'linux' ? false : 'reads /proc/self/smaps (Linux)' }, async () => {
     const dir = tempDir()
     const store = LmdbStore.open(dir)

@@ -14,7 +14,7 @@ import { MosaicError } from '../errors.ts'
 import { decodeStateDelta, encodeStateDelta } from '../state/delta-codec.ts'
 import type { AccountRecord, StateDelta } from '../state/types.ts'
 import { metaKeys, numberKey, readNumberKey, SCHEMA_VERSION, storageKey, tables } from './schema.ts'
-import { rlpEncode } from '../utils/rlp.ts'
+import { rlpEncode, rlpFirstString } from '../utils/rlp.ts'
 
 type Table = Database<Uint8Array, Uint8Array>
 
@@ -604,6 +604,12 @@ export class LmdbStore {
     const receiptsBytes = this.t.receipts.getBinary(numberKey(number))
     const receipts = receiptsBytes === undefined ? [] : (RLP.decode(receiptsBytes) as Uint8Array[])
     return { number, hash, serialized, senders, txHashes, receipts }
+  }
+
+  /** Only a stored block's RLP (the L1 poster's batches): the rest of its record is not decoded. */
+  getBlockRlp(number: bigint): Uint8Array | undefined {
+    const bytes = this.t.blocks.getBinary(numberKey(number))
+    return bytes === undefined ? undefined : rlpFirstString(bytes)
   }
 
   getBlockNumber(hash: Uint8Array): bigint | undefined {

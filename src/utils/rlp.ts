@@ -76,3 +76,34 @@ function writePrefix(out: Uint8Array, at: number, payload: number, offset: numbe
   for (let i = size; i > 0; i--, payload = Math.floor(payload / 256)) out[at + i] = payload % 256
   return at + 1 + size
 }
+
+/**
+ * The first item of an RLP list, when it is a byte string, without decoding the rest: a stored
+ * block's record is its RLP followed by its senders, hashes and receipts, and the L1 poster wants
+ * only the RLP. Throws on anything malformed.
+ */
+export function rlpFirstString(encoded: Uint8Array): Uint8Array {
+  const list = readPrefix(encoded, 0)
+  if (!list.isList || list.start + list.length !== encoded.length) throw new Error('invalid RLP: expected one list')
+  if (list.length === 0) throw new Error('invalid RLP: the list is empty')
+  const item = readPrefix(encoded, list.start)
+  if (item.isList) throw new Error('invalid RLP: the first item is a list')
+  if (item.start + item.length > list.start + list.length) throw new Error('invalid RLP: the first item runs past its list')
+  return encoded.subarray(item.start, item.start + item.length)
+}
+
+/** Where an item's payload starts and how long it is. */
+function readPrefix(bytes: Uint8Array, at: number): { isList: boolean; start: number; length: number } {
+  const first = bytes[at]
+  if (first === undefined) throw new Error('invalid RLP: truncated')
+  if (first < 0x80) return { isList: false, start: at, length: 1 }
+  const isList = first >= 0xc0
+  const short = first - (isList ? 0xc0 : 0x80)
+  if (short <= 55) return { isList, start: at + 1, length: short }
+  const size = short - 55
+  if (at + 1 + size > bytes.length || bytes[at + 1] === 0) throw new Error('invalid RLP: bad length')
+  let length = 0
+  for (let i = 0; i < size; i++) length = length * 256 + bytes[at + 1 + i]!
+  if (length <= 55) throw new Error('invalid RLP: long form for a short payload')
+  return { isList, start: at + 1 + size, length }
+}
