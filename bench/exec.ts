@@ -16,10 +16,11 @@
  *
  * Before reporting, the variants must agree: the same receipt statuses (every transaction status
  * 1, except that a pool swap may revert), the same gas, the same final ETH and token balances of
- * sampled accounts, the same pool totals. The parallel executor may commit a block's transactions
- * in another order, and swaps do not commute, so pool reserves and traders' pool balances are
- * compared only between variants that kept block order; each parallel run is instead replayed in
- * its commit order on the sequential executor, which must write the same values.
+ * sampled accounts, the same pool totals. Swaps do not commute, so pool reserves and traders' pool
+ * balances are compared only between variants whose blocks kept the given order (the parallel
+ * executor keeps it: Block-STM's preset order; a run that did not would be left out of that
+ * check and named); each parallel run is also replayed in its commit order on the sequential
+ * executor, which must write the same values.
  *
  * Flags: --quick (small size), --workloads a,b, --only a,b (variants), --out <path>,
  * --profile <dir> (a CPU profile of every timed run; summarize with bench/profile-summary.ts).
