@@ -145,7 +145,7 @@ export class Chain {
   /** Without decoding the block when it is not in memory (block filters read thousands). */
   getBlockHash(number: bigint): Uint8Array | undefined {
     if (number < 0n || number > this.headNumber) return undefined
-    return this.cache.get(number)?.block.hash ?? this.store.getBlock(number)?.hash
+    return this.cache.get(number)?.block.hash ?? this.store.getBlockHash(number)
   }
 
   getTransaction(hash: Uint8Array): { chainBlock: ChainBlock; index: number; tx: TypedTransaction } | undefined {

@@ -54,7 +54,7 @@ describe('LmdbStore', () => {
     }
   })
 
-  it('behavior: the RLP of a block alone is read back as written, without its senders, hashes and receipts', async () => {
+  it('behavior: the RLP or the hash of a block alone is read back as written, without its senders, hashes and receipts', async () => {
     const store = LmdbStore.open(tempDir())
     try {
       const serialized = new Uint8Array(5_000).map((_, i) => i % 251)
@@ -63,6 +63,12 @@ describe('LmdbStore', () => {
       assert.deepEqual(new Uint8Array(store.getBlockRlp(0n)!), serialized)
       assert.deepEqual(new Uint8Array(store.getBlockRlp(0n)!), new Uint8Array(store.getBlock(0n)!.serialized))
       assert.equal(store.getBlockRlp(1n), undefined)
+      const hash = new Uint8Array(32).map((_, i) => 255 - i)
+      await store.writeBlock({ ...block, number: 1n, hash, senders: [new Uint8Array(20).fill(3), new Uint8Array(20).fill(4)] }, createStateDelta())
+      assert.deepEqual(store.getBlockHash(1n), hash)
+      assert.deepEqual(store.getBlockHash(1n), new Uint8Array(store.getBlock(1n)!.hash))
+      assert.deepEqual(store.getBlockHash(0n), block.hash)
+      assert.equal(store.getBlockHash(2n), undefined)
     } finally {
       await store.close()
     }

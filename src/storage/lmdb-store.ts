@@ -14,7 +14,7 @@ import { MosaicError } from '../errors.ts'
 import { decodeStateDelta, encodeStateDelta } from '../state/delta-codec.ts'
 import type { AccountRecord, StateDelta } from '../state/types.ts'
 import { metaKeys, numberKey, readNumberKey, SCHEMA_VERSION, storageKey, tables } from './schema.ts'
-import { rlpEncode, rlpFirstString } from '../utils/rlp.ts'
+import { rlpEncode, rlpListString } from '../utils/rlp.ts'
 
 type Table = Database<Uint8Array, Uint8Array>
 
@@ -609,7 +609,17 @@ export class LmdbStore {
   /** Only a stored block's RLP (the L1 poster's batches): the rest of its record is not decoded. */
   getBlockRlp(number: bigint): Uint8Array | undefined {
     const bytes = this.t.blocks.getBinary(numberKey(number))
-    return bytes === undefined ? undefined : rlpFirstString(bytes)
+    return bytes === undefined ? undefined : rlpListString(bytes, 0)
+  }
+
+  /**
+   * Only a stored block's hash: what BLOCKHASH, the parallel executor's 256 ancestors of every
+   * block and block filters read, so none decodes the block's record or copies it out of the
+   * map (`getBinaryFast`'s buffer is lmdb-js' own, good until the next read: the hash is copied).
+   */
+  getBlockHash(number: bigint): Uint8Array | undefined {
+    const bytes = this.t.blocks.getBinaryFast(numberKey(number))
+    return bytes === undefined ? undefined : new Uint8Array(rlpListString(bytes, 3))
   }
 
   getBlockNumber(hash: Uint8Array): bigint | undefined {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { RLP } from '@ethereumjs/rlp'
 import { createRandom } from './random.ts'
-import { type RlpValue, rlpEncode, rlpFirstString, rlpListLength, rlpStringLength } from './rlp.ts'
+import { type RlpValue, rlpEncode, rlpListLength, rlpListString, rlpStringLength } from './rlp.ts'
 
 describe('rlp', () => {
   it('behavior: string and list lengths agree with @ethereumjs/rlp at every boundary', () => {
@@ -32,23 +32,30 @@ describe('rlp', () => {
     }
   })
 
-  it('behavior: the first string of a list without decoding the rest, and malformed input refused', () => {
+  it('behavior: one string of a list without decoding the others, and malformed input refused', () => {
     const random = createRandom(12)
     for (const size of [0, 1, 1, 55, 56, 255, 256, 70_000]) {
       const first = size === 1 ? Uint8Array.of(random.int(256)) : random.bytes(size)
-      const list = RLP.encode([first, [random.bytes(20), random.bytes(20)], random.bytes(32)])
-      assert.deepEqual(rlpFirstString(list), (RLP.decode(list) as Uint8Array[])[0], `first item of ${size} bytes`)
+      // A stored block's shape: the RLP, two lists, then the hash.
+      const list = RLP.encode([first, [random.bytes(20), random.bytes(20)], Array.from({ length: size % 7 }, () => random.bytes(32)), random.bytes(32)])
+      const decoded = RLP.decode(list) as Uint8Array[]
+      assert.deepEqual(rlpListString(list, 0), decoded[0], `first item of ${size} bytes`)
+      assert.deepEqual(rlpListString(list, 3), decoded[3], `last item after ${size} bytes`)
     }
     const good = RLP.encode([new Uint8Array(100).fill(7), new Uint8Array(3)])
-    const cases: Record<string, Uint8Array> = {
-      empty: new Uint8Array(),
-      'a string, not a list': RLP.encode(new Uint8Array(10)),
-      'an empty list': RLP.encode([]),
-      'a list first': RLP.encode([[Uint8Array.of(1)]]),
-      truncated: good.subarray(0, good.length - 1),
-      'trailing bytes': Uint8Array.of(...good, 0),
-      'a first item past its list': Uint8Array.of(0xc2, 0x83, 1, 2, 3),
+    assert.deepEqual(rlpListString(good, 1), new Uint8Array(3))
+    const cases: Record<string, [Uint8Array, number]> = {
+      empty: [new Uint8Array(), 0],
+      'a string, not a list': [RLP.encode(new Uint8Array(10)), 0],
+      'an empty list': [RLP.encode([]), 0],
+      'a list first': [RLP.encode([[Uint8Array.of(1)]]), 0],
+      'a list at the index': [RLP.encode([Uint8Array.of(1), [Uint8Array.of(2)]]), 1],
+      'no such item': [good, 2],
+      truncated: [good.subarray(0, good.length - 1), 0],
+      'trailing bytes': [Uint8Array.of(...good, 0), 0],
+      'a first item past its list': [Uint8Array.of(0xc2, 0x83, 1, 2, 3), 0],
+      'an item before the index past its list': [Uint8Array.of(0xc4, 0x01, 0x83, 1, 2), 1],
     }
-    for (const [name, bytes] of Object.entries(cases)) assert.throws(() => rlpFirstString(bytes), name)
+    for (const [name, [bytes, index]] of Object.entries(cases)) assert.throws(() => rlpListString(bytes, index), name)
   })
 })

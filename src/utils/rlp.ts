@@ -78,18 +78,25 @@ function writePrefix(out: Uint8Array, at: number, payload: number, offset: numbe
 }
 
 /**
- * The first item of an RLP list, when it is a byte string, without decoding the rest: a stored
- * block's record is its RLP followed by its senders, hashes and receipts, and the L1 poster wants
- * only the RLP. Throws on anything malformed.
+ * Item `index` of an RLP list, when it is a byte string, without decoding the others: a stored
+ * block's record is [RLP, senders, hashes, hash], and the L1 poster wants only the RLP, a block
+ * hash lookup only the hash. Throws on anything malformed it passes over.
  */
-export function rlpFirstString(encoded: Uint8Array): Uint8Array {
+export function rlpListString(encoded: Uint8Array, index: number): Uint8Array {
   const list = readPrefix(encoded, 0)
-  if (!list.isList || list.start + list.length !== encoded.length) throw new Error('invalid RLP: expected one list')
-  if (list.length === 0) throw new Error('invalid RLP: the list is empty')
-  const item = readPrefix(encoded, list.start)
-  if (item.isList) throw new Error('invalid RLP: the first item is a list')
-  if (item.start + item.length > list.start + list.length) throw new Error('invalid RLP: the first item runs past its list')
-  return encoded.subarray(item.start, item.start + item.length)
+  const end = list.start + list.length
+  if (!list.isList || end !== encoded.length) throw new Error('invalid RLP: expected one list')
+  let at = list.start
+  for (let i = 0; ; i++) {
+    if (at >= end) throw new Error(`invalid RLP: the list has no item ${index}`)
+    const item = readPrefix(encoded, at)
+    if (item.start + item.length > end) throw new Error(`invalid RLP: item ${i} runs past its list`)
+    if (i === index) {
+      if (item.isList) throw new Error(`invalid RLP: item ${index} is a list`)
+      return encoded.subarray(item.start, item.start + item.length)
+    }
+    at = item.start + item.length
+  }
 }
 
 /** Where an item's payload starts and how long it is. */
