@@ -138,8 +138,8 @@ export class Chain {
     if (number < 0n || number > this.headNumber) return undefined
     const cached = this.cache.get(number)
     if (cached !== undefined) return cached.block.block.header
-    const stored = this.store.getBlock(number)
-    return stored === undefined ? undefined : decodeHeader(stored.serialized, this.common)
+    const serialized = this.store.getBlockRlp(number)
+    return serialized === undefined ? undefined : decodeHeader(serialized, this.common)
   }
 
   /** Without decoding the block when it is not in memory (block filters read thousands). */

@@ -69,8 +69,8 @@ function storedWitnessInput(store: LmdbStore, n: bigint): WitnessInput | undefin
   const { reads, codeHashes } = decodeReadSet(stored)
   // A stored block's RLP is [header, transactions, …]: its header is the first item.
   const header = (k: bigint) => {
-    const block = store.getBlock(k)
-    return block === undefined ? undefined : RLP.encode((RLP.decode(block.serialized) as unknown as Uint8Array[][])[0]!)
+    const serialized = store.getBlockRlp(k)
+    return serialized === undefined ? undefined : RLP.encode((RLP.decode(serialized) as unknown as Uint8Array[][])[0]!)
   }
   return { reads, ...rebuildExtras(reads, codeHashes, (hash) => store.readCode(hash), n - 1n, header) }
 }

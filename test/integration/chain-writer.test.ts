@@ -58,6 +58,12 @@ describe('ChainWriter: the commit sequence', () => {
     const stats = node.chain.cacheStats()
     assert.ok(stats.bytes <= stats.budget, `cache holds ${stats.bytes} bytes, budget ${stats.budget}`)
     assert.ok(stats.blocks < Number(node.chain.head) + 1, 'some blocks were evicted')
+    // A header or a hash alone, of cached and of evicted blocks, as sealed.
+    for (const { block } of sealed) {
+      const hash = bytesToUnprefixedHex(block.hash())
+      assert.equal(bytesToUnprefixedHex(node.chain.getHeader(block.header.number)!.hash()), hash)
+      assert.equal(bytesToUnprefixedHex(node.chain.getBlockHash(block.header.number)!), hash)
+    }
     const first = node.chain.getBlock(3n)!.block.transactions[0]!
     assert.equal(first.common, txCommonFor(node.common), 'a decoded transaction has no Common of its own')
     // Nor has a header, sealed or decoded from the store.
