@@ -155,6 +155,15 @@ for (const executor of ['sequential', 'parallel'] as const) describe(`preconfirm
       assert.equal(await result('eth_getStorageAt', [contract, '0x0', tag]), word(11), tag)
       assert.equal(await result('eth_call', [{ to: contract, data: word(0) }, tag]), '0x', tag)
     }
+    // Simulations and traced calls at pending run on the preconfirmed state too, under the open
+    // block's number as eth_call does: the contract adds its calldata word to slot 0 (11 so far)
+    // and logs the sum.
+    const simulated = await result<{ number: Hex; calls: { status: Hex; logs: { data: Hex }[] }[] }[]>('eth_simulateV1', [{ blockStateCalls: [{ calls: [{ to: contract, data: word(1) }] }] }, 'pending'])
+    assert.equal(simulated[0]!.number, '0x2')
+    assert.equal(simulated[0]!.calls[0]!.status, '0x1')
+    assert.equal(simulated[0]!.calls[0]!.logs[0]!.data, word(12))
+    const traced = await result<Record<string, { storage?: Record<Hex, Hex> }>>('debug_traceCall', [{ to: contract, data: word(1) }, 'pending', { tracer: 'prestateTracer' }])
+    assert.equal(traced[contract.toLowerCase()]!.storage![word(0)], word(11))
     assert.equal(await result('eth_getBalance', [SINK, '0x1']), '0x0')
     assert.equal(await result('eth_getTransactionCount', [sender, '0x1']), '0x0')
     assert.equal(await result('eth_getStorageAt', [contract, '0x0', '0x1']), word(0))
