@@ -3,7 +3,7 @@
  * generated chains with fixed seeds (CONVENTIONS.md, habit 10; the Reddio paper's claim that
  * optimistic parallel execution is equivalent to executing its commit order sequentially).
  *
- * Every block of a chain goes through one parallel executor (2 threads, `minParallelTxs: 2`,
+ * Every block of a chain goes through one parallel executor (2 threads, `minParallelTxs: 2`, `minParallelWork: 0`,
  * workers reading the pre-state snapshot). A separate sequential executor, over its own copy of
  * the chain's state, then runs every candidate of the block in the block's order (issue 13:
  * the parallel executor keeps the users' order); both must include, reject and order the same
@@ -295,6 +295,8 @@ async function runDifferential({ seed, blocks, profile, unsafeSkipValidation, mi
     source: { kind: 'snapshot', state: workload.preState },
     fallback,
     minParallelTxs: 2,
+    // Every block goes to the workers, however cheap: the parallel path is what is tested.
+    minParallelWork: 0,
     ...(unsafeSkipValidation === true ? { unsafeSkipValidation: true } : {}),
   })
   open.add(parallel)

@@ -9,7 +9,11 @@ const accounts = deriveDevAccounts()
 const SINKS = Array.from({ length: 7 }, (_, i) => `0x${(0xa0 + i).toString(16).padStart(40, '0')}` as Hex)
 const ADMIN = { authorization: 'Bearer test-token' }
 
-/** 10 senders × 5 nonces, paying the sinks, the fee recipient, and each other (some conflicts). */
+/**
+ * 10 senders × 5 nonces, paying the sinks, the fee recipient, and each other (some conflicts).
+ * Each carries a byte of calldata: a block of plain transfers is predicted cheaper to run
+ * sequentially and would not reach the workers (`sequentialIsFaster`).
+ */
 async function burst(): Promise<Hex[]> {
   const raws: Hex[] = []
   for (let nonce = 0; nonce < 5; nonce++) {
@@ -17,7 +21,7 @@ async function burst(): Promise<Hex[]> {
       const to = nonce === 2 ? accounts[(i + 1) % accounts.length]!.address : nonce === 4 ? '0x4200000000000000000000000000000000000011' : SINKS[(i + nonce) % SINKS.length]!
       raws.push(
         await privateKeyToAccount(accounts[i]!.privateKey).signTransaction({
-          chainId: 901, type: 'eip1559', nonce, to, value: BigInt(1000 + i * 10 + nonce), gas: 21000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 10n ** 6n + BigInt(i),
+          chainId: 901, type: 'eip1559', nonce, to, value: BigInt(1000 + i * 10 + nonce), data: '0x01', gas: 30000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 10n ** 6n + BigInt(i),
         }),
       )
     }

@@ -44,10 +44,16 @@ export type CreateParallelExecutorParameters = {
   readonly source: WorkerStateSource
   /** Bytes of committed state all workers together keep in memory; unset: no limit. */
   readonly stateCacheBytes?: number | undefined
-  /** Executes tiny or contended blocks. */
+  /** Executes tiny, contended or cheap blocks. */
   readonly fallback: BlockExecutor
   /** Blocks with fewer transactions run on the fallback. Default 16. */
   readonly minParallelTxs?: number
+  /**
+   * Whole blocks whose predicted work per transaction is below this run on the fallback (see
+   * `predictedWork`); mini-batches are not affected. Default `MIN_PARALLEL_WORK`; 0 sends every
+   * block of `minParallelTxs` or more to the workers.
+   */
+  readonly minParallelWork?: number
   /** Most transactions in one round. Default 4096. */
   readonly maxBatch?: number
   /** For the differential test's negative control only: skip the read-set check. */
@@ -55,6 +61,21 @@ export type CreateParallelExecutorParameters = {
 }
 
 const WORKER = fileURLToPath(new URL('./worker-entry.mjs', import.meta.url))
+/**
+ * What a transaction is predicted to cost, in plain transfers: a transfer with no calldata runs in
+ * ~50 µs on the sequential executor, a token transfer or a swap in 500–700 µs (`bench:exec`,
+ * sequential: 18,758 transfers/s against 1,886 ERC-20 and 1,399 AMM transactions/s).
+ */
+const PLAIN_TRANSFER_WORK = 1
+const CONTRACT_CALL_WORK = 10
+/**
+ * Below this much predicted work per transaction, a block runs faster sequentially. Shipping a
+ * transaction to a worker, decoding it there and validating its outcome costs ~60 µs of a
+ * worker's time, and on 2 threads the coordinator adds its own: `bench:exec` measured parallel-2
+ * at ~82 µs + 0.62 × the sequential time per transaction (transfers 0.46×, ERC-20 1.29× the
+ * sequential executor), which breaks even at ~220 µs, about 4 plain transfers.
+ */
+export const MIN_PARALLEL_WORK = 4
 const HOT_LIMIT = 1024
 /** Write-log entries kept for workers that have not run for a while (LMDB-backed workers catch up from disk beyond it). */
 const LOG_LIMIT = 1024
@@ -88,6 +109,21 @@ type ParallelBlock = {
   aborts: number
   /** Conflicts by the key that caused them (visibility: `mosaic_status`, metrics). */
   readonly conflicts: Map<string, number>
+}
+
+/**
+ * The work these transactions are predicted to take, in plain transfers: a transaction with no
+ * calldata and no access list to an address counts `PLAIN_TRANSFER_WORK` (a transfer to a
+ * contract's `receive` is counted as plain: the prediction is about speed, never the result),
+ * any other `CONTRACT_CALL_WORK`.
+ */
+export function predictedWork(transactions: readonly TypedTransaction[]): number {
+  let work = 0
+  for (const tx of transactions) {
+    const plain = tx.to !== undefined && tx.data.length === 0 && !('accessList' in tx && tx.accessList.length > 0) && !('authorizationList' in tx)
+    work += plain ? PLAIN_TRANSFER_WORK : CONTRACT_CALL_WORK
+  }
+  return work
 }
 
 function finishBlock(block: ParallelBlock): BlockExecution {
@@ -126,6 +162,7 @@ export class ParallelExecutor implements BlockExecutor {
   readonly senders: SenderRecoveryPool
   private readonly threads: number
   private readonly minParallelTxs: number
+  private readonly minParallelWork: number
   private readonly maxBatch: number
   /** The chain's Common with the VM's parameters (the EIP-2935 prelude needs them). */
   private readonly vmCommon: Common
@@ -136,6 +173,7 @@ export class ParallelExecutor implements BlockExecutor {
   ) {
     this.threads = parameters.threads
     this.minParallelTxs = parameters.minParallelTxs ?? 16
+    this.minParallelWork = parameters.minParallelWork ?? MIN_PARALLEL_WORK
     this.maxBatch = parameters.maxBatch ?? 4096
     this.vmCommon = parameters.common.copy()
     this.vmCommon.updateParams(paramsVM)
@@ -183,6 +221,16 @@ export class ParallelExecutor implements BlockExecutor {
     return hot * 2 > candidates.length
   }
 
+  /**
+   * Whether a whole block is predicted to run faster on the fallback than on the workers: too
+   * few transactions, mostly calls into contracts known to conflict, or too little work per
+   * transaction to pay for shipping and validating it (`predictedWork`).
+   */
+  private sequentialIsFaster(candidates: readonly Candidate[]): boolean {
+    if (candidates.length < this.minParallelTxs || this.contended(candidates)) return true
+    return predictedWork(candidates.map(({ tx }) => tx)) < this.minParallelWork * candidates.length
+  }
+
   async executeBlock(parameters: ExecuteBlockParameters): Promise<BlockExecution> {
     const { transactions } = parameters
     this.refuseWhileOpen()
@@ -191,7 +239,7 @@ export class ParallelExecutor implements BlockExecutor {
     this.trimLog()
     await this.recoverUnknownSenders(transactions)
     const candidates = this.candidatesOf(transactions)
-    if (candidates.length < this.minParallelTxs || this.contended(candidates)) {
+    if (this.sequentialIsFaster(candidates)) {
       const result = await this.parameters.fallback.executeBlock(parameters)
       this.appendLog(result.delta)
       return result
@@ -211,6 +259,7 @@ export class ParallelExecutor implements BlockExecutor {
    * follow earlier rounds), so a mini-batch's result is that of executing it after the block so
    * far, one transaction after the other. A mini-batch too small to pay for a chunk per thread,
    * or contended, runs as one chunk on one worker: in order, one round trip, nothing re-executed.
+   * (A cheap one still runs in chunks: whether one chunk would pay there is not measured.)
    */
   async openBlock(parameters: OpenBlockParameters): Promise<OpenBlockExecution> {
     this.refuseWhileOpen()

@@ -32,6 +32,8 @@ const executor = createParallelExecutor({
   source: { kind: 'snapshot', state: { ...workload.preState, storageCleared: new Set() } },
   fallback: await createSequentialExecutor({ common }),
   minParallelTxs: 2,
+  // Plain transfers: without this they would run on the fallback (`sequentialIsFaster`).
+  minParallelWork: 0,
 })
 after(() => executor.close())
 

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+import { createBlockHeader } from '@ethereumjs/block'
+import { createFeeMarket1559Tx } from '@ethereumjs/tx'
+import { createAddressFromString, hexToBytes } from '@ethereumjs/util'
+import { createWorkload, type Workload, type WorkloadName } from '../../../bench/workloads.ts'
+import { createChainCommon, txCommonFor } from '../../chain/common.ts'
+import { decodeTransaction } from '../../chain/transaction.ts'
+import { FlatState } from '../../state/flat-state.ts'
+import type { BlockExecution } from '../types.ts'
+import { createSequentialExecutor } from '../sequential-executor.ts'
+import { createParallelExecutor, MIN_PARALLEL_WORK, predictedWork } from './parallel-executor.ts'
+
+const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
+const BLOCK = 48
+const closing: { close(): Promise<void> }[] = []
+after(() => Promise.all(closing.map((executor) => executor.close())))
+
+function workloadOf(name: WorkloadName): Workload {
+  return createWorkload({ name, seed: 7, accountCount: BLOCK, txCount: BLOCK, blockSize: BLOCK, common })
+}
+
+function stateOf(workload: Workload): FlatState {
+  const { preState } = workload
+  return new FlatState({
+    readAccount: (address) => preState.accounts.get(address),
+    readStorage: (address, slot) => preState.storage.get(address)?.get(slot),
+    readCode: (codeHash) => preState.code.get(codeHash),
+  })
+}
+
+type Run = { readonly workload: Workload; readonly parallel: BlockExecution; readonly sequential: BlockExecution }
+
+/** The workload's first block on a fresh parallel executor (2 threads, `minParallelWork` as given), and on the sequential one. */
+async function runBlock(workload: Workload, minParallelWork?: number): Promise<Run> {
+  const header = createBlockHeader(
+    { number: 1n, gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n, coinbase: workload.coinbase },
+    { common, setHardfork: false },
+  )
+  const executor = createParallelExecutor({
+    common,
+    threads: 2,
+    source: { kind: 'snapshot', state: { ...workload.preState, storageCleared: new Set() } },
+    fallback: await createSequentialExecutor({ common }),
+    ...(minParallelWork === undefined ? {} : { minParallelWork }),
+  })
+  closing.push(executor)
+  const transactions = () => workload.blocks[0]!.map((tx) => decodeTransaction(tx.serialize(), common))
+  const parallel = await executor.executeBlock({ header, transactions: transactions(), state: stateOf(workload), blockHash: () => undefined })
+  const sequential = await (await createSequentialExecutor({ common })).executeBlock({ header, transactions: transactions(), state: stateOf(workload), blockHash: () => undefined })
+  return { workload, parallel, sequential }
+}
+
+/** Same transactions in the same order, same gas, and the same post-state wherever either wrote (a write of an unchanged value may be left out). */
+function assertSameResult({ workload, parallel, sequential }: Run): void {
+  assert.equal(parallel.executed.length, BLOCK)
+  assert.equal(parallel.gasUsed, sequential.gasUsed)
+  assert.deepEqual(
+    parallel.executed.map(({ tx }) => tx.hash()),
+    sequential.executed.map(({ tx }) => tx.hash()),
+  )
+  const after = (delta: BlockExecution['delta']) => {
+    const state = stateOf(workload)
+    state.apply(delta)
+    return state
+  }
+  const [p, s] = [after(parallel.delta), after(sequential.delta)]
+  const accounts = new Set([...parallel.delta.accounts.keys(), ...sequential.delta.accounts.keys()])
+  assert.ok(accounts.size > BLOCK)
+  for (const address of accounts) assert.deepEqual(p.getAccount(address), s.getAccount(address), address)
+  for (const address of new Set([...parallel.delta.storage.keys(), ...sequential.delta.storage.keys()])) {
+    const slots = new Set([...(parallel.delta.storage.get(address)?.keys() ?? []), ...(sequential.delta.storage.get(address)?.keys() ?? [])])
+    for (const slot of slots) assert.deepEqual(p.getStorage(address, slot), s.getStorage(address, slot), `${address} ${slot}`)
+  }
+}
+
+describe('the parallel executor chooses, per block, whether the workers pay', () => {
+  it('unit: predicted work counts a plain transfer as 1 and any call, creation or access list as 10', () => {
+    const txCommon = txCommonFor(common)
+    const base = { maxFeePerGas: 10n, maxPriorityFeePerGas: 1n, gasLimit: 100_000n, nonce: 0n }
+    const to = createAddressFromString('0x00000000000000000000000000000000000000aa')
+    const plain = createFeeMarket1559Tx({ ...base, to, value: 1n }, { common: txCommon })
+    const call = createFeeMarket1559Tx({ ...base, to, data: hexToBytes('0xa9059cbb') }, { common: txCommon })
+    const creation = createFeeMarket1559Tx({ ...base, data: hexToBytes('0x00') }, { common: txCommon })
+    const withAccessList = createFeeMarket1559Tx({ ...base, to, accessList: [{ address: to.toString(), storageKeys: [] }] }, { common: txCommon })
+    assert.equal(predictedWork([plain]), 1)
+    assert.equal(predictedWork([call]), 10)
+    assert.equal(predictedWork([creation]), 10)
+    assert.equal(predictedWork([withAccessList]), 10)
+    assert.equal(predictedWork([plain, plain, call]), 12)
+  })
+
+  it('behavior: a block of plain transfers runs sequentially, an ERC-20 block on the workers, both with the sequential result', async () => {
+    const transfers = await runBlock(workloadOf('transfers'))
+    assert.equal(transfers.parallel.stats.mode, 'sequential', 'plain transfers cost less than shipping them to the workers')
+    assertSameResult(transfers)
+
+    // 70% plain transfers, 20% ERC-20, 10% AMM: 0.7 + 3 = 3.7 units per transaction, below 4.
+    assert.ok(MIN_PARALLEL_WORK > 3.7)
+    const mixed = await runBlock(workloadOf('mixed'))
+    assert.equal(mixed.parallel.stats.mode, 'sequential')
+    assertSameResult(mixed)
+
+    const erc20 = await runBlock(workloadOf('erc20'))
+    assert.equal(erc20.parallel.stats.mode, 'parallel', 'token transfers are worth the workers')
+    assertSameResult(erc20)
+  })
+
+  it('behavior: with minParallelWork 0 the same transfers run on the workers, with the same result', async () => {
+    const transfers = await runBlock(workloadOf('transfers'), 0)
+    assert.equal(transfers.parallel.stats.mode, 'parallel')
+    assertSameResult(transfers)
+  })
+})
