@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { createBlockHeader } from '@ethereumjs/block'
 import { createFeeMarket1559Tx } from '@ethereumjs/tx'
@@ -8,6 +11,7 @@ import { createChainCommon, txCommonFor } from '../../chain/common.ts'
 import { decodeTransaction } from '../../chain/transaction.ts'
 import { FlatState } from '../../state/flat-state.ts'
 import type { BlockExecution } from '../types.ts'
+import type { WorkerStateSource } from './protocol.ts'
 import { createSequentialExecutor } from '../sequential-executor.ts'
 import { createParallelExecutor, MIN_PARALLEL_WORK, predictedWork } from './parallel-executor.ts'
 
@@ -110,5 +114,43 @@ describe('the parallel executor chooses, per block, whether the workers pay', ()
     const transfers = await runBlock(workloadOf('transfers'), 0)
     assert.equal(transfers.parallel.stats.mode, 'parallel')
     assertSameResult(transfers)
+  })
+})
+
+describe('the write log the workers follow', () => {
+  it('behavior: a run of blocks on the fallback leaves at most the key budget in the log once durable (LMDB-backed workers)', async () => {
+    // 12 blocks of 48 plain transfers: each runs on the fallback, and the workers never run, so
+    // nothing they applied trims the log — only the key budget does.
+    const workload = createWorkload({ name: 'transfers', seed: 11, accountCount: BLOCK, txCount: 12 * BLOCK, blockSize: BLOCK, common })
+    const dir = mkdtempSync(join(tmpdir(), 'mosaic-write-log-'))
+    after(() => rmSync(dir, { recursive: true, force: true }))
+    const LIMIT = 300
+    const run = async (source: WorkerStateSource) => {
+      const executor = createParallelExecutor({ common, threads: 2, source, fallback: await createSequentialExecutor({ common }), logLimitKeys: LIMIT })
+      closing.push(executor)
+      const state = stateOf(workload)
+      const sizes: { entries: number; keys: number }[] = []
+      for (let i = 0; i < workload.blocks.length; i++) {
+        const header = createBlockHeader(
+          { number: BigInt(i + 1), gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n + BigInt(i), coinbase: workload.coinbase },
+          { common, setHardfork: false },
+        )
+        const result = await executor.executeBlock({ header, transactions: workload.blocks[i]!.map((tx) => decodeTransaction(tx.serialize(), common)), state, blockHash: () => undefined })
+        assert.equal(result.stats.mode, 'sequential')
+        assert.equal(result.executed.length, BLOCK)
+        state.apply(result.delta)
+        sizes.push(executor.logSize)
+      }
+      return sizes
+    }
+    const lmdb = await run({ kind: 'lmdb', dataDir: dir })
+    // Trimmed when the next block starts: the budget, plus the block just appended.
+    const perBlock = lmdb[0]!.keys
+    assert.ok(perBlock > BLOCK, `a block of ${BLOCK} transfers writes ${perBlock} keys`)
+    for (const [i, size] of lmdb.entries()) assert.ok(size.keys <= LIMIT + perBlock, `after block ${i + 1} the log holds ${size.keys} keys in ${size.entries} entries`)
+    // Control: workers with no LMDB to read cannot skip entries, so the same blocks stay in full.
+    const snapshot = await run({ kind: 'snapshot', state: { ...workload.preState, storageCleared: new Set() } })
+    assert.equal(snapshot.at(-1)!.entries, workload.blocks.length)
+    assert.ok(snapshot.at(-1)!.keys > LIMIT + perBlock, `the snapshot-backed log holds ${snapshot.at(-1)!.keys} keys`)
   })
 })

@@ -54,6 +54,8 @@ export type CreateParallelExecutorParameters = {
    * block of `minParallelTxs` or more to the workers.
    */
   readonly minParallelWork?: number
+  /** Keys the write log keeps for workers behind (see LOG_LIMIT_KEYS); tests set it small. */
+  readonly logLimitKeys?: number
   /** Most transactions in one round. Default 4096. */
   readonly maxBatch?: number
   /** For the differential test's negative control only: skip the read-set check. */
@@ -77,8 +79,15 @@ const CONTRACT_CALL_WORK = 10
  */
 export const MIN_PARALLEL_WORK = 4
 const HOT_LIMIT = 1024
-/** Write-log entries kept for workers that have not run for a while (LMDB-backed workers catch up from disk beyond it). */
+/**
+ * What the write log keeps for workers that have not run for a while — at most so many entries,
+ * and so many keys (accounts and slots written) in them: a run of blocks on the fallback (cheap,
+ * contended) would otherwise leave up to LOG_LIMIT whole blocks' writes in memory, and ship them
+ * all to each worker with its next task. Beyond either bound, entries already durable go; an
+ * LMDB-backed worker behind them drops its cache and reads LMDB instead.
+ */
 const LOG_LIMIT = 1024
+const LOG_LIMIT_KEYS = 16_384
 
 export function createParallelExecutor(parameters: CreateParallelExecutorParameters): ParallelExecutor {
   const { common, threads, source } = parameters
@@ -126,6 +135,13 @@ export function predictedWork(transactions: readonly TypedTransaction[]): number
   return work
 }
 
+/** Keys a delta writes: accounts, slots and cleared storages. */
+function deltaKeys(delta: StateDelta): number {
+  let keys = delta.accounts.size + delta.storageCleared.size
+  for (const slots of delta.storage.values()) keys += slots.size
+  return keys
+}
+
 function finishBlock(block: ParallelBlock): BlockExecution {
   const { executed, rejected, gasUsed, delta, reads, rounds, aborts, conflicts } = block
   const hotKeys = [...conflicts].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([key, count]) => ({ key, conflicts: count }))
@@ -146,6 +162,8 @@ export class ParallelExecutor implements BlockExecutor {
   private log: LogEntry[] = []
   /** Sequence number of `log[0]`. */
   private logStart = 0
+  /** Keys (accounts, slots, cleared storages) written in the log's entries. */
+  private logKeys = 0
   /** Entries before this are durable in LMDB (every earlier block was committed before this one ran). */
   private durableBelow = 0
   /** Log length each worker thread has applied, as far as the coordinator knows. */
@@ -194,31 +212,35 @@ export class ParallelExecutor implements BlockExecutor {
   }
 
   private appendLog(delta: StateDelta): void {
-    if (!isEmptyDelta(delta)) this.log.push({ seq: this.logEnd, delta })
+    if (isEmptyDelta(delta)) return
+    this.log.push({ seq: this.logEnd, delta })
+    this.logKeys += deltaKeys(delta)
   }
 
   /**
-   * Keep the log bounded: entries every worker has applied go; past LOG_LIMIT, so do entries of
-   * blocks already durable, when workers read LMDB (one behind them drops its cache instead).
+   * Keep the log bounded: entries every worker has applied go; past LOG_LIMIT entries or
+   * LOG_LIMIT_KEYS keys, so do entries of blocks already durable, when workers read LMDB (one
+   * behind them drops its cache instead).
    */
   private trimLog(): void {
     let keepFrom = this.acked.size < this.threads ? this.logStart : Math.min(...this.acked.values())
-    if (this.logEnd - keepFrom > LOG_LIMIT && this.parameters.source.kind === 'lmdb') keepFrom = Math.max(keepFrom, this.durableBelow)
+    if (this.parameters.source.kind === 'lmdb' && (this.logEnd - keepFrom > LOG_LIMIT || this.logKeys > (this.parameters.logLimitKeys ?? LOG_LIMIT_KEYS))) keepFrom = Math.max(keepFrom, this.durableBelow)
     if (keepFrom <= this.logStart) return
+    for (const { delta } of this.log.slice(0, keepFrom - this.logStart)) this.logKeys -= deltaKeys(delta)
     this.log = this.log.slice(keepFrom - this.logStart)
     this.logStart = keepFrom
   }
 
-  /** Entries the log holds (diagnostics and tests: it stays bounded). */
-  get logSize(): number {
-    return this.log.length
+  /** Entries the log holds, and the keys in them (diagnostics and tests: they stay bounded). */
+  get logSize(): { readonly entries: number; readonly keys: number } {
+    return { entries: this.log.length, keys: this.logKeys }
   }
 
   /** Blocks where most calls go into contracts known to conflict run faster sequentially. */
-  private contended(candidates: readonly Candidate[]): boolean {
+  private contended(transactions: readonly TypedTransaction[]): boolean {
     let hot = 0
-    for (const { tx } of candidates) if (tx.to !== undefined && this.hot.has(bytesToUnprefixedHex(tx.to.bytes))) hot++
-    return hot * 2 > candidates.length
+    for (const tx of transactions) if (tx.to !== undefined && this.hot.has(bytesToUnprefixedHex(tx.to.bytes))) hot++
+    return hot * 2 > transactions.length
   }
 
   /**
@@ -226,9 +248,9 @@ export class ParallelExecutor implements BlockExecutor {
    * few transactions, mostly calls into contracts known to conflict, or too little work per
    * transaction to pay for shipping and validating it (`predictedWork`).
    */
-  private sequentialIsFaster(candidates: readonly Candidate[]): boolean {
-    if (candidates.length < this.minParallelTxs || this.contended(candidates)) return true
-    return predictedWork(candidates.map(({ tx }) => tx)) < this.minParallelWork * candidates.length
+  private sequentialIsFaster(transactions: readonly TypedTransaction[]): boolean {
+    if (transactions.length < this.minParallelTxs || this.contended(transactions)) return true
+    return predictedWork(transactions) < this.minParallelWork * transactions.length
   }
 
   async executeBlock(parameters: ExecuteBlockParameters): Promise<BlockExecution> {
@@ -238,15 +260,14 @@ export class ParallelExecutor implements BlockExecutor {
     this.durableBelow = this.logEnd
     this.trimLog()
     await this.recoverUnknownSenders(transactions)
-    const candidates = this.candidatesOf(transactions)
-    if (this.sequentialIsFaster(candidates)) {
+    if (this.sequentialIsFaster(transactions)) {
       const result = await this.parameters.fallback.executeBlock(parameters)
       this.appendLog(result.delta)
       return result
     }
     const block = await this.startBlock(parameters)
     try {
-      await this.runRounds(block, candidates, this.threads)
+      await this.runRounds(block, this.candidatesOf(transactions), this.threads)
     } finally {
       this.openBlocks--
     }
@@ -276,7 +297,7 @@ export class ParallelExecutor implements BlockExecutor {
         if (finished) throw new Error('ParallelExecutor: the block is finished')
         await this.recoverUnknownSenders(transactions)
         const candidates = this.candidatesOf(transactions)
-        const threads = candidates.length < this.minParallelTxs || this.contended(candidates) ? 1 : this.threads
+        const threads = candidates.length < this.minParallelTxs || this.contended(transactions) ? 1 : this.threads
         return this.runRounds(block, candidates, threads)
       },
       finish: () => {
