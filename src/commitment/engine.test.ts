@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
-import { bytesToHex, KECCAK256_NULL } from '@ethereumjs/util'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { bytesToHex, KECCAK256_NULL, unprefixedHexToBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
 import { randomDeltas, type FullState } from '../../test/commitment/random-states.ts'
 import { createStateDelta, type StateDelta } from '../state/types.ts'
+import { LmdbStore, type TrieNodeWrite, trieNodeKey } from '../storage/lmdb-store.ts'
 import { accountUpdates, SubtrieEngine } from './engine.ts'
+import { proveStorage } from './proof.ts'
 import { MissingNodeError, type NodeSink } from './trie.ts'
 
 type Store = Map<string, Uint8Array>
@@ -68,5 +73,44 @@ describe('commitment engine memory', () => {
     assert.throws(() => engine.apply(accountUpdates(touch)), MissingNodeError)
     // The same block on an engine that kept every node needs nothing from the store.
     assert.doesNotThrow(() => untrimmed.apply(accountUpdates(touch)))
+  })
+})
+
+describe('commitment engine pruning', () => {
+  it('behavior: two accounts with the same storage keep their own stored nodes: pruning what one left never takes the other\'s', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mosaic-engine-prune-'))
+    const store = LmdbStore.open(dir)
+    after(async () => {
+      await store.close()
+      rmSync(dir, { recursive: true, force: true })
+    })
+    const engine = new SubtrieEngine(1, new Map(), store, false)
+    const [a, b] = ['00000000000000000000000000000000000000a1', '00000000000000000000000000000000000000b2']
+    const slots = Array.from({ length: 6 }, (_, i) => i.toString(16).padStart(64, '0'))
+    let block = 1n
+    /** One block through the engine into the store, pruned at once (a window of 0 blocks). */
+    const apply = async (delta: StateDelta) => {
+      const nodes: TrieNodeWrite[] = []
+      const stale: Uint8Array[] = []
+      engine.apply(accountUpdates(delta), (hash, enc, owner) => nodes.push([hash, enc, owner]), undefined, (hash, owner) => stale.push(trieNodeKey(hash, owner)))
+      await store.putTrieNodes(block, nodes, stale, 0)
+      const pruned = await store.pruneTrieNodes(block, 0, 1)
+      block++
+      return pruned
+    }
+    const same = createStateDelta()
+    for (const address of [a, b]) {
+      same.accounts.set(address, { nonce: 1n, balance: 1n, codeHash: KECCAK256_NULL })
+      same.storage.set(address, new Map(slots.map((slot, i) => [slot, Uint8Array.of(i + 1)])))
+    }
+    await apply(same)
+    // Every slot of a changes: the nodes of a's old storage trie leave it.
+    const change = createStateDelta()
+    change.storage.set(a, new Map(slots.map((slot, i) => [slot, Uint8Array.of(i + 100)])))
+    assert.ok((await apply(change)) > 0, 'a\'s old storage nodes were pruned')
+    // b's storage trie, equal to a's old one, is still whole in the store.
+    const owner = keccak256(unprefixedHexToBytes(b))
+    const storageRoot = engine.account(owner)!.storageRoot
+    slots.forEach((slot, i) => assert.deepEqual(Uint8Array.from(proveStorage(store, storageRoot, unprefixedHexToBytes(slot), owner).value), Uint8Array.of(i + 1), `slot ${i} of b`))
   })
 })

@@ -10,7 +10,7 @@ import { keccak256 } from '../crypto/crypto.ts'
 import type { ReadSet } from '../state/read-set.ts'
 import type { AccountRecord, StateDelta } from '../state/types.ts'
 import { type AccountLeaf, decodeAccountLeaf, EMPTY_ACCOUNT_LEAF, encodeAccountLeaf, encodeStorageValue, storageRootOfLeaf, subtrieOf } from './layout.ts'
-import { bytesToNibbles, type DepthMemory, EMPTY_ROOT, MerkleTrie, type NodeLoader, type NodeSink, type TrieOptions } from './trie.ts'
+import { bytesToNibbles, type DepthMemory, EMPTY_ROOT, MerkleTrie, type NodeLoader, type NodeSink, type StaleSink, type TrieOptions } from './trie.ts'
 
 const sum = (values: readonly (number | undefined)[]) => values.reduce<number>((total, value) => total + (value ?? 0), 0)
 
@@ -109,6 +109,8 @@ export class SubtrieEngine {
     return engine
   }
   private readonly trieOptions: TrieOptions
+  /** While a block is applied: hears the stored nodes that leave its tries (pruning). */
+  private stale: StaleSink | undefined
 
   /**
    * @param roots root hash of every sub-trie this engine owns (EMPTY_ROOT for an empty one)
@@ -195,10 +197,14 @@ export class SubtrieEngine {
   }
 
   /** The storage trie of an account, most recently used from now on. */
-  private storageTrie(address: string, root: () => Uint8Array): MerkleTrie {
+  private storageTrie(update: AccountUpdate, root: () => Uint8Array): MerkleTrie {
+    const { address } = update
     let trie = this.storageTries.get(address)
-    if (trie === undefined) trie = new MerkleTrie(root(), this.trieOptions)
-    else this.storageTries.delete(address)
+    if (trie === undefined) {
+      trie = new MerkleTrie(root(), { ...this.trieOptions, owner: update.hashedKey })
+      trie.witness = this.witness
+      trie.stale = this.stale
+    } else this.storageTries.delete(address)
     this.storageTries.set(address, trie)
     return trie
   }
@@ -207,6 +213,8 @@ export class SubtrieEngine {
     let trie = this.subtries.get(index)
     if (trie === undefined) {
       trie = new MerkleTrie(EMPTY_ROOT, this.trieOptions)
+      trie.witness = this.witness
+      trie.stale = this.stale
       this.subtries.set(index, trie)
     }
     return trie
@@ -233,7 +241,7 @@ export class SubtrieEngine {
       trie.recordPath(path, witness)
       const slots = [...update.slots.map(([slot]) => slot), ...update.readSlots]
       if (slots.length === 0) continue
-      const storage = this.storageTrie(update.address, () => {
+      const storage = this.storageTrie(update, () => {
         const leaf = trie.get(path)
         return leaf === undefined ? EMPTY_ROOT : storageRootOfLeaf(leaf)
       })
@@ -242,27 +250,40 @@ export class SubtrieEngine {
   }
 
   /**
-   * Apply one block's updates; returns the roots of the sub-tries they changed. With `witness`,
-   * the nodes a stateless verifier needs to do the same are recorded first (`recordWitness`) and
-   * while applying (siblings that deletions pull up).
+   * Apply one block's updates; returns the roots of the sub-tries they changed. New nodes go to
+   * `sink`, with the storage trie's owner. With `witness`, the nodes a stateless verifier needs
+   * to do the same are recorded first (`recordWitness`) and while applying (siblings that
+   * deletions pull up). With `stale`, every stored node that leaves a trie is reported (see
+   * `MerkleTrie.stale`) — except the nodes of a storage trie wiped whole (an account deleted or
+   * its storage cleared), which stay in the store.
    */
-  apply(updates: readonly AccountUpdate[], sink?: NodeSink, witness?: NodeSink): SubtrieRoot[] {
+  apply(updates: readonly AccountUpdate[], sink?: NodeSink, witness?: NodeSink, stale?: StaleSink): SubtrieRoot[] {
     if (witness !== undefined) this.recordWitness(updates, witness)
-    this.setWitness(witness)
-    const counted: NodeSink = (hash, enc) => {
+    this.setListeners(witness, stale)
+    const counted: NodeSink = (hash, enc, owner) => {
       this.madeSinceWalk++
-      sink?.(hash, enc)
+      sink?.(hash, enc, owner)
     }
     try {
       return this.applyUpdates(updates, counted)
     } finally {
-      this.setWitness(undefined)
+      this.setListeners(undefined, undefined)
     }
   }
 
-  private setWitness(witness: NodeSink | undefined): void {
-    for (const trie of this.subtries.values()) trie.witness = witness
-    for (const trie of this.storageTries.values()) trie.witness = witness
+  private witness: NodeSink | undefined
+
+  private setListeners(witness: NodeSink | undefined, stale: StaleSink | undefined): void {
+    this.witness = witness
+    this.stale = stale
+    for (const trie of this.subtries.values()) {
+      trie.witness = witness
+      trie.stale = stale
+    }
+    for (const trie of this.storageTries.values()) {
+      trie.witness = witness
+      trie.stale = stale
+    }
   }
 
   private applyUpdates(updates: readonly AccountUpdate[], sink?: NodeSink): SubtrieRoot[] {
@@ -290,7 +311,7 @@ export class SubtrieEngine {
       const existing = trie.get(path)
       const before = existing === undefined ? EMPTY_ACCOUNT_LEAF : decodeAccountLeaf(existing)
       if (update.cleared) this.dropStorageTrie(update.address)
-      const storage = this.storageTrie(update.address, () => (update.cleared ? EMPTY_ROOT : before.storageRoot))
+      const storage = this.storageTrie(update, () => (update.cleared ? EMPTY_ROOT : before.storageRoot))
       for (const [slot, value] of update.slots) {
         const key = bytesToNibbles(keccak256(unprefixedHexToBytes(slot)))
         if (value.length === 0) storage.del(key)

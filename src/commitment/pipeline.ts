@@ -42,6 +42,12 @@ export type OpenPipelineParameters = {
   readonly dataDir?: string | undefined
   /** Bytes of trie nodes all workers together keep in memory (`TRIE_CACHE_BYTES`); unset: no limit. */
   readonly memoryBudget?: number | undefined
+  /**
+   * How many blocks behind the commitment head keep their whole trie in the store
+   * (`TRIE_HISTORY_BLOCKS`: what `eth_getProof` serves); older nodes that left the tries are
+   * deleted. Unset or infinite: every node is kept.
+   */
+  readonly trieHistoryBlocks?: number | undefined
 }
 
 export type PipelineStats = {
@@ -54,6 +60,8 @@ export type PipelineStats = {
   /** Trie nodes loaded from LMDB while updating, and by prefetch. */
   readonly loadsOnUpdate: number
   readonly loadsOnPrefetch: number
+  /** Trie nodes deleted from the store since start (they left the tries `TRIE_HISTORY_BLOCKS` ago). */
+  readonly prunedNodes: number
   /** Each worker's memory, as of its last block (undefined before its first). */
   readonly workers: readonly (WorkerMemory | undefined)[]
 }
@@ -110,6 +118,7 @@ export class CommitmentPipeline {
   private lastRootMs = 0
   private loadsOnUpdate = 0
   private loadsOnPrefetch = 0
+  private prunedNodes = 0
   private writeChain: Promise<void> = Promise.resolve()
   /** A commitment transaction is in flight. */
   private writing = false
@@ -128,6 +137,7 @@ export class CommitmentPipeline {
     threads: number,
     dataDir: string | undefined,
     memoryBudget: number,
+    private readonly trieHistoryBlocks: number,
   ) {
     this.aggregator = createAggregator(layout)
     this.aggregator.update(head?.subtries ?? [])
@@ -140,7 +150,16 @@ export class CommitmentPipeline {
     for (let w = 0; w < threads; w++) {
       const roots = new Map<number, Uint8Array>()
       for (const { index, root } of head?.subtries ?? []) if (index % threads === w) roots.set(index, root)
-      const workerData: CommitmentWorkerInit = { splitNibbles: layout.splitNibbles, withTops: layout.mode === 'mpt', roots, dataDir, memoryBudget: Math.floor(memoryBudget / threads) }
+      const workerData: CommitmentWorkerInit = {
+        splitNibbles: layout.splitNibbles,
+        withTops: layout.mode === 'mpt',
+        roots,
+        dataDir,
+        memoryBudget: Math.floor(memoryBudget / threads),
+        pruning: Number.isFinite(trieHistoryBlocks),
+        writer: w,
+        writers: threads,
+      }
       // A larger young generation: hashing a block allocates many short-lived encodings, and
       // the default one made scavenges a fifth of a worker's time.
       const worker = new Worker(WORKER, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 96 } })
@@ -164,7 +183,7 @@ export class CommitmentPipeline {
    * Start the pipeline over `store` (or in memory). A data dir keeps the layout it was created
    * with; another layout is refused.
    */
-  static async open({ layout, threads, store, dataDir, memoryBudget }: OpenPipelineParameters): Promise<CommitmentPipeline> {
+  static async open({ layout, threads, store, dataDir, memoryBudget, trieHistoryBlocks }: OpenPipelineParameters): Promise<CommitmentPipeline> {
     if (!Number.isSafeInteger(threads) || threads < 1) throw new Error('commitment threads must be a positive integer')
     let head: { number: bigint; root: Uint8Array; subtries: SubtrieRoot[] } | undefined
     if (store !== undefined) {
@@ -182,7 +201,9 @@ export class CommitmentPipeline {
     }
     // Without a store every node must stay in memory: there is nowhere to load a released one from.
     const budget = store === undefined ? Number.MAX_SAFE_INTEGER : (memoryBudget ?? Number.MAX_SAFE_INTEGER)
-    const pipeline = new CommitmentPipeline(layout, store, head, threads, store === undefined ? undefined : dataDir, budget)
+    const history = trieHistoryBlocks ?? Number.POSITIVE_INFINITY
+    if (!(history === Number.POSITIVE_INFINITY || (Number.isSafeInteger(history) && history >= 0))) throw new Error('trieHistoryBlocks must be a non-negative integer or Infinity')
+    const pipeline = new CommitmentPipeline(layout, store, head, threads, store === undefined ? undefined : dataDir, budget, history)
     try {
       await pipeline.ready
     } catch (error) {
@@ -204,6 +225,7 @@ export class CommitmentPipeline {
       lastRootMs: this.lastRootMs,
       loadsOnUpdate: this.loadsOnUpdate,
       loadsOnPrefetch: this.loadsOnPrefetch,
+      prunedNodes: this.prunedNodes,
       workers: [...this.workerMemory],
     }
   }
@@ -264,7 +286,7 @@ export class CommitmentPipeline {
       this.blockOfId.set(id, block)
       answers.push(this.request(id))
       const updates = writer.finish()
-      const request: CommitmentRequest = { kind: 'apply', id, updates, witness: witness !== undefined }
+      const request: CommitmentRequest = { kind: 'apply', id, block: number, updates, witness: witness !== undefined, prune: this.prunableThrough() }
       this.workers[w]!.postMessage(request, [updates.buffer as ArrayBuffer])
     })
     // Aggregate in block order: after the previous block's root and this block's workers.
@@ -273,6 +295,17 @@ export class CommitmentPipeline {
       ([, ...results]) => this.aggregate(block, results.flatMap((r) => r.roots), results.flatMap((r) => r.witness)),
       (error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))),
     )
+  }
+
+  /**
+   * The last block whose departed trie nodes may be deleted: `trieHistoryBlocks` behind the
+   * durable commitment head, so the trie of every block from there on stays whole in the store
+   * (and the head's, which a restart resumes from). Undefined: nothing to prune yet, or never.
+   */
+  private prunableThrough(): bigint | undefined {
+    if (this.store === undefined || this.durableHead === undefined || !Number.isFinite(this.trieHistoryBlocks)) return undefined
+    const through = this.durableHead - BigInt(this.trieHistoryBlocks)
+    return through >= 1n ? through : undefined
   }
 
   private request(id: number): Promise<Applied> {
@@ -299,6 +332,7 @@ export class CommitmentPipeline {
       answer?.resolve({ roots: [...message.roots], witness: message.witness })
       return
     }
+    this.prunedNodes += message.pruned
     const block = this.blockOfId.get(message.id)
     this.blockOfId.delete(message.id)
     if (block === undefined) return
@@ -438,6 +472,16 @@ export class CommitmentPipeline {
     }
     await this.rootOf(number)
     return (await this.pending.get(number)?.witness?.encoding) ?? this.store?.getWitness(number)
+  }
+
+  /**
+   * The oldest block whose whole trie is in the store (what `eth_getProof` can prove against):
+   * `trieHistoryBlocks` behind the durable commitment head; 0 while every node is kept.
+   */
+  oldestWholeTrie(): bigint {
+    if (!Number.isFinite(this.trieHistoryBlocks) || this.durableHead === undefined) return 0n
+    const oldest = this.durableHead - BigInt(this.trieHistoryBlocks)
+    return oldest > 0n ? oldest : 0n
   }
 
   /** Whether block `number`'s commitment is durable. */

@@ -46,9 +46,9 @@ export function proveAccount(loader: NodeLoader, layout: Layout, stateRoot: Uint
   return { proof: trie.proof(path), account: leaf === undefined ? undefined : decodeAccountLeaf(leaf), shardProof }
 }
 
-/** `slot`: the 32-byte storage key. */
-export function proveStorage(loader: NodeLoader, storageRoot: Uint8Array, slot: Uint8Array): StorageProof {
-  const trie = new MerkleTrie(storageRoot, { loader })
+/** `slot`: the 32-byte storage key; `owner`: keccak(address) of the account (where the store keeps its storage trie). */
+export function proveStorage(loader: NodeLoader, storageRoot: Uint8Array, slot: Uint8Array, owner: Uint8Array): StorageProof {
+  const trie = new MerkleTrie(storageRoot, { loader, owner })
   const path = bytesToNibbles(keccak256(slot))
   const leaf = trie.get(path)
   return { proof: trie.proof(path), value: leaf === undefined ? new Uint8Array() : (RLP.decode(leaf) as Uint8Array) }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { createMPT, verifyMerkleProof } from '@ethereumjs/mpt'
-import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
 import { createRandom } from '../utils/random.ts'
-import { bytesToNibbles, combineSubtries, EMPTY_ROOT, MerkleTrie, MissingNodeError, splitIntoSubtries } from './trie.ts'
+import { bytesToNibbles, combineSubtries, decodeNode, EMPTY_ROOT, type HashRef, MerkleTrie, MissingNodeError, type NodeLoader, splitIntoSubtries, type TrieNode } from './trie.ts'
 
 type Store = Map<string, Uint8Array>
 
@@ -105,4 +105,63 @@ describe('MerkleTrie', () => {
       for (let i = 0; i < 50; i++) reloaded.get(bytesToNibbles(keccak256(Uint8Array.of(i))))
     }, MissingNodeError)
   })
+
+  it('behavior: the nodes reported stale are exactly those the new root no longer needs: a store pruned with them holds the whole trie and nothing else', () => {
+    // Short keys make small nodes (embedded in their parent) as well as stored ones.
+    for (const [seed, keyBytes] of [[11, 3], [12, 32], [13, 2]] as const) {
+      const random = createRandom(seed)
+      // hash → encoding and the last block that wrote it, as `trie_nodes` keeps them.
+      const store = new Map<string, { enc: Uint8Array; at: number }>()
+      const loader: NodeLoader = { loadNode: (hash) => store.get(bytesToHex(hash))?.enc }
+      const model = new Map<string, Uint8Array>()
+      const pool = Array.from({ length: 200 }, () => random.bytes(keyBytes))
+      let trie = new MerkleTrie(EMPTY_ROOT, { loader })
+      let root = EMPTY_ROOT
+      for (let block = 1; block <= 60; block++) {
+        const stale: string[] = []
+        trie.stale = (hash) => stale.push(bytesToHex(hash))
+        for (let op = random.range(1, 40); op > 0; op--) {
+          const key = random.pick(pool)
+          const id = bytesToHex(key)
+          const kind = random.int(10)
+          if (kind < 2) {
+            trie.del(bytesToNibbles(key))
+            model.delete(id)
+          } else if (kind < 4 && model.has(id)) {
+            trie.put(bytesToNibbles(key), model.get(id)!) // the same value again
+          } else {
+            const value = random.bytes(random.range(1, 40))
+            trie.put(bytesToNibbles(key), value)
+            model.set(id, value)
+          }
+        }
+        root = trie.commit((hash, enc) => store.set(bytesToHex(hash), { enc, at: block }))
+        trie.stale = undefined
+        // Pruned at once: what left the trie in this block, unless written again in it.
+        for (const hash of stale) if ((store.get(hash)?.at ?? block) < block) store.delete(hash)
+        const fresh = new MerkleTrie(root, { loader })
+        for (const [id, value] of model) assert.deepEqual(fresh.get(bytesToNibbles(hexToBytes(id as `0x${string}`))), value, `seed ${seed}, block ${block}: key ${id}`)
+        assert.deepEqual(new Set(store.keys()), storedNodes(root, loader), `seed ${seed}, block ${block}: the store holds nodes no root needs, or lacks some`)
+        // Now and then go on from the stored nodes alone (as after a restart), or release the lower levels.
+        if (block % 7 === 0) trie = new MerkleTrie(root, { loader })
+        else if (block % 5 === 0) trie.prune(2)
+      }
+    }
+  })
 })
+
+/** The hashes of every node stored for `root`: the top node and every node referenced by hash below it. */
+function storedNodes(root: Uint8Array, loader: NodeLoader): Set<string> {
+  const found = new Set<string>()
+  const visit = (ref: TrieNode | HashRef): void => {
+    if (ref.t === 3) {
+      found.add(bytesToHex(ref.hash))
+      const enc = loader.loadNode(ref.hash)
+      if (enc === undefined) throw new MissingNodeError(ref.hash)
+      visit(decodeNode(enc, ref.hash))
+    } else if (ref.t === 1) visit(ref.child)
+    else if (ref.t === 2) for (const child of ref.children) if (child !== undefined) visit(child)
+  }
+  if (!equalsBytes(root, EMPTY_ROOT)) visit({ t: 3, hash: root })
+  return found
+}

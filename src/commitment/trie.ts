@@ -29,13 +29,21 @@ export type BranchNode = Cache & { readonly t: 2; readonly children: (Ref | unde
 export type TrieNode = LeafNode | ExtensionNode | BranchNode
 export type Ref = TrieNode | HashRef
 
-/** Encoded trie nodes by hash (hash → RLP), as stored. */
+/**
+ * Encoded trie nodes by hash (hash → RLP), as stored. `owner`: keccak(address) of the account
+ * whose storage trie the node is in (undefined for the account trie): the store keeps each
+ * storage trie's nodes apart, so that two accounts with equal storage never share a stored node
+ * and pruning one cannot take the other's.
+ */
 export interface NodeLoader {
-  loadNode(hash: Uint8Array): Uint8Array | undefined
+  loadNode(hash: Uint8Array, owner?: Uint8Array): Uint8Array | undefined
 }
 
-/** Collects the nodes a commit (or a read) wants stored or recorded. */
-export type NodeSink = (hash: Uint8Array, encoding: Uint8Array) => void
+/** Collects the nodes a commit (or a read) wants stored or recorded, with the trie's owner. */
+export type NodeSink = (hash: Uint8Array, encoding: Uint8Array, owner?: Uint8Array) => void
+
+/** Hears each stored node that leaves the trie, with the trie's owner (see `MerkleTrie.stale`). */
+export type StaleSink = (hash: Uint8Array, owner: Uint8Array | undefined) => void
 
 export const EMPTY_ROOT = KECCAK256_RLP
 
@@ -295,6 +303,8 @@ function markDirty(node: TrieNode): void {
 export type TrieOptions = {
   /** Where nodes referenced by hash are loaded from; without one, every node must be in memory. */
   readonly loader?: NodeLoader | undefined
+  /** keccak(address) when this is that account's storage trie (see `NodeLoader`). */
+  readonly owner?: Uint8Array | undefined
   /** Called with every node loaded from the loader (witnesses, prefetch statistics). */
   readonly onLoad?: NodeSink | undefined
 }
@@ -309,6 +319,14 @@ export class MerkleTrie {
    * the deletion). Only nodes still as committed are recorded.
    */
   witness: NodeSink | undefined
+  /**
+   * While set, hears every stored node (committed, referenced by hash, or the top node) that
+   * leaves the trie — changed, replaced or removed —, once per node: what becomes garbage in the
+   * store once no kept root needs it (pruning). A node made again with the same encoding is
+   * handed to the commit's sink again, so a store that keeps the last block each node was
+   * written at can tell it is still live.
+   */
+  stale: StaleSink | undefined
 
   constructor(
     root: Uint8Array = EMPTY_ROOT,
@@ -330,11 +348,22 @@ export class MerkleTrie {
 
   private resolve(ref: Ref): TrieNode {
     if (ref.t !== 3) return ref
-    const enc = this.options.loader?.loadNode(ref.hash)
+    const enc = this.options.loader?.loadNode(ref.hash, this.options.owner)
     if (enc === undefined) throw new MissingNodeError(ref.hash)
     this.loads++
     this.options.onLoad?.(ref.hash, enc)
     return decodeNode(enc, ref.hash)
+  }
+
+  /** `node` leaves the trie as stored: tell `stale` (only a committed node that is stored). */
+  private dropped(node: TrieNode): void {
+    if (this.stale !== undefined && node.enc !== undefined && node.hash !== undefined) this.stale(node.hash, this.options.owner)
+  }
+
+  /** `node` changes: its stored form leaves the trie. */
+  private dirty(node: TrieNode): void {
+    this.dropped(node)
+    markDirty(node)
   }
 
   /** The value under `key` (nibbles), or undefined. Loads and keeps the nodes on the path. */
@@ -393,7 +422,7 @@ export class MerkleTrie {
     if (node.t === 2) {
       const i = key[offset]!
       node.children[i] = this.insert(node.children[i], key, offset + 1, next)
-      markDirty(node)
+      this.dirty(node)
       return node
     }
     const common = commonPrefix(node.path, key, offset)
@@ -401,19 +430,20 @@ export class MerkleTrie {
       const value = next(node.value)
       if (!equalsBytes(node.value, value)) {
         node.value = value
-        markDirty(node)
+        this.dirty(node)
       }
       return node
     }
     if (node.t === 1 && common === node.path.length) {
       node.child = this.insert(node.child, key, offset + common, next)
-      markDirty(node)
+      this.dirty(node)
       return node
     }
     if (common === node.path.length || common === key.length - offset) {
       throw new Error('trie keys must all have the same length')
     }
     // Split at the first differing nibble: a branch holding the old node's rest and the new leaf.
+    this.dropped(node)
     const split = branch()
     const rest = node.path.subarray(common + 1)
     if (node.t === 0) split.children[node.path[common]!] = leaf(rest, node.value)
@@ -432,20 +462,26 @@ export class MerkleTrie {
     const node = this.resolve(ref)
     if (node.t === 0) {
       const match = node.path.length === key.length - offset && commonPrefix(node.path, key, offset) === node.path.length
-      return match ? undefined : node
+      if (!match) return node
+      this.dropped(node)
+      return undefined
     }
     if (node.t === 1) {
       if (commonPrefix(node.path, key, offset) !== node.path.length) return node
       const child = this.remove(node.child, key, offset + node.path.length)
-      if (child === undefined) return undefined
+      if (child === undefined) {
+        this.dropped(node)
+        return undefined
+      }
       const changed = isDirty(child)
       node.child = child
       if (!changed) return node
       // The child collapsed (a branch left with one entry): merge it into this extension.
       const merged = this.resolve(child)
+      if (merged.t !== 2) this.dropped(node)
       if (merged.t === 0) return leaf(concatNibbles(node.path, merged.path), merged.value)
       if (merged.t === 1) return extension(concatNibbles(node.path, merged.path), merged.child)
-      markDirty(node)
+      this.dirty(node)
       return node
     }
     const i = key[offset]!
@@ -458,7 +494,7 @@ export class MerkleTrie {
     for (let j = 0; j < 16; j++) {
       if (node.children[j] === undefined) continue
       if (remaining !== -1) {
-        markDirty(node)
+        this.dirty(node)
         return node
       }
       remaining = j
@@ -467,6 +503,9 @@ export class MerkleTrie {
     // sibling a stateless verifier needs for this deletion).
     const only = this.resolve(node.children[remaining]!)
     if (this.witness !== undefined && only.enc !== undefined && only.hash !== undefined) this.witness(only.hash, only.enc)
+    this.dropped(node)
+    // A leaf or extension moves up one nibble as a new node; a branch stays as it is, below a new extension.
+    if (only.t !== 2) this.dropped(only)
     if (only.t === 0) return leaf(concatNibbles(remaining, only.path), only.value)
     if (only.t === 1) return extension(concatNibbles(remaining, only.path), only.child)
     return extension(Uint8Array.of(remaining), only)
@@ -564,7 +603,7 @@ export class MerkleTrie {
     const enc = this.encode(this.root, sink)
     if (this.root.hash === undefined) {
       this.root.hash = keccak256(enc)
-      if (enc.length < 32) sink?.(this.root.hash, enc)
+      if (enc.length < 32) sink?.(this.root.hash, enc, this.options.owner)
     }
     return this.root.hash
   }
@@ -597,7 +636,7 @@ export class MerkleTrie {
     node.enc = enc
     if (enc.length >= 32) {
       node.hash = keccak256(enc)
-      sink?.(node.hash, enc)
+      sink?.(node.hash, enc, this.options.owner)
     }
     return enc
   }

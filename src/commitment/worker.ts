@@ -7,7 +7,7 @@
 import { getHeapStatistics } from 'node:v8'
 import { parentPort, workerData } from 'node:worker_threads'
 import { bytesToUnprefixedHex } from '@ethereumjs/util'
-import { LmdbStore } from '../storage/lmdb-store.ts'
+import { LmdbStore, type TrieNodeWrite, trieNodeKey } from '../storage/lmdb-store.ts'
 import { SubtrieEngine, type SubtrieRoot, type TrieMemory } from './engine.ts'
 import { readUpdates } from './update-codec.ts'
 
@@ -24,6 +24,11 @@ export type CommitmentWorkerInit = {
    * the deepest levels are released once durable. Without a data dir every node stays.
    */
   readonly memoryBudget: number
+  /** Whether stored nodes that leave the tries are recorded to be pruned (`TRIE_HISTORY_BLOCKS` not `all`). */
+  readonly pruning: boolean
+  /** This worker's number, and how many there are (whose `trie_stale` entries it prunes). */
+  readonly writer: number
+  readonly writers: number
 }
 
 /** A worker's memory as it reports it with each block (`mosaic_status`, `/metrics`). */
@@ -40,7 +45,11 @@ export type CommitmentRequest =
    * `updates`: the block's updates for this worker's sub-tries (`update-codec.ts`); `witness`:
    * also record and send back the nodes a stateless verifier needs for them.
    */
-  | { readonly kind: 'apply'; readonly id: number; readonly updates: Uint8Array; readonly witness: boolean }
+  /**
+   * `prune`: delete the nodes that left the tries in blocks up to this one (`trie_stale`), once
+   * this block's nodes are stored; undefined: none.
+   */
+  | { readonly kind: 'apply'; readonly id: number; readonly block: bigint; readonly updates: Uint8Array; readonly witness: boolean; readonly prune: bigint | undefined }
   | { readonly kind: 'prefetch'; readonly keys: readonly Uint8Array[] }
   /** Finish the node writes under way, close the store, then exit. */
   | { readonly kind: 'close' }
@@ -58,7 +67,8 @@ export type CommitmentResponse =
       readonly ms: number
       readonly memory: WorkerMemory
     }
-  | { readonly kind: 'persisted'; readonly id: number }
+  /** `pruned`: trie nodes deleted after this block's were stored. */
+  | { readonly kind: 'persisted'; readonly id: number; readonly pruned: number }
   | { readonly kind: 'prefetched'; readonly loads: number }
   | { readonly kind: 'failed'; readonly id: number | undefined; readonly error: string }
 
@@ -94,26 +104,33 @@ port.on('message', (request: CommitmentRequest) => {
   }
   const started = performance.now()
   const loadsBefore = engine.loads
-  const nodes: [Uint8Array, Uint8Array][] = []
+  const nodes: TrieNodeWrite[] = []
+  const stale: Uint8Array[] = []
   const witness = new Map<string, Uint8Array>()
   let roots: SubtrieRoot[]
   try {
     roots = engine.apply(
       readUpdates(request.updates),
-      (hash, enc) => nodes.push([hash, enc]),
+      (hash, enc, owner) => nodes.push([hash, enc, owner]),
       request.witness ? (hash, enc) => witness.set(bytesToUnprefixedHex(hash), enc) : undefined,
+      store !== undefined && init.pruning ? (hash, owner) => stale.push(trieNodeKey(hash, owner)) : undefined,
     )
   } catch (error) {
     send({ kind: 'failed', id: request.id, error: error instanceof Error ? error.message : String(error) })
     return
   }
   send({ kind: 'applied', id: request.id, roots, witness: [...witness.values()], loads: engine.loads - loadsBefore, nodes: nodes.length, ms: performance.now() - started, memory: memory() })
-  if (store === undefined) send({ kind: 'persisted', id: request.id })
+  if (store === undefined) send({ kind: 'persisted', id: request.id, pruned: 0 })
   else {
-    const write = store.putTrieNodes(nodes).then(
-      () => send({ kind: 'persisted', id: request.id }),
-      (error: unknown) => send({ kind: 'failed', id: request.id, error: `storing trie nodes failed: ${String(error)}` }),
-    )
+    const { prune } = request
+    // This block's nodes and the record of those that left, then what left long enough ago.
+    const write = store
+      .putTrieNodes(request.block, nodes, stale, init.writer)
+      .then(() => (prune === undefined ? 0 : store.pruneTrieNodes(prune, init.writer, init.writers)))
+      .then(
+        (pruned) => send({ kind: 'persisted', id: request.id, pruned }),
+        (error: unknown) => send({ kind: 'failed', id: request.id, error: `storing or pruning trie nodes failed: ${String(error)}` }),
+      )
     writes.add(write)
     void write.finally(() => {
       writes.delete(write)

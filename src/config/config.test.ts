@@ -77,6 +77,7 @@ describe('config', () => {
       stateCacheBytes: 134_217_728,
       trieCacheBytes: 134_217_728,
       historyBlocks: undefined,
+      trieHistoryBlocks: undefined,
       rpcGetLogsMaxRange: 10_000,
       rpcGetLogsMaxResults: 10_000,
       rpcGasCap: 50_000_000n,

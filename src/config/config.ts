@@ -268,6 +268,7 @@ export const configOptions = {
     optional(blockWindow),
     'How many blocks behind the head keep their state readable (eth_getBalance, eth_call, … at a past block), from change sets kept in LMDB; 0 serves the head only. Unset: all in devnet mode, 90000 otherwise (geth\'s default).',
   ),
+  trieHistoryBlocks: option('TRIE_HISTORY_BLOCKS', optional(blockWindow), 'How many blocks behind the commitment head keep their whole state trie in LMDB (eth_getProof at a past block); trie nodes that left the tries before that are deleted. Unset: all in devnet mode, 128 otherwise (geth\'s in-memory tries).'),
   rpcGetLogsMaxRange: option('RPC_GETLOGS_MAX_RANGE', positiveInteger, 'Widest block range of one eth_getLogs call.'),
   rpcGetLogsMaxResults: option('RPC_GETLOGS_MAX_RESULTS', positiveInteger, 'Most logs one eth_getLogs call returns.'),
   rpcGasCap: option('RPC_GAS_CAP', bigintType(1n), 'Most gas eth_call and eth_estimateGas may use.'),
@@ -448,6 +449,14 @@ export function historyWindow(config: Pick<Config, 'historyBlocks' | 'mode'>): n
   return config.historyBlocks ?? (config.mode === 'devnet' ? Number.POSITIVE_INFINITY : DEFAULT_HISTORY_BLOCKS)
 }
 
+/** The commitment's trie window when TRIE_HISTORY_BLOCKS is unset: as many blocks as geth keeps tries for in memory. */
+export const DEFAULT_TRIE_HISTORY_BLOCKS = 128
+
+/** TRIE_HISTORY_BLOCKS as it applies: Infinity keeps every trie node. */
+export function trieHistoryWindow(config: Pick<Config, 'trieHistoryBlocks' | 'mode'>): number {
+  return config.trieHistoryBlocks ?? (config.mode === 'devnet' ? Number.POSITIVE_INFINITY : DEFAULT_TRIE_HISTORY_BLOCKS)
+}
+
 /**
  * Built-in defaults, the lowest-priority source. A default is treated exactly like the same
  * text given by the user (so `dataDir` is resolved against the working directory).
@@ -475,6 +484,7 @@ export const defaults: ConfigValues = {
   stateCacheBytes: 134_217_728,
   trieCacheBytes: 134_217_728,
   historyBlocks: undefined,
+  trieHistoryBlocks: undefined,
   rpcGetLogsMaxRange: 10_000,
   rpcGetLogsMaxResults: 10_000,
   rpcGasCap: 50_000_000n,

@@ -116,6 +116,7 @@ export function createNodeMetrics(registry = new Registry()) {
     stateRootTime: registry.histogram('mosaic_state_root_seconds', 'Time from handing a block to the commitment pipeline to its computed root', [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),
     stateRootDurable: registry.gauge('mosaic_state_root_durable_block', 'Last block whose state commitment is durable in LMDB'),
     trieNodeLoads: registry.gauge('mosaic_trie_node_loads', 'Trie nodes loaded from LMDB since start, by phase: prefetch (while the block executes) or update (the pipeline had to wait for them)'),
+    trieNodesPruned: registry.gauge('mosaic_trie_nodes_pruned', 'Trie nodes deleted from LMDB since start: they left the tries TRIE_HISTORY_BLOCKS blocks before the durable commitment head'),
     memory: registry.gauge('mosaic_memory_bytes', 'Memory of the node process, by kind: rss, heap_used and heap_total (main thread V8 heap), external, array_buffers'),
     cacheBytes: registry.gauge('mosaic_cache_bytes', 'Estimated bytes held by each cache: chain (decoded blocks and receipts), state (flat state of the main thread), trie (trie nodes in the commitment workers)'),
     cacheBudget: registry.gauge('mosaic_cache_budget_bytes', 'Byte budget of each cache (CHAIN_CACHE_BYTES, STATE_CACHE_BYTES, TRIE_CACHE_BYTES)'),

@@ -14,7 +14,7 @@ import { computeStateRoot } from '../commitment/root.ts'
 import { createChainCommon } from '../chain/common.ts'
 import { type DevAccount, deriveDevAccounts } from '../chain/dev-accounts.ts'
 import { genesisBlock, genesisDigest, loadChainGenesis } from '../chain/genesis.ts'
-import { type Config, historyWindow } from '../config/config.ts'
+import { type Config, historyWindow, trieHistoryWindow } from '../config/config.ts'
 import { MosaicError } from '../errors.ts'
 import { decodeReadSet } from '../state/read-set.ts'
 import { rebuildExtras } from '../witness/inputs.ts'
@@ -142,7 +142,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   const blockEvents = new BlockEvents(store)
   let commitment: CommitmentPipeline
   try {
-    commitment = await CommitmentPipeline.open({ layout, threads: config.commitmentThreads ?? defaultCommitmentThreads(), store, dataDir: config.dataDir, memoryBudget: config.trieCacheBytes })
+    commitment = await CommitmentPipeline.open({ layout, threads: config.commitmentThreads ?? defaultCommitmentThreads(), store, dataDir: config.dataDir, memoryBudget: config.trieCacheBytes, trieHistoryBlocks: trieHistoryWindow(config) })
   } catch (error) {
     await store.close()
     throw error
@@ -217,6 +217,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   metrics.stateRootDurable.set(() => Number(commitment.stats().durable ?? -1n))
   metrics.trieNodeLoads.set(() => commitment.stats().loadsOnPrefetch, { phase: 'prefetch' })
   metrics.trieNodeLoads.set(() => commitment.stats().loadsOnUpdate, { phase: 'update' })
+  metrics.trieNodesPruned.set(() => commitment.stats().prunedNodes)
   registerMemoryMetrics(metrics, () => memoryStatus({ chain, state, commitment, executor, mempool, config }))
   // A crash left an open block with preconfirmed mini-batches: seal it before anything is served.
   try {

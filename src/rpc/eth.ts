@@ -8,7 +8,9 @@ import { bytesToHex } from '../utils/hex.ts'
 import type { ChainBlock } from '../chain/chain.ts'
 import { nextBaseFee } from '../chain/base-fee.ts'
 import { proveAccount, proveStorage } from '../commitment/proof.ts'
-import { EMPTY_ROOT } from '../commitment/trie.ts'
+import { EMPTY_ROOT, MissingNodeError } from '../commitment/trie.ts'
+import { keccak256 } from '../crypto/crypto.ts'
+import { MosaicError } from '../errors.ts'
 import type { Config } from '../config/config.ts'
 import { type CallRequest, overriddenHeader, type SimulationContext, throwFailure } from '../execution/simulate.ts'
 import type { MosaicNode } from '../node/node.ts'
@@ -77,9 +79,28 @@ export function createEthMethods(node: EthDeps): Record<string, Handler> {
     const slots = keys.map((key, i) => setLengthLeft(bigIntToBytes(p.storageSlot(key, `storageKeys[${i}]`)), 32))
     const number = existingBlockNumber(params[2])
     const root = await node.commitment.durableRootOf(number)
+    const pruned = () => {
+      const oldest = node.commitment.oldestWholeTrie()
+      return new MosaicError(
+        'HISTORY_UNAVAILABLE',
+        `no proof at block ${number}: its state trie is pruned (this node keeps the tries of the blocks from ${oldest} on, TRIE_HISTORY_BLOCKS behind its commitment head)`,
+      )
+    }
+    if (number < node.commitment.oldestWholeTrie()) throw pruned()
+    try {
+      return proofOf(root, address, slots, keys as string[])
+    } catch (error) {
+      // Pruned while being read (the workers prune as the commitment head moves on).
+      if (error instanceof MissingNodeError && number < node.commitment.oldestWholeTrie()) throw pruned()
+      throw error
+    }
+  }
+
+  function proofOf(root: Uint8Array, address: Uint8Array, slots: readonly Uint8Array[], keys: readonly string[]) {
     const account = proveAccount(node.store, node.layout, root, address)
     const leaf = account.account
     const storageRoot = leaf?.storageRoot ?? EMPTY_ROOT
+    const owner = keccak256(address)
     return {
       address: bytesToHex(address),
       accountProof: account.proof.map(bytesToHex),
@@ -88,9 +109,9 @@ export function createEthMethods(node: EthDeps): Record<string, Handler> {
       nonce: bigIntToHex(leaf?.nonce ?? 0n),
       storageHash: bytesToHex(storageRoot),
       storageProof: slots.map((slot, i) => {
-        const { proof, value } = proveStorage(node.store, storageRoot, slot)
+        const { proof, value } = proveStorage(node.store, storageRoot, slot, owner)
         // The key as the client sent it, as geth echoes it.
-        return { key: keys[i] as string, value: bigIntToHex(bytesToBigInt(value)), proof: proof.map(bytesToHex) }
+        return { key: keys[i]!, value: bigIntToHex(bytesToBigInt(value)), proof: proof.map(bytesToHex) }
       }),
       ...(account.shardProof === undefined
         ? {}

@@ -103,6 +103,6 @@ describe('LmdbStore', () => {
     const store = LmdbStore.open(dir)
     await store.putMeta(metaKeys.schemaVersion, numberKey(1))
     await store.close()
-    assert.throws(() => LmdbStore.open(dir), /has schema version 1, this mosaic reads version 3: use another DATA_DIR/)
+    assert.throws(() => LmdbStore.open(dir), /has schema version 1, this mosaic reads version 4: use another DATA_DIR/)
   })
 })

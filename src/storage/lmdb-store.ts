@@ -137,6 +137,59 @@ type PendingChange = { readonly block: bigint; readonly before: Uint8Array }
 type PendingHistory = Map<string, { readonly key: Uint8Array; changes: PendingChange[] }>
 
 /** Every storage key of `address` sorts below address ‖ 0xff…ff (33 bytes after the address). */
+/** A trie node to store: hash, encoding, and the owner of a storage trie's node (keccak(address)). */
+export type TrieNodeWrite = readonly [hash: Uint8Array, encoding: Uint8Array, owner: Uint8Array | undefined]
+
+/** Where a trie node is stored in `trie_nodes`: its hash, under its storage trie's account if it has one. */
+export function trieNodeKey(hash: Uint8Array, owner: Uint8Array | undefined): Uint8Array {
+  return owner === undefined ? hash : concatBytes(owner, hash)
+}
+
+/** A node's stored value: its encoding, then the block that wrote it (8, BE). */
+function withBlock(enc: Uint8Array, block: bigint): Uint8Array {
+  const out = new Uint8Array(enc.length + 8)
+  out.set(enc)
+  new DataView(out.buffer).setBigUint64(enc.length, block)
+  return out
+}
+
+function writtenAt(stored: Uint8Array): bigint {
+  return new DataView(stored.buffer, stored.byteOffset, stored.byteLength).getBigUint64(stored.length - 8)
+}
+
+function staleKey(block: bigint, writer: number): Uint8Array {
+  const key = new Uint8Array(10)
+  key.set(numberKey(block))
+  key[8] = writer >> 8
+  key[9] = writer & 0xff
+  return key
+}
+
+/** Keys of 1–255 bytes, each as length (1) ‖ key. */
+function encodeKeys(keys: readonly Uint8Array[]): Uint8Array {
+  let size = 0
+  for (const key of keys) size += 1 + key.length
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const key of keys) {
+    out[at++] = key.length
+    out.set(key, at)
+    at += key.length
+  }
+  return out
+}
+
+function decodeKeys(bytes: Uint8Array): Uint8Array[] {
+  const keys: Uint8Array[] = []
+  for (let at = 0; at < bytes.length; ) {
+    const length = bytes[at++]!
+    if (length === 0 || at + length > bytes.length) throw new MosaicError('STORE_CORRUPT', 'a trie_stale entry is malformed')
+    keys.push(bytes.subarray(at, at + length))
+    at += length
+  }
+  return keys
+}
+
 function storageEnd(address: string): Uint8Array {
   const end = new Uint8Array(53).fill(0xff)
   end.set(unprefixedHexToBytes(address))
@@ -193,6 +246,7 @@ export class LmdbStore {
       txIndex: table(tables.txIndex),
       stateDeltas: table(tables.stateDeltas),
       trieNodes: table(tables.trieNodes),
+      trieStale: table(tables.trieStale),
       stateRoots: table(tables.stateRoots),
       witnesses: table(tables.witnesses),
       readSets: table(tables.readSets),
@@ -647,20 +701,54 @@ export class LmdbStore {
 
   // ---- commitment ----
 
-  /** A stored trie node by hash (MPT node or binary Merkle node), or undefined. */
-  loadNode(hash: Uint8Array): Uint8Array | undefined {
-    return this.t.trieNodes.getBinary(hash)
+  /** A stored trie node by hash (MPT node or binary Merkle node; `owner`: a storage trie's account, keccak(address)), or undefined. */
+  loadNode(hash: Uint8Array, owner?: Uint8Array): Uint8Array | undefined {
+    const stored = this.t.trieNodes.getBinary(trieNodeKey(hash, owner))
+    return stored?.subarray(0, stored.length - 8)
   }
 
   /**
-   * Store trie nodes ([hash, encoding] pairs); resolves once durable. Content-addressed, so they
-   * need no transaction of their own: lmdb-js batches the puts of many blocks (and threads) into
-   * one commit while the previous one is being flushed.
+   * Store the trie nodes block `block` made, and the keys of the stored nodes that left the tries
+   * in it (`trieNodeKey`), as commitment worker `writer`'s entry in `trie_stale`; resolves once
+   * durable. They need no transaction of their own — a node written again is the same node, and
+   * the block's commitment is recorded only after — so lmdb-js batches the puts of many blocks
+   * (and threads) into one commit while the previous one is being flushed.
    */
-  async putTrieNodes(nodes: readonly (readonly [Uint8Array, Uint8Array])[]): Promise<void> {
+  async putTrieNodes(block: bigint, nodes: readonly TrieNodeWrite[], stale: readonly Uint8Array[], writer: number): Promise<void> {
     let last: Promise<boolean> | undefined
-    for (const [hash, enc] of nodes) last = this.t.trieNodes.put(hash, enc)
+    for (const [hash, enc, owner] of nodes) last = this.t.trieNodes.put(trieNodeKey(hash, owner), withBlock(enc, block))
+    if (stale.length > 0) last = this.t.trieStale.put(staleKey(block, writer), encodeKeys(stale))
     await last
+  }
+
+  /**
+   * Delete the trie nodes that left the tries in blocks up to `through`, from the `trie_stale`
+   * entries of the writers ≡ `writer` (mod `writers`): each unless it was written again at or
+   * after the block it left in (it is in a trie again). Resolves with the number deleted.
+   */
+  async pruneTrieNodes(through: bigint, writer: number, writers: number): Promise<number> {
+    return this.env.transaction(() => {
+      const entries = [...this.t.trieStale.getRange({ end: numberKey(through + 1n) })]
+      let deleted = 0
+      for (const { key, value } of entries) {
+        const at = readNumberKey(key.subarray(0, 8))
+        if (((key[8]! << 8) | key[9]!) % writers !== writer) continue
+        for (const nodeKey of decodeKeys(value)) {
+          const stored = this.t.trieNodes.getBinary(nodeKey)
+          if (stored !== undefined && writtenAt(stored) < at) {
+            this.t.trieNodes.removeSync(nodeKey)
+            deleted++
+          }
+        }
+        this.t.trieStale.removeSync(key)
+      }
+      return deleted
+    })
+  }
+
+  /** Entries in `trie_stale` and nodes in `trie_nodes` (diagnostics, tests). */
+  trieNodeCounts(): { nodes: number; staleEntries: number } {
+    return { nodes: this.t.trieNodes.getCount(), staleEntries: this.t.trieStale.getCount() }
   }
 
   /** What block `number` read (`state/read-set.ts` encoding), stored with the block. */
@@ -698,7 +786,7 @@ export class LmdbStore {
     let events: BlockEvent[] = []
     await this.env.transaction(() => {
       for (const { number, root, nodes, witness } of blocks) {
-        for (const [hash, enc] of nodes) this.t.trieNodes.putSync(hash, enc)
+        for (const [hash, enc] of nodes) this.t.trieNodes.putSync(hash, withBlock(enc, number))
         this.t.stateRoots.putSync(numberKey(number), root)
         if (witness !== undefined) this.t.witnesses.putSync(numberKey(number), witness)
       }

@@ -9,7 +9,8 @@
  * store holds either all of a block or none of it (kill -9 safe: LMDB commits are atomic).
  */
 
-export const SCHEMA_VERSION = 3
+/** 4: trie nodes carry the block they were last written at, storage tries' nodes are keyed under their account, and `trie_stale` exists. */
+export const SCHEMA_VERSION = 4
 
 export const tables = {
   /** address (20 bytes) → RLP([nonce, balance, codeHash]) of the account at the head block. */
@@ -30,8 +31,21 @@ export const tables = {
   stateDeltas: 'state_deltas',
   /** block number (8, BE) → what the block read and the code hashes it needs (`state/read-set.ts`), written with the block: its witness can be rebuilt after a crash. */
   readSets: 'read_sets',
-  /** keccak256(node) (32) → node: MPT nodes (RLP) and sharded-mode binary Merkle pages (16 × 32 bytes under the hash of their top node). Content-addressed, never deleted. */
+  /**
+   * keccak256(node) (32) → node ‖ block (8, BE): MPT nodes (RLP) of the account trie and
+   * sharded-mode binary Merkle pages (16 × 32 bytes under the hash of their top node); a storage
+   * trie's nodes under keccak256(address) (32) ‖ keccak256(node) (32), so that accounts with equal
+   * storage share no stored node. `block`: the last block that wrote the node. Nodes that left
+   * the tries are deleted once no kept root needs them (`trie_stale`, `TRIE_HISTORY_BLOCKS`).
+   */
   trieNodes: 'trie_nodes',
+  /**
+   * block (8, BE) ‖ writer (2, BE) → the `trie_nodes` keys of the stored nodes that left the tries
+   * in that block (each as length (1) ‖ key), from one commitment worker. Once the block is
+   * `TRIE_HISTORY_BLOCKS` behind the commitment head, each node is deleted unless it was written
+   * again at or after that block (it is back in a trie); then the entry goes.
+   */
+  trieStale: 'trie_stale',
   /** block number (8, BE) → exact post-state root (32) of the block, once the commitment pipeline computed it. */
   stateRoots: 'state_roots',
   /** block number (8, BE) → the block's witness (`witness/witness.ts`, binary form), written with its commitment. */
