@@ -99,7 +99,7 @@ describe('the parallel executor chooses, per block, whether the workers pay', ()
     assert.equal(transfers.parallel.stats.mode, 'sequential', 'plain transfers cost less than shipping them to the workers')
     assertSameResult(transfers)
 
-    // 70% plain transfers, 20% ERC-20, 10% AMM: 0.7 + 3 = 3.7 units per transaction, below 4.
+    // 70% plain transfers, 20% ERC-20, 10% AMM: 0.7 + 3 = 3.7 units per transaction, below the threshold.
     assert.ok(MIN_PARALLEL_WORK > 3.7)
     const mixed = await runBlock(workloadOf('mixed'))
     assert.equal(mixed.parallel.stats.mode, 'sequential')

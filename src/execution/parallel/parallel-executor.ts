@@ -75,9 +75,13 @@ const CONTRACT_CALL_WORK = 10
  * transaction to a worker, decoding it there and validating its outcome costs ~60 µs of a
  * worker's time, and on 2 threads the coordinator adds its own: `bench:exec` measured parallel-2
  * at ~82 µs + 0.62 × the sequential time per transaction (transfers 0.46×, ERC-20 1.29× the
- * sequential executor), which breaks even at ~220 µs, about 4 plain transfers.
+ * sequential executor), which breaks even at ~220 µs, about 4 plain transfers. The threshold
+ * asks for more, because that fit leaves out what a marginal block risks: conflicts that re-run
+ * the rest of a round, and workers gone cold while blocks ran on the fallback. At 4, the 5 of 50
+ * `mixed` blocks just above it ran on the workers with 39 re-executions each and made the
+ * workload 0.85× the sequential executor (all 50 on the workers: 0.92×).
  */
-export const MIN_PARALLEL_WORK = 4
+export const MIN_PARALLEL_WORK = 6
 const HOT_LIMIT = 1024
 /**
  * What the write log keeps for workers that have not run for a while — at most so many entries,
