@@ -3,7 +3,7 @@ import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx'
 import { Address, bigIntToUnpaddedBytes, bytesToBigInt } from '@ethereumjs/util'
-import { ecrecover, keccak256 } from '../crypto/crypto.ts'
+import { compactSignature, keccak256, recoverPublicKey } from '../crypto/crypto.ts'
 import { type RlpValue, rlpEncode } from '../utils/rlp.ts'
 import { txCommonFor } from './common.ts'
 
@@ -78,16 +78,26 @@ const LEGACY_FIELDS = 9
 /** secp256k1's n / 2: a larger s is refused (EIP-2). */
 const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n
 
+/** What libsecp256k1 needs to recover a transaction's signer. */
+export type SignatureToRecover = {
+  /** The signing hash: keccak256 of the transaction's fields without the signature. */
+  readonly hash: Uint8Array
+  /** r ‖ s, 64 bytes. */
+  readonly signature: Uint8Array
+  /** The recovery id, 0 or 1. */
+  readonly recovery: number
+}
+
 /**
- * The sender's 64-byte public key, with the signing hash taken straight from the transaction's
- * RLP: its fields without the signature, re-encoded, as EIP-2718 and EIP-155 define it. Building
- * an ethereumjs transaction for it — every field converted and checked, then encoded again — was a
+ * The signing hash and signature of a serialized signed transaction, taken straight from its RLP:
+ * its fields without the signature, re-encoded, as EIP-2718 and EIP-155 define it. Building an
+ * ethereumjs transaction for it — every field converted and checked, then encoded again — was a
  * third of a recovery worker's time per transaction. Undefined for whatever it does not take as it
- * is (a malformed or unknown envelope, a high s, a `v` that is not this chain's, a signature with
- * no key): ethereumjs decides those, with its own error message. It checks the signature only: the
- * other fields are checked where the transaction is decoded (admission, a verifier's decoding).
+ * is (a malformed or unknown envelope, a high s, a `v` that is not this chain's): ethereumjs
+ * decides those, with its own error message. It checks the signature only: the other fields are
+ * checked where the transaction is decoded (admission, a verifier's decoding).
  */
-export function senderKeyFromRlp(raw: Uint8Array, chainId: bigint): Uint8Array | undefined {
+export function signatureFromRlp(raw: Uint8Array, chainId: bigint): SignatureToRecover | undefined {
   if (raw.length === 0) return undefined
   const type = raw[0]!
   const typed = type < 0x80
@@ -106,24 +116,37 @@ export function senderKeyFromRlp(raw: Uint8Array, chainId: bigint): Uint8Array |
   const v = bytesToBigInt(vBytes)
   const unsigned = fields.slice(0, -3) as RlpValue[]
   let message: Uint8Array
-  let replayProtected: bigint | undefined
+  let recovery: bigint
   if (typed) {
     if (v > 1n) return undefined
     const body = rlpEncode(unsigned)
     message = new Uint8Array(body.length + 1)
     message[0] = type
     message.set(body, 1)
+    recovery = v
   } else if (v === 27n || v === 28n) {
     message = rlpEncode(unsigned)
+    recovery = v - 27n
   } else if (v === chainId * 2n + 35n || v === chainId * 2n + 36n) {
     // EIP-155: the chain id and two empty fields stand in for the signature.
     message = rlpEncode([...unsigned, bigIntToUnpaddedBytes(chainId), new Uint8Array(), new Uint8Array()])
-    replayProtected = chainId
+    recovery = v - chainId * 2n - 35n
   } else {
     return undefined
   }
+  return { hash: keccak256(message), signature: compactSignature(r, s), recovery: Number(recovery) }
+}
+
+/**
+ * The sender's 64-byte public key from the transaction's RLP (`signatureFromRlp`), recovered on
+ * this thread. Undefined for what `signatureFromRlp` does not take, and for a signature with no
+ * key: ethereumjs decides those, with its own error message.
+ */
+export function senderKeyFromRlp(raw: Uint8Array, chainId: bigint): Uint8Array | undefined {
+  const toRecover = signatureFromRlp(raw, chainId)
+  if (toRecover === undefined) return undefined
   try {
-    return ecrecover(keccak256(message), v, r, s, replayProtected)
+    return recoverPublicKey(toRecover.hash, toRecover.signature, toRecover.recovery)
   } catch {
     return undefined
   }

@@ -51,11 +51,24 @@ export function ecrecover(
   s: Uint8Array,
   chainId?: bigint,
 ): Uint8Array {
+  return recoverPublicKey(msgHash, compactSignature(r, s), recoveryId(v, chainId))
+}
+
+/** r ‖ s, each left-padded to 32 bytes: the 64-byte signature libsecp256k1 takes. */
+export function compactSignature(r: Uint8Array, s: Uint8Array): Uint8Array {
   const signature = new Uint8Array(64)
   signature.set(leftPad32(r), 0)
   signature.set(leftPad32(s), 32)
-  const publicKey = secp256k1.ecdsaRecover(signature, recoveryId(v, chainId), msgHash, false)
-  return publicKey.subarray(1)
+  return signature
+}
+
+/**
+ * The 64-byte public key (without the 0x04 prefix) that signed `msgHash` with the 64-byte
+ * `signature` (r ‖ s) and recovery id 0 or 1. Throws when the signature names no key.
+ * (`execution/ecrecover-worker.mjs` makes the same call on its thread.)
+ */
+export function recoverPublicKey(msgHash: Uint8Array, signature: Uint8Array, recovery: number): Uint8Array {
+  return secp256k1.ecdsaRecover(signature, recovery, msgHash, false).subarray(1)
 }
 
 /** The `customCrypto` every `Common` in mosaic is created with. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
+import { after, describe, it } from 'node:test'
 import { RLP } from '@ethereumjs/rlp'
 import {
   createAccessList2930Tx,
@@ -13,7 +13,8 @@ import { bigIntToUnpaddedBytes, bytesToHex } from '@ethereumjs/util'
 import { createChainCommon, txCommonFor } from '../chain/common.ts'
 import { ecrecover, keccak256 } from '../crypto/crypto.ts'
 import { createRandom } from '../utils/random.ts'
-import { senderKeyFromRlp } from '../chain/transaction.ts'
+import { senderKeyFromRlp, signatureFromRlp } from '../chain/transaction.ts'
+import { createSenderRecovery } from './parallel/sender-recovery.ts'
 import { recoverSendersWith } from './recover-senders.ts'
 
 const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
@@ -103,30 +104,68 @@ describe('sender recovery from the RLP (senderKeyFromRlp)', () => {
   })
 
   it('behavior: what the fast path does not take gets ethereumjs\' answer, error message included', () => {
-    const [legacy, , accessList, feeMarket] = signedTransactions(4)
-    const otherChain = createLegacyTx({ nonce: 1n, gasLimit: 21_000n, gasPrice: 1n, to: `0x${'11'.repeat(20)}` }, { common: createChainCommon({ chainId: 5, hardfork: 'prague' }) }).sign(keccak256(Uint8Array.of(3)))
-    const unsigned = RLP.encode(RLP.decode(legacy!.serialize()).slice(0, 6) as Uint8Array[])
-    const cases: Record<string, Uint8Array> = {
-      'high s (legacy)': withHighS(legacy!),
-      'high s (2930)': withHighS(accessList!),
-      'high s (1559)': withHighS(feeMarket!),
-      'another chain': otherChain.serialize(),
-      unsigned,
-      'a blob envelope': Uint8Array.of(3, ...RLP.encode([])),
-      'r past the curve order': Uint8Array.of(2, ...RLP.encode([...(RLP.decode(feeMarket!.serialize().subarray(1)) as Uint8Array[]).slice(0, -2), bigIntToUnpaddedBytes(N + 1n), bigIntToUnpaddedBytes(1n)])),
-      'not RLP': Uint8Array.of(2, 0xff, 0xff),
-      empty: new Uint8Array(),
-    }
+    const cases = notTaken()
     for (const [name, raw] of Object.entries(cases)) {
       assert.equal(senderKeyFromRlp(raw, 901n), undefined, `${name}: not taken`)
       assert.deepEqual(recoverSendersWith(txCommon, [raw]), [reference(raw)], name)
     }
     // Negative control: the high-s twin's signature does recover the same signer, so only the
     // EIP-2 check keeps the fast path from accepting it.
+    const [, , , feeMarket] = signedTransactions(4)
     const signer = feeMarket!.getSenderPublicKey()
     const twin = RLP.decode(cases['high s (1559)']!.subarray(1)) as Uint8Array[]
     const message = keccak256(Uint8Array.of(2, ...RLP.encode(twin.slice(0, -3))))
     assert.deepEqual(ecrecover(message, twin.at(-3)!.length === 0 ? 0n : 1n, twin.at(-2)!, twin.at(-1)!), signer)
     assert.match(String(reference(cases['high s (1559)']!)), /s-values greater than secp256k1n\/2/)
+  })
+})
+
+/** Serialized transactions the fast path does not take, each for its own reason. */
+function notTaken(): Record<string, Uint8Array> {
+  const [legacy, , accessList, feeMarket] = signedTransactions(4)
+  const otherChain = createLegacyTx({ nonce: 1n, gasLimit: 21_000n, gasPrice: 1n, to: `0x${'11'.repeat(20)}` }, { common: createChainCommon({ chainId: 5, hardfork: 'prague' }) }).sign(keccak256(Uint8Array.of(3)))
+  const unsigned = RLP.encode(RLP.decode(legacy!.serialize()).slice(0, 6) as Uint8Array[])
+  return {
+    'high s (legacy)': withHighS(legacy!),
+    'high s (2930)': withHighS(accessList!),
+    'high s (1559)': withHighS(feeMarket!),
+    'another chain': otherChain.serialize(),
+    unsigned,
+    'a blob envelope': Uint8Array.of(3, ...RLP.encode([])),
+    'r past the curve order': Uint8Array.of(2, ...RLP.encode([...(RLP.decode(feeMarket!.serialize().subarray(1)) as Uint8Array[]).slice(0, -2), bigIntToUnpaddedBytes(N + 1n), bigIntToUnpaddedBytes(1n)])),
+    'not RLP': Uint8Array.of(2, 0xff, 0xff),
+    empty: new Uint8Array(),
+  }
+}
+
+describe('sender recovery on the libsecp256k1-only worker (createSenderRecovery)', () => {
+  const recovery = createSenderRecovery({ common, threads: 2 })
+  after(() => recovery.close())
+
+  it('behavior: the same public keys and error messages as ethereumjs, for every type and for what the fast path does not take, in order', async () => {
+    const cases = notTaken()
+    // A valid envelope whose signature names no key: no curve point has x = r = 5.
+    const feeMarket = RLP.decode(signedTransactions(4)[3]!.serialize().subarray(1)) as Uint8Array[]
+    const noKey = Uint8Array.of(2, ...RLP.encode([...feeMarket.slice(0, -2), bigIntToUnpaddedBytes(5n), feeMarket.at(-1)!]))
+    assert.ok(signatureFromRlp(noKey, 901n) !== undefined, 'the fast path takes it: the worker finds no key')
+    const raws = [...signedTransactions(60).map((tx) => tx.serialize()), ...Object.values(cases), noKey]
+    // Shuffled, so that what the worker answers and what this thread answers interleave.
+    const random = createRandom(5)
+    const order = raws.map((_, i) => i).sort(() => random.int(3) - 1)
+    const shuffled = order.map((i) => raws[i]!)
+    const answers = await recovery.senders.recoverMany(shuffled)
+    assert.deepEqual(answers, shuffled.map(reference))
+    assert.match(String(answers[order.indexOf(raws.length - 1)]), /^Invalid Signature/)
+    // Single requests, as RPC calls make them: the same answers.
+    assert.deepEqual(await Promise.all(shuffled.slice(0, 10).map((raw) => recovery.senders.recover(raw).catch((error: Error) => error.message))), shuffled.slice(0, 10).map(reference))
+  })
+
+  it('negative control: a request with another recovery id recovers another key, so the comparison above can fail', async () => {
+    const raw = signedTransactions(4)[3]!.serialize()
+    const toRecover = signatureFromRlp(raw, 901n)!
+    const right = ecrecover(toRecover.hash, BigInt(toRecover.recovery), toRecover.signature.subarray(0, 32), toRecover.signature.subarray(32))
+    const wrong = ecrecover(toRecover.hash, BigInt(1 - toRecover.recovery), toRecover.signature.subarray(0, 32), toRecover.signature.subarray(32))
+    assert.deepEqual(right, reference(raw))
+    assert.notDeepEqual(wrong, right)
   })
 })

@@ -13,9 +13,15 @@
  */
 import type { Common } from '@ethereumjs/common'
 import { Piscina } from 'piscina'
+import { txCommonFor } from '../../chain/common.ts'
+import { signatureFromRlp } from '../../chain/transaction.ts'
+import { recoverSendersWith } from '../recover-senders.ts'
 
-/** A worker's answer per transaction: the sender's 64-byte public key, or why recovery failed. */
+/** The answer per transaction: the sender's 64-byte public key, or why recovery failed. */
 export type RecoveredSender = Uint8Array | string
+
+/** Recovers the senders of many serialized signed transactions on worker threads, in order. */
+export type ShipSenders = (raws: readonly Uint8Array[]) => Promise<RecoveredSender[]>
 
 type Request = { readonly raw: Uint8Array; readonly resolve: (sender: Uint8Array) => void; readonly reject: (error: Error) => void }
 
@@ -31,10 +37,7 @@ export class SenderRecoveryPool {
   /** Shipments of queued requests to the workers (diagnostics and tests: fewer than requests under load). */
   shipments = 0
 
-  constructor(
-    private readonly pool: Piscina,
-    private readonly threads: number,
-  ) {}
+  constructor(private readonly ship: ShipSenders) {}
 
   /** The sender's public key for one serialized signed transaction; rejects with the reason it has none. */
   recover(raw: Uint8Array): Promise<Uint8Array> {
@@ -53,12 +56,9 @@ export class SenderRecoveryPool {
   /** Senders of many transactions at once, in order (a string where recovery failed). */
   async recoverMany(raws: readonly Uint8Array[]): Promise<RecoveredSender[]> {
     if (raws.length === 0) return []
-    const size = Math.ceil(raws.length / this.threads)
-    const chunks: Uint8Array[][] = []
-    for (let i = 0; i < raws.length; i += size) chunks.push(raws.slice(i, i + size))
-    const results = await Promise.all(chunks.map((chunk) => this.pool.run(chunk, { name: 'recoverSenders' }) as Promise<RecoveredSender[]>))
+    const senders = await this.ship(raws)
     this.recovered += raws.length
-    return results.flat()
+    return senders
   }
 
   private flush(): void {
@@ -89,14 +89,77 @@ export class SenderRecoveryPool {
   }
 }
 
-const RECOVERY_WORKER = new URL('../recovery-worker-entry.mjs', import.meta.url).href
+/** `items` in one chunk per thread, in order. */
+function chunked<T>(items: readonly T[], threads: number): T[][] {
+  const size = Math.ceil(items.length / threads)
+  const chunks: T[][] = []
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size))
+  return chunks
+}
 
 /**
- * Sender recovery on worker threads of its own, which load only the transaction code (for the
- * sequential executor; the parallel executor recovers on its execution workers).
+ * Ships the serialized transactions whole to the parallel executor's workers, which decode and
+ * recover them (`recoverSenders` in `worker.ts`): they have the transaction code loaded anyway.
+ */
+export function shipToExecutorWorkers(pool: Piscina, threads: number): ShipSenders {
+  return async (raws) => {
+    const results = await Promise.all(chunked(raws, threads).map((chunk) => pool.run(chunk, { name: 'recoverSenders' }) as Promise<RecoveredSender[]>))
+    return results.flat()
+  }
+}
+
+const ECRECOVER_WORKER = new URL('../ecrecover-worker.mjs', import.meta.url).href
+/** One request to `ecrecover-worker.mjs`: signing hash (32) ‖ r ‖ s (64) ‖ recovery id (1). */
+const REQUEST_BYTES = 97
+/** One answer: 1 ‖ public key (64), or 0 ‖ 64 zero bytes for a signature that names no key. */
+const ANSWER_BYTES = 65
+
+/**
+ * Sender recovery for the sequential executor, on threads that load nothing but libsecp256k1
+ * (`ecrecover-worker.mjs`). This thread takes each transaction's signing hash and signature from
+ * its RLP (`signatureFromRlp`, a few µs) and ships them packed; a worker runs the recovery
+ * (~50 µs). What that path does not take, and a signature with no key, get ethereumjs' answer and
+ * error message here (`recoverSendersWith`): malformed transactions only. A worker that decoded
+ * the transactions itself loaded the TypeScript loader and ethereumjs, ~50 MB more resident
+ * memory under load (bench:e2e) for the same work.
  */
 export function createSenderRecovery({ common, threads }: { common: Common; threads: number }): { senders: SenderRecoveryPool; close(): Promise<void> } {
-  const workerData = { chainId: Number(common.chainId()), hardfork: common.hardfork() }
-  const pool = new Piscina({ filename: RECOVERY_WORKER, minThreads: threads, maxThreads: threads, idleTimeout: Number.POSITIVE_INFINITY, workerData })
-  return { senders: new SenderRecoveryPool(pool, threads), close: () => pool.destroy() }
+  const chainId = common.chainId()
+  const txCommon = txCommonFor(common)
+  const pool = new Piscina({
+    filename: ECRECOVER_WORKER,
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: Number.POSITIVE_INFINITY,
+    workerData: { requestBytes: REQUEST_BYTES, answerBytes: ANSWER_BYTES },
+  })
+  const ship: ShipSenders = async (raws) => {
+    const taken: number[] = []
+    const requests: Uint8Array[] = []
+    raws.forEach((raw, i) => {
+      const toRecover = signatureFromRlp(raw, chainId)
+      if (toRecover === undefined) return
+      const request = new Uint8Array(REQUEST_BYTES)
+      request.set(toRecover.hash, 0)
+      request.set(toRecover.signature, 32)
+      request[96] = toRecover.recovery
+      taken.push(i)
+      requests.push(request)
+    })
+    const packed = chunked(requests, threads).map((chunk) => {
+      const bytes = new Uint8Array(chunk.length * REQUEST_BYTES)
+      chunk.forEach((request, i) => bytes.set(request, i * REQUEST_BYTES))
+      return bytes
+    })
+    const answers = await Promise.all(packed.map((bytes) => pool.run(bytes, { name: 'recoverKeys', transferList: [bytes.buffer] }) as Promise<Uint8Array>))
+    const senders = new Array<RecoveredSender | undefined>(raws.length)
+    let k = 0
+    for (const chunk of answers) {
+      for (let at = 0; at < chunk.length; at += ANSWER_BYTES, k++) {
+        if (chunk[at] === 1) senders[taken[k]!] = chunk.slice(at + 1, at + ANSWER_BYTES)
+      }
+    }
+    return raws.map((raw, i) => senders[i] ?? recoverSendersWith(txCommon, [raw])[0]!)
+  }
+  return { senders: new SenderRecoveryPool(ship), close: () => pool.destroy() }
 }
