@@ -1,6 +1,8 @@
 /**
- * Sender recovery (ecrecover) on the parallel executor's worker threads, for the mempool's
- * incoming transactions and for blocks whose senders are not known yet.
+ * Sender recovery (ecrecover) on worker threads, for the mempool's incoming transactions and for
+ * blocks whose senders are not known yet: the parallel executor's workers
+ * (`shipToExecutorWorkers`), or, with the sequential executor, threads that run only
+ * libsecp256k1 (`createSenderRecovery`).
  *
  * Requests made in the same turn of the event loop (concurrent RPC calls, a JSON-RPC batch, a
  * block's transactions) are shipped together, split into one task per thread, so one message
