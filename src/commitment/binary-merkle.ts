@@ -46,8 +46,11 @@ export class BinaryMerkleTree {
     return this.at(0, index)
   }
 
-  /** Re-hash the paths of the leaves set since the last commit; returns the root. New pages go to `sink`. */
-  commit(sink?: NodeSink): Uint8Array {
+  /**
+   * Re-hash the paths of the leaves set since the last commit; returns the root. New pages go to
+   * `sink`, the top hashes of the stored pages they replace (or that became empty) to `stale`.
+   */
+  commit(sink?: NodeSink, stale?: (hash: Uint8Array) => void): Uint8Array {
     let indices = this.dirty
     const both = new Uint8Array(64)
     for (let level = 1; level <= this.depth; level++) {
@@ -58,8 +61,11 @@ export class BinaryMerkleTree {
         both.set(this.at(level - 1, 2 * p + 1), 32)
         const hash = keccak256(both)
         const isZero = equalsBytes(hash, this.zero[level]!)
+        const before = this.levels[level]![p]
         this.levels[level]![p] = isZero ? undefined : hash
-        if (!isZero && level % PAGE_LEVELS === 0) sink?.(hash, this.page(level, p))
+        if (level % PAGE_LEVELS !== 0) continue
+        if (before !== undefined && (isZero || !equalsBytes(before, hash))) stale?.(before)
+        if (!isZero) sink?.(hash, this.page(level, p))
       }
       indices = parents
     }

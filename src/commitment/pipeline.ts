@@ -72,6 +72,8 @@ type Pending = {
   root: Uint8Array | undefined
   /** Aggregate nodes of this block (root node / binary Merkle nodes) to store with it. */
   nodes: [Uint8Array, Uint8Array][]
+  /** Stored aggregate nodes that left the state in this block, when pruning (`trie_stale`). */
+  stale: Uint8Array[]
   /** Sub-trie roots this block changed. */
   subtries: SubtrieRoot[]
   /** Workers that still have to report this block's nodes stored. */
@@ -268,6 +270,7 @@ export class CommitmentPipeline {
       submittedAt: performance.now(),
       root: undefined,
       nodes: [],
+      stale: [],
       subtries: [],
       unpersisted: 0,
       durable: false,
@@ -371,9 +374,14 @@ export class CommitmentPipeline {
     }
     this.aggregator.update(subtries)
     const nodes: [Uint8Array, Uint8Array][] = []
-    const root = this.aggregator.commit((hash, enc) => nodes.push([hash, enc]))
+    const stale: Uint8Array[] = []
+    const root = this.aggregator.commit(
+      (hash, enc) => nodes.push([hash, enc]),
+      Number.isFinite(this.trieHistoryBlocks) ? (hash) => stale.push(hash) : undefined,
+    )
     block.root = root
     block.nodes = nodes
+    block.stale = stale
     block.subtries = subtries
     this.lastRoot = root
     this.roots.set(block.number, root)
@@ -409,6 +417,7 @@ export class CommitmentPipeline {
       root: block.root!,
       witness: block.witness?.encoded,
       nodes: block.nodes,
+      stale: block.stale,
     }))
     const write = this.store === undefined ? Promise.resolve() : this.store.writeCommitments(records)
     this.writeChain = write

@@ -3,11 +3,12 @@ import { describe, it } from 'node:test'
 import { createMPT } from '@ethereumjs/mpt'
 import { RLP } from '@ethereumjs/rlp'
 import { MerkleStateManager } from '@ethereumjs/statemanager'
-import { Account, bytesToHex, createAddressFromString, unprefixedHexToBytes } from '@ethereumjs/util'
+import { Account, bytesToHex, createAddressFromString, equalsBytes, unprefixedHexToBytes } from '@ethereumjs/util'
 import { asDelta, type FullState, randomDeltas } from '../../test/commitment/random-states.ts'
 import { createStateDelta, type StateDelta } from '../state/types.ts'
 import { accountUpdates, SubtrieEngine } from './engine.ts'
 import { encodeAccountLeaf, layoutOf, type Layout } from './layout.ts'
+import { leavesFromStore } from './binary-merkle.ts'
 import { computeStateRoot, createAggregator } from './root.ts'
 import { EMPTY_ROOT } from './trie.ts'
 
@@ -86,4 +87,51 @@ describe('state commitment roots', () => {
     assert.equal(bytesToHex(computeStateRoot(createStateDelta(), layoutOf('mpt', 1))), bytesToHex(EMPTY_ROOT))
     assert.notEqual(bytesToHex(computeStateRoot(createStateDelta(), layoutOf('sharded', 3))), bytesToHex(EMPTY_ROOT))
   })
+
+  it('behavior: the aggregate nodes reported stale are exactly those no longer in the state: pruning them leaves the current root\'s aggregate nodes, no more, no fewer', async () => {
+    for (const layout of [layoutOf('mpt', 1), layoutOf('sharded', 1), layoutOf('sharded', 2)]) {
+      for (const reportStale of [true, false]) {
+        const { stored, reachable } = await prunedAggregate(layout, reportStale)
+        if (reportStale) assert.deepEqual([...stored].sort(), [...reachable].sort(), `${layout.mode} ${layout.splitNibbles}`)
+        // Negative control: without the stale reports, replaced aggregate nodes stay.
+        else assert.ok(stored.size > reachable.size + 5, `${layout.mode} ${layout.splitNibbles}: ${stored.size} stored, ${reachable.size} reachable`)
+      }
+    }
+  })
 })
+
+/**
+ * Random blocks through the engine and aggregator; the aggregate nodes go to a store of their own
+ * where, after each block, the nodes reported stale in it are deleted unless written again in it
+ * or later (the store's rule, `pruneTrieNodes`, with no history kept). Returns the hashes left
+ * and those of the aggregate nodes under the last root (read by walking it).
+ */
+async function prunedAggregate(layout: Layout, reportStale: boolean): Promise<{ stored: Set<string>; reachable: Set<string> }> {
+  const subtrieNodes = new Map<string, Uint8Array>()
+  const loader = { loadNode: (hash: Uint8Array) => subtrieNodes.get(bytesToHex(hash)) }
+  const aggregate = new Map<string, { enc: Uint8Array; writtenAt: number }>()
+  const aggregator = createAggregator(layout)
+  const roots = new Map<number, Uint8Array>()
+  const state: FullState = { accounts: new Map(), storage: new Map() }
+  let root = EMPTY_ROOT
+  let block = 0
+  for (const delta of randomDeltas(40 + layout.splitNibbles, 40, state)) {
+    block++
+    const engine = new SubtrieEngine(layout.splitNibbles, roots, loader)
+    const changed = engine.apply(accountUpdates(delta), (hash, enc) => subtrieNodes.set(bytesToHex(hash), enc))
+    for (const { index, root: subtrieRoot } of changed) roots.set(index, subtrieRoot)
+    aggregator.update(changed)
+    const stale: Uint8Array[] = []
+    root = aggregator.commit((hash, enc) => aggregate.set(bytesToHex(hash), { enc, writtenAt: block }), reportStale ? (hash) => stale.push(hash) : undefined)
+    for (const hash of stale) if (aggregate.get(bytesToHex(hash))!.writtenAt < block) aggregate.delete(bytesToHex(hash))
+  }
+  const reachable = new Set<string>()
+  if (layout.mode === 'mpt') {
+    if (!equalsBytes(root, EMPTY_ROOT)) reachable.add(bytesToHex(root))
+  } else {
+    const recording = { loadNode: (hash: Uint8Array) => (reachable.add(bytesToHex(hash)), aggregate.get(bytesToHex(hash))?.enc) }
+    leavesFromStore(recording, root, 4 * layout.splitNibbles)
+  }
+  assert.ok(reachable.size > 0 && state.accounts.size > 0)
+  return { stored: new Set(aggregate.keys()), reachable }
+}

@@ -19,13 +19,19 @@ export interface RootAggregator {
    */
   witness(indices: Iterable<number>, subtrieNodes: readonly Uint8Array[]): Uint8Array[]
   update(roots: readonly SubtrieRoot[]): void
-  /** The state root after the updates so far; new aggregate nodes go to `sink`. */
-  commit(sink?: NodeSink): Uint8Array
+  /**
+   * The state root after the updates so far; new aggregate nodes go to `sink`, and the hashes of
+   * stored aggregate nodes that are no longer in the state to `stale` (`trie_stale`: pruned
+   * once no kept root needs them).
+   */
+  commit(sink?: NodeSink, stale?: (hash: Uint8Array) => void): Uint8Array
 }
 
 /** `mpt`: the 16 sub-tries are the subtrees under the account trie's root node. */
 class MptAggregator implements RootAggregator {
   private readonly tops = new Array<Uint8Array | undefined>(16).fill(undefined)
+  /** The hash of the root node as of the last commit (stored), undefined for the empty trie. */
+  private committed: Uint8Array | undefined
   witness(_indices: Iterable<number>, subtrieNodes: readonly Uint8Array[]): Uint8Array[] {
     const root = combineSubtries(this.tops)
     if (root === undefined) return [...subtrieNodes]
@@ -52,10 +58,12 @@ class MptAggregator implements RootAggregator {
   update(roots: readonly SubtrieRoot[]): void {
     for (const { index, top } of roots) this.tops[index] = top
   }
-  commit(sink?: NodeSink): Uint8Array {
+  commit(sink?: NodeSink, stale?: (hash: Uint8Array) => void): Uint8Array {
     const enc = combineSubtries(this.tops)
-    if (enc === undefined) return EMPTY_ROOT
-    const hash = keccak256(enc)
+    const hash = enc === undefined ? undefined : keccak256(enc)
+    if (this.committed !== undefined && (hash === undefined || !equalsBytes(hash, this.committed))) stale?.(this.committed)
+    this.committed = hash
+    if (enc === undefined || hash === undefined) return EMPTY_ROOT
     sink?.(hash, enc)
     return hash
   }
@@ -76,8 +84,8 @@ class ShardAggregator implements RootAggregator {
   update(roots: readonly SubtrieRoot[]): void {
     for (const { index, root } of roots) this.tree.setLeaf(index, root)
   }
-  commit(sink?: NodeSink): Uint8Array {
-    return this.tree.commit(sink)
+  commit(sink?: NodeSink, stale?: (hash: Uint8Array) => void): Uint8Array {
+    return this.tree.commit(sink, stale)
   }
 }
 

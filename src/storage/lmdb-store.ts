@@ -101,7 +101,17 @@ export type CommitmentRecord = {
   /** The block's witness (binary form), if recorded. */
   readonly witness: Uint8Array | undefined
   readonly nodes: readonly (readonly [Uint8Array, Uint8Array])[]
+  /** The hashes of the stored aggregate nodes that left the state in this block (`AGGREGATE_WRITER`'s `trie_stale` entry). */
+  readonly stale?: readonly Uint8Array[]
 }
+
+/**
+ * The `trie_stale` writer number of the aggregate nodes (the `mpt` root node, `sharded` binary
+ * Merkle pages) that the commitment pipeline's own thread records with each commitment;
+ * commitment workers are 0, 1, … Its entries are pruned by the worker whose number is ≡ to it
+ * modulo the number of workers, as any writer's are.
+ */
+export const AGGREGATE_WRITER = 0xffff
 
 export function encodeAccountRecord(record: AccountRecord): Uint8Array {
   return rlpEncode([bigIntToUnpaddedBytes(record.nonce), bigIntToUnpaddedBytes(record.balance), record.codeHash])
@@ -785,8 +795,9 @@ export class LmdbStore {
     if (blocks.length === 0) return
     let events: BlockEvent[] = []
     await this.env.transaction(() => {
-      for (const { number, root, nodes, witness } of blocks) {
+      for (const { number, root, nodes, witness, stale } of blocks) {
         for (const [hash, enc] of nodes) this.t.trieNodes.putSync(hash, withBlock(enc, number))
+        if (stale !== undefined && stale.length > 0) this.t.trieStale.putSync(staleKey(number, AGGREGATE_WRITER), encodeKeys(stale))
         this.t.stateRoots.putSync(numberKey(number), root)
         if (witness !== undefined) this.t.witnesses.putSync(numberKey(number), witness)
       }

@@ -41,7 +41,8 @@ export const tables = {
   trieNodes: 'trie_nodes',
   /**
    * block (8, BE) ‖ writer (2, BE) → the `trie_nodes` keys of the stored nodes that left the tries
-   * in that block (each as length (1) ‖ key), from one commitment worker. Once the block is
+   * in that block (each as length (1) ‖ key), from one commitment worker, or from the pipeline's
+   * thread for the aggregate nodes (writer `AGGREGATE_WRITER`, 0xffff). Once the block is
    * `TRIE_HISTORY_BLOCKS` behind the commitment head, each node is deleted unless it was written
    * again at or after that block (it is back in a trie); then the entry goes.
    */
