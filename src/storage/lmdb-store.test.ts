@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -78,11 +78,12 @@ describe('LmdbStore', () => {
     const dir = tempDir()
     const store = LmdbStore.open(dir)
     try {
-      // 48 blocks of 1 MB each: a store lmdb-js would otherwise remap nine times on the way (128 KB doubling).
+      // 48 MB of trie nodes: a store lmdb-js would otherwise remap nine times on the way (128 KB doubling).
       const body = new Uint8Array(1 << 20).fill(7)
       for (let n = 0n; n < 48n; n++) {
-        await store.writeBlock({ ...emptyBlock(n), serialized: body }, createStateDelta())
-        assert.equal(store.getBlock(n)?.serialized.length, body.length) // each block read back through the map
+        const hash = new Uint8Array(32).fill(Number(n) + 1)
+        await store.putTrieNodes(n, [[hash, body, undefined]], [], 0)
+        assert.equal(store.loadNode(hash)?.length, body.length) // each node read back through the map
       }
       const file = join(dir, 'chain.mdb')
       const maps: { size: number; rssKb: number }[] = []
@@ -98,11 +99,71 @@ describe('LmdbStore', () => {
     }
   })
 
+  it('behavior: block records, receipts, deltas, read sets and witnesses go to the static files, not LMDB\'s map, and read back as written', async () => {
+    const dir = tempDir()
+    const store = LmdbStore.open(dir)
+    try {
+      const chainBefore = statSync(join(dir, 'chain.mdb')).size
+      const body = new Uint8Array(1 << 20).map((_, i) => i % 253)
+      const receipts = [Uint8Array.of(0xc3, 1, 2, 3)]
+      const readSet = new Uint8Array(300_000).fill(9)
+      for (let n = 0n; n < 4n; n++) await store.writeBlock({ ...emptyBlock(n), serialized: body, receipts }, createStateDelta(), { readSet })
+      const witness = new Uint8Array(500_000).fill(5)
+      await store.writeCommitments([0n, 1n, 2n, 3n].map((number) => ({ number, root: new Uint8Array(32).fill(1), witness, nodes: [] })))
+      // ~5.2 MB of records: the static files hold them, LMDB only their pointers.
+      assert.ok(statSync(join(dir, 'blocks.dat')).size > 4 * (body.length + readSet.length))
+      assert.ok(statSync(join(dir, 'witnesses.dat')).size >= 4 * witness.length)
+      assert.ok(statSync(join(dir, 'chain.mdb')).size - chainBefore < 1 << 20, `chain.mdb grew by ${statSync(join(dir, 'chain.mdb')).size - chainBefore} bytes`)
+      for (let n = 0n; n < 4n; n++) {
+        assert.deepEqual(new Uint8Array(store.getBlockRlp(n)!), body)
+        assert.deepEqual(store.getBlock(n)!.receipts.map((r) => [...r]), receipts.map((r) => [...r]))
+        assert.deepEqual(store.getReadSet(n), readSet)
+        assert.deepEqual(store.getWitness(n), witness)
+        assert.deepEqual(store.getBlockHash(n), emptyBlock(n).hash)
+      }
+      assert.equal(store.getWitness(4n), undefined)
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('behavior: bytes a crash left after the last committed record are cut off before the next append; a record past the end of its file is an error, not other bytes', async () => {
+    const dir = tempDir()
+    let store = LmdbStore.open(dir)
+    const blocks = [0n, 1n, 2n].map((n) => ({ ...emptyBlock(n), serialized: new Uint8Array(1000 + Number(n)).fill(Number(n) + 1) }))
+    for (const block of blocks.slice(0, 2)) await store.writeBlock(block, createStateDelta())
+    await store.close()
+    const file = join(dir, 'blocks.dat')
+    const committed = statSync(file).size
+    // An append whose LMDB transaction never committed (the process died in between).
+    appendFileSync(file, new Uint8Array(777).fill(0xee))
+    store = LmdbStore.open(dir)
+    try {
+      assert.deepEqual(new Uint8Array(store.getBlockRlp(1n)!), blocks[1]!.serialized, 'committed records read back before the repair')
+      await store.writeBlock(blocks[2]!, createStateDelta())
+      blocks.forEach((block) => assert.deepEqual(new Uint8Array(store.getBlockRlp(block.number)!), block.serialized, `block ${block.number}`))
+      // The torn bytes are gone: the file is what the three blocks' records take, nothing more.
+      const third = statSync(file).size - committed
+      assert.ok(third > blocks[2]!.serialized.length && third < blocks[2]!.serialized.length + 200, `block 2 took ${third} bytes after the committed end`)
+    } finally {
+      await store.close()
+    }
+    // A damaged data dir: the file lost its last record.
+    truncateSync(file, committed)
+    store = LmdbStore.open(dir)
+    try {
+      assert.throws(() => store.getBlock(2n), /blocks\.dat ends before the record .* the data dir is damaged/)
+      assert.deepEqual(new Uint8Array(store.getBlockRlp(1n)!), blocks[1]!.serialized)
+    } finally {
+      await store.close()
+    }
+  })
+
   it('behavior: a data dir of another schema version is refused with a message saying what to do', async () => {
     const dir = tempDir()
     const store = LmdbStore.open(dir)
     await store.putMeta(metaKeys.schemaVersion, numberKey(1))
     await store.close()
-    assert.throws(() => LmdbStore.open(dir), /has schema version 1, this mosaic reads version 4: use another DATA_DIR/)
+    assert.throws(() => LmdbStore.open(dir), /has schema version 1, this mosaic reads version 5: use another DATA_DIR/)
   })
 })

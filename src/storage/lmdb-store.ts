@@ -15,6 +15,7 @@ import { decodeStateDelta, encodeStateDelta } from '../state/delta-codec.ts'
 import type { AccountRecord, StateDelta } from '../state/types.ts'
 import { metaKeys, numberKey, readNumberKey, SCHEMA_VERSION, storageKey, tables } from './schema.ts'
 import { rlpEncode, rlpListString } from '../utils/rlp.ts'
+import { POINTER_BYTES, StaticFile, decodePointer } from './static-file.ts'
 
 type Table = Database<Uint8Array, Uint8Array>
 
@@ -234,6 +235,15 @@ export class LmdbStore {
    */
   private readonly miniEnv: RootDatabase
   private readonly miniBatches: Table
+  /**
+   * The records each block adds and nothing rewrites, outside LMDB (`static-file.ts`): block
+   * bodies, receipts, state deltas and read sets in `DATA_DIR/blocks.dat`, witnesses in
+   * `DATA_DIR/witnesses.dat`; their tables hold pointers.
+   */
+  private readonly blockFile: StaticFile
+  private readonly witnessFile: StaticFile
+  /** Whether this store cut the static files to what its pointers name (before its first append). */
+  private staticFilesRepaired = false
   /** The last block whose write is flushed to disk. */
   private flushedHead: bigint
   /** Hears the block events of each commit, in sequence order, once they are durable. */
@@ -271,6 +281,8 @@ export class LmdbStore {
     this.miniEnv = open({ path: join(path, 'mini-batches.mdb'), maxDbs: 1, compression: false, mapSize: MINI_BATCHES_MAP_BYTES })
     this.miniBatches = this.miniEnv.openDB<Uint8Array, Uint8Array>({ name: tables.miniBatches, keyEncoding: 'binary', encoding: 'binary' })
     this.moveMiniBatchesOutOfChain()
+    this.blockFile = new StaticFile(join(path, 'blocks.dat'))
+    this.witnessFile = new StaticFile(join(path, 'witnesses.dat'))
     this.flushedHead = this.getHead() ?? -1n
     const floor = this.getMeta(metaKeys.historyFrom)
     this.historyFloor = floor === undefined ? undefined : readNumberKey(floor)
@@ -296,6 +308,36 @@ export class LmdbStore {
     await this.historyIndexing?.done
     await this.miniEnv.close()
     await this.env.close()
+    this.blockFile.close()
+    this.witnessFile.close()
+  }
+
+  /**
+   * Before this store's first append: cut each static file to the end of the furthest record a
+   * committed pointer names — the last entry of each of its tables, as records are appended in
+   * block order — dropping what an append left whose transaction never committed.
+   */
+  private repairStaticFiles(): void {
+    if (this.staticFilesRepaired) return
+    const end = (...tables: Table[]) => {
+      let furthest = 0
+      for (const table of tables) {
+        for (const { value } of table.getRange({ reverse: true, limit: 1 })) {
+          const { offset, length } = decodePointer(value)
+          furthest = Math.max(furthest, offset + length)
+        }
+      }
+      return furthest
+    }
+    this.blockFile.truncateTo(end(this.t.blocks, this.t.receipts, this.t.stateDeltas, this.t.readSets))
+    this.witnessFile.truncateTo(end(this.t.witnesses))
+    this.staticFilesRepaired = true
+  }
+
+  /** The record a table's pointer names in its static file, or undefined where the table has none. */
+  private staticRecord(table: Table, file: StaticFile, number: bigint): Uint8Array | undefined {
+    const pointer = table.getBinaryFast(numberKey(number))
+    return pointer === undefined ? undefined : file.read(pointer)
   }
 
   // ---- meta ----
@@ -662,28 +704,28 @@ export class LmdbStore {
   // ---- chain ----
 
   getBlock(number: bigint): StoredBlock | undefined {
-    const bytes = this.t.blocks.getBinary(numberKey(number))
+    const bytes = this.staticRecord(this.t.blocks, this.blockFile, number)
     if (bytes === undefined) return undefined
     const [serialized, senders, txHashes, hash] = RLP.decode(bytes) as [Uint8Array, Uint8Array[], Uint8Array[], Uint8Array]
-    const receiptsBytes = this.t.receipts.getBinary(numberKey(number))
+    const receiptsBytes = this.staticRecord(this.t.receipts, this.blockFile, number)
     const receipts = receiptsBytes === undefined ? [] : (RLP.decode(receiptsBytes) as Uint8Array[])
     return { number, hash, serialized, senders, txHashes, receipts }
   }
 
   /** Only a stored block's RLP (the L1 poster's batches): the rest of its record is not decoded. */
   getBlockRlp(number: bigint): Uint8Array | undefined {
-    const bytes = this.t.blocks.getBinary(numberKey(number))
+    const bytes = this.staticRecord(this.t.blocks, this.blockFile, number)
     return bytes === undefined ? undefined : rlpListString(bytes, 0)
   }
 
   /**
    * Only a stored block's hash: what BLOCKHASH, the parallel executor's 256 ancestors of every
-   * block and block filters read, so none decodes the block's record or copies it out of the
-   * map (`getBinaryFast`'s buffer is lmdb-js' own, good until the next read: the hash is copied).
+   * block and block filters read. It is kept after the block record's pointer, so none reads the
+   * record (`getBinaryFast`'s buffer is lmdb-js' own, good until the next read: the hash is copied).
    */
   getBlockHash(number: bigint): Uint8Array | undefined {
     const bytes = this.t.blocks.getBinaryFast(numberKey(number))
-    return bytes === undefined ? undefined : new Uint8Array(rlpListString(bytes, 3))
+    return bytes === undefined ? undefined : new Uint8Array(bytes.subarray(POINTER_BYTES))
   }
 
   getBlockNumber(hash: Uint8Array): bigint | undefined {
@@ -706,7 +748,7 @@ export class LmdbStore {
 
   /** The same delta as stored: its `encodeStateDelta` bytes, not decoded. */
   getStateDeltaEncoding(number: bigint): Uint8Array | undefined {
-    return this.t.stateDeltas.getBinary(numberKey(number))
+    return this.staticRecord(this.t.stateDeltas, this.blockFile, number)
   }
 
   // ---- commitment ----
@@ -763,12 +805,12 @@ export class LmdbStore {
 
   /** What block `number` read (`state/read-set.ts` encoding), stored with the block. */
   getReadSet(number: bigint): Uint8Array | undefined {
-    return this.t.readSets.getBinary(numberKey(number))
+    return this.staticRecord(this.t.readSets, this.blockFile, number)
   }
 
   /** Block `number`'s witness (binary form), once its commitment is recorded. */
   getWitness(number: bigint): Uint8Array | undefined {
-    return this.t.witnesses.getBinary(numberKey(number))
+    return this.staticRecord(this.t.witnesses, this.witnessFile, number)
   }
 
   /** The exact post-state root of block `number`, once computed and stored. */
@@ -793,12 +835,18 @@ export class LmdbStore {
    */
   async writeCommitments(blocks: readonly CommitmentRecord[]): Promise<void> {
     if (blocks.length === 0) return
+    this.repairStaticFiles()
+    const witnesses = blocks.filter((b) => b.witness !== undefined)
+    const pointers = this.witnessFile.append(witnesses.map((b) => b.witness!))
+    if (witnesses.length > 0) await this.witnessFile.sync()
+    const witnessPointer = new Map(witnesses.map((b, i) => [b.number, pointers[i]!]))
     let events: BlockEvent[] = []
     await this.env.transaction(() => {
-      for (const { number, root, nodes, witness, stale } of blocks) {
+      for (const { number, root, nodes, stale } of blocks) {
         for (const [hash, enc] of nodes) this.t.trieNodes.putSync(hash, withBlock(enc, number))
         if (stale !== undefined && stale.length > 0) this.t.trieStale.putSync(staleKey(number, AGGREGATE_WRITER), encodeKeys(stale))
         this.t.stateRoots.putSync(numberKey(number), root)
+        const witness = witnessPointer.get(number)
         if (witness !== undefined) this.t.witnesses.putSync(numberKey(number), witness)
       }
       this.t.meta.putSync(new TextEncoder().encode(metaKeys.commitmentHead), numberKey(blocks[blocks.length - 1]!.number))
@@ -819,10 +867,22 @@ export class LmdbStore {
   async writeBlock(block: StoredBlock, delta: StateDelta, options: { readonly meta?: Record<string, Uint8Array>; readonly readSet?: Uint8Array } = {}): Promise<void> {
     const num = numberKey(block.number)
     const history = block.number > 0n && this.historyBlocks > 0
+    // The large records go to the static file first, durable before the pointers that name them.
+    this.repairStaticFiles()
+    const [blockRecord, receipts, stateDelta, readSet] = this.blockFile.append([
+      rlpEncode([block.serialized, block.senders, block.txHashes, block.hash]),
+      rlpEncode(block.receipts),
+      encodeStateDelta(delta),
+      ...(options.readSet === undefined ? [] : [options.readSet]),
+    ])
+    await this.blockFile.sync()
     let events: BlockEvent[] = []
     await this.env.transaction(() => {
-      this.t.blocks.putSync(num, rlpEncode([block.serialized, block.senders, block.txHashes, block.hash]))
-      this.t.receipts.putSync(num, rlpEncode(block.receipts))
+      const blockPointer = new Uint8Array(POINTER_BYTES + block.hash.length)
+      blockPointer.set(blockRecord!, 0)
+      blockPointer.set(block.hash, POINTER_BYTES)
+      this.t.blocks.putSync(num, blockPointer)
+      this.t.receipts.putSync(num, receipts!)
       this.t.blockHashes.putSync(block.hash, num)
       const numberBytes = bigIntToUnpaddedBytes(block.number)
       block.txHashes.forEach((hash, index) => {
@@ -832,8 +892,8 @@ export class LmdbStore {
       this.writeStateDelta(delta)
       this.advanceHistory(block.number, history)
       events = this.appendBlockEvents([{ block: block.number, status: 'executed', data: {} }])
-      this.t.stateDeltas.putSync(num, encodeStateDelta(delta))
-      if (options.readSet !== undefined) this.t.readSets.putSync(num, options.readSet)
+      this.t.stateDeltas.putSync(num, stateDelta!)
+      if (readSet !== undefined) this.t.readSets.putSync(num, readSet)
       const encoder = new TextEncoder()
       this.t.meta.putSync(encoder.encode(metaKeys.head), num)
       this.t.meta.putSync(encoder.encode(metaKeys.schemaVersion), numberKey(SCHEMA_VERSION))

@@ -3,14 +3,23 @@
  *
  * One LMDB environment in `DATA_DIR/chain.mdb`, one named sub-database per table, binary keys
  * and binary values — except the open block's mini-batches, in `DATA_DIR/mini-batches.mdb` (see
- * `miniBatches`). Numbers in keys are 8-byte big-endian so that LMDB's byte order is
+ * `miniBatches`). The large records every block adds and nothing rewrites are appended to static
+ * files (`static-file.ts`): `DATA_DIR/blocks.dat` (block records, receipts, state deltas, read
+ * sets) and `DATA_DIR/witnesses.dat`; their tables map the block number to a pointer, offset (8)
+ * ‖ length (4), written after the record is on disk. Numbers in keys are 8-byte big-endian so that LMDB's byte order is
  * numeric order. Every write of a block — its header and body, receipts, indexes, the flat-state
  * changes it made and the new head pointer — goes into ONE LMDB transaction, so after a crash the
- * store holds either all of a block or none of it (kill -9 safe: LMDB commits are atomic).
+ * store holds either all of a block or none of it (kill -9 safe: LMDB commits are atomic); its
+ * static-file records are on disk before that transaction, and bytes after the last one a pointer
+ * names are cut off before the next append.
  */
 
-/** 4: trie nodes carry the block they were last written at, storage tries' nodes are keyed under their account, and `trie_stale` exists. */
-export const SCHEMA_VERSION = 4
+/**
+ * 4: trie nodes carry the block they were last written at, storage tries' nodes are keyed under
+ * their account, and `trie_stale` exists. 5: block records, receipts, state deltas, read sets and
+ * witnesses are in static files (`static-file.ts`), their tables hold pointers.
+ */
+export const SCHEMA_VERSION = 5
 
 export const tables = {
   /** address (20 bytes) → RLP([nonce, balance, codeHash]) of the account at the head block. */
@@ -19,17 +28,17 @@ export const tables = {
   storage: 'storage',
   /** keccak256(code) (32) → contract bytecode. Content-addressed, never deleted. */
   code: 'code',
-  /** block number (8, BE) → RLP([header, [serialized tx…], [sender address…]]). */
+  /** block number (8, BE) → pointer (12) ‖ block hash (32); the record, in `blocks.dat`: RLP([block RLP, [sender address…], [tx hash…], block hash]). */
   blocks: 'blocks',
   /** block hash (32) → block number (8, BE). */
   blockHashes: 'block_hashes',
-  /** block number (8, BE) → RLP([[status, cumulativeGasUsed, logs]…]), one per tx, in block order. */
+  /** block number (8, BE) → pointer to RLP([[status, cumulativeGasUsed, logs]…]) in `blocks.dat`, one per tx, in block order. */
   receipts: 'receipts',
   /** tx hash (32) → RLP([block number, index in block]). */
   txIndex: 'tx_index',
-  /** block number (8, BE) → the block's state delta (`state/delta-codec.ts`), written with the block. */
+  /** block number (8, BE) → pointer to the block's state delta (`state/delta-codec.ts`) in `blocks.dat`, written with the block. */
   stateDeltas: 'state_deltas',
-  /** block number (8, BE) → what the block read and the code hashes it needs (`state/read-set.ts`), written with the block: its witness can be rebuilt after a crash. */
+  /** block number (8, BE) → pointer to what the block read and the code hashes it needs (`state/read-set.ts`) in `blocks.dat`, written with the block: its witness can be rebuilt after a crash. */
   readSets: 'read_sets',
   /**
    * keccak256(node) (32) → node ‖ block (8, BE): MPT nodes (RLP) of the account trie and
@@ -49,7 +58,7 @@ export const tables = {
   trieStale: 'trie_stale',
   /** block number (8, BE) → exact post-state root (32) of the block, once the commitment pipeline computed it. */
   stateRoots: 'state_roots',
-  /** block number (8, BE) → the block's witness (`witness/witness.ts`, binary form), written with its commitment. */
+  /** block number (8, BE) → pointer to the block's witness (`witness/witness.ts`, binary form) in `witnesses.dat`, written with its commitment. */
   witnesses: 'witnesses',
   /**
    * block (8, BE) ‖ address (20) → the account as it was before that block changed it:
