@@ -244,6 +244,8 @@ export class LmdbStore {
   private readonly witnessFile: StaticFile
   /** Whether this store cut the static files to what its pointers name (before its first append). */
   private staticFilesRepaired = false
+  /** Resolves once the transaction of the last write that went through `inCallOrder` is queued. */
+  private staticWriteQueued: Promise<void> = Promise.resolve()
   /** The last block whose write is flushed to disk. */
   private flushedHead: bigint
   /** Hears the block events of each commit, in sequence order, once they are durable. */
@@ -332,6 +334,27 @@ export class LmdbStore {
     this.blockFile.truncateTo(end(this.t.blocks, this.t.receipts, this.t.stateDeltas, this.t.readSets))
     this.witnessFile.truncateTo(end(this.t.witnesses))
     this.staticFilesRepaired = true
+  }
+
+  /**
+   * Run `transaction` (which queues an LMDB transaction when called) once `file`'s appends are on
+   * disk and every earlier call's transaction is queued: the writes that wait for a static file
+   * still commit in the order they were called, as lmdb-js commits transactions in call order.
+   */
+  private async inCallOrder<T>(file: StaticFile | undefined, transaction: () => Promise<T>): Promise<T> {
+    const previous = this.staticWriteQueued
+    const synced = file?.sync()
+    let queued!: () => void
+    this.staticWriteQueued = new Promise((resolve) => (queued = resolve))
+    try {
+      await Promise.all([previous, synced])
+    } catch (error) {
+      queued()
+      throw error
+    }
+    const result = transaction()
+    queued()
+    return result
   }
 
   /** The record a table's pointer names in its static file, or undefined where the table has none. */
@@ -838,10 +861,9 @@ export class LmdbStore {
     this.repairStaticFiles()
     const witnesses = blocks.filter((b) => b.witness !== undefined)
     const pointers = this.witnessFile.append(witnesses.map((b) => b.witness!))
-    if (witnesses.length > 0) await this.witnessFile.sync()
     const witnessPointer = new Map(witnesses.map((b, i) => [b.number, pointers[i]!]))
     let events: BlockEvent[] = []
-    await this.env.transaction(() => {
+    await this.inCallOrder(witnesses.length > 0 ? this.witnessFile : undefined, () => this.env.transaction(() => {
       for (const { number, root, nodes, stale } of blocks) {
         for (const [hash, enc] of nodes) this.t.trieNodes.putSync(hash, withBlock(enc, number))
         if (stale !== undefined && stale.length > 0) this.t.trieStale.putSync(staleKey(number, AGGREGATE_WRITER), encodeKeys(stale))
@@ -851,7 +873,7 @@ export class LmdbStore {
       }
       this.t.meta.putSync(new TextEncoder().encode(metaKeys.commitmentHead), numberKey(blocks[blocks.length - 1]!.number))
       events = this.appendBlockEvents(blocks.map(({ number, root }) => ({ block: number, status: 'rooted', data: { stateRoot: bytesToHex(root) } })))
-    })
+    }))
     this.onBlockEvents?.(events)
   }
 
@@ -875,9 +897,8 @@ export class LmdbStore {
       encodeStateDelta(delta),
       ...(options.readSet === undefined ? [] : [options.readSet]),
     ])
-    await this.blockFile.sync()
     let events: BlockEvent[] = []
-    await this.env.transaction(() => {
+    await this.inCallOrder(this.blockFile, () => this.env.transaction(() => {
       const blockPointer = new Uint8Array(POINTER_BYTES + block.hash.length)
       blockPointer.set(blockRecord!, 0)
       blockPointer.set(block.hash, POINTER_BYTES)
@@ -898,7 +919,7 @@ export class LmdbStore {
       this.t.meta.putSync(encoder.encode(metaKeys.head), num)
       this.t.meta.putSync(encoder.encode(metaKeys.schemaVersion), numberKey(SCHEMA_VERSION))
       for (const [key, value] of Object.entries(options.meta ?? {})) this.t.meta.putSync(encoder.encode(key), value)
-    })
+    }))
     void Promise.resolve(this.env.flushed).then(() => {
       if (block.number > this.flushedHead) this.flushedHead = block.number
     })
