@@ -106,17 +106,18 @@ async function writeChain(store: LmdbStore, models: ModelState[], from: bigint, 
 describe('history: state at earlier blocks', () => {
   // The default index batch (64 blocks) leaves the first 60 blocks' change sets pending across
   // the reopen, so they are reloaded from disk; a batch of 7 has most blocks read through the
-  // index on disk, with batches committed while blocks are written, 5 entries per commit (so the
-  // reads at the end may meet a batch half written).
+  // index on disk, with batches committed while blocks are written, 5 keys per commit (so the
+  // reads at the end may meet a batch half written), in shards of 3 blocks, and the change sets
+  // in segment files of 16 blocks.
   for (const batch of [undefined, 7]) {
   it(`differential: every account and slot read at every block equals a full copy of the state after it, across a reopen (index batch ${batch ?? 'default'})`, async () => {
     const dir = tempDir()
     const next = random(7)
     const models: ModelState[] = []
-    let store = LmdbStore.open(dir, batch === undefined ? {} : { historyIndexBatchBlocks: batch, historyIndexChunkEntries: 5 })
+    let store = LmdbStore.open(dir, batch === undefined ? {} : { historyIndexBatchBlocks: batch, historyIndexChunkEntries: 5, historyShardBlocks: 3, changeSetSegmentBlocks: 16 })
     await writeChain(store, models, 0n, 60n, next)
     await store.close()
-    store = LmdbStore.open(dir, batch === undefined ? {} : { historyIndexBatchBlocks: batch, historyIndexChunkEntries: 5 })
+    store = LmdbStore.open(dir, batch === undefined ? {} : { historyIndexBatchBlocks: batch, historyIndexChunkEntries: 5, historyShardBlocks: 3, changeSetSegmentBlocks: 16 })
     if (batch === undefined) assert.ok(store.historyPendingEntries > 0, 'the pending change sets were not reloaded')
     try {
       await writeChain(store, models, 61n, 120n, next)
@@ -131,21 +132,38 @@ describe('history: state at earlier blocks', () => {
       assert.ok(headReads.length > 100, `reading the head instead of block N differed only ${headReads.length} times`)
       // And a wiped storage with slots re-set in the same block was generated.
       assert.ok(models.some((_, n) => n > 0 && store.getStateDelta(BigInt(n))!.storageCleared.size > 0), 'no storage wipe generated')
-      if (batch !== undefined) assert.ok(store.historyBytes().index > 0, 'nothing was indexed on disk')
+      if (batch !== undefined) {
+        assert.ok(store.historyBytes().index > 0, 'nothing was indexed on disk')
+        assert.deepEqual(store.changeSetSegments(), [0n, 16n, 32n, 48n, 64n, 80n, 96n, 112n])
+      }
     } finally {
       await store.close()
     }
   })
   }
 
-  it('behavior: blocks that leave the window lose their change sets, reads inside it still match, and outside it are refused', async () => {
+  it('behavior: blocks that leave the window lose their change sets, their segment files and their index shards, reads inside it still match, and outside it are refused', async () => {
+    const options = { historyIndexBatchBlocks: 4, historyShardBlocks: 2, changeSetSegmentBlocks: 8 }
+    // The same chain with every block kept: what the index would hold unpruned.
+    const whole = LmdbStore.open(tempDir(), options)
+    await writeChain(whole, [], 0n, 80n, random(11))
+    const wholeShards = whole.historyIndexShards()
+    // Block 80 of this chain changed nothing: no change set, so no segment from block 80 on.
+    assert.deepEqual(whole.changeSetSegments(), [0n, 8n, 16n, 24n, 32n, 40n, 48n, 56n, 64n, 72n])
+    await whole.close()
     const dir = tempDir()
     const next = random(11)
     const models: ModelState[] = []
-    const store = LmdbStore.open(dir, { historyBlocks: 10, historyIndexBatchBlocks: 4 })
+    const store = LmdbStore.open(dir, { historyBlocks: 10, ...options })
     try {
       await writeChain(store, models, 0n, 80n, next)
       assert.equal(store.historyFrom, 70n)
+      // The window is blocks 70–80: the segments of blocks 64–71 and 72–79 are left.
+      assert.deepEqual(store.changeSetSegments(), [64n, 72n])
+      // Shards of 2 blocks: the 81 blocks' would be ~7 times the window's; what is left is the
+      // shards ending in the window and the keys' open shards.
+      const shards = store.historyIndexShards()
+      assert.ok(shards * 2 < wholeShards, `${shards} index shards left of ${wholeShards}`)
       const wrong: string[] = []
       for (let n = 70n; n <= 80n; n++) wrong.push(...compareAt(store, n, models[Number(n)]!))
       assert.deepEqual(wrong, [])

@@ -15,7 +15,7 @@ import { decodeStateDelta, encodeStateDelta } from '../state/delta-codec.ts'
 import type { AccountRecord, StateDelta } from '../state/types.ts'
 import { metaKeys, numberKey, readNumberKey, SCHEMA_VERSION, storageKey, tables } from './schema.ts'
 import { rlpEncode, rlpListString } from '../utils/rlp.ts'
-import { POINTER_BYTES, StaticFile, decodePointer } from './static-file.ts'
+import { POINTER_BYTES, SegmentedFiles, StaticFile, decodePointer } from './static-file.ts'
 
 type Table = Database<Uint8Array, Uint8Array>
 
@@ -30,8 +30,12 @@ export type StoreOptions = {
   readonly blockEventsKept?: number
   /** Blocks whose change sets are indexed together (`HISTORY_INDEX_BATCH_BLOCKS`); tests lower it. */
   readonly historyIndexBatchBlocks?: number
-  /** Index entries per commit within a batch; tests lower it. */
+  /** Keys per commit within an index batch; tests lower it. */
   readonly historyIndexChunkEntries?: number
+  /** Blocks per full history index shard (`HISTORY_SHARD_BLOCKS`); tests lower it. */
+  readonly historyShardBlocks?: number
+  /** Blocks per change set segment file (`CHANGE_SET_SEGMENT_BLOCKS`); tests lower it. */
+  readonly changeSetSegmentBlocks?: number
 }
 
 /** The stages of a block's life, in the order they happen to it (`mosaic_subscribe("blocks")`). */
@@ -63,10 +67,57 @@ const PRUNE_PER_WRITE = 4
  */
 const HISTORY_INDEX_BATCH_BLOCKS = 64
 const HISTORY_INDEX_BATCH_ENTRIES = 32_768
-/** Index entries per LMDB commit within a batch (see `writeIndexChunks`). */
-const HISTORY_INDEX_CHUNK_ENTRIES = 2_048
+/** Keys per LMDB commit within an index batch (see `writeIndexChunks`). */
+const HISTORY_INDEX_CHUNK_ENTRIES = 1_024
+/**
+ * Blocks per full shard of a key's history index: 1,536 bytes, so that a shard stays within an
+ * LMDB page (a value over ~2 KB would take overflow pages of its own).
+ */
+const HISTORY_SHARD_BLOCKS = 192
+/**
+ * Blocks per change set segment file: the window (`HISTORY_BLOCKS`) moves by whole files, so
+ * the disk holds at most this many blocks' change sets beyond it.
+ */
+const CHANGE_SET_SEGMENT_BLOCKS = 4_096n
+/** Decoded change sets kept for history reads, by the bytes of their records. */
+const CHANGE_SET_CACHE_BYTES = 4 * 1024 * 1024
 const NO_VALUE = new Uint8Array(0)
-const LAST_BLOCK_KEY = new Uint8Array(8).fill(0xff)
+/** The key suffix of a key's open history shard, and of its first possible one; `SHARD_END` ends a key's range after its open shard. */
+const OPEN_SHARD = new Uint8Array(8).fill(0xff)
+const FIRST_SHARD = new Uint8Array(8)
+const SHARD_END = Uint8Array.of(0)
+
+type ChangeKind = 'accounts' | 'storage'
+/** A key a block changed and its value before (`hex`: address, or address ‖ slot). */
+type ChangeEntry = { readonly hex: string; readonly key: Uint8Array; readonly before: Uint8Array }
+/** One block's change set: the accounts and the slots it changed, each with its value before. */
+type ChangeSet = { readonly accounts: readonly ChangeEntry[]; readonly storage: readonly ChangeEntry[] }
+/** Blocks (ascending) to add to a key's history index. */
+type IndexAppend = { readonly table: Table; readonly key: Uint8Array; readonly blocks: readonly bigint[] }
+
+function encodeChangeSet(changes: ChangeSet): Uint8Array {
+  const pairs = (entries: readonly ChangeEntry[]) => entries.map(({ key, before }) => [key, before])
+  return rlpEncode([pairs(changes.accounts), pairs(changes.storage)])
+}
+
+function decodeChangeSet(record: Uint8Array): ChangeSet {
+  const [accounts, storage] = RLP.decode(record) as unknown as [Uint8Array, Uint8Array][][]
+  const entries = (pairs: [Uint8Array, Uint8Array][]) => pairs.map(([key, before]) => ({ hex: bytesToUnprefixedHex(key), key, before }))
+  return { accounts: entries(accounts!), storage: entries(storage!) }
+}
+
+/** A history shard's blocks: 8 bytes (BE) each. */
+function encodeBlocks(blocks: readonly bigint[]): Uint8Array {
+  const out = new Uint8Array(blocks.length * 8)
+  const view = new DataView(out.buffer)
+  blocks.forEach((block, i) => view.setBigUint64(i * 8, block))
+  return out
+}
+
+function decodeBlocks(bytes: Uint8Array): bigint[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
+  return Array.from({ length: bytes.length / 8 }, (_, i) => view.getBigUint64(i * 8))
+}
 
 const min = (a: bigint, b: bigint): bigint => (a < b ? a : b)
 
@@ -225,6 +276,14 @@ export class LmdbStore {
   private readonly pendingHistory = { accounts: new Map() as PendingHistory, storage: new Map() as PendingHistory, blocks: [] as bigint[], entries: 0 }
   private readonly historyIndexBatchBlocks: number
   private readonly historyIndexChunkEntries: number
+  private readonly historyShardBlocks: number
+  /** Change set records, a file per segment of blocks (`DATA_DIR/changesets/`). */
+  private readonly changeSetFiles: SegmentedFiles
+  /** The change sets history reads decoded last, oldest first, `CHANGE_SET_CACHE_BYTES` of records at most. */
+  private readonly changeSetCache = new Map<bigint, { readonly changes: { readonly accounts: Map<string, Uint8Array>; readonly storage: Map<string, Uint8Array> }; readonly bytes: number }>()
+  private changeSetCacheBytes = 0
+  /** Whether a block write is under way (`writeBlock` takes one at a time). */
+  private writingBlock = false
   private nextEvent: bigint
   /**
    * The open block's mini-batches, in an environment of their own (`DATA_DIR/mini-batches.mdb`):
@@ -273,8 +332,7 @@ export class LmdbStore {
       witnesses: table(tables.witnesses),
       readSets: table(tables.readSets),
       blockEvents: table(tables.blockEvents),
-      accountChangeSets: table(tables.accountChangeSets),
-      storageChangeSets: table(tables.storageChangeSets),
+      changeSets: table(tables.changeSets),
       accountHistory: table(tables.accountHistory),
       storageHistory: table(tables.storageHistory),
       meta: table(tables.meta),
@@ -285,11 +343,13 @@ export class LmdbStore {
     this.moveMiniBatchesOutOfChain()
     this.blockFile = new StaticFile(join(path, 'blocks.dat'))
     this.witnessFile = new StaticFile(join(path, 'witnesses.dat'))
+    this.changeSetFiles = new SegmentedFiles(join(path, 'changesets'), options.changeSetSegmentBlocks === undefined ? CHANGE_SET_SEGMENT_BLOCKS : BigInt(options.changeSetSegmentBlocks))
     this.flushedHead = this.getHead() ?? -1n
     const floor = this.getMeta(metaKeys.historyFrom)
     this.historyFloor = floor === undefined ? undefined : readNumberKey(floor)
     this.historyIndexBatchBlocks = options.historyIndexBatchBlocks ?? HISTORY_INDEX_BATCH_BLOCKS
     this.historyIndexChunkEntries = options.historyIndexChunkEntries ?? HISTORY_INDEX_CHUNK_ENTRIES
+    this.historyShardBlocks = options.historyShardBlocks ?? HISTORY_SHARD_BLOCKS
     const indexedTo = this.getMeta(metaKeys.historyIndexedTo)
     this.historyIndexedTo = indexedTo === undefined ? -1n : readNumberKey(indexedTo)
     this.loadPendingHistory()
@@ -312,6 +372,7 @@ export class LmdbStore {
     await this.env.close()
     this.blockFile.close()
     this.witnessFile.close()
+    this.changeSetFiles.close()
   }
 
   /**
@@ -333,17 +394,24 @@ export class LmdbStore {
     }
     this.blockFile.truncateTo(end(this.t.blocks, this.t.receipts, this.t.stateDeltas, this.t.readSets))
     this.witnessFile.truncateTo(end(this.t.witnesses))
+    let last: { last: bigint; end: number } | undefined
+    for (const { key, value } of this.t.changeSets.getRange({ reverse: true, limit: 1 })) {
+      const { offset, length } = decodePointer(value)
+      last = { last: readNumberKey(key), end: offset + length }
+    }
+    const oldest = this.oldestChangeSet()
+    this.changeSetFiles.repair(last === undefined || oldest === undefined ? undefined : { oldest, ...last })
     this.staticFilesRepaired = true
   }
 
   /**
-   * Run `transaction` (which queues an LMDB transaction when called) once `file`'s appends are on
+   * Run `transaction` (which queues an LMDB transaction when called) once `files`' appends are on
    * disk and every earlier call's transaction is queued: the writes that wait for a static file
    * still commit in the order they were called, as lmdb-js commits transactions in call order.
    */
-  private async inCallOrder<T>(file: StaticFile | undefined, transaction: () => Promise<T>): Promise<T> {
+  private async inCallOrder<T>(files: readonly { sync(): Promise<void> }[], transaction: () => Promise<T>): Promise<T> {
     const previous = this.staticWriteQueued
-    const synced = file?.sync()
+    const synced = Promise.all(files.map((file) => file.sync()))
     let queued!: () => void
     this.staticWriteQueued = new Promise((resolve) => (queued = resolve))
     try {
@@ -419,16 +487,27 @@ export class LmdbStore {
     return value === undefined ? NO_VALUE : value.slice()
   }
 
-  /** Disk use of the history tables: bytes of their pages (LMDB's own statistics). */
+  /** Disk use of the history: the change sets (their segment files and pointers) and the index (LMDB's page statistics). */
   historyBytes(): { changeSets: number; index: number } {
     const bytes = (table: Table) => {
       const stat = table.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number }
       return stat.pageSize * (stat.treeBranchPageCount + stat.treeLeafPageCount + stat.overflowPages)
     }
     return {
-      changeSets: bytes(this.t.accountChangeSets) + bytes(this.t.storageChangeSets),
+      changeSets: bytes(this.t.changeSets) + this.changeSetFiles.bytes(),
       index: bytes(this.t.accountHistory) + bytes(this.t.storageHistory),
     }
+  }
+
+  /** Shards of the history index on disk, both kinds together. */
+  historyIndexShards(): number {
+    const entries = (table: Table) => (table.getStats() as { entryCount: number }).entryCount
+    return entries(this.t.accountHistory) + entries(this.t.storageHistory)
+  }
+
+  /** The change set segment files on disk, by the first block of each. */
+  changeSetSegments(): bigint[] {
+    return this.changeSetFiles.segments()
   }
 
   /** Change set entries written but not yet in the history index (indexed in memory meanwhile). */
@@ -439,15 +518,53 @@ export class LmdbStore {
   /**
    * The value `key` had before the first block after `number` that changed it, or undefined when
    * none did since. The index on disk holds the blocks up to `historyIndexedTo`, the pending
-   * history the ones after it, so the first match in the index is the first change.
+   * history the ones after it, so the first match in the index is the first change: the first
+   * shard that ends after `number` holds it.
    */
-  private firstChangeAfter(kind: 'accounts' | 'storage', key: Uint8Array, number: bigint): Uint8Array | undefined {
-    const [index, changeSets] = kind === 'accounts' ? [this.t.accountHistory, this.t.accountChangeSets] : [this.t.storageHistory, this.t.storageChangeSets]
-    for (const entry of index.getKeys({ start: concatBytes(key, numberKey(number + 1n)), end: concatBytes(key, LAST_BLOCK_KEY), limit: 1 })) {
+  private firstChangeAfter(kind: ChangeKind, key: Uint8Array, number: bigint): Uint8Array | undefined {
+    const index = kind === 'accounts' ? this.t.accountHistory : this.t.storageHistory
+    for (const { value } of index.getRange({ start: concatBytes(key, numberKey(number + 1n)), end: concatBytes(key, OPEN_SHARD, SHARD_END), limit: 1 })) {
+      const blocks = value as Uint8Array
+      // Binary search for the first block after `number` (the open shard may have none).
+      let [low, high] = [0, blocks.length / 8]
+      while (low < high) {
+        const middle = (low + high) >>> 1
+        if (readNumberKey(blocks.subarray(middle * 8, middle * 8 + 8)) > number) high = middle
+        else low = middle + 1
+      }
       // Undefined when that block was pruned meanwhile: the floor check after the lookup refuses the read.
-      return changeSets.getBinary(concatBytes((entry as Uint8Array).subarray(key.length), key))
+      if (low < blocks.length / 8) return this.changeBefore(kind, key, readNumberKey(blocks.subarray(low * 8, low * 8 + 8)))
     }
     return this.pendingHistory[kind].get(bytesToUnprefixedHex(key))?.changes.find((change) => change.block > number)?.before
+  }
+
+  /** What block `block`'s change set recorded for `key`; undefined when the block left the window. */
+  private changeBefore(kind: ChangeKind, key: Uint8Array, block: bigint): Uint8Array | undefined {
+    const changes = this.readChangeSet(block)
+    if (changes === undefined) return undefined
+    const before = changes[kind].get(bytesToUnprefixedHex(key))
+    if (before === undefined) throw new MosaicError('STORE_CORRUPT', `the history index lists block ${block} for ${bytesToHex(key)}, but its change set has no entry for it: the data dir is damaged`)
+    return before
+  }
+
+  /** Block `block`'s change set by key (hex), from a small cache of the last ones read; undefined when it has none or left the window. */
+  private readChangeSet(block: bigint): { readonly accounts: Map<string, Uint8Array>; readonly storage: Map<string, Uint8Array> } | undefined {
+    const cached = this.changeSetCache.get(block)
+    if (cached !== undefined) return cached.changes
+    const pointer = this.t.changeSets.getBinary(numberKey(block))
+    const record = pointer === undefined ? undefined : this.changeSetFiles.read(block, pointer)
+    if (record === undefined) return undefined
+    const set = decodeChangeSet(record)
+    const byKey = (entries: readonly ChangeEntry[]) => new Map(entries.map((entry) => [entry.hex, entry.before]))
+    const changes = { accounts: byKey(set.accounts), storage: byKey(set.storage) }
+    this.changeSetCache.set(block, { changes, bytes: record.length })
+    this.changeSetCacheBytes += record.length
+    for (const [oldest, { bytes }] of this.changeSetCache) {
+      if (this.changeSetCacheBytes <= CHANGE_SET_CACHE_BYTES) break
+      this.changeSetCache.delete(oldest)
+      this.changeSetCacheBytes -= bytes
+    }
+    return changes
   }
 
   private requireHistory(number: bigint): void {
@@ -457,21 +574,16 @@ export class LmdbStore {
   }
 
   /**
-   * Inside the block's write transaction, before its state changes are applied: record what the
+   * Before a block's write transaction, while the flat state is still the parent's: what the
    * block is about to overwrite — each account's and each slot's current value, every slot of a
-   * wiped storage — in the block's change sets, appended at the end of their tables, and in the
-   * pending history, which serves reads until the index batch holding the block is committed.
-   * (Pending first: until the commit, the value recorded is still the current one.)
+   * wiped storage. (`writeBlock` takes one block at a time, so nothing else is in flight.)
    */
-  private writeChangeSets(number: bigint, delta: StateDelta): void {
-    const block = numberKey(number)
-    const record = (kind: 'accounts' | 'storage', hex: string, key: Uint8Array, before: Uint8Array | undefined) => {
-      this.t[kind === 'accounts' ? 'accountChangeSets' : 'storageChangeSets'].putSync(concatBytes(block, key), before ?? NO_VALUE)
-      this.addPendingChange(kind, hex, key, number, before ?? NO_VALUE)
-    }
+  private collectChangeSet(delta: StateDelta): ChangeSet {
+    const accounts: ChangeEntry[] = []
+    const storage: ChangeEntry[] = []
     for (const address of delta.accounts.keys()) {
       const key = unprefixedHexToBytes(address)
-      record('accounts', address, key, this.t.accounts.getBinary(key))
+      accounts.push({ hex: address, key, before: this.t.accounts.getBinary(key) ?? NO_VALUE })
     }
     // Slots written explicitly first; a wiped account's other slots after, each recorded once.
     const written = delta.storageCleared.size === 0 ? undefined : new Set<string>()
@@ -479,22 +591,34 @@ export class LmdbStore {
       const addressBytes = unprefixedHexToBytes(address)
       for (const slot of slots.keys()) {
         const key = storageKey(addressBytes, unprefixedHexToBytes(slot))
-        record('storage', address + slot, key, this.t.storage.getBinary(key))
+        storage.push({ hex: address + slot, key, before: this.t.storage.getBinary(key) ?? NO_VALUE })
         written?.add(address + slot)
       }
     }
     for (const address of delta.storageCleared) {
       for (const { key, value } of this.t.storage.getRange({ start: unprefixedHexToBytes(address), end: storageEnd(address) })) {
-        const slotKey = key as Uint8Array
+        const slotKey = (key as Uint8Array).slice()
         const hex = address + bytesToUnprefixedHex(slotKey.subarray(20))
         if (written?.has(hex)) continue
-        record('storage', hex, slotKey.slice(), (value as Uint8Array).slice())
+        storage.push({ hex, key: slotKey, before: (value as Uint8Array).slice() })
       }
     }
+    return { accounts, storage }
+  }
+
+  /**
+   * Inside the block's write transaction: its change set's pointer (the record is on disk), and
+   * its entries in the pending history, which serves reads until the index batch holding the
+   * block is committed.
+   */
+  private recordChangeSet(number: bigint, changes: ChangeSet, pointer: Uint8Array): void {
+    this.t.changeSets.putSync(numberKey(number), pointer)
+    for (const { hex, key, before } of changes.accounts) this.addPendingChange('accounts', hex, key, number, before)
+    for (const { hex, key, before } of changes.storage) this.addPendingChange('storage', hex, key, number, before)
   }
 
   /** `hex` is the key's hex (the delta's address, or address ‖ slot). */
-  private addPendingChange(kind: 'accounts' | 'storage', hex: string, key: Uint8Array, block: bigint, before: Uint8Array): void {
+  private addPendingChange(kind: ChangeKind, hex: string, key: Uint8Array, block: bigint, before: Uint8Array): void {
     const pending = this.pendingHistory
     const entry = pending[kind].get(hex)
     if (entry === undefined) pending[kind].set(hex, { key, changes: [{ block, before }] })
@@ -505,36 +629,35 @@ export class LmdbStore {
 
   /** On open: the change sets written after the last index batch go back into the pending history. */
   private loadPendingHistory(): void {
-    const start = numberKey(this.historyIndexedTo + 1n)
-    const found: [bigint, 'accounts' | 'storage', Uint8Array, Uint8Array][] = []
-    for (const [kind, table] of [['accounts', this.t.accountChangeSets], ['storage', this.t.storageChangeSets]] as const) {
-      for (const { key, value } of table.getRange({ start })) {
-        const bytes = key as Uint8Array
-        found.push([readNumberKey(bytes.subarray(0, 8)), kind, bytes.slice(8), (value as Uint8Array).slice()])
-      }
+    for (const { key, value } of this.t.changeSets.getRange({ start: numberKey(this.historyIndexedTo + 1n) })) {
+      const block = readNumberKey(key as Uint8Array)
+      const record = this.changeSetFiles.read(block, value as Uint8Array)
+      if (record === undefined) throw new MosaicError('STORE_CORRUPT', `the change set of block ${block} has a pointer but its segment file is missing from ${this.changeSetFiles.dir}: the data dir is damaged`)
+      const changes = decodeChangeSet(record)
+      for (const { hex, key, before } of changes.accounts) this.addPendingChange('accounts', hex, key, block, before)
+      for (const { hex, key, before } of changes.storage) this.addPendingChange('storage', hex, key, block, before)
     }
-    found.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-    for (const [block, kind, key, before] of found) this.addPendingChange(kind, bytesToUnprefixedHex(key), key, block, before)
   }
 
   /**
-   * After a block's commit: once enough change sets wait, index them in one batch of
-   * asynchronous writes, sorted by key, committed by LMDB's write thread (with the new
-   * `history_indexed_to`), then drop them from the pending history. One batch at a time.
+   * After a block's commit: once enough change sets wait, index them in one batch, key by key in
+   * key order, committed in chunks (with the new `history_indexed_to` in the last), then drop
+   * them from the pending history. One batch at a time.
    */
   private indexHistoryWhenDue(): void {
     const pending = this.pendingHistory
     if (this.historyIndexing !== undefined || pending.blocks.length === 0) return
     if (pending.blocks.length < this.historyIndexBatchBlocks && pending.entries < HISTORY_INDEX_BATCH_ENTRIES) return
     const to = pending.blocks[pending.blocks.length - 1]!
-    // In key order, built a chunk at a time as the chunks commit. A kind's hex keys all have one
-    // length, so string order is byte order; each key's changes are in block order already.
+    // A kind's hex keys all have one length, so string order is byte order; each key's changes
+    // are in block order already.
     const tables = { accounts: this.t.accountHistory, storage: this.t.storageHistory }
-    const keys = function* (): Generator<readonly [Database<Uint8Array, Uint8Array>, Uint8Array]> {
+    const keys = function* (): Generator<IndexAppend> {
       for (const kind of ['accounts', 'storage'] as const) {
         for (const hex of [...pending[kind].keys()].sort()) {
           const entry = pending[kind].get(hex)
-          for (const { block } of entry?.changes ?? []) if (block <= to) yield [tables[kind], concatBytes(entry!.key, numberKey(block))]
+          const blocks = (entry?.changes ?? []).filter(({ block }) => block <= to).map(({ block }) => block)
+          if (blocks.length > 0) yield { table: tables[kind], key: entry!.key, blocks }
         }
       }
     }
@@ -556,29 +679,53 @@ export class LmdbStore {
   }
 
   /**
-   * A batch's index entries, a chunk per LMDB commit, one after the other: LMDB has one writer,
-   * so a block or mini-batch write waits behind at most one chunk, never the whole batch (a batch
-   * of 32,768 entries in one commit held a block's write for ~80 ms). `history_indexed_to` moves
-   * with the last chunk; entries of a batch cut short are true (each key's blocks are written in
-   * order) and are written again from the pending changes after a restart.
+   * A batch's keys, a chunk per LMDB transaction, one after the other: LMDB has one writer, so a
+   * block or mini-batch write waits behind at most one chunk, never the whole batch.
+   * `history_indexed_to` moves with the last chunk; a batch cut short is written again from the
+   * pending changes after a restart, and `appendToShards` skips the blocks already indexed.
    */
-  private async writeIndexChunks(keys: Iterator<readonly [Database<Uint8Array, Uint8Array>, Uint8Array]>, to: bigint): Promise<void> {
+  private async writeIndexChunks(keys: Iterator<IndexAppend>, to: bigint): Promise<void> {
     for (;;) {
-      const writes: Promise<boolean>[] = []
+      const chunk: IndexAppend[] = []
       let last = false
-      while (writes.length < this.historyIndexChunkEntries) {
+      while (chunk.length < this.historyIndexChunkEntries) {
         const next = keys.next()
         if (next.done === true) {
           last = true
           break
         }
-        const [table, key] = next.value
-        writes.push(table.put(key, NO_VALUE))
+        chunk.push(next.value)
       }
-      if (last) writes.push(this.t.meta.put(new TextEncoder().encode(metaKeys.historyIndexedTo), numberKey(to)))
-      await Promise.all(writes)
+      await this.env.transaction(() => {
+        for (const append of chunk) this.appendToShards(append)
+        if (last) this.t.meta.putSync(new TextEncoder().encode(metaKeys.historyIndexedTo), numberKey(to))
+      })
       if (last) return
     }
+  }
+
+  /**
+   * In a write transaction: add `blocks` (ascending) to the key's open shard, leaving out those
+   * already indexed and dropping those that left the window, and cut full shards off its front,
+   * each keyed by its last block.
+   */
+  private appendToShards({ table, key, blocks }: IndexAppend): void {
+    const openKey = concatBytes(key, OPEN_SHARD)
+    const open = table.getBinary(openKey)
+    let indexed = decodeBlocks(open ?? NO_VALUE)
+    let lastIndexed = indexed.length > 0 ? indexed[indexed.length - 1] : undefined
+    if (lastIndexed === undefined) {
+      for (const shard of table.getKeys({ start: openKey, end: concatBytes(key, FIRST_SHARD), reverse: true, limit: 1 })) lastIndexed = readNumberKey((shard as Uint8Array).subarray(key.length))
+    }
+    const floor = this.historyFloor ?? 0n
+    indexed = indexed.filter((block) => block >= floor)
+    for (const block of blocks) if (lastIndexed === undefined || block > lastIndexed) indexed.push(block)
+    while (indexed.length > this.historyShardBlocks) {
+      const full = indexed.splice(0, this.historyShardBlocks)
+      table.putSync(concatBytes(key, numberKey(full[full.length - 1]!)), encodeBlocks(full))
+    }
+    if (indexed.length > 0) table.putSync(openKey, encodeBlocks(indexed))
+    else if (open !== undefined) table.removeSync(openKey)
   }
 
   /** Remove the pending changes of the blocks `drop` selects. */
@@ -598,10 +745,12 @@ export class LmdbStore {
   /**
    * Inside a block's write transaction: move the oldest readable block. History on, the blocks
    * that left the window lose their change sets (a few per write); history off, only the head is
-   * readable, and change sets left from a time it was on are pruned the same way.
+   * readable, and change sets left from a time it was on are pruned the same way. Returns
+   * whether any was pruned (their segment files may go once the transaction commits).
    */
-  private advanceHistory(head: bigint, wroteChangeSets: boolean): void {
+  private advanceHistory(head: bigint, wroteChangeSets: boolean): boolean {
     let floor = this.historyFloor
+    let pruned = false
     // The first block written with change sets makes its parent readable.
     if (head === 0n || !wroteChangeSets) floor = head
     else if (floor === undefined) floor = head - 1n
@@ -612,35 +761,43 @@ export class LmdbStore {
       if (oldest === undefined || oldest > pruneTo) break
       // Not a block whose index batch is being committed: its entries would outlive it.
       if (this.historyIndexing !== undefined && oldest > this.historyIndexedTo && oldest <= this.historyIndexing.to) break
-      this.pruneChangeSets(oldest)
+      this.pruneChangeSet(oldest)
+      pruned = true
       if (oldest > floor!) floor = oldest
     }
     if (floor !== this.historyFloor) {
       this.historyFloor = floor
       this.t.meta.putSync(new TextEncoder().encode(metaKeys.historyFrom), numberKey(floor!))
     }
+    return pruned
   }
 
   private oldestChangeSet(): bigint | undefined {
-    let oldest: bigint | undefined
-    for (const table of [this.t.accountChangeSets, this.t.storageChangeSets]) {
-      for (const key of table.getKeys({ limit: 1 })) {
-        const block = readNumberKey((key as Uint8Array).subarray(0, 8))
-        if (oldest === undefined || block < oldest) oldest = block
-      }
-    }
-    return oldest
+    for (const key of this.t.changeSets.getKeys({ limit: 1 })) return readNumberKey(key as Uint8Array)
+    return undefined
   }
 
-  /** Remove a block's change sets and their index entries (none yet for a pending block: it leaves the pending history). */
-  private pruneChangeSets(number: bigint): void {
-    const block = numberKey(number)
-    const range = { start: block, end: numberKey(number + 1n) }
-    for (const [changeSets, index] of [[this.t.accountChangeSets, this.t.accountHistory], [this.t.storageChangeSets, this.t.storageHistory]] as const) {
-      for (const key of [...changeSets.getKeys(range)] as Uint8Array[]) {
-        changeSets.removeSync(key)
-        index.removeSync(concatBytes(key.subarray(8), block))
+  /**
+   * Remove a block's change set pointer, and for each key it changed, the key's first shard if
+   * it ends at or before the block: no read at a block still in the window needs it. (None yet
+   * for a pending block: it leaves the pending history.) Its record goes with its segment file.
+   */
+  private pruneChangeSet(number: bigint): void {
+    const changes = number <= this.historyIndexedTo ? this.readChangeSet(number) : undefined
+    for (const [kind, table] of [['accounts', this.t.accountHistory], ['storage', this.t.storageHistory]] as const) {
+      for (const hex of changes?.[kind].keys() ?? []) {
+        const key = unprefixedHexToBytes(hex)
+        for (const { key: shardKey, value } of table.getRange({ start: concatBytes(key, FIRST_SHARD), end: concatBytes(key, OPEN_SHARD, SHARD_END), limit: 1 })) {
+          const blocks = value as Uint8Array
+          if (blocks.length === 0 || readNumberKey(blocks.subarray(blocks.length - 8)) <= number) table.removeSync((shardKey as Uint8Array).slice())
+        }
       }
+    }
+    this.t.changeSets.removeSync(numberKey(number))
+    const cached = this.changeSetCache.get(number)
+    if (cached !== undefined) {
+      this.changeSetCache.delete(number)
+      this.changeSetCacheBytes -= cached.bytes
     }
     if (number > this.historyIndexedTo) this.dropPendingHistory((b) => b === number)
   }
@@ -863,7 +1020,7 @@ export class LmdbStore {
     const pointers = this.witnessFile.append(witnesses.map((b) => b.witness!))
     const witnessPointer = new Map(witnesses.map((b, i) => [b.number, pointers[i]!]))
     let events: BlockEvent[] = []
-    await this.inCallOrder(witnesses.length > 0 ? this.witnessFile : undefined, () => this.env.transaction(() => {
+    await this.inCallOrder(witnesses.length > 0 ? [this.witnessFile] : [], () => this.env.transaction(() => {
       for (const { number, root, nodes, stale } of blocks) {
         for (const [hash, enc] of nodes) this.t.trieNodes.putSync(hash, withBlock(enc, number))
         if (stale !== undefined && stale.length > 0) this.t.trieStale.putSync(staleKey(number, AGGREGATE_WRITER), encodeKeys(stale))
@@ -887,10 +1044,23 @@ export class LmdbStore {
    * in one LMDB transaction. Resolves once the transaction is committed to disk.
    */
   async writeBlock(block: StoredBlock, delta: StateDelta, options: { readonly meta?: Record<string, Uint8Array>; readonly readSet?: Uint8Array } = {}): Promise<void> {
+    // Its change set is read from the flat state before its transaction: the parent's must be in.
+    if (this.writingBlock) throw new Error(`LmdbStore.writeBlock(${block.number}): the previous block's write has not finished (one at a time)`)
+    this.writingBlock = true
+    try {
+      await this.writeBlockRecords(block, delta, options)
+    } finally {
+      this.writingBlock = false
+    }
+  }
+
+  private async writeBlockRecords(block: StoredBlock, delta: StateDelta, options: { readonly meta?: Record<string, Uint8Array>; readonly readSet?: Uint8Array }): Promise<void> {
     const num = numberKey(block.number)
     const history = block.number > 0n && this.historyBlocks > 0
-    // The large records go to the static file first, durable before the pointers that name them.
+    // The large records go to the static files first, durable before the pointers that name them.
     this.repairStaticFiles()
+    const changes = history ? this.collectChangeSet(delta) : undefined
+    const changesPointer = changes === undefined || changes.accounts.length + changes.storage.length === 0 ? undefined : this.changeSetFiles.append(block.number, encodeChangeSet(changes))
     const [blockRecord, receipts, stateDelta, readSet] = this.blockFile.append([
       rlpEncode([block.serialized, block.senders, block.txHashes, block.hash]),
       rlpEncode(block.receipts),
@@ -898,7 +1068,8 @@ export class LmdbStore {
       ...(options.readSet === undefined ? [] : [options.readSet]),
     ])
     let events: BlockEvent[] = []
-    await this.inCallOrder(this.blockFile, () => this.env.transaction(() => {
+    let pruned = false
+    await this.inCallOrder(changesPointer === undefined ? [this.blockFile] : [this.blockFile, this.changeSetFiles], () => this.env.transaction(() => {
       const blockPointer = new Uint8Array(POINTER_BYTES + block.hash.length)
       blockPointer.set(blockRecord!, 0)
       blockPointer.set(block.hash, POINTER_BYTES)
@@ -909,9 +1080,9 @@ export class LmdbStore {
       block.txHashes.forEach((hash, index) => {
         this.t.txIndex.putSync(hash, rlpEncode([numberBytes, bigIntToUnpaddedBytes(BigInt(index))]))
       })
-      if (history) this.writeChangeSets(block.number, delta)
+      if (changesPointer !== undefined) this.recordChangeSet(block.number, changes!, changesPointer)
       this.writeStateDelta(delta)
-      this.advanceHistory(block.number, history)
+      pruned = this.advanceHistory(block.number, history)
       events = this.appendBlockEvents([{ block: block.number, status: 'executed', data: {} }])
       this.t.stateDeltas.putSync(num, stateDelta!)
       if (readSet !== undefined) this.t.readSets.putSync(num, readSet)
@@ -923,6 +1094,8 @@ export class LmdbStore {
     void Promise.resolve(this.env.flushed).then(() => {
       if (block.number > this.flushedHead) this.flushedHead = block.number
     })
+    // The segment files whose blocks all left the window go once their pointers are gone.
+    if (pruned) this.changeSetFiles.deleteBefore(this.oldestChangeSet() ?? block.number + 1n)
     this.indexHistoryWhenDue()
     this.onBlockEvents?.(events)
   }

@@ -5,8 +5,9 @@
  * and binary values — except the open block's mini-batches, in `DATA_DIR/mini-batches.mdb` (see
  * `miniBatches`). The large records every block adds and nothing rewrites are appended to static
  * files (`static-file.ts`): `DATA_DIR/blocks.dat` (block records, receipts, state deltas, read
- * sets) and `DATA_DIR/witnesses.dat`; their tables map the block number to a pointer, offset (8)
- * ‖ length (4), written after the record is on disk. Numbers in keys are 8-byte big-endian so that LMDB's byte order is
+ * sets) and `DATA_DIR/witnesses.dat`, and the change sets, kept for the history window, to
+ * `DATA_DIR/changesets/` (a file per segment of blocks); their tables map the block number to a
+ * pointer, offset (8) ‖ length (4), written after the record is on disk. Numbers in keys are 8-byte big-endian so that LMDB's byte order is
  * numeric order. Every write of a block — its header and body, receipts, indexes, the flat-state
  * changes it made and the new head pointer — goes into ONE LMDB transaction, so after a crash the
  * store holds either all of a block or none of it (kill -9 safe: LMDB commits are atomic); its
@@ -17,9 +18,10 @@
 /**
  * 4: trie nodes carry the block they were last written at, storage tries' nodes are keyed under
  * their account, and `trie_stale` exists. 5: block records, receipts, state deltas, read sets and
- * witnesses are in static files (`static-file.ts`), their tables hold pointers.
+ * witnesses are in static files (`static-file.ts`), their tables hold pointers. 6: change sets
+ * are in segmented static files (`change_sets` holds pointers), the history index is sharded.
  */
-export const SCHEMA_VERSION = 5
+export const SCHEMA_VERSION = 6
 
 export const tables = {
   /** address (20 bytes) → RLP([nonce, balance, codeHash]) of the account at the head block. */
@@ -61,24 +63,28 @@ export const tables = {
   /** block number (8, BE) → pointer to the block's witness (`witness/witness.ts`, binary form) in `witnesses.dat`, written with its commitment. */
   witnesses: 'witnesses',
   /**
-   * block (8, BE) ‖ address (20) → the account as it was before that block changed it:
-   * RLP([nonce, balance, codeHash]), or empty when it did not exist. One entry per account the
-   * block changed (reth's AccountChangeSets). Keyed by block first, so a block's change set is
-   * appended at the end of the table: writing it dirties a few pages, not one per account.
-   * Kept for the blocks of the history window (`HISTORY_BLOCKS`).
+   * block (8, BE) → pointer to the block's change set in its segment of `DATA_DIR/changesets/`
+   * (`SegmentedFiles`, one file per `CHANGE_SET_SEGMENT_BLOCKS` blocks): RLP([[address (20),
+   * before]…, [address (20) ‖ slot (32), before]…]) — each account the block changed as it was
+   * before (RLP([nonce, balance, codeHash]), empty when it did not exist; reth's
+   * AccountChangeSets) and each slot's value before (leading zeros stripped; empty = zero),
+   * including every slot a storage wipe removed (reth's StorageChangeSets). None for a block that
+   * changed nothing. Kept for the blocks of the history window (`HISTORY_BLOCKS`): the window
+   * moves by deleting whole segment files.
    */
-  accountChangeSets: 'account_changesets',
-  /** block (8, BE) ‖ address (20) ‖ slot (32) → the slot's value before that block changed it (leading zeros stripped; empty = zero), including every slot a storage wipe removed (reth's StorageChangeSets). */
-  storageChangeSets: 'storage_changesets',
+  changeSets: 'change_sets',
   /**
-   * address (20) ‖ block (8, BE) → empty: the history index (reth's AccountsHistory). The state at
-   * block N is the change set entry of the first block after N in the index (one range seek), or
-   * the current value. Built from the change sets in batches a few blocks behind the head
-   * (`meta.history_indexed_to`); the blocks after it are indexed in memory, rebuilt from their
-   * change sets on open.
+   * address (20) ‖ last block of the shard (8, BE; all ones for the key's open shard) → the
+   * blocks that changed the account, ascending, 8 bytes (BE) each, at most `HISTORY_SHARD_BLOCKS`
+   * per shard: the history index (reth's AccountsHistory, sharded as reth's are). The state at
+   * block N is the change set entry of the first block after N in the index (one range seek to
+   * the first shard ending after N), or the current value. Built from the change sets in batches
+   * a few blocks behind the head (`meta.history_indexed_to`); the blocks after it are indexed in
+   * memory, rebuilt from their change sets on open. A full shard is deleted when its last block
+   * leaves the window; the open shard drops the blocks that left it when it is next written.
    */
   accountHistory: 'account_history',
-  /** address (20) ‖ slot (32) ‖ block (8, BE) → empty: the storage history index (reth's StoragesHistory). */
+  /** address (20) ‖ slot (32) ‖ last block of the shard (8, BE) → blocks: the storage history index (reth's StoragesHistory). */
   storageHistory: 'storage_history',
   /**
    * sequence number (8, BE) → RLP([block number, status, payload]): each block's life in order —

@@ -15,7 +15,8 @@
  * whose transaction never committed), and the writer cuts them off before it appends again
  * (`truncateTo`). Readers never write: commitment and execution workers open the store too.
  */
-import { closeSync, fdatasync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fdatasync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
 
 /** offset (8, BE) ‖ length (4, BE). */
 export const POINTER_BYTES = 12
@@ -94,5 +95,111 @@ export class StaticFile {
     if (this.fd !== undefined) closeSync(this.fd)
     this.fd = undefined
     this.size = undefined
+  }
+}
+
+/**
+ * Static files cut into segments of `segmentBlocks` blocks each, one file per segment
+ * (`DIR/<first block>.dat`), for records kept only for a window of recent blocks (the change
+ * sets, `HISTORY_BLOCKS`): the window moves by deleting whole files, as reth's static file
+ * segments are. A pointer names a record within the segment of its block.
+ */
+export class SegmentedFiles {
+  private readonly files = new Map<bigint, StaticFile>()
+  /** Segments appended to since the last `sync`. */
+  private readonly unsynced = new Set<StaticFile>()
+
+  constructor(
+    readonly dir: string,
+    readonly segmentBlocks: bigint,
+  ) {
+    mkdirSync(dir, { recursive: true })
+  }
+
+  segmentOf(block: bigint): bigint {
+    return block / this.segmentBlocks
+  }
+
+  private pathOf(segment: bigint): string {
+    return join(this.dir, `${(segment * this.segmentBlocks).toString().padStart(12, '0')}.dat`)
+  }
+
+  private file(segment: bigint): StaticFile {
+    let file = this.files.get(segment)
+    if (file === undefined) {
+      file = new StaticFile(this.pathOf(segment))
+      this.files.set(segment, file)
+    }
+    return file
+  }
+
+  /** The segments on disk, in order. */
+  private segmentsOnDisk(): bigint[] {
+    return readdirSync(this.dir)
+      .filter((name) => /^\d{12}\.dat$/.test(name))
+      .map((name) => BigInt(name.slice(0, 12)) / this.segmentBlocks)
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  }
+
+  /** The segments on disk, by the first block of each. */
+  segments(): bigint[] {
+    return this.segmentsOnDisk().map((segment) => segment * this.segmentBlocks)
+  }
+
+  /** Append block `block`'s record to its segment; returns its pointer. Not durable until `sync`. */
+  append(block: bigint, record: Uint8Array): Uint8Array {
+    const file = this.file(this.segmentOf(block))
+    this.unsynced.add(file)
+    return file.append([record])[0]!
+  }
+
+  /** Resolves once every record appended so far is on disk. */
+  async sync(): Promise<void> {
+    const files = [...this.unsynced]
+    this.unsynced.clear()
+    await Promise.all(files.map((file) => file.sync()))
+  }
+
+  /** Block `block`'s record; undefined when its segment was deleted (the window moved past it). */
+  read(block: bigint, pointer: Uint8Array): Uint8Array | undefined {
+    const segment = this.segmentOf(block)
+    if (!this.files.has(segment) && !existsSync(this.pathOf(segment))) return undefined
+    return this.file(segment).read(pointer)
+  }
+
+  /**
+   * Before the first append: keep the segments from `oldest`'s to `last`'s (the blocks that have
+   * a committed pointer), the last one cut to the end of `last`'s record; delete the rest — files
+   * a crash left before their pointers committed, or after the window moved past them.
+   */
+  repair(kept: { readonly oldest: bigint; readonly last: bigint; readonly end: number } | undefined): void {
+    for (const segment of this.segmentsOnDisk()) {
+      if (kept === undefined || segment < this.segmentOf(kept.oldest) || segment > this.segmentOf(kept.last)) this.delete(segment)
+      else if (segment === this.segmentOf(kept.last)) this.file(segment).truncateTo(kept.end)
+    }
+  }
+
+  /** Delete the segments wholly before block `block`'s. */
+  deleteBefore(block: bigint): void {
+    const first = this.segmentOf(block)
+    for (const segment of this.segmentsOnDisk()) if (segment < first) this.delete(segment)
+  }
+
+  private delete(segment: bigint): void {
+    this.files.get(segment)?.close()
+    this.files.delete(segment)
+    this.unsynced.forEach((file) => file.path === this.pathOf(segment) && this.unsynced.delete(file))
+    rmSync(this.pathOf(segment), { force: true })
+  }
+
+  /** Bytes on disk, all segments together. */
+  bytes(): number {
+    return this.segmentsOnDisk().reduce((sum, segment) => sum + statSync(this.pathOf(segment)).size, 0)
+  }
+
+  close(): void {
+    for (const file of this.files.values()) file.close()
+    this.files.clear()
+    this.unsynced.clear()
   }
 }
