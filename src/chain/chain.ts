@@ -6,7 +6,7 @@ import type { Block, BlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { Address, bigIntToUnpaddedBytes, bytesToBigInt } from '@ethereumjs/util'
+import { Address, bigIntToUnpaddedBytes, bytesToBigInt, equalsBytes } from '@ethereumjs/util'
 import type { LmdbStore } from '../storage/lmdb-store.ts'
 import { decodeBlock, decodeHeader } from './block.ts'
 import { type RlpValue, rlpEncode } from '../utils/rlp.ts'
@@ -149,11 +149,13 @@ export class Chain {
   }
 
   getTransaction(hash: Uint8Array): { chainBlock: ChainBlock; index: number; tx: TypedTransaction } | undefined {
-    const location = this.store.getTxLocation(hash)
-    if (location === undefined || location.blockNumber > this.headNumber) return undefined
-    const chainBlock = this.getBlock(location.blockNumber)
-    const tx = chainBlock?.block.transactions[location.index]
-    if (chainBlock === undefined || tx === undefined) return undefined
-    return { chainBlock, index: location.index, tx }
+    // The index knows the hash's first 8 bytes: the transaction at a location confirms the rest.
+    for (const location of this.store.getTxLocations(hash)) {
+      if (location.blockNumber > this.headNumber) continue
+      const chainBlock = this.getBlock(location.blockNumber)
+      const tx = chainBlock?.block.transactions[location.index]
+      if (chainBlock !== undefined && tx !== undefined && equalsBytes(tx.hash(), hash)) return { chainBlock, index: location.index, tx }
+    }
+    return undefined
   }
 }

@@ -188,6 +188,24 @@ describe('LmdbStore', () => {
     }
   })
 
+  it('behavior: transactions are found by hash across a reopen: the index runs on disk, the blocks after them indexed again from their records', async () => {
+    const dir = tempDir()
+    const options = { txIndex: { flushEntries: 10, fenceEntries: 4 } }
+    const hashes = Array.from({ length: 30 }, (_, n) => Array.from({ length: n % 4 }, (_, i) => new Uint8Array(32).fill(n * 4 + i + 1)))
+    let store = LmdbStore.open(dir, options)
+    for (let n = 0; n < 30; n++) await store.writeBlock({ ...emptyBlock(BigInt(n)), txHashes: hashes[n]! }, createStateDelta())
+    await store.close()
+    store = LmdbStore.open(dir, options)
+    try {
+      const stats = store.txIndexStats()
+      assert.ok(stats.entriesOnDisk > 0 && stats.entriesInMemory > 0, JSON.stringify(stats))
+      hashes.forEach((block, n) => block.forEach((hash, index) => assert.deepEqual(store.getTxLocations(hash), [{ blockNumber: BigInt(n), index }])))
+      assert.deepEqual(store.getTxLocations(new Uint8Array(32).fill(0xfe)), [])
+    } finally {
+      await store.close()
+    }
+  })
+
   it('behavior: a data dir of another schema version is refused with a message saying what to do', async () => {
     const dir = tempDir()
     const store = LmdbStore.open(dir)

@@ -16,6 +16,7 @@ import type { AccountRecord, StateDelta } from '../state/types.ts'
 import { metaKeys, numberKey, readNumberKey, SCHEMA_VERSION, storageKey, tables } from './schema.ts'
 import { rlpEncode, rlpListString } from '../utils/rlp.ts'
 import { POINTER_BYTES, SegmentedFiles, StaticFile, decodePointer } from './static-file.ts'
+import { TxIndex, type TxIndexOptions, type TxLocation } from './tx-index.ts'
 
 type Table = Database<Uint8Array, Uint8Array>
 
@@ -36,6 +37,8 @@ export type StoreOptions = {
   readonly historyShardBlocks?: number
   /** Blocks per change set segment file (`CHANGE_SET_SEGMENT_BLOCKS`); tests lower it. */
   readonly changeSetSegmentBlocks?: number
+  /** The transaction index's run sizes; tests lower them. */
+  readonly txIndex?: TxIndexOptions
 }
 
 /** The stages of a block's life, in the order they happen to it (`mosaic_subscribe("blocks")`). */
@@ -282,6 +285,9 @@ export class LmdbStore {
   /** The change sets history reads decoded last, oldest first, `CHANGE_SET_CACHE_BYTES` of records at most. */
   private readonly changeSetCache = new Map<bigint, { readonly changes: { readonly accounts: Map<string, Uint8Array>; readonly storage: Map<string, Uint8Array> }; readonly bytes: number }>()
   private changeSetCacheBytes = 0
+  /** The transaction index, once used (`txIndex`). */
+  private openTxIndex: TxIndex | undefined
+  private readonly txIndexOptions: TxIndexOptions
   /** Whether a block write is under way (`writeBlock` takes one at a time). */
   private writingBlock = false
   private nextEvent: bigint
@@ -310,7 +316,10 @@ export class LmdbStore {
   /** Hears the block events of each commit, in sequence order, once they are durable. */
   onBlockEvents: ((events: readonly BlockEvent[]) => void) | undefined
 
-  private constructor(path: string, options: StoreOptions) {
+  private constructor(
+    private readonly path: string,
+    options: StoreOptions,
+  ) {
     mkdirSync(path, { recursive: true })
     this.historyBlocks = options.historyBlocks ?? Number.POSITIVE_INFINITY
     this.blockEventsKept = BigInt(options.blockEventsKept ?? BLOCK_EVENTS_KEPT)
@@ -324,7 +333,6 @@ export class LmdbStore {
       blocks: table(tables.blocks),
       blockHashes: table(tables.blockHashes),
       receipts: table(tables.receipts),
-      txIndex: table(tables.txIndex),
       stateDeltas: table(tables.stateDeltas),
       trieNodes: table(tables.trieNodes),
       trieStale: table(tables.trieStale),
@@ -350,6 +358,7 @@ export class LmdbStore {
     this.historyIndexBatchBlocks = options.historyIndexBatchBlocks ?? HISTORY_INDEX_BATCH_BLOCKS
     this.historyIndexChunkEntries = options.historyIndexChunkEntries ?? HISTORY_INDEX_CHUNK_ENTRIES
     this.historyShardBlocks = options.historyShardBlocks ?? HISTORY_SHARD_BLOCKS
+    this.txIndexOptions = options.txIndex ?? {}
     const indexedTo = this.getMeta(metaKeys.historyIndexedTo)
     this.historyIndexedTo = indexedTo === undefined ? -1n : readNumberKey(indexedTo)
     this.loadPendingHistory()
@@ -368,6 +377,7 @@ export class LmdbStore {
 
   async close(): Promise<void> {
     await this.historyIndexing?.done
+    await this.openTxIndex?.close()
     await this.miniEnv.close()
     await this.env.close()
     this.blockFile.close()
@@ -913,11 +923,32 @@ export class LmdbStore {
     return bytes === undefined ? undefined : readNumberKey(bytes)
   }
 
-  getTxLocation(txHash: Uint8Array): { blockNumber: bigint; index: number } | undefined {
-    const bytes = this.t.txIndex.getBinary(txHash)
-    if (bytes === undefined) return undefined
-    const [number, index] = RLP.decode(bytes) as Uint8Array[]
-    return { blockNumber: bytesToBigInt(number!), index: Number(bytesToBigInt(index!)) }
+  /**
+   * Where the transactions whose hash begins as `txHash` does are: almost always one at most;
+   * the caller keeps the one whose transaction has the hash (`tx-index.ts`).
+   */
+  getTxLocations(txHash: Uint8Array): TxLocation[] {
+    return this.txIndex.locate(txHash)
+  }
+
+  /** The transaction index's runs and entries (`tx-index.ts`). */
+  txIndexStats(): ReturnType<TxIndex['stats']> {
+    return this.txIndex.stats()
+  }
+
+  /**
+   * The transaction index, opened at first use (execution and commitment workers open the store
+   * but never look a transaction up): the runs its manifest lists, then the blocks after them
+   * indexed again from their records.
+   */
+  private get txIndex(): TxIndex {
+    if (this.openTxIndex === undefined) {
+      const index = TxIndex.open(join(this.path, 'txindex'), this.getMeta(metaKeys.txIndex), (manifest) => this.putMeta(metaKeys.txIndex, manifest), this.txIndexOptions)
+      const head = this.getHead() ?? -1n
+      for (let n = index.durableTo + 1n; n <= head; n++) index.add(n, this.getBlock(n)!.txHashes)
+      this.openTxIndex = index
+    }
+    return this.openTxIndex
   }
 
   /** The state delta block `number` made (`state/delta-codec.ts`), or undefined. */
@@ -1076,10 +1107,6 @@ export class LmdbStore {
       this.t.blocks.putSync(num, blockPointer)
       this.t.receipts.putSync(num, receipts!)
       this.t.blockHashes.putSync(block.hash, num)
-      const numberBytes = bigIntToUnpaddedBytes(block.number)
-      block.txHashes.forEach((hash, index) => {
-        this.t.txIndex.putSync(hash, rlpEncode([numberBytes, bigIntToUnpaddedBytes(BigInt(index))]))
-      })
       if (changesPointer !== undefined) this.recordChangeSet(block.number, changes!, changesPointer)
       this.writeStateDelta(delta)
       pruned = this.advanceHistory(block.number, history)
@@ -1094,6 +1121,8 @@ export class LmdbStore {
     void Promise.resolve(this.env.flushed).then(() => {
       if (block.number > this.flushedHead) this.flushedHead = block.number
     })
+    // Committed: its transactions can be found (the chain's head moves only after this).
+    this.txIndex.add(block.number, block.txHashes)
     // The segment files whose blocks all left the window go once their pointers are gone.
     if (pruned) this.changeSetFiles.deleteBefore(this.oldestChangeSet() ?? block.number + 1n)
     this.indexHistoryWhenDue()

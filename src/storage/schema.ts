@@ -19,7 +19,8 @@
  * 4: trie nodes carry the block they were last written at, storage tries' nodes are keyed under
  * their account, and `trie_stale` exists. 5: block records, receipts, state deltas, read sets and
  * witnesses are in static files (`static-file.ts`), their tables hold pointers. 6: change sets
- * are in segmented static files (`change_sets` holds pointers), the history index is sharded.
+ * are in segmented static files (`change_sets` holds pointers), the history index is sharded, and
+ * the transaction index is sorted runs in `DATA_DIR/txindex/` (`tx-index.ts`), not a table.
  */
 export const SCHEMA_VERSION = 6
 
@@ -36,8 +37,6 @@ export const tables = {
   blockHashes: 'block_hashes',
   /** block number (8, BE) → pointer to RLP([[status, cumulativeGasUsed, logs]…]) in `blocks.dat`, one per tx, in block order. */
   receipts: 'receipts',
-  /** tx hash (32) → RLP([block number, index in block]). */
-  txIndex: 'tx_index',
   /** block number (8, BE) → pointer to the block's state delta (`state/delta-codec.ts`) in `blocks.dat`, written with the block. */
   stateDeltas: 'state_deltas',
   /** block number (8, BE) → pointer to what the block read and the code hashes it needs (`state/read-set.ts`) in `blocks.dat`, written with the block: its witness can be rebuilt after a crash. */
@@ -133,6 +132,8 @@ export const metaKeys = {
    * is off. Code needs no change set: it is content-addressed and never deleted.
    */
   historyFrom: 'history_from',
+  /** The transaction index's manifest (`tx-index.ts`): the runs of `DATA_DIR/txindex/` it is made of, and the last block they hold. */
+  txIndex: 'tx_index',
   /** number (8, BE) of the last block whose change sets are in the history index tables. */
   historyIndexedTo: 'history_indexed_to',
   /** number (8, BE): the sequence number the next block event gets. */
