@@ -266,7 +266,7 @@ export const configOptions = {
   historyBlocks: option(
     'HISTORY_BLOCKS',
     optional(blockWindow),
-    'How many blocks behind the head keep their state readable (eth_getBalance, eth_call, … at a past block), from change sets kept in LMDB; 0 serves the head only. Unset: all in devnet mode, 90000 otherwise (geth\'s default).',
+    'How many blocks behind the head keep their state readable (eth_getBalance, eth_call, … at a past block), from change sets kept in `DATA_DIR/changesets/`; 0 serves the head only. Unset: all in devnet mode, 90000 otherwise (geth\'s default).',
   ),
   trieHistoryBlocks: option('TRIE_HISTORY_BLOCKS', optional(blockWindow), 'How many blocks behind the commitment head keep their whole state trie in LMDB (eth_getProof at a past block); trie nodes that left the tries before that are deleted. Unset: all in devnet mode, 128 otherwise (geth\'s in-memory tries).'),
   rpcGetLogsMaxRange: option('RPC_GETLOGS_MAX_RANGE', positiveInteger, 'Widest block range of one eth_getLogs call.'),

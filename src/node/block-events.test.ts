@@ -29,8 +29,10 @@ describe('block events', () => {
     let events = new BlockEvents(store)
     const heard: BlockEvent[] = []
     events.on('event', (e) => heard.push(e))
-    // Commits started together, finishing in one turn: still heard in sequence order.
-    await Promise.all([store.writeBlock(block(0n), createStateDelta()), store.writeBlock(block(1n), createStateDelta()), store.writeCommitments([commitment(0n), commitment(1n)])])
+    // Commits started together, finishing in one turn: still heard in sequence order. (Blocks
+    // are written one at a time: a block's change set is read from its parent's state.)
+    await store.writeBlock(block(0n), createStateDelta())
+    await Promise.all([store.writeBlock(block(1n), createStateDelta()), store.writeCommitments([commitment(0n), commitment(1n)])])
     await store.recordL1Progress(1n, 0n, (n) => ({ batch: '0', l1Block: String(10n + n) }))
     assert.deepEqual(text(heard), ['1:0:executed', '2:1:executed', '3:0:rooted', '4:1:rooted', '5:1:posted'])
     assert.deepEqual(heard.at(-1)!.data, { batch: '0', l1Block: '11' })
