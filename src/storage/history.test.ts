@@ -107,17 +107,17 @@ describe('history: state at earlier blocks', () => {
   // The default index batch (64 blocks) leaves the first 60 blocks' change sets pending across
   // the reopen, so they are reloaded from disk; a batch of 7 has most blocks read through the
   // index on disk, with batches committed while blocks are written, 5 keys per commit (so the
-  // reads at the end may meet a batch half written), in shards of 3 blocks, and the change sets
+  // reads at the end may meet a batch half written), in shards of 3 bytes (3 blocks: a block ≤ 127 apart is a byte), and the change sets
   // in segment files of 16 blocks.
   for (const batch of [undefined, 7]) {
   it(`differential: every account and slot read at every block equals a full copy of the state after it, across a reopen (index batch ${batch ?? 'default'})`, async () => {
     const dir = tempDir()
     const next = random(7)
     const models: ModelState[] = []
-    let store = LmdbStore.open(dir, batch === undefined ? {} : { historyIndexBatchBlocks: batch, historyIndexChunkEntries: 5, historyShardBlocks: 3, changeSetSegmentBlocks: 16 })
+    let store = LmdbStore.open(dir, batch === undefined ? {} : { historyIndexBatchBlocks: batch, historyIndexChunkEntries: 5, historyShardBytes: 3, changeSetSegmentBlocks: 16 })
     await writeChain(store, models, 0n, 60n, next)
     await store.close()
-    store = LmdbStore.open(dir, batch === undefined ? {} : { historyIndexBatchBlocks: batch, historyIndexChunkEntries: 5, historyShardBlocks: 3, changeSetSegmentBlocks: 16 })
+    store = LmdbStore.open(dir, batch === undefined ? {} : { historyIndexBatchBlocks: batch, historyIndexChunkEntries: 5, historyShardBytes: 3, changeSetSegmentBlocks: 16 })
     if (batch === undefined) assert.ok(store.historyPendingEntries > 0, 'the pending change sets were not reloaded')
     try {
       await writeChain(store, models, 61n, 120n, next)
@@ -142,8 +142,29 @@ describe('history: state at earlier blocks', () => {
   })
   }
 
+  it('behavior: blocks far apart in one shard (distances of one and two bytes) are read back', async () => {
+    const store = LmdbStore.open(tempDir(), { historyIndexBatchBlocks: 2, historyShardBytes: 4 })
+    const changed = new Set([1, 2, 300, 301, 2_900, 2_901])
+    const balanceAt = (n: number) => BigInt([...changed].filter((c) => c <= n).at(-1) ?? 0)
+    try {
+      for (let n = 0; n <= 2_910; n++) {
+        const delta = createStateDelta()
+        if (changed.has(n)) delta.accounts.set(ADDRESSES[0]!, { nonce: 0n, balance: BigInt(n), codeHash: KECCAK256_NULL })
+        if (n === 0 || n % 500 === 0) delta.accounts.set(ADDRESSES[1]!, { nonce: 0n, balance: BigInt(n), codeHash: KECCAK256_NULL })
+        await store.writeBlock(block(BigInt(n)), delta)
+      }
+      // Read through the index on disk, not the pending changes: several shards of the account.
+      assert.ok(store.historyIndexShards() >= 3 && store.historyPendingEntries <= 2, `${store.historyIndexShards()} shards, ${store.historyPendingEntries} pending`)
+      for (const n of [1, 2, 3, 299, 300, 301, 302, 2_899, 2_900, 2_901, 2_910]) {
+        assert.equal(store.readAccountAt(ADDRESSES[0]!, BigInt(n))?.balance, balanceAt(n), `block ${n}`)
+      }
+    } finally {
+      await store.close()
+    }
+  })
+
   it('behavior: blocks that leave the window lose their change sets, their segment files and their index shards, reads inside it still match, and outside it are refused', async () => {
-    const options = { historyIndexBatchBlocks: 4, historyShardBlocks: 2, changeSetSegmentBlocks: 8 }
+    const options = { historyIndexBatchBlocks: 4, historyShardBytes: 2, changeSetSegmentBlocks: 8 }
     // The same chain with every block kept: what the index would hold unpruned.
     const whole = LmdbStore.open(tempDir(), options)
     await writeChain(whole, [], 0n, 80n, random(11))
@@ -160,7 +181,7 @@ describe('history: state at earlier blocks', () => {
       assert.equal(store.historyFrom, 70n)
       // The window is blocks 70–80: the segments of blocks 64–71 and 72–79 are left.
       assert.deepEqual(store.changeSetSegments(), [64n, 72n])
-      // Shards of 2 blocks: the 81 blocks' would be ~7 times the window's; what is left is the
+      // Shards of 2 bytes (2 blocks): the 81 blocks' would be ~7 times the window's; what is left is the
       // shards ending in the window and the keys' open shards.
       const shards = store.historyIndexShards()
       assert.ok(shards * 2 < wholeShards, `${shards} index shards left of ${wholeShards}`)

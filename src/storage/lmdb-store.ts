@@ -33,8 +33,8 @@ export type StoreOptions = {
   readonly historyIndexBatchBlocks?: number
   /** Keys per commit within an index batch; tests lower it. */
   readonly historyIndexChunkEntries?: number
-  /** Blocks per full history index shard (`HISTORY_SHARD_BLOCKS`); tests lower it. */
-  readonly historyShardBlocks?: number
+  /** Bytes of a full history index shard (`HISTORY_SHARD_BYTES`); tests lower it. */
+  readonly historyShardBytes?: number
   /** Blocks per change set segment file (`CHANGE_SET_SEGMENT_BLOCKS`); tests lower it. */
   readonly changeSetSegmentBlocks?: number
   /** The transaction index's run sizes; tests lower them. */
@@ -73,10 +73,11 @@ const HISTORY_INDEX_BATCH_ENTRIES = 32_768
 /** Keys per LMDB commit within an index batch (see `writeIndexChunks`). */
 const HISTORY_INDEX_CHUNK_ENTRIES = 1_024
 /**
- * Blocks per full shard of a key's history index: 1,536 bytes, so that a shard stays within an
- * LMDB page (a value over ~2 KB would take overflow pages of its own).
+ * Bytes of a full shard of a key's history index, so that a shard stays within an LMDB page (a
+ * value over ~2 KB would take overflow pages of its own): ~1,500 blocks of a key changed every
+ * block, a byte each.
  */
-const HISTORY_SHARD_BLOCKS = 192
+const HISTORY_SHARD_BYTES = 1_536
 /**
  * Blocks per change set segment file: the window (`HISTORY_BLOCKS`) moves by whole files, so
  * the disk holds at most this many blocks' change sets beyond it.
@@ -109,17 +110,49 @@ function decodeChangeSet(record: Uint8Array): ChangeSet {
   return { accounts: entries(accounts!), storage: entries(storage!) }
 }
 
-/** A history shard's blocks: 8 bytes (BE) each. */
+/**
+ * A history shard's blocks, ascending: each as its distance from the one before (the first from
+ * 0), in unsigned LEB128 — a byte for a key changed in consecutive blocks, where 8-byte numbers
+ * made the index grow by 8 bytes per change (reth compresses its shards too, as bitmaps).
+ */
 function encodeBlocks(blocks: readonly bigint[]): Uint8Array {
-  const out = new Uint8Array(blocks.length * 8)
-  const view = new DataView(out.buffer)
-  blocks.forEach((block, i) => view.setBigUint64(i * 8, block))
+  const out = new Uint8Array(blocks.reduce((sum, block, i) => sum + varintLength(block - (i === 0 ? 0n : blocks[i - 1]!)), 0))
+  let at = 0
+  let previous = 0n
+  for (const block of blocks) {
+    let delta = Number(block - previous)
+    previous = block
+    while (delta >= 0x80) {
+      out[at++] = (delta % 0x80) | 0x80
+      delta = Math.floor(delta / 0x80)
+    }
+    out[at++] = delta
+  }
   return out
 }
 
 function decodeBlocks(bytes: Uint8Array): bigint[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
-  return Array.from({ length: bytes.length / 8 }, (_, i) => view.getBigUint64(i * 8))
+  const blocks: bigint[] = []
+  let block = 0
+  let delta = 0
+  let scale = 1
+  for (const byte of bytes) {
+    delta += (byte & 0x7f) * scale
+    scale *= 0x80
+    if (byte < 0x80) {
+      block += delta
+      blocks.push(BigInt(block))
+      delta = 0
+      scale = 1
+    }
+  }
+  return blocks
+}
+
+function varintLength(delta: bigint): number {
+  let length = 1
+  for (let rest = delta >> 7n; rest > 0n; rest >>= 7n) length++
+  return length
 }
 
 const min = (a: bigint, b: bigint): bigint => (a < b ? a : b)
@@ -279,7 +312,7 @@ export class LmdbStore {
   private readonly pendingHistory = { accounts: new Map() as PendingHistory, storage: new Map() as PendingHistory, blocks: [] as bigint[], entries: 0 }
   private readonly historyIndexBatchBlocks: number
   private readonly historyIndexChunkEntries: number
-  private readonly historyShardBlocks: number
+  private readonly historyShardBytes: number
   /** Change set records, a file per segment of blocks (`DATA_DIR/changesets/`). */
   private readonly changeSetFiles: SegmentedFiles
   /** The change sets history reads decoded last, oldest first, `CHANGE_SET_CACHE_BYTES` of records at most. */
@@ -357,7 +390,7 @@ export class LmdbStore {
     this.historyFloor = floor === undefined ? undefined : readNumberKey(floor)
     this.historyIndexBatchBlocks = options.historyIndexBatchBlocks ?? HISTORY_INDEX_BATCH_BLOCKS
     this.historyIndexChunkEntries = options.historyIndexChunkEntries ?? HISTORY_INDEX_CHUNK_ENTRIES
-    this.historyShardBlocks = options.historyShardBlocks ?? HISTORY_SHARD_BLOCKS
+    this.historyShardBytes = options.historyShardBytes ?? HISTORY_SHARD_BYTES
     this.txIndexOptions = options.txIndex ?? {}
     const indexedTo = this.getMeta(metaKeys.historyIndexedTo)
     this.historyIndexedTo = indexedTo === undefined ? -1n : readNumberKey(indexedTo)
@@ -534,16 +567,10 @@ export class LmdbStore {
   private firstChangeAfter(kind: ChangeKind, key: Uint8Array, number: bigint): Uint8Array | undefined {
     const index = kind === 'accounts' ? this.t.accountHistory : this.t.storageHistory
     for (const { value } of index.getRange({ start: concatBytes(key, numberKey(number + 1n)), end: concatBytes(key, OPEN_SHARD, SHARD_END), limit: 1 })) {
-      const blocks = value as Uint8Array
-      // Binary search for the first block after `number` (the open shard may have none).
-      let [low, high] = [0, blocks.length / 8]
-      while (low < high) {
-        const middle = (low + high) >>> 1
-        if (readNumberKey(blocks.subarray(middle * 8, middle * 8 + 8)) > number) high = middle
-        else low = middle + 1
-      }
-      // Undefined when that block was pruned meanwhile: the floor check after the lookup refuses the read.
-      if (low < blocks.length / 8) return this.changeBefore(kind, key, readNumberKey(blocks.subarray(low * 8, low * 8 + 8)))
+      // The first block after `number` (the open shard may have none). Undefined when that block
+      // was pruned meanwhile: the floor check after the lookup refuses the read.
+      const first = decodeBlocks(value as Uint8Array).find((block) => block > number)
+      if (first !== undefined) return this.changeBefore(kind, key, first)
     }
     return this.pendingHistory[kind].get(bytesToUnprefixedHex(key))?.changes.find((change) => change.block > number)?.before
   }
@@ -730,8 +757,16 @@ export class LmdbStore {
     const floor = this.historyFloor ?? 0n
     indexed = indexed.filter((block) => block >= floor)
     for (const block of blocks) if (lastIndexed === undefined || block > lastIndexed) indexed.push(block)
-    while (indexed.length > this.historyShardBlocks) {
-      const full = indexed.splice(0, this.historyShardBlocks)
+    for (;;) {
+      // The most blocks a full shard can take; the open shard keeps the rest (at least one).
+      let bytes = 0
+      let count = 0
+      while (count < indexed.length && bytes + varintLength(indexed[count]! - (count === 0 ? 0n : indexed[count - 1]!)) <= this.historyShardBytes) {
+        bytes += varintLength(indexed[count]! - (count === 0 ? 0n : indexed[count - 1]!))
+        count++
+      }
+      if (count === indexed.length) break
+      const full = indexed.splice(0, Math.max(count, 1))
       table.putSync(concatBytes(key, numberKey(full[full.length - 1]!)), encodeBlocks(full))
     }
     if (indexed.length > 0) table.putSync(openKey, encodeBlocks(indexed))
@@ -798,8 +833,8 @@ export class LmdbStore {
       for (const hex of changes?.[kind].keys() ?? []) {
         const key = unprefixedHexToBytes(hex)
         for (const { key: shardKey, value } of table.getRange({ start: concatBytes(key, FIRST_SHARD), end: concatBytes(key, OPEN_SHARD, SHARD_END), limit: 1 })) {
-          const blocks = value as Uint8Array
-          if (blocks.length === 0 || readNumberKey(blocks.subarray(blocks.length - 8)) <= number) table.removeSync((shardKey as Uint8Array).slice())
+          const last = decodeBlocks(value as Uint8Array).at(-1)
+          if (last === undefined || last <= number) table.removeSync((shardKey as Uint8Array).slice())
         }
       }
     }

@@ -74,8 +74,8 @@ export const tables = {
   changeSets: 'change_sets',
   /**
    * address (20) ‖ last block of the shard (8, BE; all ones for the key's open shard) → the
-   * blocks that changed the account, ascending, 8 bytes (BE) each, at most `HISTORY_SHARD_BLOCKS`
-   * per shard: the history index (reth's AccountsHistory, sharded as reth's are). The state at
+   * blocks that changed the account, ascending, each as its distance from the one before (the
+   * first from 0) in unsigned LEB128, at most `HISTORY_SHARD_BYTES` per shard: the history index (reth's AccountsHistory, sharded as reth's are). The state at
    * block N is the change set entry of the first block after N in the index (one range seek to
    * the first shard ending after N), or the current value. Built from the change sets in batches
    * a few blocks behind the head (`meta.history_indexed_to`); the blocks after it are indexed in

@@ -99,7 +99,7 @@ describe('transaction index', () => {
       // Negative control: a hash with one of its first 8 bytes changed is not found, so the
       // lookups above could fail.
       const missing = blocks[123]![0]!.slice()
-      missing[3] ^= 1
+      missing[3] = missing[3]! ^ 1
       assert.deepEqual(index.locate(missing), [])
       assert.deepEqual(index.locate(randomBytes(32)), [])
     } finally {

@@ -41,6 +41,8 @@ const FOOTER_TRAILER_BYTES = 20
 const MAGIC = 0x4d545849 // "MTXI"
 /** Bytes read or written at a time while merging: the main thread merges ~16k entries between reads. */
 const MERGE_CHUNK_BYTES = 256 * 1024
+/** After a failed flush or merge, the wait before the next try. */
+const RETRY_MS = 10_000
 /** The largest index in a block an entry holds (3 bytes). */
 const MAX_INDEX = 0xffffff
 
@@ -261,7 +263,8 @@ export class TxIndex {
   private nextRun: number
   /** The flush or merge under way, if any: one at a time. */
   private work: Promise<void> | undefined
-  private failed: Error | undefined
+  /** After a flush or merge failed: when to try again (`RETRY_MS` later). */
+  private retryAt = 0
   private readonly flushEntries: number
   private readonly fenceEntries: number
 
@@ -329,7 +332,7 @@ export class TxIndex {
     })
     this.recentEntries += hashes.length
     this.addedTo = block
-    if (this.recentEntries >= this.flushEntries && this.work === undefined && this.failed === undefined) this.startWork(this.flush())
+    if (this.recentEntries >= this.flushEntries && this.work === undefined && Date.now() >= this.retryAt) this.startWork(this.flush())
   }
 
   /** Every location of a transaction whose hash begins as `hash` does (almost always one at most). */
@@ -378,11 +381,11 @@ export class TxIndex {
         else if (this.recentEntries >= this.flushEntries) this.startWork(this.flush())
       },
       (error: Error) => {
-        // A disk that cannot take the run: the entries stay in memory, and the error is reported
-        // once; the next open indexes the blocks again from their records.
+        // A disk that cannot take the run: the entries stay in memory, tried again `RETRY_MS`
+        // later (a disk that stays full stops block writes too).
         this.work = undefined
-        this.failed = error
-        console.error(`transaction index: ${error.message}; the latest transactions stay indexed in memory only`)
+        this.retryAt = Date.now() + RETRY_MS
+        console.error(`transaction index: ${error.message}; the latest transactions stay indexed in memory, tried again in ${RETRY_MS / 1000} s`)
       },
     )
   }
