@@ -83,8 +83,6 @@ const HISTORY_SHARD_BYTES = 1_536
  * the disk holds at most this many blocks' change sets beyond it.
  */
 const CHANGE_SET_SEGMENT_BLOCKS = 4_096n
-/** Decoded change sets kept for history reads, by the bytes of their records. */
-const CHANGE_SET_CACHE_BYTES = 4 * 1024 * 1024
 const NO_VALUE = new Uint8Array(0)
 /** The key suffix of a key's open history shard, and of its first possible one; `SHARD_END` ends a key's range after its open shard. */
 const OPEN_SHARD = new Uint8Array(8).fill(0xff)
@@ -99,15 +97,66 @@ type ChangeSet = { readonly accounts: readonly ChangeEntry[]; readonly storage: 
 /** Blocks (ascending) to add to a key's history index. */
 type IndexAppend = { readonly table: Table; readonly key: Uint8Array; readonly blocks: readonly bigint[] }
 
+/**
+ * A block's change set record: accounts (u32 BE), slots (u32 BE), the offset of each entry (u32
+ * BE), then the entries — key (20 bytes, or 52 for a slot) ‖ length of `before` (u16 BE) ‖
+ * `before` —, accounts then slots, each part in key order: a history read binary-searches the
+ * record as read, decoding nothing else.
+ */
 function encodeChangeSet(changes: ChangeSet): Uint8Array {
-  const pairs = (entries: readonly ChangeEntry[]) => entries.map(({ key, before }) => [key, before])
-  return rlpEncode([pairs(changes.accounts), pairs(changes.storage)])
+  const sorted = (entries: readonly ChangeEntry[]) => [...entries].sort((a, b) => Buffer.compare(a.key, b.key))
+  const entries = [...sorted(changes.accounts), ...sorted(changes.storage)]
+  const header = 8 + entries.length * 4
+  const out = new Uint8Array(entries.reduce((sum, { key, before }) => sum + key.length + 2 + before.length, header))
+  const view = new DataView(out.buffer)
+  view.setUint32(0, changes.accounts.length)
+  view.setUint32(4, changes.storage.length)
+  let at = header
+  entries.forEach(({ key, before }, i) => {
+    view.setUint32(8 + i * 4, at)
+    out.set(key, at)
+    view.setUint16(at + key.length, before.length)
+    out.set(before, at + key.length + 2)
+    at += key.length + 2 + before.length
+  })
+  return out
+}
+
+const KEY_BYTES = { accounts: 20, storage: 52 } as const
+
+/** Entry `i` of a change set record: its key and its value before. */
+function changeSetEntry(record: Uint8Array, view: DataView, i: number, keyBytes: number): { key: Uint8Array; before: Uint8Array } {
+  const at = view.getUint32(8 + i * 4)
+  const length = view.getUint16(at + keyBytes)
+  return { key: record.subarray(at, at + keyBytes), before: record.subarray(at + keyBytes + 2, at + keyBytes + 2 + length) }
 }
 
 function decodeChangeSet(record: Uint8Array): ChangeSet {
-  const [accounts, storage] = RLP.decode(record) as unknown as [Uint8Array, Uint8Array][][]
-  const entries = (pairs: [Uint8Array, Uint8Array][]) => pairs.map(([key, before]) => ({ hex: bytesToUnprefixedHex(key), key, before }))
-  return { accounts: entries(accounts!), storage: entries(storage!) }
+  const view = new DataView(record.buffer, record.byteOffset, record.length)
+  const accounts = view.getUint32(0)
+  const storage = view.getUint32(4)
+  const part = (from: number, count: number, keyBytes: number): ChangeEntry[] =>
+    Array.from({ length: count }, (_, i) => {
+      const { key, before } = changeSetEntry(record, view, from + i, keyBytes)
+      return { hex: bytesToUnprefixedHex(key), key, before }
+    })
+  return { accounts: part(0, accounts, KEY_BYTES.accounts), storage: part(accounts, storage, KEY_BYTES.storage) }
+}
+
+/** `key`'s value before, binary-searched in a change set record; undefined when the block did not change it. */
+function findChange(record: Uint8Array, kind: ChangeKind, key: Uint8Array): Uint8Array | undefined {
+  const view = new DataView(record.buffer, record.byteOffset, record.length)
+  const accounts = view.getUint32(0)
+  let [low, high] = kind === 'accounts' ? [0, accounts] : [accounts, accounts + view.getUint32(4)]
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    const entry = changeSetEntry(record, view, middle, KEY_BYTES[kind])
+    const order = Buffer.compare(entry.key, key)
+    if (order === 0) return entry.before
+    if (order < 0) low = middle + 1
+    else high = middle
+  }
+  return undefined
 }
 
 /**
@@ -315,9 +364,6 @@ export class LmdbStore {
   private readonly historyShardBytes: number
   /** Change set records, a file per segment of blocks (`DATA_DIR/changesets/`). */
   private readonly changeSetFiles: SegmentedFiles
-  /** The change sets history reads decoded last, oldest first, `CHANGE_SET_CACHE_BYTES` of records at most. */
-  private readonly changeSetCache = new Map<bigint, { readonly changes: { readonly accounts: Map<string, Uint8Array>; readonly storage: Map<string, Uint8Array> }; readonly bytes: number }>()
-  private changeSetCacheBytes = 0
   /** The transaction index, once used (`txIndex`). */
   private openTxIndex: TxIndex | undefined
   private readonly txIndexOptions: TxIndexOptions
@@ -577,31 +623,17 @@ export class LmdbStore {
 
   /** What block `block`'s change set recorded for `key`; undefined when the block left the window. */
   private changeBefore(kind: ChangeKind, key: Uint8Array, block: bigint): Uint8Array | undefined {
-    const changes = this.readChangeSet(block)
-    if (changes === undefined) return undefined
-    const before = changes[kind].get(bytesToUnprefixedHex(key))
+    const record = this.readChangeSet(block)
+    if (record === undefined) return undefined
+    const before = findChange(record, kind, key)
     if (before === undefined) throw new MosaicError('STORE_CORRUPT', `the history index lists block ${block} for ${bytesToHex(key)}, but its change set has no entry for it: the data dir is damaged`)
     return before
   }
 
-  /** Block `block`'s change set by key (hex), from a small cache of the last ones read; undefined when it has none or left the window. */
-  private readChangeSet(block: bigint): { readonly accounts: Map<string, Uint8Array>; readonly storage: Map<string, Uint8Array> } | undefined {
-    const cached = this.changeSetCache.get(block)
-    if (cached !== undefined) return cached.changes
+  /** Block `block`'s change set record; undefined when it has none or left the window. */
+  private readChangeSet(block: bigint): Uint8Array | undefined {
     const pointer = this.t.changeSets.getBinary(numberKey(block))
-    const record = pointer === undefined ? undefined : this.changeSetFiles.read(block, pointer)
-    if (record === undefined) return undefined
-    const set = decodeChangeSet(record)
-    const byKey = (entries: readonly ChangeEntry[]) => new Map(entries.map((entry) => [entry.hex, entry.before]))
-    const changes = { accounts: byKey(set.accounts), storage: byKey(set.storage) }
-    this.changeSetCache.set(block, { changes, bytes: record.length })
-    this.changeSetCacheBytes += record.length
-    for (const [oldest, { bytes }] of this.changeSetCache) {
-      if (this.changeSetCacheBytes <= CHANGE_SET_CACHE_BYTES) break
-      this.changeSetCache.delete(oldest)
-      this.changeSetCacheBytes -= bytes
-    }
-    return changes
+    return pointer === undefined ? undefined : this.changeSetFiles.read(block, pointer)
   }
 
   private requireHistory(number: bigint): void {
@@ -828,10 +860,10 @@ export class LmdbStore {
    * for a pending block: it leaves the pending history.) Its record goes with its segment file.
    */
   private pruneChangeSet(number: bigint): void {
-    const changes = number <= this.historyIndexedTo ? this.readChangeSet(number) : undefined
+    const record = number <= this.historyIndexedTo ? this.readChangeSet(number) : undefined
+    const changes = record === undefined ? undefined : decodeChangeSet(record)
     for (const [kind, table] of [['accounts', this.t.accountHistory], ['storage', this.t.storageHistory]] as const) {
-      for (const hex of changes?.[kind].keys() ?? []) {
-        const key = unprefixedHexToBytes(hex)
+      for (const { key } of changes?.[kind] ?? []) {
         for (const { key: shardKey, value } of table.getRange({ start: concatBytes(key, FIRST_SHARD), end: concatBytes(key, OPEN_SHARD, SHARD_END), limit: 1 })) {
           const last = decodeBlocks(value as Uint8Array).at(-1)
           if (last === undefined || last <= number) table.removeSync((shardKey as Uint8Array).slice())
@@ -839,11 +871,6 @@ export class LmdbStore {
       }
     }
     this.t.changeSets.removeSync(numberKey(number))
-    const cached = this.changeSetCache.get(number)
-    if (cached !== undefined) {
-      this.changeSetCache.delete(number)
-      this.changeSetCacheBytes -= cached.bytes
-    }
     if (number > this.historyIndexedTo) this.dropPendingHistory((b) => b === number)
   }
 
