@@ -63,10 +63,11 @@ export const tables = {
   witnesses: 'witnesses',
   /**
    * block (8, BE) → pointer to the block's change set in its segment of `DATA_DIR/changesets/`
-   * (`SegmentedFiles`, one file per `CHANGE_SET_SEGMENT_BLOCKS` blocks): RLP([[address (20),
-   * before]…, [address (20) ‖ slot (32), before]…]) — each account the block changed as it was
-   * before (RLP([nonce, balance, codeHash]), empty when it did not exist; reth's
-   * AccountChangeSets) and each slot's value before (leading zeros stripped; empty = zero),
+   * (`SegmentedFiles`, one file per `CHANGE_SET_SEGMENT_BLOCKS` blocks; `encodeChangeSet`: an
+   * offset table, then the entries in key order): each account the block changed (address, 20)
+   * with its record before (RLP([nonce, balance, codeHash]), empty when it did not exist; reth's
+   * AccountChangeSets) and each slot (address ‖ slot, 52) with its value before (leading zeros
+   * stripped; empty = zero),
    * including every slot a storage wipe removed (reth's StorageChangeSets). None for a block that
    * changed nothing. Kept for the blocks of the history window (`HISTORY_BLOCKS`): the window
    * moves by deleting whole segment files.
