@@ -69,6 +69,8 @@ const PRUNE_PER_WRITE = 4
  * per block. Until then the entries are indexed in memory (a few MB at most).
  */
 const HISTORY_INDEX_BATCH_BLOCKS = 64
+/** The largest change set record a history read keeps a buffer for; a larger one is read into its own. */
+const CHANGE_SET_SCRATCH_MAX = 4 * 1024 * 1024
 const HISTORY_INDEX_BATCH_ENTRIES = 32_768
 /** Keys per LMDB commit within an index batch (see `writeIndexChunks`). */
 const HISTORY_INDEX_CHUNK_ENTRIES = 1_024
@@ -143,16 +145,22 @@ function decodeChangeSet(record: Uint8Array): ChangeSet {
   return { accounts: part(0, accounts, KEY_BYTES.accounts), storage: part(accounts, storage, KEY_BYTES.storage) }
 }
 
-/** `key`'s value before, binary-searched in a change set record; undefined when the block did not change it. */
+/**
+ * `key`'s value before, binary-searched in a change set record (compared in place, nothing
+ * allocated but the answer, a copy); undefined when the block did not change it.
+ */
 function findChange(record: Uint8Array, kind: ChangeKind, key: Uint8Array): Uint8Array | undefined {
   const view = new DataView(record.buffer, record.byteOffset, record.length)
   const accounts = view.getUint32(0)
-  let [low, high] = kind === 'accounts' ? [0, accounts] : [accounts, accounts + view.getUint32(4)]
+  const keyBytes = KEY_BYTES[kind]
+  let low = kind === 'accounts' ? 0 : accounts
+  let high = kind === 'accounts' ? accounts : accounts + view.getUint32(4)
   while (low < high) {
     const middle = (low + high) >>> 1
-    const entry = changeSetEntry(record, view, middle, KEY_BYTES[kind])
-    const order = Buffer.compare(entry.key, key)
-    if (order === 0) return entry.before
+    const at = view.getUint32(8 + middle * 4)
+    let order = 0
+    for (let i = 0; i < keyBytes && order === 0; i++) order = record[at + i]! - key[i]!
+    if (order === 0) return record.slice(at + keyBytes + 2, at + keyBytes + 2 + view.getUint16(at + keyBytes))
     if (order < 0) low = middle + 1
     else high = middle
   }
@@ -182,6 +190,27 @@ function encodeBlocks(blocks: readonly bigint[]): Uint8Array {
 
 function decodeBlocks(bytes: Uint8Array): bigint[] {
   const blocks: bigint[] = []
+  forEachBlock(bytes, (block) => {
+    blocks.push(BigInt(block))
+    return false
+  })
+  return blocks
+}
+
+/** The first block of a shard after `number`, decoded only as far as it (a read needs no more). */
+function firstBlockAfter(bytes: Uint8Array, number: bigint): bigint | undefined {
+  const after = Number(number)
+  let first: number | undefined
+  forEachBlock(bytes, (block) => {
+    if (block <= after) return false
+    first = block
+    return true
+  })
+  return first === undefined ? undefined : BigInt(first)
+}
+
+/** Calls `visit` with a shard's blocks in order until it returns true. */
+function forEachBlock(bytes: Uint8Array, visit: (block: number) => boolean): void {
   let block = 0
   let delta = 0
   let scale = 1
@@ -190,12 +219,11 @@ function decodeBlocks(bytes: Uint8Array): bigint[] {
     scale *= 0x80
     if (byte < 0x80) {
       block += delta
-      blocks.push(BigInt(block))
+      if (visit(block)) return
       delta = 0
       scale = 1
     }
   }
-  return blocks
 }
 
 function varintLength(delta: bigint): number {
@@ -364,6 +392,8 @@ export class LmdbStore {
   private readonly historyShardBytes: number
   /** Change set records, a file per segment of blocks (`DATA_DIR/changesets/`). */
   private readonly changeSetFiles: SegmentedFiles
+  /** Where `changeBefore` reads a record: grown to the largest one read, up to `CHANGE_SET_SCRATCH_MAX`. */
+  private changeSetScratch = new Uint8Array(64 * 1024)
   /** The transaction index, once used (`txIndex`). */
   private openTxIndex: TxIndex | undefined
   private readonly txIndexOptions: TxIndexOptions
@@ -615,15 +645,23 @@ export class LmdbStore {
     for (const { value } of index.getRange({ start: concatBytes(key, numberKey(number + 1n)), end: concatBytes(key, OPEN_SHARD, SHARD_END), limit: 1 })) {
       // The first block after `number` (the open shard may have none). Undefined when that block
       // was pruned meanwhile: the floor check after the lookup refuses the read.
-      const first = decodeBlocks(value as Uint8Array).find((block) => block > number)
+      const first = firstBlockAfter(value as Uint8Array, number)
       if (first !== undefined) return this.changeBefore(kind, key, first)
     }
     return this.pendingHistory[kind].get(bytesToUnprefixedHex(key))?.changes.find((change) => change.block > number)?.before
   }
 
-  /** What block `block`'s change set recorded for `key`; undefined when the block left the window. */
+  /**
+   * What block `block`'s change set recorded for `key`; undefined when the block left the window.
+   * The record is read into a buffer kept for it, not into one allocated per read (~18 KB for a
+   * block of 100 transactions, ~500 KB for a full one) that the read drops at once.
+   */
   private changeBefore(kind: ChangeKind, key: Uint8Array, block: bigint): Uint8Array | undefined {
-    const record = this.readChangeSet(block)
+    const pointer = this.t.changeSets.getBinary(numberKey(block))
+    if (pointer === undefined) return undefined
+    const { length } = decodePointer(pointer)
+    if (length > this.changeSetScratch.length && length <= CHANGE_SET_SCRATCH_MAX) this.changeSetScratch = new Uint8Array(length)
+    const record = this.changeSetFiles.read(block, pointer, this.changeSetScratch)
     if (record === undefined) return undefined
     const before = findChange(record, kind, key)
     if (before === undefined) throw new MosaicError('STORE_CORRUPT', `the history index lists block ${block} for ${bytesToHex(key)}, but its change set has no entry for it: the data dir is damaged`)

@@ -78,11 +78,15 @@ export class StaticFile {
     return new Promise((resolve, reject) => fdatasync(fd, (error) => (error === null ? resolve() : reject(error))))
   }
 
-  /** The record a pointer names. Throws if the file is shorter than the pointer says. */
-  read(pointer: Uint8Array): Uint8Array {
+  /**
+   * The record a pointer names. Throws if the file is shorter than the pointer says. With
+   * `scratch` long enough, read into it and a view of it returned (valid until the next read into
+   * it): no allocation for a record looked at and dropped.
+   */
+  read(pointer: Uint8Array, scratch?: Uint8Array): Uint8Array {
     const { offset, length } = decodePointer(pointer)
     const fd = this.open()
-    const out = new Uint8Array(length)
+    const out = scratch !== undefined && scratch.length >= length ? scratch.subarray(0, length) : new Uint8Array(length)
     for (let got = 0; got < length; ) {
       const n = readSync(fd, out, got, length - got, offset + got)
       if (n === 0) throw new Error(`${this.path} ends before the record at ${offset} (${length} bytes): the data dir is damaged`)
@@ -160,11 +164,11 @@ export class SegmentedFiles {
     await Promise.all(files.map((file) => file.sync()))
   }
 
-  /** Block `block`'s record; undefined when its segment was deleted (the window moved past it). */
-  read(block: bigint, pointer: Uint8Array): Uint8Array | undefined {
+  /** Block `block`'s record (`StaticFile.read`); undefined when its segment was deleted (the window moved past it). */
+  read(block: bigint, pointer: Uint8Array, scratch?: Uint8Array): Uint8Array | undefined {
     const segment = this.segmentOf(block)
     if (!this.files.has(segment) && !existsSync(this.pathOf(segment))) return undefined
-    return this.file(segment).read(pointer)
+    return this.file(segment).read(pointer, scratch)
   }
 
   /**
