@@ -484,6 +484,16 @@ export class LmdbStore {
     return store
   }
 
+  /**
+   * Reads from here on see every transaction committed until now. lmdb-js keeps one read snapshot
+   * and renews it from a timer; a thread that never returns to its event loop between tasks (a
+   * piscina worker, which waits with `Atomics.wait`) never runs that timer and would read the
+   * state of its first read forever. Such a thread calls this at the start of each task.
+   */
+  refreshReads(): void {
+    this.env.resetReadTxn()
+  }
+
   async close(): Promise<void> {
     await this.historyIndexing?.done
     await this.openTxIndex?.close()

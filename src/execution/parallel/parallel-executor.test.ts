@@ -10,6 +10,7 @@ import { createWorkload, type Workload, type WorkloadName } from '../../../bench
 import { createChainCommon, txCommonFor } from '../../chain/common.ts'
 import { decodeTransaction } from '../../chain/transaction.ts'
 import { FlatState } from '../../state/flat-state.ts'
+import { LmdbStore } from '../../storage/lmdb-store.ts'
 import type { BlockExecution } from '../types.ts'
 import type { WorkerStateSource } from './protocol.ts'
 import { createSequentialExecutor } from '../sequential-executor.ts'
@@ -114,6 +115,46 @@ describe('the parallel executor chooses, per block, whether the workers pay', ()
     const transfers = await runBlock(workloadOf('transfers'), 0)
     assert.equal(transfers.parallel.stats.mode, 'parallel')
     assertSameResult(transfers)
+  })
+})
+
+describe('the workers read what LMDB holds now', () => {
+  it('behavior: LMDB-backed workers with almost no cache see each block committed while they waited, and match the sequential executor block after block', async () => {
+    // A piscina worker never returns to its event loop between tasks, where lmdb-js renews its
+    // read snapshot: without `refreshReads` a worker that has to read LMDB again (its cache
+    // dropped an entry, or the log it missed was trimmed) reads the state of its first read, and
+    // block 2's senders have nonce 0 there.
+    const workload = createWorkload({ name: 'transfers', seed: 13, accountCount: BLOCK, txCount: 3 * BLOCK, blockSize: BLOCK, common })
+    const dir = mkdtempSync(join(tmpdir(), 'mosaic-worker-reads-'))
+    after(() => rmSync(dir, { recursive: true, force: true }))
+    const store = LmdbStore.open(dir)
+    closing.push(store)
+    const genesis = { accounts: new Map(workload.preState.accounts), storage: workload.preState.storage, storageCleared: new Set<string>(), code: workload.preState.code }
+    await store.writeBlock({ number: 0n, hash: new Uint8Array(32), serialized: Uint8Array.of(0xc0), senders: [], txHashes: [], receipts: [] }, genesis)
+    // Every block to the workers (minParallelWork 0), each worker's state cache a byte: every read goes to LMDB.
+    const executor = createParallelExecutor({ common, threads: 2, source: { kind: 'lmdb', dataDir: dir }, stateCacheBytes: 2, minParallelWork: 0, fallback: await createSequentialExecutor({ common }) })
+    closing.push(executor)
+    const sequential = await createSequentialExecutor({ common })
+    const [committed, reference] = [new FlatState(store), stateOf(workload)]
+    for (const [i, block] of workload.blocks.entries()) {
+      const header = createBlockHeader(
+        { number: BigInt(i + 1), gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n + BigInt(i), coinbase: workload.coinbase },
+        { common, setHardfork: false },
+      )
+      const transactions = () => block.map((tx) => decodeTransaction(tx.serialize(), common))
+      const parallel = await executor.executeBlock({ header, transactions: transactions(), state: committed, blockHash: () => undefined })
+      const whole = await sequential.executeBlock({ header, transactions: transactions(), state: reference, blockHash: () => undefined })
+      assert.equal(parallel.stats.mode, 'parallel')
+      assert.deepEqual(parallel.rejected.map(({ reason }) => reason.split(' (')[0]), [], `block ${i + 1}`)
+      assert.equal(parallel.executed.length, BLOCK, `block ${i + 1}`)
+      assert.equal(parallel.gasUsed, whole.gasUsed, `block ${i + 1}`)
+      await store.writeBlock({ number: BigInt(i + 1), hash: new Uint8Array(32).fill(i + 1), serialized: Uint8Array.of(0xc0), senders: [], txHashes: [], receipts: [] }, parallel.delta)
+      committed.apply(parallel.delta)
+      reference.apply(whole.delta)
+      for (const address of new Set([...parallel.delta.accounts.keys(), ...whole.delta.accounts.keys()])) {
+        assert.deepEqual(committed.getAccount(address), reference.getAccount(address), `block ${i + 1}: ${address}`)
+      }
+    }
   })
 })
 

@@ -45,7 +45,10 @@ function openBackend(source: WorkerStateSource): StateBackend {
  * open block's earlier rounds and mini-batches, or a block whose commit is still on its way. A
  * worker runs ahead of LMDB for as long as a block is open; those writes exist nowhere else.
  */
-const cache = new FlatState(openBackend(init.source), { budget: init.stateCacheBytes })
+const backend = openBackend(init.source)
+/** The LMDB store this worker reads committed state from; undefined with a snapshot. */
+const store = backend instanceof LmdbStore ? backend : undefined
+const cache = new FlatState(backend, { budget: init.stateCacheBytes })
 const state = new OverlayReader(cache)
 /** The entries in `state`'s overlay, in order. */
 let undurable: LogEntry[] = []
@@ -169,6 +172,8 @@ async function executeOne(input: TxInput, current: Block, coinbase: string, chun
 }
 
 export default async function execute(task: ExecuteTask): Promise<ExecuteResult> {
+  // The blocks committed since the last task are in LMDB: read them (see `refreshReads`).
+  store?.refreshReads()
   const first = task.entries[0]?.seq ?? task.logLength
   if (first > appliedUpTo && init.source.kind === 'lmdb' && appliedUpTo < task.durableBelow && first <= task.durableBelow) {
     // The entries this worker missed were trimmed from the log, and are durable: start over from LMDB.
