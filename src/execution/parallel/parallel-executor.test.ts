@@ -118,6 +118,47 @@ describe('the parallel executor chooses, per block, whether the workers pay', ()
   })
 })
 
+describe('a block opened for mini-batches goes where the recent transactions ran best', () => {
+  /** Two blocks in two mini-batches each on a fresh parallel executor, and each block whole on the sequential one. */
+  async function twoOpenBlocks(name: WorkloadName) {
+    const workload = createWorkload({ name, seed: 5, accountCount: BLOCK, txCount: 2 * BLOCK, blockSize: BLOCK, common })
+    const executor = createParallelExecutor({ common, threads: 2, source: { kind: 'snapshot', state: { ...workload.preState, storageCleared: new Set() } }, fallback: await createSequentialExecutor({ common }) })
+    closing.push(executor)
+    const sequential = await createSequentialExecutor({ common })
+    const [parallelState, sequentialState] = [stateOf(workload), stateOf(workload)]
+    const modes: string[] = []
+    for (const [i, block] of workload.blocks.entries()) {
+      const header = createBlockHeader(
+        { number: BigInt(i + 1), gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n + BigInt(i), coinbase: workload.coinbase },
+        { common, setHardfork: false },
+      )
+      const transactions = () => block.map((tx) => decodeTransaction(tx.serialize(), common))
+      const open = await executor.openBlock({ header, state: parallelState, blockHash: () => undefined })
+      const all = transactions()
+      await open.execute(all.slice(0, BLOCK / 2))
+      await open.execute(all.slice(BLOCK / 2))
+      const parallel = open.finish()
+      const whole = await sequential.executeBlock({ header, transactions: transactions(), state: sequentialState, blockHash: () => undefined })
+      modes.push(parallel.stats.mode)
+      assert.equal(parallel.executed.length, BLOCK, `block ${i + 1}`)
+      assert.equal(parallel.gasUsed, whole.gasUsed, `block ${i + 1}`)
+      assert.deepEqual(parallel.executed.map(({ receipt }) => receipt.cumulativeBlockGasUsed), whole.executed.map(({ receipt }) => receipt.cumulativeBlockGasUsed), `block ${i + 1}`)
+      parallelState.apply(parallel.delta)
+      sequentialState.apply(whole.delta)
+      for (const address of new Set([...parallel.delta.accounts.keys(), ...whole.delta.accounts.keys()])) {
+        assert.deepEqual(parallelState.getAccount(address), sequentialState.getAccount(address), `block ${i + 1}: ${address}`)
+      }
+    }
+    return modes
+  }
+
+  it('behavior: after plain transfers the next block runs on the fallback, after token transfers on the workers, each with the sequential result', async () => {
+    // Nothing executed yet: the first block goes to the workers either way.
+    assert.deepEqual(await twoOpenBlocks('transfers'), ['parallel', 'sequential'])
+    assert.deepEqual(await twoOpenBlocks('erc20'), ['parallel', 'parallel'])
+  })
+})
+
 describe('the workers read what LMDB holds now', () => {
   it('behavior: LMDB-backed workers with almost no cache see each block committed while they waited, and match the sequential executor block after block', async () => {
     // A piscina worker never returns to its event loop between tasks, where lmdb-js renews its

@@ -50,8 +50,9 @@ export type CreateParallelExecutorParameters = {
   readonly minParallelTxs?: number
   /**
    * Whole blocks whose predicted work per transaction is below this run on the fallback (see
-   * `predictedWork`); mini-batches are not affected. Default `MIN_PARALLEL_WORK`; 0 sends every
-   * block of `minParallelTxs` or more to the workers.
+   * `predictedWork`); so does a block opened for mini-batches while the recent transactions'
+   * work per transaction is below it (`recentWork`). Default `MIN_PARALLEL_WORK`; 0 sends every
+   * block of `minParallelTxs` or more, and every block opened for mini-batches, to the workers.
    */
   readonly minParallelWork?: number
   /** Keys the write log keeps for workers behind (see LOG_LIMIT_KEYS); tests set it small. */
@@ -82,6 +83,8 @@ const CONTRACT_CALL_WORK = 10
  * workload 0.85× the sequential executor (all 50 on the workers: 0.92×).
  */
 export const MIN_PARALLEL_WORK = 6
+/** How many recent transactions `recentWork` averages over, about. */
+const RECENT_WORK_TXS = 256
 const HOT_LIMIT = 1024
 /**
  * What the write log keeps for workers that have not run for a while — at most so many entries,
@@ -178,6 +181,13 @@ export class ParallelExecutor implements BlockExecutor {
   private readonly memory = new Map<number, ExecutorWorkerMemory>()
   /** Blocks started and not finished (at most one: the executor is not re-entrant). */
   private openBlocks = 0
+  /**
+   * Predicted work per transaction (`predictedWork`) of the transactions executed lately, a
+   * moving average over about `RECENT_WORK_TXS` of them; undefined before the first. A block
+   * opened for mini-batches has to choose where it runs before its transactions are known: it
+   * goes by these.
+   */
+  private recentWork: number | undefined
   /** Time workers spent executing (diagnostics: compare with the wall time of a block). */
   workerBusyMs = 0
   /** ecrecover on the same workers: for the mempool, and for blocks whose senders are not known. */
@@ -257,9 +267,17 @@ export class ParallelExecutor implements BlockExecutor {
     return predictedWork(transactions) < this.minParallelWork * transactions.length
   }
 
+  private observeWork(transactions: readonly TypedTransaction[]): void {
+    if (transactions.length === 0) return
+    const perTx = predictedWork(transactions) / transactions.length
+    const weight = Math.min(1, transactions.length / RECENT_WORK_TXS)
+    this.recentWork = this.recentWork === undefined ? perTx : this.recentWork + weight * (perTx - this.recentWork)
+  }
+
   async executeBlock(parameters: ExecuteBlockParameters): Promise<BlockExecution> {
     const { transactions } = parameters
     this.refuseWhileOpen()
+    this.observeWork(transactions)
     // Blocks are committed one after the other: all that is logged before this one is durable.
     this.durableBelow = this.logEnd
     this.trimLog()
@@ -290,6 +308,7 @@ export class ParallelExecutor implements BlockExecutor {
     this.refuseWhileOpen()
     this.durableBelow = this.logEnd
     this.trimLog()
+    if (this.recentWork !== undefined && this.recentWork < this.minParallelWork) return this.openOnFallback(parameters)
     const block = await this.startBlock(parameters)
     let finished = false
     return {
@@ -299,6 +318,7 @@ export class ParallelExecutor implements BlockExecutor {
       },
       execute: async (transactions) => {
         if (finished) throw new Error('ParallelExecutor: the block is finished')
+        this.observeWork(transactions)
         await this.recoverUnknownSenders(transactions)
         const candidates = this.candidatesOf(transactions)
         const threads = candidates.length < this.minParallelTxs || this.contended(transactions) ? 1 : this.threads
@@ -309,6 +329,44 @@ export class ParallelExecutor implements BlockExecutor {
         finished = true
         this.openBlocks--
         return finishBlock(block)
+      },
+    }
+  }
+
+  /**
+   * A block opened for mini-batches while the recent transactions were cheap (plain transfers):
+   * on the fallback, as a whole block of them would run. Each mini-batch shipped to the workers
+   * cost more than it ran there (bench:e2e `transfers-single`: 0.79× the sequential executor's
+   * tx/s). Its writes join the log when it finishes, as a whole block's on the fallback do.
+   */
+  private async openOnFallback(parameters: OpenBlockParameters): Promise<OpenBlockExecution> {
+    this.openBlocks++
+    let open: OpenBlockExecution
+    try {
+      open = await this.parameters.fallback.openBlock(parameters)
+    } catch (error) {
+      this.openBlocks--
+      throw error
+    }
+    let finished = false
+    return {
+      header: open.header,
+      get gasUsed() {
+        return open.gasUsed
+      },
+      execute: async (transactions) => {
+        if (finished) throw new Error('ParallelExecutor: the block is finished')
+        this.observeWork(transactions)
+        await this.recoverUnknownSenders(transactions)
+        return open.execute(transactions)
+      },
+      finish: () => {
+        if (finished) throw new Error('ParallelExecutor: the block is finished')
+        finished = true
+        this.openBlocks--
+        const result = open.finish()
+        this.appendLog(result.delta)
+        return result
       },
     }
   }
