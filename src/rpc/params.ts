@@ -3,8 +3,8 @@
  * message naming the parameter and what was expected.
  */
 import type { AccessList } from '@ethereumjs/tx'
-import { bigIntToUnpaddedBytes, bytesToUnprefixedHex, hexToBytes } from '@ethereumjs/util'
-import { bytesToHex } from '../utils/hex.ts'
+import { bigIntToUnpaddedBytes, bytesToUnprefixedHex } from '@ethereumjs/util'
+import { bytesToHex, checkedHexToBytes } from '../utils/hex.ts'
 import type { AccountOverride, BlockOverrides, StateOverrides } from '../execution/overrides.ts'
 import type { CallRequest } from '../execution/simulate.ts'
 import { invalidParams } from './errors.ts'
@@ -26,7 +26,7 @@ export function data(value: unknown, name: string, length?: number): Uint8Array 
   if (typeof value !== 'string' || !DATA.test(value)) {
     throw invalidParams(`invalid ${name}: expected 0x-prefixed hex bytes, got ${JSON.stringify(value)?.slice(0, 80)}`)
   }
-  const bytes = hexToBytes(value as `0x${string}`)
+  const bytes = checkedHexToBytes(value)
   if (length !== undefined && bytes.length !== length) {
     throw invalidParams(`invalid ${name}: expected ${length} bytes, got ${bytes.length}`)
   }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
-import { bytesToHex as reference } from '@ethereumjs/util'
-import { bytesToHex } from './hex.ts'
+import { bytesToHex as reference, hexToBytes as referenceHexToBytes } from '@ethereumjs/util'
+import { bytesToHex, checkedHexToBytes } from './hex.ts'
 
 describe('hex', () => {
   it('behavior: the same string as @ethereumjs/util for every length, views into larger buffers included', () => {
@@ -10,6 +10,17 @@ describe('hex', () => {
     for (const length of [0, 1, 31, 32, 63, 64, 65, 200, 4096, backing.length - 7]) {
       const view = new Uint8Array(backing.buffer, backing.byteOffset + 7, length)
       assert.equal(bytesToHex(view), reference(view), `${length} bytes`)
+    }
+  })
+
+  it('behavior: checkedHexToBytes gives the bytes @ethereumjs/util does, in either case, each answer in a buffer of its own', () => {
+    for (const length of [0, 1, 31, 32, 63, 64, 65, 200, 4096]) {
+      const bytes = randomBytes(length)
+      for (const hex of [reference(bytes), `0x${Buffer.from(bytes).toString('hex').toUpperCase()}`]) {
+        const decoded = checkedHexToBytes(hex)
+        assert.deepEqual(decoded, referenceHexToBytes(reference(bytes)), `${length} bytes`)
+        assert.equal(decoded.buffer.byteLength, length, `${length} bytes: not a view into a shared pool`)
+      }
     }
   })
 })
