@@ -14,6 +14,7 @@ import { createChainCommon, txCommonFor } from '../chain/common.ts'
 import { ecrecover, keccak256 } from '../crypto/crypto.ts'
 import { createRandom } from '../utils/random.ts'
 import { senderKeyFromRlp, signatureFromRlp } from '../chain/transaction.ts'
+import { rlpListPrefix } from '../utils/rlp.ts'
 import { createSenderRecovery } from './parallel/sender-recovery.ts'
 import { recoverSendersWith } from './recover-senders.ts'
 
@@ -135,6 +136,29 @@ function notTaken(): Record<string, Uint8Array> {
     'r past the curve order': Uint8Array.of(2, ...RLP.encode([...(RLP.decode(feeMarket!.serialize().subarray(1)) as Uint8Array[]).slice(0, -2), bigIntToUnpaddedBytes(N + 1n), bigIntToUnpaddedBytes(1n)])),
     'not RLP': Uint8Array.of(2, 0xff, 0xff),
     empty: new Uint8Array(),
+    ...malformed(feeMarket!),
+  }
+}
+
+/**
+ * A signed EIP-1559 transaction re-encoded in ways `@ethereumjs/rlp` refuses to decode, each
+ * field's bytes kept: the fast path, which reads the fields in place, must refuse them too.
+ */
+function malformed(tx: TypedTransaction): Record<string, Uint8Array> {
+  const raw = tx.serialize()
+  const fields = RLP.decode(raw.subarray(1)) as (Uint8Array | Uint8Array[][])[]
+  const encoded = fields.map((field) => RLP.encode(field as never))
+  const envelope = (items: Uint8Array[]) => Uint8Array.of(2, ...rlpListPrefix(items.reduce((sum, item) => sum + item.length, 0)), ...items.flatMap((item) => [...item]))
+  const replaced = (index: number, item: Uint8Array) => envelope(encoded.map((e, i) => (i === index ? item : e)))
+  const address = (fields[5] as Uint8Array)
+  return {
+    'a prefixed single byte (nonce 0x05 as 0x81 0x05)': replaced(1, Uint8Array.of(0x81, 0x05)),
+    'a long form for a short string (to)': replaced(5, Uint8Array.of(0xb8, 20, ...address)),
+    'a length with a leading zero (to)': replaced(5, Uint8Array.of(0xb9, 0, 20, ...address)),
+    'a long form inside the access list': replaced(8, Uint8Array.of(...rlpListPrefix(24), ...rlpListPrefix(23), 0xb8, 20, ...address, 0xc0)),
+    'v as a list': replaced(9, Uint8Array.of(0xc1, 0x01)),
+    'a byte after the list': Uint8Array.of(...raw, 0),
+    'a truncated list': raw.subarray(0, raw.length - 1),
   }
 }
 

@@ -114,3 +114,49 @@ function readPrefix(bytes: Uint8Array, at: number): { isList: boolean; start: nu
   if (length <= 55) throw new Error('invalid RLP: long form for a short payload')
   return { isList, start: at + 1 + size, length }
 }
+
+/**
+ * The items of the RLP list that fills `encoded` from `at` to its end, without decoding or
+ * copying any: where the list's payload starts and where each item starts. Undefined unless
+ * everything in it, nested lists included, is encoded as `@ethereumjs/rlp`'s `decode` accepts
+ * (lengths in their shortest form, no prefix on a single byte below 0x80, nothing outside the
+ * list): a transaction's signing hash is taken from its own bytes this way.
+ */
+export function rlpListItems(encoded: Uint8Array, at: number): { readonly start: number; readonly items: readonly number[] } | undefined {
+  try {
+    const list = readPrefix(encoded, at)
+    const end = list.start + list.length
+    if (!list.isList || end !== encoded.length) return undefined
+    const items: number[] = []
+    for (let item = list.start; item < end; item = checkedItemEnd(encoded, item, end)) items.push(item)
+    return { start: list.start, items }
+  } catch {
+    return undefined
+  }
+}
+
+/** The byte string whose item starts at `at` (a view), or undefined when the item is a list. */
+export function rlpStringAt(encoded: Uint8Array, at: number): Uint8Array | undefined {
+  const item = readPrefix(encoded, at)
+  return item.isList ? undefined : encoded.subarray(item.start, item.start + item.length)
+}
+
+/** The prefix of a list whose items' encodings take `payload` bytes. */
+export function rlpListPrefix(payload: number): Uint8Array {
+  const out = new Uint8Array(prefixLength(payload))
+  writePrefix(out, 0, payload, 0xc0)
+  return out
+}
+
+/** Where the item at `at` ends, each item inside it checked too; throws past `limit` or on an encoding `decode` refuses. */
+function checkedItemEnd(bytes: Uint8Array, at: number, limit: number): number {
+  const item = readPrefix(bytes, at)
+  const end = item.start + item.length
+  if (end > limit) throw new Error('invalid RLP: an item runs past its list')
+  if (item.isList) {
+    for (let inner = item.start; inner < end; ) inner = checkedItemEnd(bytes, inner, end)
+  } else if (item.length === 1 && item.start === at + 1 && bytes[item.start]! < 0x80) {
+    throw new Error('invalid RLP: a single byte below 0x80 is not prefixed')
+  }
+  return end
+}
