@@ -4,7 +4,6 @@
  * Each refusal names what was wrong, the way geth's txpool errors do.
  */
 import type { Common } from '@ethereumjs/common'
-import { RLP } from '@ethereumjs/rlp'
 import {
   create1559FeeMarketTxFromBytesArray,
   createAccessList2930TxFromBytesArray,
@@ -16,6 +15,7 @@ import { type Address, bytesToBigInt } from '@ethereumjs/util'
 import { txCommonFor } from '../chain/common.ts'
 import { pinSender, rememberSerialized, senderKeyFromRlp } from '../chain/transaction.ts'
 import { MosaicError } from '../errors.ts'
+import { rlpDecodeViews } from '../utils/rlp.ts'
 
 export type StatelessLimits = {
   readonly txMaxBytes: number
@@ -36,7 +36,7 @@ function txInvalid(message: string): MosaicError {
 export type Precheck = {
   /** The chain id the tx was signed for; undefined for pre-EIP-155 legacy txs. */
   readonly chainId: bigint | undefined
-  /** The decoded RLP fields, handed to the tx constructor so the bytes are decoded once. */
+  /** The decoded RLP fields (views into the raw bytes), handed to the tx constructor, which copies them: the bytes are decoded once. */
   readonly fields: Uint8Array[]
   readonly type: 0 | 1 | 2 | 4
 }
@@ -53,7 +53,7 @@ function precheckFields(raw: Uint8Array): Precheck {
     const type = first
     if (type === 3) throw txRejected('blob transactions (type 3) are not supported by this sequencer')
     if (!ADMITTED_TYPES.has(type)) throw txInvalid(`invalid transaction: unknown transaction type ${type}`)
-    const fields = RLP.decode(raw.subarray(1))
+    const fields = rlpDecodeViews(raw.subarray(1))
     if (!Array.isArray(fields) || !fields.slice(0, 4).every((f) => f instanceof Uint8Array)) {
       throw txInvalid('invalid transaction: malformed RLP')
     }
@@ -64,7 +64,7 @@ function precheckFields(raw: Uint8Array): Precheck {
     }
     return { chainId: bytesToBigInt(fields[0] as Uint8Array), fields: fields as Uint8Array[], type: type as Precheck['type'] }
   }
-  const fields = RLP.decode(raw)
+  const fields = rlpDecodeViews(raw)
   if (!Array.isArray(fields) || fields.length !== 9 || !(fields[6] instanceof Uint8Array)) {
     throw txInvalid('invalid transaction: malformed RLP')
   }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { RLP } from '@ethereumjs/rlp'
 import { createRandom } from './random.ts'
-import { type RlpValue, rlpEncode, rlpListLength, rlpListString, rlpStringLength } from './rlp.ts'
+import { type RlpValue, rlpDecodeViews, rlpEncode, rlpListLength, rlpListString, rlpStringLength } from './rlp.ts'
 
 describe('rlp', () => {
   it('behavior: string and list lengths agree with @ethereumjs/rlp at every boundary', () => {
@@ -57,5 +57,47 @@ describe('rlp', () => {
       'an item before the index past its list': [Uint8Array.of(0xc4, 0x01, 0x83, 1, 2), 1],
     }
     for (const [name, [bytes, index]] of Object.entries(cases)) assert.throws(() => rlpListString(bytes, index), name)
+  })
+
+  it('behavior: rlpDecodeViews gives what @ethereumjs/rlp decodes, and refuses what it refuses, on random values and on random damage to them', () => {
+    const random = createRandom(13)
+    const sizes = [0, 1, 1, 2, 55, 56, 57, 300]
+    const value = (depth: number): RlpValue => {
+      if (depth > 3 || random.chance(0.6)) {
+        const size = random.pick(sizes)
+        return size === 1 ? Uint8Array.of(random.int(256)) : random.bytes(size)
+      }
+      return Array.from({ length: random.pick([0, 1, 2, 5]) }, () => value(depth + 1))
+    }
+    const outcome = (decode: () => unknown) => {
+      try {
+        return { value: decode() }
+      } catch {
+        return { refused: true }
+      }
+    }
+    let refused = 0
+    for (let i = 0; i < 2_000; i++) {
+      const encoded = RLP.encode(value(0) as never)
+      const damaged = encoded.slice()
+      switch (i % 4) {
+        case 1:
+          damaged[random.int(damaged.length)] = random.int(256)
+          break
+        case 2: {
+          const at = random.int(damaged.length)
+          damaged[at] = damaged[at]! ^ (1 << random.int(8))
+          break
+        }
+        case 3:
+          damaged[0] = random.pick([0x81, 0xb8, 0xb9, 0xc1, 0xf8, 0xf9])
+      }
+      const input = i % 8 === 5 ? damaged.subarray(0, random.int(damaged.length)) : i % 8 === 7 ? Uint8Array.of(...damaged, 0) : damaged
+      const ours = outcome(() => rlpDecodeViews(input))
+      assert.deepEqual(ours, outcome(() => RLP.decode(input)), `input ${i}: ${Buffer.from(input).toString('hex').slice(0, 80)}`)
+      if ('refused' in ours) refused++
+    }
+    // The damage makes both refuse often: the comparison covers refusals, not only values.
+    assert.ok(refused > 300, `${refused} refused`)
   })
 })

@@ -148,15 +148,37 @@ export function rlpListPrefix(payload: number): Uint8Array {
   return out
 }
 
-/** Where the item at `at` ends, each item inside it checked too; throws past `limit` or on an encoding `decode` refuses. */
-function checkedItemEnd(bytes: Uint8Array, at: number, limit: number): number {
+/** A decoded RLP value whose byte strings are views into the encoded bytes (`rlpDecodeViews`). */
+export type RlpDecoded = Uint8Array | RlpDecoded[]
+
+/**
+ * Decode `encoded`, exactly one item, refusing (throwing) what `@ethereumjs/rlp`'s `decode`
+ * refuses, and giving what it gives, except that byte strings are views into `encoded`
+ * (`subarray`) instead of copies: for bytes nobody changes afterwards, such as a raw transaction
+ * being admitted, whose dozen fields `decode` copied one allocation each.
+ */
+export function rlpDecodeViews(encoded: Uint8Array): RlpDecoded {
+  if (encoded.length === 0) return new Uint8Array()
+  const decoded: RlpDecoded[] = []
+  if (checkedItemEnd(encoded, 0, encoded.length, decoded) !== encoded.length) throw new Error('invalid RLP: bytes after the item')
+  return decoded[0]!
+}
+
+/**
+ * Where the item at `at` ends, each item inside it checked too; throws past `limit` or on an
+ * encoding `decode` refuses. With `into`, the item is decoded there (byte strings as views).
+ */
+function checkedItemEnd(bytes: Uint8Array, at: number, limit: number, into?: RlpDecoded[]): number {
   const item = readPrefix(bytes, at)
   const end = item.start + item.length
   if (end > limit) throw new Error('invalid RLP: an item runs past its list')
   if (item.isList) {
-    for (let inner = item.start; inner < end; ) inner = checkedItemEnd(bytes, inner, end)
-  } else if (item.length === 1 && item.start === at + 1 && bytes[item.start]! < 0x80) {
-    throw new Error('invalid RLP: a single byte below 0x80 is not prefixed')
+    const items: RlpDecoded[] | undefined = into === undefined ? undefined : []
+    for (let inner = item.start; inner < end; ) inner = checkedItemEnd(bytes, inner, end, items)
+    if (items !== undefined) into!.push(items)
+    return end
   }
+  if (item.length === 1 && item.start === at + 1 && bytes[item.start]! < 0x80) throw new Error('invalid RLP: a single byte below 0x80 is not prefixed')
+  into?.push(bytes.subarray(item.start, end))
   return end
 }
