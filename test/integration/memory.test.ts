@@ -20,12 +20,17 @@ const PER_SENDER = 5
 const BUDGETS = { chain: 200_000, state: 100_000, trie: 150_000 }
 
 /** Block `b`: every dev account sends PER_SENDER transfers, each to a fresh address (the state grows). */
+/**
+ * Transfers to fresh addresses. Each carries a byte of calldata: the parallel executor would run
+ * plain transfers on its sequential fallback (`predictedWork`), and the test of its workers'
+ * budget needs them on the workers.
+ */
 async function blockTxs(b: number): Promise<Hex[]> {
   const raws: Hex[] = []
   for (const [i, sender] of senders.entries()) {
     for (let k = 0; k < PER_SENDER; k++) {
       const to = bytesToHex(keccak256(Uint8Array.of(b, i, k)).subarray(12)) as Hex
-      raws.push(await sender.signTransaction({ chainId: 901, type: 'eip1559', nonce: b * PER_SENDER + k, to, value: 1n, gas: 21000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 1n }))
+      raws.push(await sender.signTransaction({ chainId: 901, type: 'eip1559', nonce: b * PER_SENDER + k, to, value: 1n, data: '0x01', gas: 22000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 1n }))
     }
   }
   return raws
