@@ -310,27 +310,16 @@ export class ParallelExecutor implements BlockExecutor {
     this.trimLog()
     if (this.recentWork !== undefined && this.recentWork < this.minParallelWork) return this.openOnFallback(parameters)
     const block = await this.startBlock(parameters)
-    let finished = false
-    return {
-      header: parameters.header,
-      get gasUsed() {
-        return block.gasUsed
-      },
-      execute: async (transactions) => {
-        if (finished) throw new Error('ParallelExecutor: the block is finished')
-        this.observeWork(transactions)
-        await this.recoverUnknownSenders(transactions)
+    return this.openExecution(
+      parameters.header,
+      () => block.gasUsed,
+      (transactions) => {
         const candidates = this.candidatesOf(transactions)
         const threads = candidates.length < this.minParallelTxs || this.contended(transactions) ? 1 : this.threads
         return this.runRounds(block, candidates, threads)
       },
-      finish: () => {
-        if (finished) throw new Error('ParallelExecutor: the block is finished')
-        finished = true
-        this.openBlocks--
-        return finishBlock(block)
-      },
-    }
+      () => finishBlock(block),
+    )
   }
 
   /**
@@ -348,25 +337,41 @@ export class ParallelExecutor implements BlockExecutor {
       this.openBlocks--
       throw error
     }
+    return this.openExecution(
+      open.header,
+      () => open.gasUsed,
+      (transactions) => open.execute(transactions),
+      () => {
+        const result = open.finish()
+        this.appendLog(result.delta)
+        return result
+      },
+    )
+  }
+
+  /**
+   * What an open block does wherever it runs: refuse mini-batches once finished, learn their
+   * predicted work (`recentWork`), recover the senders not known yet, and free the executor when
+   * it finishes.
+   */
+  private openExecution(header: BlockHeader, gasUsed: () => bigint, run: (transactions: readonly TypedTransaction[]) => Promise<MiniBatchExecution>, finish: () => BlockExecution): OpenBlockExecution {
     let finished = false
     return {
-      header: open.header,
+      header,
       get gasUsed() {
-        return open.gasUsed
+        return gasUsed()
       },
       execute: async (transactions) => {
         if (finished) throw new Error('ParallelExecutor: the block is finished')
         this.observeWork(transactions)
         await this.recoverUnknownSenders(transactions)
-        return open.execute(transactions)
+        return run(transactions)
       },
       finish: () => {
         if (finished) throw new Error('ParallelExecutor: the block is finished')
         finished = true
         this.openBlocks--
-        const result = open.finish()
-        this.appendLog(result.delta)
-        return result
+        return finish()
       },
     }
   }
