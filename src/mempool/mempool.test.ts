@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { RLP } from '@ethereumjs/rlp'
 import { createFeeMarket1559Tx } from '@ethereumjs/tx'
 import { bytesToUnprefixedHex, hexToBytes, KECCAK256_NULL, privateToAddress } from '@ethereumjs/util'
 import { createChainCommon } from '../chain/common.ts'
@@ -126,5 +127,18 @@ describe('Mempool', () => {
     await assert.rejects(() => pool.add(tx(0, 0n).serialize()), /already known/)
     await assert.rejects(() => pool.add(hexToBytes('0x03c0')), /blob transactions/)
     assert.deepEqual([...pool.entries()].map((e) => e.hashKey), before)
+  })
+
+  it('behavior: a typed transaction whose chain id has a leading zero byte is refused, its canonical twin admitted', async () => {
+    // 901 as 0x00 0x03 0x85: ethereumjs would take it, sign-check it over 0x03 0x85 and hash it as
+    // another transaction; geth refuses such an integer.
+    const { pool } = makePool()
+    const signed = tx(1, 0n)
+    const fields = RLP.decode(signed.serialize().subarray(1)) as Uint8Array[]
+    const padded = Uint8Array.of(2, ...RLP.encode([Uint8Array.of(0, ...fields[0]!), ...fields.slice(1)]))
+    await assert.rejects(() => pool.add(padded), /chain id cannot have leading zeroes/)
+    assert.equal(pool.size, 0)
+    await pool.add(signed.serialize())
+    assert.equal(pool.size, 1)
   })
 })

@@ -36,7 +36,11 @@ function txInvalid(message: string): MosaicError {
 export type Precheck = {
   /** The chain id the tx was signed for; undefined for pre-EIP-155 legacy txs. */
   readonly chainId: bigint | undefined
-  /** The decoded RLP fields (views into the raw bytes), handed to the tx constructor, which copies them: the bytes are decoded once. */
+  /**
+   * The decoded RLP fields, handed to the tx constructor so the bytes are decoded once. They are
+   * views into the raw bytes, and the transaction keeps some of them (data, to, access list):
+   * the raw bytes are the transaction's own and nothing changes them.
+   */
   readonly fields: Uint8Array[]
   readonly type: 0 | 1 | 2 | 4
 }
@@ -57,6 +61,9 @@ function precheckFields(raw: Uint8Array): Precheck {
     if (!Array.isArray(fields) || !fields.slice(0, 4).every((f) => f instanceof Uint8Array)) {
       throw txInvalid('invalid transaction: malformed RLP')
     }
+    // ethereumjs checks every other integer field for leading zeros, not the chain id; signed
+    // over its shortest form, the same transaction would have another hash and another signer.
+    if ((fields[0] as Uint8Array)[0] === 0) throw txInvalid('invalid transaction: chain id cannot have leading zeroes')
     if (type === 2 || type === 4) {
       const tip = bytesToBigInt(fields[2] as Uint8Array)
       const cap = bytesToBigInt(fields[3] as Uint8Array)
