@@ -486,9 +486,11 @@ export class LmdbStore {
 
   /**
    * Reads from here on see every transaction committed until now. lmdb-js keeps one read snapshot
-   * and renews it from a timer; a thread that never returns to its event loop between tasks (a
-   * piscina worker, which waits with `Atomics.wait`) never runs that timer and would read the
-   * state of its first read forever. Such a thread calls this at the start of each task.
+   * and renews it from a timer (`setTimeout(0)`): a worker thread whose tasks come back to back
+   * may not have run it between two of them, and one that never returns to its event loop
+   * (piscina's default `Atomics.wait`) never does, and would read the state of its first read
+   * forever. Such a thread calls this at the start of each task, and must let its event loop run
+   * between tasks: each renewal schedules that timer again.
    */
   refreshReads(): void {
     this.env.resetReadTxn()

@@ -165,7 +165,7 @@ describe('the workers read what LMDB holds now', () => {
     // read snapshot: without `refreshReads` a worker that has to read LMDB again (its cache
     // dropped an entry, or the log it missed was trimmed) reads the state of its first read, and
     // block 2's senders have nonce 0 there.
-    const workload = createWorkload({ name: 'transfers', seed: 13, accountCount: BLOCK, txCount: 3 * BLOCK, blockSize: BLOCK, common })
+    const workload = createWorkload({ name: 'transfers', seed: 13, accountCount: BLOCK, txCount: 8 * BLOCK, blockSize: BLOCK, common })
     const dir = mkdtempSync(join(tmpdir(), 'mosaic-worker-reads-'))
     after(() => rmSync(dir, { recursive: true, force: true }))
     const store = LmdbStore.open(dir)
@@ -196,6 +196,11 @@ describe('the workers read what LMDB holds now', () => {
         assert.deepEqual(committed.getAccount(address), reference.getAccount(address), `block ${i + 1}: ${address}`)
       }
     }
+    // Each task renewed the snapshot, and lmdb-js scheduled a timer each time: they run between
+    // tasks instead of piling up (piscina's 'sync' atomics left one per task, 8 or more here).
+    const workers = executor.workerMemory()
+    assert.equal(workers.length, 2)
+    for (const worker of workers) assert.ok(worker.pendingTimers <= 3, `a worker has ${worker.pendingTimers} timers waiting after ${workload.blocks.length} blocks`)
   })
 })
 

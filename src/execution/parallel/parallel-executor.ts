@@ -101,7 +101,11 @@ export function createParallelExecutor(parameters: CreateParallelExecutorParamet
   if (!Number.isSafeInteger(threads) || threads < 1) throw new Error('threads must be a positive integer')
   const stateCacheBytes = parameters.stateCacheBytes === undefined ? undefined : Math.floor(parameters.stateCacheBytes / threads)
   const workerData: WorkerInit = { chainId: Number(common.chainId()), hardfork: common.hardfork(), source, stateCacheBytes }
-  const pool = new Piscina({ filename: WORKER, minThreads: threads, maxThreads: threads, idleTimeout: Number.POSITIVE_INFINITY, workerData })
+  // 'async' atomics: a worker waits for its next task with Atomics.waitAsync, so its event loop
+  // runs between tasks. With piscina's default ('sync') it never does, and lmdb-js schedules a
+  // timer each time a task renews the worker's read snapshot (`refreshReads`): those timers never
+  // ran and piled up, one per task, for the life of the node.
+  const pool = new Piscina({ filename: WORKER, minThreads: threads, maxThreads: threads, idleTimeout: Number.POSITIVE_INFINITY, workerData, atomics: 'async' })
   return new ParallelExecutor(parameters, pool)
 }
 

@@ -79,7 +79,13 @@ export type TxOutcome =
     }
 
 /** A parallel worker's V8 heap and the estimated bytes of the committed state it caches. */
-export type ExecutorWorkerMemory = { readonly heapUsed: number; readonly heapTotal: number; readonly stateBytes: number }
+export type ExecutorWorkerMemory = {
+  readonly heapUsed: number
+  readonly heapTotal: number
+  readonly stateBytes: number
+  /** Timers waiting on the worker's event loop (lmdb-js schedules one per read snapshot): stays small while the loop runs between tasks. */
+  readonly pendingTimers: number
+}
 
 export type ExecuteResult =
   | {

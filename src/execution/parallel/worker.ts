@@ -215,7 +215,7 @@ export default async function execute(task: ExecuteTask): Promise<ExecuteResult>
     outcomes.push(outcome)
   }
   const heap = getHeapStatistics()
-  const memory = { heapUsed: heap.used_heap_size, heapTotal: heap.total_heap_size, stateBytes: cache.memory().bytes }
+  const memory = { heapUsed: heap.used_heap_size, heapTotal: heap.total_heap_size, stateBytes: cache.memory().bytes, pendingTimers: process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length }
   return { kind: 'done', threadId, outcomes, busyMs: performance.now() - started, blockNumbers: [...blockNumbers], memory }
 }
 
