@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { createBlockHeader } from '@ethereumjs/block'
-import { createFeeMarket1559Tx } from '@ethereumjs/tx'
-import { createAddressFromString, hexToBytes } from '@ethereumjs/util'
+import { createFeeMarket1559Tx, type TypedTransaction } from '@ethereumjs/tx'
+import { Address, bytesToHex, bytesToUnprefixedHex, createAddressFromString, hexToBytes, KECCAK256_NULL, privateToAddress } from '@ethereumjs/util'
 import { createWorkload, type Workload, type WorkloadName } from '../../../bench/workloads.ts'
 import { createChainCommon, txCommonFor } from '../../chain/common.ts'
 import { decodeTransaction } from '../../chain/transaction.ts'
+import { keccak256 } from '../../crypto/crypto.ts'
 import { FlatState } from '../../state/flat-state.ts'
 import { LmdbStore } from '../../storage/lmdb-store.ts'
 import type { BlockExecution } from '../types.ts'
@@ -239,5 +240,96 @@ describe('the write log the workers follow', () => {
     const snapshot = await run({ kind: 'snapshot', state: { ...workload.preState, storageCleared: new Set() } })
     assert.equal(snapshot.at(-1)!.entries, workload.blocks.length)
     assert.ok(snapshot.at(-1)!.keys > LIMIT + perBlock, `the snapshot-backed log holds ${snapshot.at(-1)!.keys} keys`)
+  })
+})
+
+describe('the fee recipient: fees are credited without a read, and whoever reads it sees them all', () => {
+  // The fee recipient is a contract that logs its own balance (SELFBALANCE; PUSH0; MSTORE;
+  // PUSH1 32; PUSH0; LOG0); another contract logs the fee recipient's balance (COINBASE; BALANCE; …).
+  const LOG_SELF_BALANCE = hexToBytes('0x475f5260205fa000')
+  const LOG_COINBASE_BALANCE = hexToBytes('0x41315f5260205fa000')
+  const coinbase = createAddressFromString(`0x${'c0'.repeat(20)}`)
+  const reader = createAddressFromString(`0x${'ba'.repeat(20)}`)
+  const txCommon = txCommonFor(common)
+  const keyOf = (i: number) => keccak256(Uint8Array.of(0x5e, i))
+  const senderOf = (i: number) => new Address(privateToAddress(keyOf(i)))
+
+  /** Pre-state: 40 funded senders, and the two contracts (the fee recipient already holds 1 ETH). */
+  function preState(): Workload['preState'] {
+    const state: Workload['preState'] = { accounts: new Map(), storage: new Map(), code: new Map() }
+    for (let i = 0; i < 40; i++) state.accounts.set(bytesToUnprefixedHex(senderOf(i).bytes), { nonce: 0n, balance: 10n ** 21n, codeHash: KECCAK256_NULL })
+    for (const [address, code, balance] of [[coinbase, LOG_SELF_BALANCE, 10n ** 18n], [reader, LOG_COINBASE_BALANCE, 0n]] as const) {
+      const codeHash = keccak256(code)
+      state.code.set(bytesToUnprefixedHex(codeHash), code)
+      state.accounts.set(bytesToUnprefixedHex(address.bytes), { nonce: 1n, balance, codeHash })
+    }
+    return state
+  }
+
+  /**
+   * Plain transfers that pay a tip (credited as fee deltas) interleaved with transactions that
+   * read the fee recipient: with no tip after the same sender paid it value (their chunk's own
+   * write answers the read), and calls into the fee recipient itself (its SELFBALANCE is read after
+   * the call wrote its account).
+   */
+  function block(): TypedTransaction[] {
+    const nonces = new Map<number, bigint>()
+    const sign = (i: number, body: { to: Address; value?: bigint; data?: Uint8Array; tip?: bigint }) => {
+      const nonce = nonces.get(i) ?? 0n
+      nonces.set(i, nonce + 1n)
+      const tx = createFeeMarket1559Tx(
+        { nonce, to: body.to, value: body.value ?? 0n, data: body.data ?? new Uint8Array(), gasLimit: 100_000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: body.tip ?? 10n ** 9n },
+        { common: txCommon },
+      ).sign(keyOf(i))
+      return decodeTransaction(tx.serialize(), common)
+    }
+    const txs: TypedTransaction[] = []
+    for (let round = 0; round < 4; round++) {
+      const s = round * 10
+      const fresh = (n: number) => createAddressFromString(`0x${(0xf000 + round * 16 + n).toString(16).padStart(40, '0')}`)
+      txs.push(sign(s, { to: fresh(0), value: 1n }))
+      txs.push(sign(s + 1, { to: coinbase, value: 5n }))
+      txs.push(sign(s + 2, { to: fresh(1), value: 1n }))
+      txs.push(sign(s + 1, { to: reader, data: Uint8Array.of(0), tip: 0n }))
+      txs.push(sign(s + 3, { to: fresh(2), value: 1n }))
+      txs.push(sign(s + 4, { to: coinbase, data: Uint8Array.of(0) }))
+      txs.push(sign(s + 5, { to: fresh(3), value: 1n }))
+      txs.push(sign(s + 6, { to: coinbase, data: Uint8Array.of(0), tip: 0n }))
+      txs.push(sign(s + 7, { to: fresh(4), value: 1n }))
+      txs.push(sign(s + 8, { to: reader, data: Uint8Array.of(0) }))
+      txs.push(sign(s + 9, { to: fresh(5), value: 1n }))
+    }
+    return txs
+  }
+
+  it('behavior: transactions that read the fee recipient log the balance the sequential executor logs, and the state matches', async () => {
+    const state = preState()
+    const flat = () =>
+      new FlatState({ readAccount: (a) => state.accounts.get(a), readStorage: (a, s) => state.storage.get(a)?.get(s), readCode: (h) => state.code.get(h) })
+    const header = createBlockHeader({ number: 1n, gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n, coinbase }, { common, setHardfork: false })
+    const executor = createParallelExecutor({
+      common,
+      threads: 2,
+      source: { kind: 'snapshot', state: { ...state, storageCleared: new Set() } },
+      fallback: await createSequentialExecutor({ common }),
+      minParallelWork: 0,
+    })
+    closing.push(executor)
+    const parallel = await executor.executeBlock({ header, transactions: block(), state: flat(), blockHash: () => undefined })
+    const sequential = await (await createSequentialExecutor({ common })).executeBlock({ header, transactions: block(), state: flat(), blockHash: () => undefined })
+    assert.equal(parallel.stats.mode, 'parallel')
+    assert.ok(parallel.stats.aborts > 0, 'the readers conflicted with fees credited before them')
+    assert.equal(sequential.executed.length, 44)
+    assert.equal(parallel.executed.length, 44)
+    const logged = (run: BlockExecution) => run.executed.map(({ receipt }) => receipt.logs.map(([, , data]) => bytesToHex(data)).join(','))
+    const balances = logged(sequential)
+    // Each reader logged a balance, and they differ: the fees before each one count.
+    assert.equal(balances.filter((b) => b !== '').length, 20)
+    assert.deepEqual(logged(parallel), balances)
+    assert.equal(parallel.gasUsed, sequential.gasUsed)
+    const [p, s] = [flat(), flat()]
+    p.apply(parallel.delta)
+    s.apply(sequential.delta)
+    assert.deepEqual(p.getAccount(bytesToUnprefixedHex(coinbase.bytes)), s.getAccount(bytesToUnprefixedHex(coinbase.bytes)))
   })
 })

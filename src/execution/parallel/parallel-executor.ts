@@ -454,7 +454,9 @@ export class ParallelExecutor implements BlockExecutor {
       // by chunk: each outcome stands if nothing committed before it in this round wrote what it
       // read. At the first that does not, the round stops; it and everything after it run again
       // on the new state. (Reads a chunk's own earlier writes answered are not recorded, and need
-      // not be: any other writer in between would itself have read the key and failed first.)
+      // not be: any other writer in between would itself have read the key and failed first. The
+      // one writer that does not read is a fee delta, so reads of the fee recipient are recorded
+      // wherever they were answered: see worker.ts.)
       const outcomes = results.flat().sort((a, b) => a.id - b.id)
       let stopAt = outcomes.length
       for (const [index, outcome] of outcomes.entries()) {

@@ -1,23 +1,22 @@
 /**
- * A `StateReader` that records every key a transaction reads from committed state — its read set
- * for validation. The journaled state manager above it answers from its own overlay first, so
- * only reads of committed state reach this layer.
+ * The readers a parallel worker puts under a transaction's state manager:
+ *
+ *   state manager → `FeeRecipientReads` → the chunk's overlay (earlier transactions of the chunk)
+ *                 → `RecordingReader` → committed state
+ *
+ * `RecordingReader` records every key a transaction reads from committed state — its read set
+ * for validation. What earlier transactions of the same chunk wrote answers first and is not
+ * recorded: they commit first, and validate their own reads.
  */
 import type { AccountRecord, StateReader } from '../../state/types.ts'
 import { accountKey, slotKey } from './protocol.ts'
 
 export class RecordingReader implements StateReader {
   readonly reads = new Set<string>()
-  /** Reads of the fee recipient's account (see `worker.ts`: the fee payment's own read is exempt). */
-  coinbaseReads = 0
 
-  constructor(
-    private readonly inner: StateReader,
-    private readonly coinbase: string,
-  ) {}
+  constructor(private readonly inner: StateReader) {}
 
   getAccount(address: string): AccountRecord | undefined {
-    if (address === this.coinbase) this.coinbaseReads++
     this.reads.add(accountKey(address))
     return this.inner.getAccount(address)
   }
@@ -29,6 +28,42 @@ export class RecordingReader implements StateReader {
 
   getCode(codeHash: string): Uint8Array | undefined {
     // Code is addressed by its hash: it never changes, so reading it cannot conflict.
+    return this.inner.getCode(codeHash)
+  }
+}
+
+/**
+ * Counts a transaction's reads of the fee recipient's account wherever they are answered — the
+ * chunk's overlay too — and how many came before its top-level message ended (`endMessage`):
+ * those are the transaction's own (its checks, its EVM code), the rest the fee payment's. The
+ * state manager keeps no read cache, so the first contact with the account, read or write, reads
+ * it through here.
+ */
+export class FeeRecipientReads implements StateReader {
+  reads = 0
+  /** `reads` when the top-level message ended; undefined until it does. */
+  readsBeforeFee: number | undefined
+
+  constructor(
+    private readonly inner: StateReader,
+    private readonly coinbase: string,
+  ) {}
+
+  /** The transaction's top-level message has ended: later reads are the fee payment's. */
+  endMessage(): void {
+    this.readsBeforeFee = this.reads
+  }
+
+  getAccount(address: string): AccountRecord | undefined {
+    if (address === this.coinbase) this.reads++
+    return this.inner.getAccount(address)
+  }
+
+  getStorage(address: string, slot: string): Uint8Array {
+    return this.inner.getStorage(address, slot)
+  }
+
+  getCode(codeHash: string): Uint8Array | undefined {
     return this.inner.getCode(codeHash)
   }
 }

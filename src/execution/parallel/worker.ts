@@ -20,7 +20,7 @@ import { LmdbStore } from '../../storage/lmdb-store.ts'
 import { createExecutionVM } from '../vm.ts'
 import type { ExecuteResult, ExecuteTask, LogEntry, TxInput, TxOutcome, WorkerInit, WorkerStateSource } from './protocol.ts'
 import { accountKey } from './protocol.ts'
-import { RecordingReader } from './recording-reader.ts'
+import { FeeRecipientReads, RecordingReader } from './recording-reader.ts'
 import { recoverSendersWith } from '../recover-senders.ts'
 
 const init = workerData as WorkerInit
@@ -55,6 +55,16 @@ let undurable: LogEntry[] = []
 let appliedUpTo = 0
 const stateManager = new JournaledStateManager(state)
 const execution = await createExecutionVM(common, stateManager)
+
+/** The running transaction's fee recipient reads, and how deep its EVM messages are nested. */
+let feeRecipient: FeeRecipientReads | undefined
+let messageDepth = 0
+execution.vm.evm.events!.on('beforeMessage', () => {
+  messageDepth++
+})
+execution.vm.evm.events!.on('afterMessage', () => {
+  if (--messageDepth === 0) feeRecipient?.endMessage()
+})
 
 let blockKey = ''
 let block: Block | undefined
@@ -133,9 +143,12 @@ function onlyFeePayment(writes: StateDelta, coinbase: string, before: AccountRec
  * transactions of the same chunk wrote is theirs to validate, and they commit first.
  */
 async function executeOne(input: TxInput, current: Block, coinbase: string, chunk: OverlayReader): Promise<TxOutcome> {
-  const recorder = new RecordingReader(state, coinbase)
+  const recorder = new RecordingReader(state)
   chunk.inner = recorder
-  stateManager.reset(chunk)
+  const fees = new FeeRecipientReads(chunk, coinbase)
+  feeRecipient = fees
+  messageDepth = 0
+  stateManager.reset(fees)
   const tx = createTxFromRLP(input.raw, { common: txCommon, freeze: false })
   const sender = new Address(input.sender)
   Object.defineProperty(tx, 'getSenderAddress', { value: () => sender })
@@ -146,11 +159,16 @@ async function executeOne(input: TxInput, current: Block, coinbase: string, chun
     const reads = recorder.reads
     let feeDelta = 0n
     // The fee recipient is a hot spot: every transaction pays it. When the transaction's only
-    // contact with it is the fee payment (one read, then +fee), that read-modify-write becomes a
-    // delta applied at commit, so it does not conflict with every other transaction.
+    // contact with it is the fee payment (nothing read it before the top-level message ended,
+    // and the one write is +fee), that read-modify-write becomes a delta applied at commit, so it
+    // does not conflict with every other transaction. Such deltas are credited without a read,
+    // so a transaction that did read it itself (its balance, whether it is empty, its code's
+    // SELFBALANCE) keeps that read in its set even where its chunk answered it: it then
+    // conflicts with any write to the account before it in the round, a fee delta included.
     // A fee recipient without an account yet counts as an empty one (the payment creates it).
     const before = state.getAccount(coinbase) ?? EMPTY_ACCOUNT
-    if (!chunk.delta.accounts.has(coinbase) && recorder.coinbaseReads === 1 && onlyFeePayment(writes, coinbase, before, result.minerValue)) {
+    if (fees.readsBeforeFee !== 0) reads.add(accountKey(coinbase))
+    else if (!chunk.delta.accounts.has(coinbase) && onlyFeePayment(writes, coinbase, before, result.minerValue)) {
       reads.delete(accountKey(coinbase))
       writes.accounts.delete(coinbase)
       feeDelta = result.minerValue
