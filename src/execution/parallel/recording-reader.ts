@@ -41,7 +41,7 @@ export class RecordingReader implements StateReader {
  */
 export class FeeRecipientReads implements StateReader {
   reads = 0
-  /** `reads` when the top-level message ended; undefined until it does. */
+  /** `reads` when the last message ended (the top-level one, once it has); undefined until one does. */
   readsBeforeFee: number | undefined
 
   constructor(
@@ -49,7 +49,7 @@ export class FeeRecipientReads implements StateReader {
     private readonly coinbase: string,
   ) {}
 
-  /** The transaction's top-level message has ended: later reads are the fee payment's. */
+  /** A message of the transaction ended; after the top-level one, reads are the fee payment's. */
   endMessage(): void {
     this.readsBeforeFee = this.reads
   }

@@ -56,15 +56,11 @@ let appliedUpTo = 0
 const stateManager = new JournaledStateManager(state)
 const execution = await createExecutionVM(common, stateManager)
 
-/** The running transaction's fee recipient reads, and how deep its EVM messages are nested. */
+/** The running transaction's fee recipient reads. */
 let feeRecipient: FeeRecipientReads | undefined
-let messageDepth = 0
-execution.vm.evm.events!.on('beforeMessage', () => {
-  messageDepth++
-})
-execution.vm.evm.events!.on('afterMessage', () => {
-  if (--messageDepth === 0) feeRecipient?.endMessage()
-})
+// Messages end innermost first, so the last to end is the transaction's top-level message; the
+// fee payment comes after it.
+execution.vm.evm.events!.on('afterMessage', () => feeRecipient?.endMessage())
 
 let blockKey = ''
 let block: Block | undefined
@@ -147,7 +143,6 @@ async function executeOne(input: TxInput, current: Block, coinbase: string, chun
   chunk.inner = recorder
   const fees = new FeeRecipientReads(chunk, coinbase)
   feeRecipient = fees
-  messageDepth = 0
   stateManager.reset(fees)
   const tx = createTxFromRLP(input.raw, { common: txCommon, freeze: false })
   const sender = new Address(input.sender)
