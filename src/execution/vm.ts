@@ -9,6 +9,7 @@ import { Address, bigIntToAddressBytes, bigIntToBytes, setLengthLeft } from '@et
 import { createVM, type VM } from '@ethereumjs/vm'
 import type { JournaledStateManager } from '../state/journaled-state-manager.ts'
 import type { BlockHashLookup } from './types.ts'
+import { installJumpAnalysisCache } from './jump-analysis.ts'
 
 const ZERO_HASH = new Uint8Array(32)
 
@@ -30,6 +31,7 @@ class ChainHashes implements EVMMockBlockchainInterface {
 export type ExecutionVM = { vm: VM; hashes: ChainHashes }
 
 export async function createExecutionVM(common: Common, stateManager: JournaledStateManager): Promise<ExecutionVM> {
+  installJumpAnalysisCache()
   const hashes = new ChainHashes()
   // The EVM owns a copy of common; both must share the same hardfork.
   const vm = await createVM({ common: common.copy(), stateManager, blockchain: hashes })
