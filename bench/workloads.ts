@@ -340,8 +340,14 @@ function tokenSlots(holders: readonly BenchAccount[]): Map<string, Uint8Array> {
   return slots
 }
 
-/** Warm-up blocks per workload, each of `blockSize` transactions among `blockSize` accounts of their own. */
-const WARMUP_BLOCKS = 2
+/**
+ * Warm-up blocks per workload, each of `blockSize` transactions among `blockSize` accounts of their
+ * own. A parallel run's worker threads are new, and these are all they execute before the timer
+ * (the sequential executor warms up on a whole untimed run). With 2, they were not warm yet: on
+ * `erc20` the first measured block took 274–496 ms against a median of 102–112 ms for the rest,
+ * and that median itself was 76–82 ms after 8 (parallel-2 1,626 → 2,327 tx/s in one A/B pair).
+ */
+const WARMUP_BLOCKS = 8
 
 export function createWorkload({ name, seed, accountCount, txCount, blockSize, common }: CreateWorkloadParameters): Workload {
   if (!Number.isSafeInteger(accountCount) || accountCount < 2) throw new Error('accountCount must be an integer ≥ 2')
