@@ -15,8 +15,6 @@ export type ExecWorkerData = {
   readonly variant: VariantName
   readonly workload: WorkloadName
   readonly seed: number
-  /** Timed runs the main thread will ask for (a variant may prepare them ahead, untimed). */
-  readonly runs: number
   readonly txCount: number
   readonly accountCount: number
   readonly blockSize: number

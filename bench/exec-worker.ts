@@ -91,10 +91,6 @@ async function setUp(): Promise<{ variant: Variant; workload: Workload }> {
   started = performance.now()
   await variant.run()
   const warmupSeconds = (performance.now() - started) / 1000
-  started = performance.now()
-  await variant.prepareRuns(data.runs)
-  const prepared = (performance.now() - started) / 1000
-  if (prepared > 0.01) step(`${data.runs} timed runs prepared ahead (executors, worker threads, warm-up blocks)`, prepared)
   send({ type: 'ready', setup, warmupSeconds, transactionsDigest: digest.digest('hex') })
   return { variant, workload }
 }

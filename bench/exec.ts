@@ -8,8 +8,8 @@
  * Each variant runs in its own worker thread, so none pays for another's heap (the stock trie
  * database is gigabytes at full size); the parallel variants start their executor's threads from
  * there. All build the same transactions (checked by digest) and the same pre-state from the seed,
- * recover senders before timing, and warm up with one untimed run; a parallel run also warms its
- * new worker threads on blocks of its own before the timer (see `createParallelVariant`). Timed
+ * recover senders before timing, and warm up with one untimed run; a parallel run also starts and warms
+ * new worker threads on blocks of its own right before its timer (see `createParallelVariant`). Timed
  * runs are then interleaved — stock, sequential, parallel-1, parallel-2, stock, … — one at a time,
  * so noise on this shared machine hits all alike; each run starts from fresh pre-state and the
  * median of RUNS is reported.
@@ -222,7 +222,6 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
         variant,
         workload: name,
         seed: SEED,
-        runs: RUNS,
         blockSize: BLOCK_SIZE,
         profileDir: args.profile,
         ...SIZES,
