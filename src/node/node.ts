@@ -213,7 +213,10 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   commitment.onRoot = (_number, ms) => metrics.stateRootTime.observe(ms / 1000)
   metrics.head.set(() => Number(chain.head))
   metrics.mempoolSize.set(() => mempool.size)
-  if (senders !== undefined) metrics.workerSenderRecoveries.set(() => senders.recovered)
+  if (senders !== undefined) {
+    metrics.workerSenderRecoveries.set(() => senders.recovered)
+    metrics.workerSenderShipments.set(() => senders.shipments)
+  }
   metrics.stateRootDurable.set(() => Number(commitment.stats().durable ?? -1n))
   metrics.trieNodeLoads.set(() => commitment.stats().loadsOnPrefetch, { phase: 'prefetch' })
   metrics.trieNodeLoads.set(() => commitment.stats().loadsOnUpdate, { phase: 'update' })

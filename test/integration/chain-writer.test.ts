@@ -92,7 +92,9 @@ describe('a block that cannot be made durable', () => {
     assert.equal(((await t.rpc('eth_getTransactionReceipt', [first])).result as { status: Hex }).status, '0x1')
     assert.equal(node.mempool.size, 0)
     // The recovery worker recovered that sender (RECOVERY_THREADS=1 by default).
-    assert.match(await (await fetch(`${t.url}/metrics`)).text(), /mosaic_worker_sender_recoveries 1\n/)
+    const metrics = await (await fetch(`${t.url}/metrics`)).text()
+    assert.match(metrics, /mosaic_worker_sender_recoveries 1\n/)
+    assert.match(metrics, /mosaic_worker_sender_recovery_shipments 1\n/)
 
     const hash = (await t.rpc('eth_sendRawTransaction', [await signed(0, 1, 7n)])).result as Hex
     const write = node.store.writeBlock.bind(node.store)

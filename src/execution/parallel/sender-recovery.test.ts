@@ -10,6 +10,7 @@ import { Mempool } from '../../mempool/mempool.ts'
 import { FlatState } from '../../state/flat-state.ts'
 import { createSequentialExecutor } from '../sequential-executor.ts'
 import { createParallelExecutor } from './parallel-executor.ts'
+import { SenderRecoveryPool, type ShipSenders } from './sender-recovery.ts'
 
 const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
 const workload = createWorkload({ name: 'transfers', seed: 3, accountCount: 48, txCount: 48, blockSize: 48, common })
@@ -115,5 +116,42 @@ describe('sender recovery on the worker threads', () => {
     assert.equal(parallel.executed.length, raws.length)
     assert.equal(parallel.gasUsed, sequential.gasUsed)
     assert.deepEqual(parallel.delta.accounts, sequential.delta.accounts)
+  })
+})
+
+describe('sender recovery: shipments under load', () => {
+  /** Answers at once, as a worker's ~50 µs recovery is over before the next single request comes. */
+  const instant: ShipSenders = async (batch) => batch.map((raw) => raw.subarray(0, 64))
+  const turn = () => new Promise((resolve) => setImmediate(resolve))
+
+  /** One request per turn of the event loop, each turn ~0.1 ms long; how many shipments carried them. */
+  async function shipmentsFor(pool: SenderRecoveryPool, requests: number): Promise<number> {
+    const answers: Promise<Uint8Array>[] = []
+    for (let i = 0; i < requests; i++) {
+      answers.push(pool.recover(raws[i % raws.length]!))
+      const until = performance.now() + 0.1
+      while (performance.now() < until);
+      await turn()
+    }
+    const keys = await Promise.all(answers)
+    keys.forEach((key, i) => assert.deepEqual(key, raws[i % raws.length]!.subarray(0, 64), `request ${i}`))
+    return pool.shipments
+  }
+
+  it('behavior: requests that come one by one while the workers are idle still share shipments, answered in order', async () => {
+    const shipments = await shipmentsFor(new SenderRecoveryPool(instant), 200)
+    // One every ~0.1 ms against a shipment at most every millisecond: ~20 shipments.
+    assert.ok(shipments <= 50, `${shipments} shipments for 200 requests`)
+    // Negative control: without the interval, each request is shipped alone.
+    assert.equal(await shipmentsFor(new SenderRecoveryPool(instant, 0), 200), 200)
+  })
+
+  it('behavior: a request to an idle pool leaves at once, not after the interval', async () => {
+    const pool = new SenderRecoveryPool(instant)
+    await pool.recover(raws[0]!)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    void pool.recover(raws[1]!)
+    await turn()
+    assert.equal(pool.shipments, 2)
   })
 })

@@ -7,11 +7,13 @@
  * Requests made in the same turn of the event loop (concurrent RPC calls, a JSON-RPC batch, a
  * block's transactions) are shipped together, split into one task per thread, so one message
  * carries many transactions. While a shipment is on the workers, new requests wait and go
- * together in the next one (as a network card coalesces interrupts under load): when idle, a
- * request leaves at once; under load, one wake-up of a worker serves many. Waking a worker per
- * single-transaction request was the largest item of the main thread's own time under the e2e
- * bench's single requests (piscina's `postTask`, ~7%). Results are handed back in request order,
- * flush after flush, so the mempool still admits transactions first come first served.
+ * together in the next one, and shipments leave at most every `coalesceMs` (as a network card
+ * coalesces interrupts under load): when idle, a request leaves at once; under load, one wake-up
+ * of a worker serves many. Waking a worker per single-transaction request was the largest item of
+ * the main thread's own time under the e2e bench's single requests (piscina's `postTask`, ~7%):
+ * a recovery (~50 µs) is over before the next request comes, so waiting only for the shipment on
+ * the workers still shipped them one by one. Results are handed back in request order, flush
+ * after flush, so the mempool still admits transactions first come first served.
  */
 import type { Common } from '@ethereumjs/common'
 import { Piscina } from 'piscina'
@@ -27,6 +29,11 @@ export type ShipSenders = (raws: readonly Uint8Array[]) => Promise<RecoveredSend
 
 type Request = { readonly raw: Uint8Array; readonly resolve: (sender: Uint8Array) => void; readonly reject: (error: Error) => void }
 
+/** Shipments leave at most this often under load (a request waits at most this long for others). */
+export const RECOVERY_COALESCE_MS = 1
+/** A queue this long leaves without waiting out the interval. */
+const SHIP_AT_ONCE = 64
+
 export class SenderRecoveryPool {
   private queue: Request[] = []
   private scheduled = false
@@ -38,8 +45,13 @@ export class SenderRecoveryPool {
   recovered = 0
   /** Shipments of queued requests to the workers (diagnostics and tests: fewer than requests under load). */
   shipments = 0
+  /** When the last shipment of queued requests left (`performance.now()`). */
+  private shippedAt = Number.NEGATIVE_INFINITY
 
-  constructor(private readonly ship: ShipSenders) {}
+  constructor(
+    private readonly ship: ShipSenders,
+    private readonly coalesceMs = RECOVERY_COALESCE_MS,
+  ) {}
 
   /** The sender's public key for one serialized signed transaction; rejects with the reason it has none. */
   recover(raw: Uint8Array): Promise<Uint8Array> {
@@ -52,7 +64,9 @@ export class SenderRecoveryPool {
   private schedule(): void {
     if (this.scheduled || this.shipping || this.queue.length === 0) return
     this.scheduled = true
-    setImmediate(() => this.flush())
+    const wait = this.shippedAt + this.coalesceMs - performance.now()
+    if (wait <= 0 || this.queue.length >= SHIP_AT_ONCE) setImmediate(() => this.flush())
+    else setTimeout(() => this.flush(), wait)
   }
 
   /** Senders of many transactions at once, in order (a string where recovery failed). */
@@ -69,6 +83,7 @@ export class SenderRecoveryPool {
     this.queue = []
     this.shipping = true
     this.shipments++
+    this.shippedAt = performance.now()
     const results = this.recoverMany(requests.map((r) => r.raw))
     const before = this.previous
     this.previous = (async () => {
