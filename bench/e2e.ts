@@ -12,10 +12,11 @@
  * - `sequencer-parallel` (only when named in `--only`): the sequencer with `EXECUTOR=parallel`,
  *   for the ratio sequencer-parallel/sequencer (issue 13's end-to-end target: ≥ 1.1);
  *
- * and drives each with the same client and the same pre-signed transactions. Setup (untimed):
- * dev account 0 funds a set of 64 senders per workload (each set starts at nonce 0 on every
- * node, so the same signed bytes fit every node even when a workload did not finish on one), a
- * fresh deployer deploys MosaicToken and mints to the ERC-20 senders, then a small warm-up load.
+ * and drives each with the same client and the same pre-signed transactions. Each workload runs on
+ * a node of its own, started fresh for it. Setup (untimed): dev account 0 funds the warm-up's and
+ * the workload's 64 senders (each set starts at nonce 0 on every node, so the same signed bytes
+ * fit every node), for `erc20` a fresh deployer deploys MosaicToken and mints to its senders, then
+ * a small warm-up load.
  *
  * Workloads (transfers go to fresh addresses):
  * - `transfers-single`: 64 senders, each with at most W = 64 transactions sent but not yet
@@ -247,15 +248,15 @@ async function sendAndWait(client: RpcClient, txs: readonly SignedTx[], what: st
   if ((await Promise.race([all, timer])) === 'timeout') throw new Error(`${what}: ${left} of ${txs.length} not included in ${timeout / 1000} s`)
 }
 
-/** Untimed: fund each plan's senders from dev account 0; deploy the token and mint to the ERC-20 senders. */
-async function setup(client: RpcClient): Promise<void> {
-  const needToken = plans.some((p) => p.gas === ERC20_GAS)
+/** Untimed, on a fresh node: fund the warm-up's and the plan's senders from dev account 0; for ERC-20, deploy the token and mint to its senders. */
+async function setup(client: RpcClient, plan: Plan): Promise<void> {
+  const needToken = plan.gas === ERC20_GAS
   const funding: { to: Hex; value: bigint }[] = []
   if (needToken) funding.push({ to: DEPLOYER, value: 10n * ETHER })
-  for (const plan of [warmup, ...plans]) {
-    for (const [i, sender] of plan.senders.entries()) {
-      const count = BigInt(plan.txs[i]!.length)
-      funding.push({ to: sender.address, value: count * (plan.gas * MAX_FEE + 1n) + ETHER })
+  for (const funded of [warmup, plan]) {
+    for (const [i, sender] of funded.senders.entries()) {
+      const count = BigInt(funded.txs[i]!.length)
+      funding.push({ to: sender.address, value: count * (funded.gas * MAX_FEE + 1n) + ETHER })
     }
   }
   let nonce = BigInt(await client.call<string>('eth_getTransactionCount', [DEV_ADDRESS, 'latest']))
@@ -270,7 +271,7 @@ async function setup(client: RpcClient): Promise<void> {
     if (deployer !== 0n) throw new Error(`the deployer has nonce ${deployer}: the token would not be at ${TOKEN}`)
     const deploy = encodeDeployData({ abi: token.abi, bytecode: token.bytecode, args: ['Mosaic', 'MSC', 0n] })
     const txs = [signEip1559({ chainId: CHAIN_ID, nonce: 0n, maxPriorityFeePerGas: TIP, maxFeePerGas: MAX_FEE, gas: DEPLOY_GAS, to: undefined, value: 0n, data: hexToBytes(deploy) }, DEPLOYER_KEY)]
-    const holders = plans.filter((p) => p.gas === ERC20_GAS).flatMap((p) => p.senders)
+    const holders = plan.senders
     for (const holder of holders) {
       const data = encodeFunctionData({ abi: token.abi, functionName: 'mint', args: [holder.address, 10n ** 24n] })
       txs.push(signEip1559({ chainId: CHAIN_ID, nonce: BigInt(txs.length), maxPriorityFeePerGas: TIP, maxFeePerGas: MAX_FEE, gas: MINT_GAS, to: TOKEN, value: 0n, data: hexToBytes(data) }, DEPLOYER_KEY))
@@ -282,7 +283,7 @@ async function setup(client: RpcClient): Promise<void> {
   const bad = receipts.find((r) => (r.result as { status?: string } | null)?.status !== '0x1')
   if (bad !== undefined) throw new Error(`setup transaction failed: ${JSON.stringify(bad)}`)
   // Every sender starts its workload at nonce 0, as the signed transactions expect.
-  const nonces = await client.batch([warmup, ...plans].flatMap((p) => p.senders.map((s) => ({ method: 'eth_getTransactionCount', params: [s.address, 'latest'] }))))
+  const nonces = await client.batch([warmup, plan].flatMap((p) => p.senders.map((s) => ({ method: 'eth_getTransactionCount', params: [s.address, 'latest'] }))))
   if (nonces.some((r) => r.result !== '0x0')) throw new Error('a sender does not start at nonce 0')
 }
 
@@ -534,26 +535,30 @@ async function runWorkload(node: NodeHandle, client: RpcClient, poller: Inclusio
 const rows: BenchRow[] = []
 
 for (const name of nodes) {
-  started = performance.now()
-  const options = { chainId: CHAIN_ID, gasLimit, profile: args.profile }
-  const node =
-    name === 'anvil'
-      ? await startAnvilNode(options)
-      : await startMosaicNode(name === 'devnet' ? 'devnet' : 'sequencer', { ...options, env: VARIANT_ENV[name] ?? {} })
-  console.log(`\n${name}: up on ${node.url} in ${((performance.now() - started) / 1000).toFixed(1)} s${node.log === undefined ? '' : ` (log ${node.log})`}`)
-  const client = new RpcClient(node.url, SENDERS)
-  // eth_sendRawTransactionSync holds a connection until its receipt: at 300 tx/s and a 0.25 s
-  // block that is ~75 at once, so the sync workload gets sockets enough not to queue in the client.
-  const syncClient = new RpcClient(node.url, 512)
-  const head = Number(BigInt(await client.call<string>('eth_blockNumber')))
-  const poller = new InclusionPoller(node.url, head + 1, onTx)
-  poller.start()
-  try {
+  // Each workload gets a node of its own, set up and warmed up afresh: anvil keeps its whole chain
+  // in memory and slows as it grows (its eth_sendRawTransactionSync took 18 ms of CPU per
+  // transaction after the four workloads before it, 0.6 ms on a fresh anvil), so no workload's
+  // figures depend on the ones that ran before it.
+  for (const plan of plans) {
     started = performance.now()
-    await setup(client)
-    const warm = await runWorkload(node, client, poller, warmup)
-    console.log(`${name}: setup and warm-up (${warm.included}/${warmup.total} included) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
-    for (const plan of plans) {
+    const options = { chainId: CHAIN_ID, gasLimit, profile: args.profile }
+    const node =
+      name === 'anvil'
+        ? await startAnvilNode(options)
+        : await startMosaicNode(name === 'devnet' ? 'devnet' : 'sequencer', { ...options, env: VARIANT_ENV[name] ?? {} })
+    console.log(`\n${name} for ${plan.name}: up on ${node.url} in ${((performance.now() - started) / 1000).toFixed(1)} s${node.log === undefined ? '' : ` (log ${node.log})`}`)
+    const client = new RpcClient(node.url, SENDERS)
+    // eth_sendRawTransactionSync holds a connection until its receipt: at 300 tx/s and a 0.25 s
+    // block that is ~75 at once, so the sync workload gets sockets enough not to queue in the client.
+    const syncClient = new RpcClient(node.url, 512)
+    const head = Number(BigInt(await client.call<string>('eth_blockNumber')))
+    const poller = new InclusionPoller(node.url, head + 1, onTx)
+    poller.start()
+    try {
+      started = performance.now()
+      await setup(client, plan)
+      const warm = await runWorkload(node, client, poller, warmup)
+      console.log(`${name}: setup and warm-up (${warm.included}/${warmup.total} included) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
       await sleep(1000) // let the node settle (blocks still being sealed, roots, batches)
       const r = await runWorkload(node, client, poller, plan, syncClient)
       const add = (metric: string, value: number | undefined) => {
@@ -581,18 +586,18 @@ for (const name of nodes) {
         `(${(r.clientCpuMs / Math.max(1, r.included)).toFixed(3)} ms/tx), ${r.processes} node processes, ${r.blocks} blocks, ${r.refused} refused, ${r.retries} retries${r.gapped > 0 ? `, ${r.gapped} pooled behind a nonce gap (then seen in a block)` : ''}`
       console.log(line)
       if (r.timedOut || r.refused > 0) problems.push(line)
+      if (poller.errors > 0) problems.push(`${name} ${plan.name}: ${poller.errors} failed polls`)
+    } catch (error) {
+      if (node.log !== undefined) console.error(`${name} log:\n${tail(node.log)}`)
+      throw error
+    } finally {
+      await poller.stop()
+      client.close()
+      syncClient.close()
+      started = performance.now()
+      await node.stop()
+      console.log(`${name}: stopped in ${((performance.now() - started) / 1000).toFixed(1)} s`)
     }
-    if (poller.errors > 0) problems.push(`${name}: ${poller.errors} failed polls`)
-  } catch (error) {
-    if (node.log !== undefined) console.error(`${name} log:\n${tail(node.log)}`)
-    throw error
-  } finally {
-    await poller.stop()
-    client.close()
-    syncClient.close()
-    started = performance.now()
-    await node.stop()
-    console.log(`${name}: stopped in ${((performance.now() - started) / 1000).toFixed(1)} s`)
   }
 }
 
