@@ -137,14 +137,14 @@ export class Sequencer {
   }
 
   /**
-   * At the deadline the block is what its mini-batches preconfirmed: what arrived since waits for
-   * the next block's first mini-batch, right after this seal, instead of adding a write to the
-   * seal. A block sealed early because the pool holds a full block takes it in a last one.
+   * At the deadline (or at once when the pool holds a full block) the block takes what was pooled
+   * since its last mini-batch in a last one, as anvil and geth take their whole pool, so a
+   * transaction that arrives just before the deadline is in this block, not the next.
    */
-  private async tick(lastMiniBatch = false): Promise<void> {
+  private async tick(early = false): Promise<void> {
     try {
       // A tick on the schedule (not an early seal of a full pool) may seal an empty block to lower the base fee.
-      if (this.o.mempool.size > 0 || this.open !== undefined || this.o.emptyBlocks) await this.seal({ lastMiniBatch, onSchedule: !lastMiniBatch })
+      if (this.o.mempool.size > 0 || this.open !== undefined || this.o.emptyBlocks) await this.seal({ onSchedule: !early })
     } catch (error) {
       this.o.log(`block production failed: ${(error as Error).stack ?? error}`)
     } finally {
@@ -185,7 +185,7 @@ export class Sequencer {
   /**
    * Seal one block now (the block timer, and tests and the devnet's on-demand mining): an open
    * block gets what was pooled since its last mini-batch as a last one (unless `lastMiniBatch`
-   * is false: the block timer seals what is preconfirmed), then is sealed; with no
+   * is false: only what is preconfirmed is sealed), then is sealed; with no
    * block open (no mini-batch ran since the last seal: MINIBLOCK_MS ≥ BLOCK_TIME_MS, or sealing
    * on demand) the pooled transactions are executed as one block, in parallel with
    * `EXECUTOR=parallel`, and are included, not preconfirmed first.

@@ -332,6 +332,31 @@ describe('preconfirmations: a mini-batch is bounded by the gas the block has lef
   })
 })
 
+describe('preconfirmations: the block timer', () => {
+  let t: TestNode
+  // Mini-batches only when the test runs one; blocks on a 2 s schedule.
+  before(async () => {
+    t = await startNode(['--block-time-ms', '2000', '--miniblock-ms', '3600000'])
+  })
+  after(() => t.stop())
+
+  it('behavior: a scheduled seal takes what was pooled after the last mini-batch, in a last one, as anvil takes its whole pool', async () => {
+    const { node } = t
+    const pool = async (keyIndex: number, nonce: number): Promise<Hex> => bytesToHex((await node.mempool.add(hexToBytes(await sign(keyIndex, nonce, { to: SINK, value: 1n, gas: 21_000n })))).hash) as Hex
+    // Right after a scheduled seal, the next deadline is ~2 s away.
+    await pool(0, 0)
+    await node.sequencer.runMiniBatch()
+    await eventually(() => node.chain.head === 1n, 'block 1', 5_000)
+    const a = await pool(1, 0)
+    await node.sequencer.runMiniBatch()
+    const b = await pool(2, 0)
+    // b is pooled, not preconfirmed: only the seal's last mini-batch takes it.
+    assert.equal((await t.rpc('eth_getTransactionReceipt', [b])).result, null)
+    await eventually(() => node.chain.head === 2n, 'block 2', 5_000)
+    assert.deepEqual(node.chain.getBlock(2n)!.block.transactions.map((tx) => bytesToHex(tx.hash())), [a, b])
+  })
+})
+
 describe('preconfirmations: kill -9 between a preconfirmation and the seal', { timeout: 180_000 }, () => {
   const children: ChildProcess[] = []
   const dataDir = tempDataDir()
