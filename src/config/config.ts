@@ -323,7 +323,7 @@ export const configOptions = {
   recoveryThreads: option(
     'RECOVERY_THREADS',
     integerType(0, 64, 'an integer between 0 and 64'),
-    'With EXECUTOR=sequential: worker threads that recover incoming transactions\' senders (ecrecover; each loads only libsecp256k1, ~3 MB); 0 recovers them on the main thread. The parallel executor recovers on its own workers.',
+    'With EXECUTOR=sequential: worker threads that recover incoming transactions\' senders (ecrecover; each loads only libsecp256k1, ~3 MB); 0 recovers them on the main thread, as a lone transaction at a low rate is anyway (waking a worker costs more than the recovery). The parallel executor recovers on its own workers.',
   ),
   stateCommitment: option(
     'STATE_COMMITMENT',

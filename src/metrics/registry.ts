@@ -131,6 +131,7 @@ export function createNodeMetrics(registry = new Registry()) {
     executorConflicts: registry.counter('mosaic_executor_conflicts_total', 'Parallel rounds stopped by a read/write conflict (the transaction and those after it re-executed)'),
     workerSenderRecoveries: registry.gauge('mosaic_worker_sender_recoveries', 'Transactions whose sender was recovered on worker threads: the parallel executor\'s, or the sender-recovery threads (RECOVERY_THREADS)'),
     workerSenderShipments: registry.gauge('mosaic_worker_sender_recovery_shipments', 'Shipments of incoming transactions to those threads for sender recovery (under load, one carries many)'),
+    mainSenderRecoveries: registry.gauge('mosaic_main_thread_sender_recoveries', 'Incoming transactions whose sender was recovered on the main thread instead: lone requests at a low rate, where waking a worker costs more than the recovery'),
     executorLastAborts: registry.gauge('mosaic_executor_last_block_aborts', 'Aborts (re-executions) in the last block'),
     rpcLatency: registry.histogram('mosaic_rpc_request_seconds', 'JSON-RPC latency per method', [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5]),
     rpcErrors: registry.counter('mosaic_rpc_errors_total', 'JSON-RPC error responses per method and code'),

@@ -216,6 +216,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   if (senders !== undefined) {
     metrics.workerSenderRecoveries.set(() => senders.recovered)
     metrics.workerSenderShipments.set(() => senders.shipments)
+    metrics.mainSenderRecoveries.set(() => senders.recoveredHere)
   }
   metrics.stateRootDurable.set(() => Number(commitment.stats().durable ?? -1n))
   metrics.trieNodeLoads.set(() => commitment.stats().loadsOnPrefetch, { phase: 'prefetch' })

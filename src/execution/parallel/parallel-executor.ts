@@ -34,7 +34,7 @@ import { applyBlockPrelude } from '../vm.ts'
 import { conflictHints, partitionBatch } from './batch.ts'
 import type { BlockEnv, ExecuteResult, ExecuteTask, ExecutorWorkerMemory, LogEntry, TxInput, TxOutcome, WorkerInit, WorkerStateSource } from './protocol.ts'
 import { accountKey, slotKey } from './protocol.ts'
-import { SenderRecoveryPool, shipToExecutorWorkers } from './sender-recovery.ts'
+import { RECOVERY_COALESCE_MS, recoverOnThisThread, SenderRecoveryPool, shipToExecutorWorkers } from './sender-recovery.ts'
 
 export type CreateParallelExecutorParameters = {
   readonly common: Common
@@ -213,7 +213,7 @@ export class ParallelExecutor implements BlockExecutor {
     this.maxBatch = parameters.maxBatch ?? 4096
     this.vmCommon = parameters.common.copy()
     this.vmCommon.updateParams(paramsVM)
-    this.senders = new SenderRecoveryPool(shipToExecutorWorkers(pool, this.threads))
+    this.senders = new SenderRecoveryPool(shipToExecutorWorkers(pool, this.threads), RECOVERY_COALESCE_MS, recoverOnThisThread(parameters.common))
   }
 
   workerMemory(): readonly ExecutorWorkerMemory[] {

@@ -10,7 +10,7 @@ import { Mempool } from '../../mempool/mempool.ts'
 import { FlatState } from '../../state/flat-state.ts'
 import { createSequentialExecutor } from '../sequential-executor.ts'
 import { createParallelExecutor } from './parallel-executor.ts'
-import { SenderRecoveryPool, type ShipSenders } from './sender-recovery.ts'
+import { RECOVER_HERE_GAP_MS, RECOVERY_COALESCE_MS, type RecoverHere, SenderRecoveryPool, type ShipSenders } from './sender-recovery.ts'
 
 const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
 const workload = createWorkload({ name: 'transfers', seed: 3, accountCount: 48, txCount: 48, blockSize: 48, common })
@@ -87,9 +87,12 @@ describe('sender recovery on the worker threads', () => {
     raws.forEach((raw, i) => assert.deepEqual(keys[i], createTxFromRLP(raw, { common }).getSenderPublicKey(), `tx ${i}`))
     const shipments = executor.senders.shipments - shipped
     assert.ok(shipments < raws.length / 2, `${shipments} shipments for ${raws.length} requests`)
-    // An idle pool ships a lone request at once: it is answered without another one to wait for.
+    // A lone request to an idle pool is answered at once, on this thread, without a shipment.
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const here = executor.senders.recoveredHere
     const lone = await executor.senders.recover(raws[0]!)
     assert.deepEqual(lone, keys[0])
+    assert.equal(executor.senders.recoveredHere, here + 1)
   })
 
   it('behavior: a block whose senders are unknown has them recovered on the workers and executes as sequentially', async () => {
@@ -144,6 +147,57 @@ describe('sender recovery: shipments under load', () => {
     assert.ok(shipments <= 50, `${shipments} shipments for 200 requests`)
     // Negative control: without the interval, each request is shipped alone.
     assert.equal(await shipmentsFor(new SenderRecoveryPool(instant, 0), 200), 200)
+  })
+
+  /** Answers as `instant` does; the pool's counters say which path answered. */
+  const here: RecoverHere = (raw) => raw.subarray(0, 64)
+  const spaced = async (pool: SenderRecoveryPool, requests: number, gapMs: number): Promise<Uint8Array[]> => {
+    const keys: Uint8Array[] = []
+    for (let i = 0; i < requests; i++) {
+      keys.push(await pool.recover(raws[i % raws.length]!))
+      await new Promise((resolve) => setTimeout(resolve, gapMs))
+    }
+    return keys
+  }
+
+  it('behavior: at a low rate each lone request is recovered on this thread; under load they are shipped', async () => {
+    const pool = new SenderRecoveryPool(instant, RECOVERY_COALESCE_MS, here)
+    const keys = await spaced(pool, 20, RECOVER_HERE_GAP_MS + 3)
+    keys.forEach((key, i) => assert.deepEqual(key, raws[i % raws.length]!.subarray(0, 64), `request ${i}`))
+    assert.equal(pool.recoveredHere, 20)
+    assert.equal(pool.shipments, 0)
+    // One per ~0.1 ms turn: the first is recovered here (and any after a pause of this machine's),
+    // the rest share shipments.
+    const shipments = await shipmentsFor(pool, 200)
+    assert.ok(pool.recoveredHere <= 30, `${pool.recoveredHere - 20} of 200 close requests recovered here`)
+    assert.ok(shipments > 0 && shipments <= 50, `${shipments} shipments for 200 requests`)
+    // Negative control: without recovery here, the same spaced requests are each shipped.
+    const shipping = new SenderRecoveryPool(instant)
+    await spaced(shipping, 20, RECOVER_HERE_GAP_MS + 3)
+    assert.equal(shipping.shipments, 20)
+  })
+
+  it('behavior: a request recovered here waits for the answers of the shipment before it, and a failure here rejects with its reason', async () => {
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const slow: ShipSenders = async (batch) => {
+      await held
+      return instant(batch)
+    }
+    const pool = new SenderRecoveryPool(slow, RECOVERY_COALESCE_MS, (raw) => (raw === raws[3] ? 'Invalid Signature' : here(raw)))
+    const order: number[] = []
+    const answer = (i: number) => pool.recover(raws[i]!).then(() => order.push(i), (error: Error) => order.push(-i) && assert.equal(error.message, 'Invalid Signature'))
+    const shipped = [answer(0), answer(1)] // one turn: one shipment of two
+    await new Promise((resolve) => setTimeout(resolve, RECOVER_HERE_GAP_MS + 3))
+    const lone = answer(2) // waits in the queue while the shipment is out
+    setTimeout(release, 5)
+    await Promise.all([...shipped, lone])
+    assert.deepEqual(order, [0, 1, 2])
+    assert.equal(pool.shipments, 1)
+    assert.equal(pool.recoveredHere, 1)
+    await new Promise((resolve) => setTimeout(resolve, RECOVER_HERE_GAP_MS + 3))
+    await answer(3)
+    assert.deepEqual(order, [0, 1, 2, -3])
   })
 
   it('behavior: a request to an idle pool leaves at once, not after the interval', async () => {

@@ -14,6 +14,14 @@
  * a recovery (~50 µs) is over before the next request comes, so waiting only for the shipment on
  * the workers still shipped them one by one. Results are handed back in request order, flush
  * after flush, so the mempool still admits transactions first come first served.
+ *
+ * Below ~500 requests a second a shipment carries one transaction, and waking a sleeping worker
+ * for it, then being woken by its answer, costs this thread more than the recovery itself: on a
+ * virtual machine each wake-up of an idle CPU is an exit to the hypervisor. At 300 tx/s
+ * (bench:e2e `rate-300`) piscina's `postTask` alone took 66 µs of this thread per transaction,
+ * the recovery here ~55 µs. So a lone request that comes `RECOVER_HERE_GAP_MS` or more after
+ * the previous flush is recovered on this thread (`recoverHere`); under load, where requests
+ * come closer and shipments carry several, they still go to the workers.
  */
 import type { Common } from '@ethereumjs/common'
 import { Piscina } from 'piscina'
@@ -33,6 +41,11 @@ type Request = { readonly raw: Uint8Array; readonly resolve: (sender: Uint8Array
 export const RECOVERY_COALESCE_MS = 1
 /** A queue this long leaves without waiting out the interval. */
 const SHIP_AT_ONCE = 64
+/** A lone request this long after the previous flush is recovered on this thread, not shipped. */
+export const RECOVER_HERE_GAP_MS = 2
+
+/** Recovers one sender on the calling thread: the public key, or why there is none. */
+export type RecoverHere = (raw: Uint8Array) => RecoveredSender
 
 export class SenderRecoveryPool {
   private queue: Request[] = []
@@ -45,12 +58,18 @@ export class SenderRecoveryPool {
   recovered = 0
   /** Shipments of queued requests to the workers (diagnostics and tests: fewer than requests under load). */
   shipments = 0
+  /** Transactions recovered on this thread, lone requests at a low rate (diagnostics and tests). */
+  recoveredHere = 0
   /** When the last shipment of queued requests left (`performance.now()`). */
   private shippedAt = Number.NEGATIVE_INFINITY
+  /** When the queue was last flushed, shipped or recovered here. */
+  private flushedAt = Number.NEGATIVE_INFINITY
 
   constructor(
     private readonly ship: ShipSenders,
     private readonly coalesceMs = RECOVERY_COALESCE_MS,
+    /** Recovery on this thread for lone requests at a low rate; without it every request is shipped. */
+    private readonly recoverHere?: RecoverHere,
   ) {}
 
   /** The sender's public key for one serialized signed transaction; rejects with the reason it has none. */
@@ -81,9 +100,20 @@ export class SenderRecoveryPool {
     this.scheduled = false
     const requests = this.queue
     this.queue = []
+    const now = performance.now()
+    const lone = requests.length === 1 && now - this.flushedAt >= RECOVER_HERE_GAP_MS
+    this.flushedAt = now
+    if (lone && this.recoverHere !== undefined) {
+      const request = requests[0]!
+      const sender = this.recoverHere(request.raw)
+      this.recoveredHere++
+      const hand = () => (sender instanceof Uint8Array ? request.resolve(sender) : request.reject(new Error(sender)))
+      this.previous = this.previous.then(hand)
+      return
+    }
     this.shipping = true
     this.shipments++
-    this.shippedAt = performance.now()
+    this.shippedAt = now
     const results = this.recoverMany(requests.map((r) => r.raw))
     const before = this.previous
     this.previous = (async () => {
@@ -104,6 +134,12 @@ export class SenderRecoveryPool {
       })
     })()
   }
+}
+
+/** `RecoverHere` for `common`'s chain: libsecp256k1 from the RLP, ethereumjs' answer for the rest. */
+export function recoverOnThisThread(common: Common): RecoverHere {
+  const txCommon = txCommonFor(common)
+  return (raw) => recoverSendersWith(txCommon, [raw])[0]!
 }
 
 /** `items` in one chunk per thread, in order. */
@@ -178,5 +214,5 @@ export function createSenderRecovery({ common, threads }: { common: Common; thre
     }
     return raws.map((raw, i) => senders[i] ?? recoverSendersWith(txCommon, [raw])[0]!)
   }
-  return { senders: new SenderRecoveryPool(ship), close: () => pool.destroy() }
+  return { senders: new SenderRecoveryPool(ship, RECOVERY_COALESCE_MS, recoverOnThisThread(common)), close: () => pool.destroy() }
 }
