@@ -10,7 +10,7 @@ import { Mempool } from '../../mempool/mempool.ts'
 import { FlatState } from '../../state/flat-state.ts'
 import { createSequentialExecutor } from '../sequential-executor.ts'
 import { createParallelExecutor } from './parallel-executor.ts'
-import { RECOVER_HERE_GAP_MS, RECOVERY_COALESCE_MS, type RecoverHere, SenderRecoveryPool, type ShipSenders } from './sender-recovery.ts'
+import { RECOVERY_COALESCE_MS, type RecoverHere, SenderRecoveryPool, type ShipSenders } from './sender-recovery.ts'
 
 const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
 const workload = createWorkload({ name: 'transfers', seed: 3, accountCount: 48, txCount: 48, blockSize: 48, common })
@@ -162,18 +162,18 @@ describe('sender recovery: shipments under load', () => {
 
   it('behavior: at a low rate each lone request is recovered on this thread; under load they are shipped', async () => {
     const pool = new SenderRecoveryPool(instant, RECOVERY_COALESCE_MS, here)
-    const keys = await spaced(pool, 20, RECOVER_HERE_GAP_MS + 3)
+    const keys = await spaced(pool, 20, RECOVERY_COALESCE_MS + 3)
     keys.forEach((key, i) => assert.deepEqual(key, raws[i % raws.length]!.subarray(0, 64), `request ${i}`))
     assert.equal(pool.recoveredHere, 20)
     assert.equal(pool.shipments, 0)
-    // One per ~0.1 ms turn: the first is recovered here (and any after a pause of this machine's),
-    // the rest share shipments.
+    // One per ~0.1 ms turn: the first is recovered here (and any after a pause of this machine's
+    // as long as the interval), the rest wait out the interval and share shipments.
     const shipments = await shipmentsFor(pool, 200)
     assert.ok(pool.recoveredHere <= 30, `${pool.recoveredHere - 20} of 200 close requests recovered here`)
     assert.ok(shipments > 0 && shipments <= 50, `${shipments} shipments for 200 requests`)
     // Negative control: without recovery here, the same spaced requests are each shipped.
     const shipping = new SenderRecoveryPool(instant)
-    await spaced(shipping, 20, RECOVER_HERE_GAP_MS + 3)
+    await spaced(shipping, 20, RECOVERY_COALESCE_MS + 3)
     assert.equal(shipping.shipments, 20)
   })
 
@@ -188,14 +188,14 @@ describe('sender recovery: shipments under load', () => {
     const order: number[] = []
     const answer = (i: number) => pool.recover(raws[i]!).then(() => order.push(i), (error: Error) => order.push(-i) && assert.equal(error.message, 'Invalid Signature'))
     const shipped = [answer(0), answer(1)] // one turn: one shipment of two
-    await new Promise((resolve) => setTimeout(resolve, RECOVER_HERE_GAP_MS + 3))
+    await new Promise((resolve) => setTimeout(resolve, RECOVERY_COALESCE_MS + 3))
     const lone = answer(2) // waits in the queue while the shipment is out
     setTimeout(release, 5)
     await Promise.all([...shipped, lone])
     assert.deepEqual(order, [0, 1, 2])
     assert.equal(pool.shipments, 1)
     assert.equal(pool.recoveredHere, 1)
-    await new Promise((resolve) => setTimeout(resolve, RECOVER_HERE_GAP_MS + 3))
+    await new Promise((resolve) => setTimeout(resolve, RECOVERY_COALESCE_MS + 3))
     await answer(3)
     assert.deepEqual(order, [0, 1, 2, -3])
   })

@@ -15,13 +15,14 @@
  * the workers still shipped them one by one. Results are handed back in request order, flush
  * after flush, so the mempool still admits transactions first come first served.
  *
- * Below ~500 requests a second a shipment carries one transaction, and waking a sleeping worker
+ * At a low rate a shipment carries one transaction, and waking a sleeping worker
  * for it, then being woken by its answer, costs this thread more than the recovery itself: on a
  * virtual machine each wake-up of an idle CPU is an exit to the hypervisor. At 300 tx/s
  * (bench:e2e `rate-300`) piscina's `postTask` alone took 66 µs of this thread per transaction,
- * the recovery here ~55 µs. So a lone request that comes `RECOVER_HERE_GAP_MS` or more after
- * the previous flush is recovered on this thread (`recoverHere`); under load, where requests
- * come closer and shipments carry several, they still go to the workers.
+ * the recovery here ~55 µs. So a flush that carries one request recovers it on this thread
+ * (`recoverHere`), and the interval counts from any flush: below one request per interval each
+ * is recovered here as it comes; above, a request that comes within the interval of the last
+ * flush waits for the others, and together they go to the workers.
  */
 import type { Common } from '@ethereumjs/common'
 import { Piscina } from 'piscina'
@@ -41,9 +42,6 @@ type Request = { readonly raw: Uint8Array; readonly resolve: (sender: Uint8Array
 export const RECOVERY_COALESCE_MS = 1
 /** A queue this long leaves without waiting out the interval. */
 const SHIP_AT_ONCE = 64
-/** A lone request this long after the previous flush is recovered on this thread, not shipped. */
-export const RECOVER_HERE_GAP_MS = 2
-
 /** Recovers one sender on the calling thread: the public key, or why there is none. */
 export type RecoverHere = (raw: Uint8Array) => RecoveredSender
 
@@ -60,15 +58,13 @@ export class SenderRecoveryPool {
   shipments = 0
   /** Transactions recovered on this thread, lone requests at a low rate (diagnostics and tests). */
   recoveredHere = 0
-  /** When the last shipment of queued requests left (`performance.now()`). */
-  private shippedAt = Number.NEGATIVE_INFINITY
-  /** When the queue was last flushed, shipped or recovered here. */
+  /** When the queue was last flushed (`performance.now()`), shipped or recovered here. */
   private flushedAt = Number.NEGATIVE_INFINITY
 
   constructor(
     private readonly ship: ShipSenders,
     private readonly coalesceMs = RECOVERY_COALESCE_MS,
-    /** Recovery on this thread for lone requests at a low rate; without it every request is shipped. */
+    /** Recovery on this thread for a flush of one request; without it every flush is shipped. */
     private readonly recoverHere?: RecoverHere,
   ) {}
 
@@ -83,7 +79,7 @@ export class SenderRecoveryPool {
   private schedule(): void {
     if (this.scheduled || this.shipping || this.queue.length === 0) return
     this.scheduled = true
-    const wait = this.shippedAt + this.coalesceMs - performance.now()
+    const wait = this.flushedAt + this.coalesceMs - performance.now()
     if (wait <= 0 || this.queue.length >= SHIP_AT_ONCE) setImmediate(() => this.flush())
     else setTimeout(() => this.flush(), wait)
   }
@@ -100,10 +96,8 @@ export class SenderRecoveryPool {
     this.scheduled = false
     const requests = this.queue
     this.queue = []
-    const now = performance.now()
-    const lone = requests.length === 1 && now - this.flushedAt >= RECOVER_HERE_GAP_MS
-    this.flushedAt = now
-    if (lone && this.recoverHere !== undefined) {
+    this.flushedAt = performance.now()
+    if (requests.length === 1 && this.recoverHere !== undefined) {
       const request = requests[0]!
       const sender = this.recoverHere(request.raw)
       this.recoveredHere++
@@ -113,7 +107,6 @@ export class SenderRecoveryPool {
     }
     this.shipping = true
     this.shipments++
-    this.shippedAt = now
     const results = this.recoverMany(requests.map((r) => r.raw))
     const before = this.previous
     this.previous = (async () => {
