@@ -318,7 +318,7 @@ export const configOptions = {
   executorThreads: option(
     'EXECUTOR_THREADS',
     optional(integerType(1, 256, 'an integer between 1 and 256')),
-    'Worker threads of the parallel executor; unset: one per core.',
+    'Worker threads of the parallel executor, beside the main thread, which runs a share of every round itself; unset: one per core but one (at least 1).',
   ),
   recoveryThreads: option(
     'RECOVERY_THREADS',

@@ -178,7 +178,15 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   // Parallel workers read committed state straight from LMDB, which holds the head state now.
   const parallel =
     config.executor === 'parallel'
-      ? createParallelExecutor({ common, threads: config.executorThreads ?? availableParallelism(), source: { kind: 'lmdb', dataDir: config.dataDir }, stateCacheBytes: config.stateCacheBytes, fallback: sequential })
+      ? createParallelExecutor({
+          common,
+          // The main thread runs a chunk of every round too: one worker per other core.
+          threads: config.executorThreads ?? Math.max(1, availableParallelism() - 1),
+          mainThreadShare: true,
+          source: { kind: 'lmdb', dataDir: config.dataDir },
+          stateCacheBytes: config.stateCacheBytes,
+          fallback: sequential,
+        })
       : undefined
   const executor: BlockExecutor = parallel ?? sequential
   // Incoming transactions' senders are recovered on worker threads: the executor's, or threads of their own.

@@ -279,6 +279,8 @@ type RunDifferentialParameters = {
    * they make goes to LMDB. Otherwise they hold a snapshot of the pre-state.
    */
   readonly lmdbWorkers?: boolean
+  /** The main thread runs a chunk of every round itself (`mainThreadShare`), as in the node. */
+  readonly mainThreadShare?: boolean
 }
 
 /** A block record for the store: only its state delta matters here. */
@@ -311,7 +313,7 @@ async function executeInMiniBatches(executor: BlockExecutor, parameters: Execute
   return block
 }
 
-async function runDifferential({ seed, blocks, profile, unsafeSkipValidation, miniBatches, lmdbWorkers }: RunDifferentialParameters): Promise<ChainRun> {
+async function runDifferential({ seed, blocks, profile, unsafeSkipValidation, miniBatches, lmdbWorkers, mainThreadShare }: RunDifferentialParameters): Promise<ChainRun> {
   const common = createChainCommon({ chainId: CHAIN_ID, hardfork: 'prague' })
   const workload = createChainWorkload({ seed, blocks, common, profile })
   const dataDir = lmdbWorkers === true ? mkdtempSync(join(tmpdir(), 'mosaic-differential-')) : undefined
@@ -332,6 +334,7 @@ async function runDifferential({ seed, blocks, profile, unsafeSkipValidation, mi
     // Every block goes to the workers, however cheap: the parallel path is what is tested.
     minParallelWork: 0,
     ...(unsafeSkipValidation === true ? { unsafeSkipValidation: true } : {}),
+    ...(mainThreadShare === true ? { mainThreadShare: true } : {}),
   })
   open.add(parallel)
   // The reference shares nothing with the parallel executor but the transactions.
@@ -639,6 +642,30 @@ function defineTests(): void {
         assert.equal(run.divergence, undefined, run.divergence === undefined ? '' : describeDivergence(run.divergence))
         assert.ok(run.parallelBlocks > 0 && run.aborts > 0, 'the workers never ran into a conflict')
       }
+    })
+
+    it('behavior: with the main thread running a chunk of every round, whole blocks and mini-batches (mixed and conflict-heavy chains) match the sequential executor', async (t) => {
+      // The node's configuration (issue 13: the main thread executes a share instead of waiting).
+      // Its chunk reads the parent state and the block's committed rounds directly, the workers'
+      // chunks their own copy of them: a round mixes outcomes from both.
+      for (const job of [
+        { seed: SEEDS[1] ?? SEEDS[0]!, blocks: MINI_BATCH_BLOCKS, profile: 'mixed' as const, miniBatches: false },
+        { seed: CONFLICT_SEED, blocks: CONFLICT_BLOCKS, profile: 'conflicts' as const, miniBatches: false },
+        { seed: CONFLICT_SEED, blocks: CONFLICT_BLOCKS, profile: 'conflicts' as const, miniBatches: true },
+      ]) {
+        const t0 = performance.now()
+        const run = await lane().run({ ...job, mainThreadShare: true })
+        report(t, `seed 0x${job.seed.toString(16)} (${job.profile}, main thread share${job.miniBatches ? ', mini-batches' : ''})`, run, performance.now() - t0)
+        assert.equal(run.divergence, undefined, run.divergence === undefined ? '' : describeDivergence(run.divergence))
+        assert.ok(run.parallelBlocks > 0 && run.aborts > 0, 'no conflict was met with the main thread running a share')
+      }
+    })
+
+    it('behavior: a main thread share that skips the read-set check is caught', async (t) => {
+      // Negative control of the test above: the conflict-heavy chain, validation off.
+      const run = await lane().run({ seed: CONFLICT_SEED, blocks: CONFLICT_BLOCKS, profile: 'conflicts', mainThreadShare: true, unsafeSkipValidation: true })
+      assert.ok(run.divergence !== undefined, 'skipping validation with a main thread share went unnoticed')
+      t.diagnostic(`caught as expected: ${describeDivergence(run.divergence).split('\n')[0]}`)
     })
 
     it('behavior: mini-batches that skip the read-set check are caught', async (t) => {

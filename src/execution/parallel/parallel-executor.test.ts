@@ -335,3 +335,37 @@ describe('the fee recipient: fees are credited without a read, and whoever reads
     assert.deepEqual(p.getAccount(bytesToUnprefixedHex(coinbase.bytes)), s.getAccount(bytesToUnprefixedHex(coinbase.bytes)))
   })
 })
+
+describe('the main thread runs a share of every round (mainThreadShare)', () => {
+  it('behavior: a block spreads over the main thread and the worker, a small mini-batch stays on the main thread; both give the sequential result', async () => {
+    const workload = workloadOf('erc20')
+    const header = createBlockHeader(
+      { number: 1n, gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n, coinbase: workload.coinbase },
+      { common, setHardfork: false },
+    )
+    const transactions = () => workload.blocks[0]!.map((tx) => decodeTransaction(tx.serialize(), common))
+    const sequential = await (await createSequentialExecutor({ common })).executeBlock({ header, transactions: transactions(), state: stateOf(workload), blockHash: () => undefined })
+    const create = async () => {
+      const executor = createParallelExecutor({ common, threads: 1, mainThreadShare: true, source: { kind: 'snapshot', state: { ...workload.preState, storageCleared: new Set() } }, fallback: await createSequentialExecutor({ common }) })
+      closing.push(executor)
+      return executor
+    }
+
+    // A whole block: a chunk on each thread, run at the same time.
+    const whole = await create()
+    const parallel = await whole.executeBlock({ header, transactions: transactions(), state: stateOf(workload), blockHash: () => undefined })
+    assert.equal(parallel.stats.mode, 'parallel')
+    assert.ok(whole.mainBusyMs > 0, 'the main thread ran no chunk')
+    assert.ok(whole.workerBusyMs > 0, 'the worker ran no chunk')
+    assertSameResult({ workload, parallel, sequential })
+
+    // Mini-batches below `minParallelTxs` (16): one chunk each, on this thread; nothing shipped.
+    const small = await create()
+    const open = await small.openBlock({ header, state: stateOf(workload), blockHash: () => undefined })
+    const all = transactions()
+    for (let i = 0; i < all.length; i += 8) await open.execute(all.slice(i, i + 8))
+    assertSameResult({ workload, parallel: open.finish(), sequential })
+    assert.ok(small.mainBusyMs > 0, 'the main thread ran no chunk')
+    assert.equal(small.workerBusyMs, 0, 'a small mini-batch was shipped to a worker')
+  })
+})

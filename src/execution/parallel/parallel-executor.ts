@@ -4,10 +4,12 @@
  *
  * Each round (Reddio §III–IV; Block-STM's validation idea):
  * 1. take the pending transactions (up to `maxBatch`) and partition them into one chunk per
- *    thread: transactions that share a sender or a known recipient (`batch.ts`) go to the same
- *    chunk, in order, so known conflicts never cross chunks and each sender keeps nonce order;
- * 2. every worker executes its chunk in order against committed state (all earlier rounds), and
- *    returns per transaction its read set, write set and result;
+ *    thread — with `mainThreadShare`, one more for the main thread: transactions that share a
+ *    sender or a known recipient (`batch.ts`) go to the same chunk, in order, so known conflicts
+ *    never cross chunks and each sender keeps nonce order;
+ * 2. every worker executes its chunk in order against committed state (all earlier rounds), the
+ *    main thread its own while they do, and each returns per transaction its read set, write set
+ *    and result (`chunk-runner.ts`);
  * 3. the coordinator validates in the block's order — the order it was given, the mempool's:
  *    arrival, with nonce order per sender (Block-STM's preset order) — across chunks: a
  *    transaction commits if no transaction committed before it in this round wrote a key it
@@ -15,10 +17,10 @@
  *    to run again on the new state. The first always commits, so every round makes progress.
  * Parallelism changes when a transaction runs, never where it lands: the result is that of
  * executing the given order sequentially. The fee recipient's balance, which every transaction
- * credits, is applied as a delta at commit (see `worker.ts`) so it does not serialize the block.
+ * credits, is applied as a delta at commit (see `chunk-runner.ts`) so it does not serialize the block.
  */
 import { fileURLToPath } from 'node:url'
-import type { BlockHeader } from '@ethereumjs/block'
+import { type Block, type BlockHeader, createBlock } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import { Address, bytesToUnprefixedHex, KECCAK256_NULL } from '@ethereumjs/util'
@@ -27,11 +29,13 @@ import { Piscina } from 'piscina'
 import { hasPinnedSender, pinSender, serializedTx } from '../../chain/transaction.ts'
 import { isEmptyDelta, mergeDelta } from '../../state/delta.ts'
 import { JournaledStateManager } from '../../state/journaled-state-manager.ts'
+import { OverlayReader } from '../../state/overlay-reader.ts'
 import { addStorageRead, createReadSet, type ReadSet, ReadSetRecorder } from '../../state/read-set.ts'
 import { createStateDelta, type StateDelta, type StateReader } from '../../state/types.ts'
 import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx, MiniBatchExecution, OpenBlockExecution, OpenBlockParameters, RejectedTx } from '../types.ts'
 import { applyBlockPrelude } from '../vm.ts'
 import { conflictHints, partitionBatch } from './batch.ts'
+import { ChunkRunner } from './chunk-runner.ts'
 import type { BlockEnv, ExecuteResult, ExecuteTask, ExecutorWorkerMemory, LogEntry, TxInput, TxOutcome, WorkerInit, WorkerStateSource } from './protocol.ts'
 import { accountKey, slotKey } from './protocol.ts'
 import { RECOVERY_COALESCE_MS, recoverOnThisThread, SenderRecoveryPool, shipToExecutorWorkers } from './sender-recovery.ts'
@@ -59,6 +63,11 @@ export type CreateParallelExecutorParameters = {
   readonly logLimitKeys?: number
   /** Most transactions in one round. Default 4096. */
   readonly maxBatch?: number
+  /**
+   * The main thread runs a chunk of every round itself, beside the workers' chunks, instead of
+   * waiting for them (a block of one chunk runs here alone). Default false.
+   */
+  readonly mainThreadShare?: boolean
   /** For the differential test's negative control only: skip the read-set check. */
   readonly unsafeSkipValidation?: boolean
 }
@@ -129,6 +138,8 @@ type ParallelBlock = {
   aborts: number
   /** Conflicts by the key that caused them (visibility: `mosaic_status`, metrics). */
   readonly conflicts: Map<string, number>
+  /** The block as the main thread's chunk runner executes in it; made on its first chunk. */
+  vmBlock: Block | undefined
 }
 
 /**
@@ -194,6 +205,10 @@ export class ParallelExecutor implements BlockExecutor {
   private recentWork: number | undefined
   /** Time workers spent executing (diagnostics: compare with the wall time of a block). */
   workerBusyMs = 0
+  /** Time the main thread spent executing its own chunks (`mainThreadShare`). */
+  mainBusyMs = 0
+  /** The main thread's chunk runner (`mainThreadShare`), made on first use. */
+  private mainRunner: Promise<ChunkRunner> | undefined
   /** ecrecover on the same workers: for the mempool, and for blocks whose senders are not known. */
   readonly senders: SenderRecoveryPool
   private readonly threads: number
@@ -223,6 +238,11 @@ export class ParallelExecutor implements BlockExecutor {
   async close(): Promise<void> {
     await this.pool.destroy()
     await this.parameters.fallback.close()
+  }
+
+  /** Chunks in a round that spreads: one per worker, and one more for this thread with `mainThreadShare`. */
+  private get chunksPerRound(): number {
+    return this.threads + (this.parameters.mainThreadShare === true ? 1 : 0)
   }
 
   private get logEnd(): number {
@@ -293,7 +313,7 @@ export class ParallelExecutor implements BlockExecutor {
     }
     const block = await this.startBlock(parameters)
     try {
-      await this.runRounds(block, this.candidatesOf(transactions), this.threads)
+      await this.runRounds(block, this.candidatesOf(transactions), this.chunksPerRound)
     } finally {
       this.openBlocks--
     }
@@ -305,7 +325,8 @@ export class ParallelExecutor implements BlockExecutor {
    * top of every earlier mini-batch (the workers follow them through the write log, as they
    * follow earlier rounds), so a mini-batch's result is that of executing it after the block so
    * far, one transaction after the other. A mini-batch too small to pay for a chunk per thread,
-   * or contended, runs as one chunk on one worker: in order, one round trip, nothing re-executed.
+   * or contended, runs as one chunk — on this thread with `mainThreadShare`, else on one worker:
+   * in order, nothing re-executed.
    * (A cheap one still runs in chunks: whether one chunk would pay there is not measured.)
    */
   async openBlock(parameters: OpenBlockParameters): Promise<OpenBlockExecution> {
@@ -319,8 +340,8 @@ export class ParallelExecutor implements BlockExecutor {
       () => block.gasUsed,
       (transactions) => {
         const candidates = this.candidatesOf(transactions)
-        const threads = candidates.length < this.minParallelTxs || this.contended(transactions) ? 1 : this.threads
-        return this.runRounds(block, candidates, threads)
+        const chunks = candidates.length < this.minParallelTxs || this.contended(transactions) ? 1 : this.chunksPerRound
+        return this.runRounds(block, candidates, chunks)
       },
       () => finishBlock(block),
     )
@@ -422,7 +443,7 @@ export class ParallelExecutor implements BlockExecutor {
         if (hash !== undefined) ancestors.set(n.toString(), hash)
       }
       const env: BlockEnv = { header: header.toJSON() as Record<string, string | undefined>, ancestors }
-      return { header, state, env, coinbase: bytesToUnprefixedHex(header.coinbase.bytes), delta, unpublished: mergeDelta(createStateDelta(), delta), reads, executed: [], rejected: [], gasUsed: 0n, rounds: 0, aborts: 0, conflicts: new Map() }
+      return { header, state, env, coinbase: bytesToUnprefixedHex(header.coinbase.bytes), delta, unpublished: mergeDelta(createStateDelta(), delta), reads, executed: [], rejected: [], gasUsed: 0n, rounds: 0, aborts: 0, conflicts: new Map(), vmBlock: undefined }
     } catch (error) {
       this.openBlocks--
       throw error
@@ -430,10 +451,11 @@ export class ParallelExecutor implements BlockExecutor {
   }
 
   /**
-   * Execute `candidates` after everything the block holds, in rounds over `threads` chunks.
+   * Execute `candidates` after everything the block holds, in rounds of up to `chunks` chunks
+   * (one: in order, on this thread with `mainThreadShare`, else on one worker).
    * Returns what they added: executed and rejected in their order, and the state they changed.
    */
-  private async runRounds(block: ParallelBlock, candidates: readonly Candidate[], threads: number): Promise<MiniBatchExecution> {
+  private async runRounds(block: ParallelBlock, candidates: readonly Candidate[], chunks: number): Promise<MiniBatchExecution> {
     const { header, state, env, coinbase } = block
     const common = this.vmCommon
     const current = (address: string) => {
@@ -446,8 +468,7 @@ export class ParallelExecutor implements BlockExecutor {
     while (pending.length > 0) {
       block.rounds++
       const batch = pending.slice(0, this.maxBatch)
-      const chunks = this.partition(batch, candidates, threads)
-      const results = await Promise.all(chunks.map((chunk) => this.run(env, chunk.map((id) => candidates[id]!.input), block.reads)))
+      const results = await this.runChunks(block, this.partition(batch, candidates, chunks), candidates)
       const roundDelta = createStateDelta()
       const roundWrites = new Set<string>()
       // Commit in the block's order (the mempool's: arrival, nonce order per sender), not chunk
@@ -456,12 +477,12 @@ export class ParallelExecutor implements BlockExecutor {
       // on the new state. (Reads a chunk's own earlier writes answered are not recorded, and need
       // not be: any other writer in between would itself have read the key and failed first. The
       // one writer that does not read is a fee delta, so reads of the fee recipient are recorded
-      // wherever they were answered: see worker.ts.)
+      // wherever they were answered: see chunk-runner.ts.)
       const outcomes = results.flat().sort((a, b) => a.id - b.id)
       let stopAt = outcomes.length
       for (const [index, outcome] of outcomes.entries()) {
         const candidate = candidates[outcome.id]!
-        // Fee payments are credited without a recorded read (see worker.ts), so a transaction that
+        // Fee payments are credited without a recorded read (see chunk-runner.ts), so a transaction that
         // writes the fee recipient's whole account must not follow any write to it in this round.
         const overwritesFees = outcome.ok && outcome.writes.accounts.has(coinbase) && roundWrites.has(accountKey(coinbase))
         const conflictKey = this.parameters.unsafeSkipValidation ? undefined : overwritesFees ? accountKey(coinbase) : this.conflict(outcome.reads, roundWrites, candidate)
@@ -539,6 +560,44 @@ export class ParallelExecutor implements BlockExecutor {
 
   private partition(batch: readonly number[], candidates: readonly Candidate[], threads: number): number[][] {
     return partitionBatch(batch, (id) => conflictHints(candidates[id]!.tx, candidates[id]!.senderKey, this.hot), threads)
+  }
+
+  /**
+   * Run a round's chunks: each on a worker, but with `mainThreadShare` the first on this thread,
+   * once the others are on their way. Returns each chunk's outcomes.
+   */
+  private async runChunks(block: ParallelBlock, chunks: readonly (readonly number[])[], candidates: readonly Candidate[]): Promise<(readonly TxOutcome[])[]> {
+    const [own, ...shipped] = this.parameters.mainThreadShare ? chunks : [undefined, ...chunks]
+    const running = shipped.map((chunk) => this.run(block.env, chunk!.map((id) => candidates[id]!.input), block.reads))
+    if (own === undefined) return Promise.all(running)
+    let ownOutcomes: TxOutcome[]
+    try {
+      ownOutcomes = await this.runHere(block, own.map((id) => candidates[id]!))
+    } catch (error) {
+      // Let the workers' chunks settle before the block fails, so none outlives it unobserved.
+      await Promise.allSettled(running)
+      throw error
+    }
+    return [ownOutcomes, ...(await Promise.all(running))]
+  }
+
+  /** Run a chunk on this thread, over the parent state and what the block committed so far. */
+  private async runHere(block: ParallelBlock, chunk: readonly Candidate[]): Promise<TxOutcome[]> {
+    const runner = await (this.mainRunner ??= ChunkRunner.create(this.parameters.common))
+    block.vmBlock ??= createBlock({ header: block.header }, { common: runner.common, setHardfork: false })
+    const committed = new OverlayReader(block.state)
+    committed.delta = block.delta
+    const started = performance.now()
+    const { outcomes, blockNumbers } = await runner.run(
+      chunk.map(({ input, tx }) => ({ id: input.id, tx })),
+      (item) => item.tx,
+      block.vmBlock,
+      committed,
+      (n) => block.env.ancestors.get(n.toString()),
+    )
+    this.mainBusyMs += performance.now() - started
+    for (const n of blockNumbers) block.reads.blockNumbers.add(n)
+    return outcomes
   }
 
   /** Run one chunk on a worker, sending the log entries it may not have seen. */
