@@ -6,7 +6,7 @@
  */
 import type { WorkloadName } from './workloads.ts'
 
-export const VARIANTS = ['stock', 'sequential', 'parallel-1', 'parallel-2'] as const
+export const VARIANTS = ['stock', 'sequential', 'parallel-1', 'parallel-2', 'parallel-1+main', 'parallel-2+main'] as const
 export type VariantName = (typeof VARIANTS)[number]
 
 export type ExecWorkerData = {
@@ -41,6 +41,8 @@ export type BlockStats = {
   readonly seconds: number
   /** Time the executor's worker threads spent executing this block (its `workerBusyMs`), summed over threads. */
   readonly workerSeconds: number
+  /** Time the main thread spent executing its own chunks of this block (`mainThreadShare`). */
+  readonly mainSeconds: number
 }
 
 /** The pool's state after a run (`amm`, `mixed`). */

@@ -7,7 +7,8 @@
  * - `sequential`: mosaic's sequential executor over `FlatState`, applying each block's delta
  *   before the next block, as the sequencer does.
  * - `parallel-1`, `parallel-2`: mosaic's parallel executor with 1 and 2 worker threads, over the
- *   same `FlatState`, its workers reading the pre-state from a snapshot.
+ *   same `FlatState`, its workers reading the pre-state from a snapshot; `parallel-1+main` and
+ *   `parallel-2+main` with the main thread running a chunk of every round itself.
  */
 import { createBlock, createBlockHeader, type Block, type BlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
@@ -265,27 +266,36 @@ function sameOrder(given: readonly (readonly TypedTransaction[])[], executed: re
   })
 }
 
+/** Blocks to execute, with their headers. */
+type BlockRun = { readonly headers: readonly BlockHeader[]; readonly blocks: readonly (readonly TypedTransaction[])[] }
+
 /**
  * Executes `blocks` with mosaic's sequential executor on fresh pre-state, each block's delta
  * applied before the next, as the sequencer does. Untimed callers use it to replay an order.
+ * `warmup` blocks run first, on the same executor and state, before the timer starts: as the
+ * parallel variants warm their new executor (their fallback is this executor), so the baseline
+ * is not the only one timed cold.
  */
-async function executeSequentially(
-  workload: Workload,
-  common: Common,
-  headers: readonly BlockHeader[],
-  blocks: readonly (readonly TypedTransaction[])[],
-) {
+async function executeSequentially(workload: Workload, common: Common, { headers, blocks }: BlockRun, warmup?: BlockRun) {
   const executor = await createSequentialExecutor({ common })
   const flatState = new FlatState(createPreStateBackend(workload.preState))
+  const execute = async (header: BlockHeader, transactions: readonly TypedTransaction[]) => {
+    const result = await executor.executeBlock({ header, transactions, state: flatState, blockHash: () => undefined })
+    // As the sequencer does once the block is durable: the next block reads these changes.
+    flatState.apply(result.delta)
+    return result
+  }
+  for (let i = 0; i < (warmup?.headers.length ?? 0); i++) {
+    const result = await execute(warmup!.headers[i]!, warmup!.blocks[i]!)
+    if (result.rejected.length > 0) throw new Error(`sequential: ${result.rejected.length} warm-up transactions rejected`)
+  }
   const executed: { tx: TypedTransaction; receipt: TxReceipt }[] = []
   const rejected: string[] = []
   const deltas: StateDelta[] = []
   let gasUsed = 0n
   const start = performance.now()
   for (let i = 0; i < headers.length; i++) {
-    const result = await executor.executeBlock({ header: headers[i]!, transactions: blocks[i]!, state: flatState, blockHash: () => undefined })
-    // As the sequencer does once the block is durable: the next block reads these changes.
-    flatState.apply(result.delta)
+    const result = await execute(headers[i]!, blocks[i]!)
     deltas.push(result.delta)
     gasUsed += result.gasUsed
     for (const { tx, receipt } of result.executed) executed.push({ tx, receipt })
@@ -299,10 +309,14 @@ async function executeSequentially(
 export async function createSequentialVariant(workload: Workload, common: Common): Promise<Variant> {
   const blocks = decodeBlocks(workload.blocks, common)
   const headers: BlockHeader[] = workload.blocks.map((_, i) => createBlockHeader(blockHeaderData(workload, i), { common }))
+  const warmup: BlockRun = {
+    headers: workload.warmup.blocks.map((_, i) => createBlockHeader(warmupHeaderData(workload, i), { common })),
+    blocks: decodeBlocks(workload.warmup.blocks, common),
+  }
   return {
     name: 'sequential',
     async run() {
-      const { seconds, gasUsed, flatState, executed, rejected } = await executeSequentially(workload, common, headers, blocks)
+      const { seconds, gasUsed, flatState, executed, rejected } = await executeSequentially(workload, common, { headers, blocks }, warmup)
       const statuses = checkReceipts('sequential', workload, executed, rejected)
       return {
         seconds,
@@ -381,9 +395,9 @@ function compareTouched(label: string, a: FlatState, b: FlatState, touched: read
  * `verify()` replays the committed order on the sequential executor and requires the same final
  * value for every key either wrote.
  */
-export async function createParallelVariant(workload: Workload, common: Common, threads: number): Promise<Variant> {
-  const name: VariantName = threads === 1 ? 'parallel-1' : 'parallel-2'
-  if (threads !== 1 && threads !== 2) throw new Error('createParallelVariant: threads must be 1 or 2')
+export async function createParallelVariant(workload: Workload, common: Common, name: Exclude<VariantName, 'stock' | 'sequential'>): Promise<Variant> {
+  const threads = name.startsWith('parallel-1') ? 1 : 2
+  const mainThreadShare = name.endsWith('+main')
   const blocks = decodeBlocks(workload.blocks, common)
   const headers = workload.blocks.map((_, i) => createBlockHeader(blockHeaderData(workload, i), { common }))
   const warmupBlocks = decodeBlocks(workload.warmup.blocks, common)
@@ -400,6 +414,7 @@ export async function createParallelVariant(workload: Workload, common: Common, 
     const executor = createParallelExecutor({
       common,
       threads,
+      mainThreadShare,
       source: { kind: 'snapshot', state: snapshot },
       fallback: await createSequentialExecutor({ common }),
     })
@@ -434,15 +449,18 @@ export async function createParallelVariant(workload: Workload, common: Common, 
       const start = performance.now()
       let blockStart = start
       let busyBefore = executor.workerBusyMs
+      let mainBefore = executor.mainBusyMs
       for (let i = 0; i < headers.length; i++) {
         const result = await executor.executeBlock({ header: headers[i]!, transactions: blocks[i]!, state: flatState, blockHash })
         flatState.apply(result.delta)
         const now = performance.now()
         const { mode, rounds, aborts } = result.stats
         const workerSeconds = (executor.workerBusyMs - busyBefore) / 1000
-        stats.push({ mode, rounds, aborts, seconds: (now - blockStart) / 1000, workerSeconds })
+        const mainSeconds = (executor.mainBusyMs - mainBefore) / 1000
+        stats.push({ mode, rounds, aborts, seconds: (now - blockStart) / 1000, workerSeconds, mainSeconds })
         blockStart = now
         busyBefore = executor.workerBusyMs
+        mainBefore = executor.mainBusyMs
         touched.push(result.delta)
         gasUsed += result.gasUsed
         order.push(result.executed.map(({ tx }) => tx))
@@ -463,7 +481,7 @@ export async function createParallelVariant(workload: Workload, common: Common, 
         preparationSeconds,
         async verify() {
           // The executor's promise: the same result as the committed order run one by one.
-          const replay = await executeSequentially(workload, common, headers, order)
+          const replay = await executeSequentially(workload, common, { headers, blocks: order })
           checkReceipts(`${name} replay`, workload, replay.executed, replay.rejected)
           if (replay.gasUsed !== gasUsed) throw new Error(`${name}: gas used ${gasUsed}, its replay ${replay.gasUsed}`)
           const keys = compareTouched(`${name} and the sequential replay of its commit order disagree`, flatState, replay.flatState, [

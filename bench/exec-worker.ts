@@ -87,7 +87,7 @@ async function setUp(): Promise<{ variant: Variant; workload: Workload }> {
   } else if (data.variant === 'sequential') {
     variant = await createSequentialVariant(workload, common)
   } else {
-    variant = await createParallelVariant(workload, common, data.variant === 'parallel-1' ? 1 : 2)
+    variant = await createParallelVariant(workload, common, data.variant)
   }
 
   started = performance.now()

@@ -199,18 +199,19 @@ async function crossCheck(name: WorkloadName, workers: readonly VariantWorker[],
 }
 
 /**
- * Per parallel run: blocks run in parallel mode, aborts, the worker threads' busy time against
- * the wall time, and the first block's time against the others' (the cost of anything still cold).
+ * Per parallel run: blocks run in parallel mode, aborts, the worker threads' busy time (and the
+ * main thread's on its own chunks) against the wall time, and the first block's time against the others' (the cost of anything still cold).
  */
 function describeBlocks(blocks: readonly BlockStats[]): string {
   const parallel = blocks.filter((b) => b.mode === 'parallel').length
   const aborts = blocks.reduce((sum, b) => sum + b.aborts, 0)
   const wall = blocks.reduce((sum, b) => sum + b.seconds, 0)
   const busy = blocks.reduce((sum, b) => sum + b.workerSeconds, 0)
+  const main = blocks.reduce((sum, b) => sum + b.mainSeconds, 0)
   const rest = blocks.slice(1).map((b) => b.seconds)
   const first = blocks[0] === undefined ? '' : `; first block ${formatMs(blocks[0].seconds)}`
   const others = rest.length === 0 ? '' : `, median of the others ${formatMs(median(rest))}`
-  return `${parallel}/${blocks.length} blocks parallel, ${aborts} aborts, workers busy ${formatMs(busy)} of ${formatMs(wall)}${first}${others}`
+  return `${parallel}/${blocks.length} blocks parallel, ${aborts} aborts, workers busy ${formatMs(busy)}${main > 0 ? `, main thread ${formatMs(main)}` : ''} of ${formatMs(wall)}${first}${others}`
 }
 
 async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
