@@ -52,6 +52,9 @@ const RATIOS: readonly (readonly [VariantName, VariantName])[] = [
   ['parallel-2', 'stock'],
   ['parallel-2', 'sequential'],
   ['parallel-1', 'sequential'],
+  // Two threads executing, as the node runs on 2 cores: one worker and the main thread.
+  ['parallel-1+main', 'sequential'],
+  ['parallel-2+main', 'sequential'],
 ]
 
 const args = parseBenchArgs('exec')

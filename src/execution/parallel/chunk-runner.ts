@@ -74,7 +74,10 @@ export class ChunkRunner {
       if (outcome.ok) mergeDelta(chunk.delta, outcome.writes)
       outcomes.push(outcome)
     }
+    // Hold nothing of this chunk's state until the next (on the main thread: the block's delta).
     this.feeRecipient = undefined
+    this.stateManager.reset(NOTHING)
+    this.execution.hashes.lookup = () => undefined
     return { outcomes, blockNumbers }
   }
 
