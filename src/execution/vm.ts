@@ -10,6 +10,7 @@ import { createVM, type VM } from '@ethereumjs/vm'
 import type { JournaledStateManager } from '../state/journaled-state-manager.ts'
 import type { BlockHashLookup } from './types.ts'
 import { installJumpAnalysisCache } from './jump-analysis.ts'
+import { installStepLoop } from './step-loop.ts'
 import { installWordOpcodes } from './word-opcodes.ts'
 
 const ZERO_HASH = new Uint8Array(32)
@@ -34,6 +35,7 @@ export type ExecutionVM = { vm: VM; hashes: ChainHashes }
 export async function createExecutionVM(common: Common, stateManager: JournaledStateManager): Promise<ExecutionVM> {
   installJumpAnalysisCache()
   installWordOpcodes()
+  installStepLoop()
   const hashes = new ChainHashes()
   // The EVM owns a copy of common; both must share the same hardfork.
   const vm = await createVM({ common: common.copy(), stateManager, blockchain: hashes })

@@ -38,6 +38,7 @@ import type { TxReceipt } from '@ethereumjs/vm'
 import { createChainCommon } from '../../src/chain/common.ts'
 import { createParallelExecutor } from '../../src/execution/parallel/parallel-executor.ts'
 import { createSequentialExecutor } from '../../src/execution/sequential-executor.ts'
+import { type GasHandler, syncGasHandlers, useStepLoop } from '../../src/execution/step-loop.ts'
 import type { BlockExecution, BlockExecutor, ExecuteBlockParameters } from '../../src/execution/types.ts'
 import { encodeStateDelta } from '../../src/state/delta-codec.ts'
 import { createRandom } from '../../src/utils/random.ts'
@@ -450,6 +451,48 @@ async function runDifferential({ seed, blocks, profile, unsafeSkipValidation, mi
   return { blocks: count, txs, parallelBlocks, rounds, aborts, kinds, divergence }
 }
 
+/**
+ * One chain through two sequential executors: one on ethereumjs' own interpreter loop, one on
+ * mosaic's (`step-loop.ts`), block by block, each over its own state. The first difference in
+ * inclusion, receipts, gas or delta, or in the final roots, is returned.
+ */
+async function compareLoops(seed: number, blocks: number, profile: WorkloadProfile, hardfork: string): Promise<Divergence | undefined> {
+  const common = createChainCommon({ chainId: CHAIN_ID, hardfork })
+  const workload = createChainWorkload({ seed, blocks, profile, common })
+  const states = { stock: new FlatState(memoryBackend(workload.preState)), ours: new FlatState(memoryBackend(workload.preState)) }
+  const all = { stock: copyDelta(workload.preState), ours: copyDelta(workload.preState) }
+  const executors = { stock: await createSequentialExecutor({ common }), ours: await createSequentialExecutor({ common }) }
+  open.add(executors.stock)
+  open.add(executors.ours)
+  const hashes = new Map<bigint, Uint8Array>([[0n, fakeBlockHash(0n)]])
+  try {
+    for (const block of workload.blocks()) {
+      const run = async (which: 'stock' | 'ours') => {
+        useStepLoop(which === 'ours')
+        const parameters = { header: block.header, transactions: block.txs.map((t) => t.tx), state: states[which], blockHash: (n: bigint) => hashes.get(n) }
+        return executors[which].executeBlock(parameters)
+      }
+      const stock = await run('stock')
+      const ours = await run('ours')
+      const difference =
+        compareExecutions(block, ours, stock) ??
+        compareMaps('delta', normalizeDelta(ours.delta, states.ours), normalizeDelta(stock.delta, states.stock))
+      if (difference !== undefined) return { seed, block: block.number, ...difference }
+      for (const which of ['stock', 'ours'] as const) {
+        const { delta } = which === 'stock' ? stock : ours
+        states[which].apply(delta)
+        mergeDelta(all[which], delta)
+      }
+      hashes.set(block.number, block.hash)
+    }
+    const roots = compareRoots(all.ours, all.stock)
+    return roots === undefined ? undefined : { seed, block: BigInt(blocks), ...roots }
+  } finally {
+    useStepLoop(true)
+    await closeAll([executors.stock, executors.ours])
+  }
+}
+
 function copyDelta(delta: StateDelta): StateDelta {
   const copy = createStateDelta()
   mergeDelta(copy, delta)
@@ -699,6 +742,31 @@ function defineTests(): void {
       report(t, `seed 0x${CONFLICT_SEED.toString(16)} (conflicts, validation skipped)`, run, performance.now() - t0)
       assert.ok(run.divergence !== undefined, 'skipping validation went unnoticed: the differential comparison cannot fail')
       t.diagnostic(`caught as expected: ${describeDivergence(run.divergence).split('\n')[0]}`)
+    })
+
+    it("behavior: mosaic's interpreter loop executes as ethereumjs' own, and the comparison can fail", async (t) => {
+      // The labels "parallel" and "sequential" of a reported difference are mosaic's loop and
+      // ethereumjs' own here.
+      const chains = [
+        { seed: SEEDS[0]!, blocks: 30, profile: 'mixed', hardfork: 'prague' },
+        { seed: CONFLICT_SEED, blocks: 10, profile: 'conflicts', hardfork: 'prague' },
+        { seed: SEEDS[1]!, blocks: 20, profile: 'mixed', hardfork: 'prague' },
+      ] as const
+      for (const { seed, blocks, profile, hardfork } of chains) {
+        const divergence = await compareLoops(seed, blocks, profile, hardfork)
+        assert.equal(divergence && describeDivergence(divergence), undefined, `${profile} ${hardfork}`)
+      }
+      // Negative control: MSTORE's synchronous gas charging one gas more must be seen.
+      const twins = syncGasHandlers as Map<number, GasHandler>
+      const mstore = twins.get(0x52)!
+      twins.set(0x52, (runState, gas, common) => (mstore(runState, gas, common) as bigint) + 1n)
+      try {
+        const divergence = await compareLoops(SEEDS[0]!, 5, 'mixed', 'prague')
+        assert.ok(divergence !== undefined, 'a gas handler off by one went unnoticed: the loop comparison cannot fail')
+        t.diagnostic(`caught as expected: ${describeDivergence(divergence).split('\n')[0]}`)
+      } finally {
+        twins.set(0x52, mstore)
+      }
     })
 
     it('behavior: the generated chain is valid in candidate order', async () => {
