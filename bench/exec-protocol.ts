@@ -6,8 +6,14 @@
  */
 import type { WorkloadName } from './workloads.ts'
 
-export const VARIANTS = ['stock', 'sequential', 'parallel-1', 'parallel-2', 'parallel-1+main', 'parallel-2+main'] as const
+export const VARIANTS = ['stock', 'sequential', 'sequential-x2', 'parallel-1', 'parallel-2', 'parallel-1+main', 'parallel-2+main'] as const
 export type VariantName = (typeof VARIANTS)[number]
+/**
+ * `sequential-x2` is not an executor: two sequential ones, each in its own thread on the same
+ * workload, timed at once. Their combined tx/s over one's alone is what this machine gives two
+ * threads with nothing shared between them — the ceiling for any two-thread parallel executor.
+ */
+export const PAIRED: Partial<Record<VariantName, VariantName>> = { 'sequential-x2': 'sequential' }
 
 export type ExecWorkerData = {
   /** File URL of `exec-worker.ts`, imported by `worker-entry.mjs`. */

@@ -1,7 +1,9 @@
 /**
  * `npm run bench:exec`: execution throughput of stock ethereumjs (`runTx` over its default
  * `MerkleStateManager` and pure-JS crypto), mosaic's sequential executor (journaled flat state,
- * native crypto) and mosaic's parallel executor on 1 and 2 worker threads, on the `transfers`,
+ * native crypto) and mosaic's parallel executor on 1 and 2 worker threads, with the ceiling two
+ * threads can reach on this machine (`sequential-x2`: two sequential executors in two threads at
+ * once, nothing shared, their combined tx/s; see `PAIRED`), on the `transfers`,
  * `erc20`, `amm` and `mixed` workloads, side by side in one run (BENCHMARKS.md: "Baselines",
  * "Fairness").
  *
@@ -28,7 +30,7 @@
  */
 import { bytesToHex } from '@ethereumjs/util'
 import { Worker } from 'node:worker_threads'
-import { VARIANTS, type BlockStats, type ExecRequest, type ExecResponse, type ExecWorkerData, type VariantName } from './exec-protocol.ts'
+import { PAIRED, VARIANTS, type BlockStats, type ExecRequest, type ExecResponse, type ExecWorkerData, type VariantName } from './exec-protocol.ts'
 import {
   checkNames,
   createReport,
@@ -49,6 +51,8 @@ const SAMPLE_ACCOUNTS = 20
 /** The ratios of BENCHMARKS.md, "Figures", and the sequential executor's own gain. */
 const RATIOS: readonly (readonly [VariantName, VariantName])[] = [
   ['sequential', 'stock'],
+  // The machine's ceiling for two threads: two sequential executors at once, nothing shared.
+  ['sequential-x2', 'sequential'],
   ['parallel-2', 'stock'],
   ['parallel-2', 'sequential'],
   ['parallel-1', 'sequential'],
@@ -219,22 +223,25 @@ function describeBlocks(blocks: readonly BlockStats[]): string {
 
 async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
   console.log(`\n${name}: ${SIZES.txCount} txs in blocks of ${BLOCK_SIZE}, ${SIZES.accountCount} accounts`)
-  const workers = selected.map(
-    (variant) =>
-      new VariantWorker(variant, {
-        entry: new URL('./exec-worker.ts', import.meta.url).href,
-        variant,
-        workload: name,
-        seed: SEED,
-        blockSize: BLOCK_SIZE,
-        profileDir: args.profile,
-        ...SIZES,
-      }),
+  const data = (variant: VariantName): ExecWorkerData => ({
+    entry: new URL('./exec-worker.ts', import.meta.url).href,
+    variant: PAIRED[variant] ?? variant,
+    workload: name,
+    seed: SEED,
+    blockSize: BLOCK_SIZE,
+    profileDir: args.profile,
+    ...SIZES,
+  })
+  const workers = selected.map((variant) => new VariantWorker(variant, data(variant)))
+  // A paired variant's second thread: timed together with its first (see `PAIRED`).
+  const partners = new Map<VariantWorker, VariantWorker>(
+    workers.filter((w) => PAIRED[w.variant] !== undefined).map((w) => [w, new VariantWorker(w.variant, data(w.variant))]),
   )
   const started = performance.now()
   try {
     // Set-up and warm-up are untimed: the workers do them concurrently.
     const readies = await Promise.all(workers.map((w) => w.ready))
+    await Promise.all([...partners.values()].map((w) => w.ready))
     const setUpSeconds = (performance.now() - started) / 1000
     readies.forEach((ready, i) => {
       const variant = workers[i]!.variant
@@ -244,10 +251,16 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
     if (new Set(readies.map((r) => r.transactionsDigest)).size !== 1) throw new Error(`${name}: the workers built different transactions`)
 
     const results = new Map<VariantName, ExecResult[]>(workers.map((w) => [w.variant, []]))
+    const partnerLast = new Map<VariantWorker, ExecResult>()
     for (let run = 1; run <= RUNS; run++) {
       for (const worker of workers) {
-        const result = await worker.request<ExecResult>({ type: 'run', run })
+        const partner = partners.get(worker)
+        const [own, other] = await Promise.all([worker.request<ExecResult>({ type: 'run', run }), partner?.request<ExecResult>({ type: 'run', run })])
+        // A pair did twice the transactions in the time of the slower of the two.
+        const result = other === undefined ? own : { ...own, seconds: Math.max(own.seconds, other.seconds) }
+        if (other !== undefined) partnerLast.set(partner!, other)
         results.get(worker.variant)!.push(result)
+        if (other !== undefined) console.log(`  run ${run}/${RUNS} ${worker.variant}: the two threads ${formatSeconds(own.seconds)} and ${formatSeconds(other.seconds)}`)
         const notes: string[] = []
         if (result.preparationSeconds !== undefined) notes.push(`prepared in ${formatSeconds(result.preparationSeconds)}`)
         if (result.blocks !== undefined) notes.push(describeBlocks(result.blocks))
@@ -259,6 +272,13 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
     const last = new Map<VariantName, ExecResult>([...results].map(([variant, runs]) => [variant, runs[runs.length - 1]!]))
     const runsSeconds = (performance.now() - started) / 1000 - setUpSeconds
     await crossCheck(name, workers, last)
+    // A pair's second thread ran what its first did: the same check against the others.
+    for (const [first, partner] of partners) {
+      const reference = workers.find((w) => w !== first)
+      // Alone, each thread of the pair has checked its own receipts in its worker.
+      if (reference === undefined) continue
+      await crossCheck(name, [reference, partner], new Map([[reference.variant, last.get(reference.variant)!], [partner.variant, partnerLast.get(partner)!]]))
+    }
     console.log(
       `  ${name}: set-up and warm-up ${formatSeconds(setUpSeconds)}, timed runs ${formatSeconds(runsSeconds)}, ` +
         `in all ${formatSeconds((performance.now() - started) / 1000)}`,
@@ -268,8 +288,9 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
     for (const [variant, runs] of results) {
       const time = median(runs.map((r) => r.seconds))
       const gasUsed = Number(last.get(variant)!.gasUsed)
-      rows.push({ workload: name, variant, metric: 'tx_per_s', value: SIZES.txCount / time })
-      rows.push({ workload: name, variant, metric: 'mgas_per_s', value: gasUsed / 1e6 / time })
+      const threads = PAIRED[variant] === undefined ? 1 : 2
+      rows.push({ workload: name, variant, metric: 'tx_per_s', value: (threads * SIZES.txCount) / time })
+      rows.push({ workload: name, variant, metric: 'mgas_per_s', value: (threads * gasUsed) / 1e6 / time })
       const blocks = runs.flatMap((r) => r.blocks ?? [])
       if (blocks.length > 0) {
         // Over every block of every timed run.
@@ -280,7 +301,7 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
     }
     return rows
   } finally {
-    await Promise.all(workers.map((w) => w.close()))
+    await Promise.all([...workers, ...partners.values()].map((w) => w.close()))
   }
 }
 
@@ -295,7 +316,7 @@ const report = createReport({ bench: 'exec', quick: args.quick, rows, ratios })
 printReport(report, { tx_per_s: 'tx/s', mgas_per_s: 'Mgas/s', aborts_per_block: 'aborts/block', parallel_blocks: 'parallel blocks' })
 console.log(
   `\nsizes: ${SIZES.txCount} txs per run, ${SIZES.accountCount} accounts, blocks of ${BLOCK_SIZE}; ` +
-    `1 warm-up + ${RUNS} timed runs per variant (median), each variant in its own worker thread; ` +
+    `1 warm-up + ${RUNS} timed runs per variant (median), each variant in its own worker thread (sequential-x2 in two); ` +
     `total ${((performance.now() - startedAll) / 1000).toFixed(0)} s`,
 )
 if (args.profile !== undefined) console.log("(--profile: timings include the profiler's overhead)")
