@@ -9,7 +9,7 @@ import type { WorkloadName } from './workloads.ts'
 export const VARIANTS = ['stock', 'sequential', 'sequential-x2', 'parallel-1', 'parallel-2', 'parallel-1+main', 'parallel-2+main'] as const
 export type VariantName = (typeof VARIANTS)[number]
 /**
- * `sequential-x2` is not an executor: two sequential ones, each in its own thread on the same
+ * `sequential-x2` is not an executor: two sequential ones, each in its own process on the same
  * workload, timed at once. Their combined tx/s over one's alone is what this machine gives two
  * threads with nothing shared between them — the ceiling for any two-thread parallel executor.
  */

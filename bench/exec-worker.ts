@@ -1,5 +1,5 @@
 /**
- * One `bench:exec` variant on its own thread (and heap): builds the workload from the seed (the
+ * One `bench:exec` variant in its own process (and heap): builds the workload from the seed (the
  * same transactions in every worker — checked by digest), sets the variant up, warms it up with
  * one untimed run, then runs on request. The parallel variants start their own worker threads
  * (piscina) from this one. Protocol: `exec-protocol.ts`.
@@ -30,12 +30,16 @@ import {
 const CHAIN_ID = 901
 const HARDFORK = 'prague'
 
-const data = workerData as ExecWorkerData
-const port = parentPort
-if (port === null) throw new Error('exec-worker.ts runs as a worker thread (see bench/exec.ts)')
+/** A variant runs in a child process of its own (`bench/exec.ts`), or in a worker thread. */
+const inProcess = parentPort === null
+if (inProcess && (process.send === undefined || process.env.MOSAIC_EXEC_DATA === undefined)) {
+  throw new Error('exec-worker.ts runs as a child process or a worker thread of bench/exec.ts')
+}
+const data = (inProcess ? JSON.parse(process.env.MOSAIC_EXEC_DATA!) : workerData) as ExecWorkerData
 
 function send(message: ExecResponse): void {
-  port!.postMessage(message)
+  if (inProcess) process.send!(message)
+  else parentPort!.postMessage(message)
 }
 
 function sendError(error: unknown): void {
@@ -176,8 +180,10 @@ async function handle(request: ExecRequest): Promise<void> {
 
 // Requests are handled one at a time, in order.
 let queue = Promise.resolve()
-port.on('message', (request: ExecRequest) => {
+const onRequest = (request: ExecRequest) => {
   queue = queue.then(() => handle(request)).catch(sendError)
-})
+}
+if (inProcess) process.on('message', onRequest)
+else parentPort!.on('message', onRequest)
 ready = setUp()
 ready.catch(sendError)

@@ -2,14 +2,14 @@
  * `npm run bench:exec`: execution throughput of stock ethereumjs (`runTx` over its default
  * `MerkleStateManager` and pure-JS crypto), mosaic's sequential executor (journaled flat state,
  * native crypto) and mosaic's parallel executor on 1 and 2 worker threads, with the ceiling two
- * threads can reach on this machine (`sequential-x2`: two sequential executors in two threads at
+ * threads can reach on this machine (`sequential-x2`: two sequential executors in two processes at
  * once, nothing shared, their combined tx/s; see `PAIRED`), on the `transfers`,
  * `erc20`, `amm` and `mixed` workloads, side by side in one run (BENCHMARKS.md: "Baselines",
  * "Fairness").
  *
- * Each variant runs in its own worker thread, so none pays for another's heap (the stock trie
- * database is gigabytes at full size); the parallel variants start their executor's threads from
- * there. All build the same transactions (checked by digest) and the same pre-state from the seed,
+ * Each variant runs in a child process of its own, so none pays for another's heap (the stock
+ * trie database is gigabytes at full size) or its collector's helper threads (see `VariantWorker`);
+ * the parallel variants start their executor's threads from there. All build the same transactions (checked by digest) and the same pre-state from the seed,
  * recover senders before timing, and warm up with one untimed run; a parallel run also starts and warms
  * new worker threads on blocks of its own right before its timer (see `createParallelVariant`). Timed
  * runs are then interleaved — stock, sequential, parallel-1, parallel-2, stock, … — one at a time,
@@ -29,7 +29,8 @@
  * With --only, --workloads or --profile no JSON is written unless --out is given.
  */
 import { bytesToHex } from '@ethereumjs/util'
-import { Worker } from 'node:worker_threads'
+import { type ChildProcess, fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { PAIRED, VARIANTS, type BlockStats, type ExecRequest, type ExecResponse, type ExecWorkerData, type VariantName } from './exec-protocol.ts'
 import {
   checkNames,
@@ -74,9 +75,15 @@ type ExecResult = Extract<ExecResponse, { type: 'result' }>
 type ExecSample = Extract<ExecResponse, { type: 'sample' }>
 type ExecReady = Extract<ExecResponse, { type: 'ready' }>
 
-/** The main thread's handle on one variant's worker: one request in flight at a time. */
+/**
+ * The bench's handle on one variant: a child process of its own (`exec-worker.ts`), one request
+ * in flight at a time. Processes, not threads: variants in threads of one process share V8's
+ * garbage-collection helper threads and the process's memory, and in such runs every variant
+ * after the stock one (whose heap is gigabytes) read slower than alone — the sequential
+ * executor's own code in the parallel variants' fallback 0.55–0.77× the sequential row.
+ */
 class VariantWorker {
-  private readonly worker: Worker
+  private readonly child: ChildProcess
   private pending: { resolve(m: ExecResponse): void; reject(e: Error): void } | undefined
   private failure: Error | undefined
   readonly ready: Promise<ExecReady>
@@ -85,13 +92,19 @@ class VariantWorker {
     readonly variant: VariantName,
     data: ExecWorkerData,
   ) {
-    this.worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: data })
+    this.child = fork(fileURLToPath(new URL('./exec-worker.ts', import.meta.url)), [], {
+      execArgv: ['--import', 'tsx'],
+      // Structured clone, as between threads: bigints, Maps and bytes cross as they are.
+      serialization: 'advanced',
+      env: { ...process.env, MOSAIC_EXEC_DATA: JSON.stringify(data) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
     this.ready = this.next() as Promise<ExecReady>
-    this.worker.on('message', (message: ExecResponse) => {
+    this.child.on('message', (message: ExecResponse) => {
       if (message.type === 'error') {
-        // Errors cross the thread boundary as plain data; rebuild one here.
-        const error = new Error(`${variant} worker: ${message.message}`)
-        if (message.stack !== undefined) error.stack = `${error.message}\n--- in the worker:\n${message.stack}`
+        // Errors cross the process boundary as plain data; rebuild one here.
+        const error = new Error(`${variant} process: ${message.message}`)
+        if (message.stack !== undefined) error.stack = `${error.message}\n--- in the process:\n${message.stack}`
         this.fail(error)
       } else {
         const pending = this.pending
@@ -99,8 +112,8 @@ class VariantWorker {
         pending?.resolve(message)
       }
     })
-    this.worker.on('error', (error) => this.fail(error))
-    this.worker.on('exit', (code) => this.fail(new Error(`${variant} worker exited (code ${code})`)))
+    this.child.on('error', (error) => this.fail(error))
+    this.child.on('exit', (code, signal) => this.fail(new Error(`${variant} process exited (${signal ?? `code ${code}`})`)))
   }
 
   private fail(error: Error): void {
@@ -119,13 +132,16 @@ class VariantWorker {
 
   async request<T extends ExecResponse>(request: ExecRequest): Promise<T> {
     const response = this.next()
-    this.worker.postMessage(request)
+    this.child.send(request)
     return (await response) as T
   }
 
   async close(): Promise<void> {
-    this.failure ??= new Error(`${this.variant} worker closed`)
-    await this.worker.terminate()
+    this.failure ??= new Error(`${this.variant} process closed`)
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return
+    const exited = new Promise((resolve) => this.child.once('exit', resolve))
+    this.child.kill()
+    await exited
   }
 }
 
@@ -260,7 +276,7 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
         const result = other === undefined ? own : { ...own, seconds: Math.max(own.seconds, other.seconds) }
         if (other !== undefined) partnerLast.set(partner!, other)
         results.get(worker.variant)!.push(result)
-        if (other !== undefined) console.log(`  run ${run}/${RUNS} ${worker.variant}: the two threads ${formatSeconds(own.seconds)} and ${formatSeconds(other.seconds)}`)
+        if (other !== undefined) console.log(`  run ${run}/${RUNS} ${worker.variant}: the two processes ${formatSeconds(own.seconds)} and ${formatSeconds(other.seconds)}`)
         const notes: string[] = []
         if (result.preparationSeconds !== undefined) notes.push(`prepared in ${formatSeconds(result.preparationSeconds)}`)
         if (result.blocks !== undefined) notes.push(describeBlocks(result.blocks))
@@ -316,7 +332,7 @@ const report = createReport({ bench: 'exec', quick: args.quick, rows, ratios })
 printReport(report, { tx_per_s: 'tx/s', mgas_per_s: 'Mgas/s', aborts_per_block: 'aborts/block', parallel_blocks: 'parallel blocks' })
 console.log(
   `\nsizes: ${SIZES.txCount} txs per run, ${SIZES.accountCount} accounts, blocks of ${BLOCK_SIZE}; ` +
-    `1 warm-up + ${RUNS} timed runs per variant (median), each variant in its own worker thread (sequential-x2 in two); ` +
+    `1 warm-up + ${RUNS} timed runs per variant (median), each variant in its own process (sequential-x2 in two); ` +
     `total ${((performance.now() - startedAll) / 1000).toFixed(0)} s`,
 )
 if (args.profile !== undefined) console.log("(--profile: timings include the profiler's overhead)")
