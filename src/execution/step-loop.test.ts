@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { bytesToHex, hexToBytes } from '@ethereumjs/util'
+import { bytesToHex } from '@ethereumjs/util'
+import { wordRoundTrip } from '../../test/evm-programs.ts'
 import { createChainCommon } from '../chain/common.ts'
 import { JournaledStateManager } from '../state/journaled-state-manager.ts'
 import type { StateReader } from '../state/types.ts'
@@ -75,20 +76,17 @@ describe('step loop', () => {
       return mstore(runState, gas, c)
     })
     try {
-      const word = bytesToHex(Uint8Array.from({ length: 32 }, (_, i) => i + 1)).slice(2)
-      // PUSH32 word, PUSH1 0x21, MSTORE, PUSH1 0x21, MLOAD, PUSH1 0, MSTORE, PUSH1 0x20, PUSH1 0, RETURN.
-      const code = hexToBytes(`0x7f${word}60215260215160005260206000f3`)
+      const { code, returns, gas } = wordRoundTrip
       const result = await vm.evm.runCode!({ code, gasLimit: 100_000n })
       assert.equal(result.exceptionError, undefined)
-      assert.equal(bytesToHex(result.returnValue), `0x${word}`)
-      // Nine opcodes at 3 gas, and 3 words of memory: 3 × 3 + 3² / 512 = 9.
-      assert.equal(result.executionGasUsed, 9n * 3n + 9n)
+      assert.equal(bytesToHex(result.returnValue), returns)
+      assert.equal(result.executionGasUsed, gas)
       assert.equal(calls, 2, 'both MSTOREs priced by the synchronous handler')
       // With a step listener (a tracer), ethereumjs' own loop runs: the same result, its handlers.
       const steps: string[] = []
       vm.evm.events!.on('step', (step) => void steps.push(step.opcode.name))
       const traced = await vm.evm.runCode!({ code, gasLimit: 100_000n })
-      assert.equal(bytesToHex(traced.returnValue), `0x${word}`)
+      assert.equal(bytesToHex(traced.returnValue), returns)
       assert.equal(traced.executionGasUsed, result.executionGasUsed)
       assert.equal(steps.length, 10)
       assert.equal(calls, 2, 'no synchronous handler under a tracer')

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { bigIntToBytes, bytesToBigInt, bytesToHex, hexToBytes, setLengthLeft } from '@ethereumjs/util'
+import { bigIntToBytes, bytesToBigInt, bytesToHex, setLengthLeft } from '@ethereumjs/util'
+import { wordRoundTrip } from '../../test/evm-programs.ts'
 import { createChainCommon } from '../chain/common.ts'
 import { JournaledStateManager } from '../state/journaled-state-manager.ts'
 import type { StateReader } from '../state/types.ts'
@@ -70,15 +71,11 @@ describe('MLOAD and MSTORE without string conversions', () => {
     const table = (vm.evm as unknown as { _opcodeMap: { opHandler: unknown }[] })._opcodeMap
     assert.equal(table[0x51]!.opHandler, wordHandlers.mload)
     assert.equal(table[0x52]!.opHandler, wordHandlers.mstore)
-    const word = bytesToHex(Uint8Array.from({ length: 32 }, (_, i) => i + 1)).slice(2)
-    // PUSH32 word, PUSH1 0x21, MSTORE (memory grows to 3 words), PUSH1 0x21, MLOAD, PUSH1 0,
-    // MSTORE, PUSH1 0x20, PUSH1 0, RETURN: returns the word.
-    const code = hexToBytes(`0x7f${word}60215260215160005260206000f3`)
+    const { code, returns, gas } = wordRoundTrip
     const result = await vm.evm.runCode!({ code, gasLimit: 100_000n })
     assert.equal(result.exceptionError, undefined)
-    assert.equal(bytesToHex(result.returnValue), `0x${word}`)
-    // Nine opcodes at 3 gas, and 3 words of memory: 3 × 3 + 3² / 512 = 9.
-    assert.equal(result.executionGasUsed, 9n * 3n + 9n)
+    assert.equal(bytesToHex(result.returnValue), returns)
+    assert.equal(result.executionGasUsed, gas)
   })
 })
 
