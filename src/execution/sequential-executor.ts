@@ -9,7 +9,17 @@ import { runTx } from '@ethereumjs/vm'
 import { createReadSet, mergeReadSet, ReadSetRecorder } from '../state/read-set.ts'
 import { JournaledStateManager } from '../state/journaled-state-manager.ts'
 import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx, OpenBlockExecution, OpenBlockParameters, RejectedTx } from './types.ts'
+import { runValueTransfer } from './value-transfer.ts'
 import { applyBlockPrelude, createExecutionVM, type ExecutionVM } from './vm.ts'
+
+/**
+ * Whether plain value transfers skip the EVM (`value-transfer.ts`); off only in the differential
+ * test that holds that path to `runTx`.
+ */
+let transfersWithoutEVM = true
+export function useTransfersWithoutEVM(on: boolean): void {
+  transfersWithoutEVM = on
+}
 
 export type CreateSequentialExecutorParameters = { common: Common }
 
@@ -76,6 +86,7 @@ class SequentialExecutor implements BlockExecutor {
     const executed: ExecutedTx[] = []
     const rejected: RejectedTx[] = []
     let gasUsed = 0n
+    let withoutEVM = 0
     let finished = false
     const release = () => {
       finished = true
@@ -97,7 +108,9 @@ class SequentialExecutor implements BlockExecutor {
           }
           recorder.reads = createReadSet()
           try {
-            const result = await runTx(vm, { tx, block, blockGasUsed: gasUsed })
+            const transfer = transfersWithoutEVM ? runValueTransfer(vm, stateManager, tx, block, gasUsed) : undefined
+            if (transfer !== undefined) withoutEVM++
+            const result = transfer ?? (await runTx(vm, { tx, block, blockGasUsed: gasUsed }))
             mergeReadSet(reads, recorder.reads)
             gasUsed += result.totalGasSpent
             batchExecuted.push({
@@ -124,7 +137,7 @@ class SequentialExecutor implements BlockExecutor {
         release()
         recorder.reads = reads
         const delta = stateManager.delta()
-        return { executed, rejected, gasUsed, delta, reads, stats: { mode: 'sequential', rounds: 0, aborts: 0 } }
+        return { executed, rejected, gasUsed, delta, reads, stats: { mode: 'sequential', rounds: 0, aborts: 0, transfersWithoutEVM: withoutEVM } }
       },
     }
   }

@@ -49,6 +49,8 @@ export type ExecutionStats = {
   readonly conflicts?: number
   /** The keys most often behind those conflicts (`a<address>` or `s<address><slot>`), most first. */
   readonly hotKeys?: readonly { readonly key: string; readonly conflicts: number }[]
+  /** Transactions run as plain value transfers, without the EVM (`value-transfer.ts`). */
+  readonly transfersWithoutEVM?: number
 }
 
 export type BlockExecution = {

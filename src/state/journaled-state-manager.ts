@@ -129,7 +129,8 @@ export class JournaledStateManager implements StateManagerInterface {
 
   // ---- writes, each with its undo entry ----
 
-  private writeAccount(key: string, record: AccountRecord | null): void {
+  /** Write an account's record (`null`: deleted), as `putAccount` does, without an `Account`. */
+  writeAccountRecord(key: string, record: AccountRecord | null): void {
     this.changed?.accounts.add(key)
     if (this.checkpoints.length > 0) this.undo.push({ kind: 'account', key, previous: this.overlay.accounts.get(key) })
     this.overlay.accounts.set(key, record)
@@ -160,20 +161,24 @@ export class JournaledStateManager implements StateManagerInterface {
   async putAccount(address: Address, account?: Account): Promise<void> {
     if (account === undefined) return this.deleteAccount(address)
     const key = bytesToUnprefixedHex(address.bytes)
-    this.writeAccount(key, { nonce: account.nonce, balance: account.balance, codeHash: account.codeHash })
+    this.writeAccountRecord(key, { nonce: account.nonce, balance: account.balance, codeHash: account.codeHash })
   }
 
   async deleteAccount(address: Address): Promise<void> {
-    const key = bytesToUnprefixedHex(address.bytes)
+    this.deleteAccountRecord(bytesToUnprefixedHex(address.bytes))
+  }
+
+  /** Delete an account, as `deleteAccount` does, by its key. */
+  deleteAccountRecord(key: string): void {
     // A deleted account loses its storage too (as removing it from the account trie does).
     this.wipeStorage(key)
-    this.writeAccount(key, null)
+    this.writeAccountRecord(key, null)
   }
 
   async modifyAccountFields(address: Address, fields: AccountFields): Promise<void> {
     const key = bytesToUnprefixedHex(address.bytes)
     const current = this.readAccount(key)
-    this.writeAccount(key, {
+    this.writeAccountRecord(key, {
       nonce: fields.nonce ?? current?.nonce ?? 0n,
       balance: fields.balance ?? current?.balance ?? 0n,
       codeHash: fields.codeHash ?? current?.codeHash ?? KECCAK256_NULL,

@@ -37,7 +37,7 @@ import { bytesToHex, bytesToUnprefixedHex, KECCAK256_NULL } from '@ethereumjs/ut
 import type { TxReceipt } from '@ethereumjs/vm'
 import { createChainCommon } from '../../src/chain/common.ts'
 import { createParallelExecutor } from '../../src/execution/parallel/parallel-executor.ts'
-import { createSequentialExecutor } from '../../src/execution/sequential-executor.ts'
+import { createSequentialExecutor, useTransfersWithoutEVM } from '../../src/execution/sequential-executor.ts'
 import { type GasHandler, syncGasHandlers, useStepLoop } from '../../src/execution/step-loop.ts'
 import type { BlockExecution, BlockExecutor, ExecuteBlockParameters } from '../../src/execution/types.ts'
 import { encodeStateDelta } from '../../src/state/delta-codec.ts'
@@ -45,12 +45,15 @@ import { createRandom } from '../../src/utils/random.ts'
 import { layoutName, layoutOf } from '../../src/commitment/layout.ts'
 import { computeStateRoot } from '../../src/commitment/root.ts'
 import { mergeDelta } from '../../src/state/delta.ts'
+import type { ReadSet } from '../../src/state/read-set.ts'
 import { FlatState, type StateBackend } from '../../src/state/flat-state.ts'
+import { JournaledStateManager } from '../../src/state/journaled-state-manager.ts'
 import { LmdbStore, type StoredBlock } from '../../src/storage/lmdb-store.ts'
 import { type AccountRecord, createStateDelta, type StateDelta, type StateReader } from '../../src/state/types.ts'
 import { accountString, normalizeDelta } from './normalize.ts'
 import {
   CHAIN_ID,
+  COINBASE,
   createChainWorkload,
   FAILING_KINDS,
   fakeBlockHash,
@@ -452,11 +455,20 @@ async function runDifferential({ seed, blocks, profile, unsafeSkipValidation, mi
 }
 
 /**
- * One chain through two sequential executors: one on ethereumjs' own interpreter loop, one on
- * mosaic's (`step-loop.ts`), block by block, each over its own state. The first difference in
- * inclusion, receipts, gas or delta, or in the final roots, is returned.
+ * One chain through two sequential executors that differ in one switch: `use(false)` before the
+ * reference's blocks (ethereumjs' own path), `use(true)` before mosaic's, block by block, each over
+ * its own state. The first difference in inclusion, receipts, gas, delta or read set (what the
+ * block's witness carries), or in the final roots, is returned. The switch is left on.
  */
-async function compareLoops(seed: number, blocks: number, profile: WorkloadProfile, hardfork: string): Promise<Divergence | undefined> {
+async function compareSequentialPaths(
+  use: (ours: boolean) => void,
+  seed: number,
+  blocks: number,
+  profile: WorkloadProfile,
+  hardfork: string,
+  /** Sees each block's execution on mosaic's path. */
+  onOurs?: (execution: BlockExecution) => void,
+): Promise<Divergence | undefined> {
   const common = createChainCommon({ chainId: CHAIN_ID, hardfork })
   const workload = createChainWorkload({ seed, blocks, profile, common })
   const states = { stock: new FlatState(memoryBackend(workload.preState)), ours: new FlatState(memoryBackend(workload.preState)) }
@@ -468,15 +480,17 @@ async function compareLoops(seed: number, blocks: number, profile: WorkloadProfi
   try {
     for (const block of workload.blocks()) {
       const run = async (which: 'stock' | 'ours') => {
-        useStepLoop(which === 'ours')
+        use(which === 'ours')
         const parameters = { header: block.header, transactions: block.txs.map((t) => t.tx), state: states[which], blockHash: (n: bigint) => hashes.get(n) }
         return executors[which].executeBlock(parameters)
       }
       const stock = await run('stock')
       const ours = await run('ours')
+      onOurs?.(ours)
       const difference =
         compareExecutions(block, ours, stock) ??
-        compareMaps('delta', normalizeDelta(ours.delta, states.ours), normalizeDelta(stock.delta, states.stock))
+        compareMaps('delta', normalizeDelta(ours.delta, states.ours), normalizeDelta(stock.delta, states.stock)) ??
+        compareReadSets(ours.reads, stock.reads)
       if (difference !== undefined) return { seed, block: block.number, ...difference }
       for (const which of ['stock', 'ours'] as const) {
         const { delta } = which === 'stock' ? stock : ours
@@ -488,9 +502,23 @@ async function compareLoops(seed: number, blocks: number, profile: WorkloadProfi
     const roots = compareRoots(all.ours, all.stock)
     return roots === undefined ? undefined : { seed, block: BigInt(blocks), ...roots }
   } finally {
-    useStepLoop(true)
+    use(true)
     await closeAll([executors.stock, executors.ours])
   }
+}
+
+/** The accounts, slots and block numbers two executions read (the witness's content), as sorted lists. */
+function compareReadSets(ours: ReadSet, stock: ReadSet): { field: string; parallel: string; sequential: string } | undefined {
+  const listed = (reads: ReadSet) => ({
+    accounts: [...reads.accounts].sort().join(','),
+    storage: [...reads.storage].flatMap(([address, slots]) => [...slots].map((slot) => `${address}/${slot}`)).sort().join(','),
+    blockNumbers: [...reads.blockNumbers].sort().join(','),
+  })
+  const [a, b] = [listed(ours), listed(stock)]
+  for (const field of ['accounts', 'storage', 'blockNumbers'] as const) {
+    if (a[field] !== b[field]) return { field: `reads.${field}`, parallel: a[field], sequential: b[field] }
+  }
+  return undefined
 }
 
 function copyDelta(delta: StateDelta): StateDelta {
@@ -753,7 +781,7 @@ function defineTests(): void {
         { seed: SEEDS[1]!, blocks: 20, profile: 'mixed', hardfork: 'prague' },
       ] as const
       for (const { seed, blocks, profile, hardfork } of chains) {
-        const divergence = await compareLoops(seed, blocks, profile, hardfork)
+        const divergence = await compareSequentialPaths(useStepLoop, seed, blocks, profile, hardfork)
         assert.equal(divergence && describeDivergence(divergence), undefined, `${profile} ${hardfork}`)
       }
       // Negative control: MSTORE's synchronous gas charging one gas more must be seen.
@@ -761,12 +789,66 @@ function defineTests(): void {
       const mstore = twins.get(0x52)!
       twins.set(0x52, (runState, gas, common) => (mstore(runState, gas, common) as bigint) + 1n)
       try {
-        const divergence = await compareLoops(SEEDS[0]!, 5, 'mixed', 'prague')
+        const divergence = await compareSequentialPaths(useStepLoop, SEEDS[0]!, 5, 'mixed', 'prague')
         assert.ok(divergence !== undefined, 'a gas handler off by one went unnoticed: the loop comparison cannot fail')
         t.diagnostic(`caught as expected: ${describeDivergence(divergence).split('\n')[0]}`)
       } finally {
         twins.set(0x52, mstore)
       }
+    })
+
+    it('behavior: value transfers without the EVM execute as runTx, and the comparison can fail', async (t) => {
+      // The labels "parallel" and "sequential" of a reported difference are the path without the
+      // EVM (value-transfer.ts) and ethereumjs' runTx here. London has no calldata floor
+      // (EIP-7623), Shanghai warms the fee recipient (EIP-3651), Prague has both.
+      const chains = [
+        { seed: SEEDS[0]!, blocks: 20, profile: 'transfers', hardfork: 'prague' },
+        { seed: SEEDS[1]!, blocks: 10, profile: 'transfers', hardfork: 'london' },
+        { seed: SEEDS[2]!, blocks: 10, profile: 'transfers', hardfork: 'shanghai' },
+        { seed: SEEDS[0]!, blocks: 15, profile: 'mixed', hardfork: 'prague' },
+      ] as const
+      for (const { seed, blocks, profile, hardfork } of chains) {
+        let executed = 0
+        let withoutEVM = 0
+        const divergence = await compareSequentialPaths(useTransfersWithoutEVM, seed, blocks, profile, hardfork, (execution) => {
+          executed += execution.executed.length
+          withoutEVM += execution.stats.transfersWithoutEVM ?? 0
+        })
+        assert.equal(divergence && describeDivergence(divergence), undefined, `${profile} ${hardfork}`)
+        t.diagnostic(`${profile} ${hardfork}: ${withoutEVM} of ${executed} transactions without the EVM`)
+        // The comparison is worth something only if the path ran: on the transfers profile most transactions take it.
+        if (profile === 'transfers') assert.ok(withoutEVM > executed / 2, `${profile} ${hardfork}: only ${withoutEVM} of ${executed} without the EVM`)
+      }
+      // Negative control: the path without the EVM paying the fee recipient one wei less (its
+      // writes only, found by the stack: runTx's go through putAccount) must be caught.
+      const coinbase = bytesToUnprefixedHex(COINBASE.bytes)
+      const original = JournaledStateManager.prototype.writeAccountRecord
+      JournaledStateManager.prototype.writeAccountRecord = function (this: JournaledStateManager, key: string, record: AccountRecord | null) {
+        const short = key === coinbase && record !== null && new Error().stack!.includes('runValueTransfer')
+        original.call(this, key, short ? { ...record, balance: record.balance - 1n } : record)
+      }
+      let divergence: Divergence | undefined
+      try {
+        divergence = await compareSequentialPaths(useTransfersWithoutEVM, SEEDS[0]!, 5, 'transfers', 'prague')
+      } finally {
+        JournaledStateManager.prototype.writeAccountRecord = original
+      }
+      assert.ok(divergence !== undefined, 'a fee recipient paid one wei less went unnoticed: the comparison cannot fail')
+      t.diagnostic(`caught as expected: ${describeDivergence(divergence).split('\n')[0]}`)
+      // Negative control for the read sets (the witness): the same path reading one account more
+      // (the zero address's, a read that changes no result) must be caught.
+      const read = JournaledStateManager.prototype.readAccount
+      JournaledStateManager.prototype.readAccount = function (this: JournaledStateManager, key: string) {
+        if (new Error().stack!.includes('runValueTransfer')) read.call(this, '0'.repeat(40))
+        return read.call(this, key)
+      }
+      let extraRead: Divergence | undefined
+      try {
+        extraRead = await compareSequentialPaths(useTransfersWithoutEVM, SEEDS[0]!, 3, 'transfers', 'prague')
+      } finally {
+        JournaledStateManager.prototype.readAccount = read
+      }
+      assert.equal(extraRead?.field, 'reads.accounts', 'an extra account read went unnoticed: the read-set comparison cannot fail')
     })
 
     it('behavior: the generated chain is valid in candidate order', async () => {

@@ -18,7 +18,7 @@
  */
 import { type BlockHeader, createBlockHeader } from '@ethereumjs/block'
 import { type Common, createCustomCommon, type CustomCrypto, Mainnet } from '@ethereumjs/common'
-import { createFeeMarket1559Tx, type TypedTransaction } from '@ethereumjs/tx'
+import { type AccessList, createAccessList2930Tx, createFeeMarket1559Tx, createLegacyTx, type TypedTransaction } from '@ethereumjs/tx'
 import {
   Address,
   bigIntToAddressBytes,
@@ -51,6 +51,11 @@ export const TX_KINDS = [
   'eth-to-new-account',
   'eth-to-coinbase',
   'eth-to-contract-reverts',
+  'eth-legacy',
+  'eth-access-list',
+  'eth-with-data',
+  'eth-self',
+  'eth-to-storage-account',
   'erc20-transfer',
   'erc20-transfer-reverts',
   'pool-swap',
@@ -80,6 +85,7 @@ export const TX_KINDS = [
   'invalid-nonce-high',
   'invalid-nonce-low',
   'invalid-funds',
+  'invalid-intrinsic',
 ] as const
 
 export type TxKind = (typeof TX_KINDS)[number]
@@ -89,8 +95,11 @@ export type TxKind = (typeof TX_KINDS)[number]
  *   some blocks run in parallel and some are contended enough to fall back.
  * - `conflicts`: AMM swaps and ERC-20 transfers among a few shared holders, bumps of the shared
  *   counter — nearly every transaction touches state another one writes.
+ * - `transfers`: mostly value transfers of every shape (legacy, access list, calldata, to
+ *   itself, to the fee recipient, to new and to storage-only accounts, value 0), between calls
+ *   that read or pay the fee recipient and transfers that fail or are invalid.
  */
-export type WorkloadProfile = 'mixed' | 'conflicts'
+export type WorkloadProfile = 'mixed' | 'conflicts' | 'transfers'
 
 const WEIGHTS: Record<WorkloadProfile, Partial<Record<TxKind, number>>> = {
   mixed: {
@@ -98,6 +107,11 @@ const WEIGHTS: Record<WorkloadProfile, Partial<Record<TxKind, number>>> = {
     'eth-to-new-account': 3,
     'eth-to-coinbase': 3,
     'eth-to-contract-reverts': 1,
+    'eth-legacy': 1,
+    'eth-access-list': 1,
+    'eth-with-data': 1,
+    'eth-self': 1,
+    'eth-to-storage-account': 1,
     'erc20-transfer': 12,
     'erc20-transfer-reverts': 2,
     'pool-swap': 6,
@@ -127,6 +141,7 @@ const WEIGHTS: Record<WorkloadProfile, Partial<Record<TxKind, number>>> = {
     'invalid-nonce-high': 1,
     'invalid-nonce-low': 1,
     'invalid-funds': 1,
+    'invalid-intrinsic': 1,
   },
   conflicts: {
     'pool-swap': 40,
@@ -135,6 +150,25 @@ const WEIGHTS: Record<WorkloadProfile, Partial<Record<TxKind, number>>> = {
     'counter-increment': 4,
     'eth-transfer': 10,
     'eth-to-coinbase': 2,
+  },
+  transfers: {
+    'eth-transfer': 10,
+    'eth-to-new-account': 6,
+    'eth-to-coinbase': 3,
+    'eth-legacy': 5,
+    'eth-access-list': 5,
+    'eth-with-data': 5,
+    'eth-self': 3,
+    'eth-to-storage-account': 4,
+    'eth-to-contract-reverts': 2,
+    'precompile-direct': 2,
+    'erc20-transfer': 4,
+    'chaos-coinbase-balance': 2,
+    'chaos-tip': 2,
+    'invalid-nonce-high': 1,
+    'invalid-nonce-low': 1,
+    'invalid-funds': 1,
+    'invalid-intrinsic': 1,
   },
 }
 
@@ -147,7 +181,7 @@ const WEIGHTS: Record<WorkloadProfile, Partial<Record<TxKind, number>>> = {
 const PLAIN_KINDS: ReadonlySet<TxKind> = new Set(['eth-transfer', 'eth-to-new-account', 'eth-to-coinbase'])
 
 /** Kinds that must be rejected by every executor. */
-export const INVALID_KINDS: ReadonlySet<TxKind> = new Set(['invalid-nonce-high', 'invalid-nonce-low', 'invalid-funds'])
+export const INVALID_KINDS: ReadonlySet<TxKind> = new Set(['invalid-nonce-high', 'invalid-nonce-low', 'invalid-funds', 'invalid-intrinsic'])
 
 /** Kinds that always end in status 0 (revert or out of gas). */
 export const FAILING_KINDS: ReadonlySet<TxKind> = new Set([
@@ -170,6 +204,9 @@ const INITIAL_POOL_BALANCE = 10n ** 22n
 const UNAFFORDABLE = 1n << 200n
 const MAX_FEE_PER_GAS = 10_000n
 const GENESIS_TIMESTAMP = 1_700_000_000n
+
+/** EIP-2935's history contract, as deployed on mainnet. */
+const EIP2935_HISTORY = new Address(hexToBytes('0x0000f90827f1c53a10cb7a02335b175320002935'))
 
 /** Fee recipient of every block: an existing account (it starts with 1 ETH). */
 export const COINBASE = new Address(hexToBytes('0x00000000000000000000000000000000000c0ffe'))
@@ -307,10 +344,11 @@ export function createChainWorkload(parameters: CreateChainWorkloadParameters): 
   const destroyedSalts: Uint8Array[] = []
   const freshSalt = (): Uint8Array => word(nextSalt++)
   const existingChildren = [0, 1, 2].map((i) => fixedAddress(`child-${seed}-${i}`))
-  // The history contract's address is a VM parameter, not one of the chain Common's.
+  // The history contract's address is a VM parameter, not one of the chain Common's; before Prague
+  // (no EIP-2935) the contract is there all the same, and no prelude writes to it.
   const vmCommon = common.copy()
   vmCommon.updateParams(paramsVM)
-  const history = new Address(bigIntToAddressBytes(vmCommon.param('historyStorageAddress')))
+  const history = common.isActivatedEIP(2935) ? new Address(bigIntToAddressBytes(vmCommon.param('historyStorageAddress'))) : EIP2935_HISTORY
 
   // ---- pre-state ----
   const preState = createStateDelta()
@@ -346,6 +384,15 @@ export function createChainWorkload(parameters: CreateChainWorkloadParameters): 
   // Chaos: counter (slot 0).
   putCode(CHAOS, hexToBytes(loadArtifact('Chaos').deployedBytecode), 0n, [[slotKey(0n), BigInt(COUNTER.toString())]])
   for (const child of existingChildren) putCode(child, MORTAL_RUNTIME, 10n ** 18n)
+  // Accounts with storage and no code, as a genesis file can make them: one empty (EIP-161: a
+  // transfer to it, even of 0, touches it and so deletes it, storage and all), one with a balance.
+  const storageAccounts = [0n, 10n ** 18n].map((balance, i) => {
+    const address = fixedAddress(`storage-only-${seed}-${i}`)
+    const key = bytesToUnprefixedHex(address.bytes)
+    preState.accounts.set(key, { nonce: 0n, balance, codeHash: KECCAK256_NULL })
+    preState.storage.set(key, new Map([[slotKey(1n), bigIntToUnpaddedBytes(7n)]]))
+    return address
+  })
   // EIP-2935 history contract (runtime code as deployed on mainnet): with it present, every block
   // starts with the prelude writing the parent hash into its ring buffer.
   putCode(
@@ -367,7 +414,16 @@ export function createChainWorkload(parameters: CreateChainWorkloadParameters): 
     data(encodeFunctionData({ abi: chaosAbi, functionName, args } as Parameters<typeof encodeFunctionData>[0]))
 
 
-  type Draft = { to?: Address; value?: bigint; data?: Uint8Array; gasLimit: bigint; nonce?: bigint }
+  /** `type`: 2 (EIP-1559) unless given; 0 is legacy with EIP-155, 1 an EIP-2930 access list. */
+  type Draft = { to?: Address; value?: bigint; data?: Uint8Array; gasLimit: bigint; nonce?: bigint; type?: 0 | 1 | 2; accessList?: AccessList }
+
+  /** Calldata for a transfer to an account without code, and the gas it needs: EIP-7623's floor (21000 + 10 per zero byte, 40 per other), above the intrinsic cost. */
+  const transferData = (): { data: Uint8Array; gasLimit: bigint } => {
+    const data = random.bytes(random.range(1, 300))
+    for (let i = 0; i < data.length; i++) if (random.chance(0.3)) data[i] = 0
+    const floor = data.reduce((gas, byte) => gas + (byte === 0 ? 10n : 40n), 21_000n)
+    return { data, gasLimit: floor + BigInt(random.int(3)) * BigInt(random.int(20_000)) }
+  }
 
   /** The transaction body of one kind (nonce and fees are filled in by the caller). */
   const draft = (kind: TxKind, sender: Sender): Draft => {
@@ -380,6 +436,24 @@ export function createChainWorkload(parameters: CreateChainWorkloadParameters): 
         return { to: new Address(random.bytes(20)), value: random.chance(0.2) ? 0n : eth(), gasLimit: 21_000n }
       case 'eth-to-coinbase':
         return { to: COINBASE, value: eth(), gasLimit: 21_000n }
+      case 'eth-legacy':
+        return { type: 0, to: random.chance(0.2) ? new Address(random.bytes(20)) : otherEoa(), value: random.chance(0.1) ? 0n : eth(), gasLimit: 21_000n + BigInt(random.int(2)) * 9_000n }
+      case 'eth-access-list': {
+        // Warm addresses and slots cost intrinsic gas (2,400 and 1,900) and change nothing else here.
+        const accessList: AccessList = []
+        for (let i = random.int(3); i > 0; i--) {
+          const slots = Array.from({ length: random.int(3) }, () => bytesToHex(random.bytes(32)) as Hex)
+          accessList.push({ address: bytesToHex(random.chance(0.5) ? COINBASE.bytes : random.bytes(20)) as Hex, storageKeys: slots })
+        }
+        const listGas = accessList.reduce((gas, item) => gas + 2_400n + 1_900n * BigInt(item.storageKeys.length), 0n)
+        return { type: 1, to: otherEoa(), value: eth(), gasLimit: 21_000n + listGas + BigInt(random.int(5_000)), accessList }
+      }
+      case 'eth-with-data':
+        return { to: otherEoa(), value: random.chance(0.3) ? 0n : eth(), ...transferData() }
+      case 'eth-self':
+        return { to: sender.address, value: random.chance(0.2) ? 0n : eth(), gasLimit: 21_000n + BigInt(random.int(2)) * 5_000n }
+      case 'eth-to-storage-account':
+        return { to: random.pick(storageAccounts), value: random.chance(0.5) ? 0n : eth(), gasLimit: 21_000n }
       case 'eth-to-contract-reverts':
         // Pool has neither `receive` nor `fallback`: plain value sent to it reverts.
         return { to: POOL, value: eth(), gasLimit: 60_000n }
@@ -502,23 +576,29 @@ export function createChainWorkload(parameters: CreateChainWorkloadParameters): 
         return { to: otherEoa(), value: 1n, gasLimit: 21_000n, nonce: sender.nonce - 1n }
       case 'invalid-funds':
         return { to: otherEoa(), value: UNAFFORDABLE, gasLimit: 21_000n }
+      case 'invalid-intrinsic':
+        return { to: otherEoa(), value: 1n, gasLimit: 20_999n }
     }
   }
 
   const sign = (sender: Sender, body: Draft, maxPriorityFeePerGas: bigint): TypedTransaction => {
-    const signed = createFeeMarket1559Tx(
-      {
-        chainId: BigInt(CHAIN_ID),
-        nonce: body.nonce ?? sender.nonce,
-        maxFeePerGas: MAX_FEE_PER_GAS,
-        maxPriorityFeePerGas,
-        gasLimit: body.gasLimit,
-        ...(body.to !== undefined ? { to: body.to } : {}),
-        value: body.value ?? 0n,
-        data: body.data ?? new Uint8Array(),
-      },
-      { common: signingCommon },
-    ).sign(sender.privateKey)
+    const fields = {
+      nonce: body.nonce ?? sender.nonce,
+      gasLimit: body.gasLimit,
+      ...(body.to !== undefined ? { to: body.to } : {}),
+      value: body.value ?? 0n,
+      data: body.data ?? new Uint8Array(),
+    }
+    const options = { common: signingCommon }
+    // Legacy and access-list transactions pay their whole gas price above the base fee as the tip.
+    const gasPrice = MAX_FEE_PER_GAS - 1_000n * maxPriorityFeePerGas
+    const unsigned =
+      body.type === 0
+        ? createLegacyTx({ ...fields, gasPrice }, options)
+        : body.type === 1
+          ? createAccessList2930Tx({ ...fields, chainId: BigInt(CHAIN_ID), gasPrice, accessList: body.accessList ?? [] }, options)
+          : createFeeMarket1559Tx({ ...fields, chainId: BigInt(CHAIN_ID), maxFeePerGas: MAX_FEE_PER_GAS, maxPriorityFeePerGas, accessList: body.accessList ?? [] }, options)
+    const signed = unsigned.sign(sender.privateKey)
     // As the mempool leaves it: decoded with the chain's Common, sender recovered and pinned.
     return decodeTransaction(signed.serialize(), common)
   }
