@@ -84,7 +84,8 @@ export function decodeBlock(serialized: Uint8Array, common: Common, senders: rea
  * makes — every header field, every transaction's fields, the body's shape — but on the shared
  * `Common`s, each transaction's bytes remembered. ethereumjs' decoder gives every transaction a
  * copy of the `Common`: ~35–150 µs each, more than re-executing a transfer. Senders are not
- * recovered: the caller does that, and judges a signature.
+ * recovered: the caller does that, and judges a signature; the transactions are left unfrozen
+ * for it to pin each sender it recovers (`pinRecoveredSender`), without decoding them again.
  */
 export function decodeForeignBlock(serialized: Uint8Array, common: Common): Block {
   if (common.isActivatedEIP(7934) && serialized.length > Number(common.param('maxRlpBlockSize'))) {
@@ -99,7 +100,7 @@ export function decodeForeignBlock(serialized: Uint8Array, common: Common): Bloc
   if (header.common.isActivatedEIP(4895) && !Array.isArray(withdrawalsData)) {
     throw new Error('Invalid serialized block input: EIP-4895 is active, and no withdrawals were provided as array')
   }
-  const transactions = decodeBodyTransactions(txsData ?? [], common, true)
+  const transactions = decodeBodyTransactions(txsData ?? [], common, false)
   // Uncles on a copy of the Common: no block of this chain has any (the caller refuses them).
   const uncles = (unclesData ?? []).map((data) => createBlockHeaderFromBytesArray(data, { common, setHardfork: false }))
   const withdrawals = (withdrawalsData as WithdrawalBytes[] | undefined)?.map(createWithdrawalFromBytesArray)

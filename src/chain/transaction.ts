@@ -66,9 +66,17 @@ export function serializedTx(tx: TypedTransaction): Uint8Array {
  */
 export function decodeTransaction(raw: Uint8Array, common: Common): TypedTransaction {
   const tx = createTxFromRLP(raw, { common: txCommonFor(common), freeze: false })
-  pinSender(tx, senderKeyFromRlp(raw, common.chainId()))
   rememberSerialized(tx, raw)
+  pinRecoveredSender(tx, common.chainId())
   return tx
+}
+
+/**
+ * Recover the sender of a decoded, not yet frozen transaction from its bytes (libsecp256k1) and
+ * pin it (`pinSender`). Throws ethereumjs' error where the signature names no sender.
+ */
+export function pinRecoveredSender(tx: TypedTransaction, chainId: bigint): Address {
+  return pinSender(tx, senderKeyFromRlp(serializedTx(tx), chainId))
 }
 
 /** Fields of each typed envelope, signature (yParity, r, s) included: EIP-2930, EIP-1559, EIP-7702. */

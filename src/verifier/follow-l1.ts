@@ -22,7 +22,7 @@
  * the verdicts of the batches now on the L1 count.
  */
 import type { Block } from '@ethereumjs/block'
-import { decodeForeignBlock } from '../chain/block.ts'
+import { decodeHeader } from '../chain/block.ts'
 import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
 import { createPublicClient, type Hex, http, type PublicClient } from 'viem'
 import { hostname } from 'node:os'
@@ -288,11 +288,11 @@ export class L1Verifier {
     return { blockRlp: content.blocks[i]!, parent, preStateRoot, postStateRoot: content.stateRoots[i]!, laggedRoot, witnessHash: content.witnessHashes[i]!, l1Timestamp: l1Block.timestamp }
   }
 
-  /** A parent's header from the L1's data (its own checks are its own job's). */
+  /** A parent's header from the L1's data, its transactions not decoded (its own checks are its own job's). */
   private headerOf(rlp: Uint8Array, n: bigint): ParentHeader {
     try {
-      const block = decodeForeignBlock(rlp, this.options.rules.common)
-      return { header: block.header, hash: block.hash() }
+      const header = decodeHeader(rlp, this.options.rules.common)
+      return { header, hash: header.hash() }
     } catch (error) {
       throw new VerificationError('block.unverified-parent', `block ${n}, the parent, does not decode: ${(error as Error).message.split('\n')[0]}`)
     }

@@ -11,7 +11,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { bytesToBigInt, bytesToHex, bytesToUnprefixedHex, concatBytes, equalsBytes, KECCAK256_NULL, unprefixedHexToBytes } from '@ethereumjs/util'
 import { Bloom } from '@ethereumjs/vm'
 import { encodeReceipt } from '../chain/receipt.ts'
-import { decodeTransaction, serializedTx } from '../chain/transaction.ts'
+import { decodeTransaction, pinRecoveredSender, serializedTx } from '../chain/transaction.ts'
 import { notAdmitted } from '../mempool/validate.ts'
 import { orderedTrieRoot } from '../commitment/ordered-root.ts'
 import { BinaryMerkleTree, binaryPathFromStore, PAGE_BYTES, pageTopHash } from '../commitment/binary-merkle.ts'
@@ -294,11 +294,17 @@ export async function verifyBlock({ common, layout, block, witness, postStateRoo
   }
   if (number > 0n && witness.headers.length === 0) fail('witness.ancestor-header', 'the witness has no parent header')
 
-  // Only what this chain admits (the mempool's rule), each signature recovered once and pinned.
+  // Only what this chain admits (the mempool's rule), each signature recovered once and pinned:
+  // on the decoded transaction itself (`decodeForeignBlock` leaves it unfrozen), or on a fresh
+  // decoding of one whose sender was pinned elsewhere (a block built in this process), never trusted.
   const transactions = block.transactions.map((tx, i) => {
     const refusal = notAdmitted(tx, common)
     if (refusal !== undefined) fail('block.transaction-type', `transaction ${i} is one this chain does not admit: ${refusal}`)
     try {
+      if (!Object.isFrozen(tx)) {
+        pinRecoveredSender(tx, common.chainId())
+        return tx
+      }
       return decodeTransaction(serializedTx(tx), common)
     } catch (error) {
       fail('block.signature', `transaction ${i} has no valid signature: ${(error as Error).message}`)
