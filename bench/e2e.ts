@@ -36,7 +36,11 @@
  * first send)), p50/p90/p99 submit→inclusion, node CPU ms per included tx (utime + stime over the
  * node's whole process tree: devnet includes its anvil; for mosaic, its main thread's alone too),
  * peak RSS (summed VmRSS of the tree,
- * sampled every 250 ms), mean interval between blocks as first seen, refused sends and retries.
+ * sampled every 250 ms), mean interval between blocks as first seen, refused sends and retries,
+ * and `send ms`: the mean round trip of a send request (its first attempt). In the closed-loop
+ * workloads a sender waits for that answer before it sends again, so with the node's CPU to spare
+ * tx/s ≈ 64 senders × transactions per request / `send ms` (Little's law): the figure that says
+ * whether a node is bound by its CPU or by how long it takes to answer.
  * Ratios: sequencer/anvil and devnet/anvil of tx/s, p50 and CPU per tx (and p99 for `preconf-300`).
  */
 import { performance } from 'node:perf_hooks'
@@ -327,6 +331,8 @@ type Result = {
   timedOut: boolean
   txPerSecond: number
   latenciesMs: number[]
+  /** Round trip of each send request (first attempts): a closed-loop sender waits for it before sending again. */
+  sendMs: number[]
   cpuMs: number
   /** CPU of the node's main thread (mosaic's sequencing thread; anvil's is its npm launcher's). */
   mainThreadCpuMs: number
@@ -347,6 +353,7 @@ async function runWorkload(node: NodeHandle, client: RpcClient, poller: Inclusio
   let refused = 0
   let retries = 0
   let gapped = 0
+  const sendMs: number[] = []
   let firstSend = Infinity
   let lastInclusion = 0
   let sendingDone = false
@@ -412,7 +419,9 @@ async function runWorkload(node: NodeHandle, client: RpcClient, poller: Inclusio
           plan.batch === 1
             ? JSON.stringify({ jsonrpc: '2.0', id: 0, method: plan.sync ? 'eth_sendRawTransactionSync' : 'eth_sendRawTransaction', params: [pending[0]!.tx.raw] })
             : JSON.stringify(pending.map((r, id) => ({ jsonrpc: '2.0', id, method: 'eth_sendRawTransaction', params: [r.tx.raw] })))
+        const posted = performance.now()
         const answer = await (plan.sync ? syncClient : client).post(body)
+        if (attempt === 0) sendMs.push(performance.now() - posted)
         if (plan.sync && !Array.isArray(answer) && (answer.result as { transactionHash?: string } | null)?.transactionHash !== undefined) records.get(pending[0]!.tx.hash)?.(performance.now())
         // A batch refused as a whole (HTTP 429, too large) answers one error object.
         answers = Array.isArray(answer)
@@ -518,6 +527,7 @@ async function runWorkload(node: NodeHandle, client: RpcClient, poller: Inclusio
     timedOut,
     txPerSecond: included === 0 ? 0 : included / ((lastInclusion - firstSend) / 1000),
     latenciesMs,
+    sendMs,
     cpuMs: measured.cpuMs,
     mainThreadCpuMs: measured.mainThreadCpuMs,
     peakRssMb: measured.peakRssMb,
@@ -573,6 +583,7 @@ for (const name of nodes) {
         // anvil's root process is the npm package's launcher: its main thread says nothing.
         if (name !== 'anvil') add('main_thread_cpu_ms_per_tx', r.mainThreadCpuMs / r.included)
       }
+      if (r.sendMs.length > 0) add('send_ms', r.sendMs.reduce((a, b) => a + b, 0) / r.sendMs.length)
       add('peak_rss_mb', r.peakRssMb)
       add('block_interval_ms', r.blockIntervalMs)
       add('included', r.included)
@@ -626,6 +637,7 @@ printReport(report, {
   main_thread_cpu_ms_per_tx: 'main thread CPU ms/tx',
   peak_rss_mb: 'peak RSS MB',
   block_interval_ms: 'block ms',
+  send_ms: 'send ms',
 })
 writeReport(report, args.out)
 if (args.profile !== undefined) console.log(`CPU profiles of the mosaic processes in ${args.profile}/<node>/`)
