@@ -7,7 +7,7 @@ import { keccak256 } from '../crypto/crypto.ts'
 import { blockOf, blockSize, decodeForeignBlock, serializeBlock } from './block.ts'
 import { txCommonFor } from './common.ts'
 import { createChainCommon } from './common.ts'
-import { rememberSerialized, serializedTx } from './transaction.ts'
+import { hasPinnedSender, pinRecoveredSender, rememberSerialized, serializedTx } from './transaction.ts'
 
 const KEY = keccak256(Uint8Array.of(7))
 const TO = `0x${'42'.repeat(20)}` as const
@@ -72,5 +72,24 @@ describe('decoding a block from elsewhere', () => {
       assert.throws(() => createBlockFromRLP(rlp, { common, setHardfork: false }), `${name}: the reference refuses it`)
       assert.throws(() => decodeForeignBlock(rlp, common), name)
     }
+  })
+
+  it('behavior: its transactions come unfrozen with no sender pinned, and pinRecoveredSender pins the signer (a changed signature, another one)', () => {
+    const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
+    const signed = [0, 1, 2].map((i) => createFeeMarket1559Tx({ nonce: BigInt(i), gasLimit: 50_000n, maxFeePerGas: 10n ** 9n, maxPriorityFeePerGas: 1n, to: TO, chainId: 901n }, { common }).sign(KEY))
+    const signer = signed[0]!.getSenderAddress()
+    // The last one with its s changed: still a valid signature, of another key.
+    const fields = RLP.decode(signed[2]!.serialize().subarray(1)) as Uint8Array[]
+    const s = fields.at(-1)!.slice()
+    s[31]! ^= 1
+    const altered = Uint8Array.of(2, ...RLP.encode([...fields.slice(0, -1), s]))
+    const rlp = RLP.encode([createBlock({ header: { number: 9n, gasLimit: 30_000_000n, baseFeePerGas: 7n } }, { common, setHardfork: false }).header.raw(), [signed[0]!.serialize(), signed[1]!.serialize(), altered], [], []] as never)
+    const decoded = decodeForeignBlock(rlp, common)
+    assert.ok(decoded.transactions.every((tx) => !Object.isFrozen(tx) && !hasPinnedSender(tx)), 'nothing about a sender is taken on trust')
+    const senders = decoded.transactions.map((tx) => pinRecoveredSender(tx, 901n).toString())
+    assert.deepEqual(senders.slice(0, 2), [signer.toString(), signer.toString()])
+    assert.notEqual(senders[2], signer.toString())
+    assert.ok(decoded.transactions.every((tx) => Object.isFrozen(tx) && hasPinnedSender(tx)))
+    assert.equal(decoded.transactions[2]!.getSenderAddress().toString(), senders[2])
   })
 })
