@@ -5,8 +5,9 @@
  * Each workload (100,000 funded accounts; quick: 2,000) is executed once by mosaic's sequential
  * executor in blocks of 200 — timed: `execute` — and every block's delta and read set go through
  * a commitment pipeline in `mpt` and in `sharded` mode (k = 3), which records the witnesses. Then
- * every block is verified from its witness alone (`verifyBlock`) — timed: `verify` (mpt) and
- * `verify-sharded`.
+ * every block is verified from its witness alone — timed: `verify` (mpt) and `verify-sharded`:
+ * decoding the block from its RLP as a verifier receives it (`decodeForeignBlock`), then
+ * `verifyBlock` (signatures recovered, re-execution, roots).
  *
  * Rows: witness bytes per block and per touched key, compressed (the binary form) and raw (its
  * RLP body), for `mpt` and `sharded`; ms per block for `execute`, `verify`, `verify-sharded`.
@@ -21,6 +22,7 @@ import type { Address } from '@ethereumjs/util'
 import { childHeaderTemplate, type HeaderRules, validateChildHeader } from '../src/chain/header-rules.ts'
 import { notAdmitted } from '../src/mempool/validate.ts'
 import type { TypedTransaction } from '@ethereumjs/tx'
+import { decodeForeignBlock, serializeBlock } from '../src/chain/block.ts'
 import { createChainCommon } from '../src/chain/common.ts'
 import { decodeTransaction } from '../src/chain/transaction.ts'
 import { layoutOf, type Layout } from '../src/commitment/layout.ts'
@@ -111,8 +113,10 @@ for (const name of WORKLOAD_NAMES) {
         for (const tx of b.block.transactions) notAdmitted(tx, common)
         checksMs += performance.now() - checked
       }
+      const postStateRoot = await pipeline.rootOf(number)
+      const rlp = serializeBlock(b.block)
       const started = performance.now()
-      await verifyBlock({ common, layout, block: b.block, witness, postStateRoot: await pipeline.rootOf(number), delta: b.delta })
+      await verifyBlock({ common, layout, block: decodeForeignBlock(rlp, common), witness, postStateRoot, delta: b.delta })
       verifyMs += performance.now() - started
     }
     await pipeline.close()
