@@ -9,6 +9,11 @@ import secp256k1 from 'secp256k1'
 
 const { requestBytes, answerBytes } = workerData
 
+/** `READY_TASK` (`utils/worker-pool.ts`): answered once this module, libsecp256k1 included, is loaded. */
+export function ready() {
+  return true
+}
+
 /**
  * `requests`: per transaction, hash (32) ‖ r ‖ s (64) ‖ recovery id (1). Answers, in the same
  * order: 1 ‖ the 64-byte public key, or 0 ‖ 64 zero bytes where the signature names no key.

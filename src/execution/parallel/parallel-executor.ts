@@ -25,7 +25,7 @@ import type { Common } from '@ethereumjs/common'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import { Address, bytesToUnprefixedHex, KECCAK256_NULL } from '@ethereumjs/util'
 import { Bloom, paramsVM, type TxReceipt } from '@ethereumjs/vm'
-import { Piscina } from 'piscina'
+import type { Piscina } from 'piscina'
 import { hasPinnedSender, pinSender, serializedTx } from '../../chain/transaction.ts'
 import { isEmptyDelta, mergeDelta } from '../../state/delta.ts'
 import { JournaledStateManager } from '../../state/journaled-state-manager.ts'
@@ -39,6 +39,7 @@ import { ChunkRunner } from './chunk-runner.ts'
 import type { BlockEnv, ExecuteResult, ExecuteTask, ExecutorWorkerMemory, LogEntry, TxInput, TxOutcome, WorkerInit, WorkerStateSource } from './protocol.ts'
 import { accountKey, slotKey } from './protocol.ts'
 import { RECOVERY_COALESCE_MS, recoverOnThisThread, SenderRecoveryPool, shipToExecutorWorkers } from './sender-recovery.ts'
+import { type NativeWorkerPool, startNativeWorkerPool } from '../../utils/worker-pool.ts'
 
 export type CreateParallelExecutorParameters = {
   readonly common: Common
@@ -114,8 +115,7 @@ export function createParallelExecutor(parameters: CreateParallelExecutorParamet
   // runs between tasks. With piscina's default ('sync') it never does, and lmdb-js schedules a
   // timer each time a task renews the worker's read snapshot (`refreshReads`): those timers never
   // ran and piled up, one per task, for the life of the node.
-  const pool = new Piscina({ filename: WORKER, minThreads: threads, maxThreads: threads, idleTimeout: Number.POSITIVE_INFINITY, workerData, atomics: 'async' })
-  return new ParallelExecutor(parameters, pool)
+  return new ParallelExecutor(parameters, startNativeWorkerPool({ filename: WORKER, threads, workerData, atomics: 'async' }))
 }
 
 /** A block being executed on the workers: what its committed rounds have produced so far. */
@@ -218,17 +218,20 @@ export class ParallelExecutor implements BlockExecutor {
   /** The chain's Common with the VM's parameters (the EIP-2935 prelude needs them). */
   private readonly vmCommon: Common
 
+  private readonly pool: Piscina
+
   constructor(
     private readonly parameters: CreateParallelExecutorParameters,
-    private readonly pool: Piscina,
+    private readonly workers: NativeWorkerPool,
   ) {
+    this.pool = workers.pool
     this.threads = parameters.threads
     this.minParallelTxs = parameters.minParallelTxs ?? 16
     this.minParallelWork = parameters.minParallelWork ?? MIN_PARALLEL_WORK
     this.maxBatch = parameters.maxBatch ?? 4096
     this.vmCommon = parameters.common.copy()
     this.vmCommon.updateParams(paramsVM)
-    this.senders = new SenderRecoveryPool(shipToExecutorWorkers(pool, this.threads), RECOVERY_COALESCE_MS, recoverOnThisThread(parameters.common))
+    this.senders = new SenderRecoveryPool(shipToExecutorWorkers(this.pool, this.threads), RECOVERY_COALESCE_MS, recoverOnThisThread(parameters.common))
   }
 
   workerMemory(): readonly ExecutorWorkerMemory[] {
@@ -236,7 +239,7 @@ export class ParallelExecutor implements BlockExecutor {
   }
 
   async close(): Promise<void> {
-    await this.pool.destroy()
+    await this.workers.close()
     await this.parameters.fallback.close()
   }
 

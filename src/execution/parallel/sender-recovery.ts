@@ -25,10 +25,11 @@
  * flush waits for the others, and together they go to the workers.
  */
 import type { Common } from '@ethereumjs/common'
-import { Piscina } from 'piscina'
+import type { Piscina } from 'piscina'
 import { txCommonFor } from '../../chain/common.ts'
 import { signatureFromRlp } from '../../chain/transaction.ts'
 import { recoverSendersWith } from '../recover-senders.ts'
+import { startNativeWorkerPool } from '../../utils/worker-pool.ts'
 
 /** The answer per transaction: the sender's 64-byte public key, or why recovery failed. */
 export type RecoveredSender = Uint8Array | string
@@ -172,13 +173,8 @@ const ANSWER_BYTES = 65
 export function createSenderRecovery({ common, threads }: { common: Common; threads: number }): { senders: SenderRecoveryPool; close(): Promise<void> } {
   const chainId = common.chainId()
   const txCommon = txCommonFor(common)
-  const pool = new Piscina({
-    filename: ECRECOVER_WORKER,
-    minThreads: threads,
-    maxThreads: threads,
-    idleTimeout: Number.POSITIVE_INFINITY,
-    workerData: { requestBytes: REQUEST_BYTES, answerBytes: ANSWER_BYTES },
-  })
+  const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads, workerData: { requestBytes: REQUEST_BYTES, answerBytes: ANSWER_BYTES } })
+  const { pool } = workers
   const ship: ShipSenders = async (raws) => {
     const taken: number[] = []
     const requests: Uint8Array[] = []
@@ -207,5 +203,5 @@ export function createSenderRecovery({ common, threads }: { common: Common; thre
     }
     return raws.map((raw, i) => senders[i] ?? recoverSendersWith(txCommon, [raw])[0]!)
   }
-  return { senders: new SenderRecoveryPool(ship, RECOVERY_COALESCE_MS, recoverOnThisThread(common)), close: () => pool.destroy() }
+  return { senders: new SenderRecoveryPool(ship, RECOVERY_COALESCE_MS, recoverOnThisThread(common)), close: () => workers.close() }
 }

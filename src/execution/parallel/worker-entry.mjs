@@ -6,3 +6,5 @@ register()
 const worker = await import('./worker.ts')
 export default worker.default
 export const recoverSenders = worker.recoverSenders
+/** `READY_TASK` (`utils/worker-pool.ts`): answered once this module, LMDB and libsecp256k1 included, is loaded. */
+export const ready = () => true

@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { startNativeWorkerPool } from './worker-pool.ts'
+
+const ECRECOVER_WORKER = new URL('../execution/ecrecover-worker.mjs', import.meta.url).href
+const workerData = { requestBytes: 97, answerBytes: 65 }
+
+describe('native worker pools (startNativeWorkerPool)', () => {
+  it('behavior: closed right after it starts, a pool waits until every thread has loaded its module, then stops them', async () => {
+    const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads: 2, workerData })
+    let loaded = false
+    void workers.started.then(() => (loaded = true))
+    assert.equal(loaded, false, 'no thread can have loaded libsecp256k1 in the same turn')
+    await workers.close()
+    assert.equal(loaded, true, 'close() returned before every thread had loaded')
+    assert.equal(workers.pool.threads.length, 0, 'threads left running after close()')
+  })
+
+  it('behavior: a task under way when the pool closes finishes with its answer', async () => {
+    const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads: 1, workerData })
+    await workers.started
+    // 400 requests of zeros: each names no key, so each is answered 0 ‖ 64 zero bytes.
+    const answer = workers.pool.run(new Uint8Array(400 * 97), { name: 'recoverKeys' }) as Promise<Uint8Array>
+    await workers.close()
+    assert.equal((await answer).length, 400 * 65)
+  })
+})

@@ -1,0 +1,42 @@
+/**
+ * Piscina pools whose worker threads load native addons (libsecp256k1, LMDB), started and closed
+ * so that no worker is terminated inside one. Terminating a thread while it loads such an addon,
+ * or while a task runs in it, aborts the whole process: node-addon-api turns the failed call
+ * into a C++ exception that nothing catches ("terminate called after throwing an instance of
+ * 'Napi::Error'", SIGABRT — seen once in CI, when a test stopped a node ~0.1 s after starting it,
+ * while its sender-recovery thread was still loading libsecp256k1).
+ */
+import { Piscina } from 'piscina'
+
+/** The task every such worker module exports: it answers once the module, addons and all, is loaded. */
+export const READY_TASK = 'ready'
+
+export type NativeWorkerPool = {
+  readonly pool: Piscina
+  /** Resolves once every thread has loaded its module. */
+  readonly started: Promise<void>
+  /** Waits until every thread has loaded, lets running tasks finish, then stops the threads. */
+  close(): Promise<void>
+}
+
+/**
+ * A pool of `threads` threads, all started at once. Each is handed a `READY_TASK` straight away:
+ * a thread takes tasks only once its module has loaded, and piscina hands concurrent tasks to the
+ * least busy threads, so when all have answered every thread is past loading.
+ */
+export function startNativeWorkerPool(options: ConstructorParameters<typeof Piscina>[0] & { readonly threads: number }): NativeWorkerPool {
+  const { threads, ...rest } = options
+  const pool = new Piscina({ ...rest, minThreads: threads, maxThreads: threads, idleTimeout: Number.POSITIVE_INFINITY })
+  const started = Promise.all(Array.from({ length: threads }, () => pool.run(null, { name: READY_TASK }))).then(() => undefined)
+  // A thread that fails to start fails its tasks too; close() still stops the pool.
+  started.catch(() => {})
+  return {
+    pool,
+    started,
+    async close() {
+      await started.catch(() => {})
+      // Graceful: tasks under way finish first, then the (idle) threads are stopped.
+      await pool.close()
+    },
+  }
+}
