@@ -369,3 +369,29 @@ describe('the main thread runs a share of every round (mainThreadShare)', () => 
     assert.equal(small.workerBusyMs, 0, 'a small mini-batch was shipped to a worker')
   })
 })
+
+describe('a round that cannot spread runs on the main thread', () => {
+  it('behavior: AMM swaps spread over both workers, conflict on the pool, and the rest — one chunk, the pool now hot — runs on the main thread without mainThreadShare; the result is the sequential one', async () => {
+    const workload = workloadOf('amm')
+    const header = createBlockHeader(
+      { number: 1n, gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n, coinbase: workload.coinbase },
+      { common, setHardfork: false },
+    )
+    const transactions = () => workload.blocks[0]!.map((tx) => decodeTransaction(tx.serialize(), common))
+    const sequential = await (await createSequentialExecutor({ common })).executeBlock({ header, transactions: transactions(), state: stateOf(workload), blockHash: () => undefined })
+    const executor = createParallelExecutor({
+      common,
+      threads: 2,
+      minParallelWork: 0,
+      source: { kind: 'snapshot', state: { ...workload.preState, storageCleared: new Set() } },
+      fallback: await createSequentialExecutor({ common }),
+    })
+    closing.push(executor)
+    const parallel = await executor.executeBlock({ header, transactions: transactions(), state: stateOf(workload), blockHash: () => undefined })
+    assert.equal(parallel.stats.mode, 'parallel')
+    assert.ok(parallel.stats.aborts > 0, 'the swaps never conflicted: nothing here tests a second round')
+    assert.ok(executor.workerBusyMs > 0, 'the first round did not spread over the workers')
+    assert.ok(executor.mainBusyMs > 0, 'the round of one chunk was shipped to a worker')
+    assertSameResult({ workload, parallel, sequential })
+  })
+})
