@@ -1,7 +1,7 @@
 /**
  * `npm run bench:e2e [-- --quick] [--only anvil,sequencer,devnet,sequencer-history-off,sequencer-parallel] [--workloads …] [--gas-limit N]
- * [--profile DIR]`: the end-to-end figure (BENCHMARKS.md, "End to end"). Starts, one after the
- * other, each alone on the machine while it is measured:
+ * [--rounds N] [--profile DIR]`: the end-to-end figure (BENCHMARKS.md, "End to end"). Starts, one
+ * after the other, each alone on the machine while it is measured:
  *
  * - `anvil` (`@foundry-rs/anvil`, `--block-time 0.25`, chain 901);
  * - `sequencer`: `mosaic sequencer` without an L1, from a genesis file funding the dev accounts;
@@ -42,6 +42,13 @@
  * tx/s ≈ 64 senders × transactions per request / `send ms` (Little's law): the figure that says
  * whether a node is bound by its CPU or by how long it takes to answer.
  * Ratios: sequencer/anvil and devnet/anvil of tx/s, p50 and CPU per tx (and p99 for `preconf-300`).
+ *
+ * The nodes take turns workload by workload (anvil, then each mosaic node, on `transfers-single`;
+ * then all of them on the next workload), so the runs a ratio compares are minutes apart at most.
+ * This machine is shared: a slow patch of a minute or two moved single runs' ratios by ±15%
+ * (sequencer/anvil on `transfers-single` 0.76× and 0.93× in two runs an hour apart). `--rounds N`
+ * repeats the whole sequence N times; each figure is then the median over the rounds and each
+ * ratio the median of the rounds' own ratios (every round's ratios are printed as they come).
  */
 import { performance } from 'node:perf_hooks'
 import { hexToBytes } from '@ethereumjs/util'
@@ -62,7 +69,7 @@ import {
   signEip1559,
 } from './e2e-client.ts'
 import { type NodeHandle, problems, sleep, startAnvilNode, startMosaicNode, tail } from './nodes.ts'
-import { checkNames, createReport, parseBenchArgs, printReport, ratiosOf, writeReport, type BenchRatio, type BenchRow } from './report.ts'
+import { checkNames, createReport, median, parseBenchArgs, printReport, ratiosOf, writeReport, type BenchRatio, type BenchRow } from './report.ts'
 
 /** `sequencer-history-off` (HISTORY_BLOCKS=0) and `sequencer-parallel` (EXECUTOR=parallel): variants of the sequencer, run only when named in --only. */
 const NODES = ['anvil', 'sequencer', 'devnet', 'sequencer-history-off', 'sequencer-parallel'] as const
@@ -103,9 +110,10 @@ const RETRYABLE = /txpool is full|pool is full|account limit|limit exceeded|too 
 const token = loadArtifact('MosaicToken')
 
 // ---------------------------------------------------------------------------------------------
-// Arguments: the shared ones, plus --gas-limit N (both nodes' block gas limit).
+// Arguments: the shared ones, plus --gas-limit N (both nodes' block gas limit) and --rounds N.
 
 let gasLimit = 30_000_000n
+let rounds = 1
 const rest: string[] = []
 for (let i = 2; i < process.argv.length; i++) {
   const arg = process.argv[i]!
@@ -113,6 +121,10 @@ for (let i = 2; i < process.argv.length; i++) {
     const value = arg === '--gas-limit' ? process.argv[++i] : arg.slice('--gas-limit='.length)
     if (value === undefined || !/^[0-9]+$/.test(value) || BigInt(value) < 21_000n) throw new Error('--gas-limit needs an integer of at least 21000')
     gasLimit = BigInt(value)
+  } else if (arg === '--rounds' || arg.startsWith('--rounds=')) {
+    const value = arg === '--rounds' ? process.argv[++i] : arg.slice('--rounds='.length)
+    if (value === undefined || !/^[0-9]+$/.test(value) || Number(value) < 1 || Number(value) > 20) throw new Error('--rounds needs an integer from 1 to 20')
+    rounds = Number(value)
   } else rest.push(arg)
 }
 const args = parseBenchArgs('e2e', rest)
@@ -542,91 +554,122 @@ async function runWorkload(node: NodeHandle, client: RpcClient, poller: Inclusio
 // ---------------------------------------------------------------------------------------------
 // The run.
 
-const rows: BenchRow[] = []
+/** Each round's rows, in the order they were measured. */
+const roundRows: BenchRow[][] = []
 
-for (const name of nodes) {
+for (let round = 1; round <= rounds; round++) {
+  const rows: BenchRow[] = []
+  roundRows.push(rows)
+  if (rounds > 1) console.log(`\n=== round ${round} of ${rounds}`)
   // Each workload gets a node of its own, set up and warmed up afresh: anvil keeps its whole chain
   // in memory and slows as it grows (its eth_sendRawTransactionSync took 18 ms of CPU per
   // transaction after the four workloads before it, 0.6 ms on a fresh anvil), so no workload's
   // figures depend on the ones that ran before it.
   for (const plan of plans) {
-    started = performance.now()
-    const options = { chainId: CHAIN_ID, gasLimit, profile: args.profile }
-    const node =
-      name === 'anvil'
-        ? await startAnvilNode(options)
-        : await startMosaicNode(name === 'devnet' ? 'devnet' : 'sequencer', { ...options, env: VARIANT_ENV[name] ?? {} })
-    console.log(`\n${name} for ${plan.name}: up on ${node.url} in ${((performance.now() - started) / 1000).toFixed(1)} s${node.log === undefined ? '' : ` (log ${node.log})`}`)
-    const client = new RpcClient(node.url, SENDERS)
-    // eth_sendRawTransactionSync holds a connection until its receipt: at 300 tx/s and a 0.25 s
-    // block that is ~75 at once, so the sync workload gets sockets enough not to queue in the client.
-    const syncClient = new RpcClient(node.url, 512)
-    const head = Number(BigInt(await client.call<string>('eth_blockNumber')))
-    const poller = new InclusionPoller(node.url, head + 1, onTx)
-    poller.start()
-    try {
+    for (const name of nodes) {
       started = performance.now()
-      await setup(client, plan)
-      const warm = await runWorkload(node, client, poller, warmup)
-      console.log(`${name}: setup and warm-up (${warm.included}/${warmup.total} included) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
-      await sleep(1000) // let the node settle (blocks still being sealed, roots, batches)
-      const r = await runWorkload(node, client, poller, plan, syncClient)
-      const add = (metric: string, value: number | undefined) => {
-        if (value !== undefined && Number.isFinite(value)) rows.push({ workload: plan.name, variant: name, metric, value })
+      const options = { chainId: CHAIN_ID, gasLimit, profile: args.profile }
+      const node =
+        name === 'anvil'
+          ? await startAnvilNode(options)
+          : await startMosaicNode(name === 'devnet' ? 'devnet' : 'sequencer', { ...options, env: VARIANT_ENV[name] ?? {} })
+      console.log(`\n${name} for ${plan.name}: up on ${node.url} in ${((performance.now() - started) / 1000).toFixed(1)} s${node.log === undefined ? '' : ` (log ${node.log})`}`)
+      const client = new RpcClient(node.url, SENDERS)
+      // eth_sendRawTransactionSync holds a connection until its receipt: at 300 tx/s and a 0.25 s
+      // block that is ~75 at once, so the sync workload gets sockets enough not to queue in the client.
+      const syncClient = new RpcClient(node.url, 512)
+      const head = Number(BigInt(await client.call<string>('eth_blockNumber')))
+      const poller = new InclusionPoller(node.url, head + 1, onTx)
+      poller.start()
+      try {
+        started = performance.now()
+        await setup(client, plan)
+        const warm = await runWorkload(node, client, poller, warmup)
+        console.log(`${name}: setup and warm-up (${warm.included}/${warmup.total} included) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+        await sleep(1000) // let the node settle (blocks still being sealed, roots, batches)
+        const r = await runWorkload(node, client, poller, plan, syncClient)
+        const add = (metric: string, value: number | undefined) => {
+          if (value !== undefined && Number.isFinite(value)) rows.push({ workload: plan.name, variant: name, metric, value })
+        }
+        if (r.included > 0) {
+          add('tx_per_s', r.txPerSecond)
+          add('p50_ms', percentile(r.latenciesMs, 50))
+          add('p90_ms', percentile(r.latenciesMs, 90))
+          add('p99_ms', percentile(r.latenciesMs, 99))
+          add('cpu_ms_per_tx', r.cpuMs / r.included)
+          // anvil's root process is the npm package's launcher: its main thread says nothing.
+          if (name !== 'anvil') add('main_thread_cpu_ms_per_tx', r.mainThreadCpuMs / r.included)
+        }
+        if (r.sendMs.length > 0) add('send_ms', r.sendMs.reduce((a, b) => a + b, 0) / r.sendMs.length)
+        add('peak_rss_mb', r.peakRssMb)
+        add('block_interval_ms', r.blockIntervalMs)
+        add('included', r.included)
+        add('refused', r.refused)
+        add('retries', r.retries)
+        const line =
+          `${name} ${plan.name}: ${r.included}/${plan.total} included in ${(r.wallMs / 1000).toFixed(1)} s${r.timedOut ? ' (TIMED OUT)' : ''}, ` +
+          `${r.txPerSecond.toFixed(0)} tx/s, node CPU ${(r.cpuMs / 1000).toFixed(1)} s` +
+          (name === 'anvil' ? '' : ` (main thread ${(r.mainThreadCpuMs / 1000).toFixed(1)} s, busy ${((100 * r.mainThreadCpuMs) / r.wallMs).toFixed(0)}% of the run)`) +
+          `, client CPU ${(r.clientCpuMs / 1000).toFixed(1)} s ` +
+          `(${(r.clientCpuMs / Math.max(1, r.included)).toFixed(3)} ms/tx), ${r.processes} node processes, ${r.blocks} blocks, ${r.refused} refused, ${r.retries} retries${r.gapped > 0 ? `, ${r.gapped} pooled behind a nonce gap (then seen in a block)` : ''}`
+        console.log(line)
+        if (r.timedOut || r.refused > 0) problems.push(line)
+        if (poller.errors > 0) problems.push(`${name} ${plan.name}: ${poller.errors} failed polls`)
+      } catch (error) {
+        if (node.log !== undefined) console.error(`${name} log:\n${tail(node.log)}`)
+        throw error
+      } finally {
+        await poller.stop()
+        client.close()
+        syncClient.close()
+        started = performance.now()
+        await node.stop()
+        console.log(`${name}: stopped in ${((performance.now() - started) / 1000).toFixed(1)} s`)
       }
-      if (r.included > 0) {
-        add('tx_per_s', r.txPerSecond)
-        add('p50_ms', percentile(r.latenciesMs, 50))
-        add('p90_ms', percentile(r.latenciesMs, 90))
-        add('p99_ms', percentile(r.latenciesMs, 99))
-        add('cpu_ms_per_tx', r.cpuMs / r.included)
-        // anvil's root process is the npm package's launcher: its main thread says nothing.
-        if (name !== 'anvil') add('main_thread_cpu_ms_per_tx', r.mainThreadCpuMs / r.included)
-      }
-      if (r.sendMs.length > 0) add('send_ms', r.sendMs.reduce((a, b) => a + b, 0) / r.sendMs.length)
-      add('peak_rss_mb', r.peakRssMb)
-      add('block_interval_ms', r.blockIntervalMs)
-      add('included', r.included)
-      add('refused', r.refused)
-      add('retries', r.retries)
-      const line =
-        `${name} ${plan.name}: ${r.included}/${plan.total} included in ${(r.wallMs / 1000).toFixed(1)} s${r.timedOut ? ' (TIMED OUT)' : ''}, ` +
-        `${r.txPerSecond.toFixed(0)} tx/s, node CPU ${(r.cpuMs / 1000).toFixed(1)} s` +
-        (name === 'anvil' ? '' : ` (main thread ${(r.mainThreadCpuMs / 1000).toFixed(1)} s, busy ${((100 * r.mainThreadCpuMs) / r.wallMs).toFixed(0)}% of the run)`) +
-        `, client CPU ${(r.clientCpuMs / 1000).toFixed(1)} s ` +
-        `(${(r.clientCpuMs / Math.max(1, r.included)).toFixed(3)} ms/tx), ${r.processes} node processes, ${r.blocks} blocks, ${r.refused} refused, ${r.retries} retries${r.gapped > 0 ? `, ${r.gapped} pooled behind a nonce gap (then seen in a block)` : ''}`
-      console.log(line)
-      if (r.timedOut || r.refused > 0) problems.push(line)
-      if (poller.errors > 0) problems.push(`${name} ${plan.name}: ${poller.errors} failed polls`)
-    } catch (error) {
-      if (node.log !== undefined) console.error(`${name} log:\n${tail(node.log)}`)
-      throw error
-    } finally {
-      await poller.stop()
-      client.close()
-      syncClient.close()
-      started = performance.now()
-      await node.stop()
-      console.log(`${name}: stopped in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+    }
+    if (rounds > 1) {
+      // This workload's ratios in this round, as they come: the spread the medians are taken over.
+      for (const r of ratiosFor(rows.filter((row) => row.workload === plan.name))) console.log(`round ${round} ${r.workload} ${r.name}: ${r.value.toFixed(3)}×`)
     }
   }
 }
 
-const ORDER = [...WORKLOADS] as string[]
-const ratios: BenchRatio[] = []
-for (const variant of ['sequencer', 'devnet']) {
-  ratios.push(...ratiosOf(rows, 'tx_per_s', variant, 'anvil'))
-  ratios.push(...ratiosOf(rows, 'p50_ms', variant, 'anvil', { metricInName: true }))
-  ratios.push(...ratiosOf(rows, 'cpu_ms_per_tx', variant, 'anvil', { metricInName: true }))
+function ratiosFor(rows: readonly BenchRow[]): BenchRatio[] {
+  const ratios: BenchRatio[] = []
+  for (const variant of ['sequencer', 'devnet']) {
+    ratios.push(...ratiosOf(rows, 'tx_per_s', variant, 'anvil'))
+    ratios.push(...ratiosOf(rows, 'p50_ms', variant, 'anvil', { metricInName: true }))
+    ratios.push(...ratiosOf(rows, 'cpu_ms_per_tx', variant, 'anvil', { metricInName: true }))
+  }
+  // Preconfirmed receipts: the tail too (targets p50 ≤ 30 ms, p99 ≤ 100 ms).
+  for (const variant of ['sequencer', 'devnet']) ratios.push(...ratiosOf(rows, 'p99_ms', variant, 'anvil', { metricInName: true }).filter((r) => r.workload === 'preconf-300'))
+  // What keeping state at past blocks costs the head (target ≥ 0.95).
+  ratios.push(...ratiosOf(rows, 'tx_per_s', 'sequencer', 'sequencer-history-off'))
+  // What the parallel executor brings end to end (issue 13's target ≥ 1.1), and its preconfirmation latency.
+  ratios.push(...ratiosOf(rows, 'tx_per_s', 'sequencer-parallel', 'sequencer'))
+  ratios.push(...ratiosOf(rows, 'p99_ms', 'sequencer-parallel', 'sequencer', { metricInName: true }).filter((r) => r.workload === 'preconf-300'))
+  return ratios
 }
-// Preconfirmed receipts: the tail too (targets p50 ≤ 30 ms, p99 ≤ 100 ms).
-for (const variant of ['sequencer', 'devnet']) ratios.push(...ratiosOf(rows, 'p99_ms', variant, 'anvil', { metricInName: true }).filter((r) => r.workload === 'preconf-300'))
-// What keeping state at past blocks costs the head (target ≥ 0.95).
-ratios.push(...ratiosOf(rows, 'tx_per_s', 'sequencer', 'sequencer-history-off'))
-// What the parallel executor brings end to end (issue 13's target ≥ 1.1), and its preconfirmation latency.
-ratios.push(...ratiosOf(rows, 'tx_per_s', 'sequencer-parallel', 'sequencer'))
-ratios.push(...ratiosOf(rows, 'p99_ms', 'sequencer-parallel', 'sequencer', { metricInName: true }).filter((r) => r.workload === 'preconf-300'))
+
+/** Per key, the median of the rounds' values, in the order the first round measured them. */
+function medians<T extends { value: number }>(perRound: readonly (readonly T[])[], key: (item: T) => string): T[] {
+  const values = new Map<string, { first: T; values: number[] }>()
+  for (const items of perRound) {
+    for (const item of items) {
+      const entry = values.get(key(item)) ?? { first: item, values: [] }
+      entry.values.push(item.value)
+      values.set(key(item), entry)
+    }
+  }
+  return [...values.values()].map(({ first, values }) => ({ ...first, value: median(values) }))
+}
+
+// Display order: workloads, then nodes, as the table has always read.
+const rows = medians(roundRows, (r) => `${r.workload}\u0000${r.variant}\u0000${r.metric}`).sort((a, b) => nodes.indexOf(a.variant as (typeof nodes)[number]) - nodes.indexOf(b.variant as (typeof nodes)[number]))
+const ORDER = [...WORKLOADS] as string[]
+const ratios = medians(roundRows.map(ratiosFor), (r) => `${r.workload}\u0000${r.name}`)
 ratios.sort((a, b) => ORDER.indexOf(a.workload) - ORDER.indexOf(b.workload))
+if (rounds > 1) console.log(`\n${rounds} rounds: each figure below is the median over the rounds, each ratio the median of the rounds' ratios`)
 const report = createReport({ bench: 'e2e', quick: args.quick, rows, ratios })
 printReport(report, {
   tx_per_s: 'tx/s',

@@ -81,6 +81,8 @@ export type BenchRatio = { workload: string; name: string; value: number }
 export type BenchReport = {
   bench: string
   quick: boolean
+  /** The command line's arguments after the script (the README gives the command the table came from). */
+  args: string[]
   node: string
   cpus: number
   date: string
@@ -99,6 +101,7 @@ export function createReport({ bench, quick, rows, ratios }: CreateReportParamet
   return {
     bench,
     quick,
+    args: process.argv.slice(2),
     node: process.version,
     cpus: availableParallelism(),
     date: new Date().toISOString(),

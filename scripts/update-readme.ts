@@ -18,6 +18,8 @@ export function replaceSection(text: string, name: string, body: string): string
 type BenchJSON = {
   bench: string
   quick: boolean
+  /** Absent in results written before 2026-12-03. */
+  args?: string[]
   node: string
   cpus: number
   date: string
@@ -57,7 +59,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const path = `bench/results/${name}.json`
     if (!existsSync(path)) continue
     const result = JSON.parse(readFileSync(path, 'utf8')) as BenchJSON
-    const command = `npm run bench:${name}${result.quick ? ' -- --quick' : ''}`
+    const args = result.args ?? (result.quick ? ['--quick'] : [])
+    const command = `npm run bench:${name}${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`
     readme = replaceSection(readme, `bench-${name}`, formatBenchMarkdown(result, command))
   }
   writeFileSync('README.md', readme)
