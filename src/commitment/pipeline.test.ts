@@ -89,6 +89,28 @@ describe('commitment pipeline', () => {
     await store.close()
   })
 
+  it('behavior: the trie nodes of a block are stored only once the block is durable, not during its own write', async () => {
+    const dir = tempDir()
+    const layout = layoutOf('mpt', 1)
+    const state: FullState = { accounts: new Map(), storage: new Map() }
+    const store = LmdbStore.open(dir)
+    const pipeline = await CommitmentPipeline.open({ layout, threads: 1, store, dataDir: dir })
+    const [delta] = randomDeltas(31, 1, state)
+    pipeline.submit(0n, delta!)
+    await pipeline.rootOf(0n)
+    // Long enough for a write that started with the root to have landed (~1 ms here).
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    store.refreshReads()
+    assert.equal(store.trieNodeCounts().nodes, 0, 'nodes were stored before the block was durable')
+    pipeline.markDurable(0n)
+    await pipeline.flush()
+    store.refreshReads()
+    assert.ok(store.trieNodeCounts().nodes > 0, 'no node was stored once the block was durable')
+    assert.equal(pipeline.stats().durable, 0n)
+    await pipeline.close()
+    await store.close()
+  })
+
   it('behavior: one thread and three give the same roots', async () => {
     const layout = layoutOf('sharded', 3)
     const roots: string[][] = []

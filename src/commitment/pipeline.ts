@@ -425,6 +425,8 @@ export class CommitmentPipeline {
   /** Block `number` (and every block before it) is durable in the store: its commitment may follow. */
   markDurable(number: bigint): void {
     for (const block of this.pending.values()) if (block.number <= number) block.durable = true
+    // The workers store a block's nodes only now, not during the block's own write (`worker.ts`).
+    if (this.store !== undefined && this.failure === undefined) for (const worker of this.workers) worker.postMessage({ kind: 'durable', block: number } satisfies CommitmentRequest)
     this.maybeWrite()
   }
 
