@@ -37,12 +37,20 @@ function stateOf(workload: Workload): FlatState {
 
 type Run = { readonly workload: Workload; readonly parallel: BlockExecution; readonly sequential: BlockExecution }
 
-/** The workload's first block on a fresh parallel executor (2 threads, `minParallelWork` as given), and on the sequential one. */
-async function runBlock(workload: Workload, minParallelWork?: number): Promise<Run> {
+/** The workload's first block: its header, its transactions decoded afresh, and what the sequential executor makes of it. */
+async function firstBlock(workload: Workload) {
   const header = createBlockHeader(
     { number: 1n, gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n, coinbase: workload.coinbase },
     { common, setHardfork: false },
   )
+  const transactions = () => workload.blocks[0]!.map((tx) => decodeTransaction(tx.serialize(), common))
+  const sequential = await (await createSequentialExecutor({ common })).executeBlock({ header, transactions: transactions(), state: stateOf(workload), blockHash: () => undefined })
+  return { header, transactions, sequential }
+}
+
+/** The workload's first block on a fresh parallel executor (2 threads, `minParallelWork` as given), and on the sequential one. */
+async function runBlock(workload: Workload, minParallelWork?: number): Promise<Run> {
+  const { header, transactions, sequential } = await firstBlock(workload)
   const executor = createParallelExecutor({
     common,
     threads: 2,
@@ -51,9 +59,7 @@ async function runBlock(workload: Workload, minParallelWork?: number): Promise<R
     ...(minParallelWork === undefined ? {} : { minParallelWork }),
   })
   closing.push(executor)
-  const transactions = () => workload.blocks[0]!.map((tx) => decodeTransaction(tx.serialize(), common))
   const parallel = await executor.executeBlock({ header, transactions: transactions(), state: stateOf(workload), blockHash: () => undefined })
-  const sequential = await (await createSequentialExecutor({ common })).executeBlock({ header, transactions: transactions(), state: stateOf(workload), blockHash: () => undefined })
   return { workload, parallel, sequential }
 }
 
@@ -339,12 +345,7 @@ describe('the fee recipient: fees are credited without a read, and whoever reads
 describe('the main thread runs a share of every round (mainThreadShare)', () => {
   it('behavior: a block spreads over the main thread and the worker, a small mini-batch stays on the main thread; both give the sequential result', async () => {
     const workload = workloadOf('erc20')
-    const header = createBlockHeader(
-      { number: 1n, gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n, coinbase: workload.coinbase },
-      { common, setHardfork: false },
-    )
-    const transactions = () => workload.blocks[0]!.map((tx) => decodeTransaction(tx.serialize(), common))
-    const sequential = await (await createSequentialExecutor({ common })).executeBlock({ header, transactions: transactions(), state: stateOf(workload), blockHash: () => undefined })
+    const { header, transactions, sequential } = await firstBlock(workload)
     const create = async () => {
       const executor = createParallelExecutor({ common, threads: 1, mainThreadShare: true, source: { kind: 'snapshot', state: { ...workload.preState, storageCleared: new Set() } }, fallback: await createSequentialExecutor({ common }) })
       closing.push(executor)
@@ -373,12 +374,7 @@ describe('the main thread runs a share of every round (mainThreadShare)', () => 
 describe('a round that cannot spread runs on the main thread', () => {
   it('behavior: AMM swaps spread over both workers, conflict on the pool, and the rest — one chunk, the pool now hot — runs on the main thread without mainThreadShare; the result is the sequential one', async () => {
     const workload = workloadOf('amm')
-    const header = createBlockHeader(
-      { number: 1n, gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n, coinbase: workload.coinbase },
-      { common, setHardfork: false },
-    )
-    const transactions = () => workload.blocks[0]!.map((tx) => decodeTransaction(tx.serialize(), common))
-    const sequential = await (await createSequentialExecutor({ common })).executeBlock({ header, transactions: transactions(), state: stateOf(workload), blockHash: () => undefined })
+    const { header, transactions, sequential } = await firstBlock(workload)
     const executor = createParallelExecutor({
       common,
       threads: 2,
