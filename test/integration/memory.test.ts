@@ -121,8 +121,11 @@ describe('memory bounded in bytes', () => {
           all.push(...raws)
           for (const raw of raws) assert.equal((await small.rpc('eth_sendRawTransaction', [raw])).error, undefined)
           await small.node.sequencer.runMiniBatch()
+          // A worker is listed once it has run a chunk: after the first mini-batch, both may not
+          // have: while one is busy (recovering senders, say), piscina may hand both chunks to the other.
           const executors = (await memory(small)).workers.filter((w) => w.pool === 'executor')
-          assert.equal(executors.length, 2)
+          assert.ok(executors.length >= 1 && executors.length <= 2, `${executors.length} executor workers listed`)
+          if (m === MINI_BATCHES - 1) assert.equal(executors.length, 2, `block ${block + 1}: one executor worker ran no chunk in ${MINI_BATCHES} mini-batches`)
           // Each worker's share is half the budget; it may pass it by one task's reads before its next drop.
           for (const worker of executors) assert.ok(worker.cacheBytes <= BUDGETS.state, `block ${block + 1}, mini-batch ${m}: an executor worker holds ${worker.cacheBytes} bytes of state, over twice its share of ${BUDGETS.state / 2}`)
         }
