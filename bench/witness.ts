@@ -13,8 +13,11 @@
  * RLP body), for `mpt` and `sharded`; ms per block for `execute`, `verify`, `verify-sharded`.
  * `checks`: the header and transaction-type checks a verifier runs around re-execution (issue 12),
  * ms per block, and the ratio `checks/verify` (the target: ≤ 0.05).
- * Ratios: `verify/execute` (≤ 1 means a verifier on one thread keeps up with the sequencer) and
- * `sharded/mpt` (witness bytes per block).
+ * `compress-brotli` and `compress-deflate`: ms per block to write an `mpt` witness's binary form
+ * in the format nodes write (version 2, brotli at quality 1) and in the one they wrote before
+ * (version 1, deflate-raw at level 6), and its bytes; `decompress-*`: ms per block to read it back.
+ * Ratios: `verify/execute` (≤ 1 means a verifier on one thread keeps up with the sequencer),
+ * `sharded/mpt` (witness bytes per block), and brotli/deflate for each of those three.
  */
 import { availableParallelism } from 'node:os'
 import { type Block, createBlock } from '@ethereumjs/block'
@@ -34,7 +37,7 @@ import type { ReadSet } from '../src/state/read-set.ts'
 import { createStateDelta, type StateDelta } from '../src/state/types.ts'
 import { verifyBlock } from '../src/verifier/verify.ts'
 import { type WitnessExtras, witnessExtras } from '../src/witness/inputs.ts'
-import { decodeWitness, witnessBody } from '../src/witness/witness.ts'
+import { compressWitnessBody, decodeWitness, decompressBounded, witnessBody } from '../src/witness/witness.ts'
 import { checkNames, createReport, type BenchRow, type BenchRatio, parseBenchArgs, printReport, ratiosOf, writeReport } from './report.ts'
 import { createWorkload, WORKLOAD_NAMES, type WorkloadName } from './workloads.ts'
 
@@ -98,6 +101,7 @@ for (const name of WORKLOAD_NAMES) {
     let keys = 0
     let verifyMs = 0
     let checksMs = 0
+    const formats = { brotli: { encodeMs: 0, decodeMs: 0, bytes: 0 }, deflate: { encodeMs: 0, decodeMs: 0, bytes: 0 } }
     for (const [i, b] of blocks.entries()) {
       const number = BigInt(i + 1)
       const encoded = (await pipeline.witnessOf(number))!
@@ -106,6 +110,20 @@ for (const name of WORKLOAD_NAMES) {
       raw += witnessBody(witness).length
       keys += witness.keys.length
       if (mode === 'mpt') {
+        // The binary form in each format a node writes or wrote: compressing it (the sequencer,
+        // once per block) and reading it back (each verifier).
+        // Only the compression is timed (the body is the same bytes for both), in turn order.
+        const body = witnessBody(witness)
+        for (const format of i % 2 === 0 ? (['brotli', 'deflate'] as const) : (['deflate', 'brotli'] as const)) {
+          const started = performance.now()
+          const compressedBody = compressWitnessBody(body, format)
+          const compressedAt = performance.now()
+          decompressBounded(format, compressedBody, body.length, 'witness')
+          const codec = formats[format]
+          codec.encodeMs += compressedAt - started
+          codec.decodeMs += performance.now() - compressedAt
+          codec.bytes += 1 + compressedBody.length
+        }
         // The checks issue 12 added around re-execution: the header against its parent and the
         // chain's rules, and each transaction against the types the chain admits.
         const checked = performance.now()
@@ -125,11 +143,22 @@ for (const name of WORKLOAD_NAMES) {
     record(mode, 'bytes_per_key', compressed / keys)
     record(mode, 'raw_bytes_per_key', raw / keys)
     record(mode === 'mpt' ? 'verify' : 'verify-sharded', 'ms_per_block', verifyMs / blocks.length)
-    if (mode === 'mpt') record('checks', 'ms_per_block', checksMs / blocks.length)
+    if (mode === 'mpt') {
+      record('checks', 'ms_per_block', checksMs / blocks.length)
+      for (const [format, codec] of Object.entries(formats)) {
+        record(`compress-${format}`, 'ms_per_block', codec.encodeMs / blocks.length)
+        record(`compress-${format}`, 'witness_bytes_per_block', codec.bytes / blocks.length)
+        record(`decompress-${format}`, 'ms_per_block', codec.decodeMs / blocks.length)
+      }
+    }
   }
   console.log(`${name}: ${blocks.length} blocks done`)
 }
-ratios.push(...ratiosOf(rows, 'ms_per_block', 'checks', 'verify'), ...ratiosOf(rows, 'ms_per_block', 'verify', 'execute'), ...ratiosOf(rows, 'ms_per_block', 'verify-sharded', 'execute'), ...ratiosOf(rows, 'witness_bytes_per_block', 'sharded', 'mpt'))
+ratios.push(...ratiosOf(rows, 'ms_per_block', 'checks', 'verify'), ...ratiosOf(rows, 'ms_per_block', 'verify', 'execute'), ...ratiosOf(rows, 'ms_per_block', 'verify-sharded', 'execute'), ...ratiosOf(rows, 'witness_bytes_per_block', 'sharded', 'mpt'),
+  ...ratiosOf(rows, 'ms_per_block', 'compress-brotli', 'compress-deflate'),
+  ...ratiosOf(rows, 'witness_bytes_per_block', 'compress-brotli', 'compress-deflate'),
+  ...ratiosOf(rows, 'ms_per_block', 'decompress-brotli', 'decompress-deflate'),
+)
 const report = createReport({ bench: 'witness', quick: args.quick, rows, ratios })
 printReport(report, { ms_per_block: 'ms/block', witness_bytes_per_block: 'bytes/block', raw_bytes_per_block: 'raw bytes/block', bytes_per_key: 'bytes/key', raw_bytes_per_key: 'raw bytes/key' })
 writeReport(report, args.out)

@@ -24,7 +24,7 @@ import { concatBytes, equalsBytes } from '@ethereumjs/util'
 import { bytesToHex } from '../utils/hex.ts'
 import { keccak256 } from '../crypto/crypto.ts'
 import { MosaicError } from '../errors.ts'
-import { inflateBounded } from '../witness/witness.ts'
+import { decompressBounded } from '../witness/witness.ts'
 
 /** Version bytes: how the body is stored. */
 export const BATCH_DATA_VERSIONS = { raw: 0, deflate: 1 } as const
@@ -97,7 +97,7 @@ export function decodeBatchData(data: Uint8Array, maxBytes = Number.MAX_SAFE_INT
   }
   let decoded: unknown
   try {
-    decoded = RLP.decode(version === BATCH_DATA_VERSIONS.deflate ? new Uint8Array(inflateBounded(data.subarray(1), maxBytes, 'batch data')) : data.subarray(1))
+    decoded = RLP.decode(version === BATCH_DATA_VERSIONS.deflate ? new Uint8Array(decompressBounded('deflate', data.subarray(1), maxBytes, 'batch data')) : data.subarray(1))
   } catch (error) {
     if (error instanceof MosaicError) throw error
     throw invalid(`cannot decompress or decode (${(error as Error).message})`)

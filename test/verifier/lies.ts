@@ -7,7 +7,7 @@
  *
  * The README's table of lies is this list (`lies.test.ts` checks that it matches).
  */
-import { deflateRawSync } from 'node:zlib'
+import { brotliCompressSync, deflateRawSync } from 'node:zlib'
 import { RLP } from '@ethereumjs/rlp'
 import { bigIntToUnpaddedBytes, bytesToHex, hexToBytes } from '@ethereumjs/util'
 import { parseGwei } from 'viem'
@@ -132,7 +132,8 @@ export const LIES: readonly Lie[] = [
   { name: 'a contract’s code withheld', caught: LIED, reason: 'witness.missing-code', apply: (c) => editWitness(c, LIED, (w) => ({ ...w, codes: [] })) },
   { name: 'a key the block does not touch', caught: LIED, reason: 'witness.keys', apply: (c) => editWitness(c, LIED, (w) => ({ ...w, keys: [...w.keys, new Uint8Array(20).fill(0x77)] })) },
   { name: 'a key the block touches left out', caught: LIED, reason: 'witness.keys', apply: (c) => editWitness(c, LIED, (w) => ({ ...w, keys: w.keys.slice(1) })) },
-  { name: 'a decompression bomb as the witness', caught: LIED, reason: 'witness.too-large', apply: (c) => at(c, LIED, (item) => ({ ...item, witness: Uint8Array.of(1, ...deflateRawSync(new Uint8Array(4 * 1024 * 1024))) })) },
+  { name: 'a decompression bomb as the witness (brotli, version 2)', caught: LIED, reason: 'witness.too-large', apply: (c) => at(c, LIED, (item) => ({ ...item, witness: Uint8Array.of(2, ...brotliCompressSync(new Uint8Array(4 * 1024 * 1024))) })) },
+  { name: 'a decompression bomb as the witness (deflate, version 1)', caught: LIED, reason: 'witness.too-large', apply: (c) => at(c, LIED, (item) => ({ ...item, witness: Uint8Array.of(1, ...deflateRawSync(new Uint8Array(4 * 1024 * 1024))) })) },
   { name: 'an undecodable witness', caught: LIED, reason: 'witness.undecodable', apply: (c) => at(c, LIED, (item) => ({ ...item, witness: item.witness.subarray(0, 10) })) },
   // Claims beside the chain, and what follows a failure.
   { name: 'a wrong post-state root claimed over RPC', caught: LIED, reason: 'block.post-state-root', apply: (c) => at(c, LIED, (item) => ({ ...item, postStateRoot: flip(item.postStateRoot!) })) },
