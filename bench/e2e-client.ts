@@ -297,6 +297,36 @@ export function cpuMs(pid: number, tid?: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicksPerSecond()
 }
 
+/**
+ * CPU ms of the root process's threads by group: `main` (the thread whose id is the process id),
+ * each name a mosaic worker gave its thread (`mosaic-commit`, `mosaic-recover`, `mosaic-exec`:
+ * `utils/thread-name.mjs`), and `other` for the rest (V8's GC and compiler helpers, libuv's
+ * pool, which node names all "node").
+ */
+export function threadGroupsCpuMs(pid: number): Map<string, number> {
+  const groups = new Map<string, number>()
+  let tids: string[]
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return groups // exited
+  }
+  for (const tid of tids) {
+    let group = 'main'
+    if (Number(tid) !== pid) {
+      let comm = ''
+      try {
+        comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
+      } catch {
+        continue // exited
+      }
+      group = comm.startsWith('mosaic-') ? comm : 'other'
+    }
+    groups.set(group, (groups.get(group) ?? 0) + cpuMs(pid, Number(tid)))
+  }
+  return groups
+}
+
 /** A `VmRSS`/`VmHWM`-style line of /proc/PID/status, in kB (0 once it has exited). */
 export function statusKb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile'): number {
   try {
@@ -318,6 +348,8 @@ export class ProcessTree {
   private cpuStart = new Map<number, number>()
   /** CPU of the root process's main thread (its thread id is the process id) at `begin()`. */
   private mainThreadStart = 0
+  /** `threadGroupsCpuMs` of the root process at `begin()`. */
+  private groupsStart = new Map<string, number>()
   private timer: NodeJS.Timeout | undefined
   private peakKb = 0
 
@@ -330,6 +362,7 @@ export class ProcessTree {
     this.pids = processTree(this.rootPid)
     this.cpuStart = new Map(this.pids.map((pid) => [pid, cpuMs(pid)]))
     this.mainThreadStart = cpuMs(this.rootPid, this.rootPid)
+    this.groupsStart = threadGroupsCpuMs(this.rootPid)
     this.peakKb = 0
     this.sample()
     this.timer = setInterval(() => this.sample(), this.sampleMs)
@@ -343,9 +376,11 @@ export class ProcessTree {
 
   /**
    * Node CPU ms over the tree since `begin()`, that of the root process's main thread alone (for
-   * mosaic, the sequencing thread: is it the bottleneck?), and the peak summed RSS in MB.
+   * mosaic, the sequencing thread: is it the bottleneck?), the root process's CPU by thread group
+   * (`threadGroupsCpuMs`; a thread that exited during the run takes its CPU with it), and the
+   * peak summed RSS in MB.
    */
-  end(): { cpuMs: number; mainThreadCpuMs: number; peakRssMb: number; processes: number } {
+  end(): { cpuMs: number; mainThreadCpuMs: number; threadsCpuMs: Record<string, number>; peakRssMb: number; processes: number } {
     clearInterval(this.timer)
     this.sample()
     // A process born during the workload (none is expected) counts from 0.
@@ -353,6 +388,8 @@ export class ProcessTree {
     let cpu = 0
     for (const pid of now) cpu += cpuMs(pid) - (this.cpuStart.get(pid) ?? 0)
     const mainThreadCpuMs = cpuMs(this.rootPid, this.rootPid) - this.mainThreadStart
-    return { cpuMs: cpu, mainThreadCpuMs, peakRssMb: this.peakKb / 1024, processes: now.length }
+    const threadsCpuMs: Record<string, number> = {}
+    for (const [group, ms] of threadGroupsCpuMs(this.rootPid)) threadsCpuMs[group] = ms - (this.groupsStart.get(group) ?? 0)
+    return { cpuMs: cpu, mainThreadCpuMs, threadsCpuMs, peakRssMb: this.peakKb / 1024, processes: now.length }
   }
 }

@@ -348,6 +348,8 @@ type Result = {
   cpuMs: number
   /** CPU of the node's main thread (mosaic's sequencing thread; anvil's is its npm launcher's). */
   mainThreadCpuMs: number
+  /** The root process's CPU by thread group (`threadGroupsCpuMs`): which thread the CPU goes to. */
+  threadsCpuMs: Record<string, number>
   peakRssMb: number
   blockIntervalMs: number | undefined
   blocks: number
@@ -542,6 +544,7 @@ async function runWorkload(node: NodeHandle, client: RpcClient, poller: Inclusio
     sendMs,
     cpuMs: measured.cpuMs,
     mainThreadCpuMs: measured.mainThreadCpuMs,
+    threadsCpuMs: measured.threadsCpuMs,
     peakRssMb: measured.peakRssMb,
     blockIntervalMs: blocks.length >= 2 ? (blocks.at(-1)!.seenAt - blocks[0]!.seenAt) / (blocks.length - 1) : undefined,
     blocks: blocks.length,
@@ -613,6 +616,10 @@ for (let round = 1; round <= rounds; round++) {
           `, client CPU ${(r.clientCpuMs / 1000).toFixed(1)} s ` +
           `(${(r.clientCpuMs / Math.max(1, r.included)).toFixed(3)} ms/tx), ${r.processes} node processes, ${r.blocks} blocks, ${r.refused} refused, ${r.retries} retries${r.gapped > 0 ? `, ${r.gapped} pooled behind a nonce gap (then seen in a block)` : ''}`
         console.log(line)
+        if (name !== 'anvil' && r.included > 0) {
+          const groups = Object.entries(r.threadsCpuMs).sort(([a], [b]) => (a === 'main' ? -1 : b === 'main' ? 1 : a.localeCompare(b)))
+          console.log(`  CPU ms/tx by thread: ${groups.map(([group, ms]) => `${group} ${(ms / r.included).toFixed(3)}`).join(', ')}`)
+        }
         if (r.timedOut || r.refused > 0) problems.push(line)
         if (poller.errors > 0) problems.push(`${name} ${plan.name}: ${poller.errors} failed polls`)
       } catch (error) {

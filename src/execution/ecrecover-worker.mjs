@@ -6,6 +6,9 @@
 // decodes transactions itself. The layout of the bytes comes from the main thread (`workerData`).
 import { workerData } from 'node:worker_threads'
 import secp256k1 from 'secp256k1'
+import { nameThread } from '../utils/thread-name.mjs'
+
+nameThread('mosaic-recover')
 
 const { requestBytes, answerBytes } = workerData
 

@@ -1,9 +1,21 @@
 import assert from 'node:assert/strict'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { startNativeWorkerPool } from './worker-pool.ts'
 
 const ECRECOVER_WORKER = new URL('../execution/ecrecover-worker.mjs', import.meta.url).href
 const workerData = { requestBytes: 97, answerBytes: 65 }
+
+/** The names of this process's threads, as `top -H` and `ps -L` show them. */
+function threadNames(): string[] {
+  return readdirSync('/proc/self/task').flatMap((tid) => {
+    try {
+      return [readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim()]
+    } catch {
+      return [] // exited meanwhile
+    }
+  })
+}
 
 describe('native worker pools (startNativeWorkerPool)', () => {
   it('behavior: closed right after it starts, a pool waits until every thread has loaded its module, then stops them', async () => {
@@ -23,5 +35,17 @@ describe('native worker pools (startNativeWorkerPool)', () => {
     const answer = workers.pool.run(new Uint8Array(400 * 97), { name: 'recoverKeys' }) as Promise<Uint8Array>
     await workers.close()
     assert.equal((await answer).length, 400 * 65)
+  })
+
+  it('behavior: a worker names its thread for the operating system (Linux), so top -H and bench:e2e tell the threads apart', { skip: existsSync('/proc/thread-self/comm') ? false : 'no /proc/thread-self (not Linux)' }, async () => {
+    // Negative control: before the pool starts, no thread of this process bears the name.
+    assert.equal(threadNames().filter((name) => name === 'mosaic-recover').length, 0)
+    const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads: 2, workerData })
+    try {
+      await workers.started
+      assert.equal(threadNames().filter((name) => name === 'mosaic-recover').length, 2, `threads: ${threadNames().join(', ')}`)
+    } finally {
+      await workers.close()
+    }
   })
 })
