@@ -155,8 +155,8 @@ for (const name of WORKLOAD_NAMES) {
   console.log(`${name}: ${blocks.length} blocks done`)
 }
 ratios.push(...ratiosOf(rows, 'ms_per_block', 'checks', 'verify'), ...ratiosOf(rows, 'ms_per_block', 'verify', 'execute'), ...ratiosOf(rows, 'ms_per_block', 'verify-sharded', 'execute'), ...ratiosOf(rows, 'witness_bytes_per_block', 'sharded', 'mpt'),
-  ...ratiosOf(rows, 'ms_per_block', 'compress-brotli', 'compress-deflate'),
-  ...ratiosOf(rows, 'witness_bytes_per_block', 'compress-brotli', 'compress-deflate'),
+  ...ratiosOf(rows, 'ms_per_block', 'compress-brotli', 'compress-deflate', { metricInName: true }),
+  ...ratiosOf(rows, 'witness_bytes_per_block', 'compress-brotli', 'compress-deflate', { metricInName: true }),
   ...ratiosOf(rows, 'ms_per_block', 'decompress-brotli', 'decompress-deflate'),
 )
 const report = createReport({ bench: 'witness', quick: args.quick, rows, ratios })
