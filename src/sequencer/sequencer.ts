@@ -74,6 +74,8 @@ const MIN_TX_GAS = 21_000n
 export class Sequencer {
   private blockTimer: NodeJS.Timeout | undefined
   private miniTimer: NodeJS.Timeout | undefined
+  /** When mini-batch ticks stopped for an empty pool (performance.now() ms); undefined while they run. */
+  private miniIdleSince: number | undefined
   /** Mini-batches and seals take turns (then the state lock, shared with eth_call). */
   private readonly production = new Mutex()
   private sealing = false
@@ -149,13 +151,21 @@ export class Sequencer {
       this.o.log(`block production failed: ${(error as Error).stack ?? error}`)
     } finally {
       this.schedule()
+      // What was pooled without notifyPooled (or left over a full block) still gets its mini-batches.
+      this.wakeMini()
     }
   }
 
-  /** Mini-batches every `MINIBLOCK_MS` after the previous one finished: under load they grow instead of piling up. */
-  private scheduleMini(): void {
+  /**
+   * Mini-batches every `MINIBLOCK_MS` after the previous one finished: under load they grow
+   * instead of piling up. With an empty pool the timer rests (`miniIdleSince`) instead of waking
+   * the thread 50 times a second for nothing, and the next pooled transaction wakes it
+   * (`wakeMini`).
+   */
+  private scheduleMini(delayMs = this.miniblockMs): void {
     if (this.stopped || this.halted !== undefined || this.miniblockMs === undefined) return
-    this.miniTimer = setTimeout(() => void this.miniTick(), this.miniblockMs)
+    this.miniIdleSince = undefined
+    this.miniTimer = setTimeout(() => void this.miniTick(), delayMs)
   }
 
   private async miniTick(): Promise<void> {
@@ -165,12 +175,25 @@ export class Sequencer {
     } catch (error) {
       this.o.log(`mini-batch failed: ${(error as Error).stack ?? error}`)
     } finally {
-      this.scheduleMini()
+      if (this.o.mempool.size > 0) this.scheduleMini()
+      else this.miniIdleSince = performance.now()
     }
   }
 
-  /** Called after a transaction is pooled: seal at once when the pool holds a full block. */
+  /**
+   * Restarts resting mini-batch ticks on the grid they would have kept (a whole number of
+   * `MINIBLOCK_MS` after the last one), so a transaction that comes to an idle node waits as long
+   * for its mini-batch as it did when the timer never rested.
+   */
+  private wakeMini(): void {
+    if (this.miniIdleSince === undefined || this.miniblockMs === undefined || this.o.mempool.size === 0) return
+    const since = performance.now() - this.miniIdleSince
+    this.scheduleMini(this.miniblockMs - (since % this.miniblockMs))
+  }
+
+  /** Called after a transaction is pooled: its mini-batch is due; seal at once when the pool holds a full block. */
   notifyPooled(): void {
+    this.wakeMini()
     if (this.o.mempool.pooledGas >= this.o.blockGasLimit) this.sealSoon()
   }
 

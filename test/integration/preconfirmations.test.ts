@@ -305,6 +305,19 @@ describe('preconfirmations: what a tool holding a preconfirmed receipt sees', ()
     assert.equal(head, 0n)
     await assert.rejects(t.publicClient.readContract({ address, abi: token.abi, functionName: 'balanceOf', args: [holder], blockNumber: head }))
   })
+
+  it('behavior: after the pool has been empty for many mini-batch intervals (the timer at rest), the next transaction still gets its own mini-batch', async () => {
+    await eventually(() => t.node.mempool.size === 0, 'an empty pool')
+    // 15 intervals of 20 ms with nothing pooled: the mini-batch timer has stopped waking the thread.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const raw = await sign(1, 0, { to: SINK, value: 1n, gas: 21_000n })
+    // Blocks are sealed hourly here: only a mini-batch can answer within the 10 s asked for.
+    const answer = await t.rpc('eth_sendRawTransactionSync', [raw, 10_000])
+    assert.equal(answer.error, undefined, JSON.stringify(answer.error))
+    const receipt = answer.result as Receipt
+    assert.equal(receipt.status, '0x1')
+    assert.equal(receipt.blockHash, ZERO_HASH, 'preconfirmed by a mini-batch, not sealed')
+  })
 })
 
 describe('preconfirmations: a mini-batch is bounded by the gas the block has left', () => {
