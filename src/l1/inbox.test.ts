@@ -8,9 +8,13 @@ import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { bytesToHex, type Hex, type PublicClient, toBlobs } from 'viem'
+import { bytesToHex, ContractFunctionExecutionError, ContractFunctionZeroDataError, createPublicClient, type Hex, http, type PublicClient, toBlobs, zeroHash } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { deriveDevAccounts } from '../chain/dev-accounts.ts'
 import { blobVersionedHash } from '../crypto/kzg.ts'
 import type { MosaicError } from '../errors.ts'
+import { type Anvil, startAnvil } from './anvil.ts'
+import { deployInbox } from './deploy.ts'
 import { InboxReader } from './inbox.ts'
 
 const L1_BLOCK = 41n
@@ -58,5 +62,61 @@ describe('blob frames from a beacon API', { timeout: 60_000 }, () => {
   it('behavior: a blob that does not match the committed versioned hash is refused (a transport failure, never the frame)', async () => {
     served = other!
     await assert.rejects(blobsOf(new InboxReader(client, `0x${'11'.repeat(20)}`, beacon), L1_BLOCK), (error: MosaicError) => error.code === 'TRANSPORT' && error.message.includes(`the L1 committed ${versioned}`))
+  })
+})
+
+describe('the inbox state at an L1 tag (the poster and verifiers poll it every 250 ms)', { timeout: 60_000 }, () => {
+  let anvil: Anvil
+  let client: PublicClient
+  /** JSON-RPC methods the reader's client sent, in order. */
+  let calls: string[] = []
+  let inbox: Hex
+
+  before(async () => {
+    anvil = await startAnvil()
+    client = createPublicClient({
+      transport: http(anvil.url, {
+        retryCount: 0,
+        onFetchRequest: async (request) => {
+          const body = (await request.clone().json()) as { method: string } | { method: string }[]
+          for (const call of Array.isArray(body) ? body : [body]) calls.push(call.method)
+        },
+      }),
+    }) as PublicClient
+    const account = privateKeyToAccount(deriveDevAccounts(1)[0]!.privateKey as Hex)
+    inbox = await deployInbox({ client, url: anvil.url, account, sequencer: account.address, firstBlock: 1n, startStateRoot: zeroHash })
+  })
+  after(() => anvil.stop())
+
+  it('behavior: is read once per L1 block: asked again at the same block, only the block is looked up', async () => {
+    const reader = new InboxReader(client, inbox)
+    calls = []
+    const first = await reader.state()
+    assert.deepEqual(calls.sort(), ['eth_call', 'eth_call', 'eth_call', 'eth_getBlockByNumber'], 'the first read: the block, then three fields')
+    assert.equal(first.nextBlock, 1n)
+    calls = []
+    assert.deepEqual(await reader.state(), first)
+    assert.deepEqual(calls, ['eth_getBlockByNumber'], 'the same block: nothing read again')
+    // Control: once the L1 has a new block, the state is read at it.
+    await client.request({ method: 'evm_mine' } as never)
+    calls = []
+    const next = await reader.state()
+    assert.equal(calls.filter((method) => method === 'eth_call').length, 3, `the new block must be read; calls: ${calls.join(', ')}`)
+    assert.equal(next.l1Block, first.l1Block + 1n)
+    // A given block number is always read: it may be asked again after a reorg.
+    calls = []
+    await reader.state(first.l1Block)
+    assert.equal(calls.filter((method) => method === 'eth_call').length, 3)
+  })
+
+  it('behavior: an L1 block that predates the inbox has no state, and is not asked again either', async () => {
+    const reader = new InboxReader(client, inbox)
+    // anvil's finalized block is still its genesis, before the inbox was deployed.
+    calls = []
+    await assert.rejects(reader.state('finalized'), (error: Error) => error instanceof ContractFunctionExecutionError && error.walk((e) => e instanceof ContractFunctionZeroDataError) !== null)
+    assert.ok(calls.includes('eth_call'), 'read once')
+    calls = []
+    await assert.rejects(reader.state('finalized'), (error: Error) => error instanceof ContractFunctionExecutionError)
+    assert.deepEqual(calls, ['eth_getBlockByNumber'], 'the same block: not read again')
   })
 })

@@ -6,7 +6,7 @@
  */
 import { equalsBytes, hexToBytes } from '@ethereumjs/util'
 import { bytesToHex } from '../utils/hex.ts'
-import { type Address, decodeEventLog, decodeFunctionData, fromBlobs, type Hex, type PublicClient, zeroHash } from 'viem'
+import { type Address, BaseError, ContractFunctionZeroDataError, decodeEventLog, decodeFunctionData, fromBlobs, type Hex, type PublicClient, zeroHash } from 'viem'
 import { blobVersionedHash } from '../crypto/kzg.ts'
 import { loadArtifact } from '../../contracts/artifacts.ts'
 import { MosaicError, VerificationError, type VerdictReason } from '../errors.ts'
@@ -48,6 +48,9 @@ function badBatch(message: string, reason: VerdictReason = 'batch.commitment', c
   return new VerificationError(reason, message, { cause })
 }
 
+/** States kept by `InboxReader.state`: the latest and the finalized block's, and the ones before. */
+const STATES_KEPT = 4
+
 export class InboxReader {
   private readonly abi = inboxArtifact().abi
 
@@ -64,9 +67,43 @@ export class InboxReader {
     return this.client.readContract({ address: this.address, abi: this.abi, functionName, args, ...(blockNumber === undefined ? {} : { blockNumber }) } as never) as Promise<T>
   }
 
-  /** The inbox's state at one L1 block: the latest, the L1's finalized block, or a given number. */
+  /**
+   * The inbox's state at one L1 block: the latest, the L1's finalized block, or a given number.
+   * For a tag, the block is looked up first, and the state at a block hash already read is not
+   * read again: the poster and the verifiers ask every 250 ms, the L1 makes a block every 1–12 s,
+   * and an idle devnet spent most of its main thread's time on these reads (3 calls a tag).
+   */
   async state(at: 'latest' | 'finalized' | bigint = 'latest'): Promise<InboxState> {
-    const l1Block = typeof at === 'bigint' ? at : at === 'latest' ? await this.client.getBlockNumber({ cacheTime: 0 }) : (await this.client.getBlock({ blockTag: 'finalized' })).number
+    if (typeof at === 'bigint') return this.stateAt(at)
+    const { hash, number } = await this.client.getBlock({ blockTag: at })
+    if (hash === null || number === null) throw l1Error(`the L1 answered its ${at} block without a hash or number`)
+    const known = this.statesByHash.get(hash)
+    if (known instanceof Error) throw known
+    if (known !== undefined) return known
+    let state: InboxState
+    try {
+      state = await this.stateAt(number)
+    } catch (error) {
+      // No inbox at that block yet (the L1's finalized block predates it): as final as a state.
+      // Any other failure (the network, a time-out) is not kept.
+      if (error instanceof BaseError && error.walk((e) => e instanceof ContractFunctionZeroDataError) !== null) this.keepState(hash, error)
+      throw error
+    }
+    // A reorg between the two calls could pin the new block's state under the replaced block's
+    // hash; it would be served again only if that very block came back as the tip.
+    this.keepState(hash, state)
+    return state
+  }
+
+  /** `state` at the tags' last blocks, by block hash (the oldest dropped first): the state, or that there was no inbox. */
+  private readonly statesByHash = new Map<Hex, InboxState | Error>()
+
+  private keepState(hash: Hex, state: InboxState | Error): void {
+    this.statesByHash.set(hash, state)
+    if (this.statesByHash.size > STATES_KEPT) this.statesByHash.delete(this.statesByHash.keys().next().value!)
+  }
+
+  private async stateAt(l1Block: bigint): Promise<InboxState> {
     const [nextIndex, nextBlock, lastBatchHash] = await Promise.all([
       this.read<bigint>('nextIndex', [], l1Block),
       this.read<bigint>('nextBlock', [], l1Block),
