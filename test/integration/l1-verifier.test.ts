@@ -459,6 +459,30 @@ describe('verifiers following the L1', { timeout: 300_000 }, () => {
     assert.match(status.failed[0]!.reason, new RegExp(`post-state root 0x[0-9a-f]{64}, the L1 says ${bytesToHex(wrong)}`))
   })
 
+  it('behavior: following an L1 that makes no block, the verifier looks up the block each scan but reads the inbox once', async () => {
+    // An L1 of its own with an inbox nobody posts to: it makes no block while the verifier follows it.
+    const idleL1 = await startAnvil()
+    const methods: string[] = []
+    const proxy = await rpcProxy(idleL1.url, async (method, _params, forward) => {
+      methods.push(method)
+      return forward()
+    })
+    try {
+      const account = privateKeyToAccount(DEV_KEYS[1])
+      const inbox = await deployInbox({ client: l1Client(idleL1.url), url: idleL1.url, account, sequencer: account.address, firstBlock: 1n, startStateRoot: genesisRoot })
+      const run = verifyInProcess(['--l1', proxy.url, '--inbox', inbox, '--rpc', node.url, '--from', '1'])
+      await waitFor('eight scans', async () => methods.filter((m) => m === 'eth_getBlockByNumber').length >= 8)
+      run.stop()
+      await run.result
+      const scans = methods.filter((m) => m === 'eth_getBlockByNumber').length
+      // Three eth_calls are one read of the inbox (nextIndex, nextBlock, lastBatchHash): once, not once per scan.
+      assert.equal(methods.filter((m) => m === 'eth_call').length, 3, `${scans} scans; methods: ${methods.join(', ')}`)
+    } finally {
+      await proxy.close()
+      await idleL1.stop()
+    }
+  })
+
   describe('an L1 reorg that replaces a batch', () => {
     // An L1 of its own: evm_revert would take the sequencer's own batches with it.
     let reorgL1: Anvil
