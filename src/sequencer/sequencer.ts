@@ -158,9 +158,10 @@ export class Sequencer {
 
   /**
    * Mini-batches every `MINIBLOCK_MS` after the previous one finished: under load they grow
-   * instead of piling up. With an empty pool the timer rests (`miniIdleSince`) instead of waking
-   * the thread 50 times a second for nothing, and the next pooled transaction wakes it
-   * (`wakeMini`).
+   * instead of piling up. When a tick finds nothing to execute (an empty pool, or only what the
+   * open block already executed or cannot take yet: a nonce gap, a fee cap below the base fee, a
+   * full block) the timer rests (`miniIdleSince`) instead of waking the thread 50 times a second
+   * for nothing; the next pooled transaction, or the next block, wakes it (`wakeMini`).
    */
   private scheduleMini(delayMs = this.miniblockMs): void {
     if (this.stopped || this.halted !== undefined || this.miniblockMs === undefined) return
@@ -169,13 +170,15 @@ export class Sequencer {
   }
 
   private async miniTick(): Promise<void> {
+    // A failed mini-batch is tried again at the next tick.
+    let again = true
     try {
       // During a seal it waits for it, then opens the next block at once: no tick lost to a seal.
-      if (this.o.mempool.size > 0) await this.production.run(() => this.o.stateLock.run(() => this.miniBatch()))
+      again = this.o.mempool.size > 0 && (await this.production.run(() => this.o.stateLock.run(() => this.miniBatch())))
     } catch (error) {
       this.o.log(`mini-batch failed: ${(error as Error).stack ?? error}`)
     } finally {
-      if (this.o.mempool.size > 0) this.scheduleMini()
+      if (again) this.scheduleMini()
       else this.miniIdleSince = performance.now()
     }
   }
@@ -266,21 +269,21 @@ export class Sequencer {
    * mempool's order (arrival, nonce order per sender — the mempool reads nonces from the
    * preconfirmed state, so it offers only what the open block has not executed), up to the gas
    * the block has left, executed on top of the open block, then preconfirmed by the writer:
-   * durable, visible, waiters answered.
+   * durable, visible, waiters answered. Whether it had transactions to execute.
    */
-  private async miniBatch(): Promise<void> {
+  private async miniBatch(): Promise<boolean> {
     const { mempool, commitment, writer, metrics } = this.o
     this.refuseWhenHalted()
     if (this.open === undefined) {
-      if (mempool.size === 0) return
+      if (mempool.size === 0) return false
       this.open = await this.openBlock(this.freshHeader())
     }
     const open = this.open
     const { header } = open.execution
     const left = header.gasLimit - open.execution.gasUsed
-    if (left < MIN_TX_GAS) return
+    if (left < MIN_TX_GAS) return false
     const candidates = mempool.select(left, header.baseFeePerGas ?? 0n)
-    if (candidates.length === 0) return
+    if (candidates.length === 0) return false
     const started = performance.now()
     // Trie paths of the accounts the block will write are loaded while it executes.
     commitment.prefetch(touchedAccounts(candidates, header.coinbase))
@@ -317,6 +320,7 @@ export class Sequencer {
     }
     // A full block is sealed at once rather than at its deadline.
     if (header.gasLimit - batch.gasUsed < MIN_TX_GAS) queueMicrotask(() => this.sealSoon())
+    return true
   }
 
   /**
