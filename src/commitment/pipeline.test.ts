@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { bytesToHex } from '@ethereumjs/util'
+import { bytesToHex, concatBytes, unprefixedHexToBytes } from '@ethereumjs/util'
 import { asDelta, type FullState, randomDeltas } from '../../test/commitment/random-states.ts'
 import { createStateDelta } from '../state/types.ts'
 import { LmdbStore } from '../storage/lmdb-store.ts'
@@ -78,7 +78,7 @@ describe('commitment pipeline', () => {
     for (const prefetch of [false, true]) {
       const pipeline = await CommitmentPipeline.open({ layout, threads: 2, store, dataDir: dir })
       const delta = block(prefetch ? 1 : 0)
-      if (prefetch) pipeline.prefetch(delta.accounts.keys())
+      if (prefetch) pipeline.prefetch(concatBytes(...[...delta.accounts.keys()].map((address) => unprefixedHexToBytes(address))))
       pipeline.submit(pipeline.expected, delta)
       await pipeline.rootOf(pipeline.expected - 1n)
       loads.push({ prefetch: pipeline.stats().loadsOnPrefetch, update: pipeline.stats().loadsOnUpdate })

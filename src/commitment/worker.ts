@@ -18,6 +18,8 @@ import { bytesToUnprefixedHex } from '@ethereumjs/util'
 import { LmdbStore, type TrieNodeWrite, trieNodeKey } from '../storage/lmdb-store.ts'
 import { SubtrieEngine, type SubtrieRoot, type TrieMemory } from './engine.ts'
 import { readUpdates } from './update-codec.ts'
+import { keccak256 } from '../crypto/crypto.ts'
+import { subtrieOf } from './layout.ts'
 
 export type CommitmentWorkerInit = {
   readonly splitNibbles: number
@@ -58,7 +60,8 @@ export type CommitmentRequest =
    * this block's nodes are stored; undefined: none.
    */
   | { readonly kind: 'apply'; readonly id: number; readonly block: bigint; readonly updates: Uint8Array; readonly witness: boolean; readonly prune: bigint | undefined }
-  | { readonly kind: 'prefetch'; readonly keys: readonly Uint8Array[] }
+  /** Addresses, 20 bytes each, whose account-trie paths a coming block will write: this worker loads those it owns. */
+  | { readonly kind: 'prefetch'; readonly addresses: Uint8Array }
   /** Block `block` and every block before it are durable: their nodes may be stored. */
   | { readonly kind: 'durable'; readonly block: bigint }
   /** Finish the node writes under way, close the store, then exit. */
@@ -119,7 +122,12 @@ port.on('message', (request: CommitmentRequest) => {
   }
   if (request.kind === 'prefetch') {
     try {
-      send({ kind: 'prefetched', loads: engine.prefetch(request.keys) })
+      const keys: Uint8Array[] = []
+      for (let at = 0; at + 20 <= request.addresses.length; at += 20) {
+        const key = keccak256(request.addresses.subarray(at, at + 20))
+        if (subtrieOf(key, init.splitNibbles) % init.writers === init.writer) keys.push(key)
+      }
+      send({ kind: 'prefetched', loads: engine.prefetch(keys) })
     } catch (error) {
       send({ kind: 'failed', id: undefined, error: String(error) })
     }

@@ -12,7 +12,7 @@
 import type { BlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { type Address, bytesToHex, bytesToUnprefixedHex, equalsBytes } from '@ethereumjs/util'
+import { type Address, bytesToHex, equalsBytes } from '@ethereumjs/util'
 import type { ChainWriter } from '../chain/chain-writer.ts'
 import { childHeaderTemplate, type HeaderRules, laggedRootBlock } from '../chain/header-rules.ts'
 import type { Chain, ChainBlock } from '../chain/chain.ts'
@@ -447,12 +447,20 @@ export class Sequencer {
 }
 
 /** Senders, recipients and the fee recipient of the candidates (lowercase hex, no 0x). */
-function touchedAccounts(candidates: readonly TypedTransaction[], coinbase: Address): Set<string> {
-  const touched = new Set<string>([bytesToUnprefixedHex(coinbase.bytes)])
+function touchedAccounts(candidates: readonly TypedTransaction[], coinbase: Address): Uint8Array {
+  let count = 1
+  for (const tx of candidates) count += tx.to === undefined ? 1 : 2
+  const packed = new Uint8Array(count * 20)
+  packed.set(coinbase.bytes)
+  let at = 20
   for (const tx of candidates) {
-    touched.add(bytesToUnprefixedHex(tx.getSenderAddress().bytes))
-    if (tx.to !== undefined) touched.add(bytesToUnprefixedHex(tx.to.bytes))
+    packed.set(tx.getSenderAddress().bytes, at)
+    at += 20
+    if (tx.to !== undefined) {
+      packed.set(tx.to.bytes, at)
+      at += 20
+    }
   }
-  return touched
+  return packed
 }
 
