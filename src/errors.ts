@@ -75,6 +75,17 @@ export function walkCauses(error: unknown, match?: (error: unknown) => boolean):
   return match === undefined ? current : undefined
 }
 
+/**
+ * One line saying why `error` happened, for logs and error messages: the first line of the
+ * transport failure under it if there is one (viem wraps a bounded read's refusal as "HTTP request
+ * failed.", which says nothing of why), else of its own message.
+ */
+export function reasonLine(error: unknown): string {
+  const transport = walkCauses(error, (e) => isMosaicError(e) && e.code === 'TRANSPORT')
+  const message = ((transport ?? error) as Error | undefined)?.message ?? String(error)
+  return message.split('\n')[0]!
+}
+
 /** Whether `error`, or any error it was caused by, is a `TRANSPORT` failure: worth retrying. */
 export function isTransportError(error: unknown): boolean {
   return walkCauses(error, (e) => isMosaicError(e) && e.code === 'TRANSPORT') !== undefined

@@ -9,7 +9,7 @@ import { bytesToHex } from '../utils/hex.ts'
 import { type Address, BaseError, ContractFunctionZeroDataError, decodeEventLog, decodeFunctionData, fromBlobs, type Hex, type PublicClient, zeroHash } from 'viem'
 import { blobVersionedHash } from '../crypto/kzg.ts'
 import { loadArtifact } from '../../contracts/artifacts.ts'
-import { MosaicError, VerificationError, type VerdictReason } from '../errors.ts'
+import { MosaicError, reasonLine, VerificationError, type VerdictReason } from '../errors.ts'
 import { DEFAULT_FETCH_LIMITS, type FetchLimits, fetchText } from '../utils/bounded-fetch.ts'
 import { type BatchContent, decodeBatchData, type Frame, reassembleFrames, witnessCommitment } from './batch-data.ts'
 
@@ -118,7 +118,7 @@ export class InboxReader {
     try {
       code = await this.client.getCode({ address: this.address })
     } catch (error) {
-      throw l1Error(`cannot reach the L1 (L1_RPC_URL): ${(error as Error).message.split('\n')[0]}`)
+      throw l1Error(`cannot reach the L1 (L1_RPC_URL): ${reasonLine(error)}`)
     }
     if (code === undefined || code === '0x') throw l1Error(`no contract at ${this.address} on the L1: is INBOX_ADDRESS (--inbox) right?`)
   }

@@ -18,7 +18,7 @@ import { setImmediate } from 'node:timers/promises'
 import { bytesToHex } from '../utils/hex.ts'
 import { encodeFunctionData, type Hex, type TransactionReceipt } from 'viem'
 import type { DA_MODES } from '../config/config.ts'
-import { MosaicError } from '../errors.ts'
+import { MosaicError, reasonLine } from '../errors.ts'
 import type { JobEvent, JobQueue, QueueCounts } from '../queue/queue.ts'
 import { type BatchContent, type BatchEncoding, batchDataHash, encodeBatchDataOffThread, type Frame, splitFrames, witnessCommitment } from './batch-data.ts'
 import { inboxArtifact, type InboxBatch, type InboxReader, type SubmittedBatch } from './inbox.ts'
@@ -156,7 +156,7 @@ export class Poster {
       this.planning = this.plan()
         .catch((error: unknown) => {
           this.lastError = (error as Error).message
-          this.log(`planning failed (retrying): ${(error as Error).message.split('\n')[0]}`)
+          this.log(`planning failed (retrying): ${reasonLine(error)}`)
         })
         .finally(() => {
           if (!this.stopped) this.timer = setTimeout(tick, this.options.pollMs ?? 250)

@@ -7,12 +7,13 @@ import { type Address, createPublicClient, type Hex, http, type PublicClient } f
 import { privateKeyToAccount } from 'viem/accounts'
 import { deriveDevAccounts } from '../chain/dev-accounts.ts'
 import { keccak256 } from '../crypto/crypto.ts'
-import { MosaicError } from '../errors.ts'
+import { MosaicError, reasonLine } from '../errors.ts'
 import { deployInbox } from '../l1/deploy.ts'
 import { InboxReader } from '../l1/inbox.ts'
 import { type BatchSource, Poster, type PostJob, type PostResult } from '../l1/poster.ts'
 import { L1Sender } from '../l1/sender.ts'
 import type { QueueBackend } from '../queue/queue.ts'
+import { boundedFetch, DEFAULT_FETCH_LIMITS, type FetchLimits } from '../utils/bounded-fetch.ts'
 import type { MosaicNode } from './node.ts'
 
 /** The poster's view of a node: blocks from the store, roots and witnesses once durable. */
@@ -43,16 +44,25 @@ export function nodeBatchSource(node: MosaicNode): BatchSource {
 
 export type L1Connection = { readonly url: string; readonly inbox: Address; readonly poster: Poster; stop(): Promise<void> }
 
-export type ConnectL1Options = { readonly url: string; readonly queues: QueueBackend; readonly log: (message: string) => void }
+export type ConnectL1Options = {
+  readonly url: string
+  readonly queues: QueueBackend
+  readonly log: (message: string) => void
+  /** Bounds of every answer read from the L1 (size, time), as for the verifiers' reads. */
+  readonly limits?: FetchLimits
+}
 
-export async function connectL1(node: MosaicNode, { url, queues, log }: ConnectL1Options): Promise<L1Connection> {
+export async function connectL1(node: MosaicNode, { url, queues, log, limits = DEFAULT_FETCH_LIMITS }: ConnectL1Options): Promise<L1Connection> {
   const { config } = node
-  const client = createPublicClient({ transport: http(url, { retryCount: 0 }), pollingInterval: 100 }) as PublicClient
+  // Answers from the L1 are read within bounds, as everything from outside: a broken or hostile
+  // endpoint gets a TRANSPORT error (the poster retries), not the node's memory or a hung plan.
+  const transport = http(url, { retryCount: 0, timeout: limits.timeoutMs, fetchFn: boundedFetch(limits, 'the L1') })
+  const client = createPublicClient({ transport, pollingInterval: 100 }) as PublicClient
   let chainId: number
   try {
     chainId = await client.getChainId()
   } catch (error) {
-    throw new MosaicError('L1', `cannot reach the L1 at ${url} (L1_RPC_URL): ${(error as Error).message.split('\n')[0]}`)
+    throw new MosaicError('L1', `cannot reach the L1 at ${url} (L1_RPC_URL): ${reasonLine(error)}`)
   }
   const key = config.l1PrivateKey ?? (config.mode === 'devnet' ? deriveDevAccounts(1)[0]!.privateKey : undefined)
   if (key === undefined) throw new MosaicError('CONFIG_INVALID', 'Missing L1_PRIVATE_KEY (--l1-private-key): the poster signs with it')
