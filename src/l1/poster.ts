@@ -105,6 +105,8 @@ export class Poster {
   /** The last block in a batch on the L1 (the rollup's `safe` block), and in a batch the L1 finalized. */
   safeBlock = 0n
   finalizedBlock = 0n
+  /** The latest L1 block as of which `finalizedBlock` was looked up. */
+  private finalizedAsOf: bigint | undefined
   private l1: PosterStatus['l1'] = null
   private lastPosted: PostResult | null = null
   private lastError: string | null = null
@@ -206,10 +208,14 @@ export class Poster {
     }
     this.highestOnL1 = state.nextIndex - 1n
     this.safeBlock = state.nextBlock - 1n
-    try {
-      this.finalizedBlock = (await this.options.inbox.state('finalized')).nextBlock - 1n
-    } catch {
-      // The L1's finalized block predates the inbox: nothing is finalized yet.
+    // The finalized block moves only when the L1 grows: looked up once per L1 block, not every plan.
+    if (state.l1Block !== this.finalizedAsOf) {
+      this.finalizedAsOf = state.l1Block
+      try {
+        this.finalizedBlock = (await this.options.inbox.state('finalized')).nextBlock - 1n
+      } catch {
+        // The L1's finalized block predates the inbox: nothing is finalized yet.
+      }
     }
     if (this.options.onInboxState !== undefined) await this.reportInboxState(state.nextIndex)
     // Keep the plans that continue the inbox's chain; drop the rest (their jobs find out alone).

@@ -175,13 +175,13 @@ export class L1Verifier {
    */
   async scan(): Promise<void> {
     const { from, to, config } = this.options
-    const latest = await this.client.getBlockNumber({ cacheTime: 0 })
-    const at = latest - BigInt(config.verifyL1Confirmations - 1)
+    const latest = await this.client.getBlock({ blockTag: 'latest' })
+    const at = latest.number - BigInt(config.verifyL1Confirmations - 1)
     if (at < 0n) return
     // The scan reads nothing but the L1 as of block `at`: scanned in full at this very block
     // (by hash, so a reorg at the same height is read again), there is nothing new. The L1 makes
     // a block every 1-12 s and this runs every 250 ms; each scan is an eth_getLogs and 3 eth_calls.
-    const { hash } = await this.client.getBlock({ blockNumber: at })
+    const hash = at === latest.number ? latest.hash : (await this.client.getBlock({ blockNumber: at })).hash
     if (hash === this.scannedAt) return
     const state = await this.inbox.state(at)
     if (state.nextIndex < this.nextBatch || (this.nextBatch > 0n && this.current.get(this.nextBatch - 1n) !== (await this.hashAt(this.nextBatch - 1n, at)))) {
