@@ -10,6 +10,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DEV_ACCOUNT_BALANCE, deriveDevAccounts } from '../src/chain/dev-accounts.ts'
 import { freePort, startAnvil } from '../src/l1/anvil.ts'
+// @ts-expect-error: plain JavaScript modules without declarations
+import { buildIsFresh } from '../src/utils/typescript-module.mjs'
+// @ts-expect-error: plain JavaScript modules without declarations
+import { buildDist } from '../scripts/build.mjs'
 import { RpcClient } from './e2e-client.ts'
 
 export type NodeName = 'anvil' | 'sequencer' | 'devnet'
@@ -86,7 +90,18 @@ export function tail(path: string | undefined, lines = 30): string {
   }
 }
 
+/**
+ * mosaic as `npm ci` leaves it, compiled (`npm run build`): after an edit `bin/mosaic.mjs` would run
+ * the sources through tsx, ~30 MB more resident per thread, so the figures would not be the node's.
+ */
+async function ensureCompiled(): Promise<void> {
+  if (buildIsFresh()) return
+  const modules = (await buildDist()) as number
+  console.log(`compiled ${modules} modules to dist/ (the sources changed since the last build)`)
+}
+
 export async function startMosaicNode(mode: 'sequencer' | 'devnet', { chainId: CHAIN_ID, gasLimit, profile, env: extra = {} }: NodeOptions): Promise<NodeHandle> {
+  await ensureCompiled()
   const dir = mkdtempSync(join(tmpdir(), `mosaic-e2e-${mode}-`))
   tempDirs.add(dir)
   const port = await freePort()
