@@ -9,8 +9,12 @@ import type { MosaicNode } from './node.ts'
 export type CacheMemory = { readonly bytes: number; readonly budget: number }
 
 export type MemoryStatus = {
-  /** `process.memoryUsage()`: resident set, V8 heap of the main thread, external and ArrayBuffer memory. */
-  readonly process: { readonly rss: number; readonly heapUsed: number; readonly heapTotal: number; readonly external: number; readonly arrayBuffers: number }
+  /**
+   * `process.memoryUsage()`: resident set, V8 heap of the main thread, external and ArrayBuffer
+   * memory; and whether mosaic runs compiled (`dist/`, `npm run build`) or from its TypeScript
+   * sources through tsx, whose loader thread costs ~30 MB in each thread that registers it.
+   */
+  readonly process: { readonly rss: number; readonly heapUsed: number; readonly heapTotal: number; readonly external: number; readonly arrayBuffers: number; readonly compiled: boolean }
   /**
    * Estimated bytes of each cache and its budget (`CHAIN_CACHE_BYTES`, `STATE_CACHE_BYTES`,
    * `TRIE_CACHE_BYTES`). `state` is the main thread's; each parallel executor worker keeps its
@@ -25,6 +29,9 @@ export type MemoryStatus = {
   readonly workers: readonly { readonly pool: 'commitment' | 'executor'; readonly heapUsed: number; readonly heapTotal: number; readonly cacheBytes: number }[]
   readonly mempool: { readonly transactions: number; readonly limit: number }
 }
+
+/** This module's own file tells which tree the node runs from: compiled `.js` under `dist/`, or the `.ts` source. */
+const COMPILED = !import.meta.url.endsWith('.ts')
 
 export function memoryStatus(node: Pick<MosaicNode, 'chain' | 'state' | 'commitment' | 'executor' | 'mempool' | 'config'>): MemoryStatus {
   const usage = process.memoryUsage()
@@ -44,7 +51,7 @@ export function memoryStatus(node: Pick<MosaicNode, 'chain' | 'state' | 'commitm
     workers.push({ pool: 'executor', heapUsed: worker.heapUsed, heapTotal: worker.heapTotal, cacheBytes: worker.stateBytes })
   }
   return {
-    process: { rss: usage.rss, heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, external: usage.external, arrayBuffers: usage.arrayBuffers },
+    process: { rss: usage.rss, heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, external: usage.external, arrayBuffers: usage.arrayBuffers, compiled: COMPILED },
     caches: {
       chain: { bytes: chain.bytes, budget: chain.budget, blocks: chain.blocks },
       state: { bytes: state.bytes, budget: state.budget, accounts: state.accounts },

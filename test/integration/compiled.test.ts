@@ -15,6 +15,7 @@ import { buildDist } from '../../scripts/build.mjs'
 // @ts-expect-error: plain JavaScript modules without declarations
 import { BUILD_INFO, REPO_ROOT, buildIsFresh } from '../../src/utils/typescript-module.mjs'
 import { deriveDevAccounts } from '../../src/chain/dev-accounts.ts'
+import type { MemoryStatus } from '../../src/node/memory.ts'
 
 /** Loaded with --import into a child (and, through execArgv, its workers): says so on stderr whenever tsx's loader is registered. */
 const WATCH_REGISTER = `import module, { syncBuiltinESMExports } from 'node:module'
@@ -93,8 +94,9 @@ describe('the compiled tree (npm run build)', () => {
       const answer = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }) })
       assert.deepEqual(await answer.json(), { jsonrpc: '2.0', id: 1, result: '0x385' })
       // The commitment workers and the sender-recovery thread have loaded by now: the status shows them.
-      const status = (await (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'mosaic_status', params: [] }) })).json()) as { result: { head: string } }
+      const status = (await (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'mosaic_status', params: [] }) })).json()) as { result: { head: string; memory: MemoryStatus } }
       assert.equal(status.result.head, '0x0')
+      assert.equal(status.result.memory.process.compiled, true, 'mosaic_status does not say the node runs compiled')
     } finally {
       child.kill('SIGINT')
       await exited

@@ -75,6 +75,8 @@ describe('memory bounded in bytes', () => {
         }
       }
       const status = await memory(small)
+      // In-process, through tsx: the status names the sources (the compiled node's says true: compiled.test.ts).
+      assert.equal(status.process.compiled, false)
       assert.ok(status.caches.chain.blocks < BLOCKS, `the chain cache holds ${status.caches.chain.blocks} of ${BLOCKS + 1} blocks`)
       assert.ok(status.caches.state.accounts < BLOCKS * senders.length * PER_SENDER, `state holds ${status.caches.state.accounts} accounts`)
       assert.ok(status.caches.trie.releases > 0, 'trie levels were released')
