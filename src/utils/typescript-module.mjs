@@ -6,8 +6,9 @@
 // Why compiled: tsx's loader runs on a thread of its own in every thread that registers it (Node 20
 // hands it to no worker), and a worker that loads the commitment engine through it is ~30 MB more
 // resident than one that loads the same code compiled (measured with a worker importing
-// `commitment/engine.ts` either way: +62–64 MB of RSS against +32–35 MB). The sequencer registered it three
-// times: the main thread and both commitment workers; with EXECUTOR=parallel, once per worker more.
+// `commitment/engine.ts` either way: +62–64 MB of RSS against +32–35 MB). The sequencer registered it
+// in its main thread and in each commitment worker (one on 2 cores), with EXECUTOR=parallel in each
+// executor worker too, and the devnet's verifier process once more.
 //
 // The tree is chosen once, by `bin/mosaic.mjs` (`importEntry`): `dist/` where it is newer than
 // every source it was built from, the sources otherwise (an edited file, a checkout, no build).
