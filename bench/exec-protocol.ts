@@ -6,14 +6,53 @@
  */
 import type { WorkloadName } from './workloads.ts'
 
+/** The variants a plain `npm run bench:exec` runs; `--only` may name any other of the grammar below. */
 export const VARIANTS = ['stock', 'sequential', 'sequential-x2', 'parallel-1', 'parallel-2', 'parallel-1+main', 'parallel-2+main'] as const
-export type VariantName = (typeof VARIANTS)[number]
 /**
- * `sequential-x2` is not an executor: two sequential ones, each in its own process on the same
- * workload, timed at once. Their combined tx/s over one's alone is what this machine gives two
- * threads with nothing shared between them — the ceiling for any two-thread parallel executor.
+ * A variant's name: `stock`, `sequential`, `sequential-x<N>` or `parallel-<N>[+main][+all]` (see
+ * `parseVariant`).
  */
-export const PAIRED: Partial<Record<VariantName, VariantName>> = { 'sequential-x2': 'sequential' }
+export type VariantName = string
+
+/** What a variant's name says. */
+export type VariantSpec =
+  | { readonly kind: 'stock' }
+  /**
+   * `sequential-x<N>` is not an executor: N sequential ones, each in its own process on the same
+   * workload, timed at once. Their combined tx/s over one's alone is what this machine gives N
+   * threads with nothing shared between them — the ceiling for any N-thread parallel executor.
+   */
+  | { readonly kind: 'sequential'; readonly copies: number }
+  /**
+   * `parallel-<N>`: the parallel executor on N worker threads; `+main`: the main thread runs a
+   * chunk of every round itself (the node's way); `+all`: every block goes to the workers
+   * (`minParallelWork` 0) instead of the cheap ones to the sequential fallback, to measure how the
+   * parallel machinery itself scales.
+   */
+  | { readonly kind: 'parallel'; readonly threads: number; readonly mainThreadShare: boolean; readonly allParallel: boolean }
+
+/** Most threads or copies a variant may name: the executor's own bound (`EXECUTOR_THREADS`). */
+const MAX_THREADS = 256
+
+/** The variant a name gives, or undefined if it follows no rule of the grammar. */
+export function parseVariant(name: string): VariantSpec | undefined {
+  if (name === 'stock') return { kind: 'stock' }
+  if (name === 'sequential') return { kind: 'sequential', copies: 1 }
+  const count = (digits: string) => {
+    const n = Number(digits)
+    return n >= 1 && n <= MAX_THREADS ? n : undefined
+  }
+  const copies = /^sequential-x([1-9][0-9]*)$/.exec(name)
+  if (copies !== null) {
+    const n = count(copies[1]!)
+    return n !== undefined && n >= 2 ? { kind: 'sequential', copies: n } : undefined
+  }
+  const parallel = /^parallel-([1-9][0-9]*)(\+main)?(\+all)?$/.exec(name)
+  if (parallel === null) return undefined
+  const threads = count(parallel[1]!)
+  if (threads === undefined) return undefined
+  return { kind: 'parallel', threads, mainThreadShare: parallel[2] !== undefined, allParallel: parallel[3] !== undefined }
+}
 
 export type ExecWorkerData = {
   /** File URL of `exec-worker.ts`, imported by `worker-entry.mjs`. */
@@ -81,6 +120,11 @@ export type ExecResponse =
       readonly blocks: readonly BlockStats[] | undefined
       /** Untimed preparation before the timer (executor, threads, warm-up); parallel variants only. */
       readonly preparationSeconds: number | undefined
+      /**
+       * CPU time of the thread that ran the blocks (the executor's coordinator, and with `+main`
+       * its own chunks), from /proc/thread-self/stat; parallel variants on Linux only.
+       */
+      readonly mainCpuSeconds: number | undefined
       readonly profile: string | undefined
     }
   | {

@@ -27,12 +27,13 @@ import {
   ValueEncoding,
 } from '@ethereumjs/util'
 import { createVM, runTx, type TxReceipt } from '@ethereumjs/vm'
+import { readFileSync } from 'node:fs'
 import { createParallelExecutor, type ParallelExecutor } from '../src/execution/parallel/parallel-executor.ts'
 import { createSequentialExecutor } from '../src/execution/sequential-executor.ts'
 import { decodeTransaction } from '../src/chain/transaction.ts'
 import { FlatState, type StateBackend } from '../src/state/flat-state.ts'
 import type { AccountRecord, StateDelta } from '../src/state/types.ts'
-import type { BlockStats, StatusCounts, VariantName } from './exec-protocol.ts'
+import { parseVariant, type BlockStats, type StatusCounts, type VariantName } from './exec-protocol.ts'
 import { copyTransaction, type PreState, type Workload } from './workloads.ts'
 
 const GAS_LIMIT = 1_000_000_000n
@@ -62,6 +63,8 @@ export type RunResult = {
   readonly blocks: readonly BlockStats[] | undefined
   /** Untimed work before the timer: executor, worker threads, warm-up blocks (parallel variants only). */
   readonly preparationSeconds: number | undefined
+  /** CPU time of the thread that ran the blocks, where /proc gives it (parallel variants only). */
+  readonly mainCpuSeconds?: number | undefined
   /** An untimed correctness check of this run beyond the cross-check; says what it verified. */
   verify(): Promise<string | undefined>
 }
@@ -383,6 +386,18 @@ function compareTouched(label: string, a: FlatState, b: FlatState, touched: read
 }
 
 /**
+ * CPU ms of the calling thread so far, to the nanosecond (Linux: the first field of
+ * /proc/thread-self/schedstat, the time it ran), or undefined where /proc does not give it.
+ */
+function threadCpuMs(): number | undefined {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * mosaic's parallel executor. Its workers keep a log of everything the executor committed, so
  * every run gets a new executor (and new worker threads), made before the timer starts. Before
  * the timer it also executes the workload's warm-up blocks, which touch only keys the measured
@@ -395,9 +410,10 @@ function compareTouched(label: string, a: FlatState, b: FlatState, touched: read
  * `verify()` replays the committed order on the sequential executor and requires the same final
  * value for every key either wrote.
  */
-export async function createParallelVariant(workload: Workload, common: Common, name: Exclude<VariantName, 'stock' | 'sequential'>): Promise<Variant> {
-  const threads = name.startsWith('parallel-1') ? 1 : 2
-  const mainThreadShare = name.endsWith('+main')
+export async function createParallelVariant(workload: Workload, common: Common, name: VariantName): Promise<Variant> {
+  const spec = parseVariant(name)
+  if (spec?.kind !== 'parallel') throw new Error(`${name} is not a parallel variant`)
+  const { threads, mainThreadShare, allParallel } = spec
   const blocks = decodeBlocks(workload.blocks, common)
   const headers = workload.blocks.map((_, i) => createBlockHeader(blockHeaderData(workload, i), { common }))
   const warmupBlocks = decodeBlocks(workload.warmup.blocks, common)
@@ -417,6 +433,7 @@ export async function createParallelVariant(workload: Workload, common: Common, 
       mainThreadShare,
       source: { kind: 'snapshot', state: snapshot },
       fallback: await createSequentialExecutor({ common }),
+      ...(allParallel ? { minParallelWork: 0 } : {}),
     })
     const flatState = new FlatState(backend)
     for (let i = 0; i < warmupBlocks.length; i++) {
@@ -446,6 +463,7 @@ export async function createParallelVariant(workload: Workload, common: Common, 
       const touched: StateDelta[] = []
       const stats: BlockStats[] = []
       let gasUsed = 0n
+      const cpuBefore = threadCpuMs()
       const start = performance.now()
       let blockStart = start
       let busyBefore = executor.workerBusyMs
@@ -468,6 +486,7 @@ export async function createParallelVariant(workload: Workload, common: Common, 
         for (const { reason } of result.rejected) rejected.push(reason)
       }
       const seconds = (performance.now() - start) / 1000
+      const cpuAfter = threadCpuMs()
       await executor.close()
       const statuses = checkReceipts(name, workload, executed, rejected)
 
@@ -479,6 +498,7 @@ export async function createParallelVariant(workload: Workload, common: Common, 
         blockOrder: sameOrder(blocks, order),
         blocks: stats,
         preparationSeconds,
+        mainCpuSeconds: cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / 1000,
         async verify() {
           // The executor's promise: the same result as the committed order run one by one.
           const replay = await executeSequentially(workload, common, { headers, blocks: order })

@@ -158,6 +158,7 @@ async function handle(request: ExecRequest): Promise<void> {
         statuses: last.statuses,
         blocks: last.blocks,
         preparationSeconds: last.preparationSeconds,
+        mainCpuSeconds: last.mainCpuSeconds,
         profile,
       })
       break

@@ -3,7 +3,7 @@
  * `MerkleStateManager` and pure-JS crypto), mosaic's sequential executor (journaled flat state,
  * native crypto) and mosaic's parallel executor on 1 and 2 worker threads, with the ceiling two
  * threads can reach on this machine (`sequential-x2`: two sequential executors in two processes at
- * once, nothing shared, their combined tx/s; see `PAIRED`), on the `transfers`,
+ * once, nothing shared, their combined tx/s; see `parseVariant`), on the `transfers`,
  * `erc20`, `amm` and `mixed` workloads, side by side in one run (BENCHMARKS.md: "Baselines",
  * "Fairness").
  *
@@ -24,14 +24,23 @@
  * check and named); each parallel run is also replayed in its commit order on the sequential
  * executor, which must write the same values.
  *
- * Flags: --quick (small size), --workloads a,b, --only a,b (variants), --out <path>,
+ * Variants beyond these, for `--only`: `sequential-x<N>` (N sequential executors in N processes at
+ * once: the ceiling of N threads) and `parallel-<N>[+main][+all]` (N worker threads; `+main`: the
+ * main thread runs a chunk of every round; `+all`: every block on the workers, none on the
+ * fallback). For the parallel variants the table adds the workers' busy time per transaction and
+ * the main thread's CPU time (/proc), which in a `parallel-<N>+all` run is the coordinator's
+ * alone. How it scales over 1-15 threads (a larger machine than this one):
+ * `npm run bench:exec -- --workloads transfers,erc20 --only sequential,sequential-x4,parallel-1+main+all,…`
+ * (`bench/exec-scaling.sh` runs the set the README reports).
+ *
+ * Flags: --quick (small size), --workloads a,b, --only a,b (variants), --runs N, --out <path>,
  * --profile <dir> (a CPU profile of every timed run; summarize with bench/profile-summary.ts).
  * With --only, --workloads or --profile no JSON is written unless --out is given.
  */
 import { bytesToHex } from '@ethereumjs/util'
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { PAIRED, VARIANTS, type BlockStats, type ExecRequest, type ExecResponse, type ExecWorkerData, type VariantName } from './exec-protocol.ts'
+import { parseVariant, VARIANTS, type BlockStats, type ExecRequest, type ExecResponse, type ExecWorkerData, type VariantName } from './exec-protocol.ts'
 import {
   checkNames,
   createReport,
@@ -47,7 +56,6 @@ import { COINBASE, createRandom, deriveAccount, WORKLOAD_NAMES, type WorkloadNam
 
 const SEED = 0x6d6f7361 // "mosa"
 const BLOCK_SIZE = 200
-const RUNS = 3
 const SAMPLE_ACCOUNTS = 20
 /** The ratios of BENCHMARKS.md, "Figures", and the sequential executor's own gain. */
 const RATIOS: readonly (readonly [VariantName, VariantName])[] = [
@@ -62,13 +70,33 @@ const RATIOS: readonly (readonly [VariantName, VariantName])[] = [
   ['parallel-2+main', 'sequential'],
 ]
 
-const args = parseBenchArgs('exec')
+// Arguments: the shared ones, plus --runs N (timed runs per variant, default 3; the median is reported).
+let RUNS = 3
+const rest: string[] = []
+for (let i = 2; i < process.argv.length; i++) {
+  const arg = process.argv[i]!
+  if (arg === '--runs' || arg.startsWith('--runs=')) {
+    const value = arg === '--runs' ? process.argv[++i] : arg.slice('--runs='.length)
+    if (value === undefined || !/^[0-9]+$/.test(value) || Number(value) < 1 || Number(value) > 9) throw new Error('--runs needs an integer from 1 to 9')
+    RUNS = Number(value)
+  } else rest.push(arg)
+}
+const args = parseBenchArgs('exec', rest)
 // Quick: small enough that the stock variant (~150–400 tx/s) keeps 4 workloads × 4 variants ×
 // (1 warm-up + RUNS) runs near two minutes; full: BENCHMARKS.md, "Sizes".
 const SIZES = args.quick ? { txCount: 600, accountCount: 2_000 } : { txCount: 10_000, accountCount: 100_000 }
-checkNames('--only', args.only, VARIANTS)
+for (const name of args.only ?? []) {
+  if (parseVariant(name) === undefined) {
+    throw new Error(`--only: unknown variant ${JSON.stringify(name)} (stock, sequential, sequential-x<N>, parallel-<N>[+main][+all]; N from 1 to 256, at least 2 copies)`)
+  }
+}
 checkNames('--workloads', args.workloads, WORKLOAD_NAMES)
-const selected = VARIANTS.filter((v) => args.only === undefined || args.only.includes(v))
+const selected: readonly VariantName[] = [...new Set(args.only ?? VARIANTS)]
+/** How many processes run a variant at once: N for `sequential-x<N>`, else 1. */
+const copiesOf = (variant: VariantName) => {
+  const spec = parseVariant(variant)!
+  return spec.kind === 'sequential' ? spec.copies : 1
+}
 const workloads = WORKLOAD_NAMES.filter((w) => args.workloads === undefined || args.workloads.includes(w))
 
 type ExecResult = Extract<ExecResponse, { type: 'result' }>
@@ -225,7 +253,7 @@ async function crossCheck(name: WorkloadName, workers: readonly VariantWorker[],
  * Per parallel run: blocks run in parallel mode, aborts, the worker threads' busy time (and the
  * main thread's on its own chunks) against the wall time, and the first block's time against the others' (the cost of anything still cold).
  */
-function describeBlocks(blocks: readonly BlockStats[]): string {
+function describeBlocks(blocks: readonly BlockStats[], mainCpuSeconds: number | undefined): string {
   const parallel = blocks.filter((b) => b.mode === 'parallel').length
   const aborts = blocks.reduce((sum, b) => sum + b.aborts, 0)
   const wall = blocks.reduce((sum, b) => sum + b.seconds, 0)
@@ -234,14 +262,16 @@ function describeBlocks(blocks: readonly BlockStats[]): string {
   const rest = blocks.slice(1).map((b) => b.seconds)
   const first = blocks[0] === undefined ? '' : `; first block ${formatMs(blocks[0].seconds)}`
   const others = rest.length === 0 ? '' : `, median of the others ${formatMs(median(rest))}`
-  return `${parallel}/${blocks.length} blocks parallel, ${aborts} aborts, workers busy ${formatMs(busy)}${main > 0 ? `, main thread ${formatMs(main)}` : ''} of ${formatMs(wall)}${first}${others}`
+  const cpu = mainCpuSeconds === undefined ? '' : `, main thread CPU ${formatMs(mainCpuSeconds)}`
+  return `${parallel}/${blocks.length} blocks parallel, ${aborts} aborts, workers busy ${formatMs(busy)}${main > 0 ? `, main thread ${formatMs(main)}` : ''} of ${formatMs(wall)}${cpu}${first}${others}`
 }
 
 async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
   console.log(`\n${name}: ${SIZES.txCount} txs in blocks of ${BLOCK_SIZE}, ${SIZES.accountCount} accounts`)
   const data = (variant: VariantName): ExecWorkerData => ({
     entry: new URL('./exec-worker.ts', import.meta.url).href,
-    variant: PAIRED[variant] ?? variant,
+    // `sequential-x<N>`: N processes of the sequential executor.
+    variant: copiesOf(variant) > 1 ? 'sequential' : variant,
     workload: name,
     seed: SEED,
     blockSize: BLOCK_SIZE,
@@ -249,15 +279,17 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
     ...SIZES,
   })
   const workers = selected.map((variant) => new VariantWorker(variant, data(variant)))
-  // A paired variant's second thread: timed together with its first (see `PAIRED`).
-  const partners = new Map<VariantWorker, VariantWorker>(
-    workers.filter((w) => PAIRED[w.variant] !== undefined).map((w) => [w, new VariantWorker(w.variant, data(w.variant))]),
+  // A `sequential-x<N>` variant's other N - 1 processes, timed together with its first.
+  const partners = new Map<VariantWorker, VariantWorker[]>(
+    workers
+      .filter((w) => copiesOf(w.variant) > 1)
+      .map((w) => [w, Array.from({ length: copiesOf(w.variant) - 1 }, () => new VariantWorker(w.variant, data(w.variant)))]),
   )
   const started = performance.now()
   try {
     // Set-up and warm-up are untimed: the workers do them concurrently.
     const readies = await Promise.all(workers.map((w) => w.ready))
-    await Promise.all([...partners.values()].map((w) => w.ready))
+    await Promise.all([...partners.values()].flat().map((w) => w.ready))
     const setUpSeconds = (performance.now() - started) / 1000
     readies.forEach((ready, i) => {
       const variant = workers[i]!.variant
@@ -270,16 +302,19 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
     const partnerLast = new Map<VariantWorker, ExecResult>()
     for (let run = 1; run <= RUNS; run++) {
       for (const worker of workers) {
-        const partner = partners.get(worker)
-        const [own, other] = await Promise.all([worker.request<ExecResult>({ type: 'run', run }), partner?.request<ExecResult>({ type: 'run', run })])
-        // A pair did twice the transactions in the time of the slower of the two.
-        const result = other === undefined ? own : { ...own, seconds: Math.max(own.seconds, other.seconds) }
-        if (other !== undefined) partnerLast.set(partner!, other)
+        const others = partners.get(worker) ?? []
+        const [own, ...theirs] = await Promise.all([worker, ...others].map((w) => w.request<ExecResult>({ type: 'run', run })))
+        // N processes did N times the transactions in the time of the slowest.
+        const result = { ...own!, seconds: Math.max(own!.seconds, ...theirs.map((r) => r.seconds)) }
+        theirs.forEach((r, i) => partnerLast.set(others[i]!, r))
         results.get(worker.variant)!.push(result)
-        if (other !== undefined) console.log(`  run ${run}/${RUNS} ${worker.variant}: the two processes ${formatSeconds(own.seconds)} and ${formatSeconds(other.seconds)}`)
+        if (theirs.length > 0) {
+          const times = [own!, ...theirs].map((r) => formatSeconds(r.seconds))
+          console.log(`  run ${run}/${RUNS} ${worker.variant}: the ${times.length} processes ${times.join(', ')}`)
+        }
         const notes: string[] = []
         if (result.preparationSeconds !== undefined) notes.push(`prepared in ${formatSeconds(result.preparationSeconds)}`)
-        if (result.blocks !== undefined) notes.push(describeBlocks(result.blocks))
+        if (result.blocks !== undefined) notes.push(describeBlocks(result.blocks, result.mainCpuSeconds))
         if (result.profile !== undefined) notes.push(`profile ${result.profile}`)
         const note = notes.length === 0 ? '' : ` (${notes.join('; ')})`
         console.log(`  run ${run}/${RUNS} ${worker.variant}: ${formatSeconds(result.seconds)}${note}`)
@@ -288,12 +323,14 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
     const last = new Map<VariantName, ExecResult>([...results].map(([variant, runs]) => [variant, runs[runs.length - 1]!]))
     const runsSeconds = (performance.now() - started) / 1000 - setUpSeconds
     await crossCheck(name, workers, last)
-    // A pair's second thread ran what its first did: the same check against the others.
-    for (const [first, partner] of partners) {
+    // A `sequential-x<N>` variant's other processes ran what its first did: the same check against the others.
+    for (const [first, others] of partners) {
       const reference = workers.find((w) => w !== first)
-      // Alone, each thread of the pair has checked its own receipts in its worker.
+      // Alone, each process has checked its own receipts.
       if (reference === undefined) continue
-      await crossCheck(name, [reference, partner], new Map([[reference.variant, last.get(reference.variant)!], [partner.variant, partnerLast.get(partner)!]]))
+      for (const other of others) {
+        await crossCheck(name, [reference, other], new Map([[reference.variant, last.get(reference.variant)!], [other.variant, partnerLast.get(other)!]]))
+      }
     }
     console.log(
       `  ${name}: set-up and warm-up ${formatSeconds(setUpSeconds)}, timed runs ${formatSeconds(runsSeconds)}, ` +
@@ -304,20 +341,31 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
     for (const [variant, runs] of results) {
       const time = median(runs.map((r) => r.seconds))
       const gasUsed = Number(last.get(variant)!.gasUsed)
-      const threads = PAIRED[variant] === undefined ? 1 : 2
-      rows.push({ workload: name, variant, metric: 'tx_per_s', value: (threads * SIZES.txCount) / time })
-      rows.push({ workload: name, variant, metric: 'mgas_per_s', value: (threads * gasUsed) / 1e6 / time })
+      const copies = copiesOf(variant)
+      rows.push({ workload: name, variant, metric: 'tx_per_s', value: (copies * SIZES.txCount) / time })
+      rows.push({ workload: name, variant, metric: 'mgas_per_s', value: (copies * gasUsed) / 1e6 / time })
       const blocks = runs.flatMap((r) => r.blocks ?? [])
       if (blocks.length > 0) {
         // Over every block of every timed run.
         const aborts = blocks.reduce((sum, b) => sum + b.aborts, 0)
         rows.push({ workload: name, variant, metric: 'aborts_per_block', value: aborts / blocks.length })
         rows.push({ workload: name, variant, metric: 'parallel_blocks', value: blocks.filter((b) => b.mode === 'parallel').length / blocks.length })
+        // Per transaction, the median over the timed runs: what scaling to more threads costs.
+        const perTx = (seconds: (r: ExecResult) => number | undefined) => {
+          const values = runs.map(seconds)
+          return values.some((v) => v === undefined) ? undefined : (median(values as number[]) * 1e6) / SIZES.txCount
+        }
+        const sum = (r: ExecResult, field: 'workerSeconds' | 'mainSeconds') => (r.blocks ?? []).reduce((total, b) => total + b[field], 0)
+        rows.push({ workload: name, variant, metric: 'worker_us_per_tx', value: perTx((r) => sum(r, 'workerSeconds'))! })
+        // The main thread's CPU: with every block on the workers and no chunk of its own (a
+        // `parallel-<N>+all` variant), all of it is coordination.
+        const mainCpu = perTx((r) => r.mainCpuSeconds)
+        if (mainCpu !== undefined) rows.push({ workload: name, variant, metric: 'main_cpu_us_per_tx', value: mainCpu })
       }
     }
     return rows
   } finally {
-    await Promise.all([...workers, ...partners.values()].map((w) => w.close()))
+    await Promise.all([...workers, ...[...partners.values()].flat()].map((w) => w.close()))
   }
 }
 
@@ -325,14 +373,23 @@ const startedAll = performance.now()
 const rows: BenchRow[] = []
 for (const name of workloads) rows.push(...(await benchWorkload(name)))
 
-const ratios: BenchRatio[] = RATIOS.flatMap(([a, b]) => ratiosOf(rows, 'tx_per_s', a, b)).sort(
+// Every other variant selected with --only, against the sequential executor.
+const pairs = [...RATIOS, ...selected.filter((v) => !['stock', 'sequential'].includes(v) && !RATIOS.some(([a]) => a === v)).map((v) => [v, 'sequential'] as const)]
+const ratios: BenchRatio[] = pairs.flatMap(([a, b]) => ratiosOf(rows, 'tx_per_s', a, b)).sort(
   (x, y) => workloads.indexOf(x.workload as WorkloadName) - workloads.indexOf(y.workload as WorkloadName),
 )
 const report = createReport({ bench: 'exec', quick: args.quick, rows, ratios })
-printReport(report, { tx_per_s: 'tx/s', mgas_per_s: 'Mgas/s', aborts_per_block: 'aborts/block', parallel_blocks: 'parallel blocks' })
+printReport(report, {
+  tx_per_s: 'tx/s',
+  mgas_per_s: 'Mgas/s',
+  aborts_per_block: 'aborts/block',
+  parallel_blocks: 'parallel blocks',
+  worker_us_per_tx: 'worker µs/tx',
+  main_cpu_us_per_tx: 'main thread CPU µs/tx',
+})
 console.log(
   `\nsizes: ${SIZES.txCount} txs per run, ${SIZES.accountCount} accounts, blocks of ${BLOCK_SIZE}; ` +
-    `1 warm-up + ${RUNS} timed runs per variant (median), each variant in its own process (sequential-x2 in two); ` +
+    `1 warm-up + ${RUNS} timed runs per variant (median), each variant in its own process (sequential-x<N> in N); ` +
     `total ${((performance.now() - startedAll) / 1000).toFixed(0)} s`,
 )
 if (args.profile !== undefined) console.log("(--profile: timings include the profiler's overhead)")
