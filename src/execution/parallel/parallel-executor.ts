@@ -36,7 +36,7 @@ import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx,
 import { applyBlockPrelude } from '../vm.ts'
 import { conflictHints, partitionBatch } from './batch.ts'
 import { ChunkRunner } from './chunk-runner.ts'
-import type { BlockEnv, ExecuteResult, ExecuteTask, ExecutorWorkerMemory, LogEntry, TxInput, TxOutcome, WorkerInit, WorkerStateSource } from './protocol.ts'
+import { type BlockEnv, type ExecuteResult, type ExecuteTask, type ExecutorWorkerMemory, type LogEntry, packForWorkers, type PackedLogEntry, type TxInput, type TxOutcome, type WorkerInit, type WorkerStateSource } from './protocol.ts'
 import { accountKey, slotKey } from './protocol.ts'
 import { RECOVERY_COALESCE_MS, recoverOnThisThread, SenderRecoveryPool, shipToExecutorWorkers } from './sender-recovery.ts'
 import { type NativeWorkerPool, startNativeWorkerPool } from '../../utils/worker-pool.ts'
@@ -124,6 +124,8 @@ type ParallelBlock = {
   /** Committed state of the parent block. */
   readonly state: StateReader
   readonly env: BlockEnv
+  /** `env.ancestors` unpacked: for this thread's own chunks. */
+  readonly ancestors: ReadonlyMap<string, Uint8Array>
   /** The fee recipient (lowercase hex, no 0x). */
   readonly coinbase: string
   /** Everything the block changed so far, the prelude included. */
@@ -181,7 +183,7 @@ type Candidate = {
 export class ParallelExecutor implements BlockExecutor {
   readonly mode = 'parallel' as const
   /** Committed write sets since `logStart`, in order: how workers' cached state follows the chain. */
-  private log: LogEntry[] = []
+  private log: (LogEntry & { packed?: PackedLogEntry })[] = []
   /** Sequence number of `log[0]`. */
   private logStart = 0
   /** Keys (accounts, slots, cleared storages) written in the log's entries. */
@@ -445,8 +447,8 @@ export class ParallelExecutor implements BlockExecutor {
         const hash = blockHash(n)
         if (hash !== undefined) ancestors.set(n.toString(), hash)
       }
-      const env: BlockEnv = { header: header.toJSON() as Record<string, string | undefined>, ancestors }
-      return { header, state, env, coinbase: bytesToUnprefixedHex(header.coinbase.bytes), delta, unpublished: mergeDelta(createStateDelta(), delta), reads, executed: [], rejected: [], gasUsed: 0n, rounds: 0, aborts: 0, conflicts: new Map(), vmBlock: undefined }
+      const env: BlockEnv = { header: header.toJSON() as Record<string, string | undefined>, ancestors: packForWorkers(ancestors) }
+      return { header, state, env, ancestors, coinbase: bytesToUnprefixedHex(header.coinbase.bytes), delta, unpublished: mergeDelta(createStateDelta(), delta), reads, executed: [], rejected: [], gasUsed: 0n, rounds: 0, aborts: 0, conflicts: new Map(), vmBlock: undefined }
     } catch (error) {
       this.openBlocks--
       throw error
@@ -604,7 +606,7 @@ export class ParallelExecutor implements BlockExecutor {
       (item) => item.tx,
       block.vmBlock,
       committed,
-      (n) => block.env.ancestors.get(n.toString()),
+      (n) => block.ancestors.get(n.toString()),
     )
     this.mainBusyMs += performance.now() - started
     for (const n of blockNumbers) block.reads.blockNumbers.add(n)
@@ -615,7 +617,9 @@ export class ParallelExecutor implements BlockExecutor {
   private async run(block: BlockEnv, txs: TxInput[], reads: ReadSet): Promise<readonly TxOutcome[]> {
     let from = Math.max(this.logStart, Math.min(...(this.acked.size < this.threads ? [0] : [...this.acked.values()])))
     for (;;) {
-      const task: ExecuteTask = { block, entries: this.log.slice(Math.max(0, from - this.logStart)), logLength: this.logEnd, durableBelow: this.durableBelow, txs }
+      // Each entry is packed once, when it first goes to a worker.
+      const entries = this.log.slice(Math.max(0, from - this.logStart)).map((entry) => (entry.packed ??= { seq: entry.seq, delta: packForWorkers(entry.delta) }))
+      const task: ExecuteTask = { block, entries, logLength: this.logEnd, durableBelow: this.durableBelow, txs }
       const result = (await this.pool.run(task)) as ExecuteResult
       if (result.kind === 'behind') {
         // Trimmed entries are resent as far as the log has them; a worker behind those reads LMDB.

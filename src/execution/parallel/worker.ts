@@ -15,7 +15,8 @@ import { createStateDelta } from '../../state/types.ts'
 import { mergeDelta } from '../../state/delta.ts'
 import { OverlayReader } from '../../state/overlay-reader.ts'
 import { LmdbStore } from '../../storage/lmdb-store.ts'
-import type { ExecuteResult, ExecuteTask, LogEntry, TxInput, WorkerInit, WorkerStateSource } from './protocol.ts'
+import { type ExecuteResult, type ExecuteTask, type LogEntry, type TxInput, unpackFromCoordinator, type WorkerInit, type WorkerStateSource } from './protocol.ts'
+import type { StateDelta } from '../../state/types.ts'
 import { ChunkRunner } from './chunk-runner.ts'
 import { recoverSendersWith } from '../recover-senders.ts'
 
@@ -59,7 +60,7 @@ function blockFor(task: ExecuteTask): Block {
   const key = JSON.stringify(task.block.header)
   if (key !== blockKey || block === undefined) {
     block = createBlock({ header: task.block.header }, { common: runner.common, setHardfork: false })
-    ancestors = task.block.ancestors
+    ancestors = unpackFromCoordinator<ReadonlyMap<string, Uint8Array>>(task.block.ancestors)
     blockKey = key
   }
   return block
@@ -96,8 +97,9 @@ export default async function execute(task: ExecuteTask): Promise<ExecuteResult>
     state.delta = createStateDelta()
     for (const entry of undurable) mergeDelta(state.delta, entry.delta)
   }
-  for (const entry of task.entries) {
-    if (entry.seq < appliedUpTo) continue
+  for (const packed of task.entries) {
+    if (packed.seq < appliedUpTo) continue
+    const entry = { seq: packed.seq, delta: unpackFromCoordinator<StateDelta>(packed.delta) }
     if (entry.seq < durableBelow) cache.apply(entry.delta)
     else {
       undurable.push(entry)
