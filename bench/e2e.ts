@@ -69,7 +69,7 @@ import {
   signEip1559,
 } from './e2e-client.ts'
 import { type NodeHandle, problems, sleep, startAnvilNode, startMosaicNode, tail } from './nodes.ts'
-import { checkNames, createReport, median, parseBenchArgs, printReport, ratiosOf, writeReport, type BenchRatio, type BenchRow } from './report.ts'
+import { checkNames, createReport, median, parseBenchArgs, printReport, ratiosOf, takeIntegerOption, writeReport, type BenchRatio, type BenchRow } from './report.ts'
 
 /** `sequencer-history-off` (HISTORY_BLOCKS=0) and `sequencer-parallel` (EXECUTOR=parallel): variants of the sequencer, run only when named in --only. */
 const NODES = ['anvil', 'sequencer', 'devnet', 'sequencer-history-off', 'sequencer-parallel'] as const
@@ -112,21 +112,9 @@ const token = loadArtifact('MosaicToken')
 // ---------------------------------------------------------------------------------------------
 // Arguments: the shared ones, plus --gas-limit N (both nodes' block gas limit) and --rounds N.
 
-let gasLimit = 30_000_000n
-let rounds = 1
-const rest: string[] = []
-for (let i = 2; i < process.argv.length; i++) {
-  const arg = process.argv[i]!
-  if (arg === '--gas-limit' || arg.startsWith('--gas-limit=')) {
-    const value = arg === '--gas-limit' ? process.argv[++i] : arg.slice('--gas-limit='.length)
-    if (value === undefined || !/^[0-9]+$/.test(value) || BigInt(value) < 21_000n) throw new Error('--gas-limit needs an integer of at least 21000')
-    gasLimit = BigInt(value)
-  } else if (arg === '--rounds' || arg.startsWith('--rounds=')) {
-    const value = arg === '--rounds' ? process.argv[++i] : arg.slice('--rounds='.length)
-    if (value === undefined || !/^[0-9]+$/.test(value) || Number(value) < 1 || Number(value) > 20) throw new Error('--rounds needs an integer from 1 to 20')
-    rounds = Number(value)
-  } else rest.push(arg)
-}
+const gasOption = takeIntegerOption(process.argv.slice(2), 'gas-limit', 21_000, Number.MAX_SAFE_INTEGER, 30_000_000)
+const gasLimit = BigInt(gasOption.value)
+const { value: rounds, rest } = takeIntegerOption(gasOption.rest, 'rounds', 1, 20, 1)
 const args = parseBenchArgs('e2e', rest)
 checkNames('--only', args.only, NODES)
 checkNames('--workloads', args.workloads, WORKLOADS)

@@ -48,6 +48,7 @@ import {
   parseBenchArgs,
   printReport,
   ratiosOf,
+  takeIntegerOption,
   writeReport,
   type BenchRatio,
   type BenchRow,
@@ -71,16 +72,7 @@ const RATIOS: readonly (readonly [VariantName, VariantName])[] = [
 ]
 
 // Arguments: the shared ones, plus --runs N (timed runs per variant, default 3; the median is reported).
-let RUNS = 3
-const rest: string[] = []
-for (let i = 2; i < process.argv.length; i++) {
-  const arg = process.argv[i]!
-  if (arg === '--runs' || arg.startsWith('--runs=')) {
-    const value = arg === '--runs' ? process.argv[++i] : arg.slice('--runs='.length)
-    if (value === undefined || !/^[0-9]+$/.test(value) || Number(value) < 1 || Number(value) > 9) throw new Error('--runs needs an integer from 1 to 9')
-    RUNS = Number(value)
-  } else rest.push(arg)
-}
+const { value: RUNS, rest } = takeIntegerOption(process.argv.slice(2), 'runs', 1, 9, 3)
 const args = parseBenchArgs('exec', rest)
 // Quick: small enough that the stock variant (~150–400 tx/s) keeps 4 workloads × 4 variants ×
 // (1 warm-up + RUNS) runs near two minutes; full: BENCHMARKS.md, "Sizes".

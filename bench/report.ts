@@ -67,6 +67,27 @@ export function parseBenchArgs(name: string, argv: readonly string[] = process.a
   return { quick, out: out ?? defaultResultPath(name), outGiven: out !== undefined, only, workloads, profile }
 }
 
+/**
+ * Takes a bench's own integer option, `--name N` or `--name=N` (from `min` to `max`), out of the
+ * command line's arguments: its value (`fallback` when absent) and the arguments left, for
+ * `parseBenchArgs`.
+ */
+export function takeIntegerOption(argv: readonly string[], name: string, min: number, max: number, fallback: number): { value: number; rest: string[] } {
+  let value = fallback
+  const rest: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg !== `--${name}` && !arg.startsWith(`--${name}=`)) {
+      rest.push(arg)
+      continue
+    }
+    const text = arg === `--${name}` ? argv[++i] : arg.slice(name.length + 3)
+    if (text === undefined || !/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) throw new Error(`--${name} needs an integer from ${min} to ${max}`)
+    value = Number(text)
+  }
+  return { value, rest }
+}
+
 export function median(values: readonly number[]): number {
   if (values.length === 0) throw new Error('median of no values')
   const sorted = [...values].sort((a, b) => a - b)
