@@ -9,7 +9,7 @@ import type { WorkloadName } from './workloads.ts'
 /** The variants a plain `npm run bench:exec` runs; `--only` may name any other of the grammar below. */
 export const VARIANTS = ['stock', 'sequential', 'sequential-x2', 'parallel-1', 'parallel-2', 'parallel-1+main', 'parallel-2+main'] as const
 /**
- * A variant's name: `stock`, `sequential`, `sequential-x<N>` or `parallel-<N>[+main][+all]` (see
+ * A variant's name: `stock`, `sequential`, `sequential-x<N>` or `parallel-<N>[+main][+all][+noprobe]` (see
  * `parseVariant`).
  */
 export type VariantName = string
@@ -27,9 +27,10 @@ export type VariantSpec =
    * `parallel-<N>`: the parallel executor on N worker threads; `+main`: the main thread runs a
    * chunk of every round itself (the node's way); `+all`: every block goes to the workers
    * (`minParallelWork` 0) instead of the cheap ones to the sequential fallback, to measure how the
-   * parallel machinery itself scales.
+   * parallel machinery itself scales; `+noprobe`: no probe round for contracts not seen yet
+   * (`probeTxsPerChunk` 0), as before 2026-12-04.
    */
-  | { readonly kind: 'parallel'; readonly threads: number; readonly mainThreadShare: boolean; readonly allParallel: boolean }
+  | { readonly kind: 'parallel'; readonly threads: number; readonly mainThreadShare: boolean; readonly allParallel: boolean; readonly probe: boolean }
 
 /** Most threads or copies a variant may name: the executor's own bound (`EXECUTOR_THREADS`). */
 const MAX_THREADS = 256
@@ -47,11 +48,11 @@ export function parseVariant(name: string): VariantSpec | undefined {
     const n = count(copies[1]!)
     return n !== undefined && n >= 2 ? { kind: 'sequential', copies: n } : undefined
   }
-  const parallel = /^parallel-([1-9][0-9]*)(\+main)?(\+all)?$/.exec(name)
+  const parallel = /^parallel-([1-9][0-9]*)(\+main)?(\+all)?(\+noprobe)?$/.exec(name)
   if (parallel === null) return undefined
   const threads = count(parallel[1]!)
   if (threads === undefined) return undefined
-  return { kind: 'parallel', threads, mainThreadShare: parallel[2] !== undefined, allParallel: parallel[3] !== undefined }
+  return { kind: 'parallel', threads, mainThreadShare: parallel[2] !== undefined, allParallel: parallel[3] !== undefined, probe: parallel[4] === undefined }
 }
 
 export type ExecWorkerData = {

@@ -413,7 +413,7 @@ function threadCpuMs(): number | undefined {
 export async function createParallelVariant(workload: Workload, common: Common, name: VariantName): Promise<Variant> {
   const spec = parseVariant(name)
   if (spec?.kind !== 'parallel') throw new Error(`${name} is not a parallel variant`)
-  const { threads, mainThreadShare, allParallel } = spec
+  const { threads, mainThreadShare, allParallel, probe } = spec
   const blocks = decodeBlocks(workload.blocks, common)
   const headers = workload.blocks.map((_, i) => createBlockHeader(blockHeaderData(workload, i), { common }))
   const warmupBlocks = decodeBlocks(workload.warmup.blocks, common)
@@ -434,6 +434,7 @@ export async function createParallelVariant(workload: Workload, common: Common, 
       source: { kind: 'snapshot', state: snapshot },
       fallback: await createSequentialExecutor({ common }),
       ...(allParallel ? { minParallelWork: 0 } : {}),
+      ...(probe ? {} : { probeTxsPerChunk: 0 }),
     })
     const flatState = new FlatState(backend)
     for (let i = 0; i < warmupBlocks.length; i++) {

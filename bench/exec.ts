@@ -25,11 +25,12 @@
  * executor, which must write the same values.
  *
  * Variants beyond these, for `--only`: `sequential-x<N>` (N sequential executors in N processes at
- * once: the ceiling of N threads) and `parallel-<N>[+main][+all]` (N worker threads; `+main`: the
- * main thread runs a chunk of every round; `+all`: every block on the workers, none on the
- * fallback). For the parallel variants the table adds the workers' busy time per transaction and
- * the main thread's CPU time (/proc), which in a `parallel-<N>+all` run is the coordinator's
- * alone. How it scales over 1-15 threads (a larger machine than this one):
+ * once: the ceiling of N threads) and `parallel-<N>[+main][+all][+noprobe]` (N worker threads;
+ * `+main`: the main thread runs a chunk of every round; `+all`: every block on the workers, none
+ * on the fallback; `+noprobe`: no probe round for contracts not seen yet). For the parallel
+ * variants the table adds the workers' busy time per transaction and the main thread's CPU time
+ * (/proc), which in a `parallel-<N>+all` run is the coordinator's alone. How it scales over 1-15
+ * threads (a larger machine than this one):
  * `npm run bench:exec -- --workloads transfers,erc20 --only sequential,sequential-x4,parallel-1+main+all,…`
  * (`bench/exec-scaling.sh` runs the set the README reports).
  *
@@ -79,7 +80,7 @@ const args = parseBenchArgs('exec', rest)
 const SIZES = args.quick ? { txCount: 600, accountCount: 2_000 } : { txCount: 10_000, accountCount: 100_000 }
 for (const name of args.only ?? []) {
   if (parseVariant(name) === undefined) {
-    throw new Error(`--only: unknown variant ${JSON.stringify(name)} (stock, sequential, sequential-x<N>, parallel-<N>[+main][+all]; N from 1 to 256, at least 2 copies)`)
+    throw new Error(`--only: unknown variant ${JSON.stringify(name)} (stock, sequential, sequential-x<N>, parallel-<N>[+main][+all][+noprobe]; N from 1 to 256, at least 2 copies)`)
   }
 }
 checkNames('--workloads', args.workloads, WORKLOAD_NAMES)

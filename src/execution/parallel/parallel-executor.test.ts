@@ -15,7 +15,7 @@ import { LmdbStore } from '../../storage/lmdb-store.ts'
 import type { BlockExecution } from '../types.ts'
 import type { WorkerStateSource } from './protocol.ts'
 import { createSequentialExecutor } from '../sequential-executor.ts'
-import { createParallelExecutor, MIN_PARALLEL_WORK, predictedWork } from './parallel-executor.ts'
+import { createParallelExecutor, MIN_PARALLEL_WORK, predictedWork, PROBE_TXS_PER_CHUNK } from './parallel-executor.ts'
 
 const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
 const BLOCK = 48
@@ -48,19 +48,28 @@ async function firstBlock(workload: Workload) {
   return { header, transactions, sequential }
 }
 
-/** The workload's first block on a fresh parallel executor (2 threads, `minParallelWork` as given), and on the sequential one. */
-async function runBlock(workload: Workload, minParallelWork?: number): Promise<Run> {
+type ExecutorOptions = { readonly minParallelWork?: number; readonly probeTxsPerChunk?: number }
+
+/**
+ * The workload's first block on a fresh parallel executor (2 threads, options as given), and on
+ * the sequential one; with the executor and the block, to run it again.
+ */
+async function runFirstBlock(workload: Workload, options: ExecutorOptions = {}) {
   const { header, transactions, sequential } = await firstBlock(workload)
   const executor = createParallelExecutor({
     common,
     threads: 2,
     source: { kind: 'snapshot', state: { ...workload.preState, storageCleared: new Set() } },
     fallback: await createSequentialExecutor({ common }),
-    ...(minParallelWork === undefined ? {} : { minParallelWork }),
+    ...options,
   })
   closing.push(executor)
   const parallel = await executor.executeBlock({ header, transactions: transactions(), state: stateOf(workload), blockHash: () => undefined })
-  return { workload, parallel, sequential }
+  return { executor, header, transactions, run: { workload, parallel, sequential } satisfies Run }
+}
+
+async function runBlock(workload: Workload, minParallelWork?: number): Promise<Run> {
+  return (await runFirstBlock(workload, minParallelWork === undefined ? {} : { minParallelWork })).run
 }
 
 /** Same transactions in the same order, same gas, and the same post-state wherever either wrote (a write of an unchanged value may be left out). */
@@ -373,21 +382,38 @@ describe('the main thread runs a share of every round (mainThreadShare)', () => 
 
 describe('a round that cannot spread runs on the main thread', () => {
   it('behavior: AMM swaps spread over both workers, conflict on the pool, and the rest — one chunk, the pool now hot — runs on the main thread without mainThreadShare; the result is the sequential one', async () => {
-    const workload = workloadOf('amm')
-    const { header, transactions, sequential } = await firstBlock(workload)
-    const executor = createParallelExecutor({
-      common,
-      threads: 2,
-      minParallelWork: 0,
-      source: { kind: 'snapshot', state: { ...workload.preState, storageCleared: new Set() } },
-      fallback: await createSequentialExecutor({ common }),
-    })
-    closing.push(executor)
-    const parallel = await executor.executeBlock({ header, transactions: transactions(), state: stateOf(workload), blockHash: () => undefined })
+    const { executor, run } = await runFirstBlock(workloadOf('amm'), { minParallelWork: 0 })
+    const { parallel } = run
     assert.equal(parallel.stats.mode, 'parallel')
     assert.ok(parallel.stats.aborts > 0, 'the swaps never conflicted: nothing here tests a second round')
     assert.ok(executor.workerBusyMs > 0, 'the first round did not spread over the workers')
     assert.ok(executor.mainBusyMs > 0, 'the round of one chunk was shipped to a worker')
-    assertSameResult({ workload, parallel, sequential })
+    assertSameResult(run)
+  })
+})
+
+describe('a probe round first, for a contract not yet seen run in parallel', () => {
+  const freshRun = (name: WorkloadName, probeTxsPerChunk?: number) =>
+    runFirstBlock(workloadOf(name), { minParallelWork: 0, ...(probeTxsPerChunk === undefined ? {} : { probeTxsPerChunk }) })
+
+  it('behavior: AMM swaps, all on one pool, lose at most a probe round (2 chunks of 4) before the pool is known hot, where without the probe nearly the whole block ran for nothing; both give the sequential result', async () => {
+    const { run } = await freshRun('amm')
+    assert.equal(run.parallel.stats.mode, 'parallel')
+    assert.ok(run.parallel.stats.aborts > 0 && run.parallel.stats.aborts < 2 * PROBE_TXS_PER_CHUNK, `${run.parallel.stats.aborts} swaps ran again`)
+    assertSameResult(run)
+    // Control: without the probe the first round holds the whole block.
+    const { run: unprobed } = await freshRun('amm', 0)
+    assert.ok(unprobed.parallel.stats.aborts >= BLOCK - 2 * PROBE_TXS_PER_CHUNK, `${unprobed.parallel.stats.aborts} swaps ran again without the probe`)
+    assertSameResult(unprobed)
+  })
+
+  it('behavior: ERC-20 transfers pass the probe without a conflict, and the next block of calls into the now calm token runs in one round', async () => {
+    const { executor, header, transactions, run } = await freshRun('erc20')
+    assert.equal(run.parallel.stats.aborts, 0)
+    assert.equal(run.parallel.stats.rounds, 2, 'a probe round, then the rest')
+    assertSameResult(run)
+    // The same calls again (on the pre-state: a fresh state, as the block's effects do not matter here).
+    const again = await executor.executeBlock({ header, transactions: transactions(), state: stateOf(run.workload), blockHash: () => undefined })
+    assert.equal(again.stats.rounds, 1)
   })
 })
