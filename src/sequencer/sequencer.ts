@@ -367,7 +367,7 @@ export class Sequencer {
     const { chain, state, metrics, commitment } = this.o
     const sealStarted = performance.now()
     const number = template.number
-    const extras = witnessExtras(execution.reads, state, number - 1n, (n) => chain.getBlock(n)?.block.header.serialize())
+    const extras = witnessExtras(execution.reads, state, number - 1n, (n) => chain.getHeader(n)?.serialize())
     commitment.submit(number, execution.delta, { reads: execution.reads, ...extras })
     const stateRoot = await commitment.rootOf(laggedRootBlock(number, this.o.stateRootLag))
     const { block, stored, chainBlock } = assembleBlock(template, execution.executed, execution.gasUsed, stateRoot)
