@@ -480,7 +480,7 @@ export const defaults: ConfigValues = {
   rpcMaxBodyBytes: 5_242_880,
   rpcMaxBatch: 1000,
   rpcMaxConcurrent: 4096,
-  chainCacheBytes: 67_108_864,
+  chainCacheBytes: 16_777_216,
   stateCacheBytes: 134_217_728,
   trieCacheBytes: 134_217_728,
   historyBlocks: undefined,
