@@ -1,7 +1,7 @@
 /** Per-transaction facts computed once at admission and reused by execution. */
 import type { Common } from '@ethereumjs/common'
 import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx'
-import { Address, bigIntToUnpaddedBytes, bytesToBigInt } from '@ethereumjs/util'
+import { Address, bigIntToBytes, bigIntToUnpaddedBytes, bytesToBigInt } from '@ethereumjs/util'
 import { compactSignature, keccak256, recoverPublicKey } from '../crypto/crypto.ts'
 import { rlpEncode, rlpListItems, rlpListPrefix, rlpStringAt } from '../utils/rlp.ts'
 import { txCommonFor } from './common.ts'
@@ -82,8 +82,19 @@ export function pinRecoveredSender(tx: TypedTransaction, chainId: bigint): Addre
 /** Fields of each typed envelope, signature (yParity, r, s) included: EIP-2930, EIP-1559, EIP-7702. */
 const TYPED_FIELDS: Readonly<Record<number, number>> = { 1: 11, 2: 12, 4: 13 }
 const LEGACY_FIELDS = 9
-/** secp256k1's n / 2: a larger s is refused (EIP-2). */
-const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n
+/** secp256k1's n / 2, big-endian: a larger s is refused (EIP-2). */
+const HALF_N = bigIntToBytes(0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n)
+
+/**
+ * Whether `s` (big-endian, at most 32 bytes) is above n / 2. Compared byte by byte: as a bigint it
+ * went through a hex string built a character at a time, ~1 KB of garbage per transaction.
+ */
+function aboveHalfN(s: Uint8Array): boolean {
+  // Shorter is below 2^248, far below n / 2 (leading zeros included).
+  if (s.length < HALF_N.length) return false
+  for (let i = 0; i < s.length; i++) if (s[i] !== HALF_N[i]) return s[i]! > HALF_N[i]!
+  return false
+}
 
 /** What libsecp256k1 needs to recover a transaction's signer. */
 export type SignatureToRecover = {
@@ -119,7 +130,7 @@ export function signatureFromRlp(raw: Uint8Array, chainId: bigint): SignatureToR
   const signatureAt = list.items[fieldCount - 3]!
   const [vBytes, r, s] = list.items.slice(-3).map((at) => rlpStringAt(raw, at))
   if (vBytes === undefined || r === undefined || s === undefined || r.length > 32 || s.length > 32) return undefined
-  if (bytesToBigInt(s) > HALF_N) return undefined
+  if (aboveHalfN(s)) return undefined
   const v = bytesToBigInt(vBytes)
   const unsigned = raw.subarray(list.start, signatureAt)
   let recovery: bigint

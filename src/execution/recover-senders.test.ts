@@ -119,6 +119,22 @@ describe('sender recovery from the RLP (senderKeyFromRlp)', () => {
     assert.deepEqual(ecrecover(message, twin.at(-3)!.length === 0 ? 0n : 1n, twin.at(-2)!, twin.at(-1)!), signer)
     assert.match(String(reference(cases['high s (1559)']!)), /s-values greater than secp256k1n\/2/)
   })
+
+  it('behavior: the EIP-2 bound on s is n / 2 itself: taken at n / 2 and below, whatever its length, refused above', () => {
+    const [legacy, , , feeMarket] = signedTransactions(4)
+    const withS = (tx: TypedTransaction, s: bigint) => {
+      const typed = tx.type !== 0
+      const fields = RLP.decode(typed ? tx.serialize().subarray(1) : tx.serialize()) as Uint8Array[]
+      fields.splice(-1, 1, bigIntToUnpaddedBytes(s))
+      const body = RLP.encode(fields)
+      return typed ? Uint8Array.of(tx.type, ...body) : body
+    }
+    const half = N / 2n
+    for (const tx of [legacy!, feeMarket!]) {
+      for (const s of [half, half - 1n, (1n << 248n) - 1n, 1n]) assert.ok(signatureFromRlp(withS(tx, s), 901n) !== undefined, `type ${tx.type}, s = ${s.toString(16)} taken`)
+      for (const s of [half + 1n, half + (1n << 128n), N - 1n]) assert.equal(signatureFromRlp(withS(tx, s), 901n), undefined, `type ${tx.type}, s = ${s.toString(16)} refused`)
+    }
+  })
 })
 
 /** Serialized transactions the fast path does not take, each for its own reason. */
