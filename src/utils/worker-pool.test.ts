@@ -3,8 +3,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { startNativeWorkerPool } from './worker-pool.ts'
 
-const ECRECOVER_WORKER = new URL('../execution/ecrecover-worker.mjs', import.meta.url).href
-const workerData = { requestBytes: 97, answerBytes: 65 }
+/** A worker that loads libsecp256k1, as the parallel executor's do (`test/fixtures`). */
+const ADDON_WORKER = new URL('../../test/fixtures/native-addon-worker.mjs', import.meta.url).href
 
 /** The names of this process's threads, as `top -H` and `ps -L` show them. */
 function threadNames(): string[] {
@@ -19,7 +19,7 @@ function threadNames(): string[] {
 
 describe('native worker pools (startNativeWorkerPool)', () => {
   it('behavior: closed right after it starts, a pool waits until every thread has loaded its module, then stops them', async () => {
-    const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads: 2, workerData })
+    const workers = startNativeWorkerPool({ filename: ADDON_WORKER, threads: 2 })
     let loaded = false
     void workers.started.then(() => (loaded = true))
     assert.equal(loaded, false, 'no thread can have loaded libsecp256k1 in the same turn')
@@ -29,21 +29,21 @@ describe('native worker pools (startNativeWorkerPool)', () => {
   })
 
   it('behavior: a task under way when the pool closes finishes with its answer', async () => {
-    const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads: 1, workerData })
+    const workers = startNativeWorkerPool({ filename: ADDON_WORKER, threads: 1 })
     await workers.started
-    // 400 requests of zeros: each names no key, so each is answered 0 ‖ 64 zero bytes.
-    const answer = workers.pool.run(new Uint8Array(400 * 97), { name: 'recoverKeys' }) as Promise<Uint8Array>
+    // 4,000 keys of zeros: none is a curve point, so each is answered 0.
+    const answer = workers.pool.run(new Uint8Array(4000 * 33), { name: 'verifyKeys' }) as Promise<Uint8Array>
     await workers.close()
-    assert.equal((await answer).length, 400 * 65)
+    assert.deepEqual(await answer, new Uint8Array(4000))
   })
 
   it('behavior: a worker names its thread for the operating system (Linux), so top -H and bench:e2e tell the threads apart', { skip: existsSync('/proc/thread-self/comm') ? false : 'no /proc/thread-self (not Linux)' }, async () => {
     // Negative control: before the pool starts, no thread of this process bears the name.
-    assert.equal(threadNames().filter((name) => name === 'mosaic-recover').length, 0)
-    const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads: 2, workerData })
+    assert.equal(threadNames().filter((name) => name === 'mosaic-addon').length, 0)
+    const workers = startNativeWorkerPool({ filename: ADDON_WORKER, threads: 2 })
     try {
       await workers.started
-      assert.equal(threadNames().filter((name) => name === 'mosaic-recover').length, 2, `threads: ${threadNames().join(', ')}`)
+      assert.equal(threadNames().filter((name) => name === 'mosaic-addon').length, 2, `threads: ${threadNames().join(', ')}`)
     } finally {
       await workers.close()
     }
