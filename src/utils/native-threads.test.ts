@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { describe, it } from 'node:test'
+import { threadNames } from '../../test/thread-names.ts'
 import { startNativeThreads } from './native-threads.ts'
 
 const ECRECOVER_WORKER = new URL('../execution/ecrecover-worker.mjs', import.meta.url)
@@ -9,16 +10,6 @@ const ecrecoverData = { requestBytes: 97, answerBytes: 65 }
 const ECHO_WORKER = new URL('../../test/fixtures/echo-worker.mjs', import.meta.url)
 const FAILING_WORKER = new URL('../../test/fixtures/failing-worker.mjs', import.meta.url)
 
-/** The names of this process's threads, as `top -H` and `ps -L` show them. */
-function threadNames(): string[] {
-  return readdirSync('/proc/self/task').flatMap((tid) => {
-    try {
-      return [readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim()]
-    } catch {
-      return [] // exited meanwhile
-    }
-  })
-}
 const onLinux = existsSync('/proc/thread-self/comm') ? false : 'no /proc/thread-self (not Linux)'
 const named = (name: string) => threadNames().filter((n) => n === name).length
 

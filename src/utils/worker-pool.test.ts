@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { describe, it } from 'node:test'
+import { threadNames } from '../../test/thread-names.ts'
 import { startNativeWorkerPool } from './worker-pool.ts'
 
 /** A worker that loads libsecp256k1, as the parallel executor's do (`test/fixtures`). */
 const ADDON_WORKER = new URL('../../test/fixtures/native-addon-worker.mjs', import.meta.url).href
-
-/** The names of this process's threads, as `top -H` and `ps -L` show them. */
-function threadNames(): string[] {
-  return readdirSync('/proc/self/task').flatMap((tid) => {
-    try {
-      return [readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim()]
-    } catch {
-      return [] // exited meanwhile
-    }
-  })
-}
 
 describe('native worker pools (startNativeWorkerPool)', () => {
   it('behavior: closed right after it starts, a pool waits until every thread has loaded its module, then stops them', async () => {
