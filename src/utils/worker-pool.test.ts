@@ -1,15 +1,25 @@
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { threadNames } from '../../test/thread-names.ts'
 import { startNativeWorkerPool } from './worker-pool.ts'
 
-/** A worker that loads libsecp256k1, as the parallel executor's do (`test/fixtures`). */
-const ADDON_WORKER = new URL('../../test/fixtures/native-addon-worker.mjs', import.meta.url).href
+const ECRECOVER_WORKER = new URL('../execution/ecrecover-worker.mjs', import.meta.url).href
+const workerData = { requestBytes: 97, answerBytes: 65 }
+
+/** The names of this process's threads, as `top -H` and `ps -L` show them. */
+function threadNames(): string[] {
+  return readdirSync('/proc/self/task').flatMap((tid) => {
+    try {
+      return [readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim()]
+    } catch {
+      return [] // exited meanwhile
+    }
+  })
+}
 
 describe('native worker pools (startNativeWorkerPool)', () => {
   it('behavior: closed right after it starts, a pool waits until every thread has loaded its module, then stops them', async () => {
-    const workers = startNativeWorkerPool({ filename: ADDON_WORKER, threads: 2 })
+    const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads: 2, workerData })
     let loaded = false
     void workers.started.then(() => (loaded = true))
     assert.equal(loaded, false, 'no thread can have loaded libsecp256k1 in the same turn')
@@ -19,21 +29,21 @@ describe('native worker pools (startNativeWorkerPool)', () => {
   })
 
   it('behavior: a task under way when the pool closes finishes with its answer', async () => {
-    const workers = startNativeWorkerPool({ filename: ADDON_WORKER, threads: 1 })
+    const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads: 1, workerData })
     await workers.started
-    // 4,000 keys of zeros: none is a curve point, so each is answered 0.
-    const answer = workers.pool.run(new Uint8Array(4000 * 33), { name: 'verifyKeys' }) as Promise<Uint8Array>
+    // 400 requests of zeros: each names no key, so each is answered 0 ‖ 64 zero bytes.
+    const answer = workers.pool.run(new Uint8Array(400 * 97), { name: 'recoverKeys' }) as Promise<Uint8Array>
     await workers.close()
-    assert.deepEqual(await answer, new Uint8Array(4000))
+    assert.equal((await answer).length, 400 * 65)
   })
 
   it('behavior: a worker names its thread for the operating system (Linux), so top -H and bench:e2e tell the threads apart', { skip: existsSync('/proc/thread-self/comm') ? false : 'no /proc/thread-self (not Linux)' }, async () => {
     // Negative control: before the pool starts, no thread of this process bears the name.
-    assert.equal(threadNames().filter((name) => name === 'mosaic-addon').length, 0)
-    const workers = startNativeWorkerPool({ filename: ADDON_WORKER, threads: 2 })
+    assert.equal(threadNames().filter((name) => name === 'mosaic-recover').length, 0)
+    const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads: 2, workerData })
     try {
       await workers.started
-      assert.equal(threadNames().filter((name) => name === 'mosaic-addon').length, 2, `threads: ${threadNames().join(', ')}`)
+      assert.equal(threadNames().filter((name) => name === 'mosaic-recover').length, 2, `threads: ${threadNames().join(', ')}`)
     } finally {
       await workers.close()
     }

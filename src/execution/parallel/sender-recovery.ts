@@ -29,7 +29,7 @@ import type { Piscina } from 'piscina'
 import { txCommonFor } from '../../chain/common.ts'
 import { signatureFromRlp } from '../../chain/transaction.ts'
 import { recoverSendersWith } from '../recover-senders.ts'
-import { startNativeThreads } from '../../utils/native-threads.ts'
+import { startNativeWorkerPool } from '../../utils/worker-pool.ts'
 
 /** The answer per transaction: the sender's 64-byte public key, or why recovery failed. */
 export type RecoveredSender = Uint8Array | string
@@ -155,7 +155,7 @@ export function shipToExecutorWorkers(pool: Piscina, threads: number): ShipSende
   }
 }
 
-const ECRECOVER_WORKER = new URL('../ecrecover-worker.mjs', import.meta.url)
+const ECRECOVER_WORKER = new URL('../ecrecover-worker.mjs', import.meta.url).href
 /** One request to `ecrecover-worker.mjs`: signing hash (32) ‖ r ‖ s (64) ‖ recovery id (1). */
 const REQUEST_BYTES = 97
 /** One answer: 1 ‖ public key (64), or 0 ‖ 64 zero bytes for a signature that names no key. */
@@ -168,14 +168,13 @@ const ANSWER_BYTES = 65
  * (~50 µs). What that path does not take, and a signature with no key, get ethereumjs' answer and
  * error message here (`recoverSendersWith`): malformed transactions only. A worker that decoded
  * the transactions itself loaded the TypeScript loader and ethereumjs, ~50 MB more resident
- * memory under load (bench:e2e) for the same work. A shipment is one message each way
- * (`utils/native-threads.ts`), not a piscina task: under single requests a shipment leaves every
- * millisecond, and piscina's bookkeeping and wake-up cost this thread ~2–3× what the message does.
+ * memory under load (bench:e2e) for the same work.
  */
 export function createSenderRecovery({ common, threads }: { common: Common; threads: number }): { senders: SenderRecoveryPool; close(): Promise<void> } {
   const chainId = common.chainId()
   const txCommon = txCommonFor(common)
-  const workers = startNativeThreads({ filename: ECRECOVER_WORKER, threads, workerData: { requestBytes: REQUEST_BYTES, answerBytes: ANSWER_BYTES } })
+  const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads, workerData: { requestBytes: REQUEST_BYTES, answerBytes: ANSWER_BYTES } })
+  const { pool } = workers
   const ship: ShipSenders = async (raws) => {
     const taken: number[] = []
     const requests: Uint8Array[] = []
@@ -194,7 +193,7 @@ export function createSenderRecovery({ common, threads }: { common: Common; thre
       chunk.forEach((request, i) => bytes.set(request, i * REQUEST_BYTES))
       return bytes
     })
-    const answers = await Promise.all(packed.map((bytes, thread) => workers.request(thread, bytes)))
+    const answers = await Promise.all(packed.map((bytes) => pool.run(bytes, { name: 'recoverKeys', transferList: [bytes.buffer] }) as Promise<Uint8Array>))
     const senders = new Array<RecoveredSender | undefined>(raws.length)
     let k = 0
     for (const chunk of answers) {
