@@ -14,11 +14,11 @@
  * listeners. The block that seals it clears the preconfirmed view in the turn it becomes the head.
  */
 import { EventEmitter } from 'node:events'
-import { bytesToUnprefixedHex } from '@ethereumjs/util'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import type { StateDelta } from '../state/types.ts'
 import type { LmdbStore, StoredBlock } from '../storage/lmdb-store.ts'
 import type { Chain, ChainBlock } from './chain.ts'
+import { bytesToUnprefixedHex } from '../utils/hex.ts'
 
 /** The commitment pipeline as the writer sees it (`commitment/pipeline.ts`). */
 export interface CommitmentLog {

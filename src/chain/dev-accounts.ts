@@ -2,9 +2,10 @@
  * The devnet's funded accounts: the first ten of the standard test mnemonic, the same accounts
  * anvil and Hardhat print (BIP-44 path m/44'/60'/0'/0/i).
  */
-import { bytesToHex, privateToAddress, toChecksumAddress } from '@ethereumjs/util'
+import { privateToAddress, toChecksumAddress } from '@ethereumjs/util'
 import { mnemonicToSeedSync } from 'ethereum-cryptography/bip39/index.js'
 import { HDKey } from 'ethereum-cryptography/hdkey.js'
+import { bytesToHex } from '../utils/hex.ts'
 
 export const DEV_MNEMONIC = 'test test test test test test test test test test test junk'
 export const DEV_ACCOUNT_COUNT = 10

@@ -5,13 +5,14 @@
 import { readFileSync } from 'node:fs'
 import { createBlock, createBlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
-import { bytesToUnprefixedHex, concatBytes, hexToBytes, isHexString, KECCAK256_NULL, setLengthLeft, unpadBytes } from '@ethereumjs/util'
+import { concatBytes, hexToBytes, isHexString, KECCAK256_NULL, setLengthLeft, unpadBytes } from '@ethereumjs/util'
 import type { Config } from '../config/config.ts'
 import { keccak256 } from '../crypto/crypto.ts'
 import type { ChainBlock } from './chain.ts'
 import { MosaicError } from '../errors.ts'
 import { createStateDelta, type StateDelta } from '../state/types.ts'
 import { DEV_ACCOUNT_BALANCE, type DevAccount } from './dev-accounts.ts'
+import { bytesToUnprefixedHex } from '../utils/hex.ts'
 
 export type GenesisAlloc = Record<
   string,

@@ -14,11 +14,12 @@
 import { type BlockHeader, createBlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import { blockCommonFor } from './common.ts'
-import { type Address, bytesToHex, createAddressFromString, equalsBytes } from '@ethereumjs/util'
+import { type Address, createAddressFromString, equalsBytes } from '@ethereumjs/util'
 import type { Config } from '../config/config.ts'
 import { keccak256 } from '../crypto/crypto.ts'
 import { VerificationError } from '../errors.ts'
 import { nextBaseFee } from './base-fee.ts'
+import { bytesToHex } from '../utils/hex.ts'
 
 export type HeaderRules = {
   readonly common: Common

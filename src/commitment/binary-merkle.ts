@@ -8,9 +8,10 @@
  * are recomputed when a page is read. One page per changed 16-shard group instead of one record
  * per changed node: ~10× fewer LMDB writes, and any stored root still yields every leaf and path.
  */
-import { bytesToHex, concatBytes, equalsBytes } from '@ethereumjs/util'
+import { concatBytes, equalsBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
 import { EMPTY_ROOT, MissingNodeError, type NodeLoader, type NodeSink } from './trie.ts'
+import { bytesToHex } from '../utils/hex.ts'
 
 /** zero[d] = the root of a subtree of height d whose leaves are all empty shards. */
 const PAGE_LEVELS = 4

@@ -14,11 +14,12 @@
  * Storage proofs are standard in both modes (per-account storage tries, keyed by keccak(slot)).
  */
 import { RLP } from '@ethereumjs/rlp'
-import { bytesToHex, bytesToUnprefixedHex, equalsBytes } from '@ethereumjs/util'
+import { equalsBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
 import { binaryPathFromStore, binaryRootOf } from './binary-merkle.ts'
 import { type AccountLeaf, decodeAccountLeaf, type Layout, subtrieOf } from './layout.ts'
 import { bytesToNibbles, MerkleTrie, MissingNodeError, type NodeLoader } from './trie.ts'
+import { bytesToHex, bytesToUnprefixedHex } from '../utils/hex.ts'
 
 export type ShardProof = { readonly shard: number; readonly shardRoot: Uint8Array; readonly siblings: readonly Uint8Array[] }
 

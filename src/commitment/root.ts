@@ -2,13 +2,14 @@
  * Turning sub-trie roots into the state root, per commitment mode (`layout.ts`), and the state
  * root of a whole state computed from scratch (genesis, tests).
  */
-import { bytesToUnprefixedHex, equalsBytes } from '@ethereumjs/util'
+import { equalsBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
 import type { StateDelta } from '../state/types.ts'
 import { BinaryMerkleTree, leavesFromStore } from './binary-merkle.ts'
 import { accountUpdates, SubtrieEngine, type SubtrieRoot } from './engine.ts'
 import type { Layout } from './layout.ts'
 import { combineSubtries, decodeNode, EMPTY_ROOT, type NodeLoader, type NodeSink, splitIntoSubtries } from './trie.ts'
+import { bytesToUnprefixedHex } from '../utils/hex.ts'
 
 export interface RootAggregator {
   /**

@@ -8,9 +8,10 @@
  * balance ‖ code hash (32)] ‖ slot count (4) ‖ slots: slot (32) ‖ value length (1) ‖ value ‖
  * read-slot count (4) ‖ read slots (32 each).
  */
-import { bytesToBigInt, bytesToUnprefixedHex, unprefixedHexToBytes } from '@ethereumjs/util'
+import { bytesToBigInt, unprefixedHexToBytes } from '@ethereumjs/util'
 import type { AccountUpdate } from './engine.ts'
 import { unpaddedBytes } from './layout.ts'
+import { bytesToUnprefixedHex } from '../utils/hex.ts'
 
 export class UpdateWriter {
   private buffer = new Uint8Array(1 << 16)

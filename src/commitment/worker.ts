@@ -14,12 +14,12 @@
  */
 import { getHeapStatistics } from 'node:v8'
 import { parentPort, workerData } from 'node:worker_threads'
-import { bytesToUnprefixedHex } from '@ethereumjs/util'
 import { LmdbStore, type TrieNodeWrite, trieNodeKey } from '../storage/lmdb-store.ts'
 import { SubtrieEngine, type SubtrieRoot, type TrieMemory } from './engine.ts'
 import { readUpdates } from './update-codec.ts'
 import { keccak256 } from '../crypto/crypto.ts'
 import { subtrieOf } from './layout.ts'
+import { bytesToUnprefixedHex } from '../utils/hex.ts'
 
 export type CommitmentWorkerInit = {
   readonly splitNibbles: number

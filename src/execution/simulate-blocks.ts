@@ -17,7 +17,7 @@ import { blockCommonFor, txCommonFor } from '../chain/common.ts'
 import type { Common } from '@ethereumjs/common'
 import type { EVM, EVMResult, InterpreterStep, Message } from '@ethereumjs/evm'
 import { createFeeMarket1559Tx, type TypedTransaction } from '@ethereumjs/tx'
-import { Address, bytesToUnprefixedHex, setLengthLeft, bigIntToBytes, equalsBytes } from '@ethereumjs/util'
+import { Address, setLengthLeft, bigIntToBytes, equalsBytes } from '@ethereumjs/util'
 import { runTx } from '@ethereumjs/vm'
 import { nextBaseFee } from '../chain/base-fee.ts'
 import type { ChainBlock } from '../chain/chain.ts'
@@ -31,6 +31,7 @@ import { applyStateOverrides, type BlockOverrides, overriddenPrecompiles, type S
 import { type CallRequest, revertMessage, txRejection } from './simulate.ts'
 import type { BlockHashLookup, ExecutedTx } from './types.ts'
 import { applyBlockPrelude, createExecutionVM } from './vm.ts'
+import { bytesToUnprefixedHex } from '../utils/hex.ts'
 
 /** geth's limit on blocks in one simulation, gaps included. */
 export const MAX_SIMULATED_BLOCKS = 256

@@ -10,7 +10,7 @@ import { blockCommonFor, txCommonFor } from '../chain/common.ts'
 import type { Common } from '@ethereumjs/common'
 import { type AccessList, createAccessList2930Tx, createFeeMarket1559Tx, createLegacyTx, type TypedTransaction } from '@ethereumjs/tx'
 import type { InterpreterStep } from '@ethereumjs/evm'
-import { Account, Address, bigIntToUnpaddedBytes, bytesToHex, bytesToUnprefixedHex, equalsBytes, generateAddress, KECCAK256_NULL } from '@ethereumjs/util'
+import { Account, Address, bigIntToUnpaddedBytes, equalsBytes, generateAddress, KECCAK256_NULL } from '@ethereumjs/util'
 import { type RunTxResult, runTx, type VM } from '@ethereumjs/vm'
 import { pinSenderAddress } from '../chain/transaction.ts'
 import { MosaicError } from '../errors.ts'
@@ -19,6 +19,7 @@ import type { StateReader } from '../state/types.ts'
 import { applyStateOverrides, type BlockOverrides, overriddenHeaderData, overriddenPrecompiles, type StateOverrides } from './overrides.ts'
 import type { BlockHashLookup } from './types.ts'
 import { createExecutionVM, type ExecutionVM } from './vm.ts'
+import { bytesToHex, bytesToUnprefixedHex } from '../utils/hex.ts'
 
 export type CallRequest = {
   from?: Uint8Array | undefined

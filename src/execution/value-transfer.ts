@@ -32,10 +32,11 @@
 import type { Block } from '@ethereumjs/block'
 import { ConsensusType, Hardfork } from '@ethereumjs/common'
 import { Capability, getCalldataFloorGas, type TypedTransaction } from '@ethereumjs/tx'
-import { bytesToUnprefixedHex, equalsBytes, KECCAK256_NULL, MAX_INTEGER } from '@ethereumjs/util'
+import { equalsBytes, KECCAK256_NULL, MAX_INTEGER } from '@ethereumjs/util'
 import type { VM } from '@ethereumjs/vm'
 import type { JournaledStateManager } from '../state/journaled-state-manager.ts'
 import type { AccountRecord } from '../state/types.ts'
+import { bytesToUnprefixedHex } from '../utils/hex.ts'
 
 /** What the executors take from `runTx`'s result, for a transfer. */
 export type ValueTransferResult = {

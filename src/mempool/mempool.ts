@@ -9,8 +9,9 @@
  */
 import type { Common } from '@ethereumjs/common'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { type Address, bytesToHex, bytesToUnprefixedHex } from '@ethereumjs/util'
+import type { Address } from '@ethereumjs/util'
 import type { StateReader } from '../state/types.ts'
+import { bytesToHex, bytesToUnprefixedHex } from '../utils/hex.ts'
 import { decodeAndValidate, maxCost, maxFeePerGas, maxPriorityFeePerGas, type RecoverSender, type StatelessLimits, txRejected } from './validate.ts'
 
 export type PoolEntry = {

@@ -2,7 +2,6 @@
  * Connects a node to its L1: the inbox (deployed here on a devnet that has none), the sender
  * account, and the poster fed from the node's store and commitment pipeline.
  */
-import { bytesToHex } from '@ethereumjs/util'
 import { type Address, createPublicClient, type Hex, http, type PublicClient } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { deriveDevAccounts } from '../chain/dev-accounts.ts'
@@ -15,6 +14,7 @@ import { L1Sender } from '../l1/sender.ts'
 import type { QueueBackend } from '../queue/queue.ts'
 import { boundedFetch, DEFAULT_FETCH_LIMITS, type FetchLimits } from '../utils/bounded-fetch.ts'
 import type { MosaicNode } from './node.ts'
+import { bytesToHex } from '../utils/hex.ts'
 
 /** The poster's view of a node: blocks from the store, roots and witnesses once durable. */
 export function nodeBatchSource(node: MosaicNode): BatchSource {

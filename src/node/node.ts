@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os'
 import { RLP } from '@ethereumjs/rlp'
 import type { Common } from '@ethereumjs/common'
-import { bytesToHex, createAddressFromString, equalsBytes } from '@ethereumjs/util'
+import { createAddressFromString, equalsBytes } from '@ethereumjs/util'
 import { Chain, type ChainBlock } from '../chain/chain.ts'
 import { ChainWriter } from '../chain/chain-writer.ts'
 import { type Layout, layoutName, layoutOf } from '../commitment/layout.ts'
@@ -33,6 +33,7 @@ import { LmdbStore } from '../storage/lmdb-store.ts'
 import { Mutex } from '../utils/mutex.ts'
 import { BlockEvents } from './block-events.ts'
 import { memoryStatus, registerMemoryMetrics } from './memory.ts'
+import { bytesToHex } from '../utils/hex.ts'
 
 export type MosaicNode = {
   readonly config: Config

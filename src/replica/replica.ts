@@ -15,7 +15,7 @@ import type { Common } from '@ethereumjs/common'
 import { blockCommonFor } from '../chain/common.ts'
 import { RLP } from '@ethereumjs/rlp'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { type Address, bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
+import { type Address, equalsBytes, hexToBytes } from '@ethereumjs/util'
 import { Bloom, type TxReceipt } from '@ethereumjs/vm'
 import { encodeReceipt } from '../chain/receipt.ts'
 import { blockOf, serializeBlock } from '../chain/block.ts'
@@ -29,6 +29,7 @@ import type { MosaicNode } from '../node/node.ts'
 import { decodeStateDelta } from '../state/delta-codec.ts'
 import type { StateDelta } from '../state/types.ts'
 import { RpcSource } from '../rpc/client.ts'
+import { bytesToHex } from '../utils/hex.ts'
 
 type ReceiptJSON = { status: `0x${string}`; cumulativeGasUsed: `0x${string}`; from?: unknown; logs: { address: `0x${string}`; topics: `0x${string}`[]; data: `0x${string}` }[] }
 

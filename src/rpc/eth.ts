@@ -3,8 +3,8 @@
  * in the history window, calls, fees, transactions, logs and proofs. Filters and subscriptions
  * are in `filters.ts` and `subscriptions.ts`.
  */
-import { type Address, bigIntToBytes, bigIntToHex, bytesToBigInt, bytesToUnprefixedHex, intToHex, KECCAK256_NULL, setLengthLeft } from '@ethereumjs/util'
-import { bytesToHex } from '../utils/hex.ts'
+import { type Address, bigIntToBytes, bigIntToHex, bytesToBigInt, intToHex, KECCAK256_NULL, setLengthLeft } from '@ethereumjs/util'
+import { bytesToHex, bytesToUnprefixedHex } from '../utils/hex.ts'
 import type { ChainBlock } from '../chain/chain.ts'
 import { nextBaseFee } from '../chain/base-fee.ts'
 import { proveAccount, proveStorage } from '../commitment/proof.ts'

@@ -3,8 +3,8 @@
  * message naming the parameter and what was expected.
  */
 import type { AccessList } from '@ethereumjs/tx'
-import { bigIntToUnpaddedBytes, bytesToUnprefixedHex } from '@ethereumjs/util'
-import { bytesToHex, checkedHexToBytes } from '../utils/hex.ts'
+import { bigIntToUnpaddedBytes } from '@ethereumjs/util'
+import { bytesToHex, bytesToUnprefixedHex, checkedHexToBytes } from '../utils/hex.ts'
 import type { AccountOverride, BlockOverrides, StateOverrides } from '../execution/overrides.ts'
 import type { CallRequest } from '../execution/simulate.ts'
 import { invalidParams } from './errors.ts'

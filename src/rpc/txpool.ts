@@ -6,13 +6,14 @@
  * are formatted as `eth_getTransactionByHash` returns a pooled one (no block; `gasPrice` is the
  * fee cap of an EIP-1559 transaction, as geth's `NewRPCPendingTransaction` without a block).
  */
-import { bytesToUnprefixedHex, intToHex, toChecksumAddress } from '@ethereumjs/util'
+import { intToHex, toChecksumAddress } from '@ethereumjs/util'
 import type { PoolEntry, SenderContent } from '../mempool/mempool.ts'
 import { maxFeePerGas } from '../mempool/validate.ts'
 import { RpcError, rpcErrorCodes } from './errors.ts'
 import { formatTransaction } from './format.ts'
 import type { Handler } from './methods.ts'
 import * as p from './params.ts'
+import { bytesToUnprefixedHex } from '../utils/hex.ts'
 
 /**
  * Most transactions `txpool_content` and `txpool_inspect` list in one answer (the default

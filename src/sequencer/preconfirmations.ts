@@ -13,7 +13,7 @@ import type { Common } from '@ethereumjs/common'
 import { blockCommonFor } from '../chain/common.ts'
 import { RLP } from '@ethereumjs/rlp'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { type Address, bytesToUnprefixedHex } from '@ethereumjs/util'
+import { type Address } from '@ethereumjs/util'
 import { Bloom } from '@ethereumjs/vm'
 import { blockOf } from '../chain/block.ts'
 import type { ChainBlock, StoredReceipt } from '../chain/chain.ts'
@@ -26,6 +26,7 @@ import { mergeDelta } from '../state/delta.ts'
 import { OverlayReader } from '../state/overlay-reader.ts'
 import type { StateReader } from '../state/types.ts'
 import { rlpEncode } from '../utils/rlp.ts'
+import { bytesToUnprefixedHex } from '../utils/hex.ts'
 
 /** A mini-batch as the sequencer hands it to `ChainWriter.preconfirm`: with its executed transactions and the open block's header. */
 export type PreconfirmedMiniBatch = MiniBatchToPreconfirm & {

@@ -12,7 +12,7 @@
 import type { BlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { type Address, bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { type Address, equalsBytes } from '@ethereumjs/util'
 import type { ChainWriter } from '../chain/chain-writer.ts'
 import { childHeaderTemplate, type HeaderRules, laggedRootBlock } from '../chain/header-rules.ts'
 import type { Chain, ChainBlock } from '../chain/chain.ts'
@@ -30,6 +30,7 @@ import type { NodeMetrics } from '../metrics/registry.ts'
 import type { FlatState } from '../state/flat-state.ts'
 import type { LmdbStore } from '../storage/lmdb-store.ts'
 import { Mutex } from '../utils/mutex.ts'
+import { bytesToHex } from '../utils/hex.ts'
 
 export type SequencerOptions = {
   readonly common: Common

@@ -11,10 +11,11 @@
  * Addresses, slots and code are sorted, so one delta has one encoding.
  */
 import { RLP } from '@ethereumjs/rlp'
-import { bytesToBigInt, bytesToUnprefixedHex } from '@ethereumjs/util'
+import { bytesToBigInt } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
 import { MosaicError } from '../errors.ts'
 import { createStateDelta, type StateDelta } from './types.ts'
+import { bytesToUnprefixedHex } from '../utils/hex.ts'
 
 export const DELTA_VERSION = 1
 

@@ -10,17 +10,11 @@
  */
 import type { AccountFields, StateManagerInterface } from '@ethereumjs/common'
 import { OriginalStorageCache } from '@ethereumjs/statemanager'
-import {
-  Account,
-  type Address,
-  bytesToUnprefixedHex,
-  equalsBytes,
-  KECCAK256_NULL,
-  unpadBytes,
-} from '@ethereumjs/util'
+import { Account, type Address, equalsBytes, KECCAK256_NULL, unpadBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
 import { MosaicError } from '../errors.ts'
 import { type AccountRecord, createStateDelta, type StateDelta, type StateReader } from './types.ts'
+import { bytesToUnprefixedHex } from '../utils/hex.ts'
 
 type UndoEntry =
   | { kind: 'account'; key: string; previous: AccountRecord | null | undefined }

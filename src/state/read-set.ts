@@ -3,8 +3,9 @@
  * what it wrote (`witness/`). Recorded by the executors as they read.
  */
 import { RLP } from '@ethereumjs/rlp'
-import { bigIntToUnpaddedBytes, bytesToBigInt, bytesToUnprefixedHex, unprefixedHexToBytes } from '@ethereumjs/util'
+import { bigIntToUnpaddedBytes, bytesToBigInt, unprefixedHexToBytes } from '@ethereumjs/util'
 import type { AccountRecord, StateReader } from './types.ts'
+import { bytesToUnprefixedHex } from '../utils/hex.ts'
 
 export type ReadSet = {
   /** Accounts read (lowercase hex, no 0x). */

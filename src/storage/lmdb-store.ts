@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { RLP } from '@ethereumjs/rlp'
-import { bigIntToUnpaddedBytes, bytesToBigInt, bytesToHex, bytesToUnprefixedHex, equalsBytes, KECCAK256_NULL, unprefixedHexToBytes } from '@ethereumjs/util'
+import { bigIntToUnpaddedBytes, bytesToBigInt, equalsBytes, KECCAK256_NULL, unprefixedHexToBytes } from '@ethereumjs/util'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { MosaicError } from '../errors.ts'
 import { decodeStateDelta, encodeStateDelta } from '../state/delta-codec.ts'
@@ -17,6 +17,7 @@ import { metaKeys, numberKey, readNumberKey, SCHEMA_VERSION, storageKey, tables 
 import { rlpEncode, rlpListString } from '../utils/rlp.ts'
 import { POINTER_BYTES, SegmentedFiles, StaticFile, decodePointer } from './static-file.ts'
 import { TxIndex, type TxIndexOptions, type TxLocation } from './tx-index.ts'
+import { bytesToHex, bytesToUnprefixedHex } from '../utils/hex.ts'
 
 type Table = Database<Uint8Array, Uint8Array>
 

@@ -6,9 +6,10 @@
  */
 import type { EVMResult, InterpreterStep } from '@ethereumjs/evm'
 import type { RunTxResult } from '@ethereumjs/vm'
-import { bigIntToHex, bytesToHex, intToHex, setLengthLeft, bigIntToBytes } from '@ethereumjs/util'
+import { bigIntToHex, intToHex, setLengthLeft, bigIntToBytes } from '@ethereumjs/util'
 import { gethError, type LastStep, revertReason } from './evm-names.ts'
 import type { CallTracerOptions, CallType, EnterFrame, Tracer, TxTraceContext } from './types.ts'
+import { bytesToHex } from '../utils/hex.ts'
 
 export type CallLog = { address: string; topics: string[]; data: string; position: string; index: string }
 

@@ -9,11 +9,11 @@ import { applyStateOverrides, type StateOverrides } from '../execution/overrides
 import { type CallRequest, CallStateManager, callTransaction, withPrecompiles } from '../execution/simulate.ts'
 import type { BlockHashLookup } from '../execution/types.ts'
 import { createExecutionVM } from '../execution/vm.ts'
-import { bytesToUnprefixedHex } from '@ethereumjs/util'
 import type { StateReader } from '../state/types.ts'
 import type { TraceBudget } from './budget.ts'
 import { runTraced } from './run.ts'
 import type { Tracer } from './types.ts'
+import { bytesToUnprefixedHex } from '../utils/hex.ts'
 
 export type TraceCallParameters = {
   readonly common: Common

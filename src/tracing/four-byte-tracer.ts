@@ -6,8 +6,8 @@
  */
 import type { EVMResult, InterpreterStep } from '@ethereumjs/evm'
 import type { RunTxResult } from '@ethereumjs/vm'
-import { bytesToHex } from '@ethereumjs/util'
 import type { EnterFrame, Tracer, TxTraceContext } from './types.ts'
+import { bytesToHex } from '../utils/hex.ts'
 
 export class FourByteTracer implements Tracer {
   private context!: TxTraceContext

@@ -7,18 +7,9 @@
  */
 import type { EVMResult, InterpreterStep } from '@ethereumjs/evm'
 import type { RunTxResult } from '@ethereumjs/vm'
-import {
-  bigIntToBytes,
-  bigIntToHex,
-  bytesToBigInt,
-  bytesToHex,
-  bytesToUnprefixedHex,
-  equalsBytes,
-  generateAddress,
-  generateAddress2,
-  setLengthLeft,
-} from '@ethereumjs/util'
+import { bigIntToBytes, bigIntToHex, bytesToBigInt, equalsBytes, generateAddress, generateAddress2, setLengthLeft } from '@ethereumjs/util'
 import type { EnterFrame, PrestateTracerOptions, Tracer, TxTraceContext } from './types.ts'
+import { bytesToHex, bytesToUnprefixedHex } from '../utils/hex.ts'
 
 export type PrestateAccount = { balance?: string; nonce?: number; code?: string; storage?: Record<string, string> }
 export type PrestateResult = Record<string, PrestateAccount> | { pre: Record<string, PrestateAccount>; post: Record<string, PrestateAccount> }

@@ -7,7 +7,6 @@
  */
 import { type Block, createBlock } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
-import { bytesToHex } from '@ethereumjs/util'
 import { runTx } from '@ethereumjs/vm'
 import type { BlockHashLookup } from '../execution/types.ts'
 import { applyBlockPrelude, createExecutionVM } from '../execution/vm.ts'
@@ -16,6 +15,7 @@ import type { StateReader } from '../state/types.ts'
 import { isTraceLimitError, type TraceBudget } from './budget.ts'
 import { runTraced, yieldToEventLoop } from './run.ts'
 import type { Tracer } from './types.ts'
+import { bytesToHex } from '../utils/hex.ts'
 
 export type ReplayBlockParameters = {
   readonly common: Common

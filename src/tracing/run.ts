@@ -7,11 +7,12 @@
 import type { Block } from '@ethereumjs/block'
 import type { EVM, InterpreterStep, Message } from '@ethereumjs/evm'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { Address, bytesToUnprefixedHex, equalsBytes, KECCAK256_NULL } from '@ethereumjs/util'
+import { Address, equalsBytes, KECCAK256_NULL } from '@ethereumjs/util'
 import { type RunTxOpts, type RunTxResult, runTx, type VM } from '@ethereumjs/vm'
 import type { JournaledStateManager } from '../state/journaled-state-manager.ts'
 import type { TraceBudget } from './budget.ts'
 import type { CallType, TraceStateView, Tracer } from './types.ts'
+import { bytesToUnprefixedHex } from '../utils/hex.ts'
 
 /** How long the EVM may run before a step yields to the event loop. */
 const YIELD_EVERY_MS = 5

@@ -7,9 +7,10 @@
  */
 import type { EVMResult, InterpreterStep } from '@ethereumjs/evm'
 import type { RunTxResult } from '@ethereumjs/vm'
-import { bytesToHex, bytesToUnprefixedHex, setLengthLeft, bigIntToBytes } from '@ethereumjs/util'
+import { setLengthLeft, bigIntToBytes } from '@ethereumjs/util'
 import type { EnterFrame, StructLoggerOptions, Tracer, TxTraceContext } from './types.ts'
 import { callGasCost, gethError } from './evm-names.ts'
+import { bytesToHex, bytesToUnprefixedHex } from '../utils/hex.ts'
 
 export type StructLog = {
   pc: number

@@ -13,10 +13,11 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { bytesToHex, hexToBytes, isHexString } from '@ethereumjs/util'
+import { hexToBytes, isHexString } from '@ethereumjs/util'
 import { type Layout, layoutName } from '../commitment/layout.ts'
 import { MosaicError, VerificationError } from '../errors.ts'
 import type { BlockSource, RawBlockData } from '../rpc/client.ts'
+import { bytesToHex } from '../utils/hex.ts'
 
 type BundleJSON = {
   version: 1

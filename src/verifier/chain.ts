@@ -11,7 +11,7 @@
  */
 import type { Block } from '@ethereumjs/block'
 import { decodeForeignBlock } from '../chain/block.ts'
-import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { equalsBytes } from '@ethereumjs/util'
 import { laggedRootBlock, type ParentHeader, validateChildHeader } from '../chain/header-rules.ts'
 import { isMosaicError, MosaicError, VerificationError } from '../errors.ts'
 import { decodeStateDelta } from '../state/delta-codec.ts'
@@ -20,6 +20,7 @@ import { type BlockWitness, decodeWitness } from '../witness/witness.ts'
 import type { ChainRules } from './rules.ts'
 import type { BlockSource, RawBlockData } from '../rpc/client.ts'
 import { checkClaims, type Verdict, verifyBlock } from './verify.ts'
+import { bytesToHex } from '../utils/hex.ts'
 
 export type ChildContext = {
   readonly parent: ParentHeader

@@ -23,7 +23,7 @@
  */
 import type { Block } from '@ethereumjs/block'
 import { decodeHeader } from '../chain/block.ts'
-import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
+import { equalsBytes, hexToBytes } from '@ethereumjs/util'
 import { createPublicClient, type Hex, http, type PublicClient } from 'viem'
 import { hostname } from 'node:os'
 import { laggedRootBlock, type ParentHeader } from '../chain/header-rules.ts'
@@ -37,6 +37,7 @@ import { checkChildHeader, verifyChild } from './chain.ts'
 import type { ChainRules } from './rules.ts'
 import type { BlockSource } from '../rpc/client.ts'
 import { boundedFetch } from '../utils/bounded-fetch.ts'
+import { bytesToHex } from '../utils/hex.ts'
 
 export type VerifyJob = {
   readonly batch: string

@@ -12,7 +12,6 @@ import { mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { serve, type ServerType } from '@hono/node-server'
 import { RLP } from '@ethereumjs/rlp'
-import { bytesToHex } from '@ethereumjs/util'
 import { Hono } from 'hono'
 import { layoutName } from '../commitment/layout.ts'
 import type { Config } from '../config/config.ts'
@@ -26,6 +25,7 @@ import { ChainVerifier } from './chain.ts'
 import { L1Verifier } from './follow-l1.ts'
 import { type ChainRules, chainRulesOf } from './rules.ts'
 import { type BlockSource, RpcSource } from '../rpc/client.ts'
+import { bytesToHex } from '../utils/hex.ts'
 
 export type VerifierStatus = {
   /** The sequencer's URL or the bundle directory. */

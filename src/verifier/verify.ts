@@ -8,7 +8,7 @@
 import type { Block } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
-import { bytesToBigInt, bytesToHex, bytesToUnprefixedHex, concatBytes, equalsBytes, KECCAK256_NULL, unprefixedHexToBytes } from '@ethereumjs/util'
+import { bytesToBigInt, concatBytes, equalsBytes, KECCAK256_NULL, unprefixedHexToBytes } from '@ethereumjs/util'
 import { Bloom } from '@ethereumjs/vm'
 import { encodeReceipt } from '../chain/receipt.ts'
 import { decodeTransaction, pinRecoveredSender, serializedTx } from '../chain/transaction.ts'
@@ -25,6 +25,7 @@ import { encodeStateDelta } from '../state/delta-codec.ts'
 import { FlatState, type StateBackend } from '../state/flat-state.ts'
 import type { AccountRecord, StateDelta } from '../state/types.ts'
 import { type BlockWitness, createWitness } from '../witness/witness.ts'
+import { bytesToHex, bytesToUnprefixedHex } from '../utils/hex.ts'
 
 export type VerifyBlockParameters = {
   readonly common: Common

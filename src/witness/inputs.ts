@@ -4,9 +4,10 @@
  * headers from the parent back to the oldest block BLOCKHASH looked up. The read set and code
  * hashes are stored with the block, so the witness can be rebuilt after a crash.
  */
-import { bytesToUnprefixedHex, equalsBytes, KECCAK256_NULL } from '@ethereumjs/util'
+import { equalsBytes, KECCAK256_NULL } from '@ethereumjs/util'
 import type { ReadSet } from '../state/read-set.ts'
 import type { StateReader } from '../state/types.ts'
+import { bytesToUnprefixedHex } from '../utils/hex.ts'
 
 export type WitnessExtras = { readonly codes: Uint8Array[]; readonly codeHashes: Uint8Array[]; readonly headers: Uint8Array[] }
 

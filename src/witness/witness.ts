@@ -28,9 +28,10 @@
 import { promisify } from 'node:util'
 import { brotliCompress, brotliCompressSync, brotliDecompressSync, constants, deflateRawSync, inflateRawSync } from 'node:zlib'
 import { RLP } from '@ethereumjs/rlp'
-import { bigIntToUnpaddedBytes, bytesToBigInt, bytesToHex, hexToBytes } from '@ethereumjs/util'
+import { bigIntToUnpaddedBytes, bytesToBigInt, hexToBytes } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/crypto.ts'
 import { MosaicError } from '../errors.ts'
+import { bytesToHex } from '../utils/hex.ts'
 
 /** How a binary witness's body is compressed; its first byte names it (`WITNESS_VERSIONS`). */
 export type WitnessFormat = 'deflate' | 'brotli'

@@ -5,7 +5,7 @@
  * left to optimistic validation.
  */
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { bytesToUnprefixedHex } from '@ethereumjs/util'
+import { bytesToUnprefixedHex } from '../../utils/hex.ts'
 
 const TRANSFER = 'a9059cbb' // transfer(address,uint256)
 const TRANSFER_FROM = '23b872dd' // transferFrom(address,address,uint256)

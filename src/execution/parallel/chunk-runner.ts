@@ -13,7 +13,7 @@
 import type { Block } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { bytesToUnprefixedHex, equalsBytes, KECCAK256_NULL } from '@ethereumjs/util'
+import { equalsBytes, KECCAK256_NULL } from '@ethereumjs/util'
 import { runTx } from '@ethereumjs/vm'
 import { mergeDelta } from '../../state/delta.ts'
 import { JournaledStateManager } from '../../state/journaled-state-manager.ts'
@@ -24,6 +24,7 @@ import { createExecutionVM, type ExecutionVM } from '../vm.ts'
 import type { TxOutcome } from './protocol.ts'
 import { accountKey } from './protocol.ts'
 import { FeeRecipientReads, RecordingReader } from './recording-reader.ts'
+import { bytesToUnprefixedHex } from '../../utils/hex.ts'
 
 const EMPTY_ACCOUNT = { nonce: 0n, balance: 0n, codeHash: KECCAK256_NULL }
 const NOTHING: StateReader = { getAccount: () => undefined, getStorage: () => new Uint8Array(0), getCode: () => undefined }

@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url'
 import { type Block, type BlockHeader, createBlock } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { Address, bytesToUnprefixedHex, KECCAK256_NULL } from '@ethereumjs/util'
+import { Address, KECCAK256_NULL } from '@ethereumjs/util'
 import { Bloom, paramsVM, type TxReceipt } from '@ethereumjs/vm'
 import type { Piscina } from 'piscina'
 import { hasPinnedSender, pinSender, serializedTx } from '../../chain/transaction.ts'
@@ -41,6 +41,7 @@ import { type BlockEnv, type ExecuteResult, type ExecuteTask, type ExecutorWorke
 import { accountKey, slotKey } from './protocol.ts'
 import { RECOVERY_COALESCE_MS, recoverOnThisThread, SenderRecoveryPool, shipToExecutorWorkers } from './sender-recovery.ts'
 import { type NativeWorkerPool, startNativeWorkerPool } from '../../utils/worker-pool.ts'
+import { bytesToUnprefixedHex } from '../../utils/hex.ts'
 
 export type CreateParallelExecutorParameters = {
   readonly common: Common
