@@ -6,8 +6,6 @@ import { compactSignature, keccak256, recoverPublicKey } from '../crypto/crypto.
 import { rlpEncode, rlpListItems, rlpListPrefix, rlpStringAt } from '../utils/rlp.ts'
 import { txCommonFor } from './common.ts'
 
-const pinned = new WeakSet<TypedTransaction>()
-
 /**
  * Recover the sender's public key once (or take `publicKey`, recovered from the same bytes
  * elsewhere, e.g. on a worker thread), cache it where ethereumjs looks for it (so
@@ -23,7 +21,6 @@ export function pinSender(tx: TypedTransaction, publicKey?: Uint8Array): Address
   const sender = new Address(keccak256(key).subarray(12))
   Object.defineProperty(tx, 'getSenderAddress', { value: () => sender })
   Object.freeze(tx)
-  pinned.add(tx)
   return sender
 }
 
@@ -35,28 +32,38 @@ export function pinSender(tx: TypedTransaction, publicKey?: Uint8Array): Address
 export function pinSenderAddress(tx: TypedTransaction, sender: Address): void {
   Object.defineProperty(tx, 'getSenderAddress', { value: () => sender })
   Object.freeze(tx)
-  pinned.add(tx)
 }
 
-/** Whether the transaction's sender is known without recovering it. */
+/** Whether the transaction's sender is known without recovering it: pinned by one of the two above (an own `getSenderAddress`; ethereumjs' is on the prototype). */
 export function hasPinnedSender(tx: TypedTransaction): boolean {
-  return pinned.has(tx)
+  return Object.hasOwn(tx, 'getSenderAddress')
 }
 
-const serialized = new WeakMap<TypedTransaction, Uint8Array>()
+/**
+ * What a transaction arrived as, kept on the transaction itself: a property a `WeakMap` held
+ * instead made every admitted transaction an ephemeron, which each young-generation collection
+ * re-examines while the transaction lives (until its block is sealed). In a microbenchmark of
+ * objects kept alive a block's worth, a WeakSet and a WeakMap entry each made the collections'
+ * pauses 2.5–5× longer than a property did.
+ */
+const SERIALIZED = Symbol('serialized')
+/** The bytes of a transaction frozen before they were remembered (tests, tools): it cannot take a property any more. */
+const serializedFrozen = new WeakMap<TypedTransaction, Uint8Array>()
 
 /**
  * Remember the bytes a transaction arrived as, and its hash — keccak of those bytes — where
- * ethereumjs caches it for a frozen tx (it would re-encode the whole tx to hash it).
+ * ethereumjs caches it for a frozen tx (it would re-encode the whole tx to hash it). Call it
+ * before the transaction is frozen (`pinSender` freezes it) to keep them on the transaction.
  */
 export function rememberSerialized(tx: TypedTransaction, raw: Uint8Array): void {
-  serialized.set(tx, raw)
+  if (Object.isFrozen(tx)) serializedFrozen.set(tx, raw)
+  else Object.defineProperty(tx, SERIALIZED, { value: raw })
   tx.cache.hash = keccak256(raw)
 }
 
 /** The bytes a transaction arrived as (re-encoding it costs a few µs per transaction). */
 export function serializedTx(tx: TypedTransaction): Uint8Array {
-  return serialized.get(tx) ?? tx.serialize()
+  return (tx as { [SERIALIZED]?: Uint8Array })[SERIALIZED] ?? serializedFrozen.get(tx) ?? tx.serialize()
 }
 
 /**

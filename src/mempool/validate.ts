@@ -164,6 +164,8 @@ export async function decodeAndValidate(raw: Uint8Array, common: Common, limits:
   if (feeCap < limits.baseFeeFloor) {
     throw txRejected(`transaction underpriced: max fee per gas ${feeCap} below the base fee floor ${limits.baseFeeFloor}`)
   }
+  // Before the sender is pinned, which freezes the transaction: its bytes are kept on it.
+  rememberSerialized(tx, raw)
   let sender: Address
   try {
     // On this thread the fields are checked already (the constructor above): the key comes
@@ -176,7 +178,6 @@ export async function decodeAndValidate(raw: Uint8Array, common: Common, limits:
   // public key cached above instead of recovering it again.
   const errors = tx.getValidationErrors()
   if (errors.length > 0) throw txRejected(`invalid transaction: ${errors.join('; ')}`)
-  rememberSerialized(tx, raw)
   return { tx, sender, hash: tx.hash() }
 }
 
