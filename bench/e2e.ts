@@ -1,6 +1,6 @@
 /**
  * `npm run bench:e2e [-- --quick] [--only anvil,sequencer,devnet,sequencer-history-off,sequencer-parallel] [--workloads …] [--gas-limit N]
- * [--rounds N] [--profile DIR]`: the end-to-end figure (BENCHMARKS.md, "End to end"). Starts, one
+ * [--rounds N] [--profile DIR] [--perf DIR]`: the end-to-end figure (BENCHMARKS.md, "End to end"). Starts, one
  * after the other, each alone on the machine while it is measured:
  *
  * - `anvil` (`@foundry-rs/anvil`, `--block-time 0.25`, chain 901);
@@ -49,7 +49,12 @@
  * (sequencer/anvil on `transfers-single` 0.76× and 0.93× in two runs an hour apart). `--rounds N`
  * repeats the whole sequence N times; each figure is then the median over the rounds and each
  * ratio the median of the rounds' own ratios (every round's ratios are printed as they come).
+ * `--perf DIR` runs Linux perf on each mosaic node over its timed run and prints where the CPU
+ * went, by thread and on the main thread (`perf.ts`; `--profile` is node's `--cpu-prof`, which
+ * on two cores charges a thread for the time it waits preempted).
  */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { hexToBytes } from '@ethereumjs/util'
 import { encodeDeployData, encodeFunctionData } from 'viem'
@@ -69,7 +74,8 @@ import {
   signEip1559,
 } from './e2e-client.ts'
 import { type NodeHandle, problems, sleep, startAnvilNode, startMosaicNode, tail } from './nodes.ts'
-import { checkNames, createReport, median, parseBenchArgs, printReport, ratiosOf, takeIntegerOption, writeReport, type BenchRatio, type BenchRow } from './report.ts'
+import { checkPerf, formatPerfSummary, recordPerf, summarizePerf } from './perf.ts'
+import { checkNames, createReport, median, parseBenchArgs, printReport, ratiosOf, takeIntegerOption, takeOption, writeReport, type BenchRatio, type BenchRow } from './report.ts'
 
 /** `sequencer-history-off` (HISTORY_BLOCKS=0) and `sequencer-parallel` (EXECUTOR=parallel): variants of the sequencer, run only when named in --only. */
 const NODES = ['anvil', 'sequencer', 'devnet', 'sequencer-history-off', 'sequencer-parallel'] as const
@@ -110,11 +116,19 @@ const RETRYABLE = /txpool is full|pool is full|account limit|limit exceeded|too 
 const token = loadArtifact('MosaicToken')
 
 // ---------------------------------------------------------------------------------------------
-// Arguments: the shared ones, plus --gas-limit N (both nodes' block gas limit) and --rounds N.
+// Arguments: the shared ones, plus --gas-limit N (both nodes' block gas limit), --rounds N and
+// --perf DIR (Linux perf on each mosaic node over its timed run: `perf.ts`).
 
 const gasOption = takeIntegerOption(process.argv.slice(2), 'gas-limit', 21_000, Number.MAX_SAFE_INTEGER, 30_000_000)
 const gasLimit = BigInt(gasOption.value)
-const { value: rounds, rest } = takeIntegerOption(gasOption.rest, 'rounds', 1, 20, 1)
+const roundsOption = takeIntegerOption(gasOption.rest, 'rounds', 1, 20, 1)
+const rounds = roundsOption.value
+const { value: perfOption, rest } = takeOption(roundsOption.rest, 'perf')
+const perfDir = perfOption === undefined ? undefined : resolve(perfOption)
+if (perfDir !== undefined) {
+  checkPerf('--perf')
+  mkdirSync(perfDir, { recursive: true })
+}
 const args = parseBenchArgs('e2e', rest)
 checkNames('--only', args.only, NODES)
 checkNames('--workloads', args.workloads, WORKLOADS)
@@ -569,10 +583,11 @@ for (let round = 1; round <= rounds; round++) {
     for (const name of nodes) {
       started = performance.now()
       const options = { chainId: CHAIN_ID, gasLimit, profile: args.profile }
+      const perf = perfDir !== undefined && name !== 'anvil'
       const node =
         name === 'anvil'
           ? await startAnvilNode(options)
-          : await startMosaicNode(name === 'devnet' ? 'devnet' : 'sequencer', { ...options, env: VARIANT_ENV[name] ?? {} })
+          : await startMosaicNode(name === 'devnet' ? 'devnet' : 'sequencer', { ...options, env: VARIANT_ENV[name] ?? {}, nodeArgs: perf ? ['--perf-basic-prof'] : [] })
       console.log(`\n${name} for ${plan.name}: up on ${node.url} in ${((performance.now() - started) / 1000).toFixed(1)} s${node.log === undefined ? '' : ` (log ${node.log})`}`)
       const client = new RpcClient(node.url, SENDERS)
       // eth_sendRawTransactionSync holds a connection until its receipt: at 300 tx/s and a 0.25 s
@@ -588,7 +603,17 @@ for (let round = 1; round <= rounds; round++) {
         const warm = await runWorkload(node, client, poller, warmup)
         console.log(`${name}: setup and warm-up (${warm.included}/${warmup.total} included) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
         await sleep(1000) // let the node settle (blocks still being sealed, roots, batches)
+        const perfData = perf ? join(perfDir!, `${name}-${plan.name}${rounds > 1 ? `-round${round}` : ''}.data`) : undefined
+        const recording = perfData === undefined ? undefined : recordPerf(node.pid, perfData)
         const r = await runWorkload(node, client, poller, plan, syncClient)
+        if (recording !== undefined) {
+          await recording.stop()
+          const text = formatPerfSummary(await summarizePerf(perfData!, node.pid), r.included)
+          writeFileSync(perfData!.replace(/\.data$/, '.txt'), `${text}\n`)
+          // The JIT's symbol map (--perf-basic-prof) is read by the summary; nothing else needs it.
+          rmSync(`/tmp/perf-${node.pid}.map`, { force: true })
+          console.log(`  perf (${perfData!.replace(/\.data$/, '.txt')}):\n${text.split('\n').slice(0, 24).map((l) => `    ${l}`).join('\n')}`)
+        }
         const add = (metric: string, value: number | undefined) => {
           if (value !== undefined && Number.isFinite(value)) rows.push({ workload: plan.name, variant: name, metric, value })
         }
@@ -689,5 +714,6 @@ printReport(report, {
 })
 writeReport(report, args.out)
 if (args.profile !== undefined) console.log(`CPU profiles of the mosaic processes in ${args.profile}/<node>/`)
+if (perfDir !== undefined) console.log(`perf recordings of the mosaic processes, and their summaries, in ${perfDir}/`)
 if (problems.length > 0) console.log(`\nproblems:\n${problems.join('\n')}`)
 process.exit(0)

@@ -23,6 +23,8 @@ export type NodeOptions = {
   readonly gasLimit: bigint
   /** Write CPU profiles of the mosaic process under `<profile>/<mode>/`. */
   readonly profile?: string | undefined
+  /** More options for the mosaic process's node (`--perf-basic-prof` for `bench:e2e --perf`). */
+  readonly nodeArgs?: readonly string[]
   /** More environment for the mosaic process (its options). */
   readonly env?: Readonly<Record<string, string>>
 }
@@ -100,7 +102,7 @@ async function ensureCompiled(): Promise<void> {
   console.log(`compiled ${modules} modules to dist/ (the sources changed since the last build)`)
 }
 
-export async function startMosaicNode(mode: 'sequencer' | 'devnet', { chainId: CHAIN_ID, gasLimit, profile, env: extra = {} }: NodeOptions): Promise<NodeHandle> {
+export async function startMosaicNode(mode: 'sequencer' | 'devnet', { chainId: CHAIN_ID, gasLimit, profile, nodeArgs = [], env: extra = {} }: NodeOptions): Promise<NodeHandle> {
   await ensureCompiled()
   const dir = mkdtempSync(join(tmpdir(), `mosaic-e2e-${mode}-`))
   tempDirs.add(dir)
@@ -132,7 +134,7 @@ export async function startMosaicNode(mode: 'sequencer' | 'devnet', { chainId: C
   }
   const log = join(dir, 'node.log')
   const fd = openSync(log, 'w')
-  const child = spawn(process.execPath, [...profileArgs, 'bin/mosaic.mjs', mode], { cwd: REPO, env, stdio: ['ignore', fd, fd] })
+  const child = spawn(process.execPath, [...profileArgs, ...nodeArgs, 'bin/mosaic.mjs', mode], { cwd: REPO, env, stdio: ['ignore', fd, fd] })
   closeSync(fd)
   children.add(child)
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))

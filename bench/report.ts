@@ -73,7 +73,15 @@ export function parseBenchArgs(name: string, argv: readonly string[] = process.a
  * `parseBenchArgs`.
  */
 export function takeIntegerOption(argv: readonly string[], name: string, min: number, max: number, fallback: number): { value: number; rest: string[] } {
-  let value = fallback
+  const { value: text, rest } = takeOption(argv, name)
+  if (text === undefined) return { value: fallback, rest }
+  if (!/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) throw new Error(`--${name} needs an integer from ${min} to ${max}`)
+  return { value: Number(text), rest }
+}
+
+/** `--<name> <value>` or `--<name>=<value>` taken out of `argv` (the last one given wins); `rest` is the other arguments. */
+export function takeOption(argv: readonly string[], name: string): { value: string | undefined; rest: string[] } {
+  let value: string | undefined
   const rest: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
@@ -82,8 +90,8 @@ export function takeIntegerOption(argv: readonly string[], name: string, min: nu
       continue
     }
     const text = arg === `--${name}` ? argv[++i] : arg.slice(name.length + 3)
-    if (text === undefined || !/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) throw new Error(`--${name} needs an integer from ${min} to ${max}`)
-    value = Number(text)
+    if (text === undefined || text === '' || text.startsWith('--')) throw new Error(`--${name} needs a value`)
+    value = text
   }
   return { value, rest }
 }
