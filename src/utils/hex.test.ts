@@ -12,6 +12,12 @@ describe('hex', () => {
       assert.equal(bytesToHex(view), reference(view), `${length} bytes`)
       assert.equal(bytesToUnprefixedHex(view), referenceUnprefixed(view), `${length} bytes, unprefixed`)
     }
+    // Arrays of their own, small ones on V8's heap (copied, not viewed: see ON_HEAP_MAX).
+    for (const length of [1, 20, 32, 64, 65, 100]) {
+      const own = Uint8Array.from(randomBytes(length))
+      assert.equal(bytesToHex(own), reference(own), `${length} bytes of its own`)
+      assert.equal(bytesToUnprefixedHex(own.subarray(1)), referenceUnprefixed(own.subarray(1)), `${length - 1} bytes, a view into ${length}`)
+    }
     // Every byte value, so that no digit is left to a random draw.
     const all = Uint8Array.from({ length: 256 }, (_, i) => i)
     assert.equal(bytesToHex(all), reference(all))
