@@ -147,14 +147,25 @@ export const metaKeys = {
   verifiedEventsTo: 'verified_events_to',
 } as const
 
+/**
+ * Written through a scratch view and copied out: a fresh 8-byte array lives on V8's heap, and a
+ * DataView over it would read its `.buffer`, which moves the bytes to a `malloc`'d backing store
+ * for good (see `ON_HEAP_MAX` in `utils/hex.ts`).
+ */
+const scratch = new DataView(new ArrayBuffer(8))
+const scratchBytes = new Uint8Array(scratch.buffer)
+
 export function numberKey(n: bigint | number): Uint8Array {
-  const key = new Uint8Array(8)
-  new DataView(key.buffer).setBigUint64(0, BigInt(n))
-  return key
+  scratch.setBigUint64(0, BigInt(n))
+  return scratchBytes.slice()
 }
 
+/** The number in a key's first 8 bytes (big-endian), read without touching the key's `.buffer`. */
 export function readNumberKey(key: Uint8Array): bigint {
-  return new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(0)
+  if (key.length < 8) throw new RangeError(`a number key has 8 bytes, not ${key.length}`)
+  const high = ((key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!) >>> 0
+  const low = ((key[4]! << 24) | (key[5]! << 16) | (key[6]! << 8) | key[7]!) >>> 0
+  return (BigInt(high) << 32n) | BigInt(low)
 }
 
 export function storageKey(address: Uint8Array, slot: Uint8Array): Uint8Array {
