@@ -12,6 +12,15 @@ describe('crypto', () => {
       const data = randomBytes(i % 300)
       assert.deepEqual(keccak256(data), jsKeccak256(data))
     }
+    // Arrays of their own, of every length around the copied ones (64 bytes or less), a long one
+    // before each short one: nothing of an earlier input is left in what a later one hashes.
+    for (let length = 0; length <= 130; length++) {
+      const long = Uint8Array.from(randomBytes(64))
+      const own = Uint8Array.from(randomBytes(length))
+      assert.deepEqual(keccak256(long), jsKeccak256(long))
+      assert.deepEqual(keccak256(own), jsKeccak256(own), `${length} bytes`)
+      assert.deepEqual(keccak256(own.subarray(1)), jsKeccak256(own.subarray(1)), `${length - 1} bytes at an offset`)
+    }
   })
 
   it('behavior: ecrecover equals pure-JS ecrecover on random keys, messages and chain ids', () => {

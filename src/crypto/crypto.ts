@@ -7,15 +7,28 @@
 import type { CustomCrypto } from '@ethereumjs/common'
 import { createKeccak } from 'hash-wasm'
 import secp256k1 from 'secp256k1'
+import { ON_HEAP_MAX } from '../utils/hex.ts'
 
 // hash-wasm hashers are created asynchronously once (WASM instantiation), then used
 // synchronously: init/update/digest run without awaiting anything.
 const hasher = await createKeccak(256)
 
+/**
+ * Where a small input is copied before hash-wasm reads it: hash-wasm views every input through
+ * its `.buffer`, and reading the `.buffer` of an array V8 keeps on its heap (addresses, slots, a
+ * 64-byte public key or mapping key) moves its bytes to a `malloc`'d backing store for good (see
+ * `ON_HEAP_MAX` in `utils/hex.ts`). This one is off the heap from the start (an ArrayBuffer of
+ * its own), so a view of it costs nothing.
+ */
+const stage = new Uint8Array(new ArrayBuffer(ON_HEAP_MAX))
+
 /** keccak-256 (the Ethereum variant, not NIST SHA3) of `data`. */
 export function keccak256(data: Uint8Array): Uint8Array {
   hasher.init()
-  hasher.update(data)
+  if (data.length <= ON_HEAP_MAX) {
+    stage.set(data)
+    hasher.update(stage.subarray(0, data.length))
+  } else hasher.update(data)
   return hasher.digest('binary')
 }
 

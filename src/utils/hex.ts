@@ -24,7 +24,7 @@ import { hexToBytes as smallHexToBytes, type PrefixedHexString } from '@ethereum
  * kept alive a while, hex through `Buffer.from(bytes.buffer, …)` took ~2.8 µs of CPU each
  * against ~0.4 µs through the copy (`.dev`-style microbenchmark, 3 million arrays).
  */
-const ON_HEAP_MAX = 64
+export const ON_HEAP_MAX = 64
 
 /** A Buffer over `bytes`' contents, made without reading the `.buffer` of an on-heap array. */
 function asBuffer(bytes: Uint8Array): Buffer {
