@@ -29,6 +29,38 @@ const LOW_SLOT = `00${'11'.repeat(31)}`
 const HIGH_SLOT = `ff${'22'.repeat(31)}`
 
 describe('LmdbStore', () => {
+  it('behavior: small values — account records, slots, short trie nodes, more than one 64 KB slab of them in one block — read back as written, and keep reading so after the next blocks', async () => {
+    const store = LmdbStore.open(tempDir())
+    try {
+      const count = 3_000
+      const address = (i: number) => i.toString(16).padStart(40, '0')
+      const slotValue = (i: number) => Uint8Array.of(i >> 8, i & 0xff, 7)
+      const delta = createStateDelta()
+      for (let i = 0; i < count; i++) {
+        delta.accounts.set(address(i), { nonce: BigInt(i), balance: 10n ** 18n + BigInt(i), codeHash: KECCAK256_NULL })
+        delta.storage.set(address(i), new Map([[LOW_SLOT, slotValue(i)]]))
+      }
+      await store.writeBlock(emptyBlock(0n), delta)
+      const nodes = Array.from({ length: count }, (_, i) => [new Uint8Array(32).fill(1).map((b, j) => (j < 4 ? (i >> (8 * j)) & 0xff : b)), Uint8Array.of(0xc2, i & 0x7f, 0x80 + (i % 3)), undefined] as [Uint8Array, Uint8Array, undefined])
+      await store.putTrieNodes(0n, nodes, [], 0)
+      // Later writes must not reach back into earlier values.
+      for (let n = 1n; n <= 3n; n++) {
+        const next = createStateDelta()
+        for (let i = 0; i < count; i += 7) next.accounts.set(address(count + i + Number(n) * count), { nonce: n, balance: n, codeHash: KECCAK256_NULL })
+        await store.writeBlock(emptyBlock(n), next)
+      }
+      for (let i = 0; i < count; i++) {
+        const account = store.readAccount(address(i))
+        assert.equal(account?.nonce, BigInt(i))
+        assert.equal(account?.balance, 10n ** 18n + BigInt(i))
+        assert.deepEqual(Uint8Array.from(store.readStorage(address(i), LOW_SLOT) ?? []), slotValue(i))
+        assert.deepEqual(Uint8Array.from(store.loadNode(nodes[i]![0]) ?? []), nodes[i]![1])
+      }
+    } finally {
+      await store.close()
+    }
+  })
+
   it('behavior: a storage wipe removes every slot of the account, including slots starting with 0xff; each block keeps its delta', async () => {
     const store = LmdbStore.open(tempDir())
     try {

@@ -17,7 +17,7 @@ import { metaKeys, numberKey, readNumberKey, SCHEMA_VERSION, storageKey, tables 
 import { rlpEncode, rlpListString } from '../utils/rlp.ts'
 import { POINTER_BYTES, SegmentedFiles, StaticFile, decodePointer } from './static-file.ts'
 import { TxIndex, type TxIndexOptions, type TxLocation } from './tx-index.ts'
-import { bytesToHex, bytesToUnprefixedHex } from '../utils/hex.ts'
+import { bytesToHex, bytesToUnprefixedHex, ON_HEAP_MAX } from '../utils/hex.ts'
 
 type Table = Database<Uint8Array, Uint8Array>
 
@@ -321,12 +321,50 @@ export function trieNodeKey(hash: Uint8Array, owner: Uint8Array | undefined): Ui
   return owner === undefined ? hash : concatBytes(owner, hash)
 }
 
-/** A node's stored value: its encoding, then the block that wrote it (8, BE). */
-function withBlock(enc: Uint8Array, block: bigint): Uint8Array {
-  const out = new Uint8Array(enc.length + 8)
-  out.set(enc)
-  new DataView(out.buffer).setBigUint64(enc.length, block)
-  return out
+/** Bytes of one `ValueSlab` buffer. */
+const SLAB_BYTES = 64 * 1024
+
+/**
+ * Small values on their way to lmdb-js, copied into a shared off-heap buffer. lmdb-js hands LMDB
+ * a value by the address of its ArrayBuffer (`getAddress(value.buffer)`, cached on the
+ * ArrayBuffer), and reading the `.buffer` of an array V8 keeps on its heap — an account record,
+ * a slot, a history shard, a short trie node: 64 bytes or less — moves its bytes to a `malloc`'d
+ * backing store for good, a native call and an ArrayBuffer the collector then tracks and frees,
+ * per value (see `ON_HEAP_MAX` in `utils/hex.ts`). In a slab, the address is taken once per
+ * 64 KB. No region is handed out twice: a full slab is replaced, and lives on only while a value
+ * in it is referenced (by a write under way).
+ */
+class ValueSlab {
+  private bytes = new Uint8Array(new ArrayBuffer(SLAB_BYTES))
+  private used = 0
+
+  /** A fresh region of `length` bytes (at most `ON_HEAP_MAX`). */
+  take(length: number): Uint8Array {
+    if (this.used + length > this.bytes.length) {
+      this.bytes = new Uint8Array(new ArrayBuffer(SLAB_BYTES))
+      this.used = 0
+    }
+    const region = this.bytes.subarray(this.used, this.used + length)
+    this.used += length
+    return region
+  }
+
+  /** `value` itself when it is large (kept off V8's heap anyway), else a copy of it in the slab. */
+  place(value: Uint8Array): Uint8Array {
+    if (value.length > ON_HEAP_MAX) return value
+    const region = this.take(value.length)
+    region.set(value)
+    return region
+  }
+
+  /** A node's stored value: its encoding, then the block that wrote it (8, BE). */
+  withBlock(enc: Uint8Array, block: bigint): Uint8Array {
+    const length = enc.length + 8
+    const out = length > ON_HEAP_MAX ? new Uint8Array(length) : this.take(length)
+    out.set(enc)
+    for (let i = 7, n = block; i >= 0; i--, n >>= 8n) out[enc.length + i] = Number(n & 0xffn)
+    return out
+  }
 }
 
 function writtenAt(stored: Uint8Array): bigint {
@@ -382,6 +420,8 @@ export class LmdbStore {
    * that checks it after its lookup never takes a pruned block's missing change set for "no change".
    */
   private historyFloor: bigint | undefined
+  /** Where small values are put before they go to lmdb-js (see `ValueSlab`). */
+  private readonly slab = new ValueSlab()
   /** The last block whose change sets are in the index tables (-1 for none). */
   private historyIndexedTo: bigint
   /** The last block of the index batch being committed, while one is. */
@@ -850,9 +890,9 @@ export class LmdbStore {
       }
       if (count === indexed.length) break
       const full = indexed.splice(0, Math.max(count, 1))
-      table.putSync(concatBytes(key, numberKey(full[full.length - 1]!)), encodeBlocks(full))
+      table.putSync(concatBytes(key, numberKey(full[full.length - 1]!)), this.slab.place(encodeBlocks(full)))
     }
-    if (indexed.length > 0) table.putSync(openKey, encodeBlocks(indexed))
+    if (indexed.length > 0) table.putSync(openKey, this.slab.place(encodeBlocks(indexed)))
     else if (open !== undefined) table.removeSync(openKey)
   }
 
@@ -1092,7 +1132,7 @@ export class LmdbStore {
    */
   async putTrieNodes(block: bigint, nodes: readonly TrieNodeWrite[], stale: readonly Uint8Array[], writer: number): Promise<void> {
     let last: Promise<boolean> | undefined
-    for (const [hash, enc, owner] of nodes) last = this.t.trieNodes.put(trieNodeKey(hash, owner), withBlock(enc, block))
+    for (const [hash, enc, owner] of nodes) last = this.t.trieNodes.put(trieNodeKey(hash, owner), this.slab.withBlock(enc, block))
     if (stale.length > 0) last = this.t.trieStale.put(staleKey(block, writer), encodeKeys(stale))
     await last
   }
@@ -1166,7 +1206,7 @@ export class LmdbStore {
     let events: BlockEvent[] = []
     await this.inCallOrder(witnesses.length > 0 ? [this.witnessFile] : [], () => this.env.transaction(() => {
       for (const { number, root, nodes, stale } of blocks) {
-        for (const [hash, enc] of nodes) this.t.trieNodes.putSync(hash, withBlock(enc, number))
+        for (const [hash, enc] of nodes) this.t.trieNodes.putSync(hash, this.slab.withBlock(enc, number))
         if (stale !== undefined && stale.length > 0) this.t.trieStale.putSync(staleKey(number, AGGREGATE_WRITER), encodeKeys(stale))
         this.t.stateRoots.putSync(numberKey(number), root)
         const witness = witnessPointer.get(number)
@@ -1251,14 +1291,14 @@ export class LmdbStore {
     for (const [address, record] of delta.accounts) {
       const key = unprefixedHexToBytes(address)
       if (record === null) this.t.accounts.removeSync(key)
-      else this.t.accounts.putSync(key, encodeAccountRecord(record))
+      else this.t.accounts.putSync(key, this.slab.place(encodeAccountRecord(record)))
     }
     for (const [address, slots] of delta.storage) {
       const addressBytes = unprefixedHexToBytes(address)
       for (const [slot, value] of slots) {
         const key = storageKey(addressBytes, unprefixedHexToBytes(slot))
         if (value.length === 0) this.t.storage.removeSync(key)
-        else this.t.storage.putSync(key, value)
+        else this.t.storage.putSync(key, this.slab.place(value))
       }
     }
     for (const [hash, code] of delta.code) this.t.code.putSync(unprefixedHexToBytes(hash), code)
