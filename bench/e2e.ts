@@ -51,7 +51,8 @@
  * ratio the median of the rounds' own ratios (every round's ratios are printed as they come).
  * `--perf DIR` runs Linux perf on each mosaic node over its timed run and prints where the CPU
  * went, by thread and on the main thread (`perf.ts`; `--profile` is node's `--cpu-prof`, which
- * on two cores charges a thread for the time it waits preempted).
+ * on two cores charges a thread for the time it waits preempted). perf shares the cores it
+ * measures: take the table's figures from a run without it.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
