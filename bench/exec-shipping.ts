@@ -1,17 +1,23 @@
 /**
  * `npm run bench:exec-shipping`: what sending one block's tasks to N parallel-execution workers
- * costs the coordinator's thread, the way the executor sent them until 2026-12-04 — the log entry
- * (a block of 401 written accounts, as `transfers` writes) and the 256 ancestor hashes as Maps,
- * structured-cloned once per task — against the way it sends them now: packed once per block
- * (`packForWorkers` in `execution/parallel/protocol.ts`), each task carrying the same bytes. The
- * rest of each task (its chunk of 200 transactions, the header) is the same in both. Workers
- * receive and drop the messages; the figure is the sending thread's CPU per block
- * (/proc/thread-self/schedstat, Linux), the median of 3, alternating the two ways.
+ * costs the coordinator's thread, three ways. What goes to every worker is the log entry (a block
+ * of 401 written accounts, as `transfers` writes) and the 256 ancestor hashes:
+ * - `clone-per-task`: as Maps, structured-cloned once per task (the executor until 2026-12-04);
+ * - `packed-once`: serialized once per block, the same bytes copied into every task's message
+ *   (until 2026-12-04's second change);
+ * - `shared-once`: serialized once per block into shared memory (`packForWorkers` in
+ *   `execution/parallel/protocol.ts`, a SharedArrayBuffer), so that every task's message carries a
+ *   reference to the same bytes and neither thread copies them.
+ * The rest of each task (its chunk of 200 transactions, the header) is the same in all three.
+ * Workers receive and drop the messages. The figures are the sending thread's CPU per block and
+ * the receiving workers' together (/proc/thread-self/schedstat, Linux), the median of 3,
+ * alternating the three ways.
  * `bench:exec-scaling` found the coordinator's CPU per transaction rising with every worker added.
  * Flags: --quick (fewer blocks), --out <path>.
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { serialize } from 'node:v8'
 import { Worker } from 'node:worker_threads'
 import { KECCAK256_NULL } from '@ethereumjs/util'
 import { packForWorkers } from '../src/execution/parallel/protocol.ts'
@@ -32,32 +38,67 @@ for (let i = 0; i < 256; i++) ancestors.set(String(1_000 + i), new Uint8Array(ra
 const header = { number: '0x400', parentHash: `0x${'ab'.repeat(32)}`, timestamp: '0x1', gasLimit: '0x3b9aca00', baseFeePerGas: '0x7', coinbase: `0x${'11'.repeat(20)}` }
 const txs = Array.from({ length: 200 }, (_, id) => ({ id, raw: new Uint8Array(randomBytes(110)), sender: new Uint8Array(randomBytes(20)) }))
 
+/** Log entries per task (see `sendBlocks`). */
+const ENTRIES_PER_TASK = 4
+/** A worker that receives tasks and drops them, and answers 'cpu' with its thread's CPU ms. */
+const RECEIVER = `
+  const { parentPort } = require('node:worker_threads')
+  const { readFileSync } = require('node:fs')
+  parentPort.on('message', (message) => {
+    if (message === 'cpu') parentPort.postMessage(Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6)
+  })
+`
+
 const rows: BenchRow[] = []
 for (const n of WORKERS) {
-  const workers = Array.from({ length: n }, () => new Worker('require("node:worker_threads").parentPort.on("message", () => {})', { eval: true }))
+  const workers = Array.from({ length: n }, () => new Worker(RECEIVER, { eval: true }))
   const chunk = Math.ceil(txs.length / n)
-  /** The sending thread's CPU ms per block. */
-  const sendBlocks = (packed: boolean) => {
+  const ways = {
+    'clone-per-task': (value: unknown) => value,
+    'packed-once': (value: unknown) => serialize(value),
+    'shared-once': packForWorkers,
+  } as const
+  type Way = keyof typeof ways
+  /** All workers' CPU ms so far, once each has received everything sent before. */
+  const workersCpuMs = async () => {
+    const answers = workers.map((worker) => new Promise<number>((resolve) => worker.once('message', resolve)))
+    for (const worker of workers) worker.postMessage('cpu')
+    return (await Promise.all(answers)).reduce((sum, ms) => sum + ms, 0)
+  }
+  /** The sending thread's CPU ms per block, and the receiving workers' together. */
+  const sendBlocks = async (way: Way) => {
+    const pack = ways[way]
+    // Each task carries the log from the slowest worker on: in parallel-15+all `transfers`, 3.85
+    // entries per task on average. Each entry is packed once, when it is first sent.
+    const entries: { seq: number; delta: unknown }[] = []
+    const workersBefore = await workersCpuMs()
     const start = threadCpuMs()
     for (let b = 0; b < BLOCKS; b++) {
-      const entries = [{ seq: b, delta: packed ? packForWorkers(delta) : delta }]
-      const block = { header, ancestors: packed ? packForWorkers(ancestors) : ancestors }
+      entries.push({ seq: b, delta: pack(delta) })
+      if (entries.length > ENTRIES_PER_TASK) entries.shift()
+      const block = { header, ancestors: pack(ancestors) }
       workers.forEach((worker, i) => worker.postMessage({ block, entries, logLength: b + 1, durableBelow: b, txs: txs.slice(i * chunk, (i + 1) * chunk) }))
     }
-    return (threadCpuMs() - start) / BLOCKS
+    const coordinator = (threadCpuMs() - start) / BLOCKS
+    return { coordinator, workers: ((await workersCpuMs()) - workersBefore) / BLOCKS }
   }
-  sendBlocks(false) // warm-up, both ways
-  sendBlocks(true)
-  const times = { clone: [] as number[], packed: [] as number[] }
+  const names = Object.keys(ways) as Way[]
+  for (const way of names) await sendBlocks(way) // warm-up
+  const times = new Map(names.map((way) => [way, { coordinator: [] as number[], workers: [] as number[] }]))
   for (let run = 0; run < RUNS; run++) {
-    times.clone.push(sendBlocks(false))
-    times.packed.push(sendBlocks(true))
+    for (const way of names) {
+      const { coordinator, workers } = await sendBlocks(way)
+      times.get(way)!.coordinator.push(coordinator)
+      times.get(way)!.workers.push(workers)
+    }
   }
   const workload = `${n} worker${n === 1 ? '' : 's'}`
-  rows.push({ workload, variant: 'clone-per-task', metric: 'ms_per_block', value: median(times.clone) })
-  rows.push({ workload, variant: 'packed-once', metric: 'ms_per_block', value: median(times.packed) })
+  for (const way of names) {
+    rows.push({ workload, variant: way, metric: 'ms_per_block', value: median(times.get(way)!.coordinator) })
+    rows.push({ workload, variant: way, metric: 'workers_ms_per_block', value: median(times.get(way)!.workers) })
+  }
   await Promise.all(workers.map((w) => w.terminate()))
 }
-const report = createReport({ bench: 'exec-shipping', quick: args.quick, rows, ratios: ratiosOf(rows, 'ms_per_block', 'packed-once', 'clone-per-task') })
-printReport(report, { ms_per_block: 'coordinator CPU ms/block' })
+const report = createReport({ bench: 'exec-shipping', quick: args.quick, rows, ratios: [...ratiosOf(rows, 'ms_per_block', 'shared-once', 'clone-per-task'), ...ratiosOf(rows, 'ms_per_block', 'shared-once', 'packed-once'), ...ratiosOf(rows, 'workers_ms_per_block', 'shared-once', 'packed-once', { metricInName: true })] })
+printReport(report, { ms_per_block: 'coordinator CPU ms/block', workers_ms_per_block: 'workers CPU ms/block' })
 if (args.only === undefined && args.workloads === undefined) writeReport(report, args.out)

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { deserialize } from 'node:v8'
+import { deserialize, serialize } from 'node:v8'
+import { MessageChannel } from 'node:worker_threads'
 import { KECCAK256_NULL } from '@ethereumjs/util'
 import { createStateDelta } from '../../state/types.ts'
 import { packForWorkers, unpackFromCoordinator } from './protocol.ts'
@@ -23,6 +24,26 @@ describe('parallel executor protocol: what is packed once for every worker', () 
     const changed = sampleDelta()
     changed.storage.get('33'.repeat(20))!.set('44'.repeat(32), new Uint8Array([1, 2, 4]))
     assert.notDeepEqual(unpackFromCoordinator(packForWorkers(changed)), delta)
+  })
+
+  it('behavior: packed bytes are shared memory, so a message to each worker carries them without a copy', async () => {
+    const packed = packForWorkers(sampleDelta())
+    assert.ok(packed.buffer instanceof SharedArrayBuffer)
+    // What a worker receives is the same memory: a byte written here is seen there.
+    const { port1, port2 } = new MessageChannel()
+    const received = new Promise<Uint8Array>((resolve) => port2.once('message', resolve))
+    port1.postMessage(packed)
+    const there = await received
+    packed[0] = packed[0]! ^ 0xff
+    assert.equal(there[0], packed[0])
+    // Control: bytes not in shared memory arrive as a copy.
+    const copy = serialize(sampleDelta())
+    const receivedCopy = new Promise<Uint8Array>((resolve) => port2.once('message', resolve))
+    port1.postMessage(copy)
+    const copied = await receivedCopy
+    copy[0] = copy[0]! ^ 0xff
+    assert.notEqual(copied[0], copy[0])
+    port1.close()
   })
 
   it('behavior: unpacked byte arrays are copies of their own, so a cached value does not keep the whole packed block alive', () => {

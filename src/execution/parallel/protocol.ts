@@ -3,8 +3,8 @@
  * workers (piscina). Everything is plain data — bytes, strings, bigints, Maps and Sets — so it
  * crosses the thread boundary by structured clone; errors travel as strings. What goes to every
  * worker — the log of committed writes, the block's ancestor hashes — is serialized once into
- * bytes (`packForWorkers`), so that each further worker costs the coordinator a copy of bytes,
- * not another structured clone of the same Maps.
+ * shared memory (`packForWorkers`), so that each further worker costs the coordinator a
+ * reference to the same bytes, not another structured clone of the same Maps nor a copy.
  */
 import { DefaultDeserializer, serialize } from 'node:v8'
 import type { StateDelta } from '../../state/types.ts'
@@ -122,13 +122,17 @@ export function slotKey(address: string, slot: string): string {
 
 /**
  * Serializes plain data (what structured clone carries) once, for several workers, where a task to
- * each would clone it again: `bench:exec-shipping`, sending one block's tasks (a 401-account log
- * entry, 256 ancestor hashes) cost the coordinator 1.90 ms of CPU with 15 workers and 0.26 ms with
- * one; packed once, 0.51 and 0.36 ms. (`bench:exec-scaling` had found the coordinator's CPU per
- * transaction growing with every worker added.)
+ * each would clone it again, and into a SharedArrayBuffer, so that a message carries a reference to
+ * the bytes: neither the coordinator nor the worker copies them, and a task may carry log entries
+ * its worker has already applied (it skips them unread) for next to nothing. The bytes are written
+ * here once and never change. `bench:exec-shipping` measures the three ways (cloned per task,
+ * packed once and copied into each task, packed once and shared).
  */
 export function packForWorkers(value: unknown): Uint8Array {
-  return serialize(value)
+  const bytes = serialize(value)
+  const shared = new Uint8Array(new SharedArrayBuffer(bytes.length))
+  shared.set(bytes)
+  return shared
 }
 
 /**
