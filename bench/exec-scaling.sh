@@ -32,12 +32,17 @@ for workload in transfers erc20; do
   node --import tsx bench/exec.ts "${quick[@]}" --workloads "$workload" --only "$variants" --runs "${RUNS:-2}" \
     --out "$out/exec-scaling-$workload.json"
 done
+# The command as run, with the settings that differ from the defaults (the README quotes it).
+command="npm run bench:exec-scaling"
+for setting in QUICK CEILINGS THREADS RUNS EXTRA; do
+  if [ -n "${!setting:-}" ]; then command="$setting=\"${!setting}\" $command"; fi
+done
 node --input-type=module -e '
   import { readFileSync, writeFileSync } from "node:fs"
-  const [out, ...workloads] = process.argv.slice(1)
+  const [out, command, ...workloads] = process.argv.slice(1)
   const parts = workloads.map((w) => JSON.parse(readFileSync(`${out}/exec-scaling-${w}.json`, "utf8")))
-  const merged = { ...parts[0], bench: "exec-scaling", args: [], rows: parts.flatMap((p) => p.rows), ratios: parts.flatMap((p) => p.ratios) }
+  const merged = { ...parts[0], bench: "exec-scaling", args: [], command, rows: parts.flatMap((p) => p.rows), ratios: parts.flatMap((p) => p.ratios) }
   writeFileSync(`${out}/exec-scaling.json`, JSON.stringify(merged, null, 2) + "\n")
   console.log(`wrote ${out}/exec-scaling.json`)
-' "$out" transfers erc20
+' "$out" "$command" transfers erc20
 rm -f "$out"/exec-scaling-transfers.json "$out"/exec-scaling-erc20.json

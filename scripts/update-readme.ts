@@ -20,6 +20,8 @@ type BenchJSON = {
   quick: boolean
   /** Absent in results written before 2026-12-03. */
   args?: string[]
+  /** The command as run, where a script ran it with settings of its own (`bench/exec-scaling.sh`). */
+  command?: string
   node: string
   cpus: number
   date: string
@@ -60,7 +62,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     if (!existsSync(path)) continue
     const result = JSON.parse(readFileSync(path, 'utf8')) as BenchJSON
     const args = result.args ?? (result.quick ? ['--quick'] : [])
-    const command = `npm run bench:${name}${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`
+    // A bench run by a script with settings of its own records the command as it was run.
+    const command = result.command ?? `npm run bench:${name}${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`
     readme = replaceSection(readme, `bench-${name}`, formatBenchMarkdown(result, command))
   }
   writeFileSync('README.md', readme)
