@@ -57,7 +57,7 @@ export function formatBenchMarkdown(result: BenchJSON, command: string): string 
 if (import.meta.url === `file://${process.argv[1]}`) {
   let readme = readFileSync('README.md', 'utf8')
   readme = replaceSection(readme, 'config-table', formatConfigMarkdown())
-  for (const name of ['e2e', 'exec', 'exec-scaling', 'exec-shipping', 'state', 'admission', 'root', 'witness', 'l1', 'accounts', 'history', 'tools', 'soak']) {
+  for (const name of ['e2e', 'exec', 'exec-scaling', 'exec-node16', 'exec-shipping', 'state', 'admission', 'root', 'witness', 'l1', 'accounts', 'history', 'tools', 'soak']) {
     const path = `bench/results/${name}.json`
     if (!existsSync(path)) continue
     const result = JSON.parse(readFileSync(path, 'utf8')) as BenchJSON
