@@ -445,9 +445,12 @@ export async function createParallelVariant(workload: Workload, common: Common, 
     }
     // Warm-up blocks that ran on the fallback (plain transfers) leave the new worker threads
     // without a task, perhaps still loading their modules when the timer starts: on `transfers`,
-    // that start-up made parallel-2's fallback run 2.5x slower than parallel-1's. One task per
-    // thread waits until every worker is up.
+    // that start-up made parallel-2's fallback run 2.5x slower than parallel-1's. Sender
+    // recovery on them warms that path; it does not wait for every thread (a thread already up
+    // may take several of its tasks: 15 workers on 2 cores were still loading through the whole
+    // timed run, 3.0-3.8 s against 0.24 s sequential), so the executor's own `ready` does.
     await executor.senders.recoverMany(warmupRaws)
+    await executor.ready()
     return { executor, flatState, seconds: (performance.now() - started) / 1000 }
   }
 
