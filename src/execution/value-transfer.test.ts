@@ -76,6 +76,22 @@ describe('runValueTransfer', () => {
     assert.ok(runValueTransfer(execution.vm, state, transfer({ to: RECIPIENT }), block, 0n) !== undefined, 'the same transfer, unwatched')
   })
 
+  it("behavior: a caller's own afterMessage listener is told where the top-level message ends: after the value, before the fee", async () => {
+    const { execution, state, block } = await setUp()
+    const ownListener = () => {}
+    execution.vm.evm.events!.on('afterMessage', ownListener)
+    const seen: { recipient: bigint | undefined; coinbase: bigint | undefined }[] = []
+    const messageEnded = () => seen.push({ recipient: state.readAccount(RECIPIENT)?.balance, coinbase: state.readAccount(COINBASE)?.balance })
+    assert.equal(runValueTransfer(execution.vm, state, transfer({ to: RECIPIENT }), block, 0n), undefined, 'a listener not declared as the caller\'s own keeps the transfer on runTx')
+    assert.ok(runValueTransfer(execution.vm, state, transfer({ to: RECIPIENT }), block, 0n, { messageEnded }) !== undefined)
+    assert.deepEqual(seen, [{ recipient: 5n, coinbase: undefined }])
+    assert.equal(state.readAccount(COINBASE)?.balance, 42_000n)
+    // A second listener is somebody else's (a tracer): runTx again.
+    execution.vm.evm.events!.on('afterMessage', () => {})
+    assert.equal(runValueTransfer(execution.vm, state, transfer({ to: RECIPIENT, nonce: 4n }), block, 0n, { messageEnded }), undefined)
+    assert.equal(seen.length, 1)
+  })
+
   it('behavior: a transfer of 0 to an absent account deletes it again (EIP-161), as runTx does', async () => {
     const { execution, state, block } = await setUp()
     const absent = '00000000000000000000000000000000000000ee'

@@ -26,8 +26,9 @@
  * recipient's balance (the call fails inside the EVM), a hardfork where a transfer does more or
  * records more (Verkle and binary trees, EIP-8037 state gas, EIP-7928 access lists, EIP-2780,
  * EIP-7708 transfer logs, EIP-7778), and any VM that is watched: `DEBUG`, the profiler, or a
- * listener of `beforeTx`, `afterTx`, `beforeMessage` or `afterMessage` (the tracers and the
- * parallel executor's chunk runner listen, so they always run `runTx`).
+ * listener of `beforeTx`, `afterTx`, `beforeMessage` or `afterMessage` (the tracers listen, so
+ * they always run `runTx`). The parallel executor's chunk runner listens to `afterMessage` for one
+ * thing, where the top-level message ends: it says so (`messageEnded`), and is told here instead.
  */
 import type { Block } from '@ethereumjs/block'
 import { ConsensusType, Hardfork } from '@ethereumjs/common'
@@ -57,8 +58,11 @@ const WATCHED_EVM_EVENTS = ['beforeMessage', 'afterMessage'] as const
 type Watchable = { DEBUG: boolean; _opts: { profilerOpts?: { reportAfterTx?: boolean } } }
 type Listened = { listenerCount(event: string): number }
 
-/** Whether this VM runs every transaction exactly as `runValueTransfer` assumes, and nobody watches it. */
-function vmAdmitsTransfers(vm: VM): boolean {
+/**
+ * Whether this VM runs every transaction exactly as `runValueTransfer` assumes, and nobody watches
+ * it; `ownAfterMessage`: one `afterMessage` listener is the caller's own (`messageEnded`).
+ */
+function vmAdmitsTransfers(vm: VM, ownAfterMessage: boolean): boolean {
   const common = vm.common
   const watchable = vm as unknown as Watchable
   if (watchable.DEBUG || watchable._opts.profilerOpts?.reportAfterTx === true) return false
@@ -68,7 +72,7 @@ function vmAdmitsTransfers(vm: VM): boolean {
   const vmEvents = vm.events as unknown as Listened | undefined
   const evmEvents = vm.evm.events as unknown as Listened | undefined
   for (const event of WATCHED_VM_EVENTS) if ((vmEvents?.listenerCount(event) ?? 0) > 0) return false
-  for (const event of WATCHED_EVM_EVENTS) if ((evmEvents?.listenerCount(event) ?? 0) > 0) return false
+  for (const event of WATCHED_EVM_EVENTS) if ((evmEvents?.listenerCount(event) ?? 0) > (ownAfterMessage && event === 'afterMessage' ? 1 : 0)) return false
   return true
 }
 
@@ -87,17 +91,26 @@ function credited(account: AccountRecord | undefined, amount: bigint): AccountRe
     : { nonce: account.nonce, balance: account.balance + amount, codeHash: account.codeHash }
 }
 
+export type ValueTransferOptions = {
+  /**
+   * Called where `runTx`'s top-level message would end and emit `afterMessage`: after the value
+   * reached the recipient, before the unused gas goes back and the fee recipient is paid. A caller
+   * that passes it has one `afterMessage` listener of its own on the VM, for that moment only.
+   */
+  readonly messageEnded?: () => void
+}
+
 /**
  * Run `tx` as a plain value transfer on `state` (`vm`'s state manager), or return `undefined`,
  * having written nothing, when it is not one or `runTx` would do anything else with it (module
  * comment). `blockGasUsed` is the gas the block's earlier transactions used, as `runTx` takes it.
  */
-export function runValueTransfer(vm: VM, state: JournaledStateManager, tx: TypedTransaction, block: Block, blockGasUsed: bigint): ValueTransferResult | undefined {
+export function runValueTransfer(vm: VM, state: JournaledStateManager, tx: TypedTransaction, block: Block, blockGasUsed: bigint, options: ValueTransferOptions = {}): ValueTransferResult | undefined {
   const to = tx.to
   if (to === undefined || !TRANSFER_TYPES.has(tx.type)) return undefined
   const common = vm.common
   if (tx.common.hardfork() !== block.common.hardfork() || block.common.hardfork() !== common.hardfork()) return undefined
-  if (!vmAdmitsTransfers(vm)) return undefined
+  if (!vmAdmitsTransfers(vm, options.messageEnded !== undefined)) return undefined
   const toKey = bytesToUnprefixedHex(to.bytes)
   if (vm.evm.precompiles.has(toKey)) return undefined
   const baseFee = block.header.baseFeePerGas
@@ -139,6 +152,7 @@ export function runValueTransfer(vm: VM, state: JournaledStateManager, tx: Typed
   state.writeAccountRecord(callerKey, { nonce: tx.nonce + 1n, balance: balance - upFront, codeHash: KECCAK256_NULL })
   state.writeAccountRecord(callerKey, credited(state.readAccount(callerKey), -value))
   state.writeAccountRecord(toKey, credited(state.readAccount(toKey), value))
+  options.messageEnded?.()
   const gasUsed = common.isActivatedEIP(7623) && intrinsicGas < floorCost ? floorCost : intrinsicGas
   state.writeAccountRecord(callerKey, credited(state.readAccount(callerKey), (tx.gasLimit - gasUsed) * gasPrice))
   const coinbaseKey = bytesToUnprefixedHex(block.header.coinbase.bytes)

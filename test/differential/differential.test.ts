@@ -89,6 +89,8 @@ const THREADS = 2
 const MINI_BATCH_BLOCKS = 40
 /** Blocks of the chain run with LMDB-backed workers, each way. */
 const LMDB_BLOCKS = 30
+/** Blocks of the plain-transfer chain run on the parallel path, each way (the path and its negative control). */
+const TRANSFER_BLOCKS = 15
 
 /** Executors still holding worker threads; `after` closes whatever a failed test left open. */
 const open = new Set<BlockExecutor>()
@@ -266,6 +268,8 @@ type ChainRun = {
   readonly parallelBlocks: number
   readonly rounds: number
   readonly aborts: number
+  /** Executions on the parallel path (workers' and the main thread's chunks) that skipped the EVM. */
+  readonly transfersWithoutEVM: number
   readonly kinds: ReadonlyMap<TxKind, { executed: number; failed: number }>
   readonly divergence: Divergence | undefined
 }
@@ -285,6 +289,12 @@ type RunDifferentialParameters = {
   readonly lmdbWorkers?: boolean
   /** The main thread runs a chunk of every round itself (`mainThreadShare`), as in the node. */
   readonly mainThreadShare?: boolean
+  /**
+   * Negative control: on the lane's thread, a chunk's plain value transfer (`runValueTransfer`
+   * under `ChunkRunner`) pays the fee recipient one wei less. Only the main thread's chunks
+   * (`mainThreadShare`) run there; the reference executor's transfers are left alone.
+   */
+  readonly shortChunkTransferFee?: boolean
 }
 
 /** A block record for the store: only its state delta matters here. */
@@ -317,7 +327,22 @@ async function executeInMiniBatches(executor: BlockExecutor, parameters: Execute
   return block
 }
 
-async function runDifferential({ seed, blocks, profile, unsafeSkipValidation, miniBatches, lmdbWorkers, mainThreadShare }: RunDifferentialParameters): Promise<ChainRun> {
+async function runDifferential(job: RunDifferentialParameters): Promise<ChainRun> {
+  if (job.shortChunkTransferFee !== true) return runChain(job)
+  const original = JournaledStateManager.prototype.writeAccountRecord
+  JournaledStateManager.prototype.writeAccountRecord = function (this: JournaledStateManager, key: string, record: AccountRecord | null) {
+    const stack = new Error().stack!
+    const short = key === bytesToUnprefixedHex(COINBASE.bytes) && record !== null && stack.includes('runValueTransfer') && stack.includes('ChunkRunner')
+    original.call(this, key, short ? { ...record, balance: record.balance - 1n } : record)
+  }
+  try {
+    return await runChain(job)
+  } finally {
+    JournaledStateManager.prototype.writeAccountRecord = original
+  }
+}
+
+async function runChain({ seed, blocks, profile, unsafeSkipValidation, miniBatches, lmdbWorkers, mainThreadShare }: RunDifferentialParameters): Promise<ChainRun> {
   const common = createChainCommon({ chainId: CHAIN_ID, hardfork: 'prague' })
   const workload = createChainWorkload({ seed, blocks, common, profile })
   const dataDir = lmdbWorkers === true ? mkdtempSync(join(tmpdir(), 'mosaic-differential-')) : undefined
@@ -357,6 +382,7 @@ async function runDifferential({ seed, blocks, profile, unsafeSkipValidation, mi
   let parallelBlocks = 0
   let rounds = 0
   let aborts = 0
+  let transfersWithoutEVM = 0
   let divergence: Divergence | undefined
   let lastBlock = 0n
 
@@ -420,6 +446,7 @@ async function runDifferential({ seed, blocks, profile, unsafeSkipValidation, mi
       if (par.stats.mode === 'parallel') parallelBlocks++
       rounds += par.stats.rounds
       aborts += par.stats.aborts
+      if (par.stats.mode === 'parallel') transfersWithoutEVM += par.stats.transfersWithoutEVM ?? 0
       const byHash = new Map(block.txs.map((t) => [bytesToHex(t.tx.hash()), t.kind]))
       for (const e of par.executed) {
         const kind = byHash.get(bytesToHex(e.tx.hash()))!
@@ -451,7 +478,7 @@ async function runDifferential({ seed, blocks, profile, unsafeSkipValidation, mi
     await store?.close()
     if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true })
   }
-  return { blocks: count, txs, parallelBlocks, rounds, aborts, kinds, divergence }
+  return { blocks: count, txs, parallelBlocks, rounds, aborts, transfersWithoutEVM, kinds, divergence }
 }
 
 /**
@@ -677,6 +704,7 @@ function defineTests(): void {
       // The comparison only means something if the parallel path ran and met conflicts.
       assert.ok(sum((r) => r.parallelBlocks) > 0, 'no block ran on the parallel path')
       assert.ok(sum((r) => r.aborts) > 0, 'no conflict was ever detected: the workload does not exercise validation')
+      assert.ok(sum((r) => r.transfersWithoutEVM) > 0, 'no plain value transfer ran without the EVM on the parallel path')
     })
 
     it('behavior: a conflict-heavy chain (AMM swaps, shared ERC-20 holders) matches the sequential executor', async (t) => {
@@ -737,6 +765,22 @@ function defineTests(): void {
       const run = await lane().run({ seed: CONFLICT_SEED, blocks: CONFLICT_BLOCKS, profile: 'conflicts', mainThreadShare: true, unsafeSkipValidation: true })
       assert.ok(run.divergence !== undefined, 'skipping validation with a main thread share went unnoticed')
       t.diagnostic(`caught as expected: ${describeDivergence(run.divergence).split('\n')[0]}`)
+    })
+
+    it('behavior: plain value transfers in parallel rounds run without the EVM as on the sequential executor, and a fee short by one wei there is caught', async (t) => {
+      // Workers and the main thread's chunks both take the path without the EVM (value-transfer.ts),
+      // with the fee recipient's payment still a delta applied at commit (chunk-runner.ts).
+      const job = { seed: SEEDS[0]!, blocks: TRANSFER_BLOCKS, profile: 'transfers' as const, mainThreadShare: true }
+      const t0 = performance.now()
+      const run = await lane().run(job)
+      report(t, `seed 0x${job.seed.toString(16)} (transfers, main thread share)`, run, performance.now() - t0)
+      assert.equal(run.divergence, undefined, run.divergence === undefined ? '' : describeDivergence(run.divergence))
+      t.diagnostic(`${run.transfersWithoutEVM} executions without the EVM on the parallel path, ${run.txs} transactions`)
+      assert.ok(run.parallelBlocks === run.blocks && run.transfersWithoutEVM > run.txs / 2, 'most plain transfers did not skip the EVM on the parallel path')
+      // Negative control: the main thread's chunks pay the fee recipient one wei less per transfer.
+      const sabotaged = await lane().run({ ...job, shortChunkTransferFee: true })
+      assert.ok(sabotaged.divergence !== undefined, 'a chunk paying the fee recipient one wei less went unnoticed: the comparison cannot fail')
+      t.diagnostic(`caught as expected: ${describeDivergence(sabotaged.divergence).split('\n')[0]}`)
     })
 
     it('behavior: mini-batches that skip the read-set check are caught', async (t) => {

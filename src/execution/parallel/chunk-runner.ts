@@ -20,6 +20,7 @@ import { JournaledStateManager } from '../../state/journaled-state-manager.ts'
 import { OverlayReader } from '../../state/overlay-reader.ts'
 import type { AccountRecord, StateDelta, StateReader } from '../../state/types.ts'
 import type { BlockHashLookup } from '../types.ts'
+import { runValueTransfer } from '../value-transfer.ts'
 import { createExecutionVM, type ExecutionVM } from '../vm.ts'
 import type { TxOutcome } from './protocol.ts'
 import { accountKey } from './protocol.ts'
@@ -29,12 +30,17 @@ import { bytesToUnprefixedHex } from '../../utils/hex.ts'
 const EMPTY_ACCOUNT = { nonce: 0n, balance: 0n, codeHash: KECCAK256_NULL }
 const NOTHING: StateReader = { getAccount: () => undefined, getStorage: () => new Uint8Array(0), getCode: () => undefined }
 
-/** What a chunk produced: an outcome per transaction, in the chunk's order, and the BLOCKHASH numbers it looked up. */
-export type ChunkResult = { readonly outcomes: TxOutcome[]; readonly blockNumbers: ReadonlySet<bigint> }
+/**
+ * What a chunk produced: an outcome per transaction, in the chunk's order, the BLOCKHASH numbers
+ * it looked up, and how many of its transactions ran as plain value transfers, without the EVM.
+ */
+export type ChunkResult = { readonly outcomes: TxOutcome[]; readonly blockNumbers: ReadonlySet<bigint>; readonly transfersWithoutEVM: number }
 
 export class ChunkRunner {
   /** The running transaction's fee recipient reads. */
   private feeRecipient: FeeRecipientReads | undefined
+  /** Transactions of the running chunk that went the way without the EVM (`value-transfer.ts`). */
+  private transfersWithoutEVM = 0
 
   private constructor(
     private readonly execution: ExecutionVM,
@@ -68,6 +74,7 @@ export class ChunkRunner {
     }
     const coinbase = bytesToUnprefixedHex(block.header.coinbase.bytes)
     const outcomes: TxOutcome[] = []
+    this.transfersWithoutEVM = 0
     // The chunk runs in order, each transaction seeing the writes of those before it.
     const chunk = new OverlayReader(committed)
     for (const item of items) {
@@ -79,7 +86,7 @@ export class ChunkRunner {
     this.feeRecipient = undefined
     this.stateManager.reset(NOTHING)
     this.execution.hashes.lookup = () => undefined
-    return { outcomes, blockNumbers }
+    return { outcomes, blockNumbers, transfersWithoutEVM: this.transfersWithoutEVM }
   }
 
   /**
@@ -94,7 +101,12 @@ export class ChunkRunner {
     this.feeRecipient = fees
     this.stateManager.reset(fees)
     try {
-      const result = await runTx(this.execution.vm, { tx: txOf(), block, skipBlockGasLimitValidation: true })
+      const tx = txOf()
+      // A plain value transfer skips the EVM, as on the sequential executor; where runTx's
+      // top-level message would end, the fee recipient's reads so far are the transaction's own.
+      const transfer = runValueTransfer(this.execution.vm, this.stateManager, tx, block, 0n, { messageEnded: () => fees.endMessage() })
+      if (transfer !== undefined) this.transfersWithoutEVM++
+      const result = transfer ?? (await runTx(this.execution.vm, { tx, block, skipBlockGasLimitValidation: true }))
       const writes = withoutNoOps(this.stateManager.delta(), committedView(committed, chunk))
       const reads = recorder.reads
       let feeDelta = 0n
@@ -121,7 +133,7 @@ export class ChunkRunner {
         feeDelta,
         status: 'status' in result.receipt ? result.receipt.status : 1,
         gasUsed: result.totalGasSpent,
-        logs: (result.execResult.logs ?? []) as [Uint8Array, Uint8Array[], Uint8Array][],
+        logs: ('execResult' in result ? (result.execResult.logs ?? []) : []) as [Uint8Array, Uint8Array[], Uint8Array][],
         createdAddress: result.createdAddress?.bytes,
       }
     } catch (error) {

@@ -153,6 +153,8 @@ type ParallelBlock = {
   gasUsed: bigint
   rounds: number
   aborts: number
+  /** Executions, re-executions included, that ran as plain value transfers without the EVM. */
+  transfersWithoutEVM: number
   /** Conflicts by the key that caused them (visibility: `mosaic_status`, metrics). */
   readonly conflicts: Map<string, number>
   /** The block as the main thread's chunk runner executes in it; made on its first chunk. */
@@ -182,10 +184,10 @@ function deltaKeys(delta: StateDelta): number {
 }
 
 function finishBlock(block: ParallelBlock): BlockExecution {
-  const { executed, rejected, gasUsed, delta, reads, rounds, aborts, conflicts } = block
+  const { executed, rejected, gasUsed, delta, reads, rounds, aborts, conflicts, transfersWithoutEVM } = block
   const hotKeys = [...conflicts].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([key, count]) => ({ key, conflicts: count }))
   const conflictCount = [...conflicts.values()].reduce((sum, n) => sum + n, 0)
-  return { executed, rejected, gasUsed, delta, reads, stats: { mode: 'parallel', rounds, aborts, conflicts: conflictCount, hotKeys } }
+  return { executed, rejected, gasUsed, delta, reads, stats: { mode: 'parallel', rounds, aborts, conflicts: conflictCount, hotKeys, transfersWithoutEVM } }
 }
 
 type Candidate = {
@@ -478,7 +480,7 @@ export class ParallelExecutor implements BlockExecutor {
         if (hash !== undefined) ancestors.set(n.toString(), hash)
       }
       const env: BlockEnv = { header: header.toJSON() as Record<string, string | undefined>, ancestors: packForWorkers(ancestors) }
-      return { header, state, env, ancestors, coinbase: bytesToUnprefixedHex(header.coinbase.bytes), delta, unpublished: mergeDelta(createStateDelta(), delta), reads, executed: [], rejected: [], gasUsed: 0n, rounds: 0, aborts: 0, conflicts: new Map(), vmBlock: undefined }
+      return { header, state, env, ancestors, coinbase: bytesToUnprefixedHex(header.coinbase.bytes), delta, unpublished: mergeDelta(createStateDelta(), delta), reads, executed: [], rejected: [], gasUsed: 0n, rounds: 0, aborts: 0, transfersWithoutEVM: 0, conflicts: new Map(), vmBlock: undefined }
     } catch (error) {
       this.openBlocks--
       throw error
@@ -637,7 +639,7 @@ export class ParallelExecutor implements BlockExecutor {
   private async runChunks(block: ParallelBlock, chunks: readonly (readonly number[])[], candidates: readonly Candidate[]): Promise<(readonly TxOutcome[])[]> {
     const here = this.parameters.mainThreadShare === true || (chunks.length === 1 && this.chunksPerRound > 1)
     const [own, ...shipped] = here ? chunks : [undefined, ...chunks]
-    const running = shipped.map((chunk) => this.run(block.env, chunk!.map((id) => candidates[id]!.input), block.reads))
+    const running = shipped.map((chunk) => this.run(block, chunk!.map((id) => candidates[id]!.input)))
     if (own === undefined) return Promise.all(running)
     let ownOutcomes: TxOutcome[]
     try {
@@ -657,7 +659,7 @@ export class ParallelExecutor implements BlockExecutor {
     const committed = new OverlayReader(block.state)
     committed.delta = block.delta
     const started = performance.now()
-    const { outcomes, blockNumbers } = await runner.run(
+    const { outcomes, blockNumbers, transfersWithoutEVM } = await runner.run(
       chunk.map(({ input, tx }) => ({ id: input.id, tx })),
       (item) => item.tx,
       block.vmBlock,
@@ -665,17 +667,18 @@ export class ParallelExecutor implements BlockExecutor {
       (n) => block.ancestors.get(n.toString()),
     )
     this.mainBusyMs += performance.now() - started
+    block.transfersWithoutEVM += transfersWithoutEVM
     for (const n of blockNumbers) block.reads.blockNumbers.add(n)
     return outcomes
   }
 
   /** Run one chunk on a worker, sending the log entries it may not have seen. */
-  private async run(block: BlockEnv, txs: TxInput[], reads: ReadSet): Promise<readonly TxOutcome[]> {
+  private async run(block: ParallelBlock, txs: TxInput[]): Promise<readonly TxOutcome[]> {
     let from = Math.max(this.logStart, Math.min(...(this.acked.size < this.threads ? [0] : [...this.acked.values()])))
     for (;;) {
       // Each entry is packed once, when it first goes to a worker.
       const entries = this.log.slice(Math.max(0, from - this.logStart)).map((entry) => (entry.packed ??= { seq: entry.seq, delta: packForWorkers(entry.delta) }))
-      const task: ExecuteTask = { block, entries, logLength: this.logEnd, durableBelow: this.durableBelow, txs }
+      const task: ExecuteTask = { block: block.env, entries, logLength: this.logEnd, durableBelow: this.durableBelow, txs }
       const result = (await this.pool.run(task)) as ExecuteResult
       if (result.kind === 'behind') {
         // Trimmed entries are resent as far as the log has them; a worker behind those reads LMDB.
@@ -685,7 +688,8 @@ export class ParallelExecutor implements BlockExecutor {
       this.acked.set(result.threadId, this.logEnd)
       this.memory.set(result.threadId, result.memory)
       this.workerBusyMs += result.busyMs
-      for (const n of result.blockNumbers) reads.blockNumbers.add(n)
+      block.transfersWithoutEVM += result.transfersWithoutEVM
+      for (const n of result.blockNumbers) block.reads.blockNumbers.add(n)
       return result.outcomes
     }
   }

@@ -106,6 +106,8 @@ export type ExecuteResult =
       readonly busyMs: number
       /** Block numbers BLOCKHASH looked up while running the task (for the witness). */
       readonly blockNumbers: readonly bigint[]
+      /** Transactions of the task run as plain value transfers, without the EVM. */
+      readonly transfersWithoutEVM: number
       /** The worker's memory after the task (`mosaic_status`, `/metrics`). */
       readonly memory: ExecutorWorkerMemory
     }

@@ -108,10 +108,10 @@ export default async function execute(task: ExecuteTask): Promise<ExecuteResult>
     appliedUpTo = entry.seq + 1
   }
   const started = performance.now()
-  const { outcomes, blockNumbers } = await runner.run(task.txs, decode, blockFor(task), state, ancestorHash)
+  const { outcomes, blockNumbers, transfersWithoutEVM } = await runner.run(task.txs, decode, blockFor(task), state, ancestorHash)
   const heap = getHeapStatistics()
   const memory = { heapUsed: heap.used_heap_size, heapTotal: heap.total_heap_size, stateBytes: cache.memory().bytes, pendingTimers: process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length }
-  return { kind: 'done', threadId, outcomes, busyMs: performance.now() - started, blockNumbers: [...blockNumbers], memory }
+  return { kind: 'done', threadId, outcomes, busyMs: performance.now() - started, blockNumbers: [...blockNumbers], transfersWithoutEVM, memory }
 }
 
 /** Recover the senders of serialized signed transactions (`SenderRecoveryPool`). */
