@@ -5,6 +5,7 @@ import { startNativeWorkerPool } from './worker-pool.ts'
 
 const ECRECOVER_WORKER = new URL('../execution/ecrecover-worker.mjs', import.meta.url).href
 const workerData = { requestBytes: 97, answerBytes: 65 }
+const THROWING_WORKER = new URL('../../test/fixtures/throwing-worker.mjs', import.meta.url).href
 
 /** The names of this process's threads, as `top -H` and `ps -L` show them. */
 function threadNames(): string[] {
@@ -19,7 +20,7 @@ function threadNames(): string[] {
 
 describe('native worker pools (startNativeWorkerPool)', () => {
   it('behavior: closed right after it starts, a pool waits until every thread has loaded its module, then stops them', async () => {
-    const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads: 2, workerData })
+    const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads: 2, workerData, label: 'test pool' })
     let loaded = false
     void workers.started.then(() => (loaded = true))
     assert.equal(loaded, false, 'no thread can have loaded libsecp256k1 in the same turn')
@@ -28,8 +29,32 @@ describe('native worker pools (startNativeWorkerPool)', () => {
     assert.equal(workers.pool.threads.length, 0, 'threads left running after close()')
   })
 
+  it('behavior: a thread that throws between tasks is logged under the pool\'s label and replaced; the process and the pool go on', async (t) => {
+    const errors = t.mock.method(console, 'error', () => {})
+    const workers = startNativeWorkerPool({ filename: THROWING_WORKER, threads: 1, label: 'throwing pool', atomics: 'async' })
+    // piscina's threads do not keep this thread's event loop alive while it waits for the replacement.
+    const keepAlive = setInterval(() => {}, 1000)
+    try {
+      await workers.started
+      const [first] = workers.pool.threads.map((thread) => thread.threadId)
+      // Without a listener on the pool's 'error' event, piscina's emit would throw here and end the process.
+      // (Not events.once: it would reject on the very 'error' event under test.)
+      const replaced = new Promise((resolve) => workers.pool.once('workerCreate', resolve))
+      assert.equal(await workers.pool.run(null, { name: 'throwLater' }), true)
+      await replaced
+      assert.equal(errors.mock.callCount(), 1)
+      assert.match(String(errors.mock.calls[0]!.arguments[0]), /^throwing pool: a worker thread failed between tasks/)
+      assert.match(String(errors.mock.calls[0]!.arguments[1]), /thrown between tasks/)
+      assert.equal(await workers.pool.run(7, { name: 'echo' }), 7, 'the replacement thread answers')
+      assert.notEqual(workers.pool.threads[0]!.threadId, first)
+    } finally {
+      clearInterval(keepAlive)
+      await workers.close()
+    }
+  })
+
   it('behavior: a task under way when the pool closes finishes with its answer', async () => {
-    const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads: 1, workerData })
+    const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads: 1, workerData, label: 'test pool' })
     await workers.started
     // 400 requests of zeros: each names no key, so each is answered 0 ‖ 64 zero bytes.
     const answer = workers.pool.run(new Uint8Array(400 * 97), { name: 'recoverKeys' }) as Promise<Uint8Array>
@@ -40,7 +65,7 @@ describe('native worker pools (startNativeWorkerPool)', () => {
   it('behavior: a worker names its thread for the operating system (Linux), so top -H and bench:e2e tell the threads apart', { skip: existsSync('/proc/thread-self/comm') ? false : 'no /proc/thread-self (not Linux)' }, async () => {
     // Negative control: before the pool starts, no thread of this process bears the name.
     assert.equal(threadNames().filter((name) => name === 'mosaic-recover').length, 0)
-    const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads: 2, workerData })
+    const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads: 2, workerData, label: 'test pool' })
     try {
       await workers.started
       assert.equal(threadNames().filter((name) => name === 'mosaic-recover').length, 2, `threads: ${threadNames().join(', ')}`)

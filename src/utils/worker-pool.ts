@@ -23,10 +23,15 @@ export type NativeWorkerPool = {
  * A pool of `threads` threads, all started at once. Each is handed a `READY_TASK` straight away:
  * a thread takes tasks only once its module has loaded, and piscina hands concurrent tasks to the
  * least busy threads, so when all have answered every thread is past loading.
+ *
+ * A thread that dies is replaced by piscina, and the tasks it held fail. One that fails between
+ * tasks (an uncaught exception on its event loop) is reported on the pool's `error` event, which
+ * with no listener would throw in this thread and stop the process: it is logged, naming `label`.
  */
-export function startNativeWorkerPool(options: ConstructorParameters<typeof Piscina>[0] & { readonly threads: number }): NativeWorkerPool {
-  const { threads, ...rest } = options
+export function startNativeWorkerPool(options: ConstructorParameters<typeof Piscina>[0] & { readonly threads: number; readonly label: string }): NativeWorkerPool {
+  const { threads, label, ...rest } = options
   const pool = new Piscina({ ...rest, minThreads: threads, maxThreads: threads, idleTimeout: Number.POSITIVE_INFINITY })
+  pool.on('error', (error: unknown) => console.error(`${label}: a worker thread failed between tasks (piscina replaces it):`, error))
   const started = Promise.all(Array.from({ length: threads }, () => pool.run(null, { name: READY_TASK }))).then(() => undefined)
   // A thread that fails to start fails its tasks too; close() still stops the pool.
   started.catch(() => {})

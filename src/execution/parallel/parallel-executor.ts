@@ -130,7 +130,7 @@ export function createParallelExecutor(parameters: CreateParallelExecutorParamet
   // runs between tasks. With piscina's default ('sync') it never does, and lmdb-js schedules a
   // timer each time a task renews the worker's read snapshot (`refreshReads`): those timers never
   // ran and piled up, one per task, for the life of the node.
-  return new ParallelExecutor(parameters, startNativeWorkerPool({ filename: WORKER, threads, workerData, atomics: 'async' }))
+  return new ParallelExecutor(parameters, startNativeWorkerPool({ filename: WORKER, threads, workerData, atomics: 'async', label: 'parallel executor' }))
 }
 
 /** A block being executed on the workers: what its committed rounds have produced so far. */

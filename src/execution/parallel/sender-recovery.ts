@@ -173,7 +173,7 @@ const ANSWER_BYTES = 65
 export function createSenderRecovery({ common, threads }: { common: Common; threads: number }): { senders: SenderRecoveryPool; close(): Promise<void> } {
   const chainId = common.chainId()
   const txCommon = txCommonFor(common)
-  const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads, workerData: { requestBytes: REQUEST_BYTES, answerBytes: ANSWER_BYTES } })
+  const workers = startNativeWorkerPool({ filename: ECRECOVER_WORKER, threads, workerData: { requestBytes: REQUEST_BYTES, answerBytes: ANSWER_BYTES }, label: 'sender recovery' })
   const { pool } = workers
   const ship: ShipSenders = async (raws) => {
     const taken: number[] = []
