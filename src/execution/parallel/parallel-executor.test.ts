@@ -15,7 +15,7 @@ import { LmdbStore } from '../../storage/lmdb-store.ts'
 import type { BlockExecution } from '../types.ts'
 import type { WorkerStateSource } from './protocol.ts'
 import { createSequentialExecutor } from '../sequential-executor.ts'
-import { createParallelExecutor, MIN_PARALLEL_WORK, predictedWork, PROBE_TXS_PER_CHUNK } from './parallel-executor.ts'
+import { createParallelExecutor, MIN_PARALLEL_WORK, type ParallelExecutor, predictedWork, PROBE_TXS_PER_CHUNK } from './parallel-executor.ts'
 
 const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
 const BLOCK = 48
@@ -219,6 +219,153 @@ describe('the workers read what LMDB holds now', () => {
     const workers = executor.workerMemory()
     assert.equal(workers.length, 2)
     for (const worker of workers) assert.ok(worker.pendingTimers <= 3, `a worker has ${worker.pendingTimers} timers waiting after ${workload.blocks.length} blocks`)
+  })
+})
+
+describe('a round that fails part-way leaves nothing behind', () => {
+  /**
+   * Makes the executor's `n`-th execution task (sender recovery aside) fail as one does whose
+   * worker thread died under it (piscina: "worker exited with code 1"), without posting it.
+   */
+  function failExecutionTask(executor: ParallelExecutor, n: number): { readonly tasks: () => number } {
+    type Runner = { run(task: unknown, options?: { name?: string }): Promise<unknown> }
+    const pool = (executor as unknown as { pool: Runner }).pool
+    const run = pool.run.bind(pool)
+    let tasks = 0
+    pool.run = (task, options) => {
+      if (options?.name !== undefined) return run(task, options)
+      tasks++
+      return tasks === n ? Promise.reject(new Error('worker exited with code 1 (injected)')) : run(task, options)
+    }
+    return { tasks: () => tasks }
+  }
+
+  /** Committed state for a fresh executor: the pre-state in a new LMDB store, or a snapshot of it. */
+  async function sourceOf(kind: 'lmdb' | 'snapshot', workload: Workload): Promise<{ source: WorkerStateSource; store: LmdbStore | undefined }> {
+    if (kind === 'snapshot') return { source: { kind, state: { ...workload.preState, storageCleared: new Set() } }, store: undefined }
+    const dir = mkdtempSync(join(tmpdir(), 'mosaic-rollback-'))
+    after(() => rmSync(dir, { recursive: true, force: true }))
+    const store = LmdbStore.open(dir)
+    closing.push(store)
+    const genesis = { accounts: new Map(workload.preState.accounts), storage: workload.preState.storage, storageCleared: new Set<string>(), code: workload.preState.code }
+    await store.writeBlock({ number: 0n, hash: new Uint8Array(32), serialized: Uint8Array.of(0xc0), senders: [], txHashes: [], receipts: [] }, genesis)
+    return { source: { kind, dataDir: dir }, store }
+  }
+
+  const headerOf = (workload: Workload, number: number) =>
+    createBlockHeader({ number: BigInt(number), gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n + BigInt(number), coinbase: workload.coinbase }, { common, setHardfork: false })
+
+  it('behavior: a block whose second round fails is taken back whole, the workers drop what they applied of it, and the same block again, then the next, give the sequential result (LMDB and snapshot workers)', async () => {
+    // Two ERC-20 blocks. The token is new to the executor, so the first round of block 1 is a
+    // probe (4 transactions per chunk) that commits; a task of the second round fails.
+    const workload = createWorkload({ name: 'erc20', seed: 17, accountCount: BLOCK, txCount: 2 * BLOCK, blockSize: BLOCK, common })
+    for (const kind of ['lmdb', 'snapshot'] as const) {
+      const { source, store } = await sourceOf(kind, workload)
+      const executor = createParallelExecutor({ common, threads: 2, source, fallback: await createSequentialExecutor({ common }) })
+      closing.push(executor)
+      const sequential = await createSequentialExecutor({ common })
+      const [committed, reference] = [store === undefined ? stateOf(workload) : new FlatState(store), stateOf(workload)]
+      const injected = failExecutionTask(executor, 3)
+      for (const [i, block] of workload.blocks.entries()) {
+        const header = headerOf(workload, i + 1)
+        const transactions = () => block.map((tx) => decodeTransaction(tx.serialize(), common))
+        const parameters = () => ({ header, transactions: transactions(), state: committed, blockHash: () => undefined })
+        if (i === 0) {
+          await assert.rejects(executor.executeBlock(parameters()), /injected/, `${kind}: the failed task fails the block`)
+          assert.ok(injected.tasks() >= 3, `${kind}: the block failed in its second round`)
+        }
+        const parallel = await executor.executeBlock(parameters())
+        const whole = await sequential.executeBlock({ header, transactions: transactions(), state: reference, blockHash: () => undefined })
+        assert.equal(parallel.stats.mode, 'parallel')
+        assertSameResult({ workload, parallel, sequential: whole })
+        await store?.writeBlock({ number: BigInt(i + 1), hash: new Uint8Array(32).fill(i + 1), serialized: Uint8Array.of(0xc0), senders: [], txHashes: [], receipts: [] }, parallel.delta)
+        committed.apply(parallel.delta)
+        reference.apply(whole.delta)
+      }
+    }
+  })
+
+  it('behavior: a mini-batch whose second round fails leaves the open block as it was: the same transactions again, then finish, give the sequential block', async () => {
+    const workload = createWorkload({ name: 'erc20', seed: 19, accountCount: BLOCK, txCount: BLOCK, blockSize: BLOCK, common })
+    const { source } = await sourceOf('snapshot', workload)
+    const executor = createParallelExecutor({ common, threads: 2, source, fallback: await createSequentialExecutor({ common }) })
+    closing.push(executor)
+    const header = headerOf(workload, 1)
+    const transactions = () => workload.blocks[0]!.map((tx) => decodeTransaction(tx.serialize(), common))
+    const injected = failExecutionTask(executor, 3)
+    const open = await executor.openBlock({ header, state: stateOf(workload), blockHash: () => undefined })
+    await assert.rejects(open.execute(transactions()), /injected/)
+    assert.ok(injected.tasks() >= 3, 'the mini-batch failed in its second round')
+    assert.equal(open.gasUsed, 0n, 'the failed mini-batch left gas in the block')
+    const batch = await open.execute(transactions())
+    assert.equal(batch.executed.length, BLOCK)
+    const parallel = open.finish()
+    const whole = await (await createSequentialExecutor({ common })).executeBlock({ header, transactions: transactions(), state: stateOf(workload), blockHash: () => undefined })
+    assertSameResult({ workload, parallel, sequential: whole })
+  })
+})
+
+describe('a worker thread that dies between blocks', () => {
+  type Pool = { readonly threads: readonly { readonly threadId: number; terminate(): Promise<number> }[]; once(event: 'workerCreate', listener: () => void): unknown }
+
+  /** Ends one idle worker thread, as a crash would, and waits until piscina has a new one up. */
+  async function killOneWorker(executor: ParallelExecutor): Promise<void> {
+    const pool = (executor as unknown as { pool: Pool }).pool
+    const replaced = new Promise<void>((resolve) => pool.once('workerCreate', resolve))
+    // piscina's threads do not keep the event loop alive while the replacement loads.
+    const keepAlive = setInterval(() => {}, 1000)
+    try {
+      await pool.threads[0]!.terminate()
+      await replaced
+    } finally {
+      clearInterval(keepAlive)
+    }
+  }
+
+  it('behavior: LMDB-backed workers: the replacement starts from the store, blocks keep the sequential result, and the dead thread is forgotten', async () => {
+    const workload = createWorkload({ name: 'erc20', seed: 23, accountCount: BLOCK, txCount: 6 * BLOCK, blockSize: BLOCK, common })
+    const dir = mkdtempSync(join(tmpdir(), 'mosaic-dead-worker-'))
+    after(() => rmSync(dir, { recursive: true, force: true }))
+    const store = LmdbStore.open(dir)
+    closing.push(store)
+    const genesis = { accounts: new Map(workload.preState.accounts), storage: workload.preState.storage, storageCleared: new Set<string>(), code: workload.preState.code }
+    await store.writeBlock({ number: 0n, hash: new Uint8Array(32), serialized: Uint8Array.of(0xc0), senders: [], txHashes: [], receipts: [] }, genesis)
+    const executor = createParallelExecutor({ common, threads: 2, source: { kind: 'lmdb', dataDir: dir }, fallback: await createSequentialExecutor({ common }) })
+    closing.push(executor)
+    const sequential = await createSequentialExecutor({ common })
+    const [committed, reference] = [new FlatState(store), stateOf(workload)]
+    for (const [i, block] of workload.blocks.entries()) {
+      if (i === 2) await killOneWorker(executor)
+      const header = createBlockHeader({ number: BigInt(i + 1), gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n + BigInt(i), coinbase: workload.coinbase }, { common, setHardfork: false })
+      const transactions = () => block.map((tx) => decodeTransaction(tx.serialize(), common))
+      const parallel = await executor.executeBlock({ header, transactions: transactions(), state: committed, blockHash: () => undefined })
+      const whole = await sequential.executeBlock({ header, transactions: transactions(), state: reference, blockHash: () => undefined })
+      assert.equal(parallel.stats.mode, 'parallel')
+      assertSameResult({ workload, parallel, sequential: whole })
+      await store.writeBlock({ number: BigInt(i + 1), hash: new Uint8Array(32).fill(i + 1), serialized: Uint8Array.of(0xc0), senders: [], txHashes: [], receipts: [] }, parallel.delta)
+      committed.apply(parallel.delta)
+      reference.apply(whole.delta)
+    }
+    // What the executor keeps per thread is about the live ones, the replacement among them.
+    const alive = (executor as unknown as { pool: Pool }).pool.threads.map((thread) => thread.threadId).sort()
+    const known = [...(executor as unknown as { memory: Map<number, unknown> }).memory.keys()].sort()
+    assert.deepEqual(known, alive)
+    assert.equal(executor.workerMemory().length, 2)
+  })
+
+  it('behavior: snapshot-backed workers: once the log no longer starts at 0, a replacement cannot catch up, and the block fails saying so (it used to be retried on whichever thread was free, and on that one alone forever)', { timeout: 120_000 }, async () => {
+    const workload = createWorkload({ name: 'erc20', seed: 29, accountCount: BLOCK, txCount: 4 * BLOCK, blockSize: BLOCK, common })
+    const executor = createParallelExecutor({ common, threads: 2, source: { kind: 'snapshot', state: { ...workload.preState, storageCleared: new Set() } }, fallback: await createSequentialExecutor({ common }) })
+    closing.push(executor)
+    const state = stateOf(workload)
+    const run = (i: number) => {
+      const header = createBlockHeader({ number: BigInt(i + 1), gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n + BigInt(i), coinbase: workload.coinbase }, { common, setHardfork: false })
+      return executor.executeBlock({ header, transactions: workload.blocks[i]!.map((tx) => decodeTransaction(tx.serialize(), common)), state, blockHash: () => undefined })
+    }
+    for (const i of [0, 1, 2]) state.apply((await run(i)).delta)
+    assert.ok((executor as unknown as { logStart: number }).logStart > 0, 'the log was never trimmed: the case does not arise')
+    await killOneWorker(executor)
+    await assert.rejects(run(3), /cannot catch up/)
   })
 })
 

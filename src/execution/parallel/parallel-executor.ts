@@ -31,7 +31,7 @@ import { hasPinnedSender, pinSender, serializedTx } from '../../chain/transactio
 import { isEmptyDelta, mergeDelta } from '../../state/delta.ts'
 import { JournaledStateManager } from '../../state/journaled-state-manager.ts'
 import { OverlayReader } from '../../state/overlay-reader.ts'
-import { addStorageRead, createReadSet, type ReadSet, ReadSetRecorder } from '../../state/read-set.ts'
+import { addStorageRead, createReadSet, mergeReadSet, type ReadSet, ReadSetRecorder } from '../../state/read-set.ts'
 import { createStateDelta, type StateDelta, type StateReader } from '../../state/types.ts'
 import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx, MiniBatchExecution, OpenBlockExecution, OpenBlockParameters, RejectedTx } from '../types.ts'
 import { applyBlockPrelude } from '../vm.ts'
@@ -199,6 +199,16 @@ type Candidate = {
   readonly input: TxInput
 }
 
+/** What one `runRounds` call has committed so far: it joins the block once the call is done. */
+type Added = {
+  readonly delta: StateDelta
+  readonly reads: ReadSet
+  /** The block's gas used, this call's transactions included. */
+  gasUsed: bigint
+  readonly executed: ExecutedTx[]
+  readonly rejected: RejectedTx[]
+}
+
 export class ParallelExecutor implements BlockExecutor {
   readonly mode = 'parallel' as const
   /** Committed write sets since `logStart`, in order: how workers' cached state follows the chain. */
@@ -209,8 +219,14 @@ export class ParallelExecutor implements BlockExecutor {
   private logKeys = 0
   /** Entries before this are durable in LMDB (every earlier block was committed before this one ran). */
   private durableBelow = 0
-  /** Log length each worker thread has applied, as far as the coordinator knows. */
+  /**
+   * Per worker thread, where the log stood durable (`durableBelow`) at its last task: it holds
+   * every entry before that in its cache, for good, and never needs one of them again. (Later
+   * entries it holds may be taken back, `rollBack`, and then sent again.)
+   */
   private readonly acked = new Map<number, number>()
+  /** Times log entries were taken back (`rollBack`); every task carries it (`ExecuteTask.resetEpoch`). */
+  private resetEpoch = 0
   /** Contracts seen to conflict: calls into them are kept in one chunk. */
   private readonly hot = new Set<string>()
   /** Contracts whose calls committed in a parallel round without a conflict on their own state. */
@@ -292,7 +308,22 @@ export class ParallelExecutor implements BlockExecutor {
   }
 
   /**
-   * Keep the log bounded: entries every worker has applied go; past LOG_LIMIT entries or
+   * Take back the log entries from `mark` on: the writes of a block, or of a mini-batch, that
+   * failed part-way (a worker thread that died under its task, an exception out of execution).
+   * Workers may have applied some of them; none is durable (`mark` ≥ `durableBelow`), so with the
+   * next task each worker drops what is not durable (`resetEpoch`) and is sent the log again from
+   * where its durable state ends.
+   */
+  private rollBack(mark: number): void {
+    if (mark >= this.logEnd) return
+    for (const { delta } of this.log.slice(mark - this.logStart)) this.logKeys -= deltaKeys(delta)
+    this.log = this.log.slice(0, mark - this.logStart)
+    this.resetEpoch++
+    this.acked.clear()
+  }
+
+  /**
+   * Keep the log bounded: entries every worker holds as durable go; past LOG_LIMIT entries or
    * LOG_LIMIT_KEYS keys, so do entries of blocks already durable, when workers read LMDB (one
    * behind them drops its cache instead).
    */
@@ -347,9 +378,14 @@ export class ParallelExecutor implements BlockExecutor {
       this.appendLog(result.delta)
       return result
     }
+    const mark = this.logEnd
     const block = await this.startBlock(parameters)
     try {
       await this.runRounds(block, this.candidatesOf(transactions), this.chunksPerRound)
+    } catch (error) {
+      // The block is not executed: the prelude's writes go back too.
+      this.rollBack(mark)
+      throw error
     } finally {
       this.openBlocks--
     }
@@ -467,6 +503,7 @@ export class ParallelExecutor implements BlockExecutor {
   /** A block started on the workers: the prelude (EIP-2935) applied on this thread and logged, the environment workers run under. */
   private async startBlock({ header, state, blockHash }: OpenBlockParameters): Promise<ParallelBlock> {
     this.openBlocks++
+    const mark = this.logEnd
     try {
       const reads = createReadSet()
       const prelude = new JournaledStateManager(new ReadSetRecorder(state, reads))
@@ -482,6 +519,7 @@ export class ParallelExecutor implements BlockExecutor {
       const env: BlockEnv = { header: header.toJSON() as Record<string, string | undefined>, ancestors: packForWorkers(ancestors) }
       return { header, state, env, ancestors, coinbase: bytesToUnprefixedHex(header.coinbase.bytes), delta, unpublished: mergeDelta(createStateDelta(), delta), reads, executed: [], rejected: [], gasUsed: 0n, rounds: 0, aborts: 0, transfersWithoutEVM: 0, conflicts: new Map(), vmBlock: undefined }
     } catch (error) {
+      this.rollBack(mark)
       this.openBlocks--
       throw error
     }
@@ -493,20 +531,44 @@ export class ParallelExecutor implements BlockExecutor {
    * Returns what they added: executed and rejected in their order, and the state they changed.
    */
   private async runRounds(block: ParallelBlock, candidates: readonly Candidate[], chunks: number): Promise<MiniBatchExecution> {
-    const { header, state, env, coinbase } = block
+    // All or nothing: what the rounds commit joins the block once the last round is done. If one
+    // fails part-way (a worker thread died under its task), the block stays as it was and the
+    // log entries of the rounds that did commit are taken back; an open block can take the same
+    // transactions again.
+    const mark = this.logEnd
+    const added: Added = { delta: createStateDelta(), reads: createReadSet(), gasUsed: block.gasUsed, executed: [], rejected: [] }
+    try {
+      await this.runRoundsInto(block, added, candidates, chunks)
+    } catch (error) {
+      this.rollBack(mark)
+      throw error
+    }
+    const { delta, reads, gasUsed, executed, rejected } = added
+    mergeDelta(block.delta, delta)
+    mergeDelta(block.unpublished, delta)
+    mergeReadSet(block.reads, reads)
+    block.gasUsed = gasUsed
+    block.executed.push(...executed)
+    block.rejected.push(...rejected)
+    const changes = block.unpublished
+    block.unpublished = createStateDelta()
+    return { executed, rejected, gasUsed, changes }
+  }
+
+  private async runRoundsInto(block: ParallelBlock, added: Added, candidates: readonly Candidate[], chunks: number): Promise<void> {
+    const { header, state, coinbase } = block
     const common = this.vmCommon
     const current = (address: string) => {
-      const written = block.delta.accounts.get(address)
+      const written = added.delta.accounts.get(address) ?? block.delta.accounts.get(address)
       return written !== undefined ? (written ?? undefined) : state.getAccount(address)
     }
-    const executed: ExecutedTx[] = []
-    const rejected: RejectedTx[] = []
+    const { executed, rejected } = added
     let pending = candidates.map((c) => c.input.id)
     while (pending.length > 0) {
       block.rounds++
       const batch = pending.slice(0, this.roundSize(pending, candidates, chunks))
       const parts = this.partition(batch, candidates, chunks)
-      const results = await this.runChunks(block, parts, candidates)
+      const results = await this.runChunks(block, added.delta, parts, candidates)
       const roundDelta = createStateDelta()
       const roundWrites = new Set<string>()
       // Commit in the block's order (the mempool's: arrival, nonce order per sender), not chunk
@@ -533,8 +595,8 @@ export class ParallelExecutor implements BlockExecutor {
           rejected.push({ tx: candidate.tx, reason: outcome.error })
           continue
         }
-        if (block.gasUsed + candidate.tx.gasLimit > header.gasLimit) {
-          rejected.push({ tx: candidate.tx, reason: `block gas limit reached: ${block.gasUsed} used, tx gas limit ${candidate.tx.gasLimit}` })
+        if (added.gasUsed + candidate.tx.gasLimit > header.gasLimit) {
+          rejected.push({ tx: candidate.tx, reason: `block gas limit reached: ${added.gasUsed} used, tx gas limit ${candidate.tx.gasLimit}` })
           // Later transactions of its chunk saw writes that never happened.
           if (!isEmptyDelta(outcome.writes)) {
             stopAt = index + 1
@@ -544,7 +606,7 @@ export class ParallelExecutor implements BlockExecutor {
         }
         mergeDelta(roundDelta, outcome.writes)
         markWrites(roundWrites, outcome.writes)
-        addReads(block.reads, outcome.reads)
+        addReads(added.reads, outcome.reads)
         if (outcome.feeDelta !== 0n) {
           const before = roundDelta.accounts.get(coinbase) ?? current(coinbase)
           roundDelta.accounts.set(coinbase, {
@@ -554,11 +616,11 @@ export class ParallelExecutor implements BlockExecutor {
           })
           roundWrites.add(accountKey(coinbase))
         }
-        block.gasUsed += outcome.gasUsed
+        added.gasUsed += outcome.gasUsed
         executed.push({
           tx: candidate.tx,
           sender: candidate.sender,
-          receipt: receiptOf(outcome, block.gasUsed, common),
+          receipt: receiptOf(outcome, added.gasUsed, common),
           gasUsed: outcome.gasUsed,
           createdAddress: outcome.createdAddress === undefined ? undefined : new Address(outcome.createdAddress),
         })
@@ -566,17 +628,11 @@ export class ParallelExecutor implements BlockExecutor {
       const retry = outcomes.slice(stopAt).map((outcome) => outcome.id)
       if (parts.length > 1) this.learnCalm(outcomes.slice(0, stopAt).map((outcome) => candidates[outcome.id]!))
       block.aborts += retry.length
-      mergeDelta(block.delta, roundDelta)
-      mergeDelta(block.unpublished, roundDelta)
+      mergeDelta(added.delta, roundDelta)
       this.appendLog(roundDelta)
       // What is left: the stopped outcomes, then the pending beyond this round's batch, in order.
       pending = [...retry, ...pending.slice(batch.length)]
     }
-    block.executed.push(...executed)
-    block.rejected.push(...rejected)
-    const changes = block.unpublished
-    block.unpublished = createStateDelta()
-    return { executed, rejected, gasUsed: block.gasUsed, changes }
   }
 
   /**
@@ -636,28 +692,30 @@ export class ParallelExecutor implements BlockExecutor {
    * block learns that every swap conflicts, ran its second round (199 swaps in one chunk) in ~250
    * ms on a worker against ~90 ms for the whole block on the sequential executor.
    */
-  private async runChunks(block: ParallelBlock, chunks: readonly (readonly number[])[], candidates: readonly Candidate[]): Promise<(readonly TxOutcome[])[]> {
+  private async runChunks(block: ParallelBlock, roundsSoFar: StateDelta, chunks: readonly (readonly number[])[], candidates: readonly Candidate[]): Promise<(readonly TxOutcome[])[]> {
     const here = this.parameters.mainThreadShare === true || (chunks.length === 1 && this.chunksPerRound > 1)
     const [own, ...shipped] = here ? chunks : [undefined, ...chunks]
     const running = shipped.map((chunk) => this.run(block, chunk!.map((id) => candidates[id]!.input)))
-    if (own === undefined) return Promise.all(running)
-    let ownOutcomes: TxOutcome[]
-    try {
-      ownOutcomes = await this.runHere(block, own.map((id) => candidates[id]!))
-    } catch (error) {
-      // Let the workers' chunks settle before the block fails, so none outlives it unobserved.
-      await Promise.allSettled(running)
-      throw error
-    }
-    return [ownOutcomes, ...(await Promise.all(running))]
+    if (own !== undefined) running.unshift(this.runHere(block, roundsSoFar, own.map((id) => candidates[id]!)))
+    // Every chunk settles before the round fails, so no task outlives it unobserved (and none
+    // acknowledges log entries after they were taken back).
+    const settled = await Promise.allSettled(running)
+    const failed = settled.find((result) => result.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
+    return settled.map((result) => (result as PromiseFulfilledResult<readonly TxOutcome[]>).value)
   }
 
-  /** Run a chunk on this thread, over the parent state and what the block committed so far. */
-  private async runHere(block: ParallelBlock, chunk: readonly Candidate[]): Promise<TxOutcome[]> {
+  /**
+   * Run a chunk on this thread, over the parent state, what the block committed before this
+   * mini-batch, and the rounds of it so far (`roundsSoFar`).
+   */
+  private async runHere(block: ParallelBlock, roundsSoFar: StateDelta, chunk: readonly Candidate[]): Promise<TxOutcome[]> {
     const runner = await (this.mainRunner ??= ChunkRunner.create(this.parameters.common))
     block.vmBlock ??= createBlock({ header: block.header }, { common: runner.common, setHardfork: false })
-    const committed = new OverlayReader(block.state)
-    committed.delta = block.delta
+    const before = new OverlayReader(block.state)
+    before.delta = block.delta
+    const committed = new OverlayReader(before)
+    committed.delta = roundsSoFar
     const started = performance.now()
     const { outcomes, blockNumbers, transfersWithoutEVM } = await runner.run(
       chunk.map(({ input, tx }) => ({ id: input.id, tx })),
@@ -672,20 +730,45 @@ export class ParallelExecutor implements BlockExecutor {
     return outcomes
   }
 
+  /**
+   * A thread that has not answered before (piscina replaced one that died): forget the threads
+   * that are gone, or the log would be kept, and shipped, from the point a dead thread reached,
+   * and `workerMemory` would count its heap for good.
+   */
+  private forgetExitedThreads(threadId: number): void {
+    if (this.acked.has(threadId)) return
+    const alive = new Set(this.pool.threads.map((thread) => thread.threadId))
+    for (const id of [...this.acked.keys()]) {
+      if (alive.has(id)) continue
+      this.acked.delete(id)
+      this.memory.delete(id)
+    }
+  }
+
   /** Run one chunk on a worker, sending the log entries it may not have seen. */
   private async run(block: ParallelBlock, txs: TxInput[]): Promise<readonly TxOutcome[]> {
     let from = Math.max(this.logStart, Math.min(...(this.acked.size < this.threads ? [0] : [...this.acked.values()])))
     for (;;) {
       // Each entry is packed once, when it first goes to a worker.
       const entries = this.log.slice(Math.max(0, from - this.logStart)).map((entry) => (entry.packed ??= { seq: entry.seq, delta: packForWorkers(entry.delta) }))
-      const task: ExecuteTask = { block: block.env, entries, logLength: this.logEnd, durableBelow: this.durableBelow, txs }
+      const task: ExecuteTask = { block: block.env, entries, logLength: this.logEnd, durableBelow: this.durableBelow, resetEpoch: this.resetEpoch, txs }
       const result = (await this.pool.run(task)) as ExecuteResult
       if (result.kind === 'behind') {
         // Trimmed entries are resent as far as the log has them; a worker behind those reads LMDB.
+        const sentFrom = entries[0]?.seq ?? this.logEnd
         from = Math.max(result.appliedUpTo, this.logStart)
+        if (from >= sentFrom) {
+          // Only a worker that has no LMDB to fall back on gets here: one started afresh from the
+          // snapshot (piscina replaced a thread that died) once the log no longer starts at 0.
+          throw new Error(
+            `ParallelExecutor: worker thread ${result.threadId} has applied the write log up to ${result.appliedUpTo}, and the log now starts at ${this.logStart}: ` +
+              'a thread restarted from the snapshot cannot catch up (LMDB-backed workers restart from the store)',
+          )
+        }
         continue
       }
-      this.acked.set(result.threadId, this.logEnd)
+      this.forgetExitedThreads(result.threadId)
+      if (task.resetEpoch === this.resetEpoch) this.acked.set(result.threadId, task.durableBelow)
       this.memory.set(result.threadId, result.memory)
       this.workerBusyMs += result.busyMs
       block.transfersWithoutEVM += result.transfersWithoutEVM

@@ -63,6 +63,12 @@ export type ExecuteTask = {
    * worker behind it drops its cached state and reads LMDB instead of applying them.
    */
   readonly durableBelow: number
+  /**
+   * Bumped each time the coordinator took back log entries (a round, block or mini-batch that
+   * failed part-way: `ParallelExecutor.rollBack`). A worker that has not seen this value drops
+   * every entry it holds that is not durable yet, and takes the rest of the log again from there.
+   */
+  readonly resetEpoch: number
   readonly txs: readonly TxInput[]
 }
 

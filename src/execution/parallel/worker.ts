@@ -49,6 +49,10 @@ const state = new OverlayReader(cache)
 /** The entries in `state`'s overlay, in order. */
 let undurable: LogEntry[] = []
 let appliedUpTo = 0
+/** Entries before this are in `cache` (durable); those from it on are in `undurable`. */
+let cachedUpTo = 0
+/** The coordinator's `resetEpoch` this worker has acted on. */
+let resetEpoch = 0
 const runner = await ChunkRunner.create(common)
 
 let blockKey = ''
@@ -75,20 +79,32 @@ function decode(input: TxInput): TypedTransaction {
   return tx
 }
 
+/** Forget what is not durable: the overlay goes, and the log is taken again from `cachedUpTo`. */
+function dropUndurable(): void {
+  undurable = []
+  state.delta = createStateDelta()
+  appliedUpTo = cachedUpTo
+}
+
 export default async function execute(task: ExecuteTask): Promise<ExecuteResult> {
   // The blocks committed since the last task are in LMDB: read them (see `refreshReads`).
   store?.refreshReads()
+  if (task.resetEpoch !== resetEpoch) {
+    // The coordinator took entries back: those not durable may be among them.
+    dropUndurable()
+    resetEpoch = task.resetEpoch
+  }
   const first = task.entries[0]?.seq ?? task.logLength
   if (first > appliedUpTo && init.source.kind === 'lmdb' && appliedUpTo < task.durableBelow && first <= task.durableBelow) {
     // The entries this worker missed were trimmed from the log, and are durable: start over from LMDB.
     cache.clear()
-    undurable = []
-    state.delta = createStateDelta()
-    appliedUpTo = task.durableBelow
+    cachedUpTo = task.durableBelow
+    dropUndurable()
   }
   if (first > appliedUpTo) return { kind: 'behind', threadId, appliedUpTo }
-  // A snapshot never changes underneath: everything it is given is as good as durable.
-  const durableBelow = init.source.kind === 'lmdb' ? task.durableBelow : Number.POSITIVE_INFINITY
+  // Entries before `durableBelow` belong to committed blocks: in LMDB (or, for a snapshot, as
+  // good as durable) and never taken back. Later ones may be (see `resetEpoch`).
+  const durableBelow = task.durableBelow
   if (undurable.length > 0 && undurable[0]!.seq < durableBelow) {
     // Blocks committed since: their writes move from the overlay into the cache.
     const settled = undurable.filter((entry) => entry.seq < durableBelow)
@@ -107,6 +123,7 @@ export default async function execute(task: ExecuteTask): Promise<ExecuteResult>
     }
     appliedUpTo = entry.seq + 1
   }
+  cachedUpTo = undurable[0]?.seq ?? appliedUpTo
   const started = performance.now()
   const { outcomes, blockNumbers, transfersWithoutEVM } = await runner.run(task.txs, decode, blockFor(task), state, ancestorHash)
   const heap = getHeapStatistics()
