@@ -35,6 +35,25 @@ function stateOf(workload: Workload): FlatState {
   })
 }
 
+/** A new LMDB store (removed after the tests) holding the workload's pre-state as block 0. */
+async function storeWithGenesis(workload: Workload, prefix: string): Promise<{ readonly dir: string; readonly store: LmdbStore }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  after(() => rmSync(dir, { recursive: true, force: true }))
+  const store = LmdbStore.open(dir)
+  closing.push(store)
+  const genesis = { accounts: new Map(workload.preState.accounts), storage: workload.preState.storage, storageCleared: new Set<string>(), code: workload.preState.code }
+  await store.writeBlock({ number: 0n, hash: new Uint8Array(32), serialized: Uint8Array.of(0xc0), senders: [], txHashes: [], receipts: [] }, genesis)
+  return { dir, store }
+}
+
+/** The header of block `number` of a workload's chain. */
+function headerOf(workload: Workload, number: number) {
+  return createBlockHeader(
+    { number: BigInt(number), gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n + BigInt(number - 1), coinbase: workload.coinbase },
+    { common, setHardfork: false },
+  )
+}
+
 type Run = { readonly workload: Workload; readonly parallel: BlockExecution; readonly sequential: BlockExecution }
 
 /** The workload's first block: its header, its transactions decoded afresh, and what the sequential executor makes of it. */
@@ -146,10 +165,7 @@ describe('a block opened for mini-batches goes where the recent transactions ran
     const [parallelState, sequentialState] = [stateOf(workload), stateOf(workload)]
     const modes: string[] = []
     for (const [i, block] of workload.blocks.entries()) {
-      const header = createBlockHeader(
-        { number: BigInt(i + 1), gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n + BigInt(i), coinbase: workload.coinbase },
-        { common, setHardfork: false },
-      )
+      const header = headerOf(workload, i + 1)
       const transactions = () => block.map((tx) => decodeTransaction(tx.serialize(), common))
       const open = await executor.openBlock({ header, state: parallelState, blockHash: () => undefined })
       const all = transactions()
@@ -184,22 +200,14 @@ describe('the workers read what LMDB holds now', () => {
     // dropped an entry, or the log it missed was trimmed) reads the state of its first read, and
     // block 2's senders have nonce 0 there.
     const workload = createWorkload({ name: 'transfers', seed: 13, accountCount: BLOCK, txCount: 8 * BLOCK, blockSize: BLOCK, common })
-    const dir = mkdtempSync(join(tmpdir(), 'mosaic-worker-reads-'))
-    after(() => rmSync(dir, { recursive: true, force: true }))
-    const store = LmdbStore.open(dir)
-    closing.push(store)
-    const genesis = { accounts: new Map(workload.preState.accounts), storage: workload.preState.storage, storageCleared: new Set<string>(), code: workload.preState.code }
-    await store.writeBlock({ number: 0n, hash: new Uint8Array(32), serialized: Uint8Array.of(0xc0), senders: [], txHashes: [], receipts: [] }, genesis)
+    const { dir, store } = await storeWithGenesis(workload, 'mosaic-worker-reads-')
     // Every block to the workers (minParallelWork 0), each worker's state cache a byte: every read goes to LMDB.
     const executor = createParallelExecutor({ common, threads: 2, source: { kind: 'lmdb', dataDir: dir }, stateCacheBytes: 2, minParallelWork: 0, fallback: await createSequentialExecutor({ common }) })
     closing.push(executor)
     const sequential = await createSequentialExecutor({ common })
     const [committed, reference] = [new FlatState(store), stateOf(workload)]
     for (const [i, block] of workload.blocks.entries()) {
-      const header = createBlockHeader(
-        { number: BigInt(i + 1), gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n + BigInt(i), coinbase: workload.coinbase },
-        { common, setHardfork: false },
-      )
+      const header = headerOf(workload, i + 1)
       const transactions = () => block.map((tx) => decodeTransaction(tx.serialize(), common))
       const parallel = await executor.executeBlock({ header, transactions: transactions(), state: committed, blockHash: () => undefined })
       const whole = await sequential.executeBlock({ header, transactions: transactions(), state: reference, blockHash: () => undefined })
@@ -243,17 +251,9 @@ describe('a round that fails part-way leaves nothing behind', () => {
   /** Committed state for a fresh executor: the pre-state in a new LMDB store, or a snapshot of it. */
   async function sourceOf(kind: 'lmdb' | 'snapshot', workload: Workload): Promise<{ source: WorkerStateSource; store: LmdbStore | undefined }> {
     if (kind === 'snapshot') return { source: { kind, state: { ...workload.preState, storageCleared: new Set() } }, store: undefined }
-    const dir = mkdtempSync(join(tmpdir(), 'mosaic-rollback-'))
-    after(() => rmSync(dir, { recursive: true, force: true }))
-    const store = LmdbStore.open(dir)
-    closing.push(store)
-    const genesis = { accounts: new Map(workload.preState.accounts), storage: workload.preState.storage, storageCleared: new Set<string>(), code: workload.preState.code }
-    await store.writeBlock({ number: 0n, hash: new Uint8Array(32), serialized: Uint8Array.of(0xc0), senders: [], txHashes: [], receipts: [] }, genesis)
+    const { dir, store } = await storeWithGenesis(workload, 'mosaic-rollback-')
     return { source: { kind, dataDir: dir }, store }
   }
-
-  const headerOf = (workload: Workload, number: number) =>
-    createBlockHeader({ number: BigInt(number), gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n + BigInt(number), coinbase: workload.coinbase }, { common, setHardfork: false })
 
   it('behavior: a block whose second round fails is taken back whole, the workers drop what they applied of it, and the same block again, then the next, give the sequential result (LMDB and snapshot workers)', async () => {
     // Two ERC-20 blocks. The token is new to the executor, so the first round of block 1 is a
@@ -324,19 +324,14 @@ describe('a worker thread that dies between blocks', () => {
 
   it('behavior: LMDB-backed workers: the replacement starts from the store, blocks keep the sequential result, and the dead thread is forgotten', async () => {
     const workload = createWorkload({ name: 'erc20', seed: 23, accountCount: BLOCK, txCount: 6 * BLOCK, blockSize: BLOCK, common })
-    const dir = mkdtempSync(join(tmpdir(), 'mosaic-dead-worker-'))
-    after(() => rmSync(dir, { recursive: true, force: true }))
-    const store = LmdbStore.open(dir)
-    closing.push(store)
-    const genesis = { accounts: new Map(workload.preState.accounts), storage: workload.preState.storage, storageCleared: new Set<string>(), code: workload.preState.code }
-    await store.writeBlock({ number: 0n, hash: new Uint8Array(32), serialized: Uint8Array.of(0xc0), senders: [], txHashes: [], receipts: [] }, genesis)
+    const { dir, store } = await storeWithGenesis(workload, 'mosaic-dead-worker-')
     const executor = createParallelExecutor({ common, threads: 2, source: { kind: 'lmdb', dataDir: dir }, fallback: await createSequentialExecutor({ common }) })
     closing.push(executor)
     const sequential = await createSequentialExecutor({ common })
     const [committed, reference] = [new FlatState(store), stateOf(workload)]
     for (const [i, block] of workload.blocks.entries()) {
       if (i === 2) await killOneWorker(executor)
-      const header = createBlockHeader({ number: BigInt(i + 1), gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n + BigInt(i), coinbase: workload.coinbase }, { common, setHardfork: false })
+      const header = headerOf(workload, i + 1)
       const transactions = () => block.map((tx) => decodeTransaction(tx.serialize(), common))
       const parallel = await executor.executeBlock({ header, transactions: transactions(), state: committed, blockHash: () => undefined })
       const whole = await sequential.executeBlock({ header, transactions: transactions(), state: reference, blockHash: () => undefined })
@@ -359,7 +354,7 @@ describe('a worker thread that dies between blocks', () => {
     closing.push(executor)
     const state = stateOf(workload)
     const run = (i: number) => {
-      const header = createBlockHeader({ number: BigInt(i + 1), gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n + BigInt(i), coinbase: workload.coinbase }, { common, setHardfork: false })
+      const header = headerOf(workload, i + 1)
       return executor.executeBlock({ header, transactions: workload.blocks[i]!.map((tx) => decodeTransaction(tx.serialize(), common)), state, blockHash: () => undefined })
     }
     for (const i of [0, 1, 2]) state.apply((await run(i)).delta)
@@ -383,10 +378,7 @@ describe('the write log the workers follow', () => {
       const state = stateOf(workload)
       const sizes: { entries: number; keys: number }[] = []
       for (let i = 0; i < workload.blocks.length; i++) {
-        const header = createBlockHeader(
-          { number: BigInt(i + 1), gasLimit: 30_000_000n, baseFeePerGas: 7n, timestamp: 1_700_000_000n + BigInt(i), coinbase: workload.coinbase },
-          { common, setHardfork: false },
-        )
+        const header = headerOf(workload, i + 1)
         const result = await executor.executeBlock({ header, transactions: workload.blocks[i]!.map((tx) => decodeTransaction(tx.serialize(), common)), state, blockHash: () => undefined })
         assert.equal(result.stats.mode, 'sequential')
         assert.equal(result.executed.length, BLOCK)
