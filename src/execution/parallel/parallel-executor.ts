@@ -219,12 +219,14 @@ export class ParallelExecutor implements BlockExecutor {
   private logKeys = 0
   /** Entries before this are durable in LMDB (every earlier block was committed before this one ran). */
   private durableBelow = 0
+  /** Log length each worker thread has applied, as far as the coordinator knows: what its tasks need not carry. */
+  private readonly applied = new Map<number, number>()
   /**
    * Per worker thread, where the log stood durable (`durableBelow`) at its last task: it holds
-   * every entry before that in its cache, for good, and never needs one of them again. (Later
-   * entries it holds may be taken back, `rollBack`, and then sent again.)
+   * every entry before that in its cache, for good, and never needs one of them again, so the log
+   * may drop them. (Later entries it holds may be taken back, `rollBack`, and then sent again.)
    */
-  private readonly acked = new Map<number, number>()
+  private readonly durable = new Map<number, number>()
   /** Times log entries were taken back (`rollBack`); every task carries it (`ExecuteTask.resetEpoch`). */
   private resetEpoch = 0
   /** Contracts seen to conflict: calls into them are kept in one chunk. */
@@ -319,7 +321,8 @@ export class ParallelExecutor implements BlockExecutor {
     for (const { delta } of this.log.slice(mark - this.logStart)) this.logKeys -= deltaKeys(delta)
     this.log = this.log.slice(0, mark - this.logStart)
     this.resetEpoch++
-    this.acked.clear()
+    // Workers drop what is not durable: their next tasks carry the log from its start.
+    this.applied.clear()
   }
 
   /**
@@ -328,7 +331,7 @@ export class ParallelExecutor implements BlockExecutor {
    * behind them drops its cache instead).
    */
   private trimLog(): void {
-    let keepFrom = this.acked.size < this.threads ? this.logStart : Math.min(...this.acked.values())
+    let keepFrom = this.durable.size < this.threads ? this.logStart : Math.min(...this.durable.values())
     if (this.parameters.source.kind === 'lmdb' && (this.logEnd - keepFrom > LOG_LIMIT || this.logKeys > (this.parameters.logLimitKeys ?? LOG_LIMIT_KEYS))) keepFrom = Math.max(keepFrom, this.durableBelow)
     if (keepFrom <= this.logStart) return
     for (const { delta } of this.log.slice(0, keepFrom - this.logStart)) this.logKeys -= deltaKeys(delta)
@@ -736,18 +739,19 @@ export class ParallelExecutor implements BlockExecutor {
    * and `workerMemory` would count its heap for good.
    */
   private forgetExitedThreads(threadId: number): void {
-    if (this.acked.has(threadId)) return
+    if (this.durable.has(threadId)) return
     const alive = new Set(this.pool.threads.map((thread) => thread.threadId))
-    for (const id of [...this.acked.keys()]) {
+    for (const id of [...this.durable.keys()]) {
       if (alive.has(id)) continue
-      this.acked.delete(id)
+      this.applied.delete(id)
+      this.durable.delete(id)
       this.memory.delete(id)
     }
   }
 
   /** Run one chunk on a worker, sending the log entries it may not have seen. */
   private async run(block: ParallelBlock, txs: TxInput[]): Promise<readonly TxOutcome[]> {
-    let from = Math.max(this.logStart, Math.min(...(this.acked.size < this.threads ? [0] : [...this.acked.values()])))
+    let from = Math.max(this.logStart, Math.min(...(this.applied.size < this.threads ? [0] : [...this.applied.values()])))
     for (;;) {
       // Each entry is packed once, when it first goes to a worker.
       const entries = this.log.slice(Math.max(0, from - this.logStart)).map((entry) => (entry.packed ??= { seq: entry.seq, delta: packForWorkers(entry.delta) }))
@@ -768,7 +772,10 @@ export class ParallelExecutor implements BlockExecutor {
         continue
       }
       this.forgetExitedThreads(result.threadId)
-      if (task.resetEpoch === this.resetEpoch) this.acked.set(result.threadId, task.durableBelow)
+      if (task.resetEpoch === this.resetEpoch) {
+        this.applied.set(result.threadId, task.logLength)
+        this.durable.set(result.threadId, task.durableBelow)
+      }
       this.memory.set(result.threadId, result.memory)
       this.workerBusyMs += result.busyMs
       block.transfersWithoutEVM += result.transfersWithoutEVM
