@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Message } from '@ethereumjs/evm'
 import { Address, createAddressFromString } from '@ethereumjs/util'
+// @ts-expect-error: a plain JavaScript module without declarations
 import { PATCHES, patchDependencies, patchText } from '../scripts/patch-dependencies.mjs'
 
 type Patch = { id: string; find: string; replace: string; reads: string[] }
@@ -49,7 +50,7 @@ describe('dependency patches (scripts/patch-dependencies.mjs)', () => {
   it("the call's message: the same copy of an ethereumjs Message, with and without a code address", () => {
     const p = patch('evm-call-message-copy')
     for (const codeAddress of [undefined, new Address(new Uint8Array(20).fill(0xcc))]) {
-      const message = new Message({ to: TO, caller: CALLER, gasLimit: 100_000n, value: 5n, data: new Uint8Array([1, 2]), codeAddress, depth: 1 })
+      const message = new Message({ to: TO, caller: CALLER, gasLimit: 100_000n, value: 5n, data: new Uint8Array([1, 2]), depth: 1, ...(codeAddress === undefined ? {} : { codeAddress }) })
       const expected = evaluate(p, 'find', message, 90_000n)
       const actual = evaluate(p, 'replace', message, 90_000n)
       assertSameCopy(actual, expected)
