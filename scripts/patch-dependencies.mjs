@@ -26,13 +26,22 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url))
  * fresh. Each `find` and `replace` is one expression over the names in `reads`, so that
  * `test/dependency-patches.test.ts` evaluates both on ethereumjs' own objects and compares them.
  */
+/** The fields of `runInterpreter`'s result after `runState`, the same before and after its patch. */
+const RESULT_FIELDS = `            exceptionError: interpreterRes.exceptionError,
+            gas: interpreterRes.runState?.gasLeft,
+            executionGasUsed: gasUsed,
+            gasRefund: interpreterRes.runState.gasRefund,
+            stateGasSpilled: interpreterRes.runState.stateGasSpilled,
+            returnValue: result.returnValue ?? new Uint8Array(0),
+`
+
 export const PATCHES = [
   {
     id: 'evm-call-message-copy',
     package: '@ethereumjs/evm',
     files: ['dist/esm/evm.js', 'dist/cjs/evm.js'],
-    // \`_executeCall\`: the message it hands the interpreter. (\`codeAddress\` is a getter of
-    // \`Message\`'s prototype, which a spread does not copy: hence the property before it.)
+    // `_executeCall`: the message it hands the interpreter. (`codeAddress` is a getter of
+    // `Message`'s prototype, which a spread does not copy: hence the property before it.)
     reads: ['message', 'gasLimit'],
     find: `{
                 ...{ codeAddress: message.codeAddress },
@@ -49,7 +58,7 @@ export const PATCHES = [
     id: 'evm-interpreter-result-copy',
     package: '@ethereumjs/evm',
     files: ['dist/esm/evm.js', 'dist/cjs/evm.js'],
-    // \`runInterpreter\`: its result, and the merged \`runState\` in it.
+    // `runInterpreter`: its result, and the merged `runState` in it.
     reads: ['result', 'interpreterRes', 'interpreter', 'gasUsed'],
     find: `{
             ...result,
@@ -58,22 +67,10 @@ export const PATCHES = [
                 ...result,
                 ...interpreter._env,
             },
-            exceptionError: interpreterRes.exceptionError,
-            gas: interpreterRes.runState?.gasLeft,
-            executionGasUsed: gasUsed,
-            gasRefund: interpreterRes.runState.gasRefund,
-            stateGasSpilled: interpreterRes.runState.stateGasSpilled,
-            returnValue: result.returnValue ?? new Uint8Array(0),
-        }`,
+${RESULT_FIELDS}        }`,
     replace: `Object.assign({}, result, {
             runState: Object.assign({}, interpreterRes.runState, result, interpreter._env),
-            exceptionError: interpreterRes.exceptionError,
-            gas: interpreterRes.runState?.gasLeft,
-            executionGasUsed: gasUsed,
-            gasRefund: interpreterRes.runState.gasRefund,
-            stateGasSpilled: interpreterRes.runState.stateGasSpilled,
-            returnValue: result.returnValue ?? new Uint8Array(0),
-        })`,
+${RESULT_FIELDS}        })`,
   },
 ]
 
