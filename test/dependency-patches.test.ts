@@ -5,13 +5,13 @@ import { Address, createAddressFromString } from '@ethereumjs/util'
 // @ts-expect-error: a plain JavaScript module without declarations
 import { PATCHES, patchDependencies, patchText } from '../scripts/patch-dependencies.mjs'
 
-type Patch = { id: string; find: string; replace: string; reads: string[] }
+type Patch = { id: string; find: string; replace: string; reads: string[]; statements?: boolean }
 const patches = PATCHES as Patch[]
 const patch = (id: string): Patch => patches.find((p) => p.id === id)!
 
 /** A patch's `find` or `replace` as a function of the names it reads. */
-function evaluate(patch: Patch, which: 'find' | 'replace', ...values: unknown[]): Record<string, unknown> {
-  return new Function(...patch.reads, `return (${patch[which]})`)(...values) as Record<string, unknown>
+function evaluate<T = Record<string, unknown>>(patch: Patch, which: 'find' | 'replace', ...values: unknown[]): T {
+  return new Function(...patch.reads, patch.statements === true ? patch[which] : `return (${patch[which]})`)(...values) as T
 }
 
 /** Same keys in the same order, the same values: the same objects, but for byte arrays each side makes anew. */
@@ -84,5 +84,28 @@ describe('dependency patches (scripts/patch-dependencies.mjs)', () => {
     const result = { logs: [], returnValue: undefined, selfdestruct: new Map() }
     const wrong = { ...evaluate(p, 'replace', result, { runState }, { _env: env }, 50n), runState: Object.assign({}, env, result, runState) }
     assert.throws(() => assertSameCopy(wrong.runState as Record<string, unknown>, evaluate(p, 'find', result, { runState }, { _env: env }, 50n).runState as Record<string, unknown>))
+  })
+
+  it('the padding of bytes to a length: the same bytes, in a new plain Uint8Array, on either side', () => {
+    const p = patch('util-set-length-pad')
+    const random = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 37 + n * 11 + 1) & 0xff)
+    for (const length of [4, 8, 32]) {
+      for (let n = 0; n < length; n++) {
+        for (const msg of [random(n), Buffer.from(random(n))]) {
+          for (const right of [false, true]) {
+            const expected = evaluate<Uint8Array>(p, 'find', msg, length, right)
+            const actual = evaluate<Uint8Array>(p, 'replace', msg, length, right)
+            assert.equal(actual.constructor, Uint8Array)
+            assert.equal(expected.constructor, Uint8Array)
+            assert.notEqual(actual.buffer, msg.buffer)
+            assert.deepEqual(actual, expected)
+          }
+        }
+      }
+    }
+    // Negative control: padded on the other side, a non-empty value comes out differently.
+    const msg = random(3)
+    const wrong = new Function('msg', 'length', 'right', p.replace.replace('right ? 0 : length - msg.length', 'right ? length - msg.length : 0'))(msg, 32, false) as Uint8Array
+    assert.notDeepEqual(wrong, evaluate<Uint8Array>(p, 'find', msg, 32, false))
   })
 })
