@@ -19,6 +19,7 @@ import { formatBlockEvent, formatMiniBatch } from './format.ts'
 import { createLogReader } from './logs.ts'
 import { createMethods, type Handler, type RpcContext } from './methods.ts'
 import { SubscriptionHub } from './subscriptions.ts'
+import { createFastLane } from './http-fast.ts'
 import { attachWebSocket } from './websocket.ts'
 
 type JsonRpcResponse = { jsonrpc: '2.0'; id: unknown; result?: unknown; error?: JsonRpcErrorObject }
@@ -32,7 +33,7 @@ function isValidId(id: unknown): boolean {
 }
 
 /** What a POST / is answered with: an HTTP status and a JSON body (none for notifications). */
-export type RpcAnswer = { readonly status: number; readonly body: string | undefined }
+export type RpcAnswer = { readonly status: number; readonly body: string | undefined; readonly close?: boolean }
 
 const answer = (body: unknown, status = 200): RpcAnswer => ({ status, body: JSON.stringify(body) })
 
@@ -153,8 +154,26 @@ export async function startRpcServer(node: MosaicNode): Promise<RpcServer> {
   const handle = createJsonRpcHandler(node)
   const other = getRequestListener(createRpcApp(node).fetch)
   const token = config.adminToken
-  const isAdmin = (req: IncomingMessage): boolean => token !== undefined && req.headers.authorization === `Bearer ${token}`
+  const isAdmin = (authorization: string | undefined): boolean => token !== undefined && authorization === `Bearer ${token}`
   let inFlight = 0
+
+  const overloaded = (): RpcAnswer | undefined => {
+    if (inFlight < config.rpcMaxConcurrent) return undefined
+    metrics.rpcErrors.inc({ method: 'overload', code: String(rpcErrorCodes.limitExceeded) })
+    const refusal = errorResponse(null, { code: rpcErrorCodes.limitExceeded, message: `too many concurrent requests: limit ${config.rpcMaxConcurrent} (RPC_MAX_CONCURRENT)` })
+    return { ...answer(refusal, 429), close: true }
+  }
+
+  /** A POST / body read whole: parsed once, answered (both lanes). */
+  async function answerBody(body: Buffer, admin: boolean): Promise<RpcAnswer> {
+    let payload: unknown
+    try {
+      payload = JSON.parse(body.toString('utf8'))
+    } catch {
+      return answer(errorResponse(null, { code: rpcErrorCodes.parseError, message: 'parse error: the body is not valid JSON' }))
+    }
+    return handle(payload, { admin })
+  }
 
   async function post(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const declared = Number(req.headers['content-length'])
@@ -165,10 +184,10 @@ export async function startRpcServer(node: MosaicNode): Promise<RpcServer> {
       return send(res, tooLarge(`${declared} bytes`))
     }
     // Overload is refused at once, before the body is read, rather than queued into a timeout.
-    if (inFlight >= config.rpcMaxConcurrent) {
-      metrics.rpcErrors.inc({ method: 'overload', code: String(rpcErrorCodes.limitExceeded) })
+    const refusal = overloaded()
+    if (refusal !== undefined) {
       res.shouldKeepAlive = false
-      return send(res, answer(errorResponse(null, { code: rpcErrorCodes.limitExceeded, message: `too many concurrent requests: limit ${config.rpcMaxConcurrent} (RPC_MAX_CONCURRENT)` }), 429))
+      return send(res, refusal)
     }
     inFlight++
     try {
@@ -177,14 +196,7 @@ export async function startRpcServer(node: MosaicNode): Promise<RpcServer> {
         res.shouldKeepAlive = false
         return send(res, tooLarge('more than the limit'))
       }
-      let payload: unknown
-      try {
-        payload = JSON.parse(body.toString('utf8'))
-      } catch {
-        return send(res, answer(errorResponse(null, { code: rpcErrorCodes.parseError, message: 'parse error: the body is not valid JSON' })))
-      }
-      const context: RpcContext = { admin: isAdmin(req) }
-      send(res, await handle(payload, context))
+      send(res, await answerBody(body, isAdmin(req.headers.authorization)))
     } finally {
       inFlight--
     }
@@ -212,20 +224,48 @@ export async function startRpcServer(node: MosaicNode): Promise<RpcServer> {
       format: (batch) => formatMiniBatch(batch, node.preconfirmations.block),
     },
   })
-  const webSocket = attachWebSocket(server, { config, handle, hub, isAdmin })
+  const webSocket = attachWebSocket(server, { config, handle, hub, isAdmin: (req) => isAdmin(req.headers.authorization) })
+  // Connections start in the fast lane (`http-fast.ts`) and move to `server` at their first
+  // request that is not a plain POST /.
+  const lane = createFastLane({
+    fallback: server,
+    maxBodyBytes: config.rpcMaxBodyBytes,
+    keepAliveMs: server.keepAliveTimeout,
+    requestTimeoutMs: server.headersTimeout,
+    answer: async ({ body, authorization }) => {
+      const refusal = overloaded()
+      if (refusal !== undefined) return refusal
+      inFlight++
+      try {
+        return await answerBody(body, isAdmin(authorization))
+      } finally {
+        inFlight--
+      }
+    },
+    onError: (error) => {
+      console.error('http handler failed:', error)
+      return answer(errorResponse(null, { code: rpcErrorCodes.internalError, message: 'internal error' }), 500)
+    },
+  })
+  // node:http tracks the connections handed to it, and times out their requests, from its
+  // 'listening' event on (`setupConnectionsTracking`): the lane's listening is its.
+  lane.server.once('listening', () => server.emit('listening'))
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(config.rpcPort, config.rpcHost, () => {
-      server.off('error', reject)
+    lane.server.once('error', reject)
+    lane.server.listen(config.rpcPort, config.rpcHost, () => {
+      lane.server.off('error', reject)
       resolve()
     })
   })
-  const { port } = server.address() as AddressInfo
+  const { port } = lane.server.address() as AddressInfo
   return {
     url: `http://${config.rpcHost}:${port}`,
     port,
     close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      const closed = new Promise<void>((resolve) => lane.server.close(() => resolve()))
+      lane.closeConnections()
+      // node:http never listened itself: its close stops its timeout checks and emits 'close'.
+      server.close()
       server.closeAllConnections()
       await webSocket.close()
       hub.close()

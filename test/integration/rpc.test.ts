@@ -5,6 +5,7 @@
  * stops the server from answering.
  */
 import assert from 'node:assert/strict'
+import { connect } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { rawRpc, startNode, type TestNode } from './harness.ts'
 
@@ -266,6 +267,34 @@ describe('JSON-RPC over HTTP', () => {
     assert.match(text, /^mosaic_mempool_transactions \d+$/m)
     assert.ok(text.includes('mosaic_rpc_request_seconds_bucket{method="eth_chainId"'), 'per-method latency histogram')
     assert.match(text, /^mosaic_rpc_errors_total\{method="unknown",code="-32601"\} \d+$/m)
+  })
+
+  it('behavior: one keep-alive connection serves POST /, then GET /health (node:http takes it over), then POST / again', async () => {
+    const { port } = new URL(t.url)
+    const socket = connect(Number(port), '127.0.0.1')
+    let received = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (text: string) => (received += text))
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] })
+    const postText = `POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`
+    const answered = async (count: number) => {
+      const deadline = Date.now() + 5000
+      while ((received.match(/HTTP\/1\.1 200/g) ?? []).length < count || !received.trimEnd().endsWith('}')) {
+        if (Date.now() > deadline) throw new Error(`no answer ${count}: ${received}`)
+        await new Promise((r) => setTimeout(r, 10))
+      }
+    }
+    socket.write(postText)
+    await answered(1)
+    socket.write('GET /health HTTP/1.1\r\nhost: x\r\n\r\n')
+    await answered(2)
+    socket.write(postText)
+    await answered(3)
+    socket.destroy()
+    const bodies = received.split(/HTTP\/1\.1 200 OK\r\n/).slice(1).map((answer) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>)
+    assert.equal(bodies[0]!.result, '0x385')
+    assert.equal(bodies[1]!.status, 'ok')
+    assert.equal(bodies[2]!.result, '0x385')
   })
 
   it('behavior: after all of the above the server still answers', async () => {
