@@ -15,7 +15,7 @@ const post = (body: string, headers = ''): string => `POST / HTTP/1.1\r\nhost: x
 describe('parseHead', () => {
   it('behavior: a plain POST / with a content length is the lane’s; its authorization and connection: close are read', () => {
     assert.deepEqual(parseHead('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 12'), { length: 12, authorization: undefined, close: false })
-    assert.deepEqual(parseHead('POST / HTTP/1.1\r\nauthorization:  Bearer t \r\ncontent-length:0\r\nConnection: keep-alive, Close'), {
+    assert.deepEqual(parseHead('POST / HTTP/1.1\r\nhost: a\r\nauthorization:  Bearer t \r\ncontent-length:0\r\nConnection: keep-alive, Close'), {
       length: 0,
       authorization: 'Bearer t',
       close: true,
@@ -24,23 +24,25 @@ describe('parseHead', () => {
 
   it('negative: every other request is left to node:http', () => {
     const refused = [
-      'GET / HTTP/1.1\r\ncontent-length: 1',
-      'POST /x HTTP/1.1\r\ncontent-length: 1',
-      'POST / HTTP/1.0\r\ncontent-length: 1',
-      'POST  / HTTP/1.1\r\ncontent-length: 1',
+      'POST / HTTP/1.1\r\ncontent-length: 1',
+      'GET / HTTP/1.1\r\nhost: a\r\ncontent-length: 1',
+      'POST /x HTTP/1.1\r\nhost: a\r\ncontent-length: 1',
+      'POST / HTTP/1.0\r\nhost: a\r\ncontent-length: 1',
+      'POST  / HTTP/1.1\r\nhost: a\r\ncontent-length: 1',
       'POST / HTTP/1.1',
-      'POST / HTTP/1.1\r\ncontent-length: 1\r\ncontent-length: 1',
-      'POST / HTTP/1.1\r\ncontent-length: 1\r\ntransfer-encoding: chunked',
-      'POST / HTTP/1.1\r\ncontent-length: +1',
-      'POST / HTTP/1.1\r\ncontent-length: 0x10',
-      'POST / HTTP/1.1\r\ncontent-length: 1\r\nexpect: 100-continue',
-      'POST / HTTP/1.1\r\ncontent-length: 1\r\nupgrade: websocket',
-      'POST / HTTP/1.1\r\ncontent-length: 1\r\nbad name: x',
-      'POST / HTTP/1.1\r\ncontent-length: 1\r\n folded: x',
-      'POST / HTTP/1.1\r\ncontent-length: 1\r\nx: a\x00b',
-      'POST / HTTP/1.1\r\ncontent-length: 1\r\nx: a\nb: c',
-      'POST / HTTP/1.1\r\ncontent-length: 1\r\nauthorization: a\r\nauthorization: b',
-      'POST / HTTP/1.1\r\ncontent-length: 1\r\nno-colon',
+      'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 1\r\ncontent-length: 1',
+      'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 1\r\ntransfer-encoding: chunked',
+      'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: +1',
+      'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 0x10',
+      'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 1\r\nexpect: 100-continue',
+      'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 1\r\nupgrade: websocket',
+      'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 1\r\nbad name: x',
+      'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 1\r\n folded: x',
+      'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 1\r\nx: a\x00b',
+      'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 1\r\nx: a\nb: c',
+      'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 1\r\nauthorization: a\r\nauthorization: b',
+      'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 1\r\nno-colon',
+      'POST / HTTP/1.1\r\ncontent-length: 1\r\nhost: a\r\nhost: b',
     ]
     for (const head of refused) assert.equal(parseHead(head), undefined, JSON.stringify(head))
   })
@@ -243,6 +245,14 @@ describe('createFastLane', () => {
       assert.equal(answers[0]!.status, status)
       assert.equal(answers[0]!.headers.connection, 'close')
     }
+  })
+
+  it('behavior: an answer that takes longer than the keep-alive time is still answered', async () => {
+    const client = new Client(port)
+    client.send(post('delay 2300'))
+    const [first] = await client.answers(1, 4000)
+    assert.equal(JSON.parse(first!.body).lane, 'delay 2300')
+    client.destroy()
   })
 
   it('behavior: an answer that throws is a 500, and the connection goes on', async () => {

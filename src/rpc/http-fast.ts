@@ -1,7 +1,7 @@
 /**
  * The fast lane of POST /: a plain `node:net` server that reads the HTTP/1.1 requests of a
  * connection itself while they are the one kind a JSON-RPC client sends — `POST / HTTP/1.1`
- * with a `Content-Length` body — and hands the connection, with what it has read, to the
+ * with a `Content-Length` body and a `Host` — and hands the connection, with what it has read, to the
  * `node:http` server the first time a request is anything else (another method or path, a
  * chunked body, `Expect`, `Upgrade`, HTTP/1.0, a body over the limit, a head it does not parse).
  * `node:http` stays the one owner of every edge of the protocol; this lane only skips its
@@ -57,6 +57,7 @@ export function parseHead(head: string): Head | undefined {
   if (lines[0] !== REQUEST_LINE) return undefined
   let length: number | undefined
   let authorization: string | undefined
+  let hosts = 0
   let close = false
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!
@@ -76,6 +77,9 @@ export function parseHead(head: string): Head | undefined {
       case 'expect':
       case 'upgrade':
         return undefined
+      case 'host':
+        hosts++
+        break
       case 'authorization':
         if (authorization !== undefined) return undefined
         authorization = value
@@ -86,7 +90,8 @@ export function parseHead(head: string): Head | undefined {
         break
     }
   }
-  if (length === undefined) return undefined
+  // node:http answers a request without exactly one Host 400, as HTTP/1.1 asks.
+  if (length === undefined || hosts !== 1) return undefined
   return { length, authorization, close }
 }
 
@@ -139,7 +144,10 @@ class FastConnection {
     private readonly left: () => void,
   ) {
     socket.setNoDelay(true)
-    socket.setTimeout(options.keepAliveMs, () => socket.destroy())
+    // Idle: no answer owed (a request that takes long to answer keeps its connection, as in node:http).
+    socket.setTimeout(options.keepAliveMs, () => {
+      if (!this.writing) socket.destroy()
+    })
     socket.on('data', this.onData)
     socket.on('error', () => socket.destroy())
   }
