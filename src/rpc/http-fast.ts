@@ -1,12 +1,12 @@
 /**
  * The fast lane of POST /: a plain `node:net` server that reads the HTTP/1.1 requests of a
  * connection itself while they are the one kind a JSON-RPC client sends — `POST / HTTP/1.1`
- * with a `Content-Length` body and a `Host` — and hands the connection, with what it has read, to the
- * `node:http` server the first time a request is anything else (another method or path, a
+ * with a `Host` and a `Content-Length` body — and hands the connection, with what it has read,
+ * to the `node:http` server the first time a request is anything else (another method or path, a
  * chunked body, `Expect`, `Upgrade`, HTTP/1.0, a body over the limit, a head it does not parse).
  * `node:http` stays the one owner of every edge of the protocol; this lane only skips its
- * per-request objects (`IncomingMessage`, `ServerResponse`, their streams and headers), which
- * under single-transaction requests cost ~16 µs of CPU a request, a tenth of the main thread.
+ * per-request objects (`IncomingMessage`, `ServerResponse`, their streams and headers): on the
+ * node, 37 µs of CPU per `eth_chainId` through `node:http` against 30 through the lane.
  *
  * Answers go out in the order their requests came (pipelining), each as one write.
  */
