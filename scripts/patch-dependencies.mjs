@@ -94,6 +94,65 @@ ${RESULT_FIELDS}        })`,
         padded.set(msg, right ? 0 : length - msg.length);
         return padded;`,
   },
+  {
+    id: 'util-bytes-to-bigint',
+    package: '@ethereumjs/util',
+    files: ['dist/esm/bytes.js', 'dist/cjs/bytes.js'],
+    // `bytesToBigInt`, which every transaction constructor runs on each integer field (r and s are
+    // 32 bytes), and the EVM and the state code on words and balances: it spelled the bytes out
+    // as a hex string a character at a time, then parsed it — ~1.9 KiB of strings per transaction
+    // admitted under bench:e2e, and 170–385 ns a call. Up to 6 bytes the value is a JavaScript
+    // number (exact below 2^53; the cache ethereumjs keeps below 2^16); longer, it is put
+    // together 48 bits at a time, most significant first: the same bigint, 9–40 ns up to 6 bytes
+    // and ~270 ns for 32 (`test/dependency-patches.test.ts` compares it with the hex reading).
+    reads: ['bytes', 'littleEndian', 'BIGINT_CACHE'],
+    statements: true,
+    find: `    if (littleEndian) {
+        bytes = bytes.slice().reverse();
+    }
+`,
+    replace: `    if (littleEndian)
+        bytes = bytes.slice().reverse();
+    const length = bytes.length;
+    let head = length % 6 === 0 ? Math.min(length, 6) : length % 6;
+    let word = 0;
+    for (let i = 0; i < head; i++) word = word * 256 + bytes[i];
+    if (head === length) return word < 65536 ? BIGINT_CACHE[word] : BigInt(word);
+    let value = BigInt(word);
+    for (let at = head; at < length; at += 6) {
+        value = (value << 48n) + BigInt(bytes[at] * 1099511627776 + bytes[at + 1] * 4294967296 + bytes[at + 2] * 16777216 + bytes[at + 3] * 65536 + bytes[at + 4] * 256 + bytes[at + 5]);
+    }
+    return value;
+`,
+  },
+  {
+    id: 'tx-validate-not-array-keys',
+    package: '@ethereumjs/tx',
+    files: ['dist/esm/util/internal.js', 'dist/cjs/util/internal.js'],
+    // `validateNotArray`, run twice per transaction decoded: `Object.entries` made an array per
+    // field. The keys, in the same order, and each value read as the loop reaches it: the input
+    // is an object literal the constructor built, and the loop changes nothing.
+    reads: ['values', 'txDataKeys'],
+    statements: true,
+    find: `    for (const [key, value] of Object.entries(values)) {
+        if (txDataKeys.includes(key)) {`,
+    replace: `    for (const key of Object.keys(values)) {
+        const value = values[key];
+        if (txDataKeys.includes(key)) {`,
+  },
+  {
+    id: 'tx-value-overflow-keys',
+    package: '@ethereumjs/tx',
+    files: ['dist/esm/util/internal.js', 'dist/cjs/util/internal.js'],
+    // `valueOverflowCheck`, run four times per transaction decoded: the same rewrite as above.
+    reads: ['values', 'bits', 'cannotEqual', 'MAX_UINT64', 'MAX_INTEGER', 'EthereumJSErrorWithoutCode'],
+    statements: true,
+    find: `    for (const [key, value] of Object.entries(values)) {
+        switch (bits) {`,
+    replace: `    for (const key of Object.keys(values)) {
+        const value = values[key];
+        switch (bits) {`,
+  },
 ]
 
 /**

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { Message } from '@ethereumjs/evm'
-import { Address, createAddressFromString } from '@ethereumjs/util'
+import { Address, BIGINT_0, createAddressFromString, EthereumJSErrorWithoutCode, MAX_INTEGER, MAX_UINT64 } from '@ethereumjs/util'
 // @ts-expect-error: a plain JavaScript module without declarations
 import { PATCHES, patchDependencies, patchText } from '../scripts/patch-dependencies.mjs'
 
-type Patch = { id: string; find: string; replace: string; reads: string[]; statements?: boolean }
+type Patch = { id: string; package: string; files: string[]; find: string; replace: string; reads: string[]; statements?: boolean }
 const patches = PATCHES as Patch[]
 const patch = (id: string): Patch => patches.find((p) => p.id === id)!
 
@@ -20,6 +22,32 @@ function assertSameCopy(actual: Record<string, unknown>, expected: Record<string
   for (const key of Object.keys(expected)) {
     if (expected[key] instanceof Uint8Array) assert.deepEqual(actual[key], expected[key], key)
     else assert.equal(actual[key], expected[key], key)
+  }
+}
+
+/**
+ * A function of an installed dependency's ESM file as it is there (patched) or as published
+ * (`unpatched`: each patch on that file reverted), built over the free names it reads: so the two
+ * can be run on the same inputs.
+ */
+function installedFunction<F>(pkg: string, file: string, start: string, free: Record<string, unknown>, { unpatched = false } = {}): F {
+  const path = fileURLToPath(new URL(`../node_modules/${pkg}/${file}`, import.meta.url))
+  let text = readFileSync(path, 'utf8')
+  if (unpatched) for (const p of patches) if (p.package === pkg && p.files.includes(file)) text = text.replace(p.replace, () => p.find)
+  const at = text.indexOf(start)
+  assert.ok(at >= 0, `${start} in ${path}`)
+  const end = text.indexOf('\n}', at)
+  const source = text.slice(at, end + 2).replace(/^export /, '')
+  const name = /(?:function|const) (\w+)/.exec(source)![1]!
+  return new Function(...Object.keys(free), `${source}${source.startsWith('const') ? ';' : ''}\nreturn ${name}`)(...Object.values(free)) as F
+}
+
+/** What a call gives: its value, or the message it threw. */
+function outcome(call: () => unknown): unknown {
+  try {
+    return { value: call() }
+  } catch (error) {
+    return { threw: (error as Error).message }
   }
 }
 
@@ -107,5 +135,71 @@ describe('dependency patches (scripts/patch-dependencies.mjs)', () => {
     const msg = random(3)
     const wrong = new Function('msg', 'length', 'right', p.replace.replace('right ? 0 : length - msg.length', 'right ? length - msg.length : 0'))(msg, 32, false) as Uint8Array
     assert.notDeepEqual(wrong, evaluate<Uint8Array>(p, 'find', msg, 32, false))
+  })
+
+  it('bytes to bigint: the same value as the hex reading, at every length, either byte order, from a Buffer too', () => {
+    const BIGINT_CACHE = Array.from({ length: 65536 }, (_, i) => BigInt(i))
+    const free = { assertIsBytes: () => {}, BIGINT_CACHE, BIGINT_0, bytesToHex: (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}` }
+    type ToBigInt = (bytes: Uint8Array, littleEndian?: boolean) => bigint
+    const patched = installedFunction<ToBigInt>('@ethereumjs/util', 'dist/esm/bytes.js', 'export const bytesToBigInt', free)
+    const published = installedFunction<ToBigInt>('@ethereumjs/util', 'dist/esm/bytes.js', 'export const bytesToBigInt', free, { unpatched: true })
+    const hexReading = (b: Uint8Array) => (b.length === 0 ? 0n : BigInt(`0x${Buffer.from(b).toString('hex')}`))
+    let seed = 7
+    const next = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff
+    for (let length = 0; length <= 40; length++) {
+      for (const fill of ['random', 'ones', 'zeros', 'leading zero'] as const) {
+        const bytes = Uint8Array.from({ length }, (_, i) => (fill === 'ones' ? 0xff : fill === 'zeros' || (fill === 'leading zero' && i === 0) ? 0 : next()))
+        // A copy per call: little-endian, ethereumjs reverses `bytes.slice()`, which for a Buffer is a view of the caller's bytes.
+        for (const copy of [() => bytes.slice(), () => Buffer.from(bytes)]) {
+          for (const littleEndian of [false, true]) {
+            const expected = hexReading(littleEndian ? bytes.slice().reverse() : bytes)
+            assert.equal(patched(copy(), littleEndian), expected, `${length} ${fill} ${littleEndian}`)
+            assert.equal(published(copy(), littleEndian), expected, `${length} ${fill} ${littleEndian}, published`)
+          }
+        }
+      }
+    }
+    // The installed module is the patched one.
+    assert.equal(evaluate<bigint>(patch('util-bytes-to-bigint'), 'replace', new Uint8Array(32).fill(0xab), false, BIGINT_CACHE), hexReading(new Uint8Array(32).fill(0xab)))
+    // Negative control: chunks shifted by 40 bits instead of 48 give another value past 6 bytes.
+    const p = patch('util-bytes-to-bigint')
+    const wrong = new Function(...p.reads, p.replace.replace('<< 48n', '<< 40n')) as (b: Uint8Array, l: boolean, c: bigint[]) => bigint
+    assert.notEqual(wrong(Uint8Array.from({ length: 13 }, (_, i) => i + 1), false, BIGINT_CACHE), hexReading(Uint8Array.from({ length: 13 }, (_, i) => i + 1)))
+    assert.equal(wrong(Uint8Array.from([1, 2, 3]), false, BIGINT_CACHE), 0x010203n)
+  })
+
+  it("the transaction field checks: the same errors as published, for the same fields, in the same order", () => {
+    const free = { EthereumJSErrorWithoutCode, MAX_INTEGER, MAX_UINT64 }
+    const file = 'dist/esm/util/internal.js'
+    type Check = (values: Record<string, unknown>, bits?: number, cannotEqual?: boolean) => void
+    const notArray = installedFunction<Check>('@ethereumjs/tx', file, 'export function validateNotArray', free)
+    const notArrayPublished = installedFunction<Check>('@ethereumjs/tx', file, 'export function validateNotArray', free, { unpatched: true })
+    const overflow = installedFunction<Check>('@ethereumjs/tx', file, 'export function valueOverflowCheck', free)
+    const overflowPublished = installedFunction<Check>('@ethereumjs/tx', file, 'export function valueOverflowCheck', free, { unpatched: true })
+    assert.notEqual(String(overflow), String(overflowPublished), 'the installed file is patched')
+    const cases: [Record<string, unknown>, number?, boolean?][] = [
+      [{ nonce: 1n, value: 2n }],
+      [{ value: MAX_INTEGER }],
+      [{ value: MAX_INTEGER + 1n, r: MAX_INTEGER + 2n }],
+      [{ r: 1n, s: MAX_INTEGER + 1n }, 256, true],
+      [{ a: MAX_INTEGER }, 256, true],
+      [{ gasLimit: MAX_UINT64 }, 64],
+      [{ gasLimit: MAX_UINT64 + 1n }, 64],
+      [{ nonce: MAX_UINT64 - 1n }, 64, true],
+      [{ nonce: MAX_UINT64, other: MAX_UINT64 + 5n }, 64, true],
+      [{ skipped: undefined, nonce: undefined }, 64, true],
+      [{ x: 1n }, 128],
+    ]
+    for (const [values, bits, cannotEqual] of cases) {
+      assert.deepEqual(outcome(() => overflow(values, bits, cannotEqual)), outcome(() => overflowPublished(values, bits, cannotEqual)), JSON.stringify(values, (_, v) => (typeof v === 'bigint' ? String(v) : v)))
+    }
+    for (const values of [{ chainId: 1n, v: 0n }, { chainId: [1], v: 0n }, { nonce: 1n, v: [0], r: [1] }, { accessList: [[1]], data: [] }, {}]) {
+      assert.deepEqual(outcome(() => notArray(values)), outcome(() => notArrayPublished(values)))
+    }
+    assert.match(String((outcome(() => overflow({ value: 1n, r: MAX_INTEGER + 1n })) as { threw: string }).threw), /^r cannot exceed MAX_INTEGER/)
+    assert.match(String((outcome(() => notArray({ nonce: 1n, v: [0], r: [1] })) as { threw: string }).threw), /^v cannot be an array/)
+    // Negative control: a check that read the keys in reverse would name another field first.
+    const reversed = new Function(...Object.keys(free), `${String(overflow).replace('Object.keys(values)', 'Object.keys(values).reverse()')}\nreturn valueOverflowCheck`)(...Object.values(free)) as Check
+    assert.notDeepEqual(outcome(() => reversed({ value: MAX_INTEGER + 1n, r: MAX_INTEGER + 2n })), outcome(() => overflowPublished({ value: MAX_INTEGER + 1n, r: MAX_INTEGER + 2n })))
   })
 })
