@@ -12,7 +12,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { Capability, createTxFromBlockBodyData, type TypedTransaction } from '@ethereumjs/tx'
 import { type Address, createWithdrawalFromBytesArray, type WithdrawalBytes } from '@ethereumjs/util'
 import { blockCommonFor, txCommonFor } from './common.ts'
-import { rlpListLength, rlpStringLength } from '../utils/rlp.ts'
+import { rlpEncode, rlpListLength, rlpStringLength, type RlpValue } from '../utils/rlp.ts'
 import { pinSenderAddress, rememberSerialized, serializedTx } from './transaction.ts'
 
 /** A block of `transactions` (already decoded, kept as they are) under `header`. */
@@ -23,13 +23,13 @@ export function blockOf(header: BlockHeader, transactions: TypedTransaction[]): 
 
 /** The block's RLP, with every typed transaction's bytes as they arrived (no re-encoding). */
 export function serializeBlock(block: Block): Uint8Array {
-  const raw: unknown[] = [
+  const raw: RlpValue[] = [
     block.header.raw(),
-    block.transactions.map((tx) => (tx.supports(Capability.EIP2718TypedTransaction) ? serializedTx(tx) : tx.raw())),
+    block.transactions.map((tx) => (tx.supports(Capability.EIP2718TypedTransaction) ? serializedTx(tx) : (tx.raw() as Uint8Array[]))),
     block.uncleHeaders.map((uncle) => uncle.raw()),
   ]
   if (block.withdrawals !== undefined) raw.push(block.withdrawals.map((w) => w.raw()))
-  return RLP.encode(raw as never)
+  return rlpEncode(raw)
 }
 
 const sizes = new WeakMap<Block, number>()

@@ -22,6 +22,7 @@ import { deflateRaw, deflateRawSync } from 'node:zlib'
 import { RLP } from '@ethereumjs/rlp'
 import { concatBytes, equalsBytes } from '@ethereumjs/util'
 import { bytesToHex } from '../utils/hex.ts'
+import { rlpEncode } from '../utils/rlp.ts'
 import { keccak256 } from '../crypto/crypto.ts'
 import { MosaicError } from '../errors.ts'
 import { decompressBounded } from '../witness/witness.ts'
@@ -77,7 +78,7 @@ const deflateRawAsync = promisify(deflateRaw)
 function batchBody({ blocks, stateRoots, witnessHashes }: BatchContent): Uint8Array {
   if (blocks.length === 0) throw invalid('a batch holds at least one block')
   if (stateRoots.length !== blocks.length || witnessHashes.length !== blocks.length) throw invalid('one state root and one witness hash per block')
-  return RLP.encode([[...blocks], [...stateRoots], [...witnessHashes]])
+  return rlpEncode([[...blocks], [...stateRoots], [...witnessHashes]])
 }
 
 function withVersion(encoding: BatchEncoding, body: Uint8Array, maxBytes: number): Uint8Array {

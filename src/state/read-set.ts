@@ -6,6 +6,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { bigIntToUnpaddedBytes, bytesToBigInt, unprefixedHexToBytes } from '@ethereumjs/util'
 import type { AccountRecord, StateReader } from './types.ts'
 import { bytesToUnprefixedHex } from '../utils/hex.ts'
+import { rlpEncode } from '../utils/rlp.ts'
 
 export type ReadSet = {
   /** Accounts read (lowercase hex, no 0x). */
@@ -63,12 +64,12 @@ export class ReadSetRecorder implements StateReader {
  * RLP([[address…], [[address, [slot…]]…], [blockNumber…], [codeHash…]]).
  */
 export function encodeReadSet(reads: ReadSet, codeHashes: readonly Uint8Array[]): Uint8Array {
-  return RLP.encode([
+  return rlpEncode([
     [...reads.accounts].map(unprefixedHexToBytes),
     [...reads.storage].map(([address, slots]) => [unprefixedHexToBytes(address), [...slots].map(unprefixedHexToBytes)]),
     [...reads.blockNumbers].map(bigIntToUnpaddedBytes),
     [...codeHashes],
-  ] as never)
+  ])
 }
 
 export function decodeReadSet(bytes: Uint8Array): { reads: ReadSet; codeHashes: Uint8Array[] } {

@@ -32,6 +32,7 @@ import { bigIntToUnpaddedBytes, bytesToBigInt, hexToBytes } from '@ethereumjs/ut
 import { keccak256 } from '../crypto/crypto.ts'
 import { MosaicError } from '../errors.ts'
 import { bytesToHex } from '../utils/hex.ts'
+import { rlpEncode } from '../utils/rlp.ts'
 
 /** How a binary witness's body is compressed; its first byte names it (`WITNESS_VERSIONS`). */
 export type WitnessFormat = 'deflate' | 'brotli'
@@ -65,7 +66,7 @@ export function createWitness(parts: BlockWitness): BlockWitness {
 /** The uncompressed RLP body of the binary form (what `encodeWitness` compresses). */
 export function witnessBody(witness: BlockWitness): Uint8Array {
   const { blockNumber, preStateRoot, nodes, codes, headers, keys } = createWitness(witness)
-  return RLP.encode([bigIntToUnpaddedBytes(blockNumber), preStateRoot, nodes, codes, headers, keys] as Uint8Array[] | Uint8Array[][])
+  return rlpEncode([bigIntToUnpaddedBytes(blockNumber), preStateRoot, nodes, codes, headers, keys])
 }
 
 /** brotli's options for a body of `bytes`: quality 1 (module comment), the size known up front. */
