@@ -9,11 +9,11 @@
 import { Block, type BlockHeader, createBlockHeaderFromBytesArray } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
-import { Capability, createTxFromBlockBodyData, type TypedTransaction } from '@ethereumjs/tx'
+import { Capability, type TypedTransaction } from '@ethereumjs/tx'
 import { type Address, createWithdrawalFromBytesArray, type WithdrawalBytes } from '@ethereumjs/util'
 import { blockCommonFor, txCommonFor } from './common.ts'
 import { rlpEncode, rlpListLength, rlpStringLength, type RlpValue } from '../utils/rlp.ts'
-import { pinSenderAddress, rememberSerialized, serializedTx } from './transaction.ts'
+import { pinSenderAddress, rememberSerialized, serializedTx, txFromBodyData } from './transaction.ts'
 
 /** A block of `transactions` (already decoded, kept as they are) under `header`. */
 export function blockOf(header: BlockHeader, transactions: TypedTransaction[]): Block {
@@ -73,7 +73,7 @@ export function decodeBlock(serialized: Uint8Array, common: Common, senders: rea
   }
   if (senders.length !== txsData.length) throw new Error(`${senders.length} senders for ${txsData.length} transactions`)
   const header = createBlockHeaderFromBytesArray(headerData, { common: blockCommonFor(common), setHardfork: false })
-  const transactions = decodeBodyTransactions(txsData, common, false)
+  const transactions = decodeBodyTransactions(txsData, common)
   transactions.forEach((tx, i) => pinSenderAddress(tx, senders[i]!))
   const withdrawals = common.isActivatedEIP(4895) ? (withdrawalsData ?? []).map(createWithdrawalFromBytesArray) : undefined
   return new Block(header, transactions, [], withdrawals, { common, setHardfork: false })
@@ -100,7 +100,7 @@ export function decodeForeignBlock(serialized: Uint8Array, common: Common): Bloc
   if (header.common.isActivatedEIP(4895) && !Array.isArray(withdrawalsData)) {
     throw new Error('Invalid serialized block input: EIP-4895 is active, and no withdrawals were provided as array')
   }
-  const transactions = decodeBodyTransactions(txsData ?? [], common, false)
+  const transactions = decodeBodyTransactions(txsData ?? [], common)
   // Uncles on a copy of the Common: no block of this chain has any (the caller refuses them).
   const uncles = (unclesData ?? []).map((data) => createBlockHeaderFromBytesArray(data, { common, setHardfork: false }))
   const withdrawals = (withdrawalsData as WithdrawalBytes[] | undefined)?.map(createWithdrawalFromBytesArray)
@@ -108,10 +108,10 @@ export function decodeForeignBlock(serialized: Uint8Array, common: Common): Bloc
 }
 
 /** A block body's transactions on the shared transaction `Common`, each with its bytes remembered. */
-function decodeBodyTransactions(txsData: readonly (Uint8Array | Uint8Array[])[], common: Common, freeze: boolean): TypedTransaction[] {
+function decodeBodyTransactions(txsData: readonly (Uint8Array | Uint8Array[])[], common: Common): TypedTransaction[] {
   const txCommon = txCommonFor(common)
   return txsData.map((data) => {
-    const tx = createTxFromBlockBodyData(data, { common: txCommon, freeze })
+    const tx = txFromBodyData(data, txCommon)
     rememberSerialized(tx, data instanceof Uint8Array ? data : RLP.encode(data))
     return tx
   })

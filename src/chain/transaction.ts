@@ -1,9 +1,10 @@
 /** Per-transaction facts computed once at admission and reused by execution. */
 import type { Common } from '@ethereumjs/common'
-import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx'
+import { createTxFromBlockBodyData, TransactionType, type TypedTransaction } from '@ethereumjs/tx'
 import { Address, bigIntToBytes, bigIntToUnpaddedBytes, bytesToBigInt } from '@ethereumjs/util'
 import { compactSignature, keccak256, recoverPublicKey } from '../crypto/crypto.ts'
-import { rlpEncode, rlpListItems, rlpListPrefix, rlpStringAt } from '../utils/rlp.ts'
+import { type RlpDecoded, rlpDecodeViews, rlpEncode, rlpListItems, rlpListPrefix, rlpStringAt } from '../utils/rlp.ts'
+import { feeMarketTxFromFields } from './fee-market-tx.ts'
 import { txCommonFor } from './common.ts'
 
 /**
@@ -72,10 +73,30 @@ export function serializedTx(tx: TypedTransaction): Uint8Array {
  * admission checks (benchmarks, generated blocks, blocks re-executed from elsewhere).
  */
 export function decodeTransaction(raw: Uint8Array, common: Common): TypedTransaction {
-  const tx = createTxFromRLP(raw, { common: txCommonFor(common), freeze: false })
+  const tx = txFromBodyData(raw, txCommonFor(common))
   rememberSerialized(tx, raw)
   pinRecoveredSender(tx, common.chainId())
   return tx
+}
+
+/**
+ * A block body's transaction — a typed one's bytes, or a legacy one's fields — on the shared
+ * transaction Common (`txCommonFor`), not frozen: an EIP-1559 transaction without ethereumjs'
+ * constructor where `feeMarketTxFromFields` takes it (the same object), anything else through
+ * ethereumjs' decoder, which takes it or throws its own error.
+ */
+export function txFromBodyData(data: Uint8Array | Uint8Array[], txCommon: Common): TypedTransaction {
+  if (data instanceof Uint8Array && data[0] === TransactionType.FeeMarketEIP1559) {
+    let fields: RlpDecoded | undefined
+    try {
+      fields = rlpDecodeViews(data.subarray(1))
+    } catch {
+      // ethereumjs' decoder names what is wrong.
+    }
+    const tx = Array.isArray(fields) ? feeMarketTxFromFields(fields, { common: txCommon, freeze: false }) : undefined
+    if (tx !== undefined) return tx
+  }
+  return createTxFromBlockBodyData(data, { common: txCommon, freeze: false })
 }
 
 /**

@@ -13,6 +13,7 @@ import {
 } from '@ethereumjs/tx'
 import { type Address, bytesToBigInt } from '@ethereumjs/util'
 import { txCommonFor } from '../chain/common.ts'
+import { feeMarketTxFromFields } from '../chain/fee-market-tx.ts'
 import { pinSender, rememberSerialized, senderKeyFromRlp } from '../chain/transaction.ts'
 import { MosaicError } from '../errors.ts'
 import { rlpDecodeViews } from '../utils/rlp.ts'
@@ -148,8 +149,11 @@ export async function decodeAndValidate(raw: Uint8Array, common: Common, limits:
   const precheck = checkChainAdmits(raw, common)
   let tx: TypedTransaction
   try {
-    // Unfrozen, so the recovered sender can be pinned on it before it is frozen.
-    tx = fromFields[precheck.type](precheck.fields as never, { common: txCommonFor(common), freeze: false })
+    // Unfrozen, so the recovered sender can be pinned on it before it is frozen. The usual
+    // EIP-1559 transaction is built without ethereumjs' constructor (`fee-market-tx.ts`), the
+    // same object; whatever that path declines goes through the constructor, which decides.
+    const options = { common: txCommonFor(common), freeze: false } as const
+    tx = (precheck.type === 2 ? feeMarketTxFromFields(precheck.fields, options) : undefined) ?? fromFields[precheck.type](precheck.fields as never, options)
   } catch (error) {
     throw txInvalid(`invalid transaction: ${firstLine((error as Error).message)}`)
   }
