@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { Message } from '@ethereumjs/evm'
-import { Address, BIGINT_0, createAddressFromString, EthereumJSErrorWithoutCode, MAX_INTEGER, MAX_UINT64 } from '@ethereumjs/util'
+import { Address, BIGINT_0, createAddressFromString, EthereumJSErrorWithoutCode, hexToBytes, MAX_INTEGER, MAX_UINT64, padToEven } from '@ethereumjs/util'
 // @ts-expect-error: a plain JavaScript module without declarations
 import { PATCHES, patchDependencies, patchText } from '../scripts/patch-dependencies.mjs'
 
@@ -166,6 +166,31 @@ describe('dependency patches (scripts/patch-dependencies.mjs)', () => {
     const wrong = new Function(...p.reads, p.replace.replace('<< 48n', '<< 40n')) as (b: Uint8Array, l: boolean, c: bigint[]) => bigint
     assert.notEqual(wrong(Uint8Array.from({ length: 13 }, (_, i) => i + 1), false, BIGINT_CACHE), hexReading(Uint8Array.from({ length: 13 }, (_, i) => i + 1)))
     assert.equal(wrong(Uint8Array.from([1, 2, 3]), false, BIGINT_CACHE), 0x010203n)
+  })
+
+  it('bigint to bytes: the same minimal big-endian bytes as published, around 2^53 and up to 2^256, either byte order', () => {
+    type ToBytes = (num: bigint, littleEndian?: boolean) => Uint8Array
+    const free = { hexToBytes, padToEven }
+    const patched = installedFunction<ToBytes>('@ethereumjs/util', 'dist/esm/bytes.js', 'export const bigIntToBytes', free)
+    const published = installedFunction<ToBytes>('@ethereumjs/util', 'dist/esm/bytes.js', 'export const bigIntToBytes', free, { unpatched: true })
+    assert.notEqual(String(patched), String(published), 'the installed file is patched')
+    const values = [0n, 1n, 127n, 255n, 256n, 65_535n, 65_536n, 21_000n, 10n ** 18n, 2n ** 48n - 1n, 2n ** 53n - 2n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 64n, 2n ** 256n - 1n]
+    let x = 0x9e3779b97f4a7c15n
+    for (let i = 0; i < 200; i++) values.push((x = (x * 6364136223846793005n + 1442695040888963407n) % 2n ** 64n) >> BigInt(i % 64))
+    for (const value of values) {
+      for (const littleEndian of [false, true]) {
+        const actual = patched(value, littleEndian)
+        assert.equal(actual.constructor, Uint8Array)
+        assert.deepEqual(actual, published(value, littleEndian), `${value} ${littleEndian}`)
+      }
+    }
+    // A negative value is refused as before.
+    assert.deepEqual(outcome(() => patched(-1n)), outcome(() => published(-1n)))
+    assert.ok('threw' in (outcome(() => patched(-1n)) as object))
+    // Negative control: one byte too few for a value that needs 7 is another value.
+    const p = patch('util-bigint-to-bytes')
+    const wrong = new Function(...p.reads, p.replace.replace('let size = 1;', 'let size = 0;').split('\n').slice(1).join('\n')) as ToBytes
+    assert.notDeepEqual(wrong(2n ** 50n, false), published(2n ** 50n, false))
   })
 
   it("the transaction field checks: the same errors as published, for the same fields, in the same order", () => {
