@@ -5,7 +5,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { bigIntToUnpaddedBytes, bytesToHex, KECCAK256_NULL, KECCAK256_RLP } from '@ethereumjs/util'
 import { MosaicError } from '../errors.ts'
 import { createRandom } from '../utils/random.ts'
-import { type BlockWitness, decodeWitness, encodeWitness, encodeWitnessAsync, WITNESS_VERSIONS, witnessBody } from './witness.ts'
+import { type BlockWitness, createWitness, decodeWitness, encodeWitness, encodeWitnessAsync, WITNESS_VERSIONS, witnessBody } from './witness.ts'
 
 /**
  * A witness shaped like a block of transfers': branch nodes of 16 child hashes, account leaves
@@ -81,5 +81,38 @@ describe('the binary witness', () => {
     const unknown = Uint8Array.from(encoded)
     unknown[0] = 3
     assert.throws(() => decodeWitness(unknown), (error) => refusedAs('WITNESS_INVALID')(error) && /unknown version 3 .*versions 1 and 2/.test((error as Error).message))
+  })
+})
+
+describe('createWitness', () => {
+  /** The canonical order by definition: every byte compared, duplicates dropped. */
+  const withoutRepeats = (sorted: readonly Uint8Array[]) => sorted.filter((item, i) => i === 0 || Buffer.compare(sorted[i - 1]!, item) !== 0)
+  const reference = (items: readonly Uint8Array[]) => withoutRepeats([...items].sort(Buffer.compare))
+  /** Items that tie on their first six bytes, prefixes of one another, short, empty, repeated. */
+  function awkwardItems(seed: number): Uint8Array[] {
+    const random = createRandom(seed)
+    const items: Uint8Array[] = [new Uint8Array(), Uint8Array.of(0), Uint8Array.of(0, 0), Uint8Array.of(1), Uint8Array.of(0, 0xff)]
+    const branchHead = Uint8Array.of(0xf9, 0x02, 0x11, 0xa0, 0x12, 0x34)
+    for (let i = 0; i < 300; i++) {
+      const tail = random.bytes(random.range(0, 40))
+      items.push(random.chance(0.5) ? Uint8Array.from([...branchHead, ...tail]) : random.bytes(random.range(1, 12)))
+    }
+    for (let i = 0; i < 40; i++) items.push(Uint8Array.from(items[random.range(0, items.length - 1)]!))
+    return items
+  }
+
+  it('sorts nodes, codes and keys by their bytes and drops repeats, where six bytes tie too', () => {
+    for (const seed of [1, 2, 3]) {
+      const items = awkwardItems(seed)
+      const witness = createWitness({ blockNumber: 1n, preStateRoot: new Uint8Array(32), nodes: items, codes: items.slice(0, 50), headers: [], keys: items.slice(100) })
+      assert.deepEqual(witness.nodes.map(bytesToHex), reference(items).map(bytesToHex))
+      assert.deepEqual(witness.codes.map(bytesToHex), reference(items.slice(0, 50)).map(bytesToHex))
+      assert.deepEqual(witness.keys.map(bytesToHex), reference(items.slice(100)).map(bytesToHex))
+    }
+    // Negative control: ranked by the first six bytes alone, items that tie there come out in another order.
+    const items = awkwardItems(1)
+    const six = (item: Uint8Array) => Array.from({ length: 6 }, (_, b) => item[b] ?? 0).reduce((rank, byte) => rank * 256 + byte, 0)
+    const bySix = [...items].sort((a, b) => six(a) - six(b))
+    assert.notDeepEqual(withoutRepeats(bySix).map(bytesToHex), reference(items).map(bytesToHex))
   })
 })
