@@ -130,15 +130,19 @@ ${RESULT_FIELDS}        })`,
     package: '@ethereumjs/util',
     files: ['dist/esm/bytes.js', 'dist/cjs/bytes.js'],
     // `bigIntToBytes` (and `bigIntToUnpaddedBytes` over it), run on every nonce, balance and
-    // cumulative gas the node stores: the value spelled out in hex, then parsed back, ~1.4 KiB of
-    // strings per transaction sealed under bench:e2e. Below 2^53 the bytes are taken from the
-    // number itself: the same minimal big-endian bytes (one zero byte for 0) in a plain
-    // Uint8Array; larger or negative values go the published way.
+    // cumulative gas the node stores, and by the EVM on every 256-bit word it turns into bytes
+    // (storage keys and values, hashed words, `BALANCE` addresses): the value spelled out in hex
+    // with a `0x` in front, checked with a regular expression, stripped, padded and parsed a
+    // character pair at a time — ~1.4 KiB of strings per transaction sealed under bench:e2e, and
+    // ~0.8 µs a 256-bit word. Below 2^53 the bytes are taken from the number itself; above, from
+    // the one hex string `toString(16)` gives (only digits and lowercase letters), two digits a
+    // byte from the end: ~0.35 µs. The same minimal big-endian bytes (one zero byte for 0) in a
+    // plain Uint8Array; negative values go the published way, which refuses them.
     reads: ['num', 'littleEndian'],
     statements: true,
     find: `const bigIntToBytes = (num, littleEndian = false) => {
 `,
-    replace: `const bigIntToBytes = (num, littleEndian = false) => { // below 2^53 without hex (scripts/patch-dependencies.mjs)
+    replace: `const bigIntToBytes = (num, littleEndian = false) => { // without a hex round trip (scripts/patch-dependencies.mjs)
     if (num >= 0n && num <= 9007199254740991n) {
         let value = Number(num);
         let size = 1;
@@ -149,7 +153,104 @@ ${RESULT_FIELDS}        })`,
             small[i] = value % 256;
         return littleEndian ? small.reverse() : small;
     }
+    if (num > 9007199254740991n) {
+        const digits = num.toString(16);
+        const large = new Uint8Array((digits.length + 1) >> 1);
+        for (let i = large.length - 1, at = digits.length; i >= 0; i--, at -= 2) {
+            const low = digits.charCodeAt(at - 1);
+            const high = at >= 2 ? digits.charCodeAt(at - 2) : 48;
+            large[i] = ((high > 57 ? high - 87 : high - 48) << 4) | (low > 57 ? low - 87 : low - 48);
+        }
+        return littleEndian ? large.reverse() : large;
+    }
 `,
+  },
+  {
+    id: 'util-bytes-to-unprefixed-hex',
+    package: '@ethereumjs/util',
+    files: ['dist/esm/bytes.js'],
+    // `bytesToUnprefixedHex`, and `bytesToHex` over it: the keys of the EVM's warm-address and
+    // warm-slot journal (several per storage access), of the state manager's caches, and every
+    // `Address.toString()`. Published, it is @noble/hashes' encoder, which appends two characters
+    // at a time: a 32-byte key is a string of 32 parts, which a Map keeps whole once it is a key
+    // (~900 B per entry against ~120 B flat: README.md, bench:e2e, "Then every hex key"). Buffer's
+    // native encoder gives the same lowercase digits as one flat string, in about half the time
+    // with the Map's lookup. A small array (64 bytes or less, which V8 keeps on its heap) is
+    // copied rather than viewed through its `.buffer`, which would move it off the heap for good
+    // (`ON_HEAP_MAX` in src/utils/hex.ts). Anything but a Uint8Array goes to @noble/hashes as
+    // before, which accepts or refuses it as published.
+    reads: ['bytesToUnprefixedHexNoble'],
+    find: `export const bytesToUnprefixedHex = bytesToUnprefixedHexNoble;`,
+    replace: `export const bytesToUnprefixedHex = (bytes) => { // Buffer's encoder (scripts/patch-dependencies.mjs)
+    if (!(bytes instanceof Uint8Array))
+        return bytesToUnprefixedHexNoble(bytes);
+    return (bytes.length <= 64 ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)).toString('hex');
+};`,
+  },
+  {
+    id: 'util-bytes-to-unprefixed-hex-cjs',
+    package: '@ethereumjs/util',
+    files: ['dist/cjs/bytes.js'],
+    // The same, in the CommonJS build.
+    reads: ['utils_js_1', 'exports'],
+    find: `exports.bytesToUnprefixedHex = utils_js_1.bytesToHex;`,
+    replace: `exports.bytesToUnprefixedHex = (bytes) => { // Buffer's encoder (scripts/patch-dependencies.mjs)
+    if (!(bytes instanceof Uint8Array))
+        return (0, utils_js_1.bytesToHex)(bytes);
+    return (bytes.length <= 64 ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)).toString('hex');
+};`,
+  },
+  {
+    id: 'vm-bloom-add-bytes',
+    package: '@ethereumjs/vm',
+    files: ['dist/esm/bloom/index.js', 'dist/cjs/bloom/index.js'],
+    // `Bloom.add`, three times per log (its address and each topic) in every receipt: it read
+    // each of the hash's first three 16-bit words through a `DataView` of the hash's `.buffer`.
+    // A 32-byte hash is an array V8 keeps on its heap, and reading its `.buffer` moves it to a
+    // `malloc`'d store (`ON_HEAP_MAX` in src/utils/hex.ts); the DataView is one more object. The
+    // same big-endian words are read from the bytes themselves. (The `DataView` read from the
+    // start of the hash's buffer, not of the hash: the same bytes for a hash that starts its own
+    // buffer, as keccak's output does; `test/dependency-patches.test.ts` checks ours.)
+    reads: ['e', 'mask', 'BYTE_SIZE', 'bitvector'],
+    statements: true,
+    find: `        const mask = 2047; // binary 11111111111
+        for (let i = 0; i < 3; i++) {
+            const first2bytes = new DataView(e.buffer).getUint16(i * 2);`,
+    replace: `        const mask = 2047; // binary 11111111111
+        for (let i = 0; i < 3; i++) {
+            const first2bytes = (e[i * 2] << 8) | e[i * 2 + 1]; // the bytes, not a DataView of their .buffer (scripts/patch-dependencies.mjs)`,
+  },
+  {
+    id: 'vm-bloom-check-bytes',
+    package: '@ethereumjs/vm',
+    files: ['dist/esm/bloom/index.js', 'dist/cjs/bloom/index.js'],
+    // `Bloom.check`, which `eth_getLogs` runs on each block's bloom per address and topic asked
+    // for: the same rewrite.
+    reads: ['e', 'mask', 'BYTE_SIZE', 'bitvector'],
+    statements: true,
+    find: `        for (let i = 0; i < 3 && match; i++) {
+            const first2bytes = new DataView(e.buffer).getUint16(i * 2);`,
+    replace: `        for (let i = 0; i < 3 && match; i++) {
+            const first2bytes = (e[i * 2] << 8) | e[i * 2 + 1]; // the bytes, not a DataView of their .buffer (scripts/patch-dependencies.mjs)`,
+  },
+  {
+    id: 'tx-floor-tokens-count',
+    package: '@ethereumjs/tx',
+    files: ['dist/esm/util/intrinsic.js', 'dist/cjs/util/intrinsic.js'],
+    // `countCalldataFloorTokens` (EIP-7623's calldata floor), run twice per transaction executed:
+    // it added a bigint per calldata byte, a new bigint each time (~3.8 KiB for an ERC-20
+    // transfer's 68 bytes). The same count in a number, made a bigint once: exact up to 2^53
+    // tokens, far past any calldata a block can hold.
+    reads: ['tx', 'tokens'],
+    statements: true,
+    find: `        for (let i = 0; i < tx.data.length; i++) {
+            tokens += tx.data[i] === 0 ? 1n : 4n;
+        }`,
+    replace: `        let count = 0; // a number, made a bigint once (scripts/patch-dependencies.mjs)
+        for (let i = 0; i < tx.data.length; i++) {
+            count += tx.data[i] === 0 ? 1 : 4;
+        }
+        tokens = BigInt(count);`,
   },
   {
     id: 'tx-validate-not-array-keys',

@@ -2,8 +2,15 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
 import { Message } from '@ethereumjs/evm'
-import { Address, BIGINT_0, createAddressFromString, EthereumJSErrorWithoutCode, hexToBytes, MAX_INTEGER, MAX_UINT64, padToEven } from '@ethereumjs/util'
+import { Address, BIGINT_0, bytesToHex, bytesToUnprefixedHex, createAddressFromString, EthereumJSErrorWithoutCode, hexToBytes, MAX_INTEGER, MAX_UINT64, padToEven } from '@ethereumjs/util'
+import { Capability, createFeeMarket1559Tx } from '@ethereumjs/tx'
+import { Bloom } from '@ethereumjs/vm'
+import { keccak_256 } from '@noble/hashes/sha3.js'
+import { bytesToHex as nobleBytesToHex } from '@noble/hashes/utils.js'
+import { createChainCommon } from '../src/chain/common.ts'
+import { keccak256 } from '../src/crypto/crypto.ts'
 // @ts-expect-error: a plain JavaScript module without declarations
 import { PATCHES, patchDependencies, patchText } from '../scripts/patch-dependencies.mjs'
 
@@ -38,7 +45,7 @@ function installedFunction<F>(pkg: string, file: string, start: string, free: Re
   assert.ok(at >= 0, `${start} in ${path}`)
   const end = text.indexOf('\n}', at)
   const source = text.slice(at, end + 2).replace(/^export /, '')
-  const name = /(?:function|const) (\w+)/.exec(source)![1]!
+  const name = /(?:function|const|class) (\w+)/.exec(source)![1]!
   return new Function(...Object.keys(free), `${source}${source.startsWith('const') ? ';' : ''}\nreturn ${name}`)(...Object.values(free)) as F
 }
 
@@ -177,6 +184,10 @@ describe('dependency patches (scripts/patch-dependencies.mjs)', () => {
     const values = [0n, 1n, 127n, 255n, 256n, 65_535n, 65_536n, 21_000n, 10n ** 18n, 2n ** 48n - 1n, 2n ** 53n - 2n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 64n, 2n ** 256n - 1n]
     let x = 0x9e3779b97f4a7c15n
     for (let i = 0; i < 200; i++) values.push((x = (x * 6364136223846793005n + 1442695040888963407n) % 2n ** 64n) >> BigInt(i % 64))
+    // Past 2^53, every number of hex digits (odd ones start with a lone digit), and words of every letter.
+    for (let bits = 53n; bits <= 300n; bits++) values.push(2n ** bits, 2n ** bits - 1n, 2n ** bits + 0xabcdefn)
+    let w = 0x0123456789abcdefn
+    for (let i = 0; i < 200; i++) values.push((w = (w * 6364136223846793005n + 1442695040888963407n) % 2n ** 256n) >> BigInt(i % 200))
     for (const value of values) {
       for (const littleEndian of [false, true]) {
         const actual = patched(value, littleEndian)
@@ -191,6 +202,116 @@ describe('dependency patches (scripts/patch-dependencies.mjs)', () => {
     const p = patch('util-bigint-to-bytes')
     const wrong = new Function(...p.reads, p.replace.replace('let size = 1;', 'let size = 0;').split('\n').slice(1).join('\n')) as ToBytes
     assert.notDeepEqual(wrong(2n ** 50n, false), published(2n ** 50n, false))
+    // Negative control past 2^53: the digits of a byte taken in the other order are another value.
+    const swapped = new Function(...p.reads, p.replace.replace('((high > 57 ? high - 87 : high - 48) << 4) | (low > 57 ? low - 87 : low - 48)', '((low > 57 ? low - 87 : low - 48) << 4) | (high > 57 ? high - 87 : high - 48)').split('\n').slice(1).join('\n')) as ToBytes
+    assert.notDeepEqual(swapped(2n ** 200n + 0x12n, false), published(2n ** 200n + 0x12n, false))
+    assert.deepEqual(swapped(2n ** 50n, false), published(2n ** 50n, false))
+  })
+
+  it("bytes to hex: Buffer's digits are @noble/hashes' digits, for views, Buffers and every length, and the same refusals", () => {
+    const cjs = createRequire(import.meta.url)('@ethereumjs/util') as { bytesToUnprefixedHex: (b: unknown) => string; bytesToHex: (b: unknown) => string }
+    assert.notEqual(bytesToUnprefixedHex as unknown, nobleBytesToHex, 'the installed ESM build is patched')
+    assert.notEqual(cjs.bytesToUnprefixedHex as unknown, nobleBytesToHex, 'the installed CommonJS build is patched')
+    const pool = Uint8Array.from({ length: 400 }, (_, i) => (i * 151 + 7) & 0xff)
+    const inputs: Uint8Array[] = []
+    for (let length = 0; length <= 140; length++) {
+      const bytes = pool.slice(0, length)
+      // A view that starts inside its buffer, on V8's heap (≤ 64 bytes) or off it, and a Buffer.
+      inputs.push(bytes, pool.subarray(length % 7 + 1, length % 7 + 1 + length), Buffer.from(bytes), new Uint8Array(new ArrayBuffer(length + 3), 3).fill(0xa5))
+    }
+    for (const bytes of inputs) {
+      const expected = nobleBytesToHex(bytes)
+      assert.equal(bytesToUnprefixedHex(bytes), expected)
+      assert.equal(bytesToHex(bytes), `0x${expected}`)
+      assert.equal(cjs.bytesToUnprefixedHex(bytes), expected)
+      assert.equal(cjs.bytesToHex(bytes), `0x${expected}`)
+    }
+    for (const notBytes of [[1, 2], 'ab', undefined, null, 5, new Uint16Array(2), new DataView(new ArrayBuffer(2)), { length: 1, 0: 1 }]) {
+      const expected = outcome(() => nobleBytesToHex(notBytes as unknown as Uint8Array))
+      assert.ok('threw' in (expected as object))
+      assert.deepEqual(outcome(() => bytesToUnprefixedHex(notBytes as unknown as Uint8Array)), expected)
+      assert.deepEqual(outcome(() => cjs.bytesToUnprefixedHex(notBytes)), expected)
+    }
+    // Negative control: an encoder that viewed a large array's buffer from its start would differ on these inputs.
+    const fromStart = (b: Uint8Array) => (b.length <= 64 ? Buffer.from(b) : Buffer.from(b.buffer, 0, b.length)).toString('hex')
+    assert.ok(inputs.some((b) => fromStart(b) !== nobleBytesToHex(b)))
+  })
+
+  it('the bloom: the same bits as the published class and as the definition, from both keccaks; the same checks', () => {
+    type BloomClass = new (bitvector?: Uint8Array, common?: unknown) => { bitvector: Uint8Array; add(e: Uint8Array): void; check(e: Uint8Array): boolean }
+    const free = { EthereumJSErrorWithoutCode, keccak_256, BYTE_SIZE: 256 }
+    const Patched = Bloom as unknown as BloomClass
+    const Published = installedFunction<BloomClass>('@ethereumjs/vm', 'dist/esm/bloom/index.js', 'export class Bloom', free, { unpatched: true })
+    assert.notEqual(String(Published), String(installedFunction<BloomClass>('@ethereumjs/vm', 'dist/esm/bloom/index.js', 'export class Bloom', free)), 'the installed file is patched')
+    // The definition (yellow paper, M3:2048): bits from the first three 16-bit words of the hash.
+    const definition = (items: Uint8Array[]) => {
+      const bits = new Uint8Array(256)
+      for (const item of items) {
+        const hash = keccak_256(item)
+        for (let i = 0; i < 6; i += 2) {
+          const bit = ((hash[i]! << 8) | hash[i + 1]!) & 2047
+          bits[255 - (bit >> 3)]! |= 1 << (bit & 7)
+        }
+      }
+      return bits
+    }
+    // The hashes both read start their own buffers (what the published DataView read assumed).
+    assert.equal(keccak256(new Uint8Array(20)).byteOffset, 0)
+    const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
+    let seed = 11
+    const item = (length: number) => Uint8Array.from({ length }, () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff)
+    for (let round = 0; round < 40; round++) {
+      const items = Array.from({ length: 1 + (round % 9) }, (_, i) => item(i % 2 === 0 ? 20 : 32))
+      for (const crypto of [undefined, common]) {
+        const patched = new Patched(undefined, crypto)
+        const published = new Published(undefined, crypto)
+        for (const e of items) {
+          patched.add(e)
+          published.add(e)
+        }
+        assert.deepEqual(patched.bitvector, published.bitvector)
+        assert.deepEqual(patched.bitvector, definition(items))
+        for (const e of [...items, item(20), item(32), item(20)]) assert.equal(patched.check(e), published.check(e))
+        for (const e of items) assert.equal(patched.check(e), true)
+      }
+    }
+    // Negative control: the words read little-endian set other bits.
+    const p = patch('vm-bloom-add-bytes')
+    const words = (read: string) => {
+      const bitvector = new Uint8Array(256)
+      const e = keccak_256(new Uint8Array([1, 2, 3]))
+      new Function(...p.reads, `${read}\n}`)(e, 2047, 256, bitvector)
+      return bitvector
+    }
+    const body = (text: string) => `${text.split('\n').slice(1).join('\n')}\n            const loc = mask & first2bytes;\n            bitvector[BYTE_SIZE - (loc >> 3) - 1] |= 1 << (loc % 8);`
+    assert.deepEqual(words(body(p.replace)), words(body(p.find)))
+    assert.deepEqual(words(body(p.replace)), definition([new Uint8Array([1, 2, 3])]))
+    assert.notDeepEqual(words(body(p.replace).replace('(e[i * 2] << 8) | e[i * 2 + 1]', '(e[i * 2 + 1] << 8) | e[i * 2]')), definition([new Uint8Array([1, 2, 3])]))
+  })
+
+  it("the calldata floor's tokens: the same count as published, for every mix of zero and other bytes", () => {
+    type Count = (tx: unknown) => bigint
+    const file = 'dist/esm/util/intrinsic.js'
+    const patched = installedFunction<Count>('@ethereumjs/tx', file, 'export function countCalldataFloorTokens', { Capability })
+    const published = installedFunction<Count>('@ethereumjs/tx', file, 'export function countCalldataFloorTokens', { Capability }, { unpatched: true })
+    assert.notEqual(String(patched), String(published), 'the installed file is patched')
+    const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
+    assert.ok(common.isActivatedEIP(7623) && !common.isActivatedEIP(7976), 'the hardfork counts zero and other bytes apart')
+    let seed = 3
+    const byte = (zeroShare: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 100 < zeroShare ? 0 : 1 + (seed % 255))
+    const datas = [new Uint8Array(0), new Uint8Array(68), new Uint8Array(68).fill(7), new Uint8Array(100_000).fill(1)]
+    for (const zeroShare of [0, 10, 50, 90, 100]) for (const length of [1, 4, 36, 68, 1000]) datas.push(Uint8Array.from({ length }, () => byte(zeroShare)))
+    for (const data of datas) {
+      const tx = createFeeMarket1559Tx({ to: TO, data, gasLimit: 10_000_000n, maxFeePerGas: 10n, chainId: 901n }, { common })
+      const expected = published(tx)
+      assert.equal(patched(tx), expected)
+      assert.equal(expected, BigInt(data.reduce((sum, b) => sum + (b === 0 ? 1 : 4), 0)))
+    }
+    // Negative control: zero and other bytes weighed the other way round give another count.
+    const p = patch('tx-floor-tokens-count')
+    const wrong = new Function('Capability', `${String(patched).replace('? 1 : 4', '? 4 : 1')}\nreturn countCalldataFloorTokens`)(Capability) as Count
+    assert.ok(p.replace.includes('? 1 : 4'))
+    assert.notEqual(wrong(createFeeMarket1559Tx({ to: TO, data: new Uint8Array([0, 0, 1]), gasLimit: 100_000n, maxFeePerGas: 10n, chainId: 901n }, { common })), 6n)
   })
 
   it("the transaction field checks: the same errors as published, for the same fields, in the same order", () => {
