@@ -204,6 +204,9 @@ describe('the workers read what LMDB holds now', () => {
     // Every block to the workers (minParallelWork 0), each worker's state cache a byte: every read goes to LMDB.
     const executor = createParallelExecutor({ common, threads: 2, source: { kind: 'lmdb', dataDir: dir }, stateCacheBytes: 2, minParallelWork: 0, fallback: await createSequentialExecutor({ common }) })
     closing.push(executor)
+    // Both threads up before the first block: a round's two chunks then go to both (while the
+    // second was still loading, the first could take every task, and only it reports below).
+    await executor.ready()
     const sequential = await createSequentialExecutor({ common })
     const [committed, reference] = [new FlatState(store), stateOf(workload)]
     for (const [i, block] of workload.blocks.entries()) {
