@@ -204,8 +204,9 @@ ${RESULT_FIELDS}        })`,
     id: 'vm-bloom-add-bytes',
     package: '@ethereumjs/vm',
     files: ['dist/esm/bloom/index.js', 'dist/cjs/bloom/index.js'],
-    // `Bloom.add`, three times per log (its address and each topic) in every receipt: it read
-    // each of the hash's first three 16-bit words through a `DataView` of the hash's `.buffer`.
+    // `Bloom.add`, once for each log's address and each of its topics (four times for an ERC-20
+    // `Transfer`): it read each of the hash's first three 16-bit words through a `DataView` of the
+    // hash's `.buffer`.
     // A 32-byte hash is an array V8 keeps on its heap, and reading its `.buffer` moves it to a
     // `malloc`'d store (`ON_HEAP_MAX` in src/utils/hex.ts); the DataView is one more object. The
     // same big-endian words are read from the bytes themselves. (The `DataView` read from the
