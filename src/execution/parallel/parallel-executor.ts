@@ -37,7 +37,7 @@ import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx,
 import { applyBlockPrelude } from '../vm.ts'
 import { conflictHints, partitionBatch } from './batch.ts'
 import { ChunkRunner } from './chunk-runner.ts'
-import { type BlockEnv, type ExecuteResult, type ExecuteTask, type ExecutorWorkerMemory, type LogEntry, packForWorkers, type PackedLogEntry, type TxInput, type TxOutcome, type WorkerInit, type WorkerStateSource } from './protocol.ts'
+import { type BlockEnv, type ExecuteResult, type ExecuteTask, type ExecutorWorkerMemory, type LogEntry, packForWorkers, type PackedLogEntry, packTxInputs, type TxInput, type TxOutcome, unpackOutcomes, type WorkerInit, type WorkerStateSource } from './protocol.ts'
 import { accountKey, slotKey } from './protocol.ts'
 import { RECOVERY_COALESCE_MS, recoverOnThisThread, SenderRecoveryPool, shipToExecutorWorkers } from './sender-recovery.ts'
 import { type NativeWorkerPool, startNativeWorkerPool } from '../../utils/worker-pool.ts'
@@ -755,8 +755,10 @@ export class ParallelExecutor implements BlockExecutor {
     for (;;) {
       // Each entry is packed once, when it first goes to a worker.
       const entries = this.log.slice(Math.max(0, from - this.logStart)).map((entry) => (entry.packed ??= { seq: entry.seq, delta: packForWorkers(entry.delta) }))
-      const task: ExecuteTask = { block: block.env, entries, logLength: this.logEnd, durableBelow: this.durableBelow, resetEpoch: this.resetEpoch, txs }
-      const result = (await this.pool.run(task)) as ExecuteResult
+      // Packed anew for each try: the bytes move to the worker.
+      const packed = packTxInputs(txs)
+      const task: ExecuteTask = { block: block.env, entries, logLength: this.logEnd, durableBelow: this.durableBelow, resetEpoch: this.resetEpoch, txs: packed }
+      const result = (await this.pool.run(task, { transferList: [packed.buffer as ArrayBuffer] })) as ExecuteResult
       if (result.kind === 'behind') {
         // Trimmed entries are resent as far as the log has them; a worker behind those reads LMDB.
         const sentFrom = entries[0]?.seq ?? this.logEnd
@@ -780,7 +782,7 @@ export class ParallelExecutor implements BlockExecutor {
       this.workerBusyMs += result.busyMs
       block.transfersWithoutEVM += result.transfersWithoutEVM
       for (const n of result.blockNumbers) block.reads.blockNumbers.add(n)
-      return result.outcomes
+      return unpackOutcomes(result.outcomes)
     }
   }
 }

@@ -7,15 +7,17 @@
 import { getHeapStatistics } from 'node:v8'
 import { threadId, workerData } from 'node:worker_threads'
 import { type Block, createBlock } from '@ethereumjs/block'
-import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx'
+import type { TypedTransaction } from '@ethereumjs/tx'
 import { Address } from '@ethereumjs/util'
+import { Piscina } from 'piscina'
 import { createChainCommon, txCommonFor } from '../../chain/common.ts'
+import { pinSenderAddress, txFromBodyData } from '../../chain/transaction.ts'
 import { FlatState, type StateBackend } from '../../state/flat-state.ts'
 import { createStateDelta } from '../../state/types.ts'
 import { mergeDelta } from '../../state/delta.ts'
 import { OverlayReader } from '../../state/overlay-reader.ts'
 import { LmdbStore } from '../../storage/lmdb-store.ts'
-import { type ExecuteResult, type ExecuteTask, type LogEntry, type TxInput, unpackFromCoordinator, type WorkerInit, type WorkerStateSource } from './protocol.ts'
+import { type ExecuteResult, type ExecuteTask, type LogEntry, packOutcomes, type TxInput, unpackFromCoordinator, unpackTxInputs, type WorkerInit, type WorkerStateSource } from './protocol.ts'
 import type { StateDelta } from '../../state/types.ts'
 import { ChunkRunner } from './chunk-runner.ts'
 import { recoverSendersWith } from '../recover-senders.ts'
@@ -70,12 +72,13 @@ function blockFor(task: ExecuteTask): Block {
   return block
 }
 
-/** A shipped transaction, decoded here with the sender the coordinator recovered. */
+/**
+ * A shipped transaction, decoded here as the mempool decodes it (an EIP-1559 one without
+ * ethereumjs' constructor, `txFromBodyData`), with the sender the coordinator recovered.
+ */
 function decode(input: TxInput): TypedTransaction {
-  const tx = createTxFromRLP(input.raw, { common: txCommon, freeze: false })
-  const sender = new Address(input.sender)
-  Object.defineProperty(tx, 'getSenderAddress', { value: () => sender })
-  Object.freeze(tx)
+  const tx = txFromBodyData(input.raw, txCommon)
+  pinSenderAddress(tx, new Address(input.sender))
   return tx
 }
 
@@ -86,7 +89,13 @@ function dropUndurable(): void {
   appliedUpTo = cachedUpTo
 }
 
-export default async function execute(task: ExecuteTask): Promise<ExecuteResult> {
+/** `result`, its outcomes' buffer moved to the coordinator rather than copied (piscina's transferable). */
+function moving(result: Extract<ExecuteResult, { kind: 'done' }>): unknown {
+  const transferable = { [Piscina.transferableSymbol]: result.outcomes.buffer, [Piscina.valueSymbol]: result }
+  return Piscina.move(transferable as unknown as Parameters<typeof Piscina.move>[0])
+}
+
+export default async function execute(task: ExecuteTask): Promise<unknown> {
   // The blocks committed since the last task are in LMDB: read them (see `refreshReads`).
   store?.refreshReads()
   if (task.resetEpoch !== resetEpoch) {
@@ -125,10 +134,12 @@ export default async function execute(task: ExecuteTask): Promise<ExecuteResult>
   }
   cachedUpTo = undurable[0]?.seq ?? appliedUpTo
   const started = performance.now()
-  const { outcomes, blockNumbers, transfersWithoutEVM } = await runner.run(task.txs, decode, blockFor(task), state, ancestorHash)
+  const { outcomes, blockNumbers, transfersWithoutEVM } = await runner.run(unpackTxInputs(task.txs), decode, blockFor(task), state, ancestorHash)
+  const packed = packOutcomes(outcomes)
+  const busyMs = performance.now() - started
   const heap = getHeapStatistics()
   const memory = { heapUsed: heap.used_heap_size, heapTotal: heap.total_heap_size, stateBytes: cache.memory().bytes, pendingTimers: process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length }
-  return { kind: 'done', threadId, outcomes, busyMs: performance.now() - started, blockNumbers: [...blockNumbers], transfersWithoutEVM, memory }
+  return moving({ kind: 'done', threadId, outcomes: packed, busyMs, blockNumbers: [...blockNumbers], transfersWithoutEVM, memory })
 }
 
 /** Recover the senders of serialized signed transactions (`SenderRecoveryPool`). */
