@@ -134,6 +134,7 @@ export class ChunkRunner {
         status: 'status' in result.receipt ? result.receipt.status : 1,
         gasUsed: result.totalGasSpent,
         logs: ('execResult' in result ? (result.execResult.logs ?? []) : []) as [Uint8Array, Uint8Array[], Uint8Array][],
+        logsBloom: result.receipt.bitvector,
         createdAddress: result.createdAddress?.bytes,
       }
     } catch (error) {

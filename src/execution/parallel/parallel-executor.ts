@@ -25,7 +25,7 @@ import { type Block, type BlockHeader, createBlock } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import { Address, KECCAK256_NULL } from '@ethereumjs/util'
-import { Bloom, paramsVM, type TxReceipt } from '@ethereumjs/vm'
+import { paramsVM, type TxReceipt } from '@ethereumjs/vm'
 import type { Piscina } from 'piscina'
 import { hasPinnedSender, pinSender, serializedTx } from '../../chain/transaction.ts'
 import { isEmptyDelta, mergeDelta } from '../../state/delta.ts'
@@ -37,7 +37,7 @@ import type { BlockExecution, BlockExecutor, ExecuteBlockParameters, ExecutedTx,
 import { applyBlockPrelude } from '../vm.ts'
 import { conflictHints, partitionBatch } from './batch.ts'
 import { ChunkRunner } from './chunk-runner.ts'
-import { type BlockEnv, type ExecuteResult, type ExecuteTask, type ExecutorWorkerMemory, type LogEntry, packForWorkers, type PackedLogEntry, packTxInputs, type TxInput, type TxOutcome, unpackOutcomes, type WorkerInit, type WorkerStateSource } from './protocol.ts'
+import { type BlockEnv, type ExecuteResult, type ExecuteTask, type ExecutorWorkerMemory, type LogEntry, packDeltaForWorkers, packForWorkers, type PackedLogEntry, packTxInputs, type TxInput, type TxOutcome, unpackOutcomes, type WorkerInit, type WorkerStateSource } from './protocol.ts'
 import { accountKey, slotKey } from './protocol.ts'
 import { RECOVERY_COALESCE_MS, recoverOnThisThread, SenderRecoveryPool, shipToExecutorWorkers } from './sender-recovery.ts'
 import { type NativeWorkerPool, startNativeWorkerPool } from '../../utils/worker-pool.ts'
@@ -560,7 +560,6 @@ export class ParallelExecutor implements BlockExecutor {
 
   private async runRoundsInto(block: ParallelBlock, added: Added, candidates: readonly Candidate[], chunks: number): Promise<void> {
     const { header, state, coinbase } = block
-    const common = this.vmCommon
     const current = (address: string) => {
       const written = added.delta.accounts.get(address) ?? block.delta.accounts.get(address)
       return written !== undefined ? (written ?? undefined) : state.getAccount(address)
@@ -623,7 +622,7 @@ export class ParallelExecutor implements BlockExecutor {
         executed.push({
           tx: candidate.tx,
           sender: candidate.sender,
-          receipt: receiptOf(outcome, added.gasUsed, common),
+          receipt: receiptOf(outcome, added.gasUsed),
           gasUsed: outcome.gasUsed,
           createdAddress: outcome.createdAddress === undefined ? undefined : new Address(outcome.createdAddress),
         })
@@ -754,7 +753,7 @@ export class ParallelExecutor implements BlockExecutor {
     let from = Math.max(this.logStart, Math.min(...(this.applied.size < this.threads ? [0] : [...this.applied.values()])))
     for (;;) {
       // Each entry is packed once, when it first goes to a worker.
-      const entries = this.log.slice(Math.max(0, from - this.logStart)).map((entry) => (entry.packed ??= { seq: entry.seq, delta: packForWorkers(entry.delta) }))
+      const entries = this.log.slice(Math.max(0, from - this.logStart)).map((entry) => (entry.packed ??= { seq: entry.seq, delta: packDeltaForWorkers(entry.delta) }))
       // Packed anew for each try: the bytes move to the worker.
       const packed = packTxInputs(txs)
       const task: ExecuteTask = { block: block.env, entries, logLength: this.logEnd, durableBelow: this.durableBelow, resetEpoch: this.resetEpoch, txs: packed }
@@ -801,11 +800,6 @@ function markWrites(written: Set<string>, delta: StateDelta): void {
   for (const address of delta.storageCleared) written.add(`c${address}`)
 }
 
-function receiptOf(outcome: Extract<TxOutcome, { ok: true }>, cumulativeBlockGasUsed: bigint, common: Common): TxReceipt {
-  const bloom = new Bloom(undefined, common)
-  for (const [address, topics] of outcome.logs) {
-    bloom.add(address)
-    for (const topic of topics) bloom.add(topic)
-  }
-  return { status: outcome.status, cumulativeBlockGasUsed, bitvector: bloom.bitvector, logs: outcome.logs as TxReceipt['logs'] }
+function receiptOf(outcome: Extract<TxOutcome, { ok: true }>, cumulativeBlockGasUsed: bigint): TxReceipt {
+  return { status: outcome.status, cumulativeBlockGasUsed, bitvector: outcome.logsBloom, logs: outcome.logs as TxReceipt['logs'] }
 }

@@ -4,7 +4,7 @@ import { deserialize, serialize } from 'node:v8'
 import { MessageChannel } from 'node:worker_threads'
 import { KECCAK256_NULL } from '@ethereumjs/util'
 import { createStateDelta } from '../../state/types.ts'
-import { packForWorkers, packOutcomes, packTxInputs, type TxOutcome, unpackFromCoordinator, unpackOutcomes, unpackTxInputs } from './protocol.ts'
+import { packDeltaForWorkers, packForWorkers, packOutcomes, packTxInputs, type TxOutcome, unpackDelta, unpackFromCoordinator, unpackOutcomes, unpackTxInputs } from './protocol.ts'
 
 function sampleDelta() {
   const delta = createStateDelta()
@@ -74,26 +74,43 @@ function sampleOutcomes(): TxOutcome[] {
         [bytes(20, 0x33), [bytes(32, 1), bytes(32, 2), bytes(32, 3)], bytes(32, 9)],
         [bytes(20, 0x34), [], new Uint8Array()],
       ],
+      logsBloom: bytes(256, 0).fill(0xa5, 17, 40),
       createdAddress: undefined,
     },
-    { id: 0, ok: true, reads: new Set(), writes: createStateDelta(), feeDelta: 0n, status: 0, gasUsed: 2n ** 64n - 1n, logs: [], createdAddress: bytes(20, 0x77) },
+    { id: 0, ok: true, reads: new Set(), writes: createStateDelta(), feeDelta: 0n, status: 0, gasUsed: 2n ** 64n - 1n, logs: [], logsBloom: bytes(256, 0), createdAddress: bytes(20, 0x77) },
     { id: 4_000_000, ok: false, reads: new Set([`a${'55'.repeat(20)}`]), error: 'nonce too low — «übergeben» 🙂' },
-    { id: 1, ok: true, reads: new Set([`a${'66'.repeat(20)}`]), writes: sampleDelta(), feeDelta: 2n ** 256n - 1n, status: 1, gasUsed: 21_000n, logs: [], createdAddress: undefined },
+    { id: 1, ok: true, reads: new Set([`a${'66'.repeat(20)}`]), writes: sampleDelta(), feeDelta: 2n ** 256n - 1n, status: 1, gasUsed: 21_000n, logs: [], logsBloom: bytes(256, 0), createdAddress: undefined },
   ]
 }
 
 describe('parallel executor protocol: what goes to one worker and back, packed', () => {
+  it('behavior: a log entry\'s delta, packed once into shared memory, unpacks equal, its byte arrays copies of their own', () => {
+    const delta = sampleDelta()
+    const packed = packDeltaForWorkers(delta)
+    assert.ok(packed.buffer instanceof SharedArrayBuffer)
+    const unpacked = unpackDelta(packed)
+    assert.deepEqual(unpacked, delta)
+    assert.notEqual(unpacked.storage.get('33'.repeat(20))!.get('44'.repeat(32))!.buffer, packed.buffer)
+    assert.deepEqual(unpackDelta(packDeltaForWorkers(createStateDelta())), createStateDelta())
+    // Control: the comparison sees a changed value, and a cut message is refused.
+    const changed = sampleDelta()
+    changed.accounts.set('11'.repeat(20), { nonce: 8n, balance: 10n ** 21n, codeHash: KECCAK256_NULL })
+    assert.notDeepEqual(unpackDelta(packDeltaForWorkers(changed)), delta)
+    assert.throws(() => unpackDelta(packed.subarray(0, packed.length - 1)), /ends early/)
+  })
+
   it('behavior: outcomes of every shape unpack equal to those packed (reads, writes, fee, status, gas, logs, created address, errors)', () => {
     const outcomes = sampleOutcomes()
     assert.deepEqual(unpackOutcomes(packOutcomes(outcomes)), outcomes)
     assert.deepEqual(unpackOutcomes(packOutcomes([])), [])
     // Control: the comparison sees each kind of change.
-    type Editable = { reads: Set<string>; writes: ReturnType<typeof sampleDelta>; logs: [Uint8Array, Uint8Array[], Uint8Array][]; status: number; feeDelta: bigint }
+    type Editable = { reads: Set<string>; writes: ReturnType<typeof sampleDelta>; logs: [Uint8Array, Uint8Array[], Uint8Array][]; logsBloom: Uint8Array; status: number; feeDelta: bigint }
     const edit = (outcome: TxOutcome | undefined) => outcome as unknown as Editable
     const changes: ((o: TxOutcome[]) => void)[] = [
       (o) => edit(o[0]).reads.add(`a${'99'.repeat(20)}`),
       (o) => edit(o[0]).writes.storageCleared.add('99'.repeat(20)),
       (o) => (edit(o[0]).logs[0]![1][2]![0] = 0),
+      (o) => (edit(o[0]).logsBloom[20] = 0),
       (o) => (edit(o[1]).status = 1),
       (o) => (edit(o[3]).feeDelta -= 1n),
     ]
@@ -107,7 +124,7 @@ describe('parallel executor protocol: what goes to one worker and back, packed',
   it('behavior: unpacked outcomes hold copies of their own, never views into the message that carried them', () => {
     const packed = packOutcomes(sampleOutcomes())
     const [transfer] = unpackOutcomes(packed) as Extract<TxOutcome, { ok: true }>[]
-    const arrays = [transfer!.writes.accounts.get('11'.repeat(20))!.codeHash, transfer!.writes.storage.get('33'.repeat(20))!.get('44'.repeat(32))!, transfer!.logs[0]![0], transfer!.logs[0]![2]]
+    const arrays = [transfer!.writes.accounts.get('11'.repeat(20))!.codeHash, transfer!.writes.storage.get('33'.repeat(20))!.get('44'.repeat(32))!, transfer!.logs[0]![0], transfer!.logs[0]![2], transfer!.logsBloom]
     for (const array of arrays) assert.notEqual(array.buffer, packed.buffer)
     // Control: the packed message is one buffer of its own (not Buffer's shared pool), so it can be moved.
     assert.equal(packed.byteOffset, 0)

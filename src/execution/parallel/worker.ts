@@ -17,8 +17,7 @@ import { createStateDelta } from '../../state/types.ts'
 import { mergeDelta } from '../../state/delta.ts'
 import { OverlayReader } from '../../state/overlay-reader.ts'
 import { LmdbStore } from '../../storage/lmdb-store.ts'
-import { type ExecuteResult, type ExecuteTask, type LogEntry, packOutcomes, type TxInput, unpackFromCoordinator, unpackTxInputs, type WorkerInit, type WorkerStateSource } from './protocol.ts'
-import type { StateDelta } from '../../state/types.ts'
+import { type ExecuteResult, type ExecuteTask, type LogEntry, packOutcomes, type TxInput, unpackDelta, unpackFromCoordinator, unpackTxInputs, type WorkerInit, type WorkerStateSource } from './protocol.ts'
 import { ChunkRunner } from './chunk-runner.ts'
 import { recoverSendersWith } from '../recover-senders.ts'
 
@@ -124,7 +123,7 @@ export default async function execute(task: ExecuteTask): Promise<unknown> {
   }
   for (const packed of task.entries) {
     if (packed.seq < appliedUpTo) continue
-    const entry = { seq: packed.seq, delta: unpackFromCoordinator<StateDelta>(packed.delta) }
+    const entry = { seq: packed.seq, delta: unpackDelta(packed.delta) }
     if (entry.seq < durableBelow) cache.apply(entry.delta)
     else {
       undurable.push(entry)
