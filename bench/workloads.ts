@@ -346,8 +346,12 @@ function tokenSlots(holders: readonly BenchAccount[]): Map<string, Uint8Array> {
  * (the sequential executor warms up on a whole untimed run). With 2, they were not warm yet: on
  * `erc20` the first measured block took 274–496 ms against a median of 102–112 ms for the rest,
  * and that median itself was 76–82 ms after 8 (parallel-2 1,626 → 2,327 tx/s in one A/B pair).
+ * After 8, their code was still being optimized through the timed run, and the coordinator's too
+ * (its unpacking and validation run only as often as blocks do): with 24, `erc20` alternating
+ * 24, 8, 24, 8 gave parallel-2 5,071 / 4,744 / 6,874 / 4,284 tx/s and the coordinator's CPU per
+ * transaction 36 / 51 / 30 / 57 µs; 50 gave no more than 24 (6,713 and 5,350 against 7,206).
  */
-const WARMUP_BLOCKS = 8
+const WARMUP_BLOCKS = 24
 
 export function createWorkload({ name, seed, accountCount, txCount, blockSize, common }: CreateWorkloadParameters): Workload {
   if (!Number.isSafeInteger(accountCount) || accountCount < 2) throw new Error('accountCount must be an integer ≥ 2')
