@@ -128,7 +128,8 @@ describe('parallel executor protocol: what goes to one worker and back, packed',
     for (const array of arrays) assert.notEqual(array.buffer, packed.buffer)
     // Control: the packed message is one buffer of its own (not Buffer's shared pool), so it can be moved.
     assert.equal(packed.byteOffset, 0)
-    assert.ok(packed.buffer.byteLength >= packed.length && packed.buffer.byteLength < 4 * packed.length + 64)
+    assert.notEqual(packed.buffer, Buffer.allocUnsafe(1).buffer)
+    assert.notEqual(packOutcomes([]).buffer, Buffer.allocUnsafe(1).buffer)
   })
 
   it('behavior: the transactions of a chunk unpack to the same ids, senders and bytes, in order', () => {

@@ -396,7 +396,7 @@ export function unpackDelta(bytes: Uint8Array): StateDelta {
 
 /** A chunk's outcomes as one buffer, for `unpackOutcomes` on the other thread. */
 export function packOutcomes(outcomes: readonly TxOutcome[]): Uint8Array {
-  const w = new MessageWriter(outcomes.length * 1024)
+  const w = new MessageWriter(outcomes.length * 2048)
   w.u32(outcomes.length)
   for (const outcome of outcomes) {
     w.u32(outcome.id)
