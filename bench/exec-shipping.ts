@@ -13,14 +13,21 @@
  * the receiving workers' together (/proc/thread-self/schedstat, Linux), the median of 3,
  * alternating the three ways.
  * `bench:exec-scaling` found the coordinator's CPU per transaction rising with every worker added.
+ *
+ * Then the way back, `outcomes back`: a chunk's outcomes (200 ERC-20 transfers': read set, writes,
+ * a Transfer log, the bloom) from a worker to the coordinator, two ways:
+ * - `clone`: as objects, structured-cloned (the executor until 2026-12-05);
+ * - `packed-moved`: packed into one buffer and moved with the message (`packOutcomes`, then
+ *   `unpackOutcomes` where it arrives).
+ * Both ends run on this thread over a MessageChannel, so the CPU per chunk is the two together.
  * Flags: --quick (fewer blocks), --out <path>.
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { serialize } from 'node:v8'
-import { Worker } from 'node:worker_threads'
+import { MessageChannel, Worker } from 'node:worker_threads'
 import { KECCAK256_NULL } from '@ethereumjs/util'
-import { packForWorkers } from '../src/execution/parallel/protocol.ts'
+import { packForWorkers, packOutcomes, type TxOutcome, unpackOutcomes } from '../src/execution/parallel/protocol.ts'
 import { createStateDelta } from '../src/state/types.ts'
 import { createReport, median, parseBenchArgs, printReport, ratiosOf, writeReport, type BenchRow } from './report.ts'
 
@@ -99,6 +106,70 @@ for (const n of WORKERS) {
   }
   await Promise.all(workers.map((w) => w.terminate()))
 }
-const report = createReport({ bench: 'exec-shipping', quick: args.quick, rows, ratios: [...ratiosOf(rows, 'ms_per_block', 'shared-once', 'clone-per-task'), ...ratiosOf(rows, 'ms_per_block', 'shared-once', 'packed-once'), ...ratiosOf(rows, 'workers_ms_per_block', 'shared-once', 'packed-once', { metricInName: true })] })
-printReport(report, { ms_per_block: 'coordinator CPU ms/block', workers_ms_per_block: 'workers CPU ms/block' })
+/** An ERC-20 transfer's outcome as a worker returns it. */
+function erc20Outcome(id: number): TxOutcome {
+  const hex = (bytes: number) => randomBytes(bytes).toString('hex')
+  const word = () => new Uint8Array(randomBytes(32))
+  const [token, sender, recipient, fromSlot, toSlot] = [hex(20), hex(20), hex(20), hex(32), hex(32)]
+  const writes = createStateDelta()
+  writes.accounts.set(sender, { nonce: BigInt(id + 1), balance: 10n ** 21n - BigInt(id), codeHash: KECCAK256_NULL })
+  writes.storage.set(token, new Map([[fromSlot, word()], [toSlot, word()]]))
+  const reads = new Set([`a${sender}`, `a${token}`, `s${token}${fromSlot}`, `s${token}${toSlot}`])
+  const logsBloom = new Uint8Array(256)
+  logsBloom.set(randomBytes(24), 100)
+  const logs: [Uint8Array, Uint8Array[], Uint8Array][] = [[new Uint8Array(Buffer.from(token, 'hex')), [word(), word(), word()], word()]]
+  return { id, ok: true, reads, writes, feeDelta: 51_234n * 10n ** 9n, status: 1, gasUsed: 51_234n, logs, logsBloom, createdAddress: undefined }
+}
+
+{
+  const outcomes = Array.from({ length: 200 }, (_, id) => erc20Outcome(id))
+  const { port1, port2 } = new MessageChannel()
+  const backWays = {
+    clone: { send: () => port1.postMessage(outcomes), receive: (message: unknown) => message as TxOutcome[] },
+    'packed-moved': {
+      send: () => {
+        const packed = packOutcomes(outcomes)
+        port1.postMessage(packed, [packed.buffer as ArrayBuffer])
+      },
+      receive: (message: unknown) => unpackOutcomes(message as Uint8Array),
+    },
+  } as const
+  type BackWay = keyof typeof backWays
+  const chunks = BLOCKS
+  /** CPU ms per chunk, sending and receiving (and unpacking) together. */
+  const sendBack = async (way: BackWay) => {
+    const { send, receive } = backWays[way]
+    let received = 0
+    const done = new Promise<void>((resolve) => {
+      port2.on('message', (message: unknown) => {
+        if (receive(message).length !== outcomes.length) throw new Error(`${way}: outcomes lost`)
+        if (++received === chunks) resolve()
+      })
+    })
+    const start = threadCpuMs()
+    for (let i = 0; i < chunks; i++) send()
+    await done
+    port2.removeAllListeners('message')
+    return (threadCpuMs() - start) / chunks
+  }
+  const names = Object.keys(backWays) as BackWay[]
+  for (const way of names) await sendBack(way) // warm-up
+  const times = new Map(names.map((way) => [way, [] as number[]]))
+  for (let run = 0; run < RUNS; run++) for (const way of names) times.get(way)!.push(await sendBack(way))
+  for (const way of names) rows.push({ workload: 'outcomes back', variant: way, metric: 'ms_per_chunk', value: median(times.get(way)!) })
+  port1.close()
+}
+
+const report = createReport({
+  bench: 'exec-shipping',
+  quick: args.quick,
+  rows,
+  ratios: [
+    ...ratiosOf(rows, 'ms_per_block', 'shared-once', 'clone-per-task'),
+    ...ratiosOf(rows, 'ms_per_block', 'shared-once', 'packed-once'),
+    ...ratiosOf(rows, 'workers_ms_per_block', 'shared-once', 'packed-once', { metricInName: true }),
+    ...ratiosOf(rows, 'ms_per_chunk', 'packed-moved', 'clone'),
+  ],
+})
+printReport(report, { ms_per_block: 'coordinator CPU ms/block', workers_ms_per_block: 'workers CPU ms/block', ms_per_chunk: 'both ends CPU ms/chunk' })
 if (args.only === undefined && args.workloads === undefined) writeReport(report, args.out)
