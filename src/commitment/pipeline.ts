@@ -27,6 +27,7 @@ import { createWitness, encodeWitnessAsync } from '../witness/witness.ts'
 import { type Layout, layoutName, subtrieOf } from './layout.ts'
 import { createAggregator, type RootAggregator, subtriesOf } from './root.ts'
 import { EMPTY_ROOT } from './trie.ts'
+import { workerExecArgv } from '../utils/worker-pool.ts'
 import type { CommitmentRequest, CommitmentResponse, CommitmentWorkerInit, WorkerMemory } from './worker.ts'
 
 const WORKER = fileURLToPath(new URL('./worker-entry.mjs', import.meta.url))
@@ -166,7 +167,7 @@ export class CommitmentPipeline {
       // A larger young generation than the default: hashing a block allocates many short-lived
       // encodings, and the default one made scavenges a fifth of a worker's time. 32 MB keeps
       // that gain (bench:root: the same keys/s as 96 MB) at ~37 MB less resident memory than 96.
-      const worker = new Worker(WORKER, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 32 } })
+      const worker = new Worker(WORKER, { workerData, execArgv: workerExecArgv(), resourceLimits: { maxYoungGenerationSizeMb: 32 } })
       booted.push(
         new Promise((resolve, reject) => {
           worker.once('message', () => resolve())

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { startNativeWorkerPool } from './worker-pool.ts'
+import { startNativeWorkerPool, workerExecArgv } from './worker-pool.ts'
 
 const ECRECOVER_WORKER = new URL('../execution/ecrecover-worker.mjs', import.meta.url).href
 const workerData = { requestBytes: 97, answerBytes: 65 }
@@ -60,6 +60,27 @@ describe('native worker pools (startNativeWorkerPool)', () => {
     const answer = workers.pool.run(new Uint8Array(400 * 97), { name: 'recoverKeys' }) as Promise<Uint8Array>
     await workers.close()
     assert.equal((await answer).length, 400 * 65)
+  })
+
+  it('workerExecArgv drops the flags that preload tsx, in either spelling, and keeps every other flag', () => {
+    assert.deepEqual(workerExecArgv(['--import', 'tsx', '--max-old-space-size=100']), ['--max-old-space-size=100'])
+    assert.deepEqual(workerExecArgv(['--import=tsx/esm', '--require', 'tsx/cjs', '-r', 'tsx', '--loader=tsx', '--enable-source-maps']), ['--enable-source-maps'])
+    // Other preloads stay, and so does a flag cut short at the end.
+    assert.deepEqual(workerExecArgv(['--import', './setup.mjs', '--require=tsxlike', '--import']), ['--import', './setup.mjs', '--require=tsxlike', '--import'])
+  })
+
+  it('behavior: a pool\'s threads start without this process\'s tsx preload, with its other flags', async () => {
+    // The test runner starts this process with `--import tsx` (scripts/run-tests.mjs); without
+    // it this test would show nothing.
+    assert.ok(process.execArgv.includes('tsx'), `this process's flags: ${process.execArgv.join(' ')}`)
+    const workers = startNativeWorkerPool({ filename: THROWING_WORKER, threads: 1, label: 'flags pool' })
+    try {
+      const flags = (await workers.pool.run(null, { name: 'execArgv' })) as string[]
+      assert.deepEqual(flags, workerExecArgv())
+      assert.ok(!flags.includes('tsx'), `a worker's flags: ${flags.join(' ')}`)
+    } finally {
+      await workers.close()
+    }
   })
 
   it('behavior: a worker names its thread for the operating system (Linux), so top -H and bench:e2e tell the threads apart', { skip: existsSync('/proc/thread-self/comm') ? false : 'no /proc/thread-self (not Linux)' }, async () => {
