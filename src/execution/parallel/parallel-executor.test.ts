@@ -260,7 +260,8 @@ describe('a round that fails part-way leaves nothing behind', () => {
 
   it('behavior: a block whose second round fails is taken back whole, the workers drop what they applied of it, and the same block again, then the next, give the sequential result (LMDB and snapshot workers)', async () => {
     // Two ERC-20 blocks. The token is new to the executor, so the first round of block 1 is a
-    // probe (4 transactions per chunk) that commits; a task of the second round fails.
+    // probe (4 transactions per chunk, run on this thread) that commits; a task of the second
+    // round, the first shipped to the workers, fails.
     const workload = createWorkload({ name: 'erc20', seed: 17, accountCount: BLOCK, txCount: 2 * BLOCK, blockSize: BLOCK, common })
     for (const kind of ['lmdb', 'snapshot'] as const) {
       const { source, store } = await sourceOf(kind, workload)
@@ -268,14 +269,14 @@ describe('a round that fails part-way leaves nothing behind', () => {
       closing.push(executor)
       const sequential = await createSequentialExecutor({ common })
       const [committed, reference] = [store === undefined ? stateOf(workload) : new FlatState(store), stateOf(workload)]
-      const injected = failExecutionTask(executor, 3)
+      const injected = failExecutionTask(executor, 2)
       for (const [i, block] of workload.blocks.entries()) {
         const header = headerOf(workload, i + 1)
         const transactions = () => block.map((tx) => decodeTransaction(tx.serialize(), common))
         const parameters = () => ({ header, transactions: transactions(), state: committed, blockHash: () => undefined })
         if (i === 0) {
           await assert.rejects(executor.executeBlock(parameters()), /injected/, `${kind}: the failed task fails the block`)
-          assert.ok(injected.tasks() >= 3, `${kind}: the block failed in its second round`)
+          assert.ok(injected.tasks() >= 2 && executor.mainBusyMs > 0, `${kind}: the block failed in its second round, after the probe`)
         }
         const parallel = await executor.executeBlock(parameters())
         const whole = await sequential.executeBlock({ header, transactions: transactions(), state: reference, blockHash: () => undefined })
@@ -295,10 +296,10 @@ describe('a round that fails part-way leaves nothing behind', () => {
     closing.push(executor)
     const header = headerOf(workload, 1)
     const transactions = () => workload.blocks[0]!.map((tx) => decodeTransaction(tx.serialize(), common))
-    const injected = failExecutionTask(executor, 3)
+    const injected = failExecutionTask(executor, 2)
     const open = await executor.openBlock({ header, state: stateOf(workload), blockHash: () => undefined })
     await assert.rejects(open.execute(transactions()), /injected/)
-    assert.ok(injected.tasks() >= 3, 'the mini-batch failed in its second round')
+    assert.ok(injected.tasks() >= 2 && executor.mainBusyMs > 0, 'the mini-batch failed in its second round, after the probe')
     assert.equal(open.gasUsed, 0n, 'the failed mini-batch left gas in the block')
     const batch = await open.execute(transactions())
     assert.equal(batch.executed.length, BLOCK)
@@ -360,6 +361,9 @@ describe('a worker thread that dies between blocks', () => {
       const header = headerOf(workload, i + 1)
       return executor.executeBlock({ header, transactions: workload.blocks[i]!.map((tx) => decodeTransaction(tx.serialize(), common)), state, blockHash: () => undefined })
     }
+    // Both threads loaded before the first block, so that both take its tasks and the log can be
+    // trimmed (a thread still loading its module takes none, and one that never ran holds it at 0).
+    await executor.ready()
     for (const i of [0, 1, 2]) state.apply((await run(i)).delta)
     assert.ok((executor as unknown as { logStart: number }).logStart > 0, 'the log was never trimmed: the case does not arise')
     await killOneWorker(executor)
@@ -524,7 +528,8 @@ describe('the main thread runs a share of every round (mainThreadShare)', () => 
 
 describe('a round that cannot spread runs on the main thread', () => {
   it('behavior: AMM swaps spread over both workers, conflict on the pool, and the rest — one chunk, the pool now hot — runs on the main thread without mainThreadShare; the result is the sequential one', async () => {
-    const { executor, run } = await runFirstBlock(workloadOf('amm'), { minParallelWork: 0 })
+    // No probe: the first round ships the whole block (a probe would run on this thread).
+    const { executor, run } = await runFirstBlock(workloadOf('amm'), { minParallelWork: 0, probeTxsPerChunk: 0 })
     const { parallel } = run
     assert.equal(parallel.stats.mode, 'parallel')
     assert.ok(parallel.stats.aborts > 0, 'the swaps never conflicted: nothing here tests a second round')
@@ -538,14 +543,18 @@ describe('a probe round first, for a contract not yet seen run in parallel', () 
   const freshRun = (name: WorkloadName, probeTxsPerChunk?: number) =>
     runFirstBlock(workloadOf(name), { minParallelWork: 0, ...(probeTxsPerChunk === undefined ? {} : { probeTxsPerChunk }) })
 
-  it('behavior: AMM swaps, all on one pool, lose at most a probe round (2 chunks of 4) before the pool is known hot, where without the probe nearly the whole block ran for nothing; both give the sequential result', async () => {
-    const { run } = await freshRun('amm')
+  it('behavior: AMM swaps, all on one pool, lose at most a probe round (2 chunks of 4, run on the main thread) before the pool is known hot, where without the probe nearly the whole block ran for nothing on the workers; both give the sequential result', async () => {
+    const { executor, run } = await freshRun('amm')
     assert.equal(run.parallel.stats.mode, 'parallel')
     assert.ok(run.parallel.stats.aborts > 0 && run.parallel.stats.aborts < 2 * PROBE_TXS_PER_CHUNK, `${run.parallel.stats.aborts} swaps ran again`)
+    // The probe ran here, and so did the rest, one chunk: no worker was sent a task.
+    assert.equal(executor.workerBusyMs, 0, 'a task went to a worker')
+    assert.ok(executor.mainBusyMs > 0)
     assertSameResult(run)
-    // Control: without the probe the first round holds the whole block.
-    const { run: unprobed } = await freshRun('amm', 0)
+    // Control: without the probe the first round holds the whole block, on the workers.
+    const { executor: unprobedExecutor, run: unprobed } = await freshRun('amm', 0)
     assert.ok(unprobed.parallel.stats.aborts >= BLOCK - 2 * PROBE_TXS_PER_CHUNK, `${unprobed.parallel.stats.aborts} swaps ran again without the probe`)
+    assert.ok(unprobedExecutor.workerBusyMs > 0)
     assertSameResult(unprobed)
   })
 
@@ -553,6 +562,7 @@ describe('a probe round first, for a contract not yet seen run in parallel', () 
     const { executor, header, transactions, run } = await freshRun('erc20')
     assert.equal(run.parallel.stats.aborts, 0)
     assert.equal(run.parallel.stats.rounds, 2, 'a probe round, then the rest')
+    assert.ok(executor.mainBusyMs > 0 && executor.workerBusyMs > 0, 'the probe on this thread, the rest on the workers')
     assertSameResult(run)
     // The same calls again (on the pre-state: a fresh state, as the block's effects do not matter here).
     const again = await executor.executeBlock({ header, transactions: transactions(), state: stateOf(run.workload), blockHash: () => undefined })

@@ -568,9 +568,10 @@ export class ParallelExecutor implements BlockExecutor {
     let pending = candidates.map((c) => c.input.id)
     while (pending.length > 0) {
       block.rounds++
-      const batch = pending.slice(0, this.roundSize(pending, candidates, chunks))
+      const { size, probe } = this.roundSize(pending, candidates, chunks)
+      const batch = pending.slice(0, size)
       const parts = this.partition(batch, candidates, chunks)
-      const results = await this.runChunks(block, added.delta, parts, candidates)
+      const results = await this.runChunks(block, added.delta, parts, candidates, probe)
       const roundDelta = createStateDelta()
       const roundWrites = new Set<string>()
       // Commit in the block's order (the mempool's: arrival, nonce order per sender), not chunk
@@ -641,14 +642,14 @@ export class ParallelExecutor implements BlockExecutor {
    * How many of `pending` the next round takes: `maxBatch`, or a probe's few per chunk while a
    * contract called among them has not been seen run in parallel (see `probeTxsPerChunk`).
    */
-  private roundSize(pending: readonly number[], candidates: readonly Candidate[], chunks: number): number {
+  private roundSize(pending: readonly number[], candidates: readonly Candidate[], chunks: number): { readonly size: number; readonly probe: boolean } {
     const probe = chunks * this.probeTxsPerChunk
-    if (chunks === 1 || probe === 0 || pending.length <= probe) return this.maxBatch
+    if (chunks === 1 || probe === 0 || pending.length <= probe) return { size: this.maxBatch, probe: false }
     const unseen = pending.slice(0, this.maxBatch).some((id) => {
       const callee = candidates[id]!.callee
       return callee !== undefined && !this.hot.has(callee) && !this.calm.has(callee)
     })
-    return unseen ? probe : this.maxBatch
+    return unseen ? { size: probe, probe: true } : { size: this.maxBatch, probe: false }
   }
 
   /** Contracts called by transactions committed in a round that spread: calm, unless hot. */
@@ -687,6 +688,16 @@ export class ParallelExecutor implements BlockExecutor {
    * Run a round's chunks: each on a worker, but with `mainThreadShare` the first on this thread,
    * once the others are on their way. Returns each chunk's outcomes.
    *
+   * A probe round (`probe`: a few transactions per chunk, `roundSize`) runs all its chunks on
+   * this thread, one after the other, each over committed state alone, as on the workers: its
+   * outcomes, and what validation learns from them, are the same, and its few transactions do
+   * not pay for a worker's round trip. Workers that sat idle through blocks on the fallback are
+   * sent every log entry since with their next task: on bench:exec `amm`, a probe shipped after
+   * the warm-up's 24 blocks took 95–228 ms for its 8 swaps (11 ms packing 25 entries here,
+   * then each worker applying them) against ~35 ms for a whole block on the fallback. Run here,
+   * the first timed block (probe and the rest) took 44–162 ms against 120–303 ms shipped
+   * (`parallel-2` and `parallel-1+main`, three runs each, the builds one after the other).
+   *
    * A round that could not spread — one chunk where the executor spreads over several threads:
    * all of it linked by a sender or a known hot contract — runs on this thread even without
    * `mainThreadShare`. This thread only waits for it otherwise, and on a worker the chunk pays the
@@ -694,7 +705,12 @@ export class ParallelExecutor implements BlockExecutor {
    * block learns that every swap conflicts, ran its second round (199 swaps in one chunk) in ~250
    * ms on a worker against ~90 ms for the whole block on the sequential executor.
    */
-  private async runChunks(block: ParallelBlock, roundsSoFar: StateDelta, chunks: readonly (readonly number[])[], candidates: readonly Candidate[]): Promise<(readonly TxOutcome[])[]> {
+  private async runChunks(block: ParallelBlock, roundsSoFar: StateDelta, chunks: readonly (readonly number[])[], candidates: readonly Candidate[], probe: boolean): Promise<(readonly TxOutcome[])[]> {
+    if (probe) {
+      const outcomes: (readonly TxOutcome[])[] = []
+      for (const chunk of chunks) outcomes.push(await this.runHere(block, roundsSoFar, chunk.map((id) => candidates[id]!)))
+      return outcomes
+    }
     const here = this.parameters.mainThreadShare === true || (chunks.length === 1 && this.chunksPerRound > 1)
     const [own, ...shipped] = here ? chunks : [undefined, ...chunks]
     const running = shipped.map((chunk) => this.run(block, chunk!.map((id) => candidates[id]!.input)))
