@@ -640,16 +640,23 @@ export class ParallelExecutor implements BlockExecutor {
 
   /**
    * How many of `pending` the next round takes: `maxBatch`, or a probe's few per chunk while a
-   * contract called among them has not been seen run in parallel (see `probeTxsPerChunk`).
+   * contract called more than once among them has not been seen run in parallel (see
+   * `probeTxsPerChunk`). A contract called once in the round is not probed: its calls cannot
+   * conflict with each other there, and a block of calls into many new contracts (each to a
+   * fresh address, say) would otherwise run as probe after probe, a few per chunk.
    */
   private roundSize(pending: readonly number[], candidates: readonly Candidate[], chunks: number): { readonly size: number; readonly probe: boolean } {
     const probe = chunks * this.probeTxsPerChunk
     if (chunks === 1 || probe === 0 || pending.length <= probe) return { size: this.maxBatch, probe: false }
-    const unseen = pending.slice(0, this.maxBatch).some((id) => {
+    const once = new Set<string>()
+    const unseenAgain = pending.slice(0, this.maxBatch).some((id) => {
       const callee = candidates[id]!.callee
-      return callee !== undefined && !this.hot.has(callee) && !this.calm.has(callee)
+      if (callee === undefined || this.hot.has(callee) || this.calm.has(callee)) return false
+      if (once.has(callee)) return true
+      once.add(callee)
+      return false
     })
-    return unseen ? { size: probe, probe: true } : { size: this.maxBatch, probe: false }
+    return unseenAgain ? { size: probe, probe: true } : { size: this.maxBatch, probe: false }
   }
 
   /** Contracts called by transactions committed in a round that spread: calm, unless hot. */
