@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { startNativeWorkerPool, workerExecArgv } from './worker-pool.ts'
+import { startNativeWorkerPool, withoutTsxPreload, workerExecArgv } from './worker-pool.ts'
 
 const ECRECOVER_WORKER = new URL('../execution/ecrecover-worker.mjs', import.meta.url).href
 const workerData = { requestBytes: 97, answerBytes: 65 }
@@ -62,11 +65,34 @@ describe('native worker pools (startNativeWorkerPool)', () => {
     assert.equal((await answer).length, 400 * 65)
   })
 
-  it('workerExecArgv drops the flags that preload tsx, in either spelling, and keeps every other flag', () => {
-    assert.deepEqual(workerExecArgv(['--import', 'tsx', '--max-old-space-size=100']), ['--max-old-space-size=100'])
-    assert.deepEqual(workerExecArgv(['--import=tsx/esm', '--require', 'tsx/cjs', '-r', 'tsx', '--loader=tsx', '--enable-source-maps']), ['--enable-source-maps'])
+  it('withoutTsxPreload drops the flags that preload tsx, in either spelling, and keeps every other flag', () => {
+    assert.deepEqual(withoutTsxPreload(['--import', 'tsx', '--max-old-space-size=100']), ['--max-old-space-size=100'])
+    assert.deepEqual(withoutTsxPreload(['--import=tsx/esm', '--require', 'tsx/cjs', '-r', 'tsx', '--loader=tsx', '--enable-source-maps']), ['--enable-source-maps'])
     // Other preloads stay, and so does a flag cut short at the end.
-    assert.deepEqual(workerExecArgv(['--import', './setup.mjs', '--require=tsxlike', '--import']), ['--import', './setup.mjs', '--require=tsxlike', '--import'])
+    assert.deepEqual(withoutTsxPreload(['--import', './setup.mjs', '--require=tsxlike', '--import']), ['--import', './setup.mjs', '--require=tsxlike', '--import'])
+  })
+
+  it('workerExecArgv leaves flags without a tsx preload to Node, and without the preload drops those a worker refuses', () => {
+    // Nothing to drop: the thread inherits the process's flags, V8's included (Node accepts them so).
+    assert.equal(workerExecArgv(['--max-old-space-size=300', '--perf-basic-prof', '--enable-source-maps']), undefined)
+    // Named, V8's flags and the process-wide ones make `new Worker` throw: they go with the preload.
+    assert.deepEqual(workerExecArgv(['--import', 'tsx', '--max-old-space-size=300', '--perf-basic-prof', '--title=x', '--enable-source-maps', '--no-warnings']), ['--enable-source-maps', '--no-warnings'])
+  })
+
+  it('behavior: a pool starts in a process run with --import tsx and V8 flags, its threads with the flags a worker takes', () => {
+    // bench:e2e -- --perf starts the node with --perf-basic-prof; named in a worker's execArgv, it
+    // made the node exit at start (ERR_WORKER_INVALID_EXEC_ARGV).
+    const script = `import { startNativeWorkerPool } from ${JSON.stringify(new URL('./worker-pool.ts', import.meta.url).href)}
+const workers = startNativeWorkerPool({ filename: ${JSON.stringify(THROWING_WORKER)}, threads: 1, label: 'flags pool' })
+console.log(JSON.stringify(await workers.pool.run(null, { name: 'execArgv' })))
+await workers.close()`
+    const dir = mkdtempSync(join(tmpdir(), 'mosaic-flags-'))
+    const file = join(dir, 'pool.mjs')
+    writeFileSync(file, script)
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--max-old-space-size=300', '--max-semi-space-size=8', '--enable-source-maps', file], { encoding: 'utf8', timeout: 30_000 })
+    rmSync(dir, { recursive: true, force: true })
+    assert.equal(child.status, 0, child.stderr)
+    assert.deepEqual(JSON.parse(child.stdout.trim()), ['--enable-source-maps'])
   })
 
   it('behavior: a pool\'s threads start without this process\'s tsx preload, with its other flags', async () => {

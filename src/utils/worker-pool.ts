@@ -6,25 +6,14 @@
  * 'Napi::Error'", SIGABRT — seen once in CI, when a test stopped a node ~0.1 s after starting it,
  * while its sender-recovery thread was still loading libsecp256k1).
  */
+import { Worker } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 
 const PRELOAD_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader'])
 const isTsx = (specifier: string) => specifier === 'tsx' || specifier.startsWith('tsx/')
 
-/**
- * This process's Node flags for a worker thread, less any that preload tsx (`--import tsx`, as
- * the test runner and `bench:exec` start their processes): every worker entry is plain
- * JavaScript that loads its TypeScript itself where it has to (`importSibling` in
- * `typescript-module.mjs`). A worker that inherited the preload slowed the thread that started
- * it, idle as it was: beside the parallel executor's two idle workers so started, the sequential
- * executor ran 10,000 transfers on the main thread with 1,600–2,000 minor page faults (`perf`:
- * in `malloc`, and in V8's marking of array buffers) and 130–240 ms of CPU, against 440–560
- * faults and 116–132 ms beside the same workers without the preload (tsx registered by
- * `importSibling`), and ~400–650 faults and 117–175 ms with no workers at all (`bench:exec`
- * `transfers`, five runs each). The node run from `dist/` preloads nothing; tests and
- * `bench:exec` run from the sources with `--import tsx`.
- */
-export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
+/** `execArgv` less the flags that preload tsx: `--import tsx`, `--require tsx/cjs` and the like, with a space or `=`. */
+export function withoutTsxPreload(execArgv: readonly string[]): string[] {
   const kept: string[] = []
   for (let i = 0; i < execArgv.length; i++) {
     const flag = execArgv[i]!
@@ -37,6 +26,54 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv): 
     kept.push(flag)
   }
   return kept
+}
+
+/**
+ * The `execArgv` to start a worker thread with: `undefined` (Node's default: the thread inherits
+ * this process's flags) unless they preload tsx (`--import tsx`, as the test runner and
+ * `bench:exec` start their processes); then the same flags less the preload, and less those a
+ * worker refuses when they are named (V8's, such as `--max-old-space-size` or
+ * `--perf-basic-prof`, and the process-wide ones such as `--title`: `new Worker` throws
+ * ERR_WORKER_INVALID_EXEC_ARGV on them, though they apply to every thread anyway).
+ *
+ * Every worker entry is plain JavaScript that loads its TypeScript itself where it has to
+ * (`importSibling` in `typescript-module.mjs`). A worker that inherited the preload slowed the
+ * thread that started it, idle as it was: beside the parallel executor's two idle workers so
+ * started, the sequential executor ran 10,000 transfers on the main thread with 1,600–2,000
+ * minor page faults (`perf`: in `malloc`, and in V8's marking of array buffers) and 130–240 ms of
+ * CPU, against 440–560 faults and 116–132 ms beside the same workers without the preload (tsx
+ * registered by `importSibling`), and ~400–650 faults and 117–175 ms with no workers at all
+ * (`bench:exec` `transfers`, five runs each). The node run from `dist/` preloads nothing.
+ */
+export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] | undefined {
+  const kept = withoutTsxPreload(execArgv)
+  if (kept.length === execArgv.length) return undefined
+  return kept.filter((flag) => !refusedByWorkers(kept).has(flag))
+}
+
+// A flag no worker accepts, so that the probe below always throws and never starts a thread.
+const SENTINEL = '--max-old-space-size=1'
+const refused = new Map<string, ReadonlySet<string>>()
+
+/**
+ * The flags of `flags` that `new Worker` refuses, from its own answer: handed a list that holds
+ * a flag it always refuses, it throws before starting a thread, naming every flag it refused
+ * ("Initiated Worker with invalid execArgv flags: a, b"). Node has no other way to ask.
+ */
+function refusedByWorkers(flags: readonly string[]): ReadonlySet<string> {
+  const key = flags.join('\0')
+  let answer = refused.get(key)
+  if (answer !== undefined) return answer
+  answer = new Set()
+  try {
+    new Worker('', { eval: true, execArgv: [...flags, SENTINEL] })
+  } catch (error) {
+    const message = error instanceof Error ? error.message : ''
+    const list = message.slice(message.indexOf(': ') + 2)
+    if ((error as { code?: string }).code === 'ERR_WORKER_INVALID_EXEC_ARGV') answer = new Set(list.split(', ').filter((flag) => flag !== SENTINEL))
+  }
+  refused.set(key, answer)
+  return answer
 }
 
 /** The task every such worker module exports: it answers once the module, addons and all, is loaded. */
@@ -61,7 +98,8 @@ export type NativeWorkerPool = {
  */
 export function startNativeWorkerPool(options: ConstructorParameters<typeof Piscina>[0] & { readonly threads: number; readonly label: string }): NativeWorkerPool {
   const { threads, label, ...rest } = options
-  const pool = new Piscina({ execArgv: workerExecArgv(), ...rest, minThreads: threads, maxThreads: threads, idleTimeout: Number.POSITIVE_INFINITY })
+  const execArgv = workerExecArgv()
+  const pool = new Piscina({ ...(execArgv === undefined ? {} : { execArgv }), ...rest, minThreads: threads, maxThreads: threads, idleTimeout: Number.POSITIVE_INFINITY })
   pool.on('error', (error: unknown) => console.error(`${label}: a worker thread failed between tasks (piscina replaces it):`, error))
   const started = Promise.all(Array.from({ length: threads }, () => pool.run(null, { name: READY_TASK }))).then(() => undefined)
   // A thread that fails to start fails its tasks too; close() still stops the pool.
