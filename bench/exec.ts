@@ -13,8 +13,9 @@
  * recover senders before timing, and warm up with one untimed run; a parallel run also starts and warms
  * new worker threads on blocks of its own right before its timer (see `createParallelVariant`). Timed
  * runs are then interleaved — stock, sequential, parallel-1, parallel-2, stock, … — one at a time,
- * so noise on this shared machine hits all alike; each run starts from fresh pre-state and the
- * median of RUNS is reported.
+ * so noise on this shared machine hits all alike, each once the other processes have gone quiet
+ * (`settle`; each run's line says how much CPU they took meanwhile); each run starts from fresh
+ * pre-state and the median of RUNS is reported.
  *
  * Before reporting, the variants must agree: the same receipt statuses (every transaction status
  * 1, except that a pool swap may revert), the same gas, the same final ETH and token balances of
@@ -40,6 +41,7 @@
  */
 import { bytesToHex } from '@ethereumjs/util'
 import { type ChildProcess, fork } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseVariant, VARIANTS, type BlockStats, type ExecRequest, type ExecResponse, type ExecWorkerData, type VariantName } from './exec-protocol.ts'
 import {
@@ -56,6 +58,8 @@ import {
 } from './report.ts'
 import { COINBASE, createRandom, deriveAccount, WORKLOAD_NAMES, type WorkloadName } from './workloads.ts'
 
+/** Linux's clock ticks per second (`getconf CLK_TCK`), the unit of /proc/PID/stat's times. */
+const CLOCK_TICKS = 100
 const SEED = 0x6d6f7361 // "mosa"
 const BLOCK_SIZE = 200
 const SAMPLE_ACCOUNTS = 20
@@ -157,12 +161,41 @@ class VariantWorker {
     return (await response) as T
   }
 
+  /** The process's CPU time so far (user + system, all its threads), in seconds; 0 once it has exited. */
+  cpuSeconds(): number {
+    try {
+      const fields = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+    } catch {
+      return 0
+    }
+  }
+
   async close(): Promise<void> {
     this.failure ??= new Error(`${this.variant} process closed`)
     if (this.child.exitCode !== null || this.child.signalCode !== null) return
     const exited = new Promise((resolve) => this.child.once('exit', resolve))
     this.child.kill()
     await exited
+  }
+}
+
+/**
+ * Waits, up to 10 s, until `workers`' processes use less than 15 ms of CPU over 100 ms, so that a
+ * timed run has the machine to itself. A process still works after it has answered a run, its
+ * last forced collection included: V8 sweeps and unmaps the freed pages on helper threads. Over
+ * the run that followed, the process before it used 160–320 ms of CPU after stock's run (its heap
+ * is gigabytes) and 50–60 ms after the sequential executor's, against the 0.11–0.18 s that the
+ * run took (`transfers`, full size, 10 ms ticks of /proc/PID/stat).
+ */
+async function settle(workers: readonly VariantWorker[]): Promise<void> {
+  const cpu = () => workers.reduce((sum, w) => sum + w.cpuSeconds(), 0)
+  const deadline = performance.now() + 10_000
+  for (let before = cpu(); performance.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const now = cpu()
+    if (now - before < 0.015) return
+    before = now
   }
 }
 
@@ -296,6 +329,9 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
     for (let run = 1; run <= RUNS; run++) {
       for (const worker of workers) {
         const others = partners.get(worker) ?? []
+        const idle = workers.filter((w) => w !== worker).concat([...partners.entries()].filter(([w]) => w !== worker).flatMap(([, p]) => p))
+        await settle(idle)
+        const idleBefore = idle.map((w) => w.cpuSeconds())
         const [own, ...theirs] = await Promise.all([worker, ...others].map((w) => w.request<ExecResult>({ type: 'run', run })))
         // N processes did N times the transactions in the time of the slowest.
         const result = { ...own!, seconds: Math.max(own!.seconds, ...theirs.map((r) => r.seconds)) }
@@ -306,6 +342,8 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
           console.log(`  run ${run}/${RUNS} ${worker.variant}: the ${times.length} processes ${times.join(', ')}`)
         }
         const notes: string[] = []
+        const idleCpu = idle.map((w, i) => [w.variant, w.cpuSeconds() - idleBefore[i]!] as const).filter(([, cpu]) => cpu > 0)
+        notes.push(`the other variants' processes: ${idleCpu.map(([v, cpu]) => `${v} ${formatMs(cpu)}`).join(', ') || 'none'} of CPU meanwhile`)
         if (result.preparationSeconds !== undefined) notes.push(`prepared in ${formatSeconds(result.preparationSeconds)}`)
         if (result.blocks !== undefined) notes.push(describeBlocks(result.blocks, result.mainCpuSeconds))
         if (result.profile !== undefined) notes.push(`profile ${result.profile}`)
