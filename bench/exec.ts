@@ -118,7 +118,11 @@ class VariantWorker {
     data: ExecWorkerData,
   ) {
     this.child = fork(fileURLToPath(new URL('./exec-worker.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx'],
+      // No memory reducer: it runs full collections in a process that has gone idle, ~8 s after
+      // (--gc-memory-reducer-start-delay-ms), so in the middle of another variant's timed run;
+      // in a full run, 300–730 ms of one idle process's CPU fell in 2-4 s runs, and each idle
+      // process took ~500 ms of stock's. Each run is preceded and followed by a full collection.
+      execArgv: ['--import', 'tsx', '--no-memory-reducer'],
       // Structured clone, as between threads: bigints, Maps and bytes cross as they are.
       serialization: 'advanced',
       env: { ...process.env, MOSAIC_EXEC_DATA: JSON.stringify(data) },
