@@ -38,7 +38,11 @@ Usage:
 
 `
 
+/** Thrown by a step of starting up that a signal cut short. */
+const STOPPED = new Error('stopped by a signal while starting')
+
 export async function main(argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
+  let stopping = false
   const [command, ...rest] = argv
   if (command === undefined || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
     process.stdout.write(`${USAGE}${formatConfigHelp()}\n`)
@@ -53,9 +57,21 @@ export async function main(argv: readonly string[], env: Record<string, string |
   try {
     const config = loadConfig({ argv: rest, env, cwd: process.cwd(), mode })
     const stop = new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve())
-      process.once('SIGTERM', () => resolve())
+      const onSignal = () => {
+        stopping = true
+        resolve()
+      }
+      process.once('SIGINT', onSignal)
+      process.once('SIGTERM', onSignal)
     })
+    /**
+     * A step of starting up, given up when a signal comes first: Ctrl-C while the node starts
+     * stops it then, not once starting is done. An L1 that stalls kept it for the L1's timeout
+     * (30 s) and then reported the L1 unreachable; one that the same Ctrl-C stopped (a terminal
+     * signals the whole process group: the devnet's anvil too) while the inbox was being
+     * deployed kept it for viem's wait for the receipt, 180 s.
+     */
+    const startStep = <T>(step: Promise<T>): Promise<T> => Promise.race([step, stop.then((): never => { throw STOPPED })])
     // Each mode loads only its own modules (viem, bullmq and the verifier cost ~100 MB of memory
     // that a sequencer without an L1 has no use for).
     if (mode === 'verifier') {
@@ -67,8 +83,8 @@ export async function main(argv: readonly string[], env: Record<string, string |
     const quiet = config.logLevel === 'silent' || config.logLevel === 'error' || config.logLevel === 'warn'
     // The devnet's L1: anvil from npm, on a free port, mining a block a second.
     let anvil: Anvil | undefined
-    if (mode === 'devnet' && config.l1RpcUrl === undefined) anvil = await startAnvil(['--block-time', '1'])
-    const node = await openNode(config, { log: quiet ? () => {} : log }).catch(async (error: unknown) => {
+    if (mode === 'devnet' && config.l1RpcUrl === undefined) anvil = await startStep(startAnvil(['--block-time', '1']))
+    const node = await startStep(openNode(config, { log: quiet ? () => {} : log })).catch(async (error: unknown) => {
       await anvil?.stop()
       throw error
     })
@@ -77,7 +93,11 @@ export async function main(argv: readonly string[], env: Record<string, string |
     if (mode === 'replica') {
       const { Replica } = await import('../replica/replica.ts')
       const replica = new Replica(node, config.sequencerRpcUrl!, log)
-      await replica.checkSameChain()
+      await startStep(replica.checkSameChain()).catch(async (error: unknown) => {
+        await rpc.close()
+        await node.close()
+        throw error
+      })
       log(`mosaic replica of ${config.sequencerRpcUrl} listening on ${rpc.url} (data ${config.dataDir})`)
       await replica.run(stop)
       log('shutting down')
@@ -102,7 +122,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
     try {
       if (l1Url !== undefined && queues !== undefined) {
         const { connectL1 } = await import('../node/l1.ts')
-        l1 = await connectL1(node, { url: l1Url, queues, log })
+        l1 = await startStep(connectL1(node, { url: l1Url, queues, log }))
       }
       if (mode === 'devnet' && l1 !== undefined) {
         // A verifier following the L1, with witnesses from this node's RPC.
@@ -110,7 +130,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
         // devnet never collides with a verifier of its own on the default port.
         const statusPort = config.verifyStatusPort === defaults.verifyStatusPort ? 0 : config.verifyStatusPort
         verifier = startDevnetVerifier({ l1Url: l1.url, inbox: l1.inbox, rpcUrl: rpc.url, statusPort, redisUrl: config.redisUrl, queuePrefix: config.queuePrefix, chain: config, log, onVerdict: (verdict) => node.blockEvents.verdict(verdict) })
-        l1Lines = [`L1 RPC${anvil === undefined ? '' : ' (anvil)'}:`.padEnd(19) + l1.url, `Inbox:             ${l1.inbox}`, `Verifier status:   ${await verifier.statusUrl}/health`]
+        l1Lines = [`L1 RPC${anvil === undefined ? '' : ' (anvil)'}:`.padEnd(19) + l1.url, `Inbox:             ${l1.inbox}`, `Verifier status:   ${await startStep(verifier.statusUrl)}/health`]
       }
     } catch (error) {
       await shutdown()
@@ -129,6 +149,9 @@ export async function main(argv: readonly string[], env: Record<string, string |
     await shutdown()
     return 0
   } catch (error) {
+    // Stopped while starting: what failed after the signal (an L1 or a verifier the same Ctrl-C
+    // stopped) is no fault to report, and what was started has been closed.
+    if (stopping) return 0
     if (isMosaicError(error)) {
       process.stderr.write(`mosaic: ${error.shortMessage}${error.details ? ` (${error.details})` : ''}\n`)
       return 2

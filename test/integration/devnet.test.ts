@@ -2,10 +2,12 @@
  * `npm start` end to end (issue 6): one command starts anvil as the L1 on a free port, deploys
  * the inbox, runs the sequencer, the poster and a verifier; prints the URLs, the inbox and the
  * dev accounts; a transaction goes from the rollup's RPC into a batch on the L1 and gets a
- * verifier's verdict; Ctrl-C (SIGINT) stops everything, anvil included, with exit code 0.
+ * verifier's verdict; Ctrl-C (SIGINT) stops everything, anvil included, with exit code 0 — also
+ * while it is still starting.
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { createServer, type Socket } from 'node:net'
 import { rmSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { parseEther } from 'viem'
@@ -66,6 +68,36 @@ describe('npm start: the devnet on anvil', { timeout: 120_000 }, () => {
       await assert.rejects(fetch(status))
     } finally {
       child.kill('SIGKILL')
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
+  it('behavior: SIGINT while the devnet waits on its L1 stops it at once, with exit code 0 and no error', async () => {
+    // An L1 that takes connections and never answers: starting up waits on it (30 s, the L1's
+    // timeout, before it gives up). The negative control is that wait: before a signal could cut
+    // starting short, the node took SIGINT only after it, and then exited 2 with "cannot reach the L1".
+    const sockets = new Set<Socket>()
+    const stalled = createServer((socket) => sockets.add(socket))
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve))
+    const l1 = `http://127.0.0.1:${(stalled.address() as { port: number }).port}`
+    const dataDir = tempDataDir()
+    const child = spawn(process.execPath, ['bin/mosaic.mjs', 'devnet', '--l1', l1, '--rpc-port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    try {
+      await waitFor('the devnet to ask its L1', () => sockets.size > 0, 30_000)
+      const signalled = performance.now()
+      child.kill('SIGINT')
+      assert.equal(await exited, 0, output)
+      assert.ok(performance.now() - signalled < 10_000, `stopped ${Math.round(performance.now() - signalled)} ms after SIGINT:\n${output}`)
+      assert.match(output, /shutting down/)
+      assert.doesNotMatch(output, /cannot reach|Error/, output)
+    } finally {
+      child.kill('SIGKILL')
+      for (const socket of sockets) socket.destroy()
+      stalled.close()
       rmSync(dataDir, { recursive: true, force: true })
     }
   })
