@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Config } from '../config/config.ts'
 import { spawnWatched, stopWatched } from '../utils/watched-process.ts'
+import { MosaicError } from '../errors.ts'
 
 export type DevnetVerifierParameters = {
   readonly l1Url: string
@@ -76,6 +77,7 @@ export function startDevnetVerifier({ l1Url, inbox, rpcUrl, statusPort, redisUrl
   }
   child.stdout?.on('data', onData)
   child.stderr?.on('data', onData)
-  child.once('exit', (code) => failed(new Error(`the devnet's verifier exited with code ${code} before it listened`)))
+  // Its own reason is in its output, logged above with the `verifier: ` prefix.
+  child.once('exit', (code, signal) => failed(new MosaicError('INTERNAL', `the devnet's verifier exited (${signal ?? `code ${code}`}) before it listened; its last lines above say why`)))
   return { statusUrl, stop: () => stopWatched(child) }
 }

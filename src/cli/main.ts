@@ -88,7 +88,11 @@ export async function main(argv: readonly string[], env: Record<string, string |
       await anvil?.stop()
       throw error
     })
-    const rpc = await startRpcServer(node)
+    const rpc = await startRpcServer(node).catch(async (error: unknown) => {
+      await node.close()
+      await anvil?.stop()
+      throw error
+    })
     let l1Lines: string[] = []
     if (mode === 'replica') {
       const { Replica } = await import('../replica/replica.ts')

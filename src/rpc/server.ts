@@ -21,6 +21,7 @@ import { createMethods, type Handler, type RpcContext } from './methods.ts'
 import { SubscriptionHub } from './subscriptions.ts'
 import { createFastLane } from './http-fast.ts'
 import { attachWebSocket } from './websocket.ts'
+import { listenOn } from '../utils/listen.ts'
 
 type JsonRpcResponse = { jsonrpc: '2.0'; id: unknown; result?: unknown; error?: JsonRpcErrorObject }
 
@@ -250,13 +251,7 @@ export async function startRpcServer(node: MosaicNode): Promise<RpcServer> {
   // node:http tracks the connections handed to it, and times out their requests, from its
   // 'listening' event on (`setupConnectionsTracking`): the lane's listening is its.
   lane.server.once('listening', () => server.emit('listening'))
-  await new Promise<void>((resolve, reject) => {
-    lane.server.once('error', reject)
-    lane.server.listen(config.rpcPort, config.rpcHost, () => {
-      lane.server.off('error', reject)
-      resolve()
-    })
-  })
+  await listenOn(lane.server, config.rpcPort, config.rpcHost, 'RPC_HOST and RPC_PORT, --rpc-host and --rpc-port')
   const { port } = lane.server.address() as AddressInfo
   return {
     url: `http://${config.rpcHost}:${port}`,

@@ -10,7 +10,8 @@
  */
 import { mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { serve, type ServerType } from '@hono/node-server'
+import { createAdaptorServer, type ServerType } from '@hono/node-server'
+import type { Server } from 'node:net'
 import { RLP } from '@ethereumjs/rlp'
 import { Hono } from 'hono'
 import { layoutName } from '../commitment/layout.ts'
@@ -26,6 +27,7 @@ import { L1Verifier } from './follow-l1.ts'
 import { type ChainRules, chainRulesOf } from './rules.ts'
 import { type BlockSource, RpcSource } from '../rpc/client.ts'
 import { bytesToHex } from '../utils/hex.ts'
+import { listenOn } from '../utils/listen.ts'
 
 export type VerifierStatus = {
   /** The sequencer's URL or the bundle directory. */
@@ -319,10 +321,8 @@ async function startStatusServer(config: Config, statusOf: () => Promise<Verifie
     }
     return c.json({ jsonrpc: '2.0', id: request.id ?? null, result: await statusOf() })
   })
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: config.rpcHost, port: config.verifyStatusPort }, () => resolve(s))
-    s.once('error', reject)
-  })
+  const server: ServerType = createAdaptorServer({ fetch: app.fetch })
+  await listenOn(server as Server, config.verifyStatusPort, config.rpcHost, 'VERIFY_STATUS_PORT, --status-port')
   const { port } = server.address() as AddressInfo
   return {
     url: `http://${config.rpcHost}:${port}`,
