@@ -211,7 +211,7 @@ export const configOptions = {
   chainId: option('CHAIN_ID', positiveInteger, 'Chain id of the rollup (EIP-155); a GENESIS_FILE\'s config.chainId takes precedence.'),
   rpcHost: option('RPC_HOST', string, 'Interface the JSON-RPC server listens on.'),
   rpcPort: option('RPC_PORT', port, 'Port of the JSON-RPC server; 0 picks a free port.'),
-  dataDir: option('DATA_DIR', path, 'Directory of the chain database, resolved against the working directory.'),
+  dataDir: option('DATA_DIR', path, 'Directory of the chain database, resolved against the working directory. One node at a time: a node holds it (its LOCK file) and another is refused it.'),
   blockTimeMs: option('BLOCK_TIME_MS', positiveInteger, 'Interval between blocks, in milliseconds.'),
   emptyBlocks: option('EMPTY_BLOCKS', boolean, 'Seal a block every interval even when it has no transactions. Off, an empty block is still sealed when a pooled transaction waits for the base fee to fall below its fee cap.'),
   miniblockMs: option(

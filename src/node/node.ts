@@ -139,7 +139,7 @@ export async function openNode(config: Config, { log = () => {} }: OpenNodeOptio
   // A replica of a devnet starts from the same built-in genesis.
   const devAccounts = (config.mode === 'devnet' || config.mode === 'replica') && config.genesisFile === undefined ? deriveDevAccounts() : []
   const layout = layoutOf(config.stateCommitment, config.shardNibbles)
-  const store = LmdbStore.open(config.dataDir, { historyBlocks: historyWindow(config) })
+  const store = LmdbStore.open(config.dataDir, { exclusive: true, historyBlocks: historyWindow(config) })
   const blockEvents = new BlockEvents(store)
   let commitment: CommitmentPipeline
   try {

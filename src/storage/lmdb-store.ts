@@ -18,10 +18,17 @@ import { rlpEncode, rlpListString } from '../utils/rlp.ts'
 import { POINTER_BYTES, SegmentedFiles, StaticFile, decodePointer } from './static-file.ts'
 import { TxIndex, type TxIndexOptions, type TxLocation } from './tx-index.ts'
 import { bytesToHex, bytesToUnprefixedHex, ON_HEAP_MAX } from '../utils/hex.ts'
+import { type DataDirLock, lockDataDir } from './data-dir-lock.ts'
 
 type Table = Database<Uint8Array, Uint8Array>
 
 export type StoreOptions = {
+  /**
+   * This process writes the chain: take the data dir's `LOCK` first (`data-dir-lock.ts`), and
+   * refuse it while another process holds it. The node's own store does; the stores its worker
+   * threads open on the same directory, and tools that read one, do not.
+   */
+  readonly exclusive?: boolean
   /**
    * How many blocks behind the head keep their state readable (`HISTORY_BLOCKS`): each block's
    * change sets are written with it and pruned once it is that far behind. Infinity keeps every
@@ -466,6 +473,9 @@ export class LmdbStore {
   /** Hears the block events of each commit, in sequence order, once they are durable. */
   onBlockEvents: ((events: readonly BlockEvent[]) => void) | undefined
 
+  /** The data dir's `LOCK`, held while an exclusive store is open. */
+  private lock: DataDirLock | undefined
+
   private constructor(
     private readonly path: string,
     options: StoreOptions,
@@ -517,12 +527,23 @@ export class LmdbStore {
   }
 
   static open(dataDir: string, options: StoreOptions = {}): LmdbStore {
-    const store = new LmdbStore(dataDir, options)
-    const version = store.getMeta(metaKeys.schemaVersion)
-    if (version !== undefined && readNumberKey(version) !== BigInt(SCHEMA_VERSION)) {
-      throw new MosaicError('STORE_CORRUPT', `Data dir ${dataDir} has schema version ${readNumberKey(version)}, this mosaic reads version ${SCHEMA_VERSION}: use another DATA_DIR (or remove this one to start the chain afresh)`)
+    let lock: DataDirLock | undefined
+    if (options.exclusive === true) {
+      mkdirSync(dataDir, { recursive: true })
+      lock = lockDataDir(dataDir)
     }
-    return store
+    try {
+      const store = new LmdbStore(dataDir, options)
+      store.lock = lock
+      const version = store.getMeta(metaKeys.schemaVersion)
+      if (version !== undefined && readNumberKey(version) !== BigInt(SCHEMA_VERSION)) {
+        throw new MosaicError('STORE_CORRUPT', `Data dir ${dataDir} has schema version ${readNumberKey(version)}, this mosaic reads version ${SCHEMA_VERSION}: use another DATA_DIR (or remove this one to start the chain afresh)`)
+      }
+      return store
+    } catch (error) {
+      lock?.release()
+      throw error
+    }
   }
 
   /**
@@ -545,6 +566,7 @@ export class LmdbStore {
     this.blockFile.close()
     this.witnessFile.close()
     this.changeSetFiles.close()
+    this.lock?.release()
   }
 
   /**
