@@ -12,6 +12,7 @@ import { type Anvil, startAnvil } from '../l1/anvil.ts'
 import type { L1Connection } from '../node/l1.ts'
 import { openNode } from '../node/node.ts'
 import { startRpcServer } from '../rpc/server.ts'
+import { stopperOf } from '../utils/stop.ts'
 
 const USAGE = `mosaic — a rollup sequencer
 
@@ -37,9 +38,6 @@ Usage:
   mosaic --help                this text
 
 `
-
-/** Thrown by a step of starting up that a signal cut short. */
-const STOPPED = new Error('stopped by a signal while starting')
 
 export async function main(argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
   let stopping = false
@@ -71,7 +69,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
      * signals the whole process group: the devnet's anvil too) while the inbox was being
      * deployed kept it for viem's wait for the receipt, 180 s.
      */
-    const startStep = <T>(step: Promise<T>): Promise<T> => Promise.race([step, stop.then((): never => { throw STOPPED })])
+    const startStep = stopperOf(stop).until
     // Each mode loads only its own modules (viem, bullmq and the verifier cost ~100 MB of memory
     // that a sequencer without an L1 has no use for).
     if (mode === 'verifier') {

@@ -28,6 +28,7 @@ import { type ChainRules, chainRulesOf } from './rules.ts'
 import { type BlockSource, RpcSource } from '../rpc/client.ts'
 import { bytesToHex } from '../utils/hex.ts'
 import { listenOn } from '../utils/listen.ts'
+import { STOPPED, stopperOf } from '../utils/stop.ts'
 
 export type VerifierStatus = {
   /** The sequencer's URL or the bundle directory. */
@@ -100,7 +101,19 @@ export async function runVerifier(config: Config, options: RunVerifierOptions): 
   const rules = chainRulesOf(config)
   if (config.l1RpcUrl !== undefined) return runL1Verifier(config, options, rules)
   const { log, stop, onListening } = options
-  const { source, name, from, to } = await openSource(config, rules)
+  // Reads from the source give way to `stop`: a sequencer that stalls kept Ctrl-C waiting for
+  // the read's timeout (30 s), from the first read (the chain id) on.
+  const stopper = stopperOf(stop)
+  let opened: Opened
+  try {
+    opened = await stopper.until(openSource(config, rules))
+  } catch (error) {
+    if (error !== STOPPED) throw error
+    log('verified 0 block(s), 0 failed: stopped before the source answered')
+    const to = config.verifyTo === undefined ? undefined : BigInt(config.verifyTo)
+    return { source: config.sequencerRpcUrl ?? config.verifyFiles ?? '', verified: 0, failed: [], lastVerifiedBlock: null, following: to === undefined, ...(to === undefined ? {} : { complete: false }) }
+  }
+  const { source, name, from, to } = opened
   const exportTo = config.verifyExport
   if (exportTo !== undefined) mkdirSync(exportTo, { recursive: true })
 
@@ -115,11 +128,8 @@ export async function runVerifier(config: Config, options: RunVerifierOptions): 
   onListening?.(server.url)
   log(`mosaic verifier checking ${name} (chain ${rules.common.chainId()}, ${layoutName(rules.layout)}) from block ${from}${to === undefined ? ', following the head' : ` to ${to}`}; status on ${server.url}`)
 
-  let stopped = false
-  void stop?.then(() => {
-    stopped = true
-  })
-  const sleep = (ms: number) => Promise.race([new Promise((resolve) => setTimeout(resolve, ms)), ...(stop === undefined ? [] : [stop])])
+  const { sleep } = stopper
+  const read = <T>(reading: () => Promise<T>): Promise<T> => withRetry(() => stopper.until(reading()), config.verifyDeadlineMs, sleep)
   const record = (n: bigint, error: unknown) => {
     const reason = error instanceof MosaicError ? error.shortMessage : (error as Error).message
     const code = verdictReasonOf(error) ?? 'internal'
@@ -130,19 +140,21 @@ export async function runVerifier(config: Config, options: RunVerifierOptions): 
   try {
     let chain: ChainVerifier
     try {
-      chain = from <= 1n ? ChainVerifier.fromGenesis(rules) : await ChainVerifier.fromHeaders(rules, source, from)
+      chain = from <= 1n ? ChainVerifier.fromGenesis(rules) : await stopper.until(ChainVerifier.fromHeaders(rules, source, from))
     } catch (error) {
+      if (error === STOPPED) return result
       if (verdictReasonOf(error) === undefined) throw new MosaicError('CONFIG_INVALID', `cannot check the header chain below --from ${from}: ${(error as Error).message}`, { cause: error })
       record(from - 1n, error)
       return result
     }
     for (let n = from; to === undefined || n <= to; n++) {
       for (;;) {
-        if (stopped) break
+        if (stopper.signal.aborted) break
         let head: bigint
         try {
-          head = await withRetry(() => source.head(), config.verifyDeadlineMs, sleep)
+          head = await read(() => source.head())
         } catch (error) {
+          if (error === STOPPED) break
           // Following, a sequencer that is down is waited for; with --to, it ends the run.
           if (to !== undefined || !isTransportError(error)) throw error
           log(`waiting for ${name}: ${(error as Error).message}`)
@@ -153,13 +165,13 @@ export async function runVerifier(config: Config, options: RunVerifierOptions): 
         if (to !== undefined) throw new MosaicError('NOT_FOUND', `block ${n} does not exist yet: the head is below --to ${to}`)
         await sleep(FOLLOW_POLL_MS)
       }
-      if (stopped) break
+      if (stopper.signal.aborted) break
       const started = performance.now()
       try {
         waitingSince = Date.now()
         // Unavailable data is retried until the deadline, then failed as withheld.
-        const item = await withRetry(() => source.raw(n), config.verifyDeadlineMs, sleep).catch((error: unknown) => {
-          if (!isTransportError(error)) throw error
+        const item = await read(() => source.raw(n)).catch((error: unknown) => {
+          if (error === STOPPED || !isTransportError(error)) throw error
           throw new VerificationError('witness.withheld', `the data of block ${n} stayed unavailable for ${config.verifyDeadlineMs} ms (data withheld): ${(error as Error).message}`, { cause: error })
         })
         waitingSince = undefined
@@ -175,7 +187,7 @@ export async function runVerifier(config: Config, options: RunVerifierOptions): 
         log(`block ${n} ok: ${verdict.transactions} txs, gas ${verdict.gasUsed}, root ${bytesToHex(verdict.postStateRoot)}, witness ${bytesToHex(keccak256(item.witness)).slice(0, 18)}… (${verdict.witnessNodes} nodes) in ${(performance.now() - started).toFixed(1)} ms`)
       } catch (error) {
         waitingSince = undefined
-        if (stopped && isTransportError(error)) break
+        if (error === STOPPED || (stopper.signal.aborted && isTransportError(error))) break
         chain.markFailed(n)
         record(n, error)
       } finally {
@@ -184,14 +196,14 @@ export async function runVerifier(config: Config, options: RunVerifierOptions): 
         result.lastVerifiedBlock = `0x${n.toString(16)}`
       }
     }
-    if (to !== undefined && !stopped) {
+    if (to !== undefined && !stopper.signal.aborted) {
       try {
         await chain.confirmAnchor(source)
       } catch (error) {
         record(from, error)
       }
     }
-    if (to !== undefined) result.complete = !stopped
+    if (to !== undefined) result.complete = !stopper.signal.aborted
   } finally {
     await server.close()
   }
@@ -206,7 +218,7 @@ async function withRetry<T>(read: () => Promise<T>, deadlineMs: number, sleep: (
     try {
       return await read()
     } catch (error) {
-      if (!isTransportError(error) || Date.now() - started + delay > deadlineMs) throw error
+      if (error === STOPPED || !isTransportError(error) || Date.now() - started + delay > deadlineMs) throw error
       await sleep(delay)
     }
   }
@@ -229,7 +241,16 @@ async function runL1Verifier(config: Config, { log, stop, onListening, queues: g
   const to = config.verifyTo === undefined ? undefined : BigInt(config.verifyTo)
   const queues = given ?? (await openQueues(config.redisUrl === undefined ? { prefix: config.queuePrefix } : { redisUrl: config.redisUrl, prefix: config.queuePrefix }))
   const verifier = new L1Verifier({ config, rules, sources, queues, log, from, to })
-  await verifier.inbox.checkDeployed()
+  const stopper = stopperOf(stop)
+  try {
+    // The L1's first answer gives way to a stop, as the RPC verifier's first read does.
+    await stopper.until(verifier.inbox.checkDeployed())
+  } catch (error) {
+    if (given === undefined) await queues.close()
+    if (error !== STOPPED) throw error
+    log('verified 0 block(s) here: stopped before the L1 answered')
+    return { source: name, verified: 0, failed: [], lastVerifiedBlock: null, following: to === undefined, ...(to === undefined ? {} : { complete: false }) }
+  }
   const { common, layout } = rules
   const registry = new Registry()
   const verdictsTotal = registry.counter('mosaic_verifier_blocks_total', 'Blocks verified by this process, by verdict (ok or failed)')
@@ -261,16 +282,12 @@ async function runL1Verifier(config: Config, { log, stop, onListening, queues: g
     result.lastVerifiedBlock = `0x${BigInt(verdict.block).toString(16)}`
     log(verdict.ok ? `block ${verdict.block} ok (batch ${verdict.batch}): ${verdict.transactions} txs, root ${verdict.stateRoot} matches the L1, in ${verdict.ms.toFixed(1)} ms` : `block ${verdict.block} FAILED (batch ${verdict.batch}) [${verdict.code}]: ${verdict.reason}`)
   })
-  let stopped = false
-  void stop?.then(() => {
-    stopped = true
-  })
   let final = result
   try {
     if (to === undefined) await stop
     else {
       for (;;) {
-        if (stopped) break
+        if (stopper.signal.aborted) break
         if (verifier.scheduledAll) {
           const verdicts = await verifier.verdicts()
           let complete = true
@@ -284,7 +301,7 @@ async function runL1Verifier(config: Config, { log, stop, onListening, queues: g
           const counts = await verifier.queue.counts()
           if (counts.waiting + counts.active + counts.delayed === 0 && (await verifier.overdue()).length > 0) break
         }
-        await Promise.race([new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS)), ...(stop === undefined ? [] : [stop])])
+        await stopper.sleep(FOLLOW_POLL_MS)
       }
     }
     final = await statusOf()

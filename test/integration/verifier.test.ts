@@ -213,4 +213,33 @@ describe('witnesses over RPC and mosaic verifier', { timeout: 180_000 }, () => {
       await t.stop()
     }
   })
+
+  it('behavior: SIGINT stops a verifier whose sequencer has stopped answering at once, exit 0, with no verdict made up', async () => {
+    // A sequencer that takes requests and never answers: each read waits for its timeout (30 s).
+    // The negative control is that wait: before reads gave way to the signal, SIGINT took ~29 s.
+    const requests: import('node:http').ServerResponse[] = []
+    const stalled = createServer((_request, response) => requests.push(response))
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(stalled.address() as AddressInfo).port}`
+    const verifier = spawn(process.execPath, ['bin/mosaic.mjs', 'verifier', '--rpc', url, '--status-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    verifier.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    verifier.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    const exited = once(verifier, 'exit')
+    try {
+      const deadline = Date.now() + 30_000
+      while (requests.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+      assert.ok(requests.length > 0, `the verifier never asked its sequencer:\n${output}`)
+      const signalled = performance.now()
+      verifier.kill('SIGINT')
+      assert.deepEqual(await exited, [0, null], output)
+      assert.ok(performance.now() - signalled < 10_000, `stopped ${Math.round(performance.now() - signalled)} ms after SIGINT:\n${output}`)
+      assert.doesNotMatch(output, /FAILED/)
+      assert.match(output, /verified 0 block\(s\), 0 failed/)
+    } finally {
+      verifier.kill('SIGKILL')
+      for (const response of requests) response.destroy()
+      stalled.close()
+    }
+  })
 })
