@@ -76,7 +76,7 @@ import {
 } from './e2e-client.ts'
 import { type NodeHandle, problems, sleep, startAnvilNode, startMosaicNode, tail } from './nodes.ts'
 import { checkPerf, formatPerfSummary, recordPerf, summarizePerf } from './perf.ts'
-import { checkNames, createReport, median, parseBenchArgs, printReport, ratiosOf, takeIntegerOption, takeOption, writeReport, type BenchRatio, type BenchRow } from './report.ts'
+import { checkNames, createReport, median, medianByKey, parseBenchArgs, printReport, ratiosOf, takeIntegerOption, takeOption, writeReport, type BenchRatio, type BenchRow } from './report.ts'
 
 /** `sequencer-history-off` (HISTORY_BLOCKS=0) and `sequencer-parallel` (EXECUTOR=parallel): variants of the sequencer, run only when named in --only. */
 const NODES = ['anvil', 'sequencer', 'devnet', 'sequencer-history-off', 'sequencer-parallel'] as const
@@ -682,23 +682,10 @@ function ratiosFor(rows: readonly BenchRow[]): BenchRatio[] {
   return ratios
 }
 
-/** Per key, the median of the rounds' values, in the order the first round measured them. */
-function medians<T extends { value: number }>(perRound: readonly (readonly T[])[], key: (item: T) => string): T[] {
-  const values = new Map<string, { first: T; values: number[] }>()
-  for (const items of perRound) {
-    for (const item of items) {
-      const entry = values.get(key(item)) ?? { first: item, values: [] }
-      entry.values.push(item.value)
-      values.set(key(item), entry)
-    }
-  }
-  return [...values.values()].map(({ first, values }) => ({ ...first, value: median(values) }))
-}
-
 // Display order: workloads, then nodes, as the table has always read.
-const rows = medians(roundRows, (r) => `${r.workload}\u0000${r.variant}\u0000${r.metric}`).sort((a, b) => nodes.indexOf(a.variant as (typeof nodes)[number]) - nodes.indexOf(b.variant as (typeof nodes)[number]))
+const rows = medianByKey(roundRows, (r) => `${r.workload}\u0000${r.variant}\u0000${r.metric}`).sort((a, b) => nodes.indexOf(a.variant as (typeof nodes)[number]) - nodes.indexOf(b.variant as (typeof nodes)[number]))
 const ORDER = [...WORKLOADS] as string[]
-const ratios = medians(roundRows.map(ratiosFor), (r) => `${r.workload}\u0000${r.name}`)
+const ratios = medianByKey(roundRows.map(ratiosFor), (r) => `${r.workload}\u0000${r.name}`)
 ratios.sort((a, b) => ORDER.indexOf(a.workload) - ORDER.indexOf(b.workload))
 if (rounds > 1) console.log(`\n${rounds} rounds: each figure below is the median over the rounds, each ratio the median of the rounds' ratios`)
 const report = createReport({ bench: 'e2e', quick: args.quick, rows, ratios })

@@ -126,6 +126,12 @@ export type ExecResponse =
        * its own chunks), from /proc/thread-self/stat; parallel variants on Linux only.
        */
       readonly mainCpuSeconds: number | undefined
+      /**
+       * CPU time of the executor's worker threads together (`mosaic-exec`, from each thread's
+       * /proc/self/task/TID/schedstat): what `worker µs/tx`, their busy wall time, counts less
+       * the time they waited preempted. Parallel variants on Linux only.
+       */
+      readonly workerCpuSeconds: number | undefined
       readonly profile: string | undefined
     }
   | {

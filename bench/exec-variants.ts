@@ -27,7 +27,7 @@ import {
   ValueEncoding,
 } from '@ethereumjs/util'
 import { createVM, runTx, type TxReceipt } from '@ethereumjs/vm'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createParallelExecutor, type ParallelExecutor } from '../src/execution/parallel/parallel-executor.ts'
 import { createSequentialExecutor } from '../src/execution/sequential-executor.ts'
 import { decodeTransaction } from '../src/chain/transaction.ts'
@@ -65,6 +65,8 @@ export type RunResult = {
   readonly preparationSeconds: number | undefined
   /** CPU time of the thread that ran the blocks, where /proc gives it (parallel variants only). */
   readonly mainCpuSeconds?: number | undefined
+  /** CPU time of the executor's worker threads together, where /proc gives it (parallel variants only). */
+  readonly workerCpuSeconds?: number | undefined
   /** An untimed correctness check of this run beyond the cross-check; says what it verified. */
   verify(): Promise<string | undefined>
 }
@@ -397,6 +399,31 @@ function threadCpuMs(): number | undefined {
   }
 }
 
+/** The name the parallel executor's worker threads give themselves (`worker-entry.mjs`). */
+const EXECUTOR_THREAD_NAME = 'mosaic-exec'
+
+/**
+ * CPU ms so far of this process's threads named `name` together (the executor's workers name
+ * theirs `mosaic-exec`), from each one's /proc/self/task/TID/schedstat; undefined where /proc does
+ * not give it. A thread that has exited is no longer counted, so read it while they run.
+ */
+function namedThreadsCpuMs(name: string): number | undefined {
+  try {
+    let total = 0
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== name) continue
+        total += Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6
+      } catch {
+        // The thread exited between the listing and the read.
+      }
+    }
+    return total
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * mosaic's parallel executor. Its workers keep a log of everything the executor committed, so
  * every run gets a new executor (and new worker threads), made before the timer starts. Before
@@ -468,6 +495,7 @@ export async function createParallelVariant(workload: Workload, common: Common, 
       const stats: BlockStats[] = []
       let gasUsed = 0n
       const cpuBefore = threadCpuMs()
+      const workersCpuBefore = namedThreadsCpuMs(EXECUTOR_THREAD_NAME)
       const start = performance.now()
       let blockStart = start
       let busyBefore = executor.workerBusyMs
@@ -491,6 +519,7 @@ export async function createParallelVariant(workload: Workload, common: Common, 
       }
       const seconds = (performance.now() - start) / 1000
       const cpuAfter = threadCpuMs()
+      const workersCpuAfter = namedThreadsCpuMs(EXECUTOR_THREAD_NAME)
       await executor.close()
       const statuses = checkReceipts(name, workload, executed, rejected)
 
@@ -503,6 +532,7 @@ export async function createParallelVariant(workload: Workload, common: Common, 
         blocks: stats,
         preparationSeconds,
         mainCpuSeconds: cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / 1000,
+        workerCpuSeconds: workersCpuBefore === undefined || workersCpuAfter === undefined ? undefined : (workersCpuAfter - workersCpuBefore) / 1000,
         async verify() {
           // The executor's promise: the same result as the committed order run one by one.
           const replay = await executeSequentially(workload, common, { headers, blocks: order })

@@ -159,6 +159,7 @@ async function handle(request: ExecRequest): Promise<void> {
         blocks: last.blocks,
         preparationSeconds: last.preparationSeconds,
         mainCpuSeconds: last.mainCpuSeconds,
+        workerCpuSeconds: last.workerCpuSeconds,
         profile,
       })
       break

@@ -15,7 +15,8 @@
  * runs are then interleaved — stock, sequential, parallel-1, parallel-2, stock, … — one at a time,
  * so noise on this shared machine hits all alike, each once the other processes have gone quiet
  * (`settle`; each run's line says how much CPU they took meanwhile); each run starts from fresh
- * pre-state and the median of RUNS is reported.
+ * pre-state. Each figure is the median of RUNS runs (stock: at most 3), and each ratio the median of
+ * the runs' own ratios, each taken between runs seconds apart.
  *
  * Before reporting, the variants must agree: the same receipt statuses (every transaction status
  * 1, except that a pool swap may revert), the same gas, the same final ETH and token balances of
@@ -48,6 +49,7 @@ import {
   checkNames,
   createReport,
   median,
+  medianByKey,
   parseBenchArgs,
   printReport,
   ratiosOf,
@@ -76,8 +78,19 @@ const RATIOS: readonly (readonly [VariantName, VariantName])[] = [
   ['parallel-2+main', 'sequential'],
 ]
 
-// Arguments: the shared ones, plus --runs N (timed runs per variant, default 3; the median is reported).
-const { value: RUNS, rest } = takeIntegerOption(process.argv.slice(2), 'runs', 1, 9, 3)
+/** The tx/s ratios of one run's rows: RATIOS, and every other variant selected against the sequential executor. */
+function ratiosAmong(runRows: readonly BenchRow[]): BenchRatio[] {
+  const others = selected.filter((v) => !['stock', 'sequential'].includes(v) && !RATIOS.some(([a]) => a === v)).map((v) => [v, 'sequential'] as const)
+  return [...RATIOS, ...others].flatMap(([a, b]) => ratiosOf(runRows, 'tx_per_s', a, b))
+}
+
+// Arguments: the shared ones, plus --runs N (timed runs per variant, default 5; the median is reported).
+const { value: RUNS, rest } = takeIntegerOption(process.argv.slice(2), 'runs', 1, 9, 5)
+/**
+ * Stock runs at most 3 times: each of its runs takes 25–85 s at full size, and it is only the
+ * yardstick of the sequential executor's own gain, which is tens of times its speed.
+ */
+const STOCK_RUNS = Math.min(RUNS, 3)
 const args = parseBenchArgs('exec', rest)
 // Quick: small enough that the stock variant (~150–400 tx/s) keeps 4 workloads × 4 variants ×
 // (1 warm-up + RUNS) runs near two minutes; full: BENCHMARKS.md, "Sizes".
@@ -283,7 +296,7 @@ async function crossCheck(name: WorkloadName, workers: readonly VariantWorker[],
  * Per parallel run: blocks run in parallel mode, aborts, the worker threads' busy time (and the
  * main thread's on its own chunks) against the wall time, and the first block's time against the others' (the cost of anything still cold).
  */
-function describeBlocks(blocks: readonly BlockStats[], mainCpuSeconds: number | undefined): string {
+function describeBlocks(blocks: readonly BlockStats[], mainCpuSeconds: number | undefined, workerCpuSeconds: number | undefined): string {
   const parallel = blocks.filter((b) => b.mode === 'parallel').length
   const aborts = blocks.reduce((sum, b) => sum + b.aborts, 0)
   const wall = blocks.reduce((sum, b) => sum + b.seconds, 0)
@@ -292,11 +305,13 @@ function describeBlocks(blocks: readonly BlockStats[], mainCpuSeconds: number | 
   const rest = blocks.slice(1).map((b) => b.seconds)
   const first = blocks[0] === undefined ? '' : `; first block ${formatMs(blocks[0].seconds)}`
   const others = rest.length === 0 ? '' : `, median of the others ${formatMs(median(rest))}`
-  const cpu = mainCpuSeconds === undefined ? '' : `, main thread CPU ${formatMs(mainCpuSeconds)}`
+  const cpu =
+    (mainCpuSeconds === undefined ? '' : `, main thread CPU ${formatMs(mainCpuSeconds)}`) +
+    (workerCpuSeconds === undefined ? '' : `, workers' CPU ${formatMs(workerCpuSeconds)}`)
   return `${parallel}/${blocks.length} blocks parallel, ${aborts} aborts, workers busy ${formatMs(busy)}${main > 0 ? `, main thread ${formatMs(main)}` : ''} of ${formatMs(wall)}${cpu}${first}${others}`
 }
 
-async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
+async function benchWorkload(name: WorkloadName): Promise<{ rows: BenchRow[]; ratios: BenchRatio[] }> {
   console.log(`\n${name}: ${SIZES.txCount} txs in blocks of ${BLOCK_SIZE}, ${SIZES.accountCount} accounts`)
   const data = (variant: VariantName): ExecWorkerData => ({
     entry: new URL('./exec-worker.ts', import.meta.url).href,
@@ -332,6 +347,7 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
     const partnerLast = new Map<VariantWorker, ExecResult>()
     for (let run = 1; run <= RUNS; run++) {
       for (const worker of workers) {
+        if (worker.variant === 'stock' && run > STOCK_RUNS) continue
         const others = partners.get(worker) ?? []
         const idle = workers.filter((w) => w !== worker).concat([...partners.entries()].filter(([w]) => w !== worker).flatMap(([, p]) => p))
         await settle(idle)
@@ -349,7 +365,7 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
         const idleCpu = idle.map((w, i) => [w.variant, w.cpuSeconds() - idleBefore[i]!] as const).filter(([, cpu]) => cpu > 0)
         notes.push(`the other variants' processes: ${idleCpu.map(([v, cpu]) => `${v} ${formatMs(cpu)}`).join(', ') || 'none'} of CPU meanwhile`)
         if (result.preparationSeconds !== undefined) notes.push(`prepared in ${formatSeconds(result.preparationSeconds)}`)
-        if (result.blocks !== undefined) notes.push(describeBlocks(result.blocks, result.mainCpuSeconds))
+        if (result.blocks !== undefined) notes.push(describeBlocks(result.blocks, result.mainCpuSeconds, result.workerCpuSeconds))
         if (result.profile !== undefined) notes.push(`profile ${result.profile}`)
         const note = notes.length === 0 ? '' : ` (${notes.join('; ')})`
         console.log(`  run ${run}/${RUNS} ${worker.variant}: ${formatSeconds(result.seconds)}${note}`)
@@ -372,6 +388,18 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
         `in all ${formatSeconds((performance.now() - started) / 1000)}`,
     )
 
+    // Each run's ratios, from its variants' runs (seconds apart), then their median: a drift of
+    // this machine's speed over the minutes a workload takes cancels within each run's ratios.
+    const runRatios = Array.from({ length: RUNS }, (_, r) =>
+      ratiosAmong(
+        [...results].flatMap(([variant, runs]) =>
+          runs[r] === undefined ? [] : [{ workload: name, variant, metric: 'tx_per_s', value: (copiesOf(variant) * SIZES.txCount) / runs[r]!.seconds }],
+        ),
+      ),
+    )
+    for (const [r, ratios] of runRatios.entries()) {
+      console.log(`  run ${r + 1}/${RUNS} ratios: ${ratios.map((ratio) => `${ratio.name} ${ratio.value.toFixed(2)}×`).join(', ')}`)
+    }
     const rows: BenchRow[] = []
     for (const [variant, runs] of results) {
       const time = median(runs.map((r) => r.seconds))
@@ -396,9 +424,12 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
         // `parallel-<N>+all` variant), all of it is coordination.
         const mainCpu = perTx((r) => r.mainCpuSeconds)
         if (mainCpu !== undefined) rows.push({ workload: name, variant, metric: 'main_cpu_us_per_tx', value: mainCpu })
+        // The workers' CPU: their busy time less what they spent preempted by the other threads.
+        const workerCpu = perTx((r) => r.workerCpuSeconds)
+        if (workerCpu !== undefined) rows.push({ workload: name, variant, metric: 'worker_cpu_us_per_tx', value: workerCpu })
       }
     }
-    return rows
+    return { rows, ratios: medianByKey(runRatios, (ratio) => ratio.name) }
   } finally {
     await Promise.all([...workers, ...[...partners.values()].flat()].map((w) => w.close()))
   }
@@ -406,13 +437,12 @@ async function benchWorkload(name: WorkloadName): Promise<BenchRow[]> {
 
 const startedAll = performance.now()
 const rows: BenchRow[] = []
-for (const name of workloads) rows.push(...(await benchWorkload(name)))
-
-// Every other variant selected with --only, against the sequential executor.
-const pairs = [...RATIOS, ...selected.filter((v) => !['stock', 'sequential'].includes(v) && !RATIOS.some(([a]) => a === v)).map((v) => [v, 'sequential'] as const)]
-const ratios: BenchRatio[] = pairs.flatMap(([a, b]) => ratiosOf(rows, 'tx_per_s', a, b)).sort(
-  (x, y) => workloads.indexOf(x.workload as WorkloadName) - workloads.indexOf(y.workload as WorkloadName),
-)
+const ratios: BenchRatio[] = []
+for (const name of workloads) {
+  const measured = await benchWorkload(name)
+  rows.push(...measured.rows)
+  ratios.push(...measured.ratios)
+}
 const report = createReport({ bench: 'exec', quick: args.quick, rows, ratios })
 printReport(report, {
   tx_per_s: 'tx/s',
@@ -421,10 +451,11 @@ printReport(report, {
   parallel_blocks: 'parallel blocks',
   worker_us_per_tx: 'worker µs/tx',
   main_cpu_us_per_tx: 'main thread CPU µs/tx',
+  worker_cpu_us_per_tx: 'worker CPU µs/tx',
 })
 console.log(
   `\nsizes: ${SIZES.txCount} txs per run, ${SIZES.accountCount} accounts, blocks of ${BLOCK_SIZE}; ` +
-    `1 warm-up + ${RUNS} timed runs per variant (median), each variant in its own process (sequential-x<N> in N); ` +
+    `1 warm-up + ${RUNS} timed runs per variant (stock ${STOCK_RUNS}; figures: their median; ratios: the median of each run's own), each variant in its own process (sequential-x<N> in N); ` +
     `total ${((performance.now() - startedAll) / 1000).toFixed(0)} s`,
 )
 if (args.profile !== undefined) console.log("(--profile: timings include the profiler's overhead)")

@@ -103,6 +103,23 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
+/**
+ * Per key, the median of the values the rounds (or runs) gave it, in the order the first round
+ * gave them: figures measured several times over, and ratios taken within each round and then
+ * across rounds, so that a drift of this machine's speed between rounds cancels in each ratio.
+ */
+export function medianByKey<T extends { value: number }>(perRound: readonly (readonly T[])[], key: (item: T) => string): T[] {
+  const values = new Map<string, { first: T; values: number[] }>()
+  for (const items of perRound) {
+    for (const item of items) {
+      const entry = values.get(key(item)) ?? { first: item, values: [] }
+      entry.values.push(item.value)
+      values.set(key(item), entry)
+    }
+  }
+  return [...values.values()].map(({ first, values }) => ({ ...first, value: median(values) }))
+}
+
 export type BenchRow = { workload: string; variant: string; metric: string; value: number }
 export type BenchRatio = { workload: string; name: string; value: number }
 
