@@ -173,7 +173,7 @@ ${RESULT_FIELDS}        })`,
     // warm-slot journal (several per storage access), of the state manager's caches, and every
     // `Address.toString()`. Published, it is @noble/hashes' encoder, which appends two characters
     // at a time: a 32-byte key is a string of 32 parts, which a Map keeps whole once it is a key
-    // (~900 B per entry against ~120 B flat: README.md, bench:e2e, "Then every hex key"). Buffer's
+    // (~900 B per entry against ~120 B flat: bench/NOTES.md, "End to end", "Then every hex key"). Buffer's
     // native encoder gives the same lowercase digits as one flat string, in about half the time
     // with the Map's lookup. A small array (64 bytes or less, which V8 keeps on its heap) is
     // copied rather than viewed through its `.buffer`, which would move it off the heap for good
