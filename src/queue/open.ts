@@ -5,7 +5,6 @@
  */
 import { createMemoryQueues } from './memory.ts'
 import type { QueueBackend } from './queue.ts'
-import { createRedisQueues } from './redis.ts'
 
 export type OpenQueuesParameters = {
   /** Redis to share the queues through; absent means in-process queues. */
@@ -17,5 +16,8 @@ export type OpenQueuesParameters = {
 export async function openQueues(parameters: OpenQueuesParameters = {}): Promise<QueueBackend> {
   const { redisUrl, prefix } = parameters
   if (redisUrl === undefined || redisUrl === '') return createMemoryQueues()
+  // Loaded only here: BullMQ and ioredis hold ~7 MB of heap in every process that imports them,
+  // which a node on embedded defaults never uses.
+  const { createRedisQueues } = await import('./redis.ts')
   return createRedisQueues(redisUrl, prefix === undefined ? {} : { prefix })
 }
