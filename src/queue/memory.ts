@@ -50,8 +50,10 @@ type Store = {
   readonly jobs: Map<string, Entry>
   /** Ids ready to start, oldest first. A retried job joins at the back when its backoff is over. */
   readonly waiting: Entry[]
-  /** Kept completed and failed jobs in the order they finished. */
-  readonly finished: Entry[]
+  /** Kept completed jobs in the order they finished (at most the queue's `keepCompleted`). */
+  readonly completed: Entry[]
+  /** Failed jobs in the order they failed. */
+  readonly failed: Entry[]
   readonly consumers: Consumer[]
   /** Round-robin position among the consumers, so that two of them both get work. */
   nextConsumer: number
@@ -62,7 +64,7 @@ type Store = {
 }
 
 function createStore(name: string): Store {
-  return { name, jobs: new Map(), waiting: [], finished: [], consumers: [], nextConsumer: 0, unfinished: 0, idleWaiters: new Set(), pumpScheduled: false }
+  return { name, jobs: new Map(), waiting: [], completed: [], failed: [], consumers: [], nextConsumer: 0, unfinished: 0, idleWaiters: new Set(), pumpScheduled: false }
 }
 
 /** In-process queues; `queue(name)` twice returns two objects over the same jobs. */
@@ -141,18 +143,16 @@ function createMemoryQueue<T, R>(store: Store, queueOptions: QueueOptions): JobQ
     },
     async failed(limit = Infinity): Promise<FailedJob<T>[]> {
       const out: FailedJob<T>[] = []
-      for (let i = store.finished.length - 1; i >= 0 && out.length < limit; i--) {
-        const entry = store.finished[i]!
-        if (entry.state !== 'failed') continue
+      for (let i = store.failed.length - 1; i >= 0 && out.length < limit; i--) {
+        const entry = store.failed[i]!
         out.push({ id: entry.id, data: entry.data as T, reason: entry.reason ?? '', attempts: entry.attemptsMade, finishedAt: entry.finishedAt ?? 0 })
       }
       return out
     },
     async completed(limit = Infinity): Promise<CompletedJob<T, R>[]> {
       const out: CompletedJob<T, R>[] = []
-      for (let i = store.finished.length - 1; i >= 0 && out.length < limit; i--) {
-        const entry = store.finished[i]!
-        if (entry.state !== 'completed') continue
+      for (let i = store.completed.length - 1; i >= 0 && out.length < limit; i--) {
+        const entry = store.completed[i]!
         out.push({ id: entry.id, data: entry.data as T, result: entry.result as R, finishedAt: entry.finishedAt ?? 0 })
       }
       return out
@@ -244,9 +244,12 @@ function complete(store: Store, entry: Entry, result: unknown): void {
   entry.attemptsMade++
   entry.finishedAt = Date.now()
   entry.state = 'completed'
-  if (entry.options.keepCompleted) {
+  const keep = entry.options.keepCompleted
+  if (keep > 0) {
     entry.result = result
-    store.finished.push(entry)
+    store.completed.push(entry)
+    // Beyond the count kept, the oldest go and their ids are free again.
+    if (store.completed.length > keep) for (const old of store.completed.splice(0, store.completed.length - keep)) store.jobs.delete(old.id)
   } else {
     // Not kept: the id is free again (the poster re-posting a batch after an L1 reorg).
     store.jobs.delete(entry.id)
@@ -263,7 +266,7 @@ function fail(store: Store, entry: Entry, error: unknown): FailOutcome {
   if (error instanceof UnrecoverableJobError || entry.attemptsMade >= entry.options.attempts) {
     entry.state = 'failed'
     entry.finishedAt = Date.now()
-    store.finished.push(entry)
+    store.failed.push(entry)
     finishOne(store)
     return { type: 'failed', reason }
   }

@@ -8,7 +8,8 @@ import type { JobOptions, QueueOptions } from './queue.ts'
 /** The defaults `queue.ts` documents. */
 export const QUEUE_DEFAULTS = { attempts: 5, backoffMs: 1000, keepCompleted: true } as const
 
-export type ResolvedJobOptions = { readonly attempts: number; readonly backoffMs: number; readonly keepCompleted: boolean }
+/** `keepCompleted` as a count: `Infinity` for true, 0 for false. */
+export type ResolvedJobOptions = { readonly attempts: number; readonly backoffMs: number; readonly keepCompleted: number }
 
 /** The options one job runs with: the queue's, overridden by the job's own, then the defaults. */
 export function resolveJobOptions(queue: QueueOptions, job: JobOptions = {}): ResolvedJobOptions {
@@ -18,7 +19,10 @@ export function resolveJobOptions(queue: QueueOptions, job: JobOptions = {}): Re
     throw new MosaicError('INVALID_PARAMS', `options.attempts must be a positive integer, got ${attempts}`)
   if (!Number.isFinite(backoffMs) || backoffMs < 0)
     throw new MosaicError('INVALID_PARAMS', `options.backoffMs must be a non-negative number of milliseconds, got ${backoffMs}`)
-  return { attempts, backoffMs, keepCompleted: queue.keepCompleted ?? QUEUE_DEFAULTS.keepCompleted }
+  const keep = queue.keepCompleted ?? QUEUE_DEFAULTS.keepCompleted
+  if (typeof keep === 'number' && !(Number.isSafeInteger(keep) && keep >= 0))
+    throw new MosaicError('INVALID_PARAMS', `options.keepCompleted must be a boolean or a non-negative integer, got ${keep}`)
+  return { attempts, backoffMs, keepCompleted: keep === true ? Number.POSITIVE_INFINITY : keep === false ? 0 : keep }
 }
 
 /**

@@ -198,6 +198,30 @@ function queueCases(target: Target): void {
     assert.equal((await q.completed()).length, 1)
   })
 
+  it('behavior: with keepCompleted N only the N most recent completed jobs are kept, and the ids of older ones are free again', async () => {
+    const q = (await open()).queue<number, number>(uniqueName(), { keepCompleted: 3 })
+    q.process(async (job) => job.data * 10)
+    // One at a time, so that the order they complete in is the order they were added in.
+    for (let i = 1; i <= 5; i++) {
+      await q.add(`j${i}`, i)
+      await q.drained(5000)
+    }
+    assert.equal((await q.counts()).completed, 3)
+    assert.deepEqual(
+      (await q.completed()).map((c) => [c.id, c.result]),
+      [['j5', 50], ['j4', 40], ['j3', 30]],
+    )
+    assert.equal(await q.add('j3', 3), false, 'a kept id stays taken')
+    assert.equal(await q.add('j1', 1), true, 'a dropped id is free')
+    await q.drained(5000)
+  })
+
+  it('behavior: keepCompleted must be a boolean or a non-negative integer', async () => {
+    const backend = await open()
+    assert.throws(() => backend.queue(uniqueName(), { keepCompleted: -1 }), { code: 'INVALID_PARAMS', message: /keepCompleted/ })
+    assert.throws(() => backend.queue(uniqueName(), { keepCompleted: 1.5 }), { code: 'INVALID_PARAMS', message: /keepCompleted/ })
+  })
+
   it('behavior: with keepCompleted false a completed id is free again', async () => {
     const q = (await open()).queue<number>(uniqueName(), { keepCompleted: false })
     const seen: number[] = []

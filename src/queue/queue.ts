@@ -31,9 +31,10 @@ export type QueueOptions = JobOptions & {
   /**
    * Keep completed jobs (their results) so that their ids stay taken (default true). A queue
    * whose ids must be reusable after completion (the poster re-posting after an L1 reorg) sets
-   * false.
+   * false; a number keeps that many, the most recent (BullMQ's `removeOnComplete: { count }`):
+   * an older one's id is free again.
    */
-  readonly keepCompleted?: boolean
+  readonly keepCompleted?: boolean | number
 }
 
 export type Job<T> = {

@@ -8,7 +8,8 @@
  *   same reversible escape;
  * - attempts and backoff → `{ attempts, backoff: { type: 'exponential', delay: backoffMs } }`,
  *   BullMQ's formula `delay · 2^(attemptsMade−1)` being the one `queue.ts` specifies;
- * - `keepCompleted: false` → `removeOnComplete: true` (the job's key goes, so its id is free);
+ * - `keepCompleted: false` → `removeOnComplete: true` (the job's key goes, so its id is free),
+ *   a count N → `removeOnComplete: N` (BullMQ keeps the N most recent);
  *   failed jobs are always kept (`removeOnFail: false`);
  * - `UnrecoverableJobError` → BullMQ's `UnrecoverableError`, which skips the remaining attempts.
  */
@@ -156,7 +157,7 @@ function createRedisQueue<T, R>(connection: Redis, prefix: string, name: string,
         jobId: bullId,
         attempts: resolved.attempts,
         backoff: { type: 'exponential', delay: resolved.backoffMs },
-        removeOnComplete: !resolved.keepCompleted,
+        removeOnComplete: resolved.keepCompleted === Number.POSITIVE_INFINITY ? false : resolved.keepCompleted === 0 ? true : resolved.keepCompleted,
         removeOnFail: false,
       }
       // BullMQ's add resolves with a job even when the id is taken (its script returns the
