@@ -118,5 +118,7 @@ describe('the inbox state at an L1 tag (the poster and verifiers poll it every 2
     calls = []
     await assert.rejects(reader.state('finalized'), (error: Error) => error instanceof ContractFunctionExecutionError)
     assert.deepEqual(calls, ['eth_getBlockByNumber'], 'the same block: not read again')
+    // finalizedState says so without an error: nothing is final yet.
+    assert.equal(await reader.finalizedState(), undefined)
   })
 })

@@ -95,6 +95,16 @@ export class InboxReader {
     return state
   }
 
+  /** The inbox's state at the L1's finalized block; undefined while that block predates the inbox (nothing is final yet). */
+  async finalizedState(): Promise<InboxState | undefined> {
+    try {
+      return await this.state('finalized')
+    } catch (error) {
+      if (error instanceof BaseError && error.walk((e) => e instanceof ContractFunctionZeroDataError) !== null) return undefined
+      throw error
+    }
+  }
+
   /** `state` at the tags' last blocks, by block hash (the oldest dropped first): the state, or that there was no inbox. */
   private readonly statesByHash = new Map<Hex, InboxState | Error>()
 

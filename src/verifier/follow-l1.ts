@@ -34,6 +34,7 @@ import { InboxReader, type L1Batch } from '../l1/inbox.ts'
 import type { JobQueue, QueueBackend } from '../queue/queue.ts'
 import { UnrecoverableJobError } from '../queue/queue.ts'
 import { checkChildHeader, verifyChild } from './chain.ts'
+import { VerdictLedger, type VerdictSummary } from './ledger.ts'
 import type { ChainRules } from './rules.ts'
 import type { BlockSource } from '../rpc/client.ts'
 import { boundedFetch } from '../utils/bounded-fetch.ts'
@@ -93,6 +94,17 @@ class ReplacedBatch extends MosaicError {
   }
 }
 
+/**
+ * Completed verification jobs the queue keeps (their ids stay taken, their verdicts readable by
+ * every process): far more than complete between two scans, so each process reads every verdict
+ * into its ledger before the queue drops it.
+ */
+const KEEP_COMPLETED = 16_384
+/** Completed jobs read at each scan at first (`ingest`). */
+const INGEST_MIN = 256
+/** How often the ledger is settled against the L1's finalized block, at most. */
+const SETTLE_MS = 2_000
+
 /** First retry delay of a job whose data is unavailable (it doubles with every try). */
 const RETRY_MS = 500
 
@@ -100,16 +112,14 @@ export class L1Verifier {
   readonly inbox: InboxReader
   readonly queue: JobQueue<VerifyJob, BlockVerdict>
   readonly id = `${hostname()}/${process.pid}/${Math.random().toString(36).slice(2, 8)}`
-  /** Blocks this process verified (its own share), in the order it did them. */
-  readonly mine: BlockVerdict[] = []
   private readonly client: PublicClient
   private readonly batches = new Map<string, Promise<L1Batch>>()
-  /** The hash of each batch scheduled, by index, as the L1 (at the confirmation depth) has it now. */
-  private readonly current = new Map<bigint, Hex>()
-  /** The blocks of each scheduled batch, by index (to forget them when a reorg drops the batch). */
-  private readonly spans = new Map<bigint, { first: bigint; last: bigint }>()
-  /** When each scheduled block was scheduled, for the deadline of /health. */
-  private readonly scheduledAt = new Map<bigint, number>()
+  /** The batches scheduled, as the L1 (at the confirmation depth) has them now, and the verdicts given: settled at the L1's finality. */
+  private readonly ledger: VerdictLedger<BlockVerdict>
+  /** Completed jobs read from the queue at a time (`ingest`): doubled while every one read is new. */
+  private ingestLimit = INGEST_MIN
+  /** When the inbox was last read at the L1's finalized block (`settle`). */
+  private settledAt = 0
   private nextBatch = 0n
   private scheduledThrough = 0n
   /** The hash of the L1 block the last complete scan read the inbox at (`scan`). */
@@ -130,7 +140,8 @@ export class L1Verifier {
     let retries = 1
     while (RETRY_MS * (2 ** retries - 1) < config.verifyDeadlineMs) retries++
     this.attempts = retries + 1
-    this.queue = options.queues.queue<VerifyJob, BlockVerdict>('verify', { attempts: this.attempts, backoffMs: RETRY_MS, keepCompleted: true })
+    this.queue = options.queues.queue<VerifyJob, BlockVerdict>('verify', { attempts: this.attempts, backoffMs: RETRY_MS, keepCompleted: KEEP_COMPLETED })
+    this.ledger = new VerdictLedger(options.from, options.to)
   }
 
   start(onVerdict: (verdict: BlockVerdict) => void): void {
@@ -138,7 +149,7 @@ export class L1Verifier {
       concurrency: 1,
       onEvent: (event) => {
         if (event.type === 'completed') {
-          this.mine.push(event.result)
+          this.ledger.record(event.result)
           onVerdict(event.result)
         } else if (event.type === 'retrying') {
           this.lastError = event.reason
@@ -152,6 +163,7 @@ export class L1Verifier {
     const tick = () => {
       if (this.stopped) return
       this.scanning = this.scan()
+        .then(() => this.settle())
         .catch((error: unknown) => {
           this.lastError = (error as Error).message
           this.options.log(`reading the inbox failed (retrying): ${(error as Error).message.split('\n')[0]}`)
@@ -185,17 +197,18 @@ export class L1Verifier {
     const hash = at === latest.number ? latest.hash : (await this.client.getBlock({ blockNumber: at })).hash
     if (hash === this.scannedAt) return
     const state = await this.inbox.state(at)
-    if (state.nextIndex < this.nextBatch || (this.nextBatch > 0n && this.current.get(this.nextBatch - 1n) !== (await this.hashAt(this.nextBatch - 1n, at)))) {
+    const ledger = this.ledger
+    if (state.nextIndex < this.nextBatch || (this.nextBatch > 0n && ledger.hashOf(this.nextBatch - 1n) !== (await this.hashAt(this.nextBatch - 1n, at)))) {
       let index = state.nextIndex < this.nextBatch ? state.nextIndex : this.nextBatch - 1n
-      while (index > 0n && this.current.get(index - 1n) !== (await this.hashAt(index - 1n, at))) index--
-      this.options.log(`an L1 reorg replaced batches from ${index} on: verifying them again`)
-      for (const k of [...this.current.keys()]) {
-        if (k < index) continue
-        this.current.delete(k)
-        const span = this.spans.get(k)
-        for (let n = span?.first ?? 0n; span !== undefined && n <= span.last; n++) this.scheduledAt.delete(n)
-        this.spans.delete(k)
+      // Settled batches are final on the L1: a reorg reaches no further back than the first one not settled.
+      if (index < ledger.settled) index = ledger.settled
+      while (index > ledger.settled && ledger.hashOf(index - 1n) !== (await this.hashAt(index - 1n, at))) index--
+      if (index === ledger.settled && index > 0n && ledger.hashOf(index - 1n) !== (await this.hashAt(index - 1n, at))) {
+        this.lastError = `the L1 no longer has batch ${index - 1n} as it was at its finalized block: the verdicts of the batches before ${index} stand as given`
+        this.options.log(this.lastError)
       }
+      this.options.log(`an L1 reorg replaced batches from ${index} on: verifying them again`)
+      ledger.forgetFrom(index)
       this.nextBatch = index
       this.scheduledThrough = 0n
     }
@@ -206,14 +219,39 @@ export class L1Verifier {
       const now = Date.now()
       for (let n = batch.firstBlock > from ? batch.firstBlock : from; n <= last; n++) {
         await this.queue.add(`${batch.batchHash}:${n}`, { batch: batch.index.toString(), batchHash: batch.batchHash, block: n.toString(), scheduledAt: now })
-        this.scheduledAt.set(n, now)
       }
-      this.current.set(batch.index, batch.batchHash)
-      this.spans.set(batch.index, { first: batch.firstBlock, last: batch.lastBlock })
+      ledger.schedule(batch.index, batch.batchHash, batch.firstBlock, batch.lastBlock, now)
       this.scheduledThrough = batch.lastBlock
       this.nextBatch++
     }
     this.scannedAt = hash
+  }
+
+  /**
+   * Fold what the L1 has finalized into the ledger's counts (`ledger.ts`), at most every
+   * SETTLE_MS and only while a scheduled batch waits to settle: an inbox read at the L1's
+   * finalized block. Runs on every scan tick, whether or not the inbox changed.
+   */
+  private async settle(): Promise<void> {
+    if (this.ledger.retained.batches === 0 || Date.now() - this.settledAt < SETTLE_MS) return
+    this.settledAt = Date.now()
+    await this.ingest()
+    const finalized = await this.inbox.finalizedState()
+    if (finalized !== undefined) this.ledger.settle(finalized.nextIndex)
+  }
+
+  /**
+   * Verdicts given by any process on the queue, into the ledger: the most recent completed
+   * jobs, more of them next time while all of those read were new (a burst from other processes).
+   */
+  private async ingest(): Promise<void> {
+    const completed = await this.queue.completed(this.ingestLimit)
+    let known = 0
+    for (const { result } of completed) {
+      if (this.ledger.knows(result)) known++
+      else this.ledger.record(result)
+    }
+    this.ingestLimit = completed.length === this.ingestLimit && known === 0 ? Math.min(this.ingestLimit * 2, KEEP_COMPLETED) : INGEST_MIN
   }
 
   private async hashAt(index: bigint, at: bigint): Promise<Hex | undefined> {
@@ -374,36 +412,27 @@ export class L1Verifier {
   }
 
   /**
-   * The verdicts that count (all processes', for the batches now on the L1), by block. Jobs verify
-   * blocks independently, each from the L1's root of its parent; a block after a FAILED one is
-   * reported FAILED too (`block.unverified-parent`): its pre-state was never verified.
+   * The verdicts that count (all processes', for the batches now on the L1; `ledger.ts`). Jobs
+   * verify blocks independently, each from the L1's root of its parent; a block after a FAILED
+   * one is reported FAILED too (`block.unverified-parent`): its pre-state was never verified.
    */
-  async verdicts(): Promise<Map<bigint, BlockVerdict>> {
-    const all = await this.queue.completed(Number.MAX_SAFE_INTEGER)
-    const current = new Map<bigint, BlockVerdict>()
-    for (const { result } of all) {
-      const hash = this.current.get(BigInt(result.batch))
-      // A batch no longer on the L1 (dropped by a reorg, or replaced under another hash) counts for nothing.
-      if (result.batchHash !== undefined && result.batchHash !== hash) continue
-      current.set(BigInt(result.block), result)
-    }
-    const ordered = [...current.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-    let failed: bigint | undefined
-    for (const n of ordered) {
-      const verdict = current.get(n)!
-      if (failed !== undefined && verdict.ok) {
-        current.set(n, { ...verdict, ok: false, code: 'block.unverified-parent', reason: `block ${failed} failed verification, so no later block counts as verified (never from an unchained pre-state)` })
-      } else if (!verdict.ok) failed ??= n
-    }
-    return current
+  async verdicts(): Promise<VerdictSummary<BlockVerdict>> {
+    await this.ingest()
+    return this.ledger.summary()
   }
 
   /** Scheduled blocks without a verdict for longer than the deadline. */
   async overdue(now = Date.now()): Promise<bigint[]> {
-    const verdicts = await this.verdicts()
-    const late: bigint[] = []
-    for (const [n, at] of this.scheduledAt) if (!verdicts.has(n) && now - at > this.options.config.verifyDeadlineMs) late.push(n)
-    return late
+    await this.ingest()
+    return this.ledger
+      .waiting()
+      .filter(({ since }) => now - since > this.options.config.verifyDeadlineMs)
+      .map(({ block }) => block)
+  }
+
+  /** Batches and blocks the ledger holds: within what the L1 has not finalized, however long the chain. */
+  get retained(): { batches: number; blocks: number } {
+    return this.ledger.retained
   }
 
   async stop(): Promise<void> {

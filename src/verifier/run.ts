@@ -34,7 +34,10 @@ export type VerifierStatus = {
   /** The sequencer's URL or the bundle directory. */
   source: string
   verified: number
-  /** FAILED blocks: the rule broken (`code`, a `VerdictReason`) and what was wrong. */
+  /**
+   * FAILED blocks: the rule broken (`code`, a `VerdictReason`) and what was wrong. Following an
+   * L1, the first 100 in block order (`ledger.ts`); `l1.verdicts.failed` counts them all.
+   */
   failed: { block: string; code: string; reason: string }[]
   lastVerifiedBlock: string | null
   following: boolean
@@ -43,7 +46,15 @@ export type VerifierStatus = {
   /** Blocks that have waited past VERIFY_DEADLINE_MS without an OK verdict (their data unavailable so far). */
   overdue?: string[]
   /** Following an L1 inbox: every process's verdicts from the shared queue, and its jobs. */
-  l1?: { inbox: string; verdicts: { ok: number; failed: number }; queue: QueueCounts; failedJobs: { id: string; reason: string }[]; lastError: string | null }
+  l1?: {
+    inbox: string
+    verdicts: { ok: number; failed: number }
+    /** Batches scheduled and blocks with verdicts that the L1 has not finalized yet: all this process holds per batch and per block (`ledger.ts`). */
+    unsettled: { batches: number; blocks: number }
+    queue: QueueCounts
+    failedJobs: { id: string; reason: string }[]
+    lastError: string | null
+  }
 }
 
 export type RunVerifierOptions = {
@@ -257,15 +268,15 @@ async function runL1Verifier(config: Config, { log, stop, onListening, queues: g
   const seconds = registry.histogram('mosaic_verifier_block_seconds', 'Time to verify one block from its witness', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
   const result: VerifierStatus = { source: name, verified: 0, failed: [], lastVerifiedBlock: null, following: to === undefined }
   const statusOf = async (): Promise<VerifierStatus> => {
-    const all = [...(await verifier.verdicts()).values()]
-    const failed = all.filter((v) => !v.ok)
+    const verdicts = await verifier.verdicts()
     return {
       ...result,
-      failed: failed.map((v) => ({ block: `0x${BigInt(v.block).toString(16)}`, code: v.code ?? 'internal', reason: v.reason ?? '' })),
+      failed: verdicts.failures.map((v) => ({ block: `0x${BigInt(v.block).toString(16)}`, code: v.code ?? 'internal', reason: v.reason ?? '' })),
       overdue: (await verifier.overdue()).map((n) => `0x${n.toString(16)}`),
       l1: {
         inbox: verifier.inbox.address,
-        verdicts: { ok: all.length - failed.length, failed: failed.length },
+        verdicts: { ok: verdicts.ok, failed: verdicts.failed },
+        unsettled: verifier.retained,
         queue: await verifier.queue.counts(),
         failedJobs: (await verifier.queue.failed(10)).map(({ id, reason }) => ({ id, reason })),
         lastError: verifier.lastError,

@@ -483,6 +483,47 @@ describe('verifiers following the L1', { timeout: 300_000 }, () => {
     }
   })
 
+  it('behavior: once the L1 finalizes its batches, a following verifier holds nothing per block for them, and its counts stand', async () => {
+    // An L1 of its own, whose finalized block (anvil: 64 below the head) this test moves.
+    const finalityL1 = await startAnvil()
+    try {
+      const honest = await honestContent(1n, 8n)
+      const part = (from: number, to: number) => ({ blocks: honest.blocks.slice(from, to), stateRoots: honest.stateRoots.slice(from, to), witnessHashes: honest.witnessHashes.slice(from, to) })
+      const inbox = await testInbox(finalityL1.url)
+      await inbox.post(part(0, 3))
+      await inbox.post(part(3, 6))
+      const run = verifyInProcess(['--l1', finalityL1.url, '--inbox', inbox.address, '--rpc', node.url, '--from', '1'])
+      try {
+        const url = await run.url
+        const verified = await waitFor('all 6 blocks verified', async () => {
+          const status = await verifierStatus(url)
+          return status.l1?.verdicts.ok === 6 ? status : undefined
+        })
+        // Not finalized yet: both batches and their blocks are held (the control for what follows).
+        assert.deepEqual(verified.l1?.unsettled, { batches: 2, blocks: 6 })
+        await rawRpc(finalityL1.url, 'anvil_mine', ['0x50'])
+        const settled = await waitFor('both batches settled', async () => {
+          const status = await verifierStatus(url)
+          return status.l1?.unsettled.batches === 0 ? status : undefined
+        })
+        assert.deepEqual(settled.l1?.unsettled, { batches: 0, blocks: 0 })
+        assert.deepEqual([settled.l1?.verdicts.ok, settled.l1?.verdicts.failed, settled.failed, settled.overdue], [6, 0, [], []])
+        // A batch posted after that is scheduled, verified and counted on top of the settled ones.
+        await inbox.post(part(6, 8))
+        const more = await waitFor('blocks 7 and 8 verified', async () => {
+          const status = await verifierStatus(url)
+          return status.l1?.verdicts.ok === 8 ? status : undefined
+        })
+        assert.deepEqual(more.l1?.unsettled, { batches: 1, blocks: 2 })
+      } finally {
+        run.stop()
+        await run.result
+      }
+    } finally {
+      await finalityL1.stop()
+    }
+  })
+
   describe('an L1 reorg that replaces a batch', () => {
     // An L1 of its own: evm_revert would take the sequencer's own batches with it.
     let reorgL1: Anvil
