@@ -338,10 +338,25 @@ export function statusKb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'Rs
 }
 
 /**
+ * Proportional set size of `pid` in kB (`/proc/PID/smaps_rollup`): its resident pages, each page
+ * shared with other processes counted as its share. Summed over a process tree it counts the pages
+ * they share once — the devnet's own process and its verifier's map the same `node` binary and
+ * libraries — where the sum of `VmRSS` counts them in each. 0 once it has exited.
+ */
+export function pssKb(pid: number): number {
+  try {
+    const match = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))
+    return match === null ? 0 : Number(match[1])
+  } catch {
+    return 0
+  }
+}
+
+/**
  * A node's process tree, measured over one workload: CPU between `begin()` and `end()`, and the
- * peak of the summed `VmRSS` over the tree, sampled every `sampleMs` (the sum over several
- * processes has no kernel high-water mark; VmHWM of the main process alone would miss the devnet's
- * anvil).
+ * peaks of the summed `VmRSS` and of the summed PSS over the tree, sampled every `sampleMs` (the
+ * sum over several processes has no kernel high-water mark; VmHWM of the main process alone would
+ * miss the devnet's anvil).
  */
 export class ProcessTree {
   private pids: number[] = []
@@ -352,6 +367,7 @@ export class ProcessTree {
   private groupsStart = new Map<string, number>()
   private timer: NodeJS.Timeout | undefined
   private peakKb = 0
+  private peakPssKb = 0
 
   constructor(
     private readonly rootPid: number,
@@ -364,23 +380,29 @@ export class ProcessTree {
     this.mainThreadStart = cpuMs(this.rootPid, this.rootPid)
     this.groupsStart = threadGroupsCpuMs(this.rootPid)
     this.peakKb = 0
+    this.peakPssKb = 0
     this.sample()
     this.timer = setInterval(() => this.sample(), this.sampleMs)
   }
 
   private sample(): void {
     let kb = 0
-    for (const pid of this.pids) kb += statusKb(pid, 'VmRSS')
+    let pss = 0
+    for (const pid of this.pids) {
+      kb += statusKb(pid, 'VmRSS')
+      pss += pssKb(pid)
+    }
     if (kb > this.peakKb) this.peakKb = kb
+    if (pss > this.peakPssKb) this.peakPssKb = pss
   }
 
   /**
    * Node CPU ms over the tree since `begin()`, that of the root process's main thread alone (for
    * mosaic, the sequencing thread: is it the bottleneck?), the root process's CPU by thread group
    * (`threadGroupsCpuMs`; a thread that exited during the run takes its CPU with it), and the
-   * peak summed RSS in MB.
+   * peak summed RSS and PSS in MB.
    */
-  end(): { cpuMs: number; mainThreadCpuMs: number; threadsCpuMs: Record<string, number>; peakRssMb: number; processes: number } {
+  end(): { cpuMs: number; mainThreadCpuMs: number; threadsCpuMs: Record<string, number>; peakRssMb: number; peakPssMb: number; processes: number } {
     clearInterval(this.timer)
     this.sample()
     // A process born during the workload (none is expected) counts from 0.
@@ -390,6 +412,6 @@ export class ProcessTree {
     const mainThreadCpuMs = cpuMs(this.rootPid, this.rootPid) - this.mainThreadStart
     const threadsCpuMs: Record<string, number> = {}
     for (const [group, ms] of threadGroupsCpuMs(this.rootPid)) threadsCpuMs[group] = ms - (this.groupsStart.get(group) ?? 0)
-    return { cpuMs: cpu, mainThreadCpuMs, threadsCpuMs, peakRssMb: this.peakKb / 1024, processes: now.length }
+    return { cpuMs: cpu, mainThreadCpuMs, threadsCpuMs, peakRssMb: this.peakKb / 1024, peakPssMb: this.peakPssKb / 1024, processes: now.length }
   }
 }

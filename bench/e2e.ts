@@ -35,13 +35,14 @@
  * transaction in a block. Per workload and node: included tx/s (included / (last inclusion −
  * first send)), p50/p90/p99 submit→inclusion, node CPU ms per included tx (utime + stime over the
  * node's whole process tree: devnet includes its anvil; for mosaic, its main thread's alone too),
- * peak RSS (summed VmRSS of the tree,
- * sampled every 250 ms), mean interval between blocks as first seen, refused sends and retries,
+ * peak RSS (summed VmRSS of the tree, sampled every 250 ms) and peak PSS (summed proportional set
+ * size: pages the tree's processes share, such as the `node` binary the devnet and its verifier
+ * both map, counted once), mean interval between blocks as first seen, refused sends and retries,
  * and `send ms`: the mean round trip of a send request (its first attempt). In the closed-loop
  * workloads a sender waits for that answer before it sends again, so with the node's CPU to spare
  * tx/s ≈ 64 senders × transactions per request / `send ms` (Little's law): the figure that says
  * whether a node is bound by its CPU or by how long it takes to answer.
- * Ratios: sequencer/anvil and devnet/anvil of tx/s, p50 and CPU per tx (and p99 for `preconf-300`).
+ * Ratios: sequencer/anvil and devnet/anvil of tx/s, p50, CPU per tx, peak RSS and peak PSS (and p99 for `preconf-300`).
  *
  * The nodes take turns workload by workload (anvil, then each mosaic node, on `transfers-single`;
  * then all of them on the next workload), so the runs a ratio compares are minutes apart at most.
@@ -363,6 +364,7 @@ type Result = {
   /** The root process's CPU by thread group (`threadGroupsCpuMs`): which thread the CPU goes to. */
   threadsCpuMs: Record<string, number>
   peakRssMb: number
+  peakPssMb: number
   blockIntervalMs: number | undefined
   blocks: number
   clientCpuMs: number
@@ -558,6 +560,7 @@ async function runWorkload(node: NodeHandle, client: RpcClient, poller: Inclusio
     mainThreadCpuMs: measured.mainThreadCpuMs,
     threadsCpuMs: measured.threadsCpuMs,
     peakRssMb: measured.peakRssMb,
+    peakPssMb: measured.peakPssMb,
     blockIntervalMs: blocks.length >= 2 ? (blocks.at(-1)!.seenAt - blocks[0]!.seenAt) / (blocks.length - 1) : undefined,
     blocks: blocks.length,
     clientCpuMs: (clientCpu.user + clientCpu.system) / 1000,
@@ -629,6 +632,7 @@ for (let round = 1; round <= rounds; round++) {
         }
         if (r.sendMs.length > 0) add('send_ms', r.sendMs.reduce((a, b) => a + b, 0) / r.sendMs.length)
         add('peak_rss_mb', r.peakRssMb)
+        add('peak_pss_mb', r.peakPssMb)
         add('block_interval_ms', r.blockIntervalMs)
         add('included', r.included)
         add('refused', r.refused)
@@ -671,6 +675,8 @@ function ratiosFor(rows: readonly BenchRow[]): BenchRatio[] {
     ratios.push(...ratiosOf(rows, 'tx_per_s', variant, 'anvil'))
     ratios.push(...ratiosOf(rows, 'p50_ms', variant, 'anvil', { metricInName: true }))
     ratios.push(...ratiosOf(rows, 'cpu_ms_per_tx', variant, 'anvil', { metricInName: true }))
+    ratios.push(...ratiosOf(rows, 'peak_rss_mb', variant, 'anvil', { metricInName: true }))
+    ratios.push(...ratiosOf(rows, 'peak_pss_mb', variant, 'anvil', { metricInName: true }))
   }
   // Preconfirmed receipts: the tail too (targets p50 ≤ 30 ms, p99 ≤ 100 ms).
   for (const variant of ['sequencer', 'devnet']) ratios.push(...ratiosOf(rows, 'p99_ms', variant, 'anvil', { metricInName: true }).filter((r) => r.workload === 'preconf-300'))
@@ -697,6 +703,7 @@ printReport(report, {
   cpu_ms_per_tx: 'CPU ms/tx',
   main_thread_cpu_ms_per_tx: 'main thread CPU ms/tx',
   peak_rss_mb: 'peak RSS MB',
+  peak_pss_mb: 'peak PSS MB',
   block_interval_ms: 'block ms',
   send_ms: 'send ms',
 })
