@@ -34,7 +34,7 @@ import { InboxReader, type L1Batch } from '../l1/inbox.ts'
 import type { JobQueue, QueueBackend } from '../queue/queue.ts'
 import { UnrecoverableJobError } from '../queue/queue.ts'
 import { checkChildHeader, verifyChild } from './chain.ts'
-import { VerdictLedger, type VerdictSummary } from './ledger.ts'
+import { type LedgerVerdict, VerdictLedger, type VerdictSummary } from './ledger.ts'
 import type { ChainRules } from './rules.ts'
 import type { BlockSource } from '../rpc/client.ts'
 import { boundedFetch } from '../utils/bounded-fetch.ts'
@@ -47,14 +47,8 @@ export type VerifyJob = {
   /** When the job was scheduled (ms since the epoch): the deadline for its data counts from here. */
   readonly scheduledAt?: number
 }
-export type BlockVerdict = {
-  readonly block: string
-  readonly batch: string
-  readonly batchHash?: Hex
-  readonly ok: boolean
-  /** The rule a FAILED block broke (`VerdictReason`). */
-  readonly code?: string
-  readonly reason?: string
+/** A verdict as the ledger counts it (`ledger.ts`), with what the job measured and who gave it. */
+export type BlockVerdict = LedgerVerdict & {
   readonly stateRoot?: Hex
   readonly transactions?: number
   readonly ms: number

@@ -9,12 +9,14 @@
  */
 import type { Hex } from 'viem'
 
-/** The verdict on one block, as a verification job returns it. */
+/** The verdict on one block, as a verification job returns it (`follow-l1.ts`'s `BlockVerdict` adds what it measured). */
 export type LedgerVerdict = {
   readonly block: string
   readonly batch: string
+  /** The hash of the batch the block was verified in; a verdict counts only while the L1 has that batch. */
   readonly batchHash?: Hex
   readonly ok: boolean
+  /** The rule a FAILED block broke (`VerdictReason`). */
   readonly code?: string
   readonly reason?: string
 }
