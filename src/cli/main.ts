@@ -10,8 +10,6 @@ import { isMosaicError } from '../errors.ts'
 import { type DevnetVerifier, startDevnetVerifier } from './devnet-verifier.ts'
 import { type Anvil, startAnvil } from '../l1/anvil.ts'
 import type { L1Connection } from '../node/l1.ts'
-import { openNode } from '../node/node.ts'
-import { startRpcServer } from '../rpc/server.ts'
 import { stopperOf } from '../utils/stop.ts'
 
 const USAGE = `mosaic — a rollup sequencer
@@ -71,13 +69,15 @@ export async function main(argv: readonly string[], env: Record<string, string |
      */
     const startStep = stopperOf(stop).until
     // Each mode loads only its own modules (viem, bullmq and the verifier cost ~100 MB of memory
-    // that a sequencer without an L1 has no use for).
+    // that a sequencer without an L1 has no use for; the node, its LMDB store and its RPC server
+    // ~4 MB of heap and a native addon that a verifier has none for).
     if (mode === 'verifier') {
       const { runVerifier } = await import('../verifier/run.ts')
       const status = await runVerifier(config, { log, stop })
       // Non-zero on any FAILED verdict, a block overdue for one, or a --to range left incomplete.
       return status.failed.length === 0 && (status.overdue?.length ?? 0) === 0 && status.complete !== false ? 0 : 1
     }
+    const [{ openNode }, { startRpcServer }] = await Promise.all([import('../node/node.ts'), import('../rpc/server.ts')])
     const quiet = config.logLevel === 'silent' || config.logLevel === 'error' || config.logLevel === 'warn'
     // The devnet's L1: anvil from npm, on a free port, mining a block a second.
     let anvil: Anvil | undefined
