@@ -116,6 +116,15 @@ describe('VerdictLedger', () => {
     assert.ok(!summary.has(2n) && summary.has(3n) && summary.has(6n))
   })
 
+  it('behavior: a verifier from far into the chain settles the batches before `from`, holding nothing for them', () => {
+    const ledger = new VerdictLedger<LedgerVerdict>(40_000_001n, undefined)
+    for (let i = 0n; i < 10n; i++) ledger.schedule(i, hashOf(i), 4_000_000n * i + 1n, 4_000_000n * (i + 1n), 0)
+    ledger.schedule(10n, hashOf(10n), 40_000_001n, 40_000_004n, 0)
+    for (let n = 40_000_001n; n <= 40_000_004n; n++) ledger.record(verdict(n, 10n))
+    assert.equal(ledger.settle(11n), 11)
+    assert.deepEqual([ledger.summary().ok, ledger.retained.blocks], [4, 0])
+  })
+
   it('behavior: a verdict on a settled block is ignored, and known', () => {
     const ledger = new VerdictLedger<LedgerVerdict>(1n, undefined)
     scheduleAndVerify(ledger, 1n)

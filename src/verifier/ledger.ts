@@ -122,8 +122,12 @@ export class VerdictLedger<V extends LedgerVerdict> {
           if (this.settledFailures.length < FAILURES_LISTED) this.settledFailures.push(counted)
         }
       }
-      // Every verdict on these blocks goes, under any hash: no batch can hold them again.
-      for (let n = this.settledThrough + 1n; n <= batch.last; n++) this.verdicts.delete(n)
+      // Every verdict on these blocks goes, under any hash: no batch can hold them again. (Walked
+      // by what is held when that is fewer: a verifier `--from` far into the chain settles the
+      // batches before it, holding nothing for them.)
+      if (BigInt(this.verdicts.size) < batch.last - this.settledThrough) {
+        for (const n of [...this.verdicts.keys()]) if (n <= batch.last) this.verdicts.delete(n)
+      } else for (let n = this.settledThrough + 1n; n <= batch.last; n++) this.verdicts.delete(n)
       this.batches.delete(index)
       this.settledBatches = index + 1n
       this.settledHash = batch.hash
