@@ -174,17 +174,18 @@ ${RESULT_FIELDS}        })`,
     // `Address.toString()`. Published, it is @noble/hashes' encoder, which appends two characters
     // at a time: a 32-byte key is a string of 32 parts, which a Map keeps whole once it is a key
     // (~900 B per entry against ~120 B flat: bench/NOTES.md, "End to end", "Then every hex key"). Buffer's
-    // native encoder gives the same lowercase digits as one flat string, in about half the time
-    // with the Map's lookup. A small array (64 bytes or less, which V8 keeps on its heap) is
-    // copied rather than viewed through its `.buffer`, which would move it off the heap for good
-    // (`ON_HEAP_MAX` in src/utils/hex.ts). Anything but a Uint8Array goes to @noble/hashes as
-    // before, which accepts or refuses it as published.
+    // native encoder gives the same lowercase digits as one flat string. It is called on the
+    // array itself (`hexSlice`, what `buffer.toString('hex')` calls), which copies a small array
+    // (64 bytes or less, which V8 keeps on its heap) onto the C++ stack rather than reading its
+    // `.buffer`, which would move it off the heap for good (`ON_HEAP_MAX` and `hexSlice` in
+    // src/utils/hex.ts). Anything but a Uint8Array goes to @noble/hashes as before, which
+    // accepts or refuses it as published.
     reads: ['bytesToUnprefixedHexNoble'],
     find: `export const bytesToUnprefixedHex = bytesToUnprefixedHexNoble;`,
     replace: `export const bytesToUnprefixedHex = (bytes) => { // Buffer's encoder (scripts/patch-dependencies.mjs)
     if (!(bytes instanceof Uint8Array))
         return bytesToUnprefixedHexNoble(bytes);
-    return (bytes.length <= 64 ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)).toString('hex');
+    return Buffer.prototype.hexSlice.call(bytes, 0, bytes.length);
 };`,
   },
   {
@@ -197,8 +198,23 @@ ${RESULT_FIELDS}        })`,
     replace: `exports.bytesToUnprefixedHex = (bytes) => { // Buffer's encoder (scripts/patch-dependencies.mjs)
     if (!(bytes instanceof Uint8Array))
         return (0, utils_js_1.bytesToHex)(bytes);
-    return (bytes.length <= 64 ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)).toString('hex');
+    return Buffer.prototype.hexSlice.call(bytes, 0, bytes.length);
 };`,
+  },
+  {
+    id: 'util-strip-hex-prefix',
+    package: '@ethereumjs/util',
+    files: ['dist/esm/internal.js', 'dist/cjs/internal.js'],
+    // `stripHexPrefix`: it ran `isHexString`'s regular expression (`/^0x[0-9A-Fa-f]*$/`, through
+    // `String.prototype.match`, an array per match) on every string, prefixed or not. The EVM's
+    // journal strips each address it warms before every transaction (the origin, its target, the
+    // coinbase and the ~18 precompiles, all of them unprefixed already), and `hexToBytes` strips
+    // every hex string it decodes. A string that does not start with `0x` fails that expression
+    // at its first two characters, so it is returned as it is without running it.
+    reads: ['str', 'isHexString'],
+    statements: true,
+    find: `    return isHexString(str) ? str.slice(2) : str;`,
+    replace: `    return str.charCodeAt(0) === 48 && str.charCodeAt(1) === 120 && isHexString(str) ? str.slice(2) : str; // "0x" before the expression (scripts/patch-dependencies.mjs)`,
   },
   {
     id: 'vm-bloom-add-bytes',

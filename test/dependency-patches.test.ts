@@ -237,6 +237,22 @@ describe('dependency patches (scripts/patch-dependencies.mjs)', () => {
     assert.ok(inputs.some((b) => fromStart(b) !== nobleBytesToHex(b)))
   })
 
+  it('stripping a hex prefix: the same string as published for prefixed, unprefixed, invalid and odd inputs', () => {
+    const p = patch('util-strip-hex-prefix')
+    const isHexString = (value: string) => /^0x[0-9A-Fa-f]*$/.test(value)
+    let calls = 0
+    const counted = (value: string) => (calls++, isHexString(value))
+    const inputs = ['', '0', 'x', '0x', '0X', '0X12', '0x12', '0xAbC', '0x0x', '0xzz', 'x0', '00x1', 'ab', 'deadbeef', '00'.repeat(20), `0x${'00'.repeat(20)}`, ' 0x1', '0x1 ', '\u00300x']
+    for (const input of inputs) assert.equal(evaluate(p, 'replace', input, counted), evaluate(p, 'find', input, isHexString), JSON.stringify(input))
+    // What it saves: no unprefixed input reached the expression.
+    calls = 0
+    for (const input of inputs) if (!input.startsWith('0x')) evaluate(p, 'replace', input, counted)
+    assert.equal(calls, 0)
+    // Negative control: a check of the prefix in either case would strip "0X12", which the expression keeps.
+    const eitherCase = new Function(...p.reads, p.replace.replace('str.charCodeAt(1) === 120', '(str.charCodeAt(1) | 32) === 120').replace('isHexString(str)', '/^0[xX][0-9A-Fa-f]*$/.test(str)')) as (str: string, is: unknown) => string
+    assert.notEqual(eitherCase('0X12', isHexString), evaluate(p, 'find', '0X12', isHexString))
+  })
+
   it('the bloom: the same bits as the published class and as the definition, from both keccaks; the same checks', () => {
     type BloomClass = new (bitvector?: Uint8Array, common?: unknown) => { bitvector: Uint8Array; add(e: Uint8Array): void; check(e: Uint8Array): boolean }
     const free = { EthereumJSErrorWithoutCode, keccak_256, BYTE_SIZE: 256 }

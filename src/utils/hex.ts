@@ -19,24 +19,30 @@ import { hexToBytes as smallHexToBytes, type PrefixedHexString } from '@ethereum
  * The largest typed array V8 keeps on its own heap (`V8_TYPED_ARRAY_MAX_SIZE_IN_HEAP`): hashes,
  * addresses, slots and keys all fit. Reading such an array's `.buffer` moves its bytes off the
  * heap for good — a `malloc`'d backing store and an ArrayBuffer extension that the collector then
- * tracks, sweeps and frees — so the encoders below never read the `.buffer` of one: they copy
- * it into Buffer's pool instead (`Buffer.from(bytes)`). On fresh 32-byte arrays, a fifth of them
- * kept alive a while, hex through `Buffer.from(bytes.buffer, …)` took ~2.8 µs of CPU each
- * against ~0.4 µs through the copy (`.dev`-style microbenchmark, 3 million arrays).
+ * tracks, sweeps and frees — so the encoders below never read the `.buffer` of one. On fresh
+ * 32-byte arrays, a fifth of them kept alive a while, hex through `Buffer.from(bytes.buffer, …)`
+ * took ~2.8 µs of CPU each against ~0.4 µs through a copy (`.dev`-style microbenchmark, 3 million
+ * arrays).
  */
 export const ON_HEAP_MAX = 64
 
-/** A Buffer over `bytes`' contents, made without reading the `.buffer` of an on-heap array. */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return bytes.length <= ON_HEAP_MAX ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
-}
+/**
+ * Buffer's native hex encoder (what `buffer.toString('hex')` calls), called on the array itself:
+ * it reads any `Uint8Array`, and copies one of at most 64 bytes onto the C++ stack without
+ * reading its `.buffer` (Node's `ArrayBufferViewContents`; `%DebugPrint` shows the array still on
+ * V8's heap afterwards). That skips the Buffer that `Buffer.from(bytes)` would allocate, fill and
+ * wrap: ~100 ns for a 20- or 32-byte key against ~250–350 (3 rounds of 2 million), and in
+ * `bench:exec`'s sequential `erc20`, where the EVM's journal and the state manager hex every
+ * address and slot they touch, the copies were ~6% of the thread.
+ */
+const hexSlice = (Buffer.prototype as unknown as { hexSlice: (this: Uint8Array, start: number, end: number) => string }).hexSlice
 
 export function bytesToHex(bytes: Uint8Array): PrefixedHexString {
-  return `0x${asBuffer(bytes).toString('hex')}`
+  return `0x${hexSlice.call(bytes, 0, bytes.length)}`
 }
 
 export function bytesToUnprefixedHex(bytes: Uint8Array): string {
-  return asBuffer(bytes).toString('hex')
+  return hexSlice.call(bytes, 0, bytes.length)
 }
 
 /**
