@@ -8,6 +8,7 @@ import { bytesToHex, bytesToUnprefixedHex, concatBytes, hexToBytes, KECCAK256_NU
 import { createChainCommon } from '../chain/common.ts'
 import { decodeTransaction } from '../chain/transaction.ts'
 import { customCrypto, keccak256 } from '../crypto/crypto.ts'
+import { kzgLoaded } from '../crypto/kzg.ts'
 import { FlatState } from '../state/flat-state.ts'
 import { mergeDelta } from '../state/delta.ts'
 import { encodeStateDelta } from '../state/delta-codec.ts'
@@ -50,8 +51,12 @@ async function run(common: ReturnType<typeof createChainCommon>, calls: { data: 
 }
 
 describe('SequentialExecutor', () => {
-  it('behavior: the point-evaluation precompile (0x0a) verifies KZG proofs: a valid one succeeds, a wrong value or length fails the call', async () => {
+  it('behavior: the point-evaluation precompile (0x0a) verifies KZG proofs: a valid one succeeds, a wrong value or length fails the call; KZG loads at its first proof', async () => {
     const common = createChainCommon({ chainId: 901, hardfork: 'prague' })
+    // An executor built, a block executed, 0x0a called with an input it refuses by its length: no KZG yet.
+    const refused = await run(common, [{ data: new Uint8Array(), gasLimit: 100_000n }])
+    assert.deepEqual(refused.executed.map((e) => ('status' in e.receipt ? e.receipt.status : 1)), [0])
+    assert.equal(kzgLoaded(), false, 'nothing before a proof to verify loads KZG')
     const result = await run(common, [
       { data: pointEvaluationInput(0), gasLimit: 100_000n },
       { data: pointEvaluationInput(1), gasLimit: 100_000n },
@@ -62,6 +67,7 @@ describe('SequentialExecutor', () => {
       result.executed.map((e) => ('status' in e.receipt ? e.receipt.status : 1)),
       [1, 0, 0],
     )
+    assert.equal(kzgLoaded(), true)
   })
 
   it('behavior: an exception escaping the EVM drops that transaction with state as before it, and the block goes on', async () => {
