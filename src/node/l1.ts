@@ -80,7 +80,8 @@ export async function connectL1(node: MosaicNode, { url, queues, log, limits = D
     source: nodeBatchSource(node),
     inbox: reader,
     sender,
-    queue: queues.queue<PostJob, PostResult>('post', { attempts: 12, backoffMs: 500, keepCompleted: false }),
+    // Failed posts are kept for the status, the latest 1,024: an L1 down for days fails a job every ~30 s.
+    queue: queues.queue<PostJob, PostResult>('post', { attempts: 12, backoffMs: 500, keepCompleted: false, keepFailed: 1_024 }),
     daMode: config.daMode,
     maxBlocks: config.batchMaxBlocks,
     maxBytes: config.batchMaxBytes,

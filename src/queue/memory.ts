@@ -52,7 +52,7 @@ type Store = {
   readonly waiting: Entry[]
   /** Kept completed jobs in the order they finished (at most the queue's `keepCompleted`). */
   readonly completed: Entry[]
-  /** Failed jobs in the order they failed. */
+  /** Kept failed jobs in the order they failed (at most the queue's `keepFailed`). */
   readonly failed: Entry[]
   readonly consumers: Consumer[]
   /** Round-robin position among the consumers, so that two of them both get work. */
@@ -244,17 +244,20 @@ function complete(store: Store, entry: Entry, result: unknown): void {
   entry.attemptsMade++
   entry.finishedAt = Date.now()
   entry.state = 'completed'
-  const keep = entry.options.keepCompleted
-  if (keep > 0) {
-    entry.result = result
-    store.completed.push(entry)
-    // Beyond the count kept, the oldest go and their ids are free again.
-    if (store.completed.length > keep) for (const old of store.completed.splice(0, store.completed.length - keep)) store.jobs.delete(old.id)
-  } else {
-    // Not kept: the id is free again (the poster re-posting a batch after an L1 reorg).
-    store.jobs.delete(entry.id)
-  }
+  if (entry.options.keepCompleted > 0) entry.result = result
+  // Not kept: the id is free again (the poster re-posting a batch after an L1 reorg).
+  keepFinished(store, store.completed, entry, entry.options.keepCompleted)
   finishOne(store)
+}
+
+/** A finished job joins `kept` (completed or failed ones); beyond `keep`, the oldest go and their ids are free again. */
+function keepFinished(store: Store, kept: Entry[], entry: Entry, keep: number): void {
+  if (keep === 0) {
+    store.jobs.delete(entry.id)
+    return
+  }
+  kept.push(entry)
+  if (kept.length > keep) for (const old of kept.splice(0, kept.length - keep)) store.jobs.delete(old.id)
 }
 
 type FailOutcome = { type: 'retrying'; reason: string; delayMs: number } | { type: 'failed'; reason: string }
@@ -266,7 +269,7 @@ function fail(store: Store, entry: Entry, error: unknown): FailOutcome {
   if (error instanceof UnrecoverableJobError || entry.attemptsMade >= entry.options.attempts) {
     entry.state = 'failed'
     entry.finishedAt = Date.now()
-    store.failed.push(entry)
+    keepFinished(store, store.failed, entry, entry.options.keepFailed)
     finishOne(store)
     return { type: 'failed', reason }
   }

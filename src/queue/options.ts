@@ -6,10 +6,22 @@ import { MosaicError } from '../errors.ts'
 import type { JobOptions, QueueOptions } from './queue.ts'
 
 /** The defaults `queue.ts` documents. */
-export const QUEUE_DEFAULTS = { attempts: 5, backoffMs: 1000, keepCompleted: true } as const
+export const QUEUE_DEFAULTS = { attempts: 5, backoffMs: 1000, keepCompleted: true, keepFailed: true } as const
 
-/** `keepCompleted` as a count: `Infinity` for true, 0 for false. */
-export type ResolvedJobOptions = { readonly attempts: number; readonly backoffMs: number; readonly keepCompleted: number }
+/** `keepCompleted` and `keepFailed` as counts: `Infinity` for true, 0 for false. */
+export type ResolvedJobOptions = { readonly attempts: number; readonly backoffMs: number; readonly keepCompleted: number; readonly keepFailed: number }
+
+/** How many finished jobs of one kind to keep: `Infinity` for true, 0 for false, else the count, checked. */
+function keptCount(name: 'keepCompleted' | 'keepFailed', keep: boolean | number): number {
+  if (typeof keep === 'number' && !(Number.isSafeInteger(keep) && keep >= 0))
+    throw new MosaicError('INVALID_PARAMS', `options.${name} must be a boolean or a non-negative integer, got ${keep}`)
+  return keep === true ? Number.POSITIVE_INFINITY : keep === false ? 0 : keep
+}
+
+/** A kept count as BullMQ's `removeOnComplete` / `removeOnFail`: keep all (false), none (true), or the N most recent. */
+export function bullRemoveOption(kept: number): boolean | number {
+  return kept === Number.POSITIVE_INFINITY ? false : kept === 0 ? true : kept
+}
 
 /** The options one job runs with: the queue's, overridden by the job's own, then the defaults. */
 export function resolveJobOptions(queue: QueueOptions, job: JobOptions = {}): ResolvedJobOptions {
@@ -19,10 +31,12 @@ export function resolveJobOptions(queue: QueueOptions, job: JobOptions = {}): Re
     throw new MosaicError('INVALID_PARAMS', `options.attempts must be a positive integer, got ${attempts}`)
   if (!Number.isFinite(backoffMs) || backoffMs < 0)
     throw new MosaicError('INVALID_PARAMS', `options.backoffMs must be a non-negative number of milliseconds, got ${backoffMs}`)
-  const keep = queue.keepCompleted ?? QUEUE_DEFAULTS.keepCompleted
-  if (typeof keep === 'number' && !(Number.isSafeInteger(keep) && keep >= 0))
-    throw new MosaicError('INVALID_PARAMS', `options.keepCompleted must be a boolean or a non-negative integer, got ${keep}`)
-  return { attempts, backoffMs, keepCompleted: keep === true ? Number.POSITIVE_INFINITY : keep === false ? 0 : keep }
+  return {
+    attempts,
+    backoffMs,
+    keepCompleted: keptCount('keepCompleted', queue.keepCompleted ?? QUEUE_DEFAULTS.keepCompleted),
+    keepFailed: keptCount('keepFailed', queue.keepFailed ?? QUEUE_DEFAULTS.keepFailed),
+  }
 }
 
 /**

@@ -216,10 +216,49 @@ function queueCases(target: Target): void {
     await q.drained(5000)
   })
 
-  it('behavior: keepCompleted must be a boolean or a non-negative integer', async () => {
+  it('behavior: keepCompleted and keepFailed must be a boolean or a non-negative integer', async () => {
     const backend = await open()
     assert.throws(() => backend.queue(uniqueName(), { keepCompleted: -1 }), { code: 'INVALID_PARAMS', message: /keepCompleted/ })
     assert.throws(() => backend.queue(uniqueName(), { keepCompleted: 1.5 }), { code: 'INVALID_PARAMS', message: /keepCompleted/ })
+    assert.throws(() => backend.queue(uniqueName(), { keepFailed: -1 }), { code: 'INVALID_PARAMS', message: /keepFailed/ })
+    assert.throws(() => backend.queue(uniqueName(), { keepFailed: Number.NaN }), { code: 'INVALID_PARAMS', message: /keepFailed/ })
+  })
+
+  it('behavior: with keepFailed N only the N most recent failed jobs are kept, and the ids of older ones are free again', async () => {
+    const q = (await open()).queue<number>(uniqueName(), { keepFailed: 2 })
+    q.process(async (job) => {
+      throw new UnrecoverableJobError(`no ${job.data}`)
+    })
+    // One at a time, so that the order they fail in is the order they were added in.
+    for (let i = 1; i <= 4; i++) {
+      await q.add(`f${i}`, i)
+      await q.drained(5000)
+    }
+    assert.equal((await q.counts()).failed, 2)
+    assert.deepEqual(
+      (await q.failed()).map((f) => [f.id, f.reason]),
+      [['f4', 'no 4'], ['f3', 'no 3']],
+    )
+    assert.equal(await q.add('f3', 3), false, 'a kept id stays taken')
+    assert.equal(await q.add('f1', 1), true, 'a dropped id is free')
+    await q.drained(5000)
+  })
+
+  it('behavior: with keepFailed false a failed id is free again', async () => {
+    const q = (await open()).queue<number>(uniqueName(), { keepFailed: false })
+    const seen: number[] = []
+    q.process(async (job) => {
+      seen.push(job.data)
+      throw new UnrecoverableJobError('no')
+    })
+    assert.equal(await q.add('k', 1), true)
+    await waitUntil(() => seen.length === 1, 'the first run')
+    await q.drained(5000)
+    assert.equal((await q.counts()).failed, 0)
+    assert.deepEqual(await q.failed(), [])
+    assert.equal(await q.add('k', 2), true)
+    await waitUntil(() => seen.length === 2, 'the second run')
+    await q.drained(5000)
   })
 
   it('behavior: with keepCompleted false a completed id is free again', async () => {

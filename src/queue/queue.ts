@@ -9,8 +9,8 @@
  *   them at a time.
  *
  * Semantics both keep:
- * - a job id is unique: adding an id that is waiting, active, delayed or kept (failed, or
- *   completed when the queue keeps completed jobs) does nothing and resolves `false`;
+ * - a job id is unique: adding an id that is waiting, active, delayed or kept (failed or
+ *   completed, as far as the queue keeps them) does nothing and resolves `false`;
  * - jobs start in the order they were added (FIFO) — with concurrency 1, one after another;
  * - a handler that throws has its job retried after an exponential backoff
  *   (`backoffMs · 2^(attempt−1)`) until `attempts` are used up, then the job is failed and kept
@@ -35,6 +35,12 @@ export type QueueOptions = JobOptions & {
    * an older one's id is free again.
    */
   readonly keepCompleted?: boolean | number
+  /**
+   * Keep failed jobs, with their reasons, so that their ids stay taken (default true): a number
+   * keeps that many, the most recent (BullMQ's `removeOnFail: { count }`), and an older one's id
+   * is free again. A queue that runs for weeks bounds it, as it bounds its completed jobs.
+   */
+  readonly keepFailed?: boolean | number
 }
 
 export type Job<T> = {

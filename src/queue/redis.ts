@@ -9,15 +9,15 @@
  * - attempts and backoff → `{ attempts, backoff: { type: 'exponential', delay: backoffMs } }`,
  *   BullMQ's formula `delay · 2^(attemptsMade−1)` being the one `queue.ts` specifies;
  * - `keepCompleted: false` → `removeOnComplete: true` (the job's key goes, so its id is free),
- *   a count N → `removeOnComplete: N` (BullMQ keeps the N most recent);
- *   failed jobs are always kept (`removeOnFail: false`);
+ *   a count N → `removeOnComplete: N` (BullMQ keeps the N most recent); `keepFailed` likewise
+ *   → `removeOnFail`;
  * - `UnrecoverableJobError` → BullMQ's `UnrecoverableError`, which skips the remaining attempts.
  */
 import { randomUUID } from 'node:crypto'
 import { Job as BullJob, type JobsOptions, Queue, UnrecoverableError, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import { MosaicError } from '../errors.ts'
-import { checkJobId, checkQueueName, emitSafely, failureReason, resolveJobOptions, retryDelay } from './options.ts'
+import { bullRemoveOption, checkJobId, checkQueueName, emitSafely, failureReason, resolveJobOptions, retryDelay } from './options.ts'
 import {
   type CompletedJob,
   type FailedJob,
@@ -157,8 +157,8 @@ function createRedisQueue<T, R>(connection: Redis, prefix: string, name: string,
         jobId: bullId,
         attempts: resolved.attempts,
         backoff: { type: 'exponential', delay: resolved.backoffMs },
-        removeOnComplete: resolved.keepCompleted === Number.POSITIVE_INFINITY ? false : resolved.keepCompleted === 0 ? true : resolved.keepCompleted,
-        removeOnFail: false,
+        removeOnComplete: bullRemoveOption(resolved.keepCompleted),
+        removeOnFail: bullRemoveOption(resolved.keepFailed),
       }
       // BullMQ's add resolves with a job even when the id is taken (its script returns the
       // existing id and changes nothing), so "was it this call's" is asked in the same MULTI:

@@ -94,6 +94,12 @@ class ReplacedBatch extends MosaicError {
  * into its ledger before the queue drops it.
  */
 const KEEP_COMPLETED = 16_384
+/**
+ * Failed verification jobs the queue keeps, with their reasons (a batch the L1 replaced and never
+ * brought back): the status lists the latest, and a verifier that follows the L1 for weeks holds
+ * no more than these.
+ */
+const KEEP_FAILED = 1_024
 /** Completed jobs read at each scan at first (`ingest`). */
 const INGEST_MIN = 256
 /** How often the ledger is settled against the L1's finalized block, at most. */
@@ -134,7 +140,7 @@ export class L1Verifier {
     let retries = 1
     while (RETRY_MS * (2 ** retries - 1) < config.verifyDeadlineMs) retries++
     this.attempts = retries + 1
-    this.queue = options.queues.queue<VerifyJob, BlockVerdict>('verify', { attempts: this.attempts, backoffMs: RETRY_MS, keepCompleted: KEEP_COMPLETED })
+    this.queue = options.queues.queue<VerifyJob, BlockVerdict>('verify', { attempts: this.attempts, backoffMs: RETRY_MS, keepCompleted: KEEP_COMPLETED, keepFailed: KEEP_FAILED })
     this.ledger = new VerdictLedger(options.from, options.to)
   }
 
