@@ -184,8 +184,12 @@ async function run(this: InterpreterThis, code: Uint8Array, opts: { pc?: number 
       this.useGas(gas, info)
       runState.programCounter++
       consumeEip7928PostTargetCallOog!(runState)
-      if (info.isAsync) await entry.opHandler(runState, common)
-      else entry.opHandler(runState, common)
+      // ethereumjs marks the whole 0x30–0x45 range async, CALLER and CALLDATALOAD included, whose
+      // handlers are plain functions: only a promise is awaited.
+      if (info.isAsync) {
+        const pending = entry.opHandler(runState, common)
+        if (pending instanceof Promise) await pending
+      } else entry.opHandler(runState, common)
       runState.env.accessWitness?.commit()
     } catch (caught) {
       runState.env.accessWitness?.revert()
