@@ -76,6 +76,59 @@ ${RESULT_FIELDS}        }`,
 ${RESULT_FIELDS}        })`,
   },
   {
+    id: 'evm-journal-always-warm-no-slots',
+    package: '@ethereumjs/evm',
+    files: ['dist/esm/journal.js', 'dist/cjs/journal.js'],
+    // The journal's always-warm addresses, re-made for every transaction: the ~18 precompiles,
+    // the sender, its target and the coinbase (`runTx`), each with a new, empty `Set` of
+    // always-warm slots that only an access list ever fills (~6 KB per ERC-20 transfer, 3% of
+    // what executing it allocates). Such an address now maps to `undefined` until its first
+    // slot: `has` still finds it, and the readers of its slots (`addAlwaysWarmSlot`, and
+    // `isWarmedStorage` at two places: the three patches below) take `undefined` as the empty
+    // set it replaced. `test/dependency-patches.test.ts` runs the published and the patched
+    // journal through the same calls.
+    reads: ['address'],
+    statements: true,
+    find: `            this.alwaysWarmJournal.set(address, new Set());`,
+    replace: `            this.alwaysWarmJournal.set(address, undefined); // its slots' set made at the first one (scripts/patch-dependencies.mjs)`,
+  },
+  {
+    id: 'evm-journal-always-warm-first-slot',
+    package: '@ethereumjs/evm',
+    files: ['dist/esm/journal.js', 'dist/cjs/journal.js'],
+    // `addAlwaysWarmSlot`: the set of an address's always-warm slots, made at its first slot.
+    reads: ['address'],
+    statements: true,
+    find: `        const slotsSet = this.alwaysWarmJournal.get(address);`,
+    replace: `        let slotsSet = this.alwaysWarmJournal.get(address);
+        if (slotsSet === undefined) this.alwaysWarmJournal.set(address, (slotsSet = new Set())); // (scripts/patch-dependencies.mjs)`,
+  },
+  {
+    id: 'evm-journal-always-warm-slot-read',
+    package: '@ethereumjs/evm',
+    files: ['dist/esm/journal.js', 'dist/cjs/journal.js'],
+    // `isWarmedStorage`, for an address not warmed in this transaction's frames: an always-warm
+    // address without slots has none of them warm.
+    reads: ['addressHex'],
+    statements: true,
+    find: `            if (this.alwaysWarmJournal.has(addressHex)) {
+                return this.alwaysWarmJournal.get(addressHex).has(`,
+    replace: `            if (this.alwaysWarmJournal.get(addressHex) !== undefined) { // an address without slots has none (scripts/patch-dependencies.mjs)
+                return this.alwaysWarmJournal.get(addressHex).has(`,
+  },
+  {
+    id: 'evm-journal-always-warm-slot-read-2',
+    package: '@ethereumjs/evm',
+    files: ['dist/esm/journal.js', 'dist/cjs/journal.js'],
+    // `isWarmedStorage`, for an address warmed in this transaction's frames: the same.
+    reads: ['addressHex'],
+    statements: true,
+    find: `        else if (this.alwaysWarmJournal.has(addressHex)) {
+            return this.alwaysWarmJournal.get(addressHex).has(`,
+    replace: `        else if (this.alwaysWarmJournal.get(addressHex) !== undefined) { // an address without slots has none (scripts/patch-dependencies.mjs)
+            return this.alwaysWarmJournal.get(addressHex).has(`,
+  },
+  {
     id: 'util-set-length-pad',
     package: '@ethereumjs/util',
     files: ['dist/esm/bytes.js', 'dist/cjs/bytes.js'],

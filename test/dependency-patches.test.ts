@@ -4,7 +4,7 @@ import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
 import { Message } from '@ethereumjs/evm'
-import { Address, BIGINT_0, bytesToHex, bytesToUnprefixedHex, createAddressFromString, EthereumJSErrorWithoutCode, hexToBytes, MAX_INTEGER, MAX_UINT64, padToEven } from '@ethereumjs/util'
+import { Address, BIGINT_0, bytesToHex, bytesToUnprefixedHex, createAddressFromString, EthereumJSErrorWithoutCode, hexToBytes, MAX_INTEGER, MAX_UINT64, padToEven, stripHexPrefix } from '@ethereumjs/util'
 import { Capability, createFeeMarket1559Tx } from '@ethereumjs/tx'
 import { Bloom } from '@ethereumjs/vm'
 import { keccak_256 } from '@noble/hashes/sha3.js'
@@ -235,6 +235,66 @@ describe('dependency patches (scripts/patch-dependencies.mjs)', () => {
     // Negative control: an encoder that viewed a large array's buffer from its start would differ on these inputs.
     const fromStart = (b: Uint8Array) => (b.length <= 64 ? Buffer.from(b) : Buffer.from(b.buffer, 0, b.length)).toString('hex')
     assert.ok(inputs.some((b) => fromStart(b) !== nobleBytesToHex(b)))
+  })
+
+  it("the journal's always-warm addresses: the same answers as published, access lists and slots included, from both hex forms", () => {
+    type Journal = {
+      addAlwaysWarmAddress(address: string, toAccessList?: boolean): void
+      addAlwaysWarmSlot(address: string, slot: string, toAccessList?: boolean): void
+      isWarmedAddress(address: Uint8Array): boolean
+      isWarmedStorage(address: Uint8Array, slot: Uint8Array): boolean
+      addWarmedAddress(address: Uint8Array): void
+      addWarmedStorage(address: Uint8Array, slot: Uint8Array): void
+      startReportingAccessList(): void
+      cleanJournal(): void
+      accessList?: Map<string, Set<string>>
+    }
+    type JournalClass = new (stateManager: unknown, common: unknown) => Journal
+    const file = 'dist/esm/journal.js'
+    const free = { stripHexPrefix, bytesToUnprefixedHex, isDebugEnabled: () => false, debugDefault: () => () => {} }
+    const patched = installedFunction<JournalClass>('@ethereumjs/evm', file, 'export class Journal', free)
+    const published = installedFunction<JournalClass>('@ethereumjs/evm', file, 'export class Journal', free, { unpatched: true })
+    assert.notEqual(String(patched), String(published), 'the installed file is patched')
+    const word = (byte: number, length: number) => new Uint8Array(length).fill(byte)
+    const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex')
+    const [a, b, c, d] = [0xaa, 0xbb, 0xcc, 0xdd].map((byte) => word(byte, 20)) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array]
+    const [s1, s2, s3] = [1, 2, 3].map((byte) => word(byte, 32)) as [Uint8Array, Uint8Array, Uint8Array]
+    /** Every answer a sequence of calls gives, with what the access list holds at the end. */
+    const script = (Class: JournalClass): unknown[] => {
+      const journal = new Class({}, {})
+      const answers: unknown[] = []
+      const ask = () => {
+        for (const address of [a, b, c, d]) {
+          answers.push(journal.isWarmedAddress(address))
+          for (const slot of [s1, s2, s3]) answers.push(outcome(() => journal.isWarmedStorage(address, slot)))
+        }
+      }
+      ask()
+      journal.startReportingAccessList()
+      journal.addAlwaysWarmAddress(hex(a)) // unprefixed, as runTx warms the precompiles
+      journal.addAlwaysWarmAddress(`0x${hex(b)}`, true) // prefixed, into the access list
+      ask()
+      journal.addAlwaysWarmSlot(hex(a), hex(s1))
+      journal.addAlwaysWarmSlot(`0x${hex(c)}`, `0x${hex(s2)}`, true) // an address first warmed with its slot
+      ask()
+      journal.addWarmedAddress(a) // warm in this transaction's frames too: isWarmedStorage's other branch
+      journal.addWarmedStorage(b, s3)
+      journal.addWarmedStorage(d, s1)
+      ask()
+      answers.push([...(journal.accessList ?? [])].map(([k, v]) => [k, [...v]]))
+      journal.cleanJournal()
+      ask()
+      return answers
+    }
+    const expected = script(published)
+    assert.deepEqual(script(patched), expected)
+    assert.ok(expected.includes(true) && expected.includes(false))
+    // Negative control: the empty sets gone (and made at the first slot) but isWarmedStorage left
+    // reading them as published throws where the published journal answers.
+    let source = String(published)
+    for (const id of ['evm-journal-always-warm-no-slots', 'evm-journal-always-warm-first-slot']) source = source.replace(patch(id).find.trim(), patch(id).replace.trim())
+    const halfPatched = new Function(...Object.keys(free), `return ${source}`)(...Object.values(free)) as JournalClass
+    assert.notDeepEqual(script(halfPatched), expected)
   })
 
   it('stripping a hex prefix: the same string as published for prefixed, unprefixed, invalid and odd inputs', () => {
