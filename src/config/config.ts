@@ -217,7 +217,7 @@ export const configOptions = {
   miniblockMs: option(
     'MINIBLOCK_MS',
     positiveInteger,
-    'Interval between mini-batches, in milliseconds: transactions pooled since the last one are executed on top of the open block, made durable and preconfirmed (eth_sendRawTransactionSync answers, receipts and the pending tag show them); a block is its mini-batches, sealed every BLOCK_TIME_MS. At BLOCK_TIME_MS or more there are none: each block is executed whole when sealed.',
+    'Interval between mini-batches, in milliseconds: transactions pooled since the last one are executed on top of the open block, made durable and preconfirmed (eth_sendRawTransactionSync answers, receipts and the pending tag show them); a block is its mini-batches, sealed every BLOCK_TIME_MS or once the next transaction does not fit in the gas it has left. At BLOCK_TIME_MS or more there are none: each block is executed whole when sealed, from the pooled transactions whose gas limits fit in it.',
   ),
   blockGasLimit: option('BLOCK_GAS_LIMIT', bigintType(21000n), 'Gas limit of every block (at least one transfer).'),
   feeRecipient: option(

@@ -40,17 +40,17 @@ describe('Mempool', () => {
     const { pool } = makePool()
     const order = [tx(0, 0n), tx(1, 0n), tx(0, 1n), tx(2, 0n), tx(1, 1n)]
     for (const t of order) await pool.add(t.serialize())
-    const selected = pool.select(30_000_000n, 1n).map((t) => bytesToUnprefixedHex(t.hash()))
+    const selected = pool.select(30_000_000n, 1n).transactions.map((t) => bytesToUnprefixedHex(t.hash()))
     assert.deepEqual(selected, order.map((t) => bytesToUnprefixedHex(t.hash())))
   })
 
   it('behavior: a nonce gap holds the sender back until it closes', async () => {
     const { pool } = makePool()
     await pool.add(tx(0, 1n).serialize())
-    assert.equal(pool.select(30_000_000n, 1n).length, 0)
+    assert.equal(pool.select(30_000_000n, 1n).transactions.length, 0)
     assert.equal(pool.pendingNonce(senders[0]!), 0n)
     await pool.add(tx(0, 0n).serialize())
-    assert.deepEqual(pool.select(30_000_000n, 1n).map((t) => t.nonce), [0n, 1n])
+    assert.deepEqual(pool.select(30_000_000n, 1n).transactions.map((t) => t.nonce), [0n, 1n])
     assert.equal(pool.pendingNonce(senders[0]!), 2n)
   })
 
@@ -63,16 +63,21 @@ describe('Mempool', () => {
     const { replaced } = await pool.add(bumped.serialize())
     assert.ok(replaced)
     assert.equal(pool.size, 2)
-    assert.deepEqual(bytesToUnprefixedHex(pool.select(30_000_000n, 1n)[0]!.hash()), bytesToUnprefixedHex(bumped.hash()))
+    assert.deepEqual(bytesToUnprefixedHex(pool.select(30_000_000n, 1n).transactions[0]!.hash()), bytesToUnprefixedHex(bumped.hash()))
   })
 
-  it('behavior: fee caps below the base fee wait; the gas limit bounds a selection', async () => {
+  it('behavior: fee caps below the base fee wait; the gas limit bounds a selection, which says when it left one out', async () => {
     const { pool } = makePool()
     await pool.add(tx(0, 0n, 100n, 1n).serialize())
     await pool.add(tx(1, 0n).serialize())
     await pool.add(tx(2, 0n).serialize())
-    assert.equal(pool.select(30_000_000n, 1000n).length, 2)
-    assert.equal(pool.select(42_000n, 1n).length, 2)
+    // A fee cap below the base fee waits for it to fall: not left out for lack of room.
+    assert.equal(pool.select(30_000_000n, 1000n).transactions.length, 2)
+    assert.equal(pool.select(30_000_000n, 1000n).leftOut, false)
+    const bounded = pool.select(42_000n, 1n)
+    assert.equal(bounded.transactions.length, 2)
+    assert.equal(bounded.leftOut, true)
+    assert.equal(pool.select(63_000n, 1n).leftOut, false)
   })
 
   it('behavior: prune drops included and stale transactions', async () => {

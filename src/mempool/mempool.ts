@@ -37,6 +37,9 @@ export type MempoolOptions = StatelessLimits & {
   readonly recoverSender?: RecoverSender | undefined
 }
 
+/** What `select` offers a block: the transactions, and whether one next by nonce did not fit in the gas given. */
+export type Selection = { readonly transactions: TypedTransaction[]; readonly leftOut: boolean }
+
 export type AddResult = { readonly hash: Uint8Array; readonly entry: PoolEntry; readonly replaced: PoolEntry | undefined }
 
 const PRICE_BUMP_PERCENT = 110n
@@ -198,25 +201,30 @@ export class Mempool {
 
   /**
    * Executable transactions for the next block, in arrival order across senders and nonce order
-   * within each sender, up to `gasLimit` in total gas limits, skipping fee caps below `baseFee`.
+   * within each sender, up to `gasLimit` in total gas limits, skipping fee caps below `baseFee`;
+   * `leftOut` when one (and with it its sender's later nonces) did not fit.
    */
-  select(gasLimit: bigint, baseFee: bigint): TypedTransaction[] {
+  select(gasLimit: bigint, baseFee: bigint): Selection {
     const heap = new MinHeap<PoolEntry>((a, b) => a.seq - b.seq)
     for (const [key, pooled] of this.bySender) {
       const head = pooled.get(this.stateNonce(key))
       if (head !== undefined) heap.push(head)
     }
-    const out: TypedTransaction[] = []
+    const transactions: TypedTransaction[] = []
     let gas = 0n
+    let leftOut = false
     for (let entry = heap.pop(); entry !== undefined; entry = heap.pop()) {
       if (maxFeePerGas(entry.tx) < baseFee) continue // this sender waits for a lower base fee
-      if (gas + entry.tx.gasLimit > gasLimit) continue // does not fit; its successors wait too
+      if (gas + entry.tx.gasLimit > gasLimit) {
+        leftOut = true // does not fit; its successors wait too
+        continue
+      }
       gas += entry.tx.gasLimit
-      out.push(entry.tx)
+      transactions.push(entry.tx)
       const next = this.bySender.get(entry.senderKey)?.get(entry.tx.nonce + 1n)
       if (next !== undefined) heap.push(next)
     }
-    return out
+    return { transactions, leftOut }
   }
 
   /**

@@ -64,6 +64,12 @@ type OpenBlock = {
   stored: number
   /** Transactions executed so far (the next one's position). */
   count: number
+  /**
+   * Full: the last mini-batch left out a pooled transaction, next by nonce, whose gas limit the
+   * block had no room for (geth's and anvil's rule: a block is full when the next transaction
+   * does not fit in the gas left, counted by what the block used, not by its limits).
+   */
+  full: boolean
   /** Changes of mini-batches that included nothing (the prelude's), published with the next one. */
   carry: StateDelta
   readonly opened: number
@@ -71,6 +77,13 @@ type OpenBlock = {
 
 /** The least gas a transaction uses: with less left, the block is full. */
 const MIN_TX_GAS = 21_000n
+
+/**
+ * At most how many mini-batches a seal runs while each left out a transaction for lack of room.
+ * Each is given the gas the one before left, by gas limits; calls that use two thirds of their
+ * limits leave a third of it to the next, so four leave about 1%.
+ */
+const LAST_MINI_BATCHES = 4
 
 export class Sequencer {
   private blockTimer: NodeJS.Timeout | undefined
@@ -195,10 +208,14 @@ export class Sequencer {
     this.scheduleMini(this.miniblockMs - (since % this.miniblockMs))
   }
 
-  /** Called after a transaction is pooled: its mini-batch is due; seal at once when the pool holds a full block. */
+  /**
+   * Called after a transaction is pooled: its mini-batch is due, and the mini-batch seals the block
+   * at once when it is full. Without mini-batches, the block is sealed at once when the pool holds
+   * a full block by gas limits (it is executed whole from what fits by them).
+   */
   notifyPooled(): void {
     this.wakeMini()
-    if (this.o.mempool.pooledGas >= this.o.blockGasLimit) this.sealSoon()
+    if (this.miniblockMs === undefined && this.o.mempool.pooledGas >= this.o.blockGasLimit) this.sealSoon()
   }
 
   /** Seal now instead of at the deadline; the schedule restarts from this early block. */
@@ -211,8 +228,9 @@ export class Sequencer {
 
   /**
    * Seal one block now (the block timer, and tests and the devnet's on-demand mining): an open
-   * block gets what was pooled since its last mini-batch as a last one (unless `lastMiniBatch`
-   * is false: only what is preconfirmed is sealed), then is sealed; with no
+   * block gets what was pooled since its last mini-batch as a last one, and more while each left
+   * out a transaction for lack of room and what it executed used less than its gas limits
+   * (unless `lastMiniBatch` is false: only what is preconfirmed is sealed), then is sealed; with no
    * block open (no mini-batch ran since the last seal: MINIBLOCK_MS ≥ BLOCK_TIME_MS, or sealing
    * on demand) the pooled transactions are executed as one block, in parallel with
    * `EXECUTOR=parallel`, and are included, not preconfirmed first.
@@ -224,7 +242,7 @@ export class Sequencer {
         this.refuseWhenHalted()
         return this.o.stateLock.run(async () => {
           if (this.open === undefined) return this.produceWhole(onSchedule)
-          if (lastMiniBatch) await this.miniBatch()
+          if (lastMiniBatch) for (let round = 1; (await this.miniBatch()) && this.open.full && round < LAST_MINI_BATCHES; round++);
           return this.sealOpen(onSchedule)
         })
       })
@@ -262,7 +280,7 @@ export class Sequencer {
   private async openBlock(header: BlockHeader): Promise<OpenBlock> {
     const { executor, state, chain } = this.o
     const execution = await executor.openBlock({ header, state, blockHash: (n) => chain.getBlockHash(n) })
-    return { execution, stored: 0, count: 0, carry: createStateDelta(), opened: performance.now() }
+    return { execution, stored: 0, count: 0, full: false, carry: createStateDelta(), opened: performance.now() }
   }
 
   /**
@@ -283,8 +301,12 @@ export class Sequencer {
     const { header } = open.execution
     const left = header.gasLimit - open.execution.gasUsed
     if (left < MIN_TX_GAS) return false
-    const candidates = mempool.select(left, header.baseFeePerGas ?? 0n)
-    if (candidates.length === 0) return false
+    const { transactions: candidates, leftOut } = mempool.select(left, header.baseFeePerGas ?? 0n)
+    open.full = leftOut
+    if (candidates.length === 0) {
+      if (leftOut) queueMicrotask(() => this.sealSoon())
+      return false
+    }
     const started = performance.now()
     // Trie paths of the accounts the block will write are loaded while it executes.
     commitment.prefetch(touchedAccounts(candidates, header.coinbase))
@@ -319,8 +341,8 @@ export class Sequencer {
       metrics.preconfirmedTxs.inc({}, included.length)
       metrics.miniBatchTime.observe((performance.now() - started) / 1000)
     }
-    // A full block is sealed at once rather than at its deadline.
-    if (header.gasLimit - batch.gasUsed < MIN_TX_GAS) queueMicrotask(() => this.sealSoon())
+    // A full block is sealed at once rather than at its deadline (its seal fills what this left).
+    if (open.full || header.gasLimit - batch.gasUsed < MIN_TX_GAS) queueMicrotask(() => this.sealSoon())
     return true
   }
 
@@ -344,7 +366,7 @@ export class Sequencer {
     const { mempool, executor, chain, state, commitment } = this.o
     const started = performance.now()
     const template = this.freshHeader()
-    const candidates = mempool.select(template.gasLimit, template.baseFeePerGas ?? 0n)
+    const { transactions: candidates } = mempool.select(template.gasLimit, template.baseFeePerGas ?? 0n)
     if (candidates.length === 0 && !this.sealsEmpty(onSchedule, template)) return undefined
     // Trie paths of the accounts the block will write are loaded while it executes.
     commitment.prefetch(touchedAccounts(candidates, template.coinbase))

@@ -345,6 +345,30 @@ describe('preconfirmations: a mini-batch is bounded by the gas the block has lef
   })
 })
 
+describe('preconfirmations: a block is full by the gas it used, not by its transactions\' limits', () => {
+  let t: TestNode
+  before(async () => {
+    // Room for five transfers' 21,000 gas per block, two of their 40,000-gas limits; both timers an hour away.
+    t = await startNode(['--block-time-ms', '3600000', '--miniblock-ms', '3600000', '--block-gas-limit', '105000'])
+  })
+  after(() => t.stop())
+
+  it('behavior: calls that use less than their gas limits leave room that the rest of the pool fills before the block is sealed, as in anvil\'s blocks', async () => {
+    const { node } = t
+    const hashes: Hex[] = []
+    for (let i = 0; i < 4; i++) hashes.push(bytesToHex((await node.mempool.add(hexToBytes(await sign(i % 3, Math.floor(i / 3), { to: SINK, value: 1n, gas: 40_000n })))).hash) as Hex)
+    // The mini-batch fits two by their limits (80,000 of 105,000) and they use 42,000; the two
+    // still pooled ask for more than the 63,000 left, so the block is sealed at once, and its
+    // last mini-batches take them while each fits in what the one before left.
+    await node.sequencer.runMiniBatch()
+    await eventually(() => node.chain.head === 1n, 'block 1')
+    const block = node.chain.getBlock(1n)!.block
+    assert.deepEqual(block.transactions.map((tx) => bytesToHex(tx.hash())), hashes)
+    assert.equal(block.header.gasUsed, 84_000n)
+    assert.equal(node.mempool.size, 0)
+  })
+})
+
 describe('preconfirmations: the block timer', () => {
   let t: TestNode
   // Mini-batches only when the test runs one; blocks on a 2 s schedule.

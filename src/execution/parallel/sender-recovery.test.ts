@@ -68,7 +68,7 @@ describe('sender recovery on the worker threads', () => {
     added.forEach(({ entry }, i) => assert.equal(entry.sender.toString(), inline[i]!.getSenderAddress().toString()))
     // First come, first served: the block order is the submission order.
     assert.deepEqual(
-      pool.select(30_000_000n, 1n).map((tx) => bytesToUnprefixedHex(tx.hash())),
+      pool.select(30_000_000n, 1n).transactions.map((tx) => bytesToUnprefixedHex(tx.hash())),
       inline.map((tx) => bytesToUnprefixedHex(tx.hash())),
     )
     await assert.rejects(() => pool.add(unrecoverable(raws[1]!)), /invalid sender/)
