@@ -369,6 +369,39 @@ describe('preconfirmations: a block is full by the gas it used, not by its trans
   })
 })
 
+describe('preconfirmations: the pool fills the open block by what its transactions use', () => {
+  let t: TestNode
+  before(async () => {
+    // Mini-batches on, but their timer ten minutes away: only the test and the pool run them.
+    t = await startNode(['--block-time-ms', '3600000', '--miniblock-ms', '600000', '--block-gas-limit', '105000'])
+  })
+  after(() => t.stop())
+
+  it('behavior: arrivals seal the open block once their gas limits, weighed by what its transactions used of theirs, fill what it has left', async () => {
+    const { node } = t
+    const send = async (keyIndex: number, nonce: number): Promise<Hex> => {
+      const answer = await t.rpc('eth_sendRawTransaction', [await sign(keyIndex, nonce, { to: SINK, value: 1n, gas: 40_000n })])
+      assert.equal(answer.error, undefined, JSON.stringify(answer.error))
+      return answer.result as Hex
+    }
+    const hashes = [await send(0, 0)]
+    await node.sequencer.runMiniBatch()
+    // The open block used 21,000 of its transfer's 40,000 and has 84,000 left. Three more pooled
+    // ask for 120,000 by their limits (more than the block as a whole, which sealed it before),
+    // but weigh 63,000 by use: the block stays open.
+    for (const [key, nonce] of [[1, 0], [2, 0], [0, 1]] as const) hashes.push(await send(key, nonce))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    assert.equal(node.chain.head, 0n)
+    // A fifth weighs 84,000 with them: sealed at once, its last mini-batches taking what fits.
+    const fifth = await send(1, 1)
+    await eventually(() => node.chain.head === 1n, 'block 1')
+    const block = node.chain.getBlock(1n)!.block
+    assert.deepEqual(block.transactions.map((tx) => bytesToHex(tx.hash())), hashes)
+    assert.equal(block.header.gasUsed, 84_000n)
+    assert.equal((await t.rpc('eth_getTransactionReceipt', [fifth])).result, null)
+  })
+})
+
 describe('preconfirmations: the block timer', () => {
   let t: TestNode
   // Mini-batches only when the test runs one; blocks on a 2 s schedule.
