@@ -56,6 +56,11 @@ function sign(keyIndex: number, nonce: number, fields: { to?: Hex; value?: bigin
   })
 }
 
+/** Pools a transfer to SINK straight into the mempool (not through the RPC, which may seal early); its hash. */
+async function pool(node: MosaicNode, keyIndex: number, nonce: number, gas: bigint): Promise<Hex> {
+  return bytesToHex((await node.mempool.add(hexToBytes(await sign(keyIndex, nonce, { to: SINK, value: 1n, gas })))).hash) as Hex
+}
+
 const word = (n: number): Hex => `0x${n.toString(16).padStart(64, '0')}`
 
 /** The receipt as it is once sealed: the same, with the block's hash in it and its logs. */
@@ -332,7 +337,7 @@ describe('preconfirmations: a mini-batch is bounded by the gas the block has lef
     const { node } = t
     const hashes: Hex[] = []
     // Pooled directly: the RPC path would seal early on its own once the pool holds a full block.
-    for (let i = 0; i < 3; i++) hashes.push(bytesToHex((await node.mempool.add(hexToBytes(await sign(i, 0, { to: SINK, value: 1n, gas: 21_000n })))).hash) as Hex)
+    for (let i = 0; i < 3; i++) hashes.push(await pool(node, i, 0, 21_000n))
     await node.sequencer.runMiniBatch()
     // Full: sealed without waiting for the block time, with the two that fit.
     await eventually(() => node.chain.head === 1n, 'block 1')
@@ -356,7 +361,7 @@ describe('preconfirmations: a block is full by the gas it used, not by its trans
   it('behavior: calls that use less than their gas limits leave room that the rest of the pool fills before the block is sealed, as in anvil\'s blocks', async () => {
     const { node } = t
     const hashes: Hex[] = []
-    for (let i = 0; i < 4; i++) hashes.push(bytesToHex((await node.mempool.add(hexToBytes(await sign(i % 3, Math.floor(i / 3), { to: SINK, value: 1n, gas: 40_000n })))).hash) as Hex)
+    for (let i = 0; i < 4; i++) hashes.push(await pool(node, i % 3, Math.floor(i / 3), 40_000n))
     // The mini-batch fits two by their limits (80,000 of 105,000) and they use 42,000; the two
     // still pooled ask for more than the 63,000 left, so the block is sealed at once, and its
     // last mini-batches take them while each fits in what the one before left.
@@ -412,14 +417,14 @@ describe('preconfirmations: the block timer', () => {
 
   it('behavior: a scheduled seal takes what was pooled after the last mini-batch, in a last one, as anvil takes its whole pool', async () => {
     const { node } = t
-    const pool = async (keyIndex: number, nonce: number): Promise<Hex> => bytesToHex((await node.mempool.add(hexToBytes(await sign(keyIndex, nonce, { to: SINK, value: 1n, gas: 21_000n })))).hash) as Hex
+    const transfer = (keyIndex: number, nonce: number): Promise<Hex> => pool(node, keyIndex, nonce, 21_000n)
     // Right after a scheduled seal, the next deadline is ~2 s away.
-    await pool(0, 0)
+    await transfer(0, 0)
     await node.sequencer.runMiniBatch()
     await eventually(() => node.chain.head === 1n, 'block 1', 5_000)
-    const a = await pool(1, 0)
+    const a = await transfer(1, 0)
     await node.sequencer.runMiniBatch()
-    const b = await pool(2, 0)
+    const b = await transfer(2, 0)
     // b is pooled, not preconfirmed: only the seal's last mini-batch takes it.
     assert.equal((await t.rpc('eth_getTransactionReceipt', [b])).result, null)
     await eventually(() => node.chain.head === 2n, 'block 2', 5_000)
