@@ -5,7 +5,7 @@
  * (`GET /eth/v1/beacon/blobs/{block}`, which anvil serves on its RPC port).
  */
 import { equalsBytes, hexToBytes } from '@ethereumjs/util'
-import { bytesToHex } from '../utils/hex.ts'
+import { bytesToHex, checkedHexToBytes } from '../utils/hex.ts'
 import { type Address, BaseError, ContractFunctionZeroDataError, decodeEventLog, decodeFunctionData, fromBlobs, type Hex, type PublicClient, zeroHash } from 'viem'
 import { blobVersionedHash } from '../crypto/kzg.ts'
 import { loadArtifact } from '../../contracts/artifacts.ts'
@@ -167,7 +167,8 @@ export class InboxReader {
       } else {
         const call = decodeFunctionData({ abi: this.abi, data: tx.input })
         if (call.functionName !== 'postFrame') continue
-        data = hexToBytes((call.args as readonly unknown[])[4] as Hex)
+        // viem's decoder wrote this hex itself: whole bytes of hex digits.
+        data = checkedHexToBytes((call.args as readonly unknown[])[4] as Hex)
       }
       frames.push({ batchIndex: log.args.batchIndex, dataHash: hexToBytes(log.args.dataHash), frameIndex: log.args.frameIndex, last: log.args.last, data })
     }

@@ -8,11 +8,11 @@
  */
 import { type Block, createBlockFromRLP } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
-import { hexToBytes, isHexString } from '@ethereumjs/util'
 import { MosaicError } from '../errors.ts'
 import { decodeStateDelta } from '../state/delta-codec.ts'
 import type { StateDelta } from '../state/types.ts'
 import { DEFAULT_FETCH_LIMITS, type FetchLimits, fetchText } from '../utils/bounded-fetch.ts'
+import { hexToBytesIfValid } from '../utils/hex.ts'
 import { type BlockWitness, decodeWitness } from '../witness/witness.ts'
 
 /** One block as a source holds it, undecoded: decoding is part of verifying it. */
@@ -49,8 +49,9 @@ export type BlockToVerify = {
 const tag = (n: bigint) => `0x${n.toString(16)}`
 
 function bytesOf(value: unknown, what: string): Uint8Array {
-  if (typeof value !== 'string' || !isHexString(value) || value.length % 2 !== 0) throw new MosaicError('TRANSPORT', `${what}: the answer is not hex bytes`)
-  return hexToBytes(value as `0x${string}`)
+  const bytes = typeof value === 'string' ? hexToBytesIfValid(value) : undefined
+  if (bytes === undefined) throw new MosaicError('TRANSPORT', `${what}: the answer is not hex bytes`)
+  return bytes
 }
 
 export class RpcSource implements BlockSource {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { bytesToHex as reference, bytesToUnprefixedHex as referenceUnprefixed, hexToBytes as referenceHexToBytes } from '@ethereumjs/util'
-import { bytesToHex, bytesToUnprefixedHex, checkedHexToBytes } from './hex.ts'
+import { bytesToHex, bytesToUnprefixedHex, checkedHexToBytes, hexToBytesIfValid } from './hex.ts'
 
 describe('hex', () => {
   it('behavior: the same string as @ethereumjs/util for every length, views into larger buffers included', () => {
@@ -32,6 +32,27 @@ describe('hex', () => {
         assert.deepEqual(decoded, referenceHexToBytes(reference(bytes)), `${length} bytes`)
         assert.equal(decoded.buffer.byteLength, length, `${length} bytes: not a view into a shared pool`)
       }
+    }
+  })
+
+  it('behavior: hexToBytesIfValid decodes whole bytes of hex and refuses anything else, wherever the flaw is', () => {
+    for (const length of [0, 1, 32, 64, 65, 4096]) {
+      const bytes = randomBytes(length)
+      for (const hex of [reference(bytes), `0x${Buffer.from(bytes).toString('hex').toUpperCase()}`]) assert.deepEqual(hexToBytesIfValid(hex), referenceHexToBytes(reference(bytes)), `${length} bytes`)
+      if (length === 0) continue
+      const good = reference(bytes)
+      // A character that is not a hex digit at the start, in the middle and at the end, in either
+      // half of a pair: the native decoder stops there, and the count it wrote says so.
+      const positions = [2, 3, Math.floor(good.length / 2), good.length - 2, good.length - 1]
+      for (const at of positions) {
+        for (const flaw of ['g', 'x', ' ', '-']) {
+          const bad = good.slice(0, at) + flaw + good.slice(at + 1)
+          assert.equal(hexToBytesIfValid(bad), undefined, `${length} bytes, ${JSON.stringify(flaw)} at ${at}`)
+        }
+      }
+      assert.equal(hexToBytesIfValid(good.slice(0, -1)), undefined, `${length} bytes, a half byte short`)
+      assert.equal(hexToBytesIfValid(good.slice(2)), undefined, `${length} bytes, without 0x`)
+      assert.equal(hexToBytesIfValid(`0X${good.slice(2)}`), undefined, `${length} bytes, 0X`)
     }
   })
 })
