@@ -8,13 +8,42 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createServer, type Socket } from 'node:net'
-import { rmSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { parseEther } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { DEV_KEYS, rawRpc, tempDataDir } from './harness.ts'
 import { waitFor } from './l1-harness.ts'
 import { connect, eventually } from './ws-client.ts'
+
+/** A process's parent, scheduling policy (`SCHED_IDLE` is 5) and nice value, from `/proc/PID/stat`; undefined once it is gone. */
+function schedulingOf(pid: number): { parent: number; policy: number; nice: number } | undefined {
+  try {
+    // Fields after the command's name, which ends at the last ')': the 3rd field onwards (proc(5)).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+    return { parent: Number(fields[1]), nice: Number(fields[16]), policy: Number(fields[38]) }
+  } catch {
+    return undefined
+  }
+}
+
+/** The devnet's verifier: the `node … mosaic.mjs verifier` process below `root`, by `/proc`. */
+function verifierProcess(root: number): number | undefined {
+  const pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number)
+  const below = (pid: number): boolean => {
+    for (let at: number | undefined = pid, hops = 0; at !== undefined && at > 1 && hops < 16; at = schedulingOf(at)?.parent, hops++) if (at === root) return true
+    return false
+  }
+  return pids.find((pid) => {
+    let argv: string[]
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+    } catch {
+      return false
+    }
+    return argv[0] === process.execPath && argv.includes('verifier') && pid !== root && below(pid)
+  })
+}
 
 describe('npm start: the devnet on anvil', { timeout: 120_000 }, () => {
   it('behavior: anvil, inbox, sequencer, poster and verifier from one command; a transfer reaches a verdict; SIGINT stops it all', async () => {
@@ -42,6 +71,13 @@ describe('npm start: the devnet on anvil', { timeout: 120_000 }, () => {
       const raw = await privateKeyToAccount(DEV_KEYS[1]).signTransaction({ chainId: 901, type: 'eip1559', nonce: 0, to: `0x${'11'.repeat(20)}`, value: parseEther('1'), gas: 21_000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 1n })
       assert.ok((await rawRpc(rollup, 'eth_sendRawTransaction', [raw])).result)
       await waitFor('the batch on the L1 and its verdict', () => /poster: batch 0 \(blocks 1–\d+\) posted/.test(output) && /verifier: block 1 ok \(batch 0\)/.test(output), 60_000)
+      // The verifier runs below the sequencer: SCHED_IDLE where chrt can set it, nice 19 otherwise.
+      const verifier = verifierProcess(child.pid!)
+      assert.ok(verifier !== undefined, 'the verifier’s process under the devnet’s')
+      const scheduling = schedulingOf(verifier)!
+      if (existsSync('/usr/bin/chrt')) assert.equal(scheduling.policy, 5, 'SCHED_IDLE')
+      else assert.equal(scheduling.nice, 19)
+      assert.equal(schedulingOf(child.pid!)?.policy, 0, 'the devnet itself keeps the normal policy')
       // The block's life in one ordered stream: executed, rooted, posted (batch 0, its L1
       // transaction), verified (the verifier's verdict), read back from the first event.
       const client = await connect(rollup.replace(/^http/, 'ws'))
